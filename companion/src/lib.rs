@@ -1,0 +1,1 @@
+//! The companion library: device interface, decoding, rendering.

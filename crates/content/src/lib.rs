@@ -1,0 +1,3 @@
+//! ringfence-content: the content format, validator, interpreter and compiler.
+#![no_std]
+#![forbid(unsafe_code)]

@@ -1,0 +1,366 @@
+//! One event record: a fixed header, one 8-byte slot per field, then the
+//! string bytes, padded to a multiple of 8 so that a batch is a plain
+//! concatenation of records.
+//!
+//! ```text
+//! 0   size            u32  whole record, padding included, multiple of 8
+//! 4   kind            u16  EventKind code
+//! 6   schema_version  u16
+//! 8   sequence        u64  per boot, gap-free for delivered records
+//! 16  timestamp       u64  100-ns units since 1601 (KeQuerySystemTimePrecise)
+//! 24  field_count     u16  exactly the kind's field count in that schema
+//! 26  flags           u16  zero
+//! 28  reserved        u32  zero
+//! 32  slots           field_count × 8 bytes
+//!       scalar: the value as u64 LE (u32 fits in 32 bits, bool is 0 or 1)
+//!       string: offset u32 (from record start), byte length u32 (even)
+//! ..  string bytes    UTF-16LE, then zero padding to the 8-byte boundary
+//! ```
+
+use crate::bytes::{self, align8};
+use crate::schema::{Event, EventKind, FieldType, Fields, KindDef, SCHEMA_VERSION};
+use crate::text::{Text, Value};
+
+/// Byte offsets of the header fields.
+pub mod layout {
+    pub const SIZE: usize = 0;
+    pub const KIND: usize = 4;
+    pub const SCHEMA_VERSION: usize = 6;
+    pub const SEQUENCE: usize = 8;
+    pub const TIMESTAMP: usize = 16;
+    pub const FIELD_COUNT: usize = 24;
+    pub const FLAGS: usize = 26;
+    pub const RESERVED: usize = 28;
+    pub const HEADER_LEN: usize = 32;
+    pub const SLOT_LEN: usize = 8;
+    pub const ALIGN: usize = 8;
+}
+
+/// The longest string a record carries, in bytes: a `UNICODE_STRING`'s limit.
+pub const MAX_STRING_BYTES: usize = 0xFFFE;
+
+/// Why a record could not be encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The buffer holds fewer bytes than the record needs.
+    BufferTooSmall { needed: usize, available: usize },
+    /// A string field is longer than [`MAX_STRING_BYTES`].
+    StringTooLong { field: u8, bytes: usize },
+}
+
+/// Why bytes are not a valid record; `offset` is where, from the record start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeError {
+    pub offset: usize,
+    pub kind: DecodeErrorKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeErrorKind {
+    /// Fewer bytes than the header or the declared size needs.
+    Truncated {
+        needed: usize,
+        available: usize,
+    },
+    /// The size field is not a multiple of 8 or is smaller than the header.
+    BadSize {
+        size: u32,
+    },
+    UnknownKind {
+        code: u16,
+    },
+    SchemaVersion {
+        found: u16,
+        expected: u16,
+    },
+    /// The record carries a different number of fields than its kind has.
+    FieldCount {
+        kind: EventKind,
+        found: u16,
+        expected: u8,
+    },
+    /// Flags or reserved bits are set.
+    Reserved,
+    /// The slots do not fit in the declared size.
+    SlotsOutOfBounds {
+        field_count: u16,
+    },
+    /// A scalar slot holds a value its type cannot have.
+    ScalarOutOfRange {
+        field: u8,
+    },
+    /// `offset + len` overflows or leaves the string area.
+    StringOutOfBounds {
+        field: u8,
+    },
+    /// A UTF-16LE string of odd byte length.
+    StringOddLength {
+        field: u8,
+    },
+    /// The size is not the string area rounded up to 8, or padding is not zero.
+    Padding,
+}
+
+impl DecodeError {
+    const fn at(offset: usize, kind: DecodeErrorKind) -> Self {
+        DecodeError { offset, kind }
+    }
+}
+
+/// The bytes `event` needs once encoded, or an error for an overlong string.
+pub fn encoded_len(event: &Event<'_>) -> Result<usize, EncodeError> {
+    let def = event.kind().def();
+    let mut len = slots_end(def);
+    for index in 0..def.field_count() {
+        if let Some(Value::Str(text)) = event.field(index) {
+            let bytes = text.byte_len();
+            if bytes > MAX_STRING_BYTES {
+                return Err(EncodeError::StringTooLong { field: index, bytes });
+            }
+            len = len.saturating_add(bytes);
+        }
+    }
+    Ok(align8(len).unwrap_or(usize::MAX))
+}
+
+fn slots_end(def: &KindDef) -> usize {
+    layout::HEADER_LEN.saturating_add(usize::from(def.field_count()).saturating_mul(layout::SLOT_LEN))
+}
+
+/// Encodes `event` at the start of `buf` and returns the bytes written.
+/// Nothing is allocated; a short buffer is an error naming the size needed,
+/// and `buf` is then left untouched.
+pub fn encode(
+    event: &Event<'_>,
+    sequence: u64,
+    timestamp: u64,
+    buf: &mut [u8],
+) -> Result<usize, EncodeError> {
+    let size = encoded_len(event)?;
+    let out = match buf.get_mut(..size) {
+        Some(out) => out,
+        None => return Err(EncodeError::BufferTooSmall { needed: size, available: buf.len() }),
+    };
+    let def = event.kind().def();
+    // `size` fits in u32: at most a header, a few slots and two strings of MAX_STRING_BYTES.
+    let size32 = u32::try_from(size).unwrap_or(u32::MAX);
+    out.fill(0);
+    let mut ok = bytes::put_u32(out, layout::SIZE, size32).is_some();
+    ok &= bytes::put_u16(out, layout::KIND, event.kind().code()).is_some();
+    ok &= bytes::put_u16(out, layout::SCHEMA_VERSION, SCHEMA_VERSION).is_some();
+    ok &= bytes::put_u64(out, layout::SEQUENCE, sequence).is_some();
+    ok &= bytes::put_u64(out, layout::TIMESTAMP, timestamp).is_some();
+    ok &= bytes::put_u16(out, layout::FIELD_COUNT, u16::from(def.field_count())).is_some();
+    let mut strings = slots_end(def);
+    for index in 0..def.field_count() {
+        let slot = layout::HEADER_LEN.saturating_add(usize::from(index).saturating_mul(layout::SLOT_LEN));
+        let raw = match event.field(index) {
+            Some(Value::Str(text)) => {
+                let at = u64::try_from(strings).unwrap_or(0);
+                let len = u64::try_from(text.byte_len()).unwrap_or(0);
+                ok &= put_text(out, strings, text).is_some();
+                strings = strings.saturating_add(text.byte_len());
+                at | (len << 32)
+            }
+            Some(other) => other.as_u64().unwrap_or(0),
+            None => 0,
+        };
+        ok &= bytes::put_u64(out, slot, raw).is_some();
+    }
+    // encoded_len sized every write above, so `ok` holds; were it ever not to,
+    // the caller gets an error rather than a half-written record.
+    if ok { Ok(size) } else { Err(EncodeError::BufferTooSmall { needed: size, available: 0 }) }
+}
+
+fn put_text(out: &mut [u8], at: usize, text: Text<'_>) -> Option<()> {
+    let end = at.checked_add(text.byte_len())?;
+    let dst = out.get_mut(at..end)?;
+    if let Some(src) = text.as_le_bytes() {
+        dst.copy_from_slice(src);
+    } else {
+        for (pair, unit) in dst.chunks_exact_mut(2).zip(text.units()) {
+            pair.copy_from_slice(&unit.to_le_bytes());
+        }
+    }
+    Some(())
+}
+
+/// A validated record: every accessor below is infallible because
+/// [`Record::new_checked`] has checked every byte any of them reads.
+///
+/// # Invariants
+/// `buf` is exactly one record of kind `def.kind`, `def.fields.len()` slots,
+/// each scalar in range for its type and each string inside `buf` with even
+/// length.
+#[derive(Clone, Copy, Debug)]
+pub struct Record<'a> {
+    buf: &'a [u8],
+    def: &'static KindDef,
+}
+
+impl<'a> Record<'a> {
+    /// Validates `buf` as exactly one record (no bytes before or after).
+    pub fn new_checked(buf: &'a [u8]) -> Result<Self, DecodeError> {
+        let (record, rest) = Self::parse_prefix(buf)?;
+        if rest.is_empty() {
+            Ok(record)
+        } else {
+            Err(DecodeError::at(record.size(), DecodeErrorKind::Padding))
+        }
+    }
+
+    /// Validates the record at the start of `buf`; returns it and the bytes after it.
+    pub fn parse_prefix(buf: &'a [u8]) -> Result<(Self, &'a [u8]), DecodeError> {
+        let header = buf.get(..layout::HEADER_LEN).ok_or(DecodeError::at(
+            buf.len(),
+            DecodeErrorKind::Truncated { needed: layout::HEADER_LEN, available: buf.len() },
+        ))?;
+        let size32 = bytes::u32_at(header, layout::SIZE).unwrap_or(0);
+        let size = usize::try_from(size32).unwrap_or(usize::MAX);
+        if size < layout::HEADER_LEN || size % layout::ALIGN != 0 {
+            return Err(DecodeError::at(layout::SIZE, DecodeErrorKind::BadSize { size: size32 }));
+        }
+        let (record, rest) = buf.split_at_checked(size).ok_or(DecodeError::at(
+            buf.len(),
+            DecodeErrorKind::Truncated { needed: size, available: buf.len() },
+        ))?;
+        let def = check_header(record)?;
+        check_fields(record, def)?;
+        // INVARIANT: header, slots, scalars, strings and padding were all checked above.
+        Ok((Record { buf: record, def }, rest))
+    }
+
+    /// The record's bytes, padding included.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    pub fn size(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn kind(&self) -> EventKind {
+        self.def.kind
+    }
+
+    pub fn def(&self) -> &'static KindDef {
+        self.def
+    }
+
+    pub fn sequence(&self) -> u64 {
+        bytes::u64_at(self.buf, layout::SEQUENCE).unwrap_or(0)
+    }
+
+    pub fn timestamp(&self) -> u64 {
+        bytes::u64_at(self.buf, layout::TIMESTAMP).unwrap_or(0)
+    }
+
+    /// The typed event; every field was checked, so none is defaulted.
+    pub fn event(&self) -> Event<'a> {
+        Event::from_fields(self).unwrap_or(Event::ProcessExit { pid: 0, exit_status: 0, time: 0 })
+    }
+}
+
+impl<'a> Fields<'a> for Record<'a> {
+    fn kind(&self) -> EventKind {
+        self.def.kind
+    }
+
+    fn field(&self, index: u8) -> Option<Value<'a>> {
+        let ty = self.def.field(index)?.ty;
+        let raw = bytes::u64_at(self.buf, slot_offset(index)?)?;
+        decode_value(self.buf, ty, raw)
+    }
+}
+
+fn slot_offset(index: u8) -> Option<usize> {
+    usize::from(index).checked_mul(layout::SLOT_LEN)?.checked_add(layout::HEADER_LEN)
+}
+
+/// Interprets one slot; `None` when it is out of range for its type or, for a
+/// string, outside `record` past the slots.
+fn decode_value(record: &[u8], ty: FieldType, raw: u64) -> Option<Value<'_>> {
+    Some(match ty {
+        FieldType::U32 => Value::U32(u32::try_from(raw).ok()?),
+        FieldType::U64 => Value::U64(raw),
+        FieldType::Time => Value::Time(raw),
+        FieldType::Bool => match raw {
+            0 => Value::Bool(false),
+            1 => Value::Bool(true),
+            _ => return None,
+        },
+        FieldType::Str => {
+            let (offset, len) = string_slot(raw);
+            let end = offset.checked_add(len)?;
+            Value::Str(Text::from_le_bytes(record.get(offset..end)?)?)
+        }
+    })
+}
+
+fn string_slot(raw: u64) -> (usize, usize) {
+    let offset = usize::try_from(raw & 0xFFFF_FFFF).unwrap_or(usize::MAX);
+    let len = usize::try_from(raw >> 32).unwrap_or(usize::MAX);
+    (offset, len)
+}
+
+fn check_header(record: &[u8]) -> Result<&'static KindDef, DecodeError> {
+    let code = bytes::u16_at(record, layout::KIND).unwrap_or(0);
+    let kind = EventKind::from_code(code)
+        .ok_or(DecodeError::at(layout::KIND, DecodeErrorKind::UnknownKind { code }))?;
+    let version = bytes::u16_at(record, layout::SCHEMA_VERSION).unwrap_or(0);
+    if version != SCHEMA_VERSION {
+        return Err(DecodeError::at(
+            layout::SCHEMA_VERSION,
+            DecodeErrorKind::SchemaVersion { found: version, expected: SCHEMA_VERSION },
+        ));
+    }
+    let def = kind.def();
+    let count = bytes::u16_at(record, layout::FIELD_COUNT).unwrap_or(0);
+    if count != u16::from(def.field_count()) {
+        return Err(DecodeError::at(
+            layout::FIELD_COUNT,
+            DecodeErrorKind::FieldCount { kind, found: count, expected: def.field_count() },
+        ));
+    }
+    if bytes::u16_at(record, layout::FLAGS) != Some(0) {
+        return Err(DecodeError::at(layout::FLAGS, DecodeErrorKind::Reserved));
+    }
+    if bytes::u32_at(record, layout::RESERVED) != Some(0) {
+        return Err(DecodeError::at(layout::RESERVED, DecodeErrorKind::Reserved));
+    }
+    Ok(def)
+}
+
+fn check_fields(record: &[u8], def: &KindDef) -> Result<(), DecodeError> {
+    let strings_start = slots_end(def);
+    if strings_start > record.len() {
+        return Err(DecodeError::at(
+            layout::FIELD_COUNT,
+            DecodeErrorKind::SlotsOutOfBounds { field_count: u16::from(def.field_count()) },
+        ));
+    }
+    let mut data_end = strings_start;
+    for (index, field) in (0u8..).zip(def.fields.iter()) {
+        let at = slot_offset(index).unwrap_or(usize::MAX);
+        let raw = bytes::u64_at(record, at).unwrap_or(0);
+        if field.ty == FieldType::Str {
+            let (offset, len) = string_slot(raw);
+            let end = offset
+                .checked_add(len)
+                .filter(|end| offset >= strings_start && *end <= record.len())
+                .ok_or(DecodeError::at(at, DecodeErrorKind::StringOutOfBounds { field: index }))?;
+            if len % 2 != 0 {
+                return Err(DecodeError::at(at, DecodeErrorKind::StringOddLength { field: index }));
+            }
+            data_end = data_end.max(end);
+        } else if decode_value(record, field.ty, raw).is_none() {
+            return Err(DecodeError::at(at, DecodeErrorKind::ScalarOutOfRange { field: index }));
+        }
+    }
+    let padded = align8(data_end).unwrap_or(usize::MAX);
+    let padding_is_zero = record.get(data_end..).is_some_and(|pad| pad.iter().all(|b| *b == 0));
+    if padded != record.len() || !padding_is_zero {
+        return Err(DecodeError::at(data_end, DecodeErrorKind::Padding));
+    }
+    Ok(())
+}
