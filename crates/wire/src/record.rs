@@ -257,7 +257,12 @@ impl<'a> Record<'a> {
 
     /// The typed event; every field was checked, so none is defaulted.
     pub fn event(&self) -> Event<'a> {
-        Event::from_fields(self).unwrap_or(Event::ProcessExit { pid: 0, exit_status: 0, time: 0 })
+        Event::from_fields(self).unwrap_or(Event::ProcessExit {
+            pid: 0,
+            exit_status: 0,
+            time: 0,
+            rule_name: Text::default(),
+        })
     }
 }
 

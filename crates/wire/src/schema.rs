@@ -56,6 +56,9 @@ pub struct FieldDef {
     /// The Elastic Common Schema name the companion renders it as.
     pub ecs: &'static str,
     pub doc: &'static str,
+    /// Whether content may match on it. The sensor fills non-matchable fields
+    /// from the verdict itself (the matching rule's name), after evaluation.
+    pub matchable: bool,
 }
 
 /// One event kind: its code and its fields, in index order.
@@ -132,13 +135,24 @@ macro_rules! __field_rust_type {
     (Str) => { $crate::text::Text<'a> };
 }
 
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __matchable {
+    () => {
+        true
+    };
+    (verdict) => {
+        false
+    };
+}
+
 macro_rules! schema {
     (
         version $version:literal;
         $(
             $(#[doc = $kdoc:literal])*
             $kind:ident = $code:literal, $kname:literal, activity $activity:literal {
-                $( $(#[doc = $fdoc:literal])* $field:ident : $ty:ident => $ecs:literal ),* $(,)?
+                $( $(#[doc = $fdoc:literal])* $field:ident : $ty:ident $([$from_verdict:ident])? => $ecs:literal ),* $(,)?
             }
         )*
     ) => {
@@ -204,6 +218,7 @@ macro_rules! schema {
                         ty: FieldType::$ty,
                         ecs: $ecs,
                         doc: concat!($($fdoc),*),
+                        matchable: $crate::__matchable!($($from_verdict)?),
                     }, )* ],
                 };
             )*
@@ -290,6 +305,8 @@ schema! {
         create_time: Time => "process.start",
         /// `FileOpenNameAvailable`: the path is the name the file was opened by.
         image_name_available: Bool => "ringfence.process.image_name_available",
+        /// The name of the include rule that kept the event; empty when none did.
+        rule_name: Str [verdict] => "rule.name",
     }
 
     /// A process exited (Sysmon event 5).
@@ -299,6 +316,8 @@ schema! {
         exit_status: U32 => "process.exit_code",
         /// When the exit was observed.
         time: Time => "process.end",
+        /// The name of the include rule that kept the event; empty when none did.
+        rule_name: Str [verdict] => "rule.name",
     }
 
     /// An image (EXE, DLL or driver) was mapped (Sysmon event 7).
@@ -315,6 +334,8 @@ schema! {
         /// `IMAGE_INFO.SystemModeImage`: a kernel-mode image.
         kernel_image: Bool => "ringfence.image.kernel",
         time: Time => "event.created",
+        /// The name of the include rule that kept the event; empty when none did.
+        rule_name: Str [verdict] => "rule.name",
     }
 
     /// The queue was full: events were dropped. Sent as soon as space allows.
@@ -364,19 +385,22 @@ mod tests {
     #[test]
     fn field_indices_follow_declaration_order() {
         let def = EventKind::ProcessStart.def();
-        assert_eq!(def.field_count(), 10);
+        assert_eq!(def.field_count(), 11);
         assert_eq!(def.field_index("image_path"), Some(field::ProcessStart::image_path as u8));
         assert_eq!(def.field(5).map(|f| f.ty), Some(FieldType::Str));
-        assert_eq!(def.field(10), None);
+        assert_eq!(def.field(11), None);
+        assert!(!def.field(10).is_some_and(|f| f.matchable));
     }
 
     #[test]
     fn an_event_supplies_exactly_the_fields_its_kind_declares() {
-        let event = Event::ProcessExit { pid: 4, exit_status: 0xC000_0005, time: 7 };
+        let event =
+            Event::ProcessExit { pid: 4, exit_status: 0xC000_0005, time: 7, rule_name: Text::default() };
         assert_eq!(event.field(0), Some(Value::U32(4)));
         assert_eq!(event.field(1), Some(Value::U32(0xC000_0005)));
         assert_eq!(event.field(2), Some(Value::Time(7)));
-        assert_eq!(event.field(3), None);
+        assert_eq!(event.field(3), Some(Value::Str(Text::default())));
+        assert_eq!(event.field(4), None);
         for kind in EventKind::ALL {
             for (i, f) in kind.def().fields.iter().enumerate() {
                 assert!(!f.ecs.is_empty(), "{}.{} has no ECS name", kind.name(), f.name);
@@ -397,6 +421,7 @@ mod tests {
             signature_type: 1,
             kernel_image: true,
             time: 1,
+            rule_name: Text::default(),
         };
         assert_eq!(Event::from_fields(&event), Some(event));
     }

@@ -1,0 +1,1 @@
+//! The kernel model that runs ringfence.sys under Unicorn.
