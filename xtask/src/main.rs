@@ -1,1 +1,157 @@
-fn main() {}
+//! `cargo xtask <task>`: every build, test and CI step of ringfence, runnable
+//! on a fresh Linux machine with nothing but rustup (it installs the rest).
+
+mod fuzz;
+mod setup;
+mod step;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use step::{Failure, Step};
+
+const USAGE: &str = "\
+usage: cargo xtask <task> [options]
+
+tasks:
+  demo            build ringfence.sys, compile the example content and stream a
+                  scenario through the emulated driver, rendered by the companion
+  test            the whole suite: host tests, no-panic proofs, cross build and
+                  PE checks, the companion's Windows-target check, emulation
+  driver          cross-build ringfence.sys (x86_64-pc-windows-msvc) into target/
+  proofs          the release-mode no-panic link proof of every parser
+  miri            the driver's kernel conversions under Miri (nightly)
+  fuzz [--secs N] [TARGET...]
+                  run each cargo-fuzz target for N seconds (default 60)
+  bench           every Criterion benchmark
+  ci              test + fmt --check + clippy -D warnings + miri + fuzz 30 s each
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((task, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match task.as_str() {
+        "demo" => demo(rest),
+        "test" => test(),
+        "driver" => driver().map(|path| println!("{}", path.display())),
+        "proofs" => proofs(),
+        "miri" => miri(),
+        "fuzz" => fuzz::run(rest),
+        "bench" => bench(),
+        "ci" => ci(),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprintln!("xtask: unknown task `{other}`\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("\nxtask: FAILED: {failure}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+pub(crate) fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// The cargo target directory, honouring CARGO_TARGET_DIR.
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+const WINDOWS_TARGET: &str = "x86_64-pc-windows-msvc";
+
+/// Cross-builds the driver and copies it to `target/ringfence.sys`.
+fn driver() -> Result<PathBuf, Failure> {
+    setup::windows_target()?;
+    Step::new("cross-build ringfence.sys", "cargo")
+        .args(["build", "--package", "ringfence", "--release", "--target", WINDOWS_TARGET])
+        .hint("the driver links with rust-lld from the Rust toolchain; no WDK is needed")
+        .run()?;
+    let built = target_dir().join(WINDOWS_TARGET).join("release").join("ringfence.dll");
+    let sys = target_dir().join("ringfence.sys");
+    std::fs::copy(&built, &sys)
+        .map_err(|e| Failure::new("copy ringfence.sys", format!("{}: {e}", built.display())))?;
+    Ok(sys)
+}
+
+fn proofs() -> Result<(), Failure> {
+    Step::new("no-panic link proof (release, every parser entry point)", "cargo")
+        .args(["build", "--package", "ringfence-proofs", "--profile", "proofs", "--features", "no-panic"])
+        .hint("a link error naming a function means a panic path is left in it: remove it")
+        .run()
+}
+
+fn miri() -> Result<(), Failure> {
+    setup::nightly(&["miri", "rust-src"])?;
+    Step::new("Miri over driver/kernel conversions", "cargo")
+        .args(["+nightly", "miri", "test", "--package", "ringfence", "--lib", "kernel::"])
+        .env("MIRIFLAGS", "-Zmiri-strict-provenance")
+        .run()
+}
+
+fn test() -> Result<(), Failure> {
+    setup::emulator_packages()?;
+    let sys = driver()?;
+    Step::new("workspace tests (host, driver core, PE and INF checks, emulation end to end)", "cargo")
+        .args(["test", "--workspace"])
+        .env("RINGFENCE_SYS", &sys)
+        .run()?;
+    proofs()?;
+    Step::new("companion compiles and passes clippy for Windows", "cargo")
+        .args(["clippy", "--package", "ringfence-companion", "--target", WINDOWS_TARGET, "--", "-D", "warnings"])
+        .run()?;
+    Ok(())
+}
+
+fn bench() -> Result<(), Failure> {
+    setup::emulator_packages()?;
+    Step::new("Criterion benchmarks", "cargo").args(["bench", "--workspace"]).run()
+}
+
+fn demo(rest: &[String]) -> Result<(), Failure> {
+    setup::emulator_packages()?;
+    let sys = driver()?;
+    let content = target_dir().join("noise-reduction.bin");
+    Step::new("compile examples/content/noise-reduction.toml", "cargo")
+        .args(["run", "--quiet", "--release", "--package", "ringfence-companion", "--", "content", "compile"])
+        .arg(root().join("examples/content/noise-reduction.toml"))
+        .arg("-o")
+        .arg(&content)
+        .run()?;
+    let scenario = rest.first().map(PathBuf::from).unwrap_or_else(|| root().join(DEMO_SCENARIO));
+    Step::new("stream the scenario through the emulated ringfence.sys", "cargo")
+        .args(["run", "--quiet", "--release", "--package", "ringfence-emulator", "--bin", "ringfence-emulate", "--"])
+        .arg("--sys")
+        .arg(&sys)
+        .arg("--content")
+        .arg(&content)
+        .arg("--scenario")
+        .arg(scenario)
+        .args(rest.get(1..).unwrap_or_default())
+        .run()
+}
+
+const DEMO_SCENARIO: &str = "examples/scenarios/intrusion.toml";
+
+fn ci() -> Result<(), Failure> {
+    test()?;
+    Step::new("rustfmt", "cargo").args(["fmt", "--all", "--check"]).run()?;
+    Step::new("clippy (all targets, warnings are errors)", "cargo")
+        .args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
+        .run()?;
+    miri()?;
+    fuzz::run(&["--secs".into(), "30".into()])
+}

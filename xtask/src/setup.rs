@@ -1,0 +1,76 @@
+//! Installs what a fresh machine lacks: rustup targets and components, the
+//! Debian packages Unicorn's build needs, cargo tools.
+
+use std::path::Path;
+
+use crate::step::{Failure, Step};
+
+/// `x86_64-pc-windows-msvc`'s standard library, for the driver and the
+/// companion's Windows check.
+pub(crate) fn windows_target() -> Result<(), Failure> {
+    let installed = std::process::Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == crate::WINDOWS_TARGET))
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    Step::new("install the x86_64-pc-windows-msvc target", "rustup")
+        .args(["target", "add", crate::WINDOWS_TARGET])
+        .hint("rustup must reach its distribution server")
+        .run()
+}
+
+/// The nightly toolchain with `components` (Miri, cargo-fuzz's sanitizers).
+pub(crate) fn nightly(components: &[&str]) -> Result<(), Failure> {
+    let mut step = Step::new("install nightly toolchain components", "rustup")
+        .args(["toolchain", "install", "nightly", "--profile", "minimal", "--component"]);
+    step = step.arg(components.join(","));
+    step.run()
+}
+
+/// cargo-fuzz, from crates.io when missing.
+pub(crate) fn cargo_fuzz() -> Result<(), Failure> {
+    if Step::new("probe cargo-fuzz", "cargo").args(["fuzz", "--version"]).probe() {
+        return Ok(());
+    }
+    Step::new("install cargo-fuzz", "cargo").args(["install", "cargo-fuzz", "--locked"]).run()
+}
+
+/// cmake and libclang for the unicorn-engine crate's build (the emulator).
+pub(crate) fn emulator_packages() -> Result<(), Failure> {
+    let cmake = Step::new("probe cmake", "cmake").arg("--version").probe();
+    let libclang = has_libclang();
+    if cmake && libclang {
+        return Ok(());
+    }
+    const INSTALL: &str = "apt-get update && apt-get install -y cmake libclang-dev";
+    if !is_root() {
+        return Err(Failure::new(
+            "emulator build prerequisites",
+            format!("cmake and libclang-dev are needed to build Unicorn; run as root:\n  sudo sh -c '{INSTALL}'"),
+        ));
+    }
+    Step::new("install cmake and libclang-dev (Debian) for Unicorn", "sh")
+        .args(["-c", INSTALL])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .hint("apt-get must reach Debian's package servers")
+        .run()
+}
+
+fn has_libclang() -> bool {
+    let Ok(entries) = std::fs::read_dir("/usr/lib") else { return false };
+    entries.flatten().any(|e| {
+        let name = e.file_name();
+        name.to_string_lossy().starts_with("llvm-") && e.path().join("lib").join("libclang.so").exists()
+    }) || Path::new("/usr/lib/x86_64-linux-gnu/libclang.so").exists()
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}

@@ -1,0 +1,94 @@
+//! One named step: prints what it does, runs, and on failure names itself and
+//! the likely fix.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::process::Command;
+use std::time::Instant;
+
+#[derive(Debug)]
+pub(crate) struct Failure {
+    step: String,
+    detail: String,
+}
+
+impl Failure {
+    pub(crate) fn new(step: impl Into<String>, detail: impl Into<String>) -> Self {
+        Failure { step: step.into(), detail: detail.into() }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.step, self.detail)
+    }
+}
+
+pub(crate) struct Step {
+    name: String,
+    command: Command,
+    hint: Option<&'static str>,
+}
+
+impl Step {
+    pub(crate) fn new(name: &str, program: &str) -> Self {
+        let mut command = Command::new(program);
+        command.current_dir(crate::root());
+        Step { name: name.to_owned(), command, hint: None }
+    }
+
+    pub(crate) fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.command.arg(arg);
+        self
+    }
+
+    pub(crate) fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.command.args(args);
+        self
+    }
+
+    pub(crate) fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
+        self.command.env(key, value);
+        self
+    }
+
+    pub(crate) fn current_dir(mut self, dir: impl AsRef<std::path::Path>) -> Self {
+        self.command.current_dir(dir);
+        self
+    }
+
+    /// What to try when the step fails.
+    pub(crate) fn hint(mut self, hint: &'static str) -> Self {
+        self.hint = Some(hint);
+        self
+    }
+
+    pub(crate) fn run(mut self) -> Result<(), Failure> {
+        eprintln!("==> {}", self.name);
+        let started = Instant::now();
+        let status = self
+            .command
+            .status()
+            .map_err(|e| Failure::new(&self.name, format!("could not start {:?}: {e}", self.command)))?;
+        let took = started.elapsed().as_secs_f64();
+        if status.success() {
+            eprintln!("<== {} ({took:.0} s)", self.name);
+            return Ok(());
+        }
+        let mut detail = format!("{status} after {took:.0} s");
+        if let Some(hint) = self.hint {
+            detail.push_str(&format!("\n  hint: {hint}"));
+        }
+        Err(Failure::new(&self.name, detail))
+    }
+
+    /// Runs quietly and reports only whether it succeeded (for probes).
+    pub(crate) fn probe(mut self) -> bool {
+        self.command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        self.command.status().is_ok_and(|s| s.success())
+    }
+}
