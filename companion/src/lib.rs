@@ -1,1 +1,9 @@
-//! The companion library: device interface, decoding, rendering.
+//! The companion library: the device interface, decoding and rendering of
+//! event batches, and the watch loop, generic over [`device::Device`] and any
+//! `io::Write` so that the emulator's demo runs the very same code.
+// `deny`, not `forbid`: the Windows transport (device/windows.rs) is the one allowed exception.
+#![deny(unsafe_code)]
+
+pub mod device;
+
+pub use device::{DEVICE_PATH, Device, DeviceError, IoctlOutcome};

@@ -1,0 +1,196 @@
+//! The device interface: the one seam between the companion's logic and a
+//! driver. The Windows transport implements it over `\\.\Ringfence`; the
+//! emulator (tests/emulator) implements it over the real ringfence.sys running
+//! under Unicorn, so the watch loop, content push and stats run unchanged on
+//! both. Change this trait only additively.
+
+use std::fmt;
+use std::time::Duration;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use self::windows::WindowsDevice;
+
+/// The Win32 path of the driver's control device.
+pub const DEVICE_PATH: &str = r"\\.\Ringfence";
+
+/// How one control request completed, as the driver completed its IRP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoctlOutcome {
+    /// The NTSTATUS in `Irp->IoStatus.Status`.
+    pub status: i32,
+    /// `Irp->IoStatus.Information`: the bytes written to the output buffer.
+    pub information: usize,
+}
+
+impl IoctlOutcome {
+    /// `NT_SUCCESS(status)`: success and informational statuses are not negative.
+    pub fn is_success(&self) -> bool {
+        self.status >= 0
+    }
+}
+
+/// A handle on a ringfence driver. Each implementation has its own `open`.
+///
+/// Waking works like this: the caller asks for [`Device::wake_event`] once,
+/// registers the returned handle with the SET_EVENT control request, then loops
+/// "READ until empty, [`Device::wait_for_events`]". The driver signals the
+/// (auto-reset) event when records become available.
+pub trait Device {
+    /// What to call the device in messages (`\\.\Ringfence`, or the emulated image's path).
+    fn name(&self) -> &str;
+
+    /// Sends one METHOD_BUFFERED control request and waits for its completion.
+    /// A driver that fails the request is `Ok` with a negative `status`; `Err`
+    /// is kept for the transport itself failing.
+    fn ioctl(&mut self, code: u32, input: &[u8], output: &mut [u8]) -> Result<IoctlOutcome, DeviceError>;
+
+    /// The handle value (as the driver sees it in the SET_EVENT request) of
+    /// the auto-reset event this device waits on; the same value on every call.
+    fn wake_event(&mut self) -> Result<u64, DeviceError>;
+
+    /// Waits until the driver signals the wake event or `timeout` passes;
+    /// `Ok(true)` when it was signalled.
+    fn wait_for_events(&mut self, timeout: Duration) -> Result<bool, DeviceError>;
+}
+
+impl<D: Device + ?Sized> Device for &mut D {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn ioctl(&mut self, code: u32, input: &[u8], output: &mut [u8]) -> Result<IoctlOutcome, DeviceError> {
+        (**self).ioctl(code, input, output)
+    }
+
+    fn wake_event(&mut self) -> Result<u64, DeviceError> {
+        (**self).wake_event()
+    }
+
+    fn wait_for_events(&mut self, timeout: Duration) -> Result<bool, DeviceError> {
+        (**self).wait_for_events(timeout)
+    }
+}
+
+impl<D: Device + ?Sized> Device for Box<D> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn ioctl(&mut self, code: u32, input: &[u8], output: &mut [u8]) -> Result<IoctlOutcome, DeviceError> {
+        (**self).ioctl(code, input, output)
+    }
+
+    fn wake_event(&mut self) -> Result<u64, DeviceError> {
+        (**self).wake_event()
+    }
+
+    fn wait_for_events(&mut self, timeout: Duration) -> Result<bool, DeviceError> {
+        (**self).wait_for_events(timeout)
+    }
+}
+
+/// The transport step that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Open,
+    Ioctl { code: u32 },
+    CreateEvent,
+    Wait,
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Operation::Open => f.write_str("opening"),
+            Operation::Ioctl { code } => write!(f, "control request {code:#010x} on"),
+            Operation::CreateEvent => f.write_str("creating the wake-up event for"),
+            Operation::Wait => f.write_str("waiting for events from"),
+        }
+    }
+}
+
+/// Why the transport failed; each variant says what the user can do about it.
+#[derive(Debug)]
+pub enum DeviceError {
+    /// The device does not exist: the driver is not installed or not running.
+    NotFound { device: String },
+    /// The device's DACL admits only SYSTEM and Administrators.
+    AccessDenied { device: String },
+    /// The device is exclusive and another client holds it open.
+    InUse { device: String },
+    /// This build of the companion has no transport for the real device.
+    Unsupported { device: String },
+    /// Any other operating-system error, by Win32 error code.
+    Os { device: String, operation: Operation, code: u32 },
+    /// A failure specific to another implementation (the emulator's machine faults).
+    Backend { device: String, source: Box<dyn std::error::Error + Send + Sync> },
+}
+
+impl DeviceError {
+    /// The device the error is about.
+    pub fn device(&self) -> &str {
+        match self {
+            DeviceError::NotFound { device }
+            | DeviceError::AccessDenied { device }
+            | DeviceError::InUse { device }
+            | DeviceError::Unsupported { device }
+            | DeviceError::Os { device, .. }
+            | DeviceError::Backend { device, .. } => device,
+        }
+    }
+}
+
+impl fmt::Display for DeviceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceError::NotFound { device } => write!(
+                f,
+                "{device} does not exist: the ringfence driver is not installed or not started \
+                 (install it, then `sc start ringfence`)"
+            ),
+            DeviceError::AccessDenied { device } => write!(
+                f,
+                "access to {device} was denied: only SYSTEM and Administrators may open it \
+                 (run ringfence from an elevated prompt)"
+            ),
+            DeviceError::InUse { device } => write!(
+                f,
+                "{device} is already open in another program: the device admits one client at a time \
+                 (stop the other ringfence process)"
+            ),
+            DeviceError::Unsupported { device } => write!(
+                f,
+                "{device} cannot be opened on this operating system: the ringfence driver runs on \
+                 Windows only (run this command on the Windows machine where the driver is loaded)"
+            ),
+            DeviceError::Os { device, operation, code } => {
+                write!(f, "{operation} {device} failed with Windows error {code}")
+            }
+            DeviceError::Backend { device, source } => write!(f, "{device}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for DeviceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DeviceError::Backend { source, .. } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// Opens the driver's device on this machine: [`WindowsDevice`] on Windows,
+/// [`DeviceError::Unsupported`] elsewhere.
+pub fn open_system_device() -> Result<Box<dyn Device>, DeviceError> {
+    #[cfg(windows)]
+    {
+        Ok(Box::new(WindowsDevice::open(DEVICE_PATH)?))
+    }
+    #[cfg(not(windows))]
+    {
+        Err(DeviceError::Unsupported { device: DEVICE_PATH.to_owned() })
+    }
+}
