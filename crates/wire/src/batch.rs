@@ -24,6 +24,7 @@ pub struct Batch<'a> {
 
 impl<'a> Batch<'a> {
     /// Validates every record of `buf` before any is handed out.
+    #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
     pub fn new_checked(buf: &'a [u8]) -> Result<Self, BatchError> {
         let mut count = 0usize;
         for item in Records::new(buf) {

@@ -39,6 +39,34 @@ pub mod layout {
 /// The longest string a record carries, in bytes: a `UNICODE_STRING`'s limit.
 pub const MAX_STRING_BYTES: usize = 0xFFFE;
 
+/// The largest record the schema allows: the kind with the most header, slot
+/// and string bytes, every string [`MAX_STRING_BYTES`] long, padded.
+pub const MAX_RECORD_BYTES: usize = max_record_bytes();
+
+const fn max_record_bytes() -> usize {
+    let mut max = 0usize;
+    let mut kinds = EventKind::ALL;
+    while let Some((kind, rest)) = kinds.split_first() {
+        let mut len = layout::HEADER_LEN;
+        let mut fields = kind.def().fields;
+        while let Some((field, rest)) = fields.split_first() {
+            len = len.saturating_add(layout::SLOT_LEN);
+            if matches!(field.ty, FieldType::Str) {
+                len = len.saturating_add(MAX_STRING_BYTES);
+            }
+            fields = rest;
+        }
+        if len > max {
+            max = len;
+        }
+        kinds = rest;
+    }
+    match align8(max) {
+        Some(len) => len,
+        None => usize::MAX,
+    }
+}
+
 /// Why a record could not be encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EncodeError {
@@ -200,6 +228,7 @@ pub struct Record<'a> {
 
 impl<'a> Record<'a> {
     /// Validates `buf` as exactly one record (no bytes before or after).
+    #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
     pub fn new_checked(buf: &'a [u8]) -> Result<Self, DecodeError> {
         let (record, rest) = Self::parse_prefix(buf)?;
         if rest.is_empty() {
@@ -210,6 +239,7 @@ impl<'a> Record<'a> {
     }
 
     /// Validates the record at the start of `buf`; returns it and the bytes after it.
+    #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
     pub fn parse_prefix(buf: &'a [u8]) -> Result<(Self, &'a [u8]), DecodeError> {
         let header = buf.get(..layout::HEADER_LEN).ok_or(DecodeError::at(
             buf.len(),

@@ -1,0 +1,208 @@
+//! `STATS`: the driver's counters. Per event kind, in [`EventKind::ALL`]
+//! order: how many were seen, filtered out by content, queued and dropped
+//! for lack of queue space. Nothing is dropped silently, so every kind balances.
+
+use super::{
+    IoctlError, Message, QUEUE_BYTES_MAX, QUEUE_BYTES_MIN, check_header, emit_header, put_u32, put_u64,
+    reserved_zero, u32_field, u64_field,
+};
+use crate::schema::EventKind;
+
+/// How many kinds the counters cover: every kind of the running schema.
+pub const KIND_COUNT: usize = EventKind::ALL.len();
+
+/// Byte offsets of [`StatsResponse`].
+pub mod stats_response {
+    pub const SIZE: usize = 0;
+    pub const VERSION: usize = 4;
+    /// `u32`: [`super::Notes`] bits.
+    pub const NOTES: usize = 8;
+    pub const ACTIVE_CONTENT_VERSION: usize = 12;
+    pub const QUEUE_CAPACITY_BYTES: usize = 16;
+    pub const QUEUE_USED_BYTES: usize = 20;
+    pub const QUEUE_HIGH_WATER_BYTES: usize = 24;
+    pub const RESERVED: usize = 28;
+    pub const CONTENT_LOADS_ACCEPTED: usize = 32;
+    pub const CONTENT_LOADS_REJECTED: usize = 40;
+    pub const RECORDS_DELIVERED: usize = 48;
+    /// [`super::KIND_COUNT`] entries of `KIND_LEN` bytes: seen, filtered, queued, dropped (`u64` each).
+    pub const KINDS: usize = 56;
+    pub const KIND_SEEN: usize = 0;
+    pub const KIND_FILTERED: usize = 8;
+    pub const KIND_QUEUED: usize = 16;
+    pub const KIND_DROPPED: usize = 24;
+    pub const KIND_LEN: usize = 32;
+    pub const LEN: usize = KINDS.saturating_add(super::KIND_COUNT.saturating_mul(KIND_LEN));
+    /// The layout version; it changes whenever the schema adds a kind.
+    pub const LAYOUT_VERSION: u32 = 1;
+}
+
+/// The four counters of one event kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct KindCounters {
+    /// Events the callbacks produced.
+    pub seen: u64,
+    /// Events content dropped.
+    pub filtered: u64,
+    /// Records put in the queue.
+    pub queued: u64,
+    /// Records lost because the queue was full (reported by `LostEvents`).
+    pub dropped: u64,
+}
+
+impl KindCounters {
+    /// Every event seen was filtered, queued or dropped.
+    pub fn balanced(&self) -> bool {
+        self.filtered.checked_add(self.queued).and_then(|n| n.checked_add(self.dropped)) == Some(self.seen)
+    }
+}
+
+/// Why the driver's settings differ from what was asked, as bit flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Notes(u32);
+
+impl Notes {
+    /// The queue-size registry value had a wrong type or size: the default was used.
+    pub const QUEUE_BYTES_PARAM_INVALID: Self = Notes(1);
+    /// The queue-size registry value was outside the limits and was clamped.
+    pub const QUEUE_BYTES_CLAMPED: Self = Notes(1 << 1);
+    pub const ALL: Self = Notes(0b11);
+    pub const NONE: Self = Notes(0);
+
+    /// The flags `bits` stands for; `None` when an unknown bit is set.
+    pub const fn from_bits(bits: u32) -> Option<Self> {
+        if bits & !Self::ALL.0 == 0 { Some(Notes(bits)) } else { None }
+    }
+
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub const fn union(self, other: Self) -> Self {
+        Notes(self.0 | other.0)
+    }
+}
+
+impl core::ops::BitOr for Notes {
+    type Output = Self;
+    fn bitor(self, other: Self) -> Self {
+        self.union(other)
+    }
+}
+
+/// A snapshot of the driver's counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct StatsResponse {
+    /// Indexed like [`EventKind::ALL`]; see [`StatsResponse::kind`].
+    pub kinds: [KindCounters; KIND_COUNT],
+    pub content_loads_accepted: u64,
+    pub content_loads_rejected: u64,
+    pub active_content_version: u32,
+    pub queue_capacity_bytes: u32,
+    pub queue_used_bytes: u32,
+    pub queue_high_water_bytes: u32,
+    /// Records handed out by `READ`.
+    pub records_delivered: u64,
+    pub notes: Notes,
+}
+
+impl StatsResponse {
+    pub const LEN: usize = stats_response::LEN;
+    pub const LAYOUT_VERSION: u32 = stats_response::LAYOUT_VERSION;
+
+    /// The counters of `kind`.
+    pub fn kind(&self, kind: EventKind) -> KindCounters {
+        let at = EventKind::ALL.iter().position(|k| *k == kind);
+        at.and_then(|at| self.kinds.get(at)).copied().unwrap_or_default()
+    }
+
+    /// The counters of `kind`, to update.
+    pub fn kind_mut(&mut self, kind: EventKind) -> Option<&mut KindCounters> {
+        let at = EventKind::ALL.iter().position(|k| *k == kind)?;
+        self.kinds.get_mut(at)
+    }
+
+    /// For every kind: seen == filtered + queued + dropped.
+    pub fn balanced(&self) -> bool {
+        self.kinds.iter().all(KindCounters::balanced)
+    }
+
+    #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
+    pub fn parse(buf: &[u8]) -> Result<Self, IoctlError> {
+        use stats_response as at;
+        check_header(buf, Self::LEN, Self::LAYOUT_VERSION)?;
+        let notes =
+            Notes::from_bits(u32_field(buf, at::NOTES)).ok_or(IoctlError::Value { offset: at::NOTES })?;
+        let capacity = u32_field(buf, at::QUEUE_CAPACITY_BYTES);
+        if !(QUEUE_BYTES_MIN..=QUEUE_BYTES_MAX).contains(&capacity) {
+            return Err(IoctlError::Value { offset: at::QUEUE_CAPACITY_BYTES });
+        }
+        let high_water = u32_field(buf, at::QUEUE_HIGH_WATER_BYTES);
+        if high_water > capacity {
+            return Err(IoctlError::Value { offset: at::QUEUE_HIGH_WATER_BYTES });
+        }
+        let used = u32_field(buf, at::QUEUE_USED_BYTES);
+        if used > high_water {
+            return Err(IoctlError::Value { offset: at::QUEUE_USED_BYTES });
+        }
+        reserved_zero(buf, at::RESERVED)?;
+        let mut kinds = [KindCounters::default(); KIND_COUNT];
+        let mut base = at::KINDS;
+        for counters in &mut kinds {
+            *counters = KindCounters {
+                seen: u64_field(buf, base.saturating_add(at::KIND_SEEN)),
+                filtered: u64_field(buf, base.saturating_add(at::KIND_FILTERED)),
+                queued: u64_field(buf, base.saturating_add(at::KIND_QUEUED)),
+                dropped: u64_field(buf, base.saturating_add(at::KIND_DROPPED)),
+            };
+            base = base.saturating_add(at::KIND_LEN);
+        }
+        Ok(StatsResponse {
+            kinds,
+            content_loads_accepted: u64_field(buf, at::CONTENT_LOADS_ACCEPTED),
+            content_loads_rejected: u64_field(buf, at::CONTENT_LOADS_REJECTED),
+            active_content_version: u32_field(buf, at::ACTIVE_CONTENT_VERSION),
+            queue_capacity_bytes: capacity,
+            queue_used_bytes: used,
+            queue_high_water_bytes: high_water,
+            records_delivered: u64_field(buf, at::RECORDS_DELIVERED),
+            notes,
+        })
+    }
+
+    pub fn emit(&self, buf: &mut [u8]) -> Result<usize, IoctlError> {
+        use stats_response as at;
+        let out = emit_header(buf, Self::LEN, Self::LAYOUT_VERSION)?;
+        put_u32(out, at::NOTES, self.notes.bits());
+        put_u32(out, at::ACTIVE_CONTENT_VERSION, self.active_content_version);
+        put_u32(out, at::QUEUE_CAPACITY_BYTES, self.queue_capacity_bytes);
+        put_u32(out, at::QUEUE_USED_BYTES, self.queue_used_bytes);
+        put_u32(out, at::QUEUE_HIGH_WATER_BYTES, self.queue_high_water_bytes);
+        put_u64(out, at::CONTENT_LOADS_ACCEPTED, self.content_loads_accepted);
+        put_u64(out, at::CONTENT_LOADS_REJECTED, self.content_loads_rejected);
+        put_u64(out, at::RECORDS_DELIVERED, self.records_delivered);
+        let mut base = at::KINDS;
+        for counters in &self.kinds {
+            put_u64(out, base.saturating_add(at::KIND_SEEN), counters.seen);
+            put_u64(out, base.saturating_add(at::KIND_FILTERED), counters.filtered);
+            put_u64(out, base.saturating_add(at::KIND_QUEUED), counters.queued);
+            put_u64(out, base.saturating_add(at::KIND_DROPPED), counters.dropped);
+            base = base.saturating_add(at::KIND_LEN);
+        }
+        Ok(Self::LEN)
+    }
+}
+
+impl Message for StatsResponse {
+    const LEN: usize = stats_response::LEN;
+    fn parse(buf: &[u8]) -> Result<Self, IoctlError> {
+        StatsResponse::parse(buf)
+    }
+    fn emit(&self, buf: &mut [u8]) -> Result<usize, IoctlError> {
+        StatsResponse::emit(self, buf)
+    }
+}
