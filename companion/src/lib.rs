@@ -7,3 +7,11 @@
 pub mod device;
 
 pub use device::{DEVICE_PATH, Device, DeviceError, IoctlOutcome};
+pub mod render;
+pub mod sequence;
+pub mod stream;
+pub mod text;
+pub mod time;
+
+pub use render::{Host, Renderer};
+pub use stream::{EventStream, Format, Summary};

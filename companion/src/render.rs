@@ -1,0 +1,283 @@
+//! One decoded record to one ECS JSON object, or to one row of the human table.
+//! The ECS name of every schema field comes from the schema (`FieldDef::ecs`);
+//! this module adds only what the schema cannot know (event.*, host, ids).
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use ringfence_wire::schema::field;
+use ringfence_wire::{EventKind, Fields, Record, Text, Value};
+use serde_json::{Map, Value as Json, json};
+
+use crate::text;
+use crate::time::rfc3339;
+
+/// The ECS version the output follows.
+pub const ECS_VERSION: &str = "8.11.0";
+
+/// How many live processes the renderer remembers for `process.entity_id`.
+const MAX_TRACKED_PROCESSES: usize = 1 << 16;
+
+/// The machine the events come from, for the `host.*` fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Host {
+    pub name: String,
+}
+
+impl Host {
+    /// This machine: `COMPUTERNAME` on Windows, `HOSTNAME` or `/etc/hostname` elsewhere.
+    pub fn local() -> Self {
+        let name = std::env::var("COMPUTERNAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_owned()))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "unknown".to_owned());
+        Host { name }
+    }
+}
+
+/// The ECS classification of each kind: (event.category, event.type, event.action).
+pub fn classification(kind: EventKind) -> (&'static [&'static str], &'static [&'static str], &'static str) {
+    match kind {
+        EventKind::ProcessStart => (&["process"], &["start"], "process_start"),
+        EventKind::ProcessExit => (&["process"], &["end"], "process_exit"),
+        EventKind::ImageLoad => (&["library"], &["start"], "image_load"),
+        EventKind::LostEvents => (&["driver"], &["info"], "lost_events"),
+        EventKind::ContentChanged => (&["configuration", "driver"], &["change"], "content_changed"),
+    }
+}
+
+/// `process.entity_id` of a process: its creation time and its per-boot start
+/// key, 32 hex digits, unique on one host across boots and pid reuse.
+pub fn entity_id(create_time: u64, start_key: u64) -> String {
+    format!("{create_time:016x}{start_key:016x}")
+}
+
+/// Renders records, remembering which live process each pid stands for so
+/// that exits and image loads carry the `process.entity_id` of their start.
+#[derive(Debug)]
+pub struct Renderer {
+    host: Host,
+    processes: HashMap<u32, String>,
+}
+
+impl Renderer {
+    pub fn new(host: Host) -> Self {
+        Renderer { host, processes: HashMap::new() }
+    }
+
+    /// The ECS document for `record`; updates the process table.
+    pub fn json(&mut self, record: &Record<'_>) -> Json {
+        let kind = record.kind();
+        let (category, ty, action) = classification(kind);
+        let mut doc = Map::new();
+        let mut escaped = Vec::new();
+        put(&mut doc, "@timestamp", rfc3339(record.timestamp()).map_or(Json::Null, Json::String));
+        put(&mut doc, "ecs.version", json!(ECS_VERSION));
+        put(&mut doc, "event.kind", json!("event"));
+        put(&mut doc, "event.category", json!(category));
+        put(&mut doc, "event.type", json!(ty));
+        put(&mut doc, "event.action", json!(action));
+        put(&mut doc, "event.module", json!("ringfence"));
+        put(&mut doc, "event.sequence", json!(record.sequence()));
+        put(&mut doc, "host.name", json!(self.host.name));
+        put(&mut doc, "host.hostname", json!(self.host.name));
+        put(&mut doc, "host.os.type", json!("windows"));
+        put(&mut doc, "host.os.family", json!("windows"));
+        put(&mut doc, "agent.type", json!("ringfence"));
+        put(&mut doc, "agent.version", json!(env!("CARGO_PKG_VERSION")));
+        for (index, def) in (0u8..).zip(record.def().fields) {
+            let Some(value) = record.field(index) else { continue };
+            put(&mut doc, def.ecs, json_value(value, def.ecs, &mut escaped));
+        }
+        self.add_derived(record, &mut doc, &mut escaped);
+        if !escaped.is_empty() {
+            put(&mut doc, "ringfence.escaped", json!(escaped));
+        }
+        Json::Object(doc)
+    }
+
+    /// Fields derived from others: names from paths, entity ids, outcome.
+    fn add_derived(
+        &mut self,
+        record: &Record<'_>,
+        doc: &mut Map<String, Json>,
+        escaped: &mut Vec<&'static str>,
+    ) {
+        let u32_of = |i: u8| record.field(i).and_then(|v| v.as_u64()).and_then(|v| u32::try_from(v).ok());
+        let u64_of = |i: u8| record.field(i).and_then(|v| v.as_u64());
+        let text_of = |i: u8| record.field(i).and_then(|v| v.as_text());
+        match record.kind() {
+            EventKind::ProcessStart => {
+                use field::ProcessStart as F;
+                if let Some(image) = text_of(F::image_path as u8) {
+                    put_name(doc, "process.name", image, escaped);
+                }
+                let pid = u32_of(F::pid as u8).unwrap_or(0);
+                let id = entity_id(
+                    u64_of(F::create_time as u8).unwrap_or(0),
+                    u64_of(F::start_key as u8).unwrap_or(0),
+                );
+                if let Some(parent) = u32_of(F::parent_pid as u8).and_then(|p| self.processes.get(&p)) {
+                    put(doc, "process.parent.entity_id", json!(parent));
+                }
+                put(doc, "process.entity_id", json!(id));
+                if self.processes.len() < MAX_TRACKED_PROCESSES || self.processes.contains_key(&pid) {
+                    self.processes.insert(pid, id);
+                }
+            }
+            EventKind::ProcessExit => {
+                if let Some(id) =
+                    u32_of(field::ProcessExit::pid as u8).and_then(|p| self.processes.remove(&p))
+                {
+                    put(doc, "process.entity_id", json!(id));
+                }
+            }
+            EventKind::ImageLoad => {
+                use field::ImageLoad as F;
+                if let Some(path) = text_of(F::image_path as u8) {
+                    put_name(doc, "dll.name", path, escaped);
+                }
+                if let Some(id) = u32_of(F::pid as u8).and_then(|p| self.processes.get(&p)) {
+                    put(doc, "process.entity_id", json!(id));
+                }
+            }
+            EventKind::ContentChanged => {
+                let accepted = record.field(field::ContentChanged::accepted as u8) == Some(Value::Bool(true));
+                put(doc, "event.outcome", json!(if accepted { "success" } else { "failure" }));
+            }
+            EventKind::LostEvents => {}
+        }
+    }
+
+    /// Writes `record` as one JSON line.
+    pub fn write_json<W: Write + ?Sized>(&mut self, record: &Record<'_>, out: &mut W) -> io::Result<()> {
+        let doc = self.json(record);
+        serde_json::to_writer(&mut *out, &doc)?;
+        out.write_all(b"\n")
+    }
+
+    /// Writes the header of the human table.
+    pub fn write_table_header<W: Write + ?Sized>(out: &mut W) -> io::Result<()> {
+        writeln!(out, "{:<28} {:>8} {:<15} {:>6}  DETAILS", "TIME (UTC)", "SEQ", "EVENT", "PID")
+    }
+
+    /// Writes `record` as one row of the human table.
+    pub fn write_table_row<W: Write + ?Sized>(&mut self, record: &Record<'_>, out: &mut W) -> io::Result<()> {
+        // The table shares the process table with JSON so that switching format changes nothing else.
+        let _ = self.json(record);
+        let time = rfc3339(record.timestamp()).unwrap_or_else(|| format!("filetime {}", record.timestamp()));
+        let pid = record
+            .field(0)
+            .filter(|_| record.def().fields.first().is_some_and(|f| f.name == "pid"))
+            .and_then(|v| v.as_u64())
+            .map_or_else(|| "-".to_owned(), |p| p.to_string());
+        let details = table_details(record);
+        writeln!(out, "{time:<28} {:>8} {:<15} {pid:>6}  {details}", record.sequence(), record.kind().name())
+    }
+}
+
+/// The DETAILS column: the fields a person looks at first, one line, no control characters.
+fn table_details(record: &Record<'_>) -> String {
+    let t = |i: u8| record.field(i).and_then(|v| v.as_text()).map(|t| printable(t)).unwrap_or_default();
+    let n = |i: u8| record.field(i).and_then(|v| v.as_u64()).unwrap_or(0);
+    let mut line = match record.kind() {
+        EventKind::ProcessStart => {
+            use field::ProcessStart as F;
+            format!(
+                "ppid {} {} [{}]",
+                n(F::parent_pid as u8),
+                t(F::image_path as u8),
+                t(F::command_line as u8)
+            )
+        }
+        EventKind::ProcessExit => format!("exit status {:#010x}", n(field::ProcessExit::exit_status as u8)),
+        EventKind::ImageLoad => {
+            use field::ImageLoad as F;
+            let kernel = if n(F::kernel_image as u8) == 1 { " (kernel)" } else { "" };
+            format!("{} at {:#x}{kernel}", t(F::image_path as u8), n(F::image_base as u8))
+        }
+        EventKind::LostEvents => {
+            use field::LostEvents as F;
+            format!(
+                "{} events lost (sequence {}..={})",
+                n(F::count as u8),
+                n(F::first_sequence as u8),
+                n(F::last_sequence as u8)
+            )
+        }
+        EventKind::ContentChanged => {
+            use field::ContentChanged as F;
+            if n(F::accepted as u8) == 1 {
+                format!("content version {} accepted", n(F::content_version as u8))
+            } else {
+                format!(
+                    "content version {} rejected (reason {} at byte {}); version {} stays active",
+                    n(F::content_version as u8),
+                    n(F::reason as u8),
+                    n(F::offset as u8),
+                    n(F::active_version as u8)
+                )
+            }
+        }
+    };
+    if let Some(rule) = record.def().field_index("rule_name").map(t).filter(|r| !r.is_empty()) {
+        line.push_str(" rule=");
+        line.push_str(&rule);
+    }
+    line
+}
+
+/// Text for a terminal: the rendered form with control characters escaped.
+fn printable(text: Text<'_>) -> String {
+    let rendered = text::render(text).value;
+    rendered
+        .chars()
+        .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
+        .collect()
+}
+
+fn json_value(value: Value<'_>, ecs: &'static str, escaped: &mut Vec<&'static str>) -> Json {
+    match value {
+        Value::U32(v) => json!(v),
+        Value::U64(v) => json!(v),
+        Value::Bool(v) => json!(v),
+        Value::Time(v) => rfc3339(v).map_or(Json::Null, Json::String),
+        Value::Str(t) => {
+            let r = text::render(t);
+            if r.escaped {
+                escaped.push(ecs);
+            }
+            Json::String(r.value)
+        }
+    }
+}
+
+/// Puts the last path component of `path` (after the last backslash) at `ecs`.
+fn put_name(doc: &mut Map<String, Json>, ecs: &'static str, path: Text<'_>, escaped: &mut Vec<&'static str>) {
+    let units: Vec<u16> = path.units().collect();
+    let start = units.iter().rposition(|u| *u == u16::from(b'\\')).map_or(0, |i| i.saturating_add(1));
+    let name = units.get(start..).unwrap_or_default();
+    put(doc, ecs, json_value(Value::Str(Text::wide(name)), ecs, escaped));
+}
+
+/// Inserts `value` at the dotted ECS name `path`, nesting objects (`process.parent.pid`
+/// becomes `{"process":{"parent":{"pid":…}}}`). Should a name ever cross a
+/// non-object, the rest of the name is kept as one dotted key at that level.
+pub fn put(doc: &mut Map<String, Json>, path: &str, value: Json) {
+    match path.split_once('.') {
+        None => {
+            doc.insert(path.to_owned(), value);
+        }
+        Some((head, rest)) => {
+            let child = doc.entry(head.to_owned()).or_insert_with(|| Json::Object(Map::new()));
+            match child {
+                Json::Object(inner) => put(inner, rest, value),
+                _ => {
+                    doc.insert(path.to_owned(), value);
+                }
+            }
+        }
+    }
+}

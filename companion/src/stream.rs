@@ -1,0 +1,242 @@
+//! Batches in, rendered lines out: decode with ringfence-wire, render the good
+//! prefix, report damage, lost events and gaps on the diagnostic stream, count
+//! everything for the summary.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::time::Duration;
+
+use ringfence_wire::batch::Records;
+use ringfence_wire::schema::field;
+use ringfence_wire::{BatchError, DecodeErrorKind, EventKind, Fields, Record};
+
+use crate::render::{Host, Renderer};
+use crate::sequence::{Observation, SequenceTracker};
+
+/// How events are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One ECS JSON document per line.
+    Json,
+    /// An aligned table for people.
+    Table,
+}
+
+/// What a watch saw, for the summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Records rendered, by kind (in `EventKind::ALL` order).
+    pub by_kind: Vec<(EventKind, u64)>,
+    /// Events the driver announced as dropped (sum of LostEvents counts).
+    pub lost: u64,
+    /// Sequence numbers missing that no LostEvents record announced.
+    pub unexplained: u64,
+    /// How often the sequence went back (driver restarted).
+    pub restarts: u64,
+    /// Batches that ended in bytes that do not decode.
+    pub damaged_batches: u64,
+}
+
+impl Summary {
+    pub fn events(&self) -> u64 {
+        self.by_kind.iter().map(|(_, n)| *n).fold(0, u64::saturating_add)
+    }
+
+    /// The summary line printed on exit, with the rate over `elapsed`.
+    pub fn display(&self, elapsed: Duration) -> SummaryLine<'_> {
+        SummaryLine { summary: self, elapsed }
+    }
+}
+
+/// [`Summary`] with its duration, as printed.
+#[derive(Debug)]
+pub struct SummaryLine<'a> {
+    summary: &'a Summary,
+    elapsed: Duration,
+}
+
+impl fmt::Display for SummaryLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.summary;
+        let secs = self.elapsed.as_secs_f64();
+        // Display only: precision loss in u64 -> f64 is irrelevant for a rate.
+        #[allow(clippy::cast_precision_loss)]
+        let rate = if secs > 0.0 { s.events() as f64 / secs } else { 0.0 };
+        write!(f, "{} events in {secs:.1} s ({rate:.1}/s)", s.events())?;
+        let kinds: Vec<String> = s.by_kind.iter().map(|(k, n)| format!("{} {n}", k.name())).collect();
+        write!(f, ": {}", kinds.join(", "))?;
+        write!(
+            f,
+            "; lost {}, unexplained gaps {}, restarts {}, damaged batches {}",
+            s.lost, s.unexplained, s.restarts, s.damaged_batches
+        )
+    }
+}
+
+/// What one batch held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Records rendered (the good prefix).
+    pub rendered: usize,
+    /// Where the batch stopped decoding, if it did.
+    pub damage: Option<BatchError>,
+}
+
+/// A stream of batches from one driver session.
+#[derive(Debug)]
+pub struct EventStream {
+    renderer: Renderer,
+    format: Format,
+    tracker: SequenceTracker,
+    summary: Summary,
+    header_written: bool,
+}
+
+impl EventStream {
+    pub fn new(host: Host, format: Format) -> Self {
+        let by_kind = EventKind::ALL.iter().map(|k| (*k, 0)).collect();
+        EventStream {
+            renderer: Renderer::new(host),
+            format,
+            tracker: SequenceTracker::default(),
+            summary: Summary { by_kind, ..Summary::default() },
+            header_written: false,
+        }
+    }
+
+    /// Renders every valid record of `batch` to `out`; reports lost events,
+    /// gaps and a damaged tail to `diag`. Only I/O on `out`/`diag` fails.
+    pub fn render_batch<W, E>(&mut self, batch: &[u8], out: &mut W, diag: &mut E) -> io::Result<BatchOutcome>
+    where
+        W: Write + ?Sized,
+        E: Write + ?Sized,
+    {
+        let mut rendered = 0usize;
+        let mut damage = None;
+        for item in Records::new(batch) {
+            match item {
+                Ok(record) => {
+                    self.account(&record, diag)?;
+                    self.write(&record, out)?;
+                    rendered = rendered.saturating_add(1);
+                }
+                Err(error) => {
+                    self.summary.damaged_batches = self.summary.damaged_batches.saturating_add(1);
+                    writeln!(diag, "ringfence: {}", DamagedBatch { error, len: batch.len() })?;
+                    damage = Some(error);
+                }
+            }
+        }
+        self.summary.unexplained = self.tracker.unexplained();
+        self.summary.restarts = self.tracker.restarts();
+        Ok(BatchOutcome { rendered, damage })
+    }
+
+    fn account<E: Write + ?Sized>(&mut self, record: &Record<'_>, diag: &mut E) -> io::Result<()> {
+        if let Some(slot) = self.summary.by_kind.iter_mut().find(|(k, _)| *k == record.kind()) {
+            slot.1 = slot.1.saturating_add(1);
+        }
+        if record.kind() == EventKind::LostEvents {
+            use field::LostEvents as F;
+            let n = |i: F| record.field(i as u8).and_then(|v| v.as_u64()).unwrap_or(0);
+            let (count, first, last) = (n(F::count), n(F::first_sequence), n(F::last_sequence));
+            self.summary.lost = self.summary.lost.saturating_add(count);
+            self.tracker.announce_lost(first, last);
+            writeln!(
+                diag,
+                "ringfence: the driver dropped {count} events (sequence {first}..={last}; process_start {}, \
+                 process_exit {}, image_load {}, content_changed {}): its queue was full; raise QueueBytes \
+                 or read faster",
+                n(F::process_start),
+                n(F::process_exit),
+                n(F::image_load),
+                n(F::content_changed)
+            )?;
+        }
+        match self.tracker.observe(record.sequence()) {
+            Observation::InOrder => Ok(()),
+            Observation::Gap(gap) => writeln!(
+                diag,
+                "ringfence: sequence gap: {} record(s) numbered {gap} never arrived and no lost-events \
+                 record announced them",
+                gap.len()
+            ),
+            Observation::WentBack { expected, found } => writeln!(
+                diag,
+                "ringfence: sequence went back from {expected} to {found}: the driver was restarted"
+            ),
+        }
+    }
+
+    fn write<W: Write + ?Sized>(&mut self, record: &Record<'_>, out: &mut W) -> io::Result<()> {
+        match self.format {
+            Format::Json => self.renderer.write_json(record, out),
+            Format::Table => {
+                if !self.header_written {
+                    Renderer::write_table_header(out)?;
+                    self.header_written = true;
+                }
+                self.renderer.write_table_row(record, out)
+            }
+        }
+    }
+
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+}
+
+/// The message for a batch whose tail does not decode.
+#[derive(Clone, Copy, Debug)]
+pub struct DamagedBatch {
+    pub error: BatchError,
+    pub len: usize,
+}
+
+impl fmt::Display for DamagedBatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = self.error;
+        let at = e.offset.saturating_add(e.error.offset);
+        write!(
+            f,
+            "damaged batch from the driver ({} bytes): record {} (at byte {}) does not decode at byte {at}: ",
+            self.len, e.index, e.offset
+        )?;
+        match e.error.kind {
+            DecodeErrorKind::Truncated { needed, available } => {
+                write!(f, "truncated, {needed} bytes needed, {available} available")?
+            }
+            DecodeErrorKind::BadSize { size } => {
+                write!(f, "size field {size} is not a multiple of 8 of at least 32")?
+            }
+            DecodeErrorKind::UnknownKind { code } => write!(f, "unknown event kind {code}")?,
+            DecodeErrorKind::SchemaVersion { found, expected } => {
+                write!(f, "schema version {found}, this companion reads {expected}")?
+            }
+            DecodeErrorKind::FieldCount { kind, found, expected } => {
+                write!(f, "{} with {found} fields, the schema has {expected}", kind.name())?
+            }
+            DecodeErrorKind::Reserved => write!(f, "reserved header bits are set")?,
+            DecodeErrorKind::SlotsOutOfBounds { field_count } => {
+                write!(f, "{field_count} field slots do not fit in the record")?
+            }
+            DecodeErrorKind::ScalarOutOfRange { field } => {
+                write!(f, "field {field} is out of range for its type")?
+            }
+            DecodeErrorKind::StringOutOfBounds { field } => {
+                write!(f, "string field {field} points outside the record")?
+            }
+            DecodeErrorKind::StringOddLength { field } => {
+                write!(f, "string field {field} has an odd byte length")?
+            }
+            DecodeErrorKind::Padding => {
+                write!(f, "padding is not zero or the size is not the data rounded to 8")?
+            }
+        }
+        write!(
+            f,
+            "; the {} record(s) before it were rendered, the rest of the batch is discarded (a driver bug: report it)",
+            e.index
+        )
+    }
+}
