@@ -13,9 +13,13 @@
 //! 28  reserved        u32  zero
 //! 32  slots           field_count × 8 bytes
 //!       scalar: the value as u64 LE (u32 fits in 32 bits, bool is 0 or 1)
-//!       string: offset u32 (from record start), byte length u32 (even)
-//! ..  string bytes    UTF-16LE, then zero padding to the 8-byte boundary
+//!       string: offset u32 (from record start), byte length u32 (even, ≤ 0xFFFE)
+//! ..  string bytes    UTF-16LE, in field order, back to back, then zero
+//!                     padding to the 8-byte boundary
 //! ```
+//!
+//! Each event has exactly one encoding: the decoder accepts nothing `encode`
+//! would not write, so a decoded record re-encodes to the same bytes.
 
 use crate::bytes::{self, align8};
 use crate::schema::{Event, EventKind, FieldType, Fields, KindDef, SCHEMA_VERSION};
@@ -117,7 +121,9 @@ pub enum DecodeErrorKind {
     ScalarOutOfRange {
         field: u8,
     },
-    /// `offset + len` overflows or leaves the string area.
+    /// `offset + len` overflows, leaves the record, exceeds [`MAX_STRING_BYTES`],
+    /// or the string is not where the layout puts it: right after the previous
+    /// string field's bytes (the first one right after the slots).
     StringOutOfBounds {
         field: u8,
     },
@@ -125,7 +131,8 @@ pub enum DecodeErrorKind {
     StringOddLength {
         field: u8,
     },
-    /// The size is not the string area rounded up to 8, or padding is not zero.
+    /// The size is not the string area rounded up to 8, padding is not zero,
+    /// or (for [`Record::new_checked`]) bytes follow the record.
     Padding,
 }
 
@@ -220,7 +227,7 @@ fn put_text(out: &mut [u8], at: usize, text: Text<'_>) -> Option<()> {
 /// `buf` is exactly one record of kind `def.kind`, `def.fields.len()` slots,
 /// each scalar in range for its type and each string inside `buf` with even
 /// length.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Record<'a> {
     buf: &'a [u8],
     def: &'static KindDef,
@@ -374,6 +381,8 @@ fn check_fields(record: &[u8], def: &KindDef) -> Result<(), DecodeError> {
             DecodeErrorKind::SlotsOutOfBounds { field_count: u16::from(def.field_count()) },
         ));
     }
+    // Strings sit back to back in field order right after the slots, as
+    // `encode` lays them out: one valid encoding per event, no gaps or overlaps.
     let mut data_end = strings_start;
     for (index, field) in (0u8..).zip(def.fields.iter()) {
         let at = slot_offset(index).unwrap_or(usize::MAX);
@@ -382,12 +391,12 @@ fn check_fields(record: &[u8], def: &KindDef) -> Result<(), DecodeError> {
             let (offset, len) = string_slot(raw);
             let end = offset
                 .checked_add(len)
-                .filter(|end| offset >= strings_start && *end <= record.len())
+                .filter(|end| offset == data_end && *end <= record.len() && len <= MAX_STRING_BYTES)
                 .ok_or(DecodeError::at(at, DecodeErrorKind::StringOutOfBounds { field: index }))?;
             if len % 2 != 0 {
                 return Err(DecodeError::at(at, DecodeErrorKind::StringOddLength { field: index }));
             }
-            data_end = data_end.max(end);
+            data_end = end;
         } else if decode_value(record, field.ty, raw).is_none() {
             return Err(DecodeError::at(at, DecodeErrorKind::ScalarOutOfRange { field: index }));
         }
