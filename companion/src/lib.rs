@@ -15,3 +15,12 @@ pub mod time;
 
 pub use render::{Host, Renderer};
 pub use stream::{EventStream, Format, Summary};
+pub mod client;
+pub mod watch;
+
+pub use client::ClientError;
+pub use watch::{Session, WatchError};
+pub mod commands;
+mod content_cmd;
+pub mod exit;
+pub mod stats_view;

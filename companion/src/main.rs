@@ -1,1 +1,135 @@
-fn main() {}
+//! `ringfence`: the command line. Everything it does lives in the library;
+//! this file only parses arguments, picks the device and maps outcomes to exit codes.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ringfence_companion::commands::{self, Failure};
+use ringfence_companion::device::open_system_device;
+use ringfence_companion::exit;
+use ringfence_companion::{Format, Host};
+
+/// The user-mode companion of ringfence.sys: stream its events as ECS JSON,
+/// compile and load its content, read its counters.
+#[derive(Debug, Parser)]
+#[command(name = "ringfence", version, propagate_version = true)]
+#[command(after_help = exit::HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Stream events from the driver until Ctrl-C.
+    ///
+    /// Says HELLO first and refuses a driver of another protocol or schema
+    /// version. Lost events and sequence gaps go to stderr; a summary follows on exit.
+    Watch {
+        /// Compiled content to load before streaming (see `content compile`).
+        #[arg(long, value_name = "FILE")]
+        content: Option<PathBuf>,
+        /// Output format; JSON Lines when stdout is not a terminal, a table when it is.
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
+        /// The host.name to put in every event (default: this machine's name).
+        #[arg(long, value_name = "NAME")]
+        host_name: Option<String>,
+    },
+    /// Compile, check, show and load content (filter rules).
+    #[command(subcommand)]
+    Content(ContentCommand),
+    /// Show the driver's counters.
+    Stats {
+        /// Print one JSON object instead of the human summary.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ContentCommand {
+    /// Compile TOML rules into the binary content the driver loads.
+    Compile {
+        /// The rule file.
+        rules: PathBuf,
+        /// Where to write the compiled content.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Validate compiled content with the very validator the driver runs.
+    ///
+    /// Exit 0 when the driver would accept it; otherwise exit 1 with the byte
+    /// offset and the precise reason.
+    Check {
+        /// The compiled content.
+        content: PathBuf,
+    },
+    /// Print compiled content readably: header, then every rule and condition.
+    Show {
+        /// The compiled content.
+        content: PathBuf,
+    },
+    /// Load compiled content into the driver and print its verdict.
+    Push {
+        /// The compiled content.
+        content: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FormatArg {
+    /// One Elastic Common Schema JSON document per line.
+    Json,
+    /// An aligned table for people.
+    Table,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let result = match cli.command {
+        Command::Watch { content, format, host_name } => {
+            let format = match format {
+                Some(FormatArg::Json) => Format::Json,
+                Some(FormatArg::Table) => Format::Table,
+                None if io::stdout().is_terminal() => Format::Table,
+                None => Format::Json,
+            };
+            let host = host_name.map_or_else(Host::local, |name| Host { name });
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = Arc::clone(&stop);
+            // Without a handler Ctrl-C would kill the process before the summary.
+            let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+            open_system_device().map_err(|e| Failure::Client(e.into())).and_then(|device| {
+                commands::watch(device, content.as_deref(), format, host, &mut out, &mut io::stderr(), || {
+                    stop.load(Ordering::SeqCst)
+                })
+            })
+        }
+        Command::Content(ContentCommand::Compile { rules, output }) => {
+            commands::content_compile(&rules, &output, &mut out)
+        }
+        Command::Content(ContentCommand::Check { content }) => commands::content_check(&content, &mut out),
+        Command::Content(ContentCommand::Show { content }) => commands::content_show(&content, &mut out),
+        Command::Content(ContentCommand::Push { content }) => open_system_device()
+            .map_err(|e| Failure::Client(e.into()))
+            .and_then(|device| commands::content_push(device, &content, &mut out)),
+        Command::Stats { json } => open_system_device()
+            .map_err(|e| Failure::Client(e.into()))
+            .and_then(|device| commands::stats(device, json, &mut out)),
+    };
+    let _ = out.flush();
+    match result {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(failure) => {
+            let _ = writeln!(io::stderr(), "ringfence: error: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}

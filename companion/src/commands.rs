@@ -1,0 +1,224 @@
+//! What each subcommand does, with its output, given a device and streams.
+//! The binary only parses arguments; tests and the emulator call these.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ringfence_content::{CompileError, ValidationError};
+use ringfence_wire::ioctl::LoadContentResponse;
+
+use crate::client::ClientError;
+use crate::device::{Device, DeviceError};
+use crate::exit;
+use crate::render::Host;
+use crate::stats_view;
+use crate::stream::{EventStream, Format};
+use crate::watch::{Session, WatchError};
+
+pub use crate::content_cmd::{content_check, content_compile, content_show};
+
+/// Why a command failed; [`Failure::exit_code`] maps it to the documented code.
+#[derive(Debug)]
+pub enum Failure {
+    Client(ClientError),
+    /// Writing the command's output failed.
+    Output(io::Error),
+    ReadFile {
+        path: PathBuf,
+        error: io::Error,
+    },
+    WriteFile {
+        path: PathBuf,
+        error: io::Error,
+    },
+    /// The rules in `path` do not compile.
+    Compile {
+        path: PathBuf,
+        error: String,
+    },
+    /// The content in `path` fails validation.
+    Invalid {
+        path: PathBuf,
+        error: ValidationError,
+    },
+    /// The driver judged the content in `path` and turned it down.
+    Rejected {
+        device: String,
+        path: PathBuf,
+        verdict: LoadContentResponse,
+    },
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Failure::Client(e)
+    }
+}
+
+impl From<WatchError> for Failure {
+    fn from(e: WatchError) -> Self {
+        match e {
+            WatchError::Client(e) => Failure::Client(e),
+            WatchError::Output(e) => Failure::Output(e),
+        }
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Output(e)
+    }
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Client(ClientError::Device(DeviceError::Os { .. } | DeviceError::Backend { .. })) => {
+                exit::IO
+            }
+            Failure::Client(ClientError::Device(_)) => exit::DEVICE_UNAVAILABLE,
+            Failure::Client(ClientError::ContentTooLarge { .. }) => exit::REJECTED,
+            Failure::Client(_) => exit::DRIVER_MISMATCH,
+            Failure::Output(_) | Failure::ReadFile { .. } | Failure::WriteFile { .. } => exit::IO,
+            Failure::Compile { .. } | Failure::Invalid { .. } | Failure::Rejected { .. } => exit::REJECTED,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Client(e) => e.fmt(f),
+            Failure::Output(e) => write!(f, "writing the output failed: {e}"),
+            Failure::ReadFile { path, error } => {
+                write!(f, "cannot read {}: {error} (check the path and its permissions)", path.display())
+            }
+            Failure::WriteFile { path, error } => {
+                write!(
+                    f,
+                    "cannot write {}: {error} (check the directory exists and is writable)",
+                    path.display()
+                )
+            }
+            Failure::Compile { path, error } => {
+                write!(f, "{}: {error} (fix the rule file and compile again)", path.display())
+            }
+            Failure::Invalid { path, error } => write!(
+                f,
+                "{} is not valid content: {error} (recompile it from its rules with `ringfence content \
+                 compile`)",
+                path.display()
+            ),
+            Failure::Rejected { device, path, verdict } => {
+                write!(f, "{device} rejected {}: {}", path.display(), Verdict(verdict))?;
+                write!(
+                    f,
+                    " (content version {} stays active; fix the content and push again)",
+                    verdict.active_version
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The driver's reason for a verdict, rebuilt into the validator's error.
+#[derive(Debug)]
+pub struct Verdict<'a>(pub &'a LoadContentResponse);
+
+impl fmt::Display for Verdict<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0;
+        if v.accepted {
+            return write!(
+                f,
+                "accepted content version {}; version {} is active",
+                v.content_version, v.active_version
+            );
+        }
+        match ValidationError::from_wire(v.reason, v.offset, v.args) {
+            Some(error) => error.fmt(f),
+            None => write!(
+                f,
+                "reason code {} at byte {} (arguments {:?}), which this companion does not know: install the \
+                 companion built with the driver",
+                v.reason, v.offset, v.args
+            ),
+        }
+    }
+}
+
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|error| Failure::ReadFile { path: path.to_owned(), error })
+}
+
+/// Pushes `path` and turns a rejection into [`Failure::Rejected`].
+fn push<D: Device>(session: &mut Session<D>, path: &Path) -> Result<LoadContentResponse, Failure> {
+    let bytes = read_file(path)?;
+    let verdict = session.push_content(&bytes)?;
+    if verdict.accepted {
+        Ok(verdict)
+    } else {
+        let device = session.device().name().to_owned();
+        Err(Failure::Rejected { device, path: path.to_owned(), verdict })
+    }
+}
+
+/// `ringfence watch`: HELLO, optional content, then events until `stop()`;
+/// the summary goes to `diag` on the way out.
+pub fn watch<D, W, E, S>(
+    device: D,
+    content: Option<&Path>,
+    format: Format,
+    host: Host,
+    out: &mut W,
+    diag: &mut E,
+    stop: S,
+) -> Result<(), Failure>
+where
+    D: Device,
+    W: Write + ?Sized,
+    E: Write + ?Sized,
+    S: Fn() -> bool,
+{
+    let mut session = Session::open(device)?;
+    if let Some(path) = content {
+        let verdict = push(&mut session, path)?;
+        writeln!(diag, "ringfence: {}: {}", path.display(), Verdict(&verdict))?;
+    }
+    let mut stream = EventStream::new(host, format);
+    let started = Instant::now();
+    let outcome = session.watch(&mut stream, out, diag, stop);
+    writeln!(diag, "ringfence: {}", stream.summary().display(started.elapsed()))?;
+    outcome.map_err(Failure::from)
+}
+
+/// `ringfence content push`: prints the driver's verdict.
+pub fn content_push<D: Device, W: Write + ?Sized>(
+    device: D,
+    path: &Path,
+    out: &mut W,
+) -> Result<(), Failure> {
+    let mut session = Session::open(device)?;
+    let verdict = push(&mut session, path)?;
+    writeln!(out, "{}: {}", path.display(), Verdict(&verdict))?;
+    Ok(())
+}
+
+/// `ringfence stats`: the counters, for people or as JSON.
+pub fn stats<D: Device, W: Write + ?Sized>(device: D, json: bool, out: &mut W) -> Result<(), Failure> {
+    let mut session = Session::open(device)?;
+    let stats = session.stats()?;
+    let name = session.device().name().to_owned();
+    if json {
+        serde_json::to_writer(&mut *out, &stats_view::json(&name, session.hello(), &stats))
+            .map_err(io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        stats_view::human(&name, session.hello(), &stats, out)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! `ringfence stats`: the driver's counters for people and as JSON.
+
+use std::io::{self, Write};
+
+use ringfence_wire::EventKind;
+use ringfence_wire::ioctl::{HelloResponse, Notes, StatsResponse};
+use serde_json::{Value, json};
+
+fn version(v: u32) -> String {
+    format!("{}.{}.{}", v >> 16, (v >> 8) & 0xFF, v & 0xFF)
+}
+
+/// The notes the driver set, as sentences.
+fn notes(stats: &StatsResponse) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if stats.notes.contains(Notes::QUEUE_BYTES_PARAM_INVALID) {
+        out.push("the QueueBytes registry value has the wrong type or size: the default queue size is used");
+    }
+    if stats.notes.contains(Notes::QUEUE_BYTES_CLAMPED) {
+        out.push("the QueueBytes registry value is outside the limits: it was clamped");
+    }
+    out
+}
+
+pub fn json(device: &str, hello: &HelloResponse, stats: &StatsResponse) -> Value {
+    let kinds: serde_json::Map<String, Value> = EventKind::ALL
+        .iter()
+        .map(|k| {
+            let c = stats.kind(*k);
+            (
+                k.name().to_owned(),
+                json!({"seen": c.seen, "filtered": c.filtered, "queued": c.queued, "dropped": c.dropped}),
+            )
+        })
+        .collect();
+    json!({
+        "device": device,
+        "driver_version": version(hello.driver_version),
+        "protocol_version": hello.protocol_version,
+        "schema_version": hello.schema_version,
+        "content": {
+            "active_version": stats.active_content_version,
+            "loads_accepted": stats.content_loads_accepted,
+            "loads_rejected": stats.content_loads_rejected,
+        },
+        "queue": {
+            "capacity_bytes": stats.queue_capacity_bytes,
+            "used_bytes": stats.queue_used_bytes,
+            "high_water_bytes": stats.queue_high_water_bytes,
+        },
+        "records_delivered": stats.records_delivered,
+        "kinds": kinds,
+        "balanced": stats.balanced(),
+        "notes": notes(stats),
+    })
+}
+
+pub fn human<W: Write + ?Sized>(
+    device: &str,
+    hello: &HelloResponse,
+    stats: &StatsResponse,
+    out: &mut W,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "driver           {device}: version {}, protocol {}, schema {}",
+        version(hello.driver_version),
+        hello.protocol_version,
+        hello.schema_version
+    )?;
+    writeln!(
+        out,
+        "content          version {} active ({} loads accepted, {} rejected)",
+        stats.active_content_version, stats.content_loads_accepted, stats.content_loads_rejected
+    )?;
+    writeln!(
+        out,
+        "queue            {} of {} bytes used, high water {}",
+        stats.queue_used_bytes, stats.queue_capacity_bytes, stats.queue_high_water_bytes
+    )?;
+    writeln!(out, "records read     {}", stats.records_delivered)?;
+    writeln!(out)?;
+    writeln!(out, "{:<16} {:>12} {:>12} {:>12} {:>12}", "EVENT", "SEEN", "FILTERED", "QUEUED", "DROPPED")?;
+    for kind in EventKind::ALL {
+        let c = stats.kind(*kind);
+        writeln!(
+            out,
+            "{:<16} {:>12} {:>12} {:>12} {:>12}",
+            kind.name(),
+            c.seen,
+            c.filtered,
+            c.queued,
+            c.dropped
+        )?;
+    }
+    if !stats.balanced() {
+        writeln!(
+            out,
+            "\nwarning: for some kind, seen != filtered + queued + dropped: a driver bug, report it"
+        )?;
+    }
+    for note in notes(stats) {
+        writeln!(out, "note: {note}")?;
+    }
+    Ok(())
+}
