@@ -1,3 +1,53 @@
-//! ringfence-content: the content format, validator, interpreter and compiler.
+//! ringfence-content: the content format, its validator, its interpreter and
+//! (feature `compiler`) the TOML rule compiler.
+//!
+//! - [`format`]: the binary layout, named once, and the published limits.
+//! - [`validate()`]: `&[u8]` → a validated [`Content`] view or a precise
+//!   [`ValidationError`]; the driver and the companion run this same code.
+//! - [`Content::evaluate`] / [`evaluate_raw`]: keep or drop an event. The
+//!   interpreter never trusts the bytes it walks: a field the event lacks, an
+//!   offset outside a table or an unknown operator is "no match", never a read.
+//! - [`compile`] (feature `compiler`): TOML rules → binary content.
+//!
+//! Field counts, ids and types all come from a [`ringfence_wire::Schema`]
+//! passed in by the caller: `&SCHEMA` is what the running sensor supplies.
 #![no_std]
 #![forbid(unsafe_code)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+
+#[cfg(any(test, feature = "compiler"))]
+extern crate std;
+
+mod anchor;
+mod checksum;
+mod error;
+mod eval;
+pub mod format;
+mod matching;
+mod validate;
+mod view;
+
+#[cfg(feature = "compiler")]
+mod compile;
+
+pub use anchor::AnchorClass;
+pub use checksum::crc32;
+pub use error::{ErrorKind, Limit, ValidationError};
+pub use eval::{Verdict, evaluate_event, evaluate_raw, evaluate_record};
+pub use format::{
+    Action, MAX_CONDITIONS, MAX_CONDITIONS_PER_RULE, MAX_CONTENT_BYTES, MAX_GROUPS, MAX_PATTERN_UNITS,
+    MAX_RULE_NAME_UNITS, MAX_RULES, MAX_STRING_POOL_BYTES, Operator,
+};
+pub use validate::validate;
+pub use view::{Condition, ConditionValue, Content, Rule, Rules, Summary};
+
+#[cfg(feature = "compiler")]
+pub use compile::{
+    CompileError, CompileErrorKind, ConditionSpec, RuleSpec, SpecValue, compile, compile_rules,
+};

@@ -1,0 +1,241 @@
+//! The interpreter. It walks the tables through the view's checked reads and
+//! treats anything it cannot read or does not know as "no match": it stays
+//! memory-safe, panic-free and bounded even on bytes nobody validated.
+//!
+//! Semantics (Sysmon's): an exclude rule that matches drops the event; else,
+//! when the kind has include rules, the event is kept only if one matches,
+//! tagged with the name of the matching include rule that comes first in the
+//! rule file; a kind without include rules is kept untagged. A rule matches
+//! when all its conditions hold. The index only narrows which rules are tried.
+
+use crate::anchor::{self, AnchorClass};
+use crate::format::{Action, Operator, condition};
+use crate::matching;
+use crate::view::{ConditionEntry, Content, GroupEntry, RuleEntry};
+use ringfence_wire::{Event, FieldType, Fields, Record, Text, Value};
+
+/// What to do with an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict<'a> {
+    /// Keep it. `rule_name` is the matching include rule's name; empty when
+    /// the event's kind has no include rule.
+    Keep {
+        rule_name: Text<'a>,
+    },
+    Drop,
+}
+
+/// Evaluates content that was never validated. Garbage is "no match" or, when
+/// no group can be read at all, "no rules": the event is kept untagged.
+pub fn evaluate_raw<'a, 'e, F: Fields<'e>>(bytes: &'a [u8], event: &F) -> Verdict<'a> {
+    Content::from_validated(bytes).evaluate(event)
+}
+
+/// [`Content::evaluate`] for a typed event, monomorphic so that the no-panic proof can see it.
+#[cfg_attr(feature = "no-panic", no_panic::no_panic)]
+pub fn evaluate_event<'a>(content: &Content<'a>, event: &Event<'_>) -> Verdict<'a> {
+    content.evaluate(event)
+}
+
+/// [`Content::evaluate`] for a decoded record, monomorphic so that the no-panic proof can see it.
+#[cfg_attr(feature = "no-panic", no_panic::no_panic)]
+pub fn evaluate_record<'a>(content: &Content<'a>, record: &Record<'_>) -> Verdict<'a> {
+    content.evaluate(record)
+}
+
+/// Fields scanned for index keys; schemas have far fewer.
+const MAX_FIELDS: u8 = 64;
+
+impl<'a> Content<'a> {
+    /// Keeps or drops `event` by this content's rules.
+    pub fn evaluate<'e, F: Fields<'e>>(&self, event: &F) -> Verdict<'a> {
+        let code = event.kind().code();
+        let mut include = None;
+        for index in 0..self.group_count() {
+            let Some(g) = self.group(index) else { break };
+            if g.kind != code {
+                continue;
+            }
+            match Action::from_code(g.action) {
+                Some(Action::Exclude) if self.any_match(&g, event) => return Verdict::Drop,
+                Some(Action::Exclude) => {}
+                Some(Action::Include) => include = include.or(Some(g)),
+                None => {}
+            }
+        }
+        let Some(g) = include else { return Verdict::Keep { rule_name: Text::default() } };
+        match self.first_match(&g, event) {
+            Some(entry) => Verdict::Keep { rule_name: self.rule_name(&entry) },
+            None => Verdict::Drop,
+        }
+    }
+
+    /// Whether any rule of the group matches.
+    fn any_match<'e, F: Fields<'e>>(&self, g: &GroupEntry, event: &F) -> bool {
+        let mut found = false;
+        self.candidates(g, event, |entry| {
+            found = self.rule_matches(&entry, event);
+            found
+        });
+        found || self.unanchored(g).any(|entry| self.rule_matches(&entry, event))
+    }
+
+    /// The matching rule with the lowest id.
+    fn first_match<'e, F: Fields<'e>>(&self, g: &GroupEntry, event: &F) -> Option<RuleEntry> {
+        let mut best: Option<RuleEntry> = None;
+        self.candidates(g, event, |entry| {
+            if best.is_none_or(|b| entry.id < b.id) && self.rule_matches(&entry, event) {
+                best = Some(entry);
+            }
+            false
+        });
+        // Unanchored rules are in id order: the first match is their lowest.
+        for entry in self.unanchored(g) {
+            if best.is_some_and(|b| b.id < entry.id) {
+                break;
+            }
+            if self.rule_matches(&entry, event) {
+                return Some(entry);
+            }
+        }
+        best
+    }
+
+    fn unanchored(&self, g: &GroupEntry) -> impl Iterator<Item = RuleEntry> + '_ {
+        let start = usize::try_from(g.first_rule).unwrap_or(usize::MAX).saturating_add(to_usize(g.anchored));
+        let end = start.saturating_add(to_usize(g.unanchored)).min(self.rule_count());
+        (start..end).filter_map(|i| self.rule(i))
+    }
+
+    /// Calls `visit` on every anchored rule whose key the event has, until it returns true.
+    fn candidates<'e, F: Fields<'e>>(
+        &self,
+        g: &GroupEntry,
+        event: &F,
+        mut visit: impl FnMut(RuleEntry) -> bool,
+    ) {
+        if g.anchored == 0 || g.mask == 0 {
+            return;
+        }
+        let first = to_usize(g.first_rule).min(self.rule_count());
+        let end = first.saturating_add(to_usize(g.anchored)).min(self.rule_count());
+        let mut field = 0u8;
+        while field < MAX_FIELDS {
+            let Some(value) = event.field(field) else { break };
+            let mut keys = [0u64; 11];
+            let n = event_keys(field, value, g.mask, &mut keys);
+            for &key in keys.iter().take(n) {
+                let mut at = self.lower_bound(first, end, key);
+                while at < end && self.rule_key(at) == Some(key) {
+                    if let Some(entry) = self.rule(at) {
+                        if visit(entry) {
+                            return;
+                        }
+                    }
+                    at = at.saturating_add(1);
+                }
+            }
+            field = field.saturating_add(1);
+        }
+    }
+
+    /// The first index in `first..end` whose key is not below `key`.
+    fn lower_bound(&self, mut lo: usize, mut hi: usize, key: u64) -> usize {
+        while lo < hi {
+            let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
+            if self.rule_key(mid).is_some_and(|k| k < key) {
+                lo = mid.saturating_add(1);
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    fn rule_matches<'e, F: Fields<'e>>(&self, entry: &RuleEntry, event: &F) -> bool {
+        let first = to_usize(entry.first_condition);
+        (0..usize::from(entry.condition_count)).all(|i| {
+            first.checked_add(i).and_then(|at| self.condition(at)).is_some_and(|c| self.holds(&c, event))
+        })
+    }
+
+    /// Whether one condition holds. A missing field, a type the field does not
+    /// have or an unknown operator makes it false, negated or not.
+    fn holds<'e, F: Fields<'e>>(&self, c: &ConditionEntry, event: &F) -> bool {
+        if c.flags & !condition::KNOWN_FLAGS != 0 {
+            return false;
+        }
+        let (Some(op), Some(ty)) = (Operator::from_code(c.op), FieldType::from_code(c.ty)) else {
+            return false;
+        };
+        let Some(value) = event.field(c.field) else { return false };
+        if value.ty() != ty || !op.fits(ty) {
+            return false;
+        }
+        let fold_case = c.flags & condition::CASE_INSENSITIVE != 0;
+        let hit = match value {
+            Value::Str(text) => {
+                let (offset, len) = c.string_ref();
+                let Some(pattern) = self.string(offset, len) else { return false };
+                match op {
+                    Operator::Equals => matching::equals(text, pattern, fold_case),
+                    Operator::StartsWith => matching::starts_with(text, pattern, fold_case),
+                    Operator::EndsWith => matching::ends_with(text, pattern, fold_case),
+                    Operator::Contains => matching::contains(text, pattern, fold_case),
+                    Operator::LessThan | Operator::GreaterThan => return false,
+                }
+            }
+            Value::Bool(b) => match c.value {
+                0 | 1 => u64::from(b) == c.value,
+                _ => return false,
+            },
+            Value::U32(_) | Value::U64(_) | Value::Time(_) => {
+                let v = value.as_u64().unwrap_or(0);
+                match op {
+                    Operator::Equals => v == c.value,
+                    Operator::LessThan => v < c.value,
+                    Operator::GreaterThan => v > c.value,
+                    _ => return false,
+                }
+            }
+        };
+        hit != (c.flags & condition::NEGATE != 0)
+    }
+}
+
+fn to_usize(v: u32) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+/// The index keys `value` of `field` can have, limited to the classes `mask` says are used.
+fn event_keys(field: u8, value: Value<'_>, mask: u64, out: &mut [u64; 11]) -> usize {
+    match value {
+        Value::Str(text) => {
+            let mut n = 0usize;
+            if mask & anchor::mask_bit(field, AnchorClass::Whole.code()) != 0 {
+                out[0] = anchor::whole_key(field, text);
+                n = 1;
+            }
+            let mut affix = [0u64; 5];
+            for suffix in [false, true] {
+                let wrote = anchor::affix_keys(field, text, suffix, mask, &mut affix);
+                for &k in affix.iter().take(wrote) {
+                    if let Some(slot) = out.get_mut(n) {
+                        *slot = k;
+                        n = n.saturating_add(1);
+                    }
+                }
+            }
+            n
+        }
+        Value::U32(_) | Value::U64(_) | Value::Time(_) => {
+            if mask & anchor::mask_bit(field, AnchorClass::Integer.code()) != 0 {
+                out[0] = anchor::integer_key(field, value.as_u64().unwrap_or(0));
+                1
+            } else {
+                0
+            }
+        }
+        Value::Bool(_) => 0,
+    }
+}

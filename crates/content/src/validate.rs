@@ -1,0 +1,494 @@
+//! The validator: one pass that checks every byte the interpreter will read,
+//! against the schema the running sensor supplies. Counts are checked against
+//! the published limits before any loop is sized from them.
+
+use crate::anchor::{self, AnchorClass};
+use crate::checksum::content_checksum;
+use crate::error::{ErrorKind, Limit, NAME, ValidationError};
+use crate::format::{self, Action, Operator, condition, group, header, rule, section};
+use crate::view::{Content, GroupEntry, RuleEntry, entry};
+use ringfence_wire::bytes::{u16_at, u32_at};
+use ringfence_wire::{FieldType, KindDef, Schema, Text};
+
+type Result<T> = core::result::Result<T, ValidationError>;
+
+fn err<T>(offset: usize, kind: ErrorKind) -> Result<T> {
+    Err(ValidationError::at(offset, kind))
+}
+
+/// Byte offsets and sizes here are below MAX_CONTENT_BYTES (checked first), so they fit u32.
+fn small(v: usize) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+/// Validates `bytes` as content for a sensor that supplies `schema`.
+#[cfg_attr(feature = "no-panic", no_panic::no_panic)]
+pub fn validate<'a>(bytes: &'a [u8], schema: &Schema) -> Result<Content<'a>> {
+    check_header(bytes)?;
+    let (content, offsets) = check_directory(bytes)?;
+    let mut walk =
+        Walk { content, offsets, schema, ids: [0; MAX_RULES_WORDS], next_rule: 0, next_condition: 0 };
+    walk.groups()?;
+    Ok(content)
+}
+
+fn check_header(bytes: &[u8]) -> Result<()> {
+    if bytes.is_empty() {
+        return err(0, ErrorKind::Empty);
+    }
+    let available = small(bytes.len());
+    if bytes.len() < header::LEN {
+        return err(bytes.len(), ErrorKind::Truncated { needed: small(header::LEN), available });
+    }
+    let magic = u32_at(bytes, header::MAGIC).unwrap_or(0);
+    if magic != u32::from_le_bytes(format::MAGIC) {
+        return err(header::MAGIC, ErrorKind::BadMagic { found: magic });
+    }
+    let version = u16_at(bytes, header::FORMAT_VERSION).unwrap_or(0);
+    if version != format::FORMAT_VERSION {
+        return err(header::FORMAT_VERSION, ErrorKind::UnsupportedFormat { found: version });
+    }
+    if u16_at(bytes, header::RESERVED) != Some(0) {
+        return err(header::RESERVED, ErrorKind::NonZeroReserved);
+    }
+    let declared = u32_at(bytes, header::TOTAL_LEN).unwrap_or(0);
+    let total = usize::try_from(declared).unwrap_or(usize::MAX);
+    if total < section::FIRST_OFFSET {
+        let minimum = small(section::FIRST_OFFSET);
+        return err(header::TOTAL_LEN, ErrorKind::TotalLengthTooSmall { declared, minimum });
+    }
+    if total > format::MAX_CONTENT_BYTES {
+        let max = small(format::MAX_CONTENT_BYTES);
+        return err(
+            header::TOTAL_LEN,
+            ErrorKind::LimitExceeded { limit: Limit::TotalBytes, found: declared, max },
+        );
+    }
+    if bytes.len() < total {
+        return err(bytes.len(), ErrorKind::Truncated { needed: declared, available });
+    }
+    if bytes.len() > total {
+        return err(total, ErrorKind::TrailingBytes { declared, actual: available });
+    }
+    let stored = u32_at(bytes, header::CHECKSUM).unwrap_or(0);
+    let computed = content_checksum(bytes);
+    if stored != computed {
+        return err(header::CHECKSUM, ErrorKind::BadChecksum { stored, computed });
+    }
+    let schema_version = u16_at(bytes, header::SCHEMA_VERSION).unwrap_or(0);
+    if schema_version == 0 {
+        return err(header::SCHEMA_VERSION, ErrorKind::UnknownSchemaVersion { found: 0 });
+    }
+    Ok(())
+}
+
+/// The limit on entries for each section, and the entry size.
+fn section_shape(id: u16) -> (usize, Limit, usize) {
+    match id {
+        section::GROUPS => (group::LEN, Limit::Groups, format::MAX_GROUPS),
+        section::RULES => (rule::LEN, Limit::Rules, format::MAX_RULES),
+        section::CONDITIONS => (condition::LEN, Limit::Conditions, format::MAX_CONDITIONS),
+        _ => (2, Limit::StringBytes, format::MAX_STRING_POOL_BYTES / 2),
+    }
+}
+
+/// Where each section starts, by id - 1.
+type Offsets = [usize; section::COUNT];
+
+fn check_directory(bytes: &[u8]) -> Result<(Content<'_>, Offsets)> {
+    let count = u16_at(bytes, header::SECTION_COUNT).unwrap_or(0);
+    if usize::from(count) > section::COUNT {
+        let max = small(section::COUNT);
+        return err(
+            header::SECTION_COUNT,
+            ErrorKind::LimitExceeded { limit: Limit::Sections, found: count.into(), max },
+        );
+    }
+    let mut content = Content { bytes, groups: &[], rules: &[], conditions: &[], strings: &[] };
+    let mut seen = [false; section::COUNT];
+    let mut offsets = [0usize; section::COUNT];
+    let mut expected = section::FIRST_OFFSET;
+    let directory = bytes.get(header::LEN..).unwrap_or(&[]);
+    for index in 0..usize::from(count) {
+        let at = header::LEN.saturating_add(index.saturating_mul(section::ENTRY_LEN));
+        let dir = entry(directory, index, section::ENTRY_LEN).unwrap_or(&[]);
+        let id = u16_at(dir, section::ID).unwrap_or(0);
+        let slot = usize::from(id).checked_sub(1).and_then(|i| seen.get_mut(i));
+        let Some(slot) = slot else { return err(at, ErrorKind::UnknownSection { id }) };
+        if *slot {
+            return err(at, ErrorKind::DuplicateSection { id });
+        }
+        *slot = true;
+        if let Some(o) = offsets.get_mut(usize::from(id).saturating_sub(1)) {
+            *o = u32_at(dir, section::OFFSET).unwrap_or(0) as usize;
+        }
+        if u16_at(dir, section::RESERVED) != Some(0) {
+            return err(at.saturating_add(section::RESERVED), ErrorKind::NonZeroReserved);
+        }
+        let offset32 = u32_at(dir, section::OFFSET).unwrap_or(0);
+        let len32 = u32_at(dir, section::LEN).unwrap_or(0);
+        let Some(end32) = offset32.checked_add(len32) else {
+            return err(at.saturating_add(section::OFFSET), ErrorKind::SectionLengthOverflow { id });
+        };
+        let total = small(bytes.len());
+        if end32 > total {
+            return err(
+                at.saturating_add(section::LEN),
+                ErrorKind::SectionOutOfBounds { id, end: end32, total },
+            );
+        }
+        let (offset, len) = (offset32 as usize, len32 as usize);
+        if offset != expected {
+            let expected = small(expected);
+            return err(
+                at.saturating_add(section::OFFSET),
+                ErrorKind::SectionMisplaced { id, offset: offset32, expected },
+            );
+        }
+        let (entry_len, limit, max) = section_shape(id);
+        if len.checked_rem(entry_len) != Some(0) {
+            let entry = small(entry_len);
+            return err(at.saturating_add(section::LEN), ErrorKind::SectionLength { id, len: len32, entry });
+        }
+        let entries = len.checked_div(entry_len).unwrap_or(0);
+        if entries > max {
+            let (found, max) = if id == section::STRINGS {
+                (len32, small(max.saturating_mul(2)))
+            } else {
+                (small(entries), small(max))
+            };
+            return err(at.saturating_add(section::LEN), ErrorKind::LimitExceeded { limit, found, max });
+        }
+        let slice = bytes.get(offset..offset.saturating_add(len)).unwrap_or(&[]);
+        match id {
+            section::GROUPS => content.groups = slice,
+            section::RULES => content.rules = slice,
+            section::CONDITIONS => content.conditions = slice,
+            _ => content.strings = slice,
+        }
+        expected = offset.saturating_add(len);
+    }
+    for (i, present) in seen.iter().enumerate() {
+        if !present {
+            let id = u16::try_from(i.saturating_add(1)).unwrap_or(0);
+            return err(header::SECTION_COUNT, ErrorKind::MissingSection { id });
+        }
+    }
+    if expected != bytes.len() {
+        return err(expected, ErrorKind::UnclaimedBytes { end: small(expected), total: small(bytes.len()) });
+    }
+    Ok((content, offsets))
+}
+
+const MAX_RULES_WORDS: usize = format::MAX_RULES / 64;
+
+/// State of the walk over groups, rules and conditions.
+struct Walk<'a, 's> {
+    content: Content<'a>,
+    offsets: Offsets,
+    schema: &'s Schema,
+    /// Rule ids seen so far (ids are below MAX_RULES, checked before use).
+    ids: [u64; MAX_RULES_WORDS],
+    next_rule: usize,
+    next_condition: usize,
+}
+
+impl Walk<'_, '_> {
+    fn section_start(&self, id: u16) -> usize {
+        self.offsets.get(usize::from(id).saturating_sub(1)).copied().unwrap_or(0)
+    }
+
+    fn groups(&mut self) -> Result<()> {
+        let base = self.section_start(section::GROUPS);
+        let rules = self.content.rule_count();
+        let mut previous: Option<(u16, u8)> = None;
+        for index in 0..self.content.group_count() {
+            let at = base.saturating_add(index.saturating_mul(group::LEN));
+            let Some(g) = self.content.group(index) else { break };
+            let entry = small(index);
+            let Some(def) = self.schema.kind_by_code(g.kind) else {
+                return err(at, ErrorKind::UnknownKind { entry, code: g.kind });
+            };
+            if !def.activity {
+                return err(at, ErrorKind::KindNotFilterable { entry, code: g.kind });
+            }
+            if Action::from_code(g.action).is_none() {
+                return err(
+                    at.saturating_add(group::ACTION),
+                    ErrorKind::UnknownAction { entry, code: g.action },
+                );
+            }
+            if g.reserved != 0 {
+                return err(at.saturating_add(group::RESERVED), ErrorKind::NonZeroReserved);
+            }
+            let this = (g.kind, g.action);
+            if previous == Some(this) {
+                return err(at, ErrorKind::DuplicateGroup { entry, code: g.kind, action: g.action });
+            }
+            if previous.is_some_and(|p| p > this) {
+                return err(at, ErrorKind::GroupOrder { entry });
+            }
+            previous = Some(this);
+            if g.first_rule as usize != self.next_rule {
+                let expected = small(self.next_rule);
+                return err(
+                    at.saturating_add(group::FIRST_RULE),
+                    ErrorKind::GroupMisplaced { entry, first_rule: g.first_rule, expected },
+                );
+            }
+            let end = u64::from(g.first_rule)
+                .saturating_add(u64::from(g.anchored))
+                .saturating_add(u64::from(g.unanchored));
+            if end > rules as u64 {
+                return err(
+                    at.saturating_add(group::ANCHORED),
+                    ErrorKind::GroupOutOfBounds { entry, end, rules: small(rules) },
+                );
+            }
+            let mask = self.group_rules(&g, def)?;
+            if mask != g.mask {
+                return err(at.saturating_add(group::ANCHOR_MASK), ErrorKind::AnchorMaskMismatch { entry });
+            }
+        }
+        if self.next_rule != rules {
+            let at =
+                self.section_start(section::RULES).saturating_add(self.next_rule.saturating_mul(rule::LEN));
+            return err(
+                at,
+                ErrorKind::RulesUnclaimed { claimed: small(self.next_rule), rules: small(rules) },
+            );
+        }
+        let conditions = self.content.condition_count();
+        if self.next_condition != conditions {
+            let at = self
+                .section_start(section::CONDITIONS)
+                .saturating_add(self.next_condition.saturating_mul(condition::LEN));
+            return err(
+                at,
+                ErrorKind::ConditionsUnclaimed {
+                    claimed: small(self.next_condition),
+                    conditions: small(conditions),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Checks a group's rules and its index order; returns the anchor mask they produce.
+    fn group_rules(&mut self, g: &GroupEntry, def: &KindDef) -> Result<u64> {
+        let mut mask = 0u64;
+        let mut previous: Option<(u64, u32)> = None;
+        for n in 0..g.anchored {
+            let (at, r) = self.rule(def)?;
+            let class = self.anchor_class(at, &r)?;
+            let key = self.anchor_key(&r, class);
+            if key != Some(r.key) {
+                return err(at.saturating_add(rule::KEY), ErrorKind::IndexKeyMismatch { rule: r.id });
+            }
+            if previous.is_some_and(|p| p >= (r.key, r.id)) {
+                return err(at, ErrorKind::IndexNotSorted { rule: r.id });
+            }
+            previous = Some((r.key, r.id));
+            let (field, class) = anchor::key_parts(r.key);
+            mask |= anchor::mask_bit(field, class);
+            let _ = n;
+        }
+        let mut previous: Option<u32> = None;
+        for _ in 0..g.unanchored {
+            let (at, r) = self.rule(def)?;
+            if r.anchor != rule::NO_ANCHOR {
+                return err(
+                    at.saturating_add(rule::ANCHOR),
+                    ErrorKind::BadAnchor { rule: r.id, anchor: r.anchor },
+                );
+            }
+            if previous.is_some_and(|p| p >= r.id) {
+                return err(at, ErrorKind::IndexNotSorted { rule: r.id });
+            }
+            previous = Some(r.id);
+        }
+        Ok(mask)
+    }
+
+    /// The anchor's class, or an error when the anchor cannot index the rule.
+    fn anchor_class(&self, at: usize, r: &RuleEntry) -> Result<AnchorClass> {
+        let bad = || {
+            ValidationError::at(
+                at.saturating_add(rule::ANCHOR),
+                ErrorKind::BadAnchor { rule: r.id, anchor: r.anchor },
+            )
+        };
+        if r.anchor >= r.condition_count {
+            return Err(bad());
+        }
+        let index = (r.first_condition as usize).saturating_add(usize::from(r.anchor));
+        let c = self.content.condition(index).ok_or_else(bad)?;
+        let op = Operator::from_code(c.op).ok_or_else(bad)?;
+        let ty = FieldType::from_code(c.ty).ok_or_else(bad)?;
+        let units = c.string_ref().1 as usize;
+        AnchorClass::of(op, ty, c.flags & condition::NEGATE != 0, units).ok_or_else(bad)
+    }
+
+    fn anchor_key(&self, r: &RuleEntry, class: AnchorClass) -> Option<u64> {
+        let index = (r.first_condition as usize).saturating_add(usize::from(r.anchor));
+        let c = self.content.condition(index)?;
+        let pattern = if class == AnchorClass::Integer {
+            Text::default()
+        } else {
+            let (offset, len) = c.string_ref();
+            self.content.string(offset, len)?
+        };
+        anchor::condition_key(c.field, class, pattern, c.value)
+    }
+
+    /// Checks the next rule entry and its conditions; returns its offset and entry.
+    fn rule(&mut self, def: &KindDef) -> Result<(usize, RuleEntry)> {
+        let index = self.next_rule;
+        let at = self.section_start(section::RULES).saturating_add(index.saturating_mul(rule::LEN));
+        let rules = self.content.rule_count();
+        let Some(r) = self.content.rule(index) else {
+            return err(at, ErrorKind::RulesUnclaimed { claimed: small(index), rules: small(rules) });
+        };
+        self.next_rule = index.saturating_add(1);
+        let entry = small(index);
+        if r.id as usize >= rules {
+            return err(at, ErrorKind::RuleIdOutOfRange { entry, id: r.id, rules: small(rules) });
+        }
+        let word = self.ids.get_mut((r.id / 64) as usize);
+        let bit = 1u64 << (r.id % 64);
+        match word {
+            Some(w) if *w & bit == 0 => *w |= bit,
+            _ => return err(at, ErrorKind::DuplicateRuleId { entry, id: r.id }),
+        }
+        let id = r.id;
+        if usize::from(r.name_len) > format::MAX_RULE_NAME_UNITS {
+            let max = small(format::MAX_RULE_NAME_UNITS);
+            return err(
+                at.saturating_add(rule::NAME_LEN),
+                ErrorKind::LimitExceeded { limit: Limit::RuleNameUnits, found: r.name_len.into(), max },
+            );
+        }
+        self.check_string(at.saturating_add(rule::NAME_OFFSET), id, NAME, r.name_offset, r.name_len.into())?;
+        if usize::from(r.condition_count) > format::MAX_CONDITIONS_PER_RULE {
+            let max = small(format::MAX_CONDITIONS_PER_RULE);
+            return err(
+                at.saturating_add(rule::CONDITION_COUNT),
+                ErrorKind::LimitExceeded {
+                    limit: Limit::ConditionsPerRule,
+                    found: r.condition_count.into(),
+                    max,
+                },
+            );
+        }
+        if r.first_condition as usize != self.next_condition {
+            let expected = small(self.next_condition);
+            return err(
+                at.saturating_add(rule::FIRST_CONDITION),
+                ErrorKind::ConditionsMisplaced { rule: id, first: r.first_condition, expected },
+            );
+        }
+        let conditions = self.content.condition_count();
+        let end = u64::from(r.first_condition).saturating_add(u64::from(r.condition_count));
+        if end > conditions as u64 {
+            return err(
+                at.saturating_add(rule::CONDITION_COUNT),
+                ErrorKind::ConditionsOutOfBounds { rule: id, end, conditions: small(conditions) },
+            );
+        }
+        for n in 0..r.condition_count {
+            self.condition(id, u32::from(n), def)?;
+        }
+        Ok((at, r))
+    }
+
+    fn condition(&mut self, rule: u32, n: u32, def: &KindDef) -> Result<()> {
+        let index = self.next_condition;
+        self.next_condition = index.saturating_add(1);
+        let at = self.section_start(section::CONDITIONS).saturating_add(index.saturating_mul(condition::LEN));
+        let Some(c) = self.content.condition(index) else {
+            let conditions = small(self.content.condition_count());
+            return err(at, ErrorKind::ConditionsOutOfBounds { rule, end: index as u64, conditions });
+        };
+        if c.reserved != 0 {
+            return err(at.saturating_add(condition::RESERVED), ErrorKind::NonZeroReserved);
+        }
+        let Some(op) = Operator::from_code(c.op) else {
+            return err(
+                at.saturating_add(condition::OPERATOR),
+                ErrorKind::UnknownOperator { rule, condition: n, code: c.op },
+            );
+        };
+        let Some(ty) = FieldType::from_code(c.ty) else {
+            return err(
+                at.saturating_add(condition::FIELD_TYPE),
+                ErrorKind::UnknownFieldType { rule, condition: n, code: c.ty },
+            );
+        };
+        let Some(field) = def.field(c.field) else {
+            let supplied = def.field_count();
+            return err(
+                at.saturating_add(condition::FIELD),
+                ErrorKind::FieldOutOfRange { rule, field: c.field, supplied },
+            );
+        };
+        if !field.matchable {
+            return err(
+                at.saturating_add(condition::FIELD),
+                ErrorKind::FieldNotMatchable { rule, field: c.field },
+            );
+        }
+        if field.ty != ty {
+            return err(
+                at.saturating_add(condition::FIELD_TYPE),
+                ErrorKind::TypeMismatch { rule, field: c.field, content: c.ty, schema: field.ty as u8 },
+            );
+        }
+        if !op.fits(ty) {
+            return err(
+                at.saturating_add(condition::OPERATOR),
+                ErrorKind::OperatorMismatch { rule, condition: n, operator: c.op, field_type: c.ty },
+            );
+        }
+        let unknown_flags = c.flags & !condition::KNOWN_FLAGS != 0;
+        let case_on_scalar = c.flags & condition::CASE_INSENSITIVE != 0 && ty != FieldType::Str;
+        if unknown_flags || case_on_scalar {
+            return err(
+                at.saturating_add(condition::FLAGS),
+                ErrorKind::BadFlags { rule, condition: n, flags: c.flags },
+            );
+        }
+        let value_at = at.saturating_add(condition::VALUE);
+        let in_range = match ty {
+            FieldType::U32 => c.value <= u64::from(u32::MAX),
+            FieldType::Bool => c.value <= 1,
+            FieldType::U64 | FieldType::Time => true,
+            FieldType::Str => {
+                let (offset, len) = c.string_ref();
+                if len as usize > format::MAX_PATTERN_UNITS {
+                    let max = small(format::MAX_PATTERN_UNITS);
+                    return err(
+                        value_at,
+                        ErrorKind::LimitExceeded { limit: Limit::PatternUnits, found: len, max },
+                    );
+                }
+                self.check_string(value_at, rule, n, offset, len)?;
+                true
+            }
+        };
+        if !in_range {
+            return err(value_at, ErrorKind::ValueOutOfRange { rule, condition: n });
+        }
+        Ok(())
+    }
+
+    fn check_string(&self, at: usize, rule: u32, condition: u32, offset: u32, len: u32) -> Result<()> {
+        let Some(end) = offset.checked_add(len) else {
+            return err(at, ErrorKind::StringLengthOverflow { rule, condition });
+        };
+        let pool = small(self.content.strings.len() / 2);
+        if end > pool {
+            return err(at, ErrorKind::StringOutOfBounds { rule, condition, end, pool });
+        }
+        Ok(())
+    }
+}
