@@ -36,7 +36,7 @@ pub enum Failure {
     /// The rules in `path` do not compile.
     Compile {
         path: PathBuf,
-        error: String,
+        error: CompileError,
     },
     /// The content in `path` fails validation.
     Invalid {

@@ -89,6 +89,10 @@ impl Renderer {
         put(&mut doc, "agent.version", json!(env!("CARGO_PKG_VERSION")));
         for (index, def) in (0u8..).zip(record.def().fields) {
             let Some(value) = record.field(index) else { continue };
+            // The driver sends an empty string for "absent"; ECS leaves absent fields out.
+            if value.as_text().is_some_and(|t| t.is_empty()) {
+                continue;
+            }
             put(&mut doc, def.ecs, json_value(value, def.ecs, &mut escaped));
         }
         self.add_derived(record, &mut doc, &mut escaped);

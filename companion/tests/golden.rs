@@ -1,0 +1,58 @@
+//! The ECS output for a fixed batch, compared byte for byte with the committed
+//! files in tests/golden/. Set RINGFENCE_BLESS=1 to rewrite them after an
+//! intended change, and review the diff.
+
+mod common;
+
+use std::path::PathBuf;
+
+use ringfence_companion::{EventStream, Format, Host};
+
+fn golden(name: &str, actual: &[u8]) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    if std::env::var_os("RINGFENCE_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(String::from_utf8_lossy(actual), String::from_utf8_lossy(&expected), "{name} differs");
+}
+
+fn render(format: Format) -> (Vec<u8>, Vec<u8>) {
+    let mut stream = EventStream::new(Host { name: "golden-host".into() }, format);
+    let (mut out, mut diag) = (Vec::new(), Vec::new());
+    let outcome = stream.render_batch(&common::golden_batch(), &mut out, &mut diag).unwrap();
+    assert_eq!(outcome.rendered, 8);
+    assert!(outcome.damage.is_some());
+    (out, diag)
+}
+
+#[test]
+fn the_fixed_batch_renders_to_the_committed_ecs_lines() {
+    let (out, _) = render(Format::Json);
+    golden("events.jsonl", &out);
+}
+
+#[test]
+fn the_fixed_batch_reports_lost_events_gaps_and_damage_as_committed() {
+    let (_, diag) = render(Format::Json);
+    golden("events.stderr", &diag);
+}
+
+#[test]
+fn the_fixed_batch_renders_to_the_committed_table() {
+    let (out, _) = render(Format::Table);
+    golden("events.table", &out);
+}
+
+#[test]
+fn every_golden_line_is_one_json_object_with_the_ecs_basics() {
+    let (out, _) = render(Format::Json);
+    for line in String::from_utf8(out).unwrap().lines() {
+        let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+        for key in ["@timestamp", "event", "host", "ecs"] {
+            assert!(doc.get(key).is_some(), "{key} missing in {line}");
+        }
+        assert_eq!(doc["event"]["kind"], "event");
+        assert!(doc["event"]["sequence"].is_u64());
+    }
+}

@@ -1,0 +1,185 @@
+//! Properties of rendering over arbitrary events: every line is JSON, every
+//! schema field is found under its ECS name with its value, and escaped text
+//! turns back into exactly the original UTF-16 units.
+
+mod common;
+
+use proptest::prelude::*;
+use ringfence_companion::text::unescape;
+use ringfence_companion::time::rfc3339;
+use ringfence_companion::{EventStream, Format, Host};
+use ringfence_wire::{Event, EventKind, FieldType, Fields, SCHEMA, Text, Value};
+use serde_json::Value as Json;
+
+#[derive(Clone, Debug)]
+enum Owned {
+    U32(u32),
+    U64(u64),
+    Bool(bool),
+    Time(u64),
+    Str(Vec<u16>),
+}
+
+/// An event as owned values, in schema field order.
+#[derive(Clone, Debug)]
+struct OwnedEvent {
+    kind: EventKind,
+    values: Vec<Owned>,
+}
+
+impl<'a> Fields<'a> for &'a OwnedEvent {
+    fn kind(&self) -> EventKind {
+        self.kind
+    }
+
+    fn field(&self, index: u8) -> Option<Value<'a>> {
+        Some(match self.values.get(usize::from(index))? {
+            Owned::U32(v) => Value::U32(*v),
+            Owned::U64(v) => Value::U64(*v),
+            Owned::Bool(v) => Value::Bool(*v),
+            Owned::Time(v) => Value::Time(*v),
+            Owned::Str(v) => Value::Str(Text::wide(v)),
+        })
+    }
+}
+
+/// UTF-16 units biased towards the interesting ones: surrogates, backslashes, controls.
+fn units() -> impl Strategy<Value = Vec<u16>> {
+    let unit = prop_oneof![
+        4 => 0x20u16..0x7f,
+        2 => 0xD800u16..0xE000,
+        1 => Just(u16::from(b'\\')),
+        1 => Just(u16::from(b'u')),
+        1 => Just(u16::from(b'{')),
+        1 => 0u16..0x20,
+        2 => any::<u16>(),
+    ];
+    prop::collection::vec(unit, 0..24)
+}
+
+fn value(ty: FieldType) -> BoxedStrategy<Owned> {
+    match ty {
+        FieldType::U32 => any::<u32>().prop_map(Owned::U32).boxed(),
+        FieldType::U64 => any::<u64>().prop_map(Owned::U64).boxed(),
+        FieldType::Bool => any::<bool>().prop_map(Owned::Bool).boxed(),
+        FieldType::Time => any::<u64>().prop_map(Owned::Time).boxed(),
+        FieldType::Str => units().prop_map(Owned::Str).boxed(),
+    }
+}
+
+fn event() -> impl Strategy<Value = OwnedEvent> {
+    prop::sample::select(EventKind::ALL).prop_flat_map(|kind| {
+        let fields: Vec<_> = kind.def().fields.iter().map(|f| value(f.ty)).collect();
+        fields.prop_map(move |values| OwnedEvent { kind, values })
+    })
+}
+
+fn at<'j>(doc: &'j Json, ecs: &str) -> Option<&'j Json> {
+    ecs.split('.').try_fold(doc, |node, key| node.get(key))
+}
+
+fn encode_all(events: &[OwnedEvent], first_sequence: u64) -> Vec<u8> {
+    let mut batch = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let typed = Event::from_fields(&e).expect("every field has its schema type");
+        common::push(&mut batch, &typed, first_sequence + i as u64, common::T0 + i as u64);
+    }
+    batch
+}
+
+fn check_field(doc: &Json, escaped: &[&str], ecs: &str, original: &Owned) {
+    let found = at(doc, ecs);
+    match original {
+        Owned::U32(v) => assert_eq!(found.and_then(Json::as_u64), Some(u64::from(*v)), "{ecs}"),
+        Owned::U64(v) => assert_eq!(found.and_then(Json::as_u64), Some(*v), "{ecs}"),
+        Owned::Bool(v) => assert_eq!(found.and_then(Json::as_bool), Some(*v), "{ecs}"),
+        Owned::Time(v) => match rfc3339(*v) {
+            Some(t) => assert_eq!(found.and_then(Json::as_str), Some(t.as_str()), "{ecs}"),
+            None => assert_eq!(found, Some(&Json::Null), "{ecs}"),
+        },
+        Owned::Str(units) if units.is_empty() => assert_eq!(found, None, "{ecs}: empty strings are absent"),
+        Owned::Str(units) => {
+            let text = found.and_then(Json::as_str).unwrap_or_else(|| panic!("{ecs} missing"));
+            let back = if escaped.contains(&ecs) {
+                unescape(text).unwrap()
+            } else {
+                assert!(String::from_utf16(units).is_ok(), "{ecs}: invalid UTF-16 must be escaped");
+                text.encode_utf16().collect()
+            };
+            assert_eq!(&back, units, "{ecs}");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_field_of_every_event_renders_under_its_ecs_name_and_reverses(
+        events in prop::collection::vec(event(), 1..6),
+        first in 0u64..u64::MAX / 2,
+    ) {
+        let batch = encode_all(&events, first);
+        let mut stream = EventStream::new(Host { name: "prop".into() }, Format::Json);
+        let (mut out, mut diag) = (Vec::new(), Vec::new());
+        let outcome = stream.render_batch(&batch, &mut out, &mut diag).unwrap();
+        prop_assert_eq!(outcome.rendered, events.len());
+        prop_assert!(outcome.damage.is_none());
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        prop_assert_eq!(lines.len(), events.len());
+        for (i, (line, event)) in lines.iter().zip(&events).enumerate() {
+            let doc: Json = serde_json::from_str(line).unwrap();
+            prop_assert_eq!(at(&doc, "event.sequence").and_then(Json::as_u64), Some(first + i as u64));
+            prop_assert_eq!(at(&doc, "event.action").and_then(Json::as_str), Some(event.kind.name()));
+            let escaped: Vec<&str> = at(&doc, "ringfence.escaped")
+                .and_then(Json::as_array)
+                .map(|a| a.iter().filter_map(Json::as_str).collect())
+                .unwrap_or_default();
+            for (def, original) in SCHEMA.kind(event.kind).unwrap().fields.iter().zip(&event.values) {
+                check_field(&doc, &escaped, def.ecs, original);
+            }
+        }
+    }
+
+    #[test]
+    fn any_bytes_render_to_json_lines_only(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        for format in [Format::Json, Format::Table] {
+            let mut stream = EventStream::new(Host { name: "prop".into() }, format);
+            let (mut out, mut diag) = (Vec::new(), Vec::new());
+            stream.render_batch(&bytes, &mut out, &mut diag).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            if format == Format::Json {
+                for line in text.lines() {
+                    prop_assert!(serde_json::from_str::<Json>(line).is_ok(), "{}", line);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_cut_batch_renders_exactly_its_whole_records_and_reports_the_rest(
+        events in prop::collection::vec(event(), 1..5),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let batch = encode_all(&events, 1);
+        let at_byte = cut.index(batch.len());
+        let whole = ringfence_wire::batch::Records::new(&batch[..at_byte]).filter(Result::is_ok).count();
+        let mut stream = EventStream::new(Host { name: "prop".into() }, Format::Json);
+        let (mut out, mut diag) = (Vec::new(), Vec::new());
+        let outcome = stream.render_batch(&batch[..at_byte], &mut out, &mut diag).unwrap();
+        prop_assert_eq!(outcome.rendered, whole);
+        prop_assert_eq!(String::from_utf8(out).unwrap().lines().count(), whole);
+        let record_boundary = outcome.damage.is_none();
+        let reported = String::from_utf8(diag).unwrap().contains("damaged batch from the driver");
+        prop_assert_eq!(record_boundary, !reported);
+        prop_assert_eq!(record_boundary, at_byte == 0 || whole == events.len() || {
+            let prefix: usize = ringfence_wire::batch::Records::new(&batch)
+                .take(whole)
+                .map(|r| r.unwrap().size())
+                .sum();
+            prefix == at_byte
+        });
+        prop_assert_eq!(stream.summary().damaged_batches, u64::from(!record_boundary));
+    }
+}
