@@ -1,0 +1,239 @@
+//! The `ringfence` binary as a user meets it: help, every subcommand, every
+//! error path, and the exit codes its --help documents.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use predicates::str::contains;
+
+fn ringfence() -> Command {
+    Command::cargo_bin("ringfence").unwrap()
+}
+
+const RULES: &str = r#"
+version = 7
+
+[[rule]]
+name = "windows system dlls"
+kind = "image_load"
+action = "exclude"
+match = [
+  { field = "image_path", contains = "\\Windows\\System32\\" },
+  { field = "image_path", ends_with = ".dll" },
+]
+
+[[rule]]
+name = "shells"
+kind = "process_start"
+action = "include"
+match = [{ field = "image_path", ends_with = "\\cmd.exe" }]
+"#;
+
+/// Writes RULES and compiles them; returns (dir, content path).
+fn compiled() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, RULES).unwrap();
+    let content = dir.path().join("content.bin");
+    ringfence().args(["content", "compile"]).arg(&rules).arg("-o").arg(&content).assert().success();
+    (dir, content)
+}
+
+#[test]
+fn help_lists_every_subcommand_and_the_exit_codes() {
+    ringfence()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(contains("watch").and(contains("content")).and(contains("stats")))
+        .stdout(contains("Exit codes:").and(contains("3  device unavailable")));
+    ringfence()
+        .args(["content", "--help"])
+        .assert()
+        .success()
+        .stdout(contains("compile").and(contains("check")).and(contains("show")).and(contains("push")));
+}
+
+#[test]
+fn an_unknown_format_is_a_usage_error() {
+    ringfence()
+        .args(["watch", "--format", "xml"])
+        .assert()
+        .code(2)
+        .stderr(contains("json").and(contains("table")));
+}
+
+#[test]
+fn compile_writes_content_and_reports_what_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, RULES).unwrap();
+    let content = dir.path().join("content.bin");
+    ringfence()
+        .args(["content", "compile"])
+        .arg(&rules)
+        .arg("-o")
+        .arg(&content)
+        .assert()
+        .success()
+        .stdout(contains("content version 7").and(contains("2 rules, 3 conditions")));
+    assert!(std::fs::metadata(&content).unwrap().len() > 0);
+}
+
+#[test]
+fn rules_that_do_not_compile_name_the_file_line_and_rule_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("bad.toml");
+    std::fs::write(&rules, RULES.replace("ends_with = \".dll\"", "ends_with = 5")).unwrap();
+    ringfence()
+        .args(["content", "compile"])
+        .arg(&rules)
+        .arg("-o")
+        .arg(dir.path().join("out.bin"))
+        .assert()
+        .code(1)
+        .stderr(contains(format!(
+            "ringfence: error: {}: line 10: rule 0 (\"windows system dlls\")",
+            rules.display()
+        )))
+        .stderr(contains("fix the rule file"));
+    assert!(!dir.path().join("out.bin").exists());
+}
+
+#[test]
+fn compiling_into_a_missing_directory_names_the_output_and_exits_5() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, RULES).unwrap();
+    let out = dir.path().join("no/such/dir/content.bin");
+    ringfence()
+        .args(["content", "compile"])
+        .arg(&rules)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(5)
+        .stderr(contains(format!("cannot write {}", out.display())));
+}
+
+#[test]
+fn a_missing_rule_file_is_named_and_exits_5() {
+    ringfence()
+        .args(["content", "compile", "/nonexistent/rules.toml", "-o", "/tmp/x.bin"])
+        .assert()
+        .code(5)
+        .stderr(contains("cannot read /nonexistent/rules.toml"));
+}
+
+#[test]
+fn check_accepts_compiled_content() {
+    let (_dir, content) = compiled();
+    ringfence()
+        .args(["content", "check"])
+        .arg(&content)
+        .assert()
+        .success()
+        .stdout(contains(format!("{}: valid: content version 7", content.display())));
+}
+
+#[test]
+fn check_rejects_a_flipped_byte_with_offset_and_reason_and_exits_1() {
+    let (_dir, content) = compiled();
+    let mut bytes = std::fs::read(&content).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x55;
+    std::fs::write(&content, &bytes).unwrap();
+    ringfence()
+        .args(["content", "check"])
+        .arg(&content)
+        .assert()
+        .code(1)
+        .stderr(contains(format!("{} is not valid content: at byte", content.display())))
+        .stderr(contains("ringfence content compile"));
+}
+
+#[test]
+fn check_of_a_missing_file_exits_5() {
+    ringfence()
+        .args(["content", "check", "/nonexistent/c.bin"])
+        .assert()
+        .code(5)
+        .stderr(contains("/nonexistent/c.bin"));
+}
+
+#[test]
+fn show_prints_every_rule_with_its_conditions() {
+    let (_dir, content) = compiled();
+    ringfence()
+        .args(["content", "show"])
+        .arg(&content)
+        .assert()
+        .success()
+        .stdout(contains("content version 7"))
+        .stdout(contains("\"windows system dlls\": exclude image_load"))
+        .stdout(contains(r#"image_path contains "\\Windows\\System32\\""#))
+        .stdout(contains("\"shells\": include process_start"));
+}
+
+#[test]
+fn show_of_invalid_content_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let content = dir.path().join("junk.bin");
+    std::fs::write(&content, b"junk").unwrap();
+    ringfence()
+        .args(["content", "show"])
+        .arg(&content)
+        .assert()
+        .code(1)
+        .stderr(contains("junk.bin is not valid content"));
+}
+
+/// The commands that need the driver: without one they fail naming the device.
+#[cfg(not(windows))]
+mod without_a_device {
+    use super::*;
+
+    fn fails_naming_the_device(args: &[&str]) {
+        ringfence()
+            .args(args)
+            .assert()
+            .code(3)
+            .stdout(predicate::str::is_empty())
+            .stderr(contains(r"ringfence: error: \\.\Ringfence cannot be opened on this operating system"))
+            .stderr(contains("Windows machine where the driver is loaded"));
+    }
+
+    #[test]
+    fn watch_fails_naming_the_device_and_exits_3() {
+        fails_naming_the_device(&["watch"]);
+        fails_naming_the_device(&["watch", "--format", "json", "--host-name", "h"]);
+    }
+
+    #[test]
+    fn watch_with_content_fails_on_the_device_first() {
+        let (_dir, content) = compiled();
+        fails_naming_the_device(&["watch", "--content", content.to_str().unwrap()]);
+    }
+
+    #[test]
+    fn stats_fail_naming_the_device_and_exit_3() {
+        fails_naming_the_device(&["stats"]);
+        fails_naming_the_device(&["stats", "--json"]);
+    }
+
+    #[test]
+    fn push_fails_naming_the_device_and_exits_3() {
+        let (_dir, content) = compiled();
+        fails_naming_the_device(&["content", "push", content.to_str().unwrap()]);
+    }
+}
+
+#[test]
+fn the_example_content_compiles_and_checks() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/content/minimal.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("minimal.bin");
+    ringfence().args(["content", "compile"]).arg(&example).arg("-o").arg(&out).assert().success();
+    ringfence().args(["content", "check"]).arg(&out).assert().success();
+}

@@ -1,0 +1,272 @@
+//! The companion's side of the contract, against a driver scripted to answer
+//! by the wire layouts: version checks, the wake-up registration, draining,
+//! verdicts and counters. (The real driver binary is exercised by the emulator.)
+
+mod common;
+
+use std::cell::Cell;
+
+use common::ScriptedDriver;
+use ringfence_companion::commands::{self, Failure};
+use ringfence_companion::device::{Device, DeviceError, IoctlOutcome};
+use ringfence_companion::{ClientError, EventStream, Format, Host, Session, exit};
+use ringfence_wire::ioctl::{
+    Capabilities, LoadContentResponse, STATUS_INSUFFICIENT_RESOURCES, STATUS_REVISION_MISMATCH,
+};
+use ringfence_wire::{EventKind, SCHEMA_VERSION};
+
+fn host() -> Host {
+    Host { name: "test-host".into() }
+}
+
+#[test]
+fn a_driver_refusing_hello_for_its_revision_is_a_version_mismatch_naming_the_device() {
+    let mut driver = ScriptedDriver::new();
+    driver.hello_status = STATUS_REVISION_MISMATCH;
+    let error = Session::open(driver).unwrap_err();
+    assert!(matches!(error, ClientError::VersionMismatch { driver: None, .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.starts_with("scripted driver speaks another version"), "{message}");
+    assert!(message.contains("install the companion that was built with the running driver"), "{message}");
+}
+
+#[test]
+fn a_driver_answering_with_another_schema_is_refused_with_both_versions() {
+    /// Rewrites the schema field of every HELLO answer.
+    #[derive(Debug)]
+    struct OtherSchema(ScriptedDriver);
+    impl Device for OtherSchema {
+        fn name(&self) -> &str {
+            self.0.name()
+        }
+        fn ioctl(&mut self, code: u32, input: &[u8], output: &mut [u8]) -> Result<IoctlOutcome, DeviceError> {
+            let outcome = self.0.ioctl(code, input, output)?;
+            output[8..12].copy_from_slice(&u32::from(SCHEMA_VERSION + 1).to_le_bytes());
+            Ok(outcome)
+        }
+        fn wake_event(&mut self) -> Result<u64, DeviceError> {
+            self.0.wake_event()
+        }
+        fn wait_for_events(&mut self, t: std::time::Duration) -> Result<bool, DeviceError> {
+            self.0.wait_for_events(t)
+        }
+    }
+    let error = Session::open(OtherSchema(ScriptedDriver::new())).unwrap_err();
+    let expected = (1, u32::from(SCHEMA_VERSION + 1));
+    assert!(
+        matches!(error, ClientError::VersionMismatch { driver: Some(v), .. } if v == expected),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains(&format!("(protocol 1, schema {})", SCHEMA_VERSION + 1)));
+}
+
+#[test]
+fn watching_registers_the_wake_event_drains_every_batch_and_counts_by_kind() {
+    let mut driver = ScriptedDriver::new();
+    driver.batches.push_back(common::golden_batch());
+    let mut session = Session::open(&mut driver).unwrap();
+    let mut stream = EventStream::new(host(), Format::Json);
+    let (mut out, mut diag) = (Vec::new(), Vec::new());
+    let rounds = Cell::new(0);
+    session
+        .watch(&mut stream, &mut out, &mut diag, || {
+            rounds.set(rounds.get() + 1);
+            rounds.get() > 2
+        })
+        .unwrap();
+    let summary = stream.summary().clone();
+    drop(session);
+    assert_eq!(driver.registered_event, Some(0x1f4));
+    assert_eq!(driver.waits, 2);
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 8);
+    let count = |k| summary.by_kind.iter().find(|(kind, _)| *kind == k).unwrap().1;
+    assert_eq!(
+        [
+            EventKind::ProcessStart,
+            EventKind::ProcessExit,
+            EventKind::ImageLoad,
+            EventKind::LostEvents,
+            EventKind::ContentChanged
+        ]
+        .map(count),
+        [2, 1, 2, 1, 2]
+    );
+    assert_eq!((summary.lost, summary.unexplained, summary.damaged_batches), (3, 1, 1));
+}
+
+#[test]
+fn a_driver_without_the_wake_capability_is_polled_without_set_event() {
+    let mut driver = ScriptedDriver::new();
+    if let Some(h) = driver.hello.as_mut() {
+        h.capabilities = Capabilities::CONTENT | Capabilities::LOST_EVENTS;
+    }
+    let mut session = Session::open(&mut driver).unwrap();
+    assert!(!session.arm_wakeup().unwrap());
+    drop(session);
+    assert_eq!(driver.registered_event, None);
+}
+
+#[test]
+fn a_refused_read_stops_the_watch_with_the_status_and_exit_code_4() {
+    /// Refuses READ with STATUS_INSUFFICIENT_RESOURCES.
+    #[derive(Debug)]
+    struct Starved(ScriptedDriver);
+    impl Device for Starved {
+        fn name(&self) -> &str {
+            self.0.name()
+        }
+        fn ioctl(&mut self, code: u32, input: &[u8], output: &mut [u8]) -> Result<IoctlOutcome, DeviceError> {
+            if code == ringfence_wire::ioctl::Code::Read.value() {
+                return Ok(IoctlOutcome { status: STATUS_INSUFFICIENT_RESOURCES, information: 0 });
+            }
+            self.0.ioctl(code, input, output)
+        }
+        fn wake_event(&mut self) -> Result<u64, DeviceError> {
+            self.0.wake_event()
+        }
+        fn wait_for_events(&mut self, t: std::time::Duration) -> Result<bool, DeviceError> {
+            self.0.wait_for_events(t)
+        }
+    }
+    let (mut out, mut diag) = (Vec::new(), Vec::new());
+    let failure = commands::watch(
+        Starved(ScriptedDriver::new()),
+        None,
+        Format::Json,
+        host(),
+        &mut out,
+        &mut diag,
+        || false,
+    )
+    .unwrap_err();
+    assert_eq!(failure.exit_code(), exit::DRIVER_MISMATCH);
+    assert_eq!(
+        failure.to_string(),
+        "scripted driver refused READ with NTSTATUS 0xc000009a (STATUS_INSUFFICIENT_RESOURCES): the driver is \
+         out of memory; try again later"
+    );
+    assert!(String::from_utf8(diag).unwrap().starts_with("ringfence: 0 events in"));
+}
+
+#[test]
+fn a_driver_claiming_more_bytes_than_the_buffer_is_caught_not_trusted() {
+    #[derive(Debug)]
+    struct Liar(ScriptedDriver);
+    impl Device for Liar {
+        fn name(&self) -> &str {
+            self.0.name()
+        }
+        fn ioctl(&mut self, code: u32, input: &[u8], output: &mut [u8]) -> Result<IoctlOutcome, DeviceError> {
+            let mut outcome = self.0.ioctl(code, input, output)?;
+            if code == ringfence_wire::ioctl::Code::Stats.value() {
+                outcome.information = output.len() + 1;
+            }
+            Ok(outcome)
+        }
+        fn wake_event(&mut self) -> Result<u64, DeviceError> {
+            self.0.wake_event()
+        }
+        fn wait_for_events(&mut self, t: std::time::Duration) -> Result<bool, DeviceError> {
+            self.0.wait_for_events(t)
+        }
+    }
+    let mut session = Session::open(Liar(ScriptedDriver::new())).unwrap();
+    let error = session.stats().unwrap_err();
+    assert!(
+        matches!(error, ClientError::Overrun { information, capacity, .. } if information == capacity + 1)
+    );
+}
+
+#[test]
+fn rejected_content_names_the_file_the_rule_and_the_active_version_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("content.bin");
+    std::fs::write(&path, b"not content").unwrap();
+    let mut driver = ScriptedDriver::new();
+    // The validator's FieldOutOfRange (code 34): rule 3 reads field 21 of 20.
+    driver.verdict = LoadContentResponse {
+        accepted: false,
+        content_version: 291,
+        active_version: 290,
+        reason: 34,
+        offset: 120,
+        args: [3, 21, 20, 0],
+    };
+    let failure = commands::content_push(&mut driver, &path, &mut Vec::new()).unwrap_err();
+    assert_eq!(failure.exit_code(), exit::REJECTED);
+    let message = failure.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "scripted driver rejected {}: at byte 120: rule 3 reads field 21",
+            path.display()
+        )),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("(content version 290 stays active; fix the content and push again)"),
+        "{message}"
+    );
+    assert_eq!(driver.loaded, vec![b"not content".to_vec()]);
+}
+
+#[test]
+fn accepted_content_prints_the_verdict_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("content.bin");
+    std::fs::write(&path, b"bytes").unwrap();
+    let mut driver = ScriptedDriver::new();
+    driver.verdict =
+        LoadContentResponse { accepted: true, content_version: 9, active_version: 9, ..Default::default() };
+    let mut out = Vec::new();
+    commands::content_push(&mut driver, &path, &mut out).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        format!("{}: accepted content version 9; version 9 is active\n", path.display())
+    );
+}
+
+#[test]
+fn stats_as_json_carry_every_kind_and_the_queue() {
+    let mut driver = ScriptedDriver::new();
+    driver.stats.records_delivered = 17;
+    if let Some(c) = driver.stats.kind_mut(EventKind::ImageLoad) {
+        *c = ringfence_wire::ioctl::KindCounters { seen: 10, filtered: 2, queued: 7, dropped: 1 };
+    }
+    let mut out = Vec::new();
+    commands::stats(&mut driver, true, &mut out).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        doc["kinds"]["image_load"],
+        serde_json::json!({"seen": 10, "filtered": 2, "queued": 7, "dropped": 1})
+    );
+    assert_eq!(doc["records_delivered"], 17);
+    assert_eq!(doc["queue"]["capacity_bytes"], 1 << 20);
+    assert_eq!(doc["balanced"], true);
+    assert_eq!(doc["device"], "scripted driver");
+}
+
+#[test]
+fn stats_for_people_are_an_aligned_table() {
+    let mut out = Vec::new();
+    commands::stats(&mut ScriptedDriver::new(), false, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.starts_with("driver           scripted driver: version 0.1.0, protocol 1, schema 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nprocess_start               0            0            0            0\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_missing_content_file_fails_before_anything_is_pushed() {
+    let mut driver = ScriptedDriver::new();
+    let failure =
+        commands::content_push(&mut driver, std::path::Path::new("/nonexistent/c.bin"), &mut Vec::new())
+            .unwrap_err();
+    assert!(matches!(failure, Failure::ReadFile { .. }));
+    assert_eq!(failure.exit_code(), exit::IO);
+    assert!(driver.loaded.is_empty());
+}
