@@ -1,1 +1,21 @@
 //! The kernel model that runs ringfence.sys under Unicorn.
+//!
+//! [`pe`] lays the image out, [`machine`] binds its imports to [`model`] and
+//! calls into it, [`driver`] is the harness (load, IRPs, callbacks, unload),
+//! [`books`] what the model saw the driver do.
+
+pub mod books;
+pub mod layout;
+pub mod machine;
+pub mod model;
+pub mod pe;
+
+pub use books::{Entry, Finding, Report, Stop};
+pub use machine::{Machine, SetupError};
+pub mod driver;
+pub mod events;
+pub mod kstring;
+
+pub use driver::{Caller, Emulator, IoctlResult, LoadFailure, RegValue, Unload};
+pub use events::{ImageLoad, ProcessStart};
+pub use kstring::KString;

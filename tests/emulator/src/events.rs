@@ -1,0 +1,168 @@
+//! Firing the kernel's notifications at the driver's registered routines,
+//! with `PS_CREATE_NOTIFY_INFO`, `IMAGE_INFO_EX` and `UNICODE_STRING` laid
+//! out as the kernel passes them. Everything is freed (unmapped) right after
+//! the call, so a driver that keeps a pointer faults on its next use.
+
+use windows_sys::Wdk::Foundation::FILE_OBJECT;
+use windows_sys::Wdk::System::SystemServices::{IMAGE_INFO, IMAGE_INFO_EX, PS_CREATE_NOTIFY_INFO};
+
+use crate::books::{Entry, Stop};
+use crate::driver::Emulator;
+use crate::kstring::KString;
+use crate::model::pool::{Owner, POOL_FLAG_NON_PAGED, Pool};
+use crate::model::ps::Process;
+use crate::{rd, wr, wr_ptr};
+
+/// A process creation as `PsSetCreateProcessNotifyRoutineEx` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessStart {
+    pub pid: u32,
+    pub parent_pid: u32,
+    pub creating_pid: u32,
+    pub creating_tid: u32,
+    pub session_id: u32,
+    pub image: KString,
+    pub command_line: KString,
+    pub start_key: u64,
+    pub create_time: u64,
+    pub file_open_name_available: bool,
+    pub is_subsystem_process: bool,
+}
+
+/// An image mapping as `PsSetLoadImageNotifyRoutine` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageLoad {
+    pub pid: u32,
+    pub name: KString,
+    pub base: u64,
+    pub size: u64,
+    /// SE_SIGNING_LEVEL_*, four bits.
+    pub signature_level: u8,
+    /// SE_IMAGE_SIGNATURE_TYPE, three bits.
+    pub signature_type: u8,
+    pub system_mode: bool,
+    pub time: u64,
+}
+
+impl ImageLoad {
+    /// `IMAGE_INFO.Properties`: ImageAddressingMode:8, SystemModeImage:1,
+    /// ImageMappedToAllPids:1, ExtendedInfoPresent:1, MachineTypeMismatch:1,
+    /// ImageSignatureLevel:4, ImageSignatureType:3, ImagePartialMap:1.
+    pub fn properties(&self) -> u32 {
+        (u32::from(self.system_mode) << 8)
+            | (1 << 10)
+            | (u32::from(self.signature_level & 0xF) << 12)
+            | (u32::from(self.signature_type & 0x7) << 16)
+    }
+}
+
+impl Emulator {
+    /// Runs the registered process routine for a creation; returns the
+    /// `CreationStatus` the driver left (it never vetoes).
+    pub fn process_start(&mut self, p: &ProcessStart) -> Result<i32, Stop> {
+        let Some(routine) = self.machine.uc.get_data().ps.process_notify else { return Ok(0) };
+        self.set_time(p.create_time);
+        let uc = &mut self.machine.uc;
+        let eprocess =
+            Pool::allocate(uc, 0x100, *b"Proc", POOL_FLAG_NON_PAGED, Owner::Kernel, 16).unwrap_or(0);
+        let process = Process {
+            pid: p.pid,
+            session_id: p.session_id,
+            start_key: p.start_key,
+            exit_status: 0x103,
+            create_time: p.create_time,
+        };
+        uc.get_data_mut().ps.processes.insert(eprocess, process);
+        let info_size = core::mem::size_of::<PS_CREATE_NOTIFY_INFO>() as u64;
+        let info =
+            Pool::allocate(uc, info_size, *b"PsCi", POOL_FLAG_NON_PAGED, Owner::Kernel, 16).unwrap_or(0);
+        let file_size = core::mem::size_of::<FILE_OBJECT>() as u64;
+        let file =
+            Pool::allocate(uc, file_size, *b"File", POOL_FLAG_NON_PAGED, Owner::Kernel, 16).unwrap_or(0);
+        wr!(uc, file, FILE_OBJECT, Type = 5i16);
+        let image = p.image.place(uc);
+        let command_line = p.command_line.place(uc);
+        let flags = u32::from(p.file_open_name_available) | (u32::from(p.is_subsystem_process) << 1);
+        wr!(uc, info, PS_CREATE_NOTIFY_INFO, Size = info_size as usize);
+        wr!(uc, info, PS_CREATE_NOTIFY_INFO, Anonymous.Flags = flags);
+        wr_ptr!(uc, info, PS_CREATE_NOTIFY_INFO, ParentProcessId = u64::from(p.parent_pid));
+        wr_ptr!(uc, info, PS_CREATE_NOTIFY_INFO, CreatingThreadId.UniqueProcess = u64::from(p.creating_pid));
+        wr_ptr!(uc, info, PS_CREATE_NOTIFY_INFO, CreatingThreadId.UniqueThread = u64::from(p.creating_tid));
+        wr_ptr!(uc, info, PS_CREATE_NOTIFY_INFO, FileObject = file);
+        wr_ptr!(uc, info, PS_CREATE_NOTIFY_INFO, ImageFileName = image);
+        wr_ptr!(uc, info, PS_CREATE_NOTIFY_INFO, CommandLine = command_line);
+        wr!(uc, info, PS_CREATE_NOTIFY_INFO, CreationStatus = 0i32);
+        // The routine runs in the context of the creating thread.
+        let previous = uc.get_data().ps.current;
+        uc.get_data_mut().ps.current_thread = p.creating_tid;
+        let result = self.machine.call(Entry::ProcessNotify, routine, &[eprocess, u64::from(p.pid), info]);
+        let uc = &mut self.machine.uc;
+        uc.get_data_mut().ps.current = previous;
+        let creation_status: i32 = rd!(&*uc, info, PS_CREATE_NOTIFY_INFO, CreationStatus);
+        KString::release(uc, image);
+        KString::release(uc, command_line);
+        Pool::release(uc, file);
+        Pool::release(uc, info);
+        result?;
+        Ok(creation_status)
+    }
+
+    /// Runs the registered process routine for an exit (CreateInfo NULL).
+    pub fn process_exit(&mut self, pid: u32, exit_status: i32, time: u64) -> Result<(), Stop> {
+        let uc = &mut self.machine.uc;
+        let found = uc.get_data().ps.processes.iter().find(|(_, p)| p.pid == pid).map(|(&a, _)| a);
+        let eprocess = match found {
+            Some(e) => e,
+            None => {
+                // A process that started before the driver loaded.
+                let e =
+                    Pool::allocate(uc, 0x100, *b"Proc", POOL_FLAG_NON_PAGED, Owner::Kernel, 16).unwrap_or(0);
+                uc.get_data_mut().ps.processes.insert(e, Process { pid, ..Default::default() });
+                e
+            }
+        };
+        if let Some(p) = uc.get_data_mut().ps.processes.get_mut(&eprocess) {
+            p.exit_status = exit_status;
+        }
+        self.set_time(time);
+        let routine = self.machine.uc.get_data().ps.process_notify;
+        let result = match routine {
+            Some(r) => self.machine.call(Entry::ProcessNotify, r, &[eprocess, u64::from(pid), 0]).map(|_| ()),
+            None => Ok(()),
+        };
+        let uc = &mut self.machine.uc;
+        uc.get_data_mut().ps.processes.remove(&eprocess);
+        Pool::release(uc, eprocess);
+        result
+    }
+
+    /// Runs every registered image routine for one mapping.
+    pub fn image_load(&mut self, i: &ImageLoad) -> Result<(), Stop> {
+        let routines = self.machine.uc.get_data().ps.image_notify.clone();
+        if routines.is_empty() {
+            return Ok(());
+        }
+        self.set_time(i.time);
+        let uc = &mut self.machine.uc;
+        let ex_size = core::mem::size_of::<IMAGE_INFO_EX>() as u64;
+        let ex = Pool::allocate(uc, ex_size, *b"ImIx", POOL_FLAG_NON_PAGED, Owner::Kernel, 16).unwrap_or(0);
+        let info = ex + core::mem::offset_of!(IMAGE_INFO_EX, ImageInfo) as u64;
+        wr!(uc, ex, IMAGE_INFO_EX, Size = ex_size as usize);
+        wr!(uc, info, IMAGE_INFO, Anonymous.Properties = i.properties());
+        wr_ptr!(uc, info, IMAGE_INFO, ImageBase = i.base);
+        wr!(uc, info, IMAGE_INFO, ImageSize = i.size as usize);
+        let name = i.name.place(uc);
+        let mut result = Ok(());
+        for routine in routines {
+            if let Err(stop) = self.machine.call(Entry::ImageNotify, routine, &[name, u64::from(i.pid), info])
+            {
+                result = Err(stop);
+                break;
+            }
+        }
+        let uc = &mut self.machine.uc;
+        KString::release(uc, name);
+        Pool::release(uc, ex);
+        result
+    }
+}
