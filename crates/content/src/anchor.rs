@@ -63,11 +63,21 @@ fn affix(units: usize) -> Option<u8> {
     u8::try_from(at).ok()
 }
 
-/// The bit an (field, class) pair sets in a group's anchor mask. Pairs may
-/// share a bit: the mask only tells the evaluator which searches can be skipped.
+/// The bits an anchored (field, class) pair sets in its group's anchor mask:
+/// bit `field % 32` and bit `32 + class`. Fields 32 apart share a bit: the
+/// mask only tells the evaluator which searches it can skip.
 pub(crate) fn mask_bit(field: u8, class: u8) -> u64 {
-    let slot = u32::from(field).wrapping_mul(u32::from(CLASSES)).wrapping_add(u32::from(class)) % 64;
-    1u64 << slot
+    field_bit(field) | class_bit(class)
+}
+
+#[inline(always)]
+pub(crate) fn field_bit(field: u8) -> u64 {
+    1u64 << (field & 31)
+}
+
+#[inline(always)]
+pub(crate) fn class_bit(class: u8) -> u64 {
+    1u64 << (32u8.saturating_add(class.min(CLASSES)) & 63)
 }
 
 /// The field and class codes a key was built from.
@@ -198,7 +208,7 @@ pub(crate) fn affix_keys(field: u8, text: Text<'_>, suffix: bool, mask: u64, out
             taken = taken.wrapping_add(1);
         }
         let class = if suffix { AnchorClass::Suffix(index) } else { AnchorClass::Prefix(index) }.code();
-        if mask & mask_bit(field, class) != 0 {
+        if mask & class_bit(class) != 0 {
             if let Some(slot) = out.get_mut(written) {
                 *slot = key(field, class, hasher.value());
                 written = written.wrapping_add(1);

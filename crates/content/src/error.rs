@@ -274,7 +274,7 @@ pub enum ErrorKind {
     IndexNotSorted {
         rule: u32,
     },
-    /// A group's anchor mask is not the one its anchored rules produce.
+    /// A group's anchor mask or highest anchored field is not what its anchored rules produce.
     AnchorMaskMismatch {
         entry: u32,
     },

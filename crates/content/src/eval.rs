@@ -43,9 +43,6 @@ pub fn evaluate_record<'a>(content: &Content<'a>, record: &Record<'_>) -> Verdic
     content.evaluate(record)
 }
 
-/// Fields scanned for index keys; schemas have far fewer.
-const MAX_FIELDS: u8 = 64;
-
 impl<'a> Content<'a> {
     /// Keeps or drops `event` by this content's rules.
     pub fn evaluate<'e, F: Fields<'e>>(&self, event: &F) -> Verdict<'a> {
@@ -119,9 +116,12 @@ impl<'a> Content<'a> {
         }
         let first = to_usize(g.first_rule).min(self.rule_count());
         let end = first.saturating_add(to_usize(g.anchored)).min(self.rule_count());
-        let mut field = 0u8;
-        while field < MAX_FIELDS {
-            let Some(value) = event.field(field) else { break };
+        for field in 0..=g.max_field {
+            if g.mask & anchor::field_bit(field) == 0 {
+                continue;
+            }
+            // A field the event lacks has no keys; later fields may still have some.
+            let Some(value) = event.field(field) else { continue };
             let mut keys = [0u64; 11];
             let n = event_keys(field, value, g.mask, &mut keys);
             for &key in keys.iter().take(n) {
@@ -135,7 +135,6 @@ impl<'a> Content<'a> {
                     at = at.saturating_add(1);
                 }
             }
-            field = field.saturating_add(1);
         }
     }
 
@@ -212,7 +211,7 @@ fn event_keys(field: u8, value: Value<'_>, mask: u64, out: &mut [u64; 11]) -> us
     match value {
         Value::Str(text) => {
             let mut n = 0usize;
-            if mask & anchor::mask_bit(field, AnchorClass::Whole.code()) != 0 {
+            if mask & anchor::class_bit(AnchorClass::Whole.code()) != 0 {
                 out[0] = anchor::whole_key(field, text);
                 n = 1;
             }
@@ -229,7 +228,7 @@ fn event_keys(field: u8, value: Value<'_>, mask: u64, out: &mut [u64; 11]) -> us
             n
         }
         Value::U32(_) | Value::U64(_) | Value::Time(_) => {
-            if mask & anchor::mask_bit(field, AnchorClass::Integer.code()) != 0 {
+            if mask & anchor::class_bit(AnchorClass::Integer.code()) != 0 {
                 out[0] = anchor::integer_key(field, value.as_u64().unwrap_or(0));
                 1
             } else {

@@ -16,8 +16,9 @@
 //! ..  sections         contiguous, in directory order, the last one ending at total_len
 //!
 //! groups      (24 bytes each) one per (event kind, action), sorted by (kind, action)
-//!   0 kind u16 · 2 action u8 · 3 reserved u8 · 4 first_rule u32 · 8 anchored u32
-//!   12 unanchored u32 · 16 anchor_mask u64 (which (field, class) pairs the anchored rules use)
+//!   0 kind u16 · 2 action u8 · 3 max_field u8 (highest field an anchor uses, 0 if none)
+//!   4 first_rule u32 · 8 anchored u32 · 12 unanchored u32
+//!   16 anchor_mask u64 (bit field % 32 and bit 32 + class for every anchor in the group)
 //! rules       (24 bytes each) grouped; in a group the anchored rules sorted by (key, id),
 //!             then the unanchored ones sorted by id
 //!   0 id u32 (the rule's position in the source) · 4 first_condition u32
@@ -69,7 +70,7 @@ pub mod section {
 pub mod group {
     pub const KIND: usize = 0;
     pub const ACTION: usize = 2;
-    pub const RESERVED: usize = 3;
+    pub const MAX_FIELD: usize = 3;
     pub const FIRST_RULE: usize = 4;
     pub const ANCHORED: usize = 8;
     pub const UNANCHORED: usize = 12;

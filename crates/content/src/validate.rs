@@ -218,9 +218,6 @@ impl Walk<'_, '_> {
                     ErrorKind::UnknownAction { entry, code: g.action },
                 );
             }
-            if g.reserved != 0 {
-                return err(at.saturating_add(group::RESERVED), ErrorKind::NonZeroReserved);
-            }
             let this = (g.kind, g.action);
             if previous == Some(this) {
                 return err(at, ErrorKind::DuplicateGroup { entry, code: g.kind, action: g.action });
@@ -245,8 +242,8 @@ impl Walk<'_, '_> {
                     ErrorKind::GroupOutOfBounds { entry, end, rules: small(rules) },
                 );
             }
-            let mask = self.group_rules(&g, def)?;
-            if mask != g.mask {
+            let (mask, max_field) = self.group_rules(&g, def)?;
+            if mask != g.mask || max_field != g.max_field {
                 return err(at.saturating_add(group::ANCHOR_MASK), ErrorKind::AnchorMaskMismatch { entry });
             }
         }
@@ -274,11 +271,13 @@ impl Walk<'_, '_> {
         Ok(())
     }
 
-    /// Checks a group's rules and its index order; returns the anchor mask they produce.
-    fn group_rules(&mut self, g: &GroupEntry, def: &KindDef) -> Result<u64> {
+    /// Checks a group's rules and its index order; returns the anchor mask and
+    /// highest anchored field they produce.
+    fn group_rules(&mut self, g: &GroupEntry, def: &KindDef) -> Result<(u64, u8)> {
         let mut mask = 0u64;
+        let mut max_field = 0u8;
         let mut previous: Option<(u64, u32)> = None;
-        for n in 0..g.anchored {
+        for _ in 0..g.anchored {
             let (at, r) = self.rule(def)?;
             let class = self.anchor_class(at, &r)?;
             let key = self.anchor_key(&r, class);
@@ -291,7 +290,7 @@ impl Walk<'_, '_> {
             previous = Some((r.key, r.id));
             let (field, class) = anchor::key_parts(r.key);
             mask |= anchor::mask_bit(field, class);
-            let _ = n;
+            max_field = max_field.max(field);
         }
         let mut previous: Option<u32> = None;
         for _ in 0..g.unanchored {
@@ -307,7 +306,7 @@ impl Walk<'_, '_> {
             }
             previous = Some(r.id);
         }
-        Ok(mask)
+        Ok((mask, max_field))
     }
 
     /// The anchor's class, or an error when the anchor cannot index the rule.

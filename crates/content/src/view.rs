@@ -32,7 +32,7 @@ pub struct Summary {
 pub(crate) struct GroupEntry {
     pub(crate) kind: u16,
     pub(crate) action: u8,
-    pub(crate) reserved: u8,
+    pub(crate) max_field: u8,
     pub(crate) first_rule: u32,
     pub(crate) anchored: u32,
     pub(crate) unanchored: u32,
@@ -156,7 +156,7 @@ impl<'a> Content<'a> {
         Some(GroupEntry {
             kind: u16_at(e, group::KIND)?,
             action: u8_at(e, group::ACTION)?,
-            reserved: u8_at(e, group::RESERVED)?,
+            max_field: u8_at(e, group::MAX_FIELD)?,
             first_rule: u32_at(e, group::FIRST_RULE)?,
             anchored: u32_at(e, group::ANCHORED)?,
             unanchored: u32_at(e, group::UNANCHORED)?,

@@ -192,18 +192,20 @@ fn layout(rules: &[Resolved], pool: &[u16], version: u32, schema_version: u16) -
     while i < rules.len() {
         let (kind, action) = (rules[i].kind, rules[i].action);
         let start = i;
-        let (mut anchored, mut mask) = (0u32, 0u64);
+        let (mut anchored, mut mask, mut max_field) = (0u32, 0u64, 0u8);
         while i < rules.len() && rules[i].kind == kind && rules[i].action == action {
             if let Some((_, key)) = rules[i].anchor {
                 anchored += 1;
                 let (field, class) = anchor::key_parts(key);
                 mask |= anchor::mask_bit(field, class);
+                max_field = max_field.max(field);
             }
             i += 1;
         }
         let mut g = [0u8; group::LEN];
         put(&mut g, group::KIND, &kind.to_le_bytes());
         g[group::ACTION] = action;
+        g[group::MAX_FIELD] = max_field;
         put(&mut g, group::FIRST_RULE, &(start as u32).to_le_bytes());
         put(&mut g, group::ANCHORED, &anchored.to_le_bytes());
         put(&mut g, group::UNANCHORED, &((i - start) as u32 - anchored).to_le_bytes());
