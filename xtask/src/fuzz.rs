@@ -30,7 +30,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), Failure> {
     let fuzz_dir = crate::root().join("fuzz");
     for target in &run {
         let corpus = fuzz_dir.join("corpus").join(target);
-        std::fs::create_dir_all(&corpus).map_err(|e| Failure::new("fuzz", format!("{}: {e}", corpus.display())))?;
+        std::fs::create_dir_all(&corpus)
+            .map_err(|e| Failure::new("fuzz", format!("{}: {e}", corpus.display())))?;
         Step::new(&format!("fuzz {target} for {secs} s"), "cargo")
             .current_dir(&fuzz_dir)
             .args(["+nightly", "fuzz", "run", target.as_str(), "--"])
@@ -45,7 +46,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), Failure> {
 /// The `[[bin]]` names of fuzz/Cargo.toml.
 fn targets() -> Result<Vec<String>, Failure> {
     let path = crate::root().join("fuzz/Cargo.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| Failure::new("fuzz", format!("{}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Failure::new("fuzz", format!("{}: {e}", path.display())))?;
     let mut names = Vec::new();
     let mut in_bin = false;
     for line in text.lines().map(str::trim) {

@@ -91,7 +91,27 @@ fn proofs() -> Result<(), Failure> {
     Step::new("no-panic link proof (release, every parser entry point)", "cargo")
         .args(["build", "--package", "ringfence-proofs", "--profile", "proofs", "--features", "no-panic"])
         .hint("a link error naming a function means a panic path is left in it: remove it")
-        .run()
+        .run()?;
+    // The detector must see a planted panic path, or the proof above proves nothing.
+    let canary = Step::new("no-panic canary (a planted panic path must fail to link)", "cargo")
+        .args([
+            "build",
+            "--package",
+            "ringfence-proofs",
+            "--profile",
+            "proofs",
+            "--features",
+            "no-panic,canary",
+        ])
+        .probe();
+    if canary {
+        return Err(Failure::new(
+            "no-panic canary",
+            "the planted panic path linked: the no-panic proof is vacuous",
+        ));
+    }
+    eprintln!("<== no-panic canary: the planted panic path was refused at link time, as it must be");
+    Ok(())
 }
 
 fn miri() -> Result<(), Failure> {
@@ -111,7 +131,16 @@ fn test() -> Result<(), Failure> {
         .run()?;
     proofs()?;
     Step::new("companion compiles and passes clippy for Windows", "cargo")
-        .args(["clippy", "--package", "ringfence-companion", "--target", WINDOWS_TARGET, "--", "-D", "warnings"])
+        .args([
+            "clippy",
+            "--package",
+            "ringfence-companion",
+            "--target",
+            WINDOWS_TARGET,
+            "--",
+            "-D",
+            "warnings",
+        ])
         .run()?;
     Ok(())
 }
@@ -133,7 +162,16 @@ fn demo(rest: &[String]) -> Result<(), Failure> {
         .run()?;
     let scenario = rest.first().map(PathBuf::from).unwrap_or_else(|| root().join(DEMO_SCENARIO));
     Step::new("stream the scenario through the emulated ringfence.sys", "cargo")
-        .args(["run", "--quiet", "--release", "--package", "ringfence-emulator", "--bin", "ringfence-emulate", "--"])
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "--package",
+            "ringfence-emulator",
+            "--bin",
+            "ringfence-emulate",
+            "--",
+        ])
         .arg("--sys")
         .arg(&sys)
         .arg("--content")

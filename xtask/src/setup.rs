@@ -24,8 +24,14 @@ pub(crate) fn windows_target() -> Result<(), Failure> {
 
 /// The nightly toolchain with `components` (Miri, cargo-fuzz's sanitizers).
 pub(crate) fn nightly(components: &[&str]) -> Result<(), Failure> {
-    let mut step = Step::new("install nightly toolchain components", "rustup")
-        .args(["toolchain", "install", "nightly", "--profile", "minimal", "--component"]);
+    let mut step = Step::new("install nightly toolchain components", "rustup").args([
+        "toolchain",
+        "install",
+        "nightly",
+        "--profile",
+        "minimal",
+        "--component",
+    ]);
     step = step.arg(components.join(","));
     step.run()
 }
@@ -49,7 +55,9 @@ pub(crate) fn emulator_packages() -> Result<(), Failure> {
     if !is_root() {
         return Err(Failure::new(
             "emulator build prerequisites",
-            format!("cmake and libclang-dev are needed to build Unicorn; run as root:\n  sudo sh -c '{INSTALL}'"),
+            format!(
+                "cmake and libclang-dev are needed to build Unicorn; run as root:\n  sudo sh -c '{INSTALL}'"
+            ),
         ));
     }
     Step::new("install cmake and libclang-dev (Debian) for Unicorn", "sh")

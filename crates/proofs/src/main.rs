@@ -1,1 +1,57 @@
-fn main() {}
+//! The link-time no-panic proof. Built by `cargo xtask proofs` in the `proofs`
+//! profile with the `no-panic` feature, every parser entry point below carries
+//! `#[no_panic]`: if the optimiser cannot remove every panic path from one of
+//! them, the link fails and names it. Inputs come from stdin so that nothing
+//! is constant-folded away; running the binary is optional, linking is the proof.
+
+use std::io::Read;
+
+use ringfence_content::{Content, evaluate_event, evaluate_record, validate};
+use ringfence_wire::ioctl::{
+    EmptyRequest, HelloRequest, HelloResponse, LoadContentResponse, SetEventRequest, StatsResponse,
+};
+use ringfence_wire::{Batch, Record, SCHEMA};
+
+fn main() {
+    let mut input = Vec::new();
+    if std::io::stdin().read_to_end(&mut input).is_err() {
+        return;
+    }
+    let (content_bytes, record_bytes) = input.split_at(input.len() / 2);
+
+    let mut outcomes = 0usize;
+    outcomes += usize::from(Record::new_checked(record_bytes).is_ok());
+    outcomes += usize::from(Record::parse_prefix(record_bytes).is_ok());
+    outcomes += usize::from(Batch::new_checked(record_bytes).is_ok());
+    outcomes += usize::from(HelloRequest::parse(record_bytes).is_ok());
+    outcomes += usize::from(HelloResponse::parse(record_bytes).is_ok());
+    outcomes += usize::from(LoadContentResponse::parse(record_bytes).is_ok());
+    outcomes += usize::from(StatsResponse::parse(record_bytes).is_ok());
+    outcomes += usize::from(SetEventRequest::parse(record_bytes).is_ok());
+    outcomes += usize::from(EmptyRequest::parse(record_bytes).is_ok());
+
+    let trusted = Content::from_validated(content_bytes);
+    if let Ok(record) = Record::new_checked(record_bytes) {
+        let event = record.event();
+        outcomes += usize::from(evaluate_event(&trusted, &event) != ringfence_content::Verdict::Drop);
+        outcomes += usize::from(evaluate_record(&trusted, &record) != ringfence_content::Verdict::Drop);
+        if let Ok(content) = validate(content_bytes, &SCHEMA) {
+            outcomes += usize::from(evaluate_event(&content, &event) != ringfence_content::Verdict::Drop);
+        }
+    }
+    #[cfg(feature = "canary")]
+    {
+        outcomes += canary::index_past_the_end(&input);
+    }
+    println!("{outcomes}");
+}
+
+#[cfg(feature = "canary")]
+mod canary {
+    /// Indexes without a bound check: the panic path `no-panic` must catch.
+    #[no_panic::no_panic]
+    pub(crate) fn index_past_the_end(bytes: &[u8]) -> usize {
+        #[allow(clippy::indexing_slicing)]
+        usize::from(bytes[bytes.len() / 2 + 1])
+    }
+}
