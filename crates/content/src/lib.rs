@@ -20,6 +20,16 @@
     clippy::panic,
     clippy::arithmetic_side_effects
 )]
+// Unit tests may index and unwrap; the library build above is still held to the lints.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::arithmetic_side_effects,
+        clippy::cast_possible_truncation
+    )
+)]
 
 #[cfg(any(test, feature = "compiler"))]
 extern crate std;
