@@ -56,3 +56,23 @@ fn every_golden_line_is_one_json_object_with_the_ecs_basics() {
         assert!(doc["event"]["sequence"].is_u64());
     }
 }
+
+/// The fuzz seeds are the golden batch and its parts, kept in sync here.
+#[test]
+fn the_fuzz_seeds_are_the_golden_batch_and_its_whole_records() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/companion_render");
+    let batch = common::golden_batch();
+    let whole: usize =
+        ringfence_wire::batch::Records::new(&batch).filter_map(Result::ok).map(|r| r.size()).sum();
+    let first = ringfence_wire::Record::parse_prefix(&batch).unwrap().0.size();
+    let seeds: [(&str, &[u8]); 3] =
+        [("seed-golden", &batch), ("seed-golden-whole", &batch[..whole]), ("seed-one-record", &batch[..first])];
+    for (name, bytes) in seeds {
+        let path = dir.join(name);
+        if std::env::var_os("RINGFENCE_BLESS").is_some() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, bytes).unwrap();
+        }
+        assert_eq!(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())), bytes, "{name}");
+    }
+}
