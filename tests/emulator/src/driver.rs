@@ -25,6 +25,27 @@ pub const SERVICE_KEY: &str = "\\REGISTRY\\MACHINE\\SYSTEM\\CurrentControlSet\\S
 /// Where a user-mode caller's output buffer would be: unmapped, so touching it faults.
 const USER_BUFFER: u64 = 0x0000_0000_0100_0000;
 
+/// `IO_STACK_LOCATION.Parameters.DeviceIoControl` as wdm.h declares it: on x64
+/// `InputBufferLength` and `IoControlCode` are `POINTER_ALIGNMENT`, at 0x08 and
+/// 0x10. windows-sys 0.61 drops that alignment (microsoft/windows-rs#4404,
+/// #4967) and puts them at 0x04 and 0x08; the real I/O manager writes these.
+#[repr(C)]
+#[allow(non_snake_case)]
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceIoControlParameters {
+    pub OutputBufferLength: u32,
+    pub InputBufferLength: PointerAligned<u32>,
+    pub IoControlCode: PointerAligned<u32>,
+    pub Type3InputBuffer: *mut core::ffi::c_void,
+}
+
+/// `POINTER_ALIGNMENT`: `DECLSPEC_ALIGN(8)` on 64-bit targets.
+#[repr(C, align(8))]
+#[derive(Debug, Clone, Copy)]
+pub struct PointerAligned<T> {
+    pub value: T,
+}
+
 /// Who opens the device: the I/O manager checks the device's DACL against these SIDs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
@@ -345,9 +366,11 @@ impl Emulator {
         wr_ptr!(uc, irp, IRP, AssociatedIrp.SystemBuffer = system);
         wr_ptr!(uc, irp, IRP, UserBuffer = if output_len == 0 { 0 } else { USER_BUFFER });
         let stack = rd_ptr!(&*uc, irp, IRP, Tail.Overlay.Anonymous2.Anonymous.CurrentStackLocation);
-        wr!(uc, stack, IO_STACK_LOCATION, Parameters.DeviceIoControl.OutputBufferLength = output_len);
-        wr!(uc, stack, IO_STACK_LOCATION, Parameters.DeviceIoControl.InputBufferLength = input.len() as u32);
-        wr!(uc, stack, IO_STACK_LOCATION, Parameters.DeviceIoControl.IoControlCode = code);
+        // wdm.h's layout, not windows-sys 0.61's (see `DeviceIoControlParameters`).
+        let parameters = stack + core::mem::offset_of!(IO_STACK_LOCATION, Parameters) as u64;
+        wr!(uc, parameters, DeviceIoControlParameters, OutputBufferLength = output_len);
+        wr!(uc, parameters, DeviceIoControlParameters, InputBufferLength.value = input.len() as u32);
+        wr!(uc, parameters, DeviceIoControlParameters, IoControlCode.value = code);
         let result = self.dispatch(irp, open.device, IRP_MJ_DEVICE_CONTROL);
         let uc = &mut self.machine.uc;
         let output = match &result {
@@ -416,7 +439,7 @@ impl Emulator {
         let k = self.machine.uc.get_data();
         Report {
             pool_outstanding: k.pool.driver_outstanding(),
-            pool_allocations: k.pool.driver_attempts - k.pool.failed,
+            pool_allocations: k.pool.driver_allocations,
             pool_frees: k.pool.driver_frees,
             process_callback: k.ps.process_notify.is_some(),
             image_callback: !k.ps.image_notify.is_empty(),

@@ -4,6 +4,10 @@
 //! calls into it, [`driver`] is the harness (load, IRPs, callbacks, unload),
 //! [`books`] what the model saw the driver do.
 
+// Guest structure fields have fixed widths: narrowing a value to its field is
+// what the kernel does too, so these casts are intended throughout.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
+
 pub mod books;
 pub mod layout;
 pub mod machine;

@@ -151,7 +151,7 @@ impl Image {
             base,
             preferred_base,
             memory,
-            entry_rva: u32::try_from(pe.entry).unwrap_or(0),
+            entry_rva: pe.entry,
             sections,
             imports,
             relocations_applied,

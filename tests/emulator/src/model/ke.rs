@@ -130,7 +130,7 @@ pub fn memcmp(c: &mut Call<'_, '_>) -> u64 {
         return fault(c, at);
     };
     let order: i32 = a.iter().zip(&b).find(|(x, y)| x != y).map_or(0, |(x, y)| i32::from(*x) - i32::from(*y));
-    u64::from(order.cast_unsigned())
+    u64::from(order as u32)
 }
 
 /// `RtlCompareMemory(a, b, n) -> SIZE_T`: the length of the equal prefix.

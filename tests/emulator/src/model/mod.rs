@@ -215,5 +215,5 @@ impl Call<'_, '_> {
 
 /// An NTSTATUS as RAX carries it.
 pub fn status(s: i32) -> u64 {
-    u64::from(s.cast_unsigned())
+    u64::from(s as u32)
 }

@@ -123,7 +123,9 @@ pub fn create_user_event(uc: &mut Uc<'_>, access: u32) -> u64 {
     let ob = &mut uc.get_data_mut().ob;
     ob.insert(at, ObjectKind::Event, true);
     // The creation reference belongs to the handle.
-    ob.objects.get_mut(&at).map(|o| o.kernel_refs = 0);
+    if let Some(o) = ob.objects.get_mut(&at) {
+        o.kernel_refs = 0;
+    }
     ob.open_handle(at, access, false)
 }
 
@@ -182,7 +184,7 @@ pub fn reference_object(c: &mut Call<'_, '_>) -> u64 {
     match c.k().ob.objects.get_mut(&object) {
         Some(o) => {
             o.driver_refs += 1;
-            (o.driver_refs + o.kernel_refs).cast_unsigned()
+            (o.driver_refs + o.kernel_refs) as u64
         }
         None => {
             c.finding(Finding::UnknownObject { api: c.api, address: object });
@@ -206,7 +208,7 @@ pub fn dereference_object(c: &mut Call<'_, '_>) -> u64 {
     o.driver_refs -= 1;
     let left = o.driver_refs + o.kernel_refs;
     release_if_unused(c.uc, object);
-    left.cast_unsigned()
+    left as u64
 }
 
 /// `KeSetEvent(Event, Increment, Wait) -> LONG` (the previous state).
@@ -288,7 +290,9 @@ pub fn zw_open_key(c: &mut Call<'_, '_>) -> u64 {
     let key = Pool::allocate(c.uc, 64, *b"Key ", POOL_FLAG_NON_PAGED, Owner::Kernel, 16).unwrap_or(0);
     let ob = &mut c.k().ob;
     ob.insert(key, ObjectKind::Key { path }, true);
-    ob.objects.get_mut(&key).map(|o| o.kernel_refs = 0);
+    if let Some(o) = ob.objects.get_mut(&key) {
+        o.kernel_refs = 0;
+    }
     let handle = ob.open_handle(key, desired, true);
     c.uc.write_uint(out, handle, 8);
     status(STATUS_SUCCESS)

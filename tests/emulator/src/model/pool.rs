@@ -42,6 +42,8 @@ pub struct Pool {
     /// Driver allocation attempts so far (failed ones included).
     pub driver_attempts: u64,
     pub driver_frees: u64,
+    /// Successful ExAllocatePool2 calls.
+    pub driver_allocations: u64,
     /// Fail the driver's allocation attempt with this number (1-based).
     pub fail_attempt: Option<u64>,
     pub failed: u64,
@@ -119,7 +121,11 @@ pub fn allocate_pool2(c: &mut Call<'_, '_>) -> u64 {
         return 0;
     }
     let align = if flags & POOL_FLAG_CACHE_ALIGNED != 0 { 64 } else { 16 };
-    Pool::allocate(c.uc, size, tag, flags, Owner::Driver, align).unwrap_or(0)
+    let address = Pool::allocate(c.uc, size, tag, flags, Owner::Driver, align).unwrap_or(0);
+    if address != 0 {
+        c.k().pool.driver_allocations += 1;
+    }
+    address
 }
 
 fn free(c: &mut Call<'_, '_>, address: u64, tag: Option<[u8; 4]>) -> u64 {

@@ -1,0 +1,139 @@
+//! The kernel model itself, run against the probe driver (fixtures/probe.rs):
+//! a rule-abiding session leaves clean books, and each broken rule is caught.
+
+mod common;
+
+use common::probe::probe_sys;
+use ringfence_emulator::{
+    Caller, Emulator, Finding, ImageLoad, KString, LoadFailure, SetupError, Stop, Unload,
+};
+
+const LEAK: u32 = 1;
+const DOUBLE_FREE: u32 = 2;
+const HOLD_LOCK: u32 = 3;
+const COUNT_IMAGES: u32 = 4;
+const OVERRUN: u32 = 5;
+
+fn loaded() -> (Emulator, u64) {
+    let mut emu = Emulator::load(&probe_sys(&[])).expect("the probe loads");
+    let (status, file) = emu.open(Caller::Administrator, true, true).expect("IRP_MJ_CREATE returns");
+    assert_eq!(status, 0);
+    (emu, file.expect("a file object"))
+}
+
+fn image(name: KString) -> ImageLoad {
+    ImageLoad {
+        pid: 40,
+        name,
+        base: 0x7ff0_0000,
+        size: 0x1000,
+        signature_level: 0,
+        signature_type: 0,
+        system_mode: false,
+        time: 1,
+    }
+}
+
+#[test]
+fn a_rule_abiding_driver_ends_with_clean_books() {
+    let (mut emu, file) = loaded();
+    emu.image_load(&image(KString::text("C:\\Windows\\System32\\ntdll.dll"))).expect("the callback returns");
+    let counted = emu.ioctl(file, COUNT_IMAGES, &[], 4).expect("the ioctl returns");
+    assert_eq!((counted.status, counted.output), (0, 1u32.to_le_bytes().to_vec()));
+    emu.close(file).expect("close returns");
+    assert_eq!(emu.unload(), Ok(Unload::Done));
+    let report = emu.report();
+    assert_eq!(report.problems(), Vec::new());
+    assert_eq!((report.pool_allocations, report.pool_frees), (1, 1));
+    assert_eq!(emu.api_calls().get("PsRemoveLoadImageNotifyRoutine"), Some(&1));
+}
+
+#[test]
+fn an_import_the_model_lacks_fails_the_load_and_is_named() {
+    let err = Emulator::load(&probe_sys(&["probe_unmodelled"])).expect_err("nothing runs");
+    assert_eq!(
+        err,
+        LoadFailure::Setup(SetupError::UnmodelledImports(vec![
+            "ntoskrnl.exe!KeStallExecutionProcessor".to_owned()
+        ]))
+    );
+}
+
+#[test]
+fn pool_the_driver_keeps_after_unload_is_a_leak_with_its_tag_and_size() {
+    let (mut emu, file) = loaded();
+    assert_eq!(emu.ioctl(file, LEAK, &[], 0).map(|r| r.status), Ok(0));
+    emu.close(file).expect("close returns");
+    assert_eq!(emu.unload(), Ok(Unload::Done));
+    let leaks: Vec<_> = emu.report().pool_outstanding.iter().map(|&(_, tag, size)| (tag, size)).collect();
+    assert_eq!(leaks, vec![(*b"Prob", 32)]);
+}
+
+#[test]
+fn a_double_free_bugchecks_bad_pool_caller() {
+    let (mut emu, file) = loaded();
+    let stop = emu.ioctl(file, DOUBLE_FREE, &[], 0).expect_err("the kernel stops");
+    assert!(matches!(stop, Stop::BugCheck { code: 0xC2, .. }), "{stop:?}");
+    assert!(emu.report().findings.iter().any(|f| matches!(f, Finding::DoubleFree { .. })));
+}
+
+#[test]
+fn returning_with_a_spin_lock_held_is_reported() {
+    let (mut emu, file) = loaded();
+    assert_eq!(emu.ioctl(file, HOLD_LOCK, &[], 0).map(|r| r.status), Ok(0));
+    assert!(
+        emu.report().findings.iter().any(|f| matches!(f, Finding::LockHeldOnReturn { .. })),
+        "{:?}",
+        emu.report().findings
+    );
+}
+
+#[test]
+fn writing_past_a_pool_allocation_faults_on_the_guard_page() {
+    let (mut emu, file) = loaded();
+    let stop = emu.ioctl(file, OVERRUN, &[], 0).expect_err("the write faults");
+    assert!(matches!(stop, Stop::Fault { access: ringfence_emulator::books::Access::Write, .. }), "{stop:?}");
+}
+
+#[test]
+fn reading_a_null_image_name_faults() {
+    let (mut emu, _file) = loaded();
+    let stop = emu.image_load(&image(KString::Null)).expect_err("the probe dereferences NULL");
+    assert!(matches!(stop, Stop::Fault { address: 0, .. }), "{stop:?}");
+}
+
+#[test]
+fn reading_length_beyond_maximum_length_faults_at_the_buffer_end() {
+    let (mut emu, _file) = loaded();
+    let name = KString::Raw { units: vec![0x41; 8], length: 64, maximum_length: 16 };
+    let stop = emu.image_load(&image(name)).expect_err("the probe trusts Length");
+    assert!(matches!(stop, Stop::Fault { access: ringfence_emulator::books::Access::Read, .. }), "{stop:?}");
+}
+
+#[test]
+fn a_failed_allocation_in_driver_entry_unwinds_cleanly() {
+    let sys = probe_sys(&[]);
+    for k in 1..=2 {
+        let mut emu = Emulator::new(&sys).expect("the probe maps");
+        emu.fail_allocation(k);
+        let status = emu.driver_entry().expect("DriverEntry returns");
+        assert!(status < 0, "allocation {k} failed, DriverEntry must fail");
+        assert_eq!(emu.report().problems(), Vec::new(), "allocation {k}");
+    }
+}
+
+#[test]
+fn the_exclusive_device_admits_one_client() {
+    let (mut emu, _file) = loaded();
+    let (status, file) = emu.open(Caller::Administrator, true, false).expect("the I/O manager answers");
+    assert_eq!((status, file), (windows_sys::Win32::Foundation::STATUS_ACCESS_DENIED, None));
+}
+
+#[test]
+fn unloading_with_a_handle_open_waits_for_the_last_close() {
+    let (mut emu, file) = loaded();
+    assert_eq!(emu.unload(), Ok(Unload::Pending));
+    assert!(emu.report().image_callback, "DriverUnload has not run yet");
+    emu.close(file).expect("close returns");
+    assert_eq!(emu.report().problems(), Vec::new());
+}
