@@ -144,17 +144,17 @@ impl DecodeError {
 
 /// The bytes `event` needs once encoded, or an error for an overlong string.
 pub fn encoded_len(event: &Event<'_>) -> Result<usize, EncodeError> {
-    let def = event.kind().def();
-    let mut len = slots_end(def);
-    for index in 0..def.field_count() {
-        if let Some(Value::Str(text)) = event.field(index) {
+    let mut len = slots_end(event.kind().def());
+    event.try_for_each_value(|index, value| {
+        if let Value::Str(text) = value {
             let bytes = text.byte_len();
             if bytes > MAX_STRING_BYTES {
                 return Err(EncodeError::StringTooLong { field: index, bytes });
             }
             len = len.saturating_add(bytes);
         }
-    }
+        Ok(())
+    })?;
     Ok(align8(len).unwrap_or(usize::MAX))
 }
 
@@ -172,52 +172,67 @@ pub fn encode(
     buf: &mut [u8],
 ) -> Result<usize, EncodeError> {
     let size = encoded_len(event)?;
-    let out = match buf.get_mut(..size) {
-        Some(out) => out,
-        None => return Err(EncodeError::BufferTooSmall { needed: size, available: buf.len() }),
-    };
-    let def = event.kind().def();
-    // `size` fits in u32: at most a header, a few slots and two strings of MAX_STRING_BYTES.
-    let size32 = u32::try_from(size).unwrap_or(u32::MAX);
-    out.fill(0);
-    let mut ok = bytes::put_u32(out, layout::SIZE, size32).is_some();
-    ok &= bytes::put_u16(out, layout::KIND, event.kind().code()).is_some();
-    ok &= bytes::put_u16(out, layout::SCHEMA_VERSION, SCHEMA_VERSION).is_some();
-    ok &= bytes::put_u64(out, layout::SEQUENCE, sequence).is_some();
-    ok &= bytes::put_u64(out, layout::TIMESTAMP, timestamp).is_some();
-    ok &= bytes::put_u16(out, layout::FIELD_COUNT, u16::from(def.field_count())).is_some();
-    let mut strings = slots_end(def);
-    for index in 0..def.field_count() {
-        let slot = layout::HEADER_LEN.saturating_add(usize::from(index).saturating_mul(layout::SLOT_LEN));
-        let raw = match event.field(index) {
-            Some(Value::Str(text)) => {
-                let at = u64::try_from(strings).unwrap_or(0);
-                let len = u64::try_from(text.byte_len()).unwrap_or(0);
-                ok &= put_text(out, strings, text).is_some();
-                strings = strings.saturating_add(text.byte_len());
-                at | (len << 32)
-            }
-            Some(other) => other.as_u64().unwrap_or(0),
-            None => 0,
-        };
-        ok &= bytes::put_u64(out, slot, raw).is_some();
-    }
-    // encoded_len sized every write above, so `ok` holds; were it ever not to,
-    // the caller gets an error rather than a half-written record.
-    if ok { Ok(size) } else { Err(EncodeError::BufferTooSmall { needed: size, available: 0 }) }
+    let available = buf.len();
+    let out = buf.get_mut(..size).ok_or(EncodeError::BufferTooSmall { needed: size, available })?;
+    // encoded_len sized every write, so this holds; were it ever not to, the
+    // caller gets an error rather than a record with unwritten bytes.
+    write_record(event, sequence, timestamp, out)
+        .ok_or(EncodeError::BufferTooSmall { needed: size, available })?;
+    Ok(size)
 }
 
-fn put_text(out: &mut [u8], at: usize, text: Text<'_>) -> Option<()> {
+/// Writes every byte of `out`, which is exactly `encoded_len(event)` long.
+fn write_record(event: &Event<'_>, sequence: u64, timestamp: u64, out: &mut [u8]) -> Option<()> {
+    let def = event.kind().def();
+    // `out.len()` fits in u32: it is at most MAX_RECORD_BYTES.
+    let size = u32::try_from(out.len()).ok()?;
+    let mut header = [0u8; layout::HEADER_LEN];
+    bytes::put_u32(&mut header, layout::SIZE, size)?;
+    bytes::put_u16(&mut header, layout::KIND, event.kind().code())?;
+    bytes::put_u16(&mut header, layout::SCHEMA_VERSION, SCHEMA_VERSION)?;
+    bytes::put_u64(&mut header, layout::SEQUENCE, sequence)?;
+    bytes::put_u64(&mut header, layout::TIMESTAMP, timestamp)?;
+    bytes::put_u16(&mut header, layout::FIELD_COUNT, u16::from(def.field_count()))?;
+    let (head, body) = out.split_at_mut_checked(layout::HEADER_LEN)?;
+    head.copy_from_slice(&header);
+    let strings_start = slots_end(def);
+    let slots_len = strings_start.checked_sub(layout::HEADER_LEN)?;
+    let (slots, strings) = body.split_at_mut_checked(slots_len)?;
+    let mut cursor = 0usize;
+    let mut slots = slots.chunks_exact_mut(layout::SLOT_LEN);
+    event
+        .try_for_each_value(|_, value| {
+            let raw = match value {
+                Value::Str(text) => {
+                    let at = u64::try_from(strings_start.checked_add(cursor).ok_or(())?).map_err(|_| ())?;
+                    let len = u64::try_from(text.byte_len()).map_err(|_| ())?;
+                    cursor = put_text(strings, cursor, text).ok_or(())?;
+                    at | (len << 32)
+                }
+                other => other.as_u64().ok_or(())?,
+            };
+            slots.next().ok_or(())?.copy_from_slice(&raw.to_le_bytes());
+            Ok::<(), ()>(())
+        })
+        .ok()?;
+    strings.get_mut(cursor..)?.fill(0);
+    Some(())
+}
+
+/// Writes `text` as UTF-16LE at `at`; returns where it ends.
+fn put_text(out: &mut [u8], at: usize, text: Text<'_>) -> Option<usize> {
     let end = at.checked_add(text.byte_len())?;
     let dst = out.get_mut(at..end)?;
-    if let Some(src) = text.as_le_bytes() {
-        dst.copy_from_slice(src);
-    } else {
-        for (pair, unit) in dst.chunks_exact_mut(2).zip(text.units()) {
-            pair.copy_from_slice(&unit.to_le_bytes());
+    match (text.as_le_bytes(), text.as_wide()) {
+        (Some(src), _) => dst.copy_from_slice(src),
+        (None, Some(units)) => {
+            for (pair, unit) in dst.chunks_exact_mut(2).zip(units) {
+                pair.copy_from_slice(&unit.to_le_bytes());
+            }
         }
+        (None, None) => return None,
     }
-    Some(())
+    Some(end)
 }
 
 /// A validated record: every accessor below is infallible because
@@ -339,6 +354,15 @@ fn decode_value(record: &[u8], ty: FieldType, raw: u64) -> Option<Value<'_>> {
     })
 }
 
+fn scalar_in_range(ty: FieldType, raw: u64) -> bool {
+    match ty {
+        FieldType::U32 => raw <= u64::from(u32::MAX),
+        FieldType::Bool => raw <= 1,
+        FieldType::U64 | FieldType::Time => true,
+        FieldType::Str => false,
+    }
+}
+
 fn string_slot(raw: u64) -> (usize, usize) {
     let offset = usize::try_from(raw & 0xFFFF_FFFF).unwrap_or(usize::MAX);
     let len = usize::try_from(raw >> 32).unwrap_or(usize::MAX);
@@ -375,18 +399,16 @@ fn check_header(record: &[u8]) -> Result<&'static KindDef, DecodeError> {
 
 fn check_fields(record: &[u8], def: &KindDef) -> Result<(), DecodeError> {
     let strings_start = slots_end(def);
-    if strings_start > record.len() {
-        return Err(DecodeError::at(
-            layout::FIELD_COUNT,
-            DecodeErrorKind::SlotsOutOfBounds { field_count: u16::from(def.field_count()) },
-        ));
-    }
+    let slots = record.get(layout::HEADER_LEN..strings_start).ok_or(DecodeError::at(
+        layout::FIELD_COUNT,
+        DecodeErrorKind::SlotsOutOfBounds { field_count: u16::from(def.field_count()) },
+    ))?;
     // Strings sit back to back in field order right after the slots, as
     // `encode` lays them out: one valid encoding per event, no gaps or overlaps.
     let mut data_end = strings_start;
-    for (index, field) in (0u8..).zip(def.fields.iter()) {
-        let at = slot_offset(index).unwrap_or(usize::MAX);
-        let raw = bytes::u64_at(record, at).unwrap_or(0);
+    let mut at = layout::HEADER_LEN;
+    for ((index, field), slot) in (0u8..).zip(def.fields).zip(slots.chunks_exact(layout::SLOT_LEN)) {
+        let raw = u64::from_le_bytes(slot.try_into().unwrap_or([0xFF; 8]));
         if field.ty == FieldType::Str {
             let (offset, len) = string_slot(raw);
             let end = offset
@@ -397,9 +419,10 @@ fn check_fields(record: &[u8], def: &KindDef) -> Result<(), DecodeError> {
                 return Err(DecodeError::at(at, DecodeErrorKind::StringOddLength { field: index }));
             }
             data_end = end;
-        } else if decode_value(record, field.ty, raw).is_none() {
+        } else if !scalar_in_range(field.ty, raw) {
             return Err(DecodeError::at(at, DecodeErrorKind::ScalarOutOfRange { field: index }));
         }
+        at = at.saturating_add(layout::SLOT_LEN);
     }
     let padded = align8(data_end).unwrap_or(usize::MAX);
     let padding_is_zero = record.get(data_end..).is_some_and(|pad| pad.iter().all(|b| *b == 0));

@@ -265,6 +265,23 @@ macro_rules! schema {
         }
 
         impl<'a> Event<'a> {
+            /// Hands every field's value to `f` in index order, stopping at the
+            /// first error: one pass, no lookup by index (the encoder's path).
+            #[inline]
+            pub fn try_for_each_value<E>(
+                &self,
+                mut f: impl FnMut(u8, Value<'a>) -> Result<(), E>,
+            ) -> Result<(), E> {
+                match *self {
+                    $(
+                        Event::$kind { $( $field, )* } => {
+                            $( f(field::$kind::$field as u8, Value::$ty($field))?; )*
+                        }
+                    )*
+                }
+                Ok(())
+            }
+
             /// Builds the typed event from any field source, or `None` when a
             /// field is missing or has the wrong type.
             pub fn from_fields<F: Fields<'a>>(src: &F) -> Option<Self> {
