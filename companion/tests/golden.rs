@@ -65,14 +65,57 @@ fn the_fuzz_seeds_are_the_golden_batch_and_its_whole_records() {
     let whole: usize =
         ringfence_wire::batch::Records::new(&batch).filter_map(Result::ok).map(|r| r.size()).sum();
     let first = ringfence_wire::Record::parse_prefix(&batch).unwrap().0.size();
-    let seeds: [(&str, &[u8]); 3] =
-        [("seed-golden", &batch), ("seed-golden-whole", &batch[..whole]), ("seed-one-record", &batch[..first])];
+    let seeds: [(&str, &[u8]); 3] = [
+        ("seed-golden", &batch),
+        ("seed-golden-whole", &batch[..whole]),
+        ("seed-one-record", &batch[..first]),
+    ];
     for (name, bytes) in seeds {
         let path = dir.join(name);
         if std::env::var_os("RINGFENCE_BLESS").is_some() {
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(&path, bytes).unwrap();
         }
-        assert_eq!(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())), bytes, "{name}");
+        assert_eq!(
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+            bytes,
+            "{name}"
+        );
     }
+}
+
+/// The schema table of ECS.md, generated from the schema declaration.
+fn schema_table() -> String {
+    let mut t = String::from(
+        "| kind | index | field | type | ECS name | matchable | meaning |\n|---|---|---|---|---|---|---|\n",
+    );
+    for kind in ringfence_wire::SCHEMA.kinds {
+        for (i, f) in kind.fields.iter().enumerate() {
+            let doc = f.doc.trim().replace('|', "\\|");
+            t.push_str(&format!(
+                "| {} | {i} | `{}` | {} | `{}` | {} | {doc} |\n",
+                kind.name,
+                f.name,
+                f.ty.name(),
+                f.ecs,
+                if f.matchable { "yes" } else { "no" }
+            ));
+        }
+    }
+    t
+}
+
+#[test]
+fn ecs_md_lists_every_schema_field_under_its_ecs_name() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ECS.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let (start, end) = ("<!-- schema-table:start -->\n", "<!-- schema-table:end -->");
+    let (head, rest) = doc.split_once(start).expect("start marker");
+    let (_, tail) = rest.split_once(end).expect("end marker");
+    let expected = format!("{head}{start}{}{end}{tail}", schema_table());
+    if std::env::var_os("RINGFENCE_BLESS").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+        return;
+    }
+    assert_eq!(doc, expected, "ECS.md's schema table is out of date: run with RINGFENCE_BLESS=1");
 }
