@@ -34,11 +34,11 @@ impl fmt::Display for Gap {
 }
 
 /// What one record's sequence number says about the stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Observation {
     InOrder,
     /// Numbers were skipped that no LostEvents record has announced (yet).
-    Gap(Gap),
+    Gaps(Vec<Gap>),
     /// The number went back: the driver was restarted, or records repeat.
     WentBack {
         expected: u64,
@@ -51,34 +51,24 @@ pub enum Observation {
 pub struct SequenceTracker {
     next: Option<u64>,
     pending: Vec<Gap>,
+    /// Announced ranges the stream has not yet passed.
+    announced: Vec<Gap>,
     restarts: u64,
 }
 
 impl SequenceTracker {
     /// Accounts a LostEvents announcement of `first..=last`: those numbers are
-    /// no longer gaps, whether the gap was seen before or is seen next.
+    /// not gaps, whether the gap was seen before the announcement or after it.
     pub fn announce_lost(&mut self, first: u64, last: u64) {
         if first > last {
             return;
         }
-        let mut kept = Vec::with_capacity(self.pending.len());
-        for gap in self.pending.drain(..) {
-            if gap.last < first || gap.first > last {
-                kept.push(gap);
-                continue;
-            }
-            if gap.first < first {
-                kept.push(Gap { first: gap.first, last: first.saturating_sub(1) });
-            }
-            if gap.last > last {
-                kept.push(Gap { first: last.saturating_add(1), last: gap.last });
-            }
+        let announced = Gap { first, last };
+        self.pending = self.pending.iter().flat_map(|gap| subtract(*gap, announced)).collect();
+        if self.announced.len() >= MAX_PENDING_GAPS {
+            self.announced.remove(0);
         }
-        self.pending = kept;
-        // Announced numbers are expected to be absent: do not report them as a gap next.
-        if self.next.is_some_and(|next| next >= first && next <= last) {
-            self.next = Some(last.saturating_add(1));
-        }
+        self.announced.push(announced);
     }
 
     /// Accounts a delivered record.
@@ -87,15 +77,23 @@ impl SequenceTracker {
             None => Observation::InOrder,
             Some(next) if sequence == next => Observation::InOrder,
             Some(next) if sequence > next => {
-                let gap = Gap { first: next, last: sequence.saturating_sub(1) };
-                self.remember(gap);
-                Observation::Gap(gap)
+                let mut missing = vec![Gap { first: next, last: sequence.saturating_sub(1) }];
+                for announced in &self.announced {
+                    missing = missing.iter().flat_map(|gap| subtract(*gap, *announced)).collect();
+                }
+                for gap in &missing {
+                    self.remember(*gap);
+                }
+                if missing.is_empty() { Observation::InOrder } else { Observation::Gaps(missing) }
             }
             Some(next) => {
                 self.restarts = self.restarts.saturating_add(1);
+                self.announced.clear();
                 Observation::WentBack { expected: next, found: sequence }
             }
         };
+        // Announcements wholly behind the stream can explain nothing more.
+        self.announced.retain(|a| a.last > sequence);
         self.next = Some(sequence.saturating_add(1));
         observation
     }
@@ -125,6 +123,21 @@ impl SequenceTracker {
     }
 }
 
+/// `gap` without the numbers in `cut`: nothing, one or two runs.
+fn subtract(gap: Gap, cut: Gap) -> Vec<Gap> {
+    if gap.last < cut.first || gap.first > cut.last {
+        return vec![gap];
+    }
+    let mut rest = Vec::new();
+    if gap.first < cut.first {
+        rest.push(Gap { first: gap.first, last: cut.first.saturating_sub(1) });
+    }
+    if gap.last > cut.last {
+        rest.push(Gap { first: cut.last.saturating_add(1), last: gap.last });
+    }
+    rest
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,12 +164,35 @@ mod tests {
     fn a_gap_announced_later_is_withdrawn() {
         let mut t = SequenceTracker::default();
         t.observe(10);
-        assert_eq!(t.observe(14), Observation::Gap(Gap { first: 11, last: 13 }));
+        assert_eq!(t.observe(14), Observation::Gaps(vec![Gap { first: 11, last: 13 }]));
         assert_eq!(t.unexplained(), 3);
         t.announce_lost(12, 12);
         assert_eq!(t.unexplained_gaps(), &[Gap { first: 11, last: 11 }, Gap { first: 13, last: 13 }]);
         t.announce_lost(11, 13);
         assert_eq!(t.unexplained(), 0);
+    }
+
+    #[test]
+    fn a_lost_record_numbered_before_the_numbers_it_announces_explains_them() {
+        let mut t = SequenceTracker::default();
+        t.observe(10);
+        // The LostEvents record takes number 11 and announces 12..=15.
+        t.announce_lost(12, 15);
+        assert_eq!(t.observe(11), Observation::InOrder);
+        assert_eq!(t.observe(16), Observation::InOrder);
+        assert_eq!(t.unexplained(), 0);
+    }
+
+    #[test]
+    fn only_the_unannounced_part_of_a_gap_is_reported() {
+        let mut t = SequenceTracker::default();
+        t.observe(1);
+        t.announce_lost(3, 4);
+        assert_eq!(
+            t.observe(8),
+            Observation::Gaps(vec![Gap { first: 2, last: 2 }, Gap { first: 5, last: 7 }])
+        );
+        assert_eq!(t.unexplained(), 4);
     }
 
     #[test]

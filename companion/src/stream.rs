@@ -155,12 +155,17 @@ impl EventStream {
         }
         match self.tracker.observe(record.sequence()) {
             Observation::InOrder => Ok(()),
-            Observation::Gap(gap) => writeln!(
-                diag,
-                "ringfence: sequence gap: {} record(s) numbered {gap} never arrived and no lost-events \
-                 record announced them",
-                gap.len()
-            ),
+            Observation::Gaps(gaps) => {
+                for gap in gaps {
+                    writeln!(
+                        diag,
+                        "ringfence: sequence gap: {} record(s) numbered {gap} never arrived and no lost-events \
+                         record announced them",
+                        gap.len()
+                    )?;
+                }
+                Ok(())
+            }
             Observation::WentBack { expected, found } => writeln!(
                 diag,
                 "ringfence: sequence went back from {expected} to {found}: the driver was restarted"

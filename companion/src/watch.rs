@@ -17,6 +17,9 @@ use crate::stream::EventStream;
 /// How long one wait lasts: short enough that a stop request is seen promptly.
 pub const WAIT_SLICE: Duration = Duration::from_millis(250);
 
+/// Batches read between two looks at the stop flag.
+const BATCHES_PER_ROUND: usize = 64;
+
 /// Why watching stopped early.
 #[derive(Debug)]
 pub enum WatchError {
@@ -115,14 +118,39 @@ impl<D: Device> Session<D> {
     {
         let mut total = 0usize;
         loop {
+            let (rendered, empty) = self.read_batches(stream, out, diag, usize::MAX)?;
+            total = total.saturating_add(rendered);
+            if empty {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// READs at most `max` batches; returns the records rendered and whether
+    /// the queue was found empty.
+    fn read_batches<W, E>(
+        &mut self,
+        stream: &mut EventStream,
+        out: &mut W,
+        diag: &mut E,
+        max: usize,
+    ) -> Result<(usize, bool), WatchError>
+    where
+        W: Write + ?Sized,
+        E: Write + ?Sized,
+    {
+        let mut total = 0usize;
+        for _ in 0..max {
             let batch = client::read(&mut self.device, &mut self.buffer)?;
             if batch.is_empty() {
                 out.flush()?;
-                return Ok(total);
+                return Ok((total, true));
             }
             let outcome = stream.render_batch(batch, out, diag)?;
             total = total.saturating_add(outcome.rendered);
         }
+        out.flush()?;
+        Ok((total, false))
     }
 
     /// Streams events until `stop()` says so. A closed output (the reader of a
@@ -141,10 +169,14 @@ impl<D: Device> Session<D> {
     {
         let armed = self.arm_wakeup()?;
         while !stop() {
-            match self.drain(stream, out, diag) {
-                Ok(_) => {}
+            // Bounded, so that a driver producing faster than we render cannot starve `stop`.
+            let empty = match self.read_batches(stream, out, diag, BATCHES_PER_ROUND) {
+                Ok((_, empty)) => empty,
                 Err(WatchError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
                 Err(e) => return Err(e),
+            };
+            if !empty {
+                continue;
             }
             if armed {
                 self.device.wait_for_events(WAIT_SLICE).map_err(ClientError::from)?;
@@ -152,8 +184,8 @@ impl<D: Device> Session<D> {
                 std::thread::sleep(WAIT_SLICE);
             }
         }
-        // Records that arrived between the last drain and the stop are still shown.
-        match self.drain(stream, out, diag) {
+        // Records that arrived just before the stop are still shown, within one bounded round.
+        match self.read_batches(stream, out, diag, BATCHES_PER_ROUND) {
             Err(WatchError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
             other => other.map(|_| ()),
         }

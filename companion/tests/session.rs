@@ -270,3 +270,40 @@ fn a_missing_content_file_fails_before_anything_is_pushed() {
     assert_eq!(failure.exit_code(), exit::IO);
     assert!(driver.loaded.is_empty());
 }
+
+#[test]
+fn a_flooding_driver_cannot_keep_watch_from_seeing_stop() {
+    /// Never runs dry: every READ returns the golden batch's whole records.
+    #[derive(Debug)]
+    struct Flood(ScriptedDriver, usize);
+    impl Device for Flood {
+        fn name(&self) -> &str {
+            self.0.name()
+        }
+        fn ioctl(&mut self, code: u32, input: &[u8], output: &mut [u8]) -> Result<IoctlOutcome, DeviceError> {
+            if code == ringfence_wire::ioctl::Code::Read.value() {
+                self.1 += 1;
+                self.0.batches.push_back(common::golden_batch()[..1144].to_vec());
+            }
+            self.0.ioctl(code, input, output)
+        }
+        fn wake_event(&mut self) -> Result<u64, DeviceError> {
+            self.0.wake_event()
+        }
+        fn wait_for_events(&mut self, t: std::time::Duration) -> Result<bool, DeviceError> {
+            self.0.wait_for_events(t)
+        }
+    }
+    let mut session = Session::open(Flood(ScriptedDriver::new(), 0)).unwrap();
+    let mut stream = EventStream::new(host(), Format::Json);
+    let looks = Cell::new(0);
+    session
+        .watch(&mut stream, &mut std::io::sink(), &mut std::io::sink(), || {
+            looks.set(looks.get() + 1);
+            looks.get() > 3
+        })
+        .unwrap();
+    // Three rounds and the closing one, 64 READs each; never a wait.
+    let flood = session.into_device();
+    assert_eq!((flood.1, flood.0.waits), (4 * 64, 0));
+}
