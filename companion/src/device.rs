@@ -152,8 +152,9 @@ impl fmt::Display for DeviceError {
             ),
             DeviceError::AccessDenied { device } => write!(
                 f,
-                "access to {device} was denied: only SYSTEM and Administrators may open it \
-                 (run ringfence from an elevated prompt)"
+                "access to {device} was denied: only SYSTEM and Administrators may open it, and only one \
+                 client at a time (run ringfence from an elevated prompt, and stop any other ringfence \
+                 process)"
             ),
             DeviceError::InUse { device } => write!(
                 f,
@@ -192,5 +193,51 @@ pub fn open_system_device() -> Result<Box<dyn Device>, DeviceError> {
     #[cfg(not(windows))]
     {
         Err(DeviceError::Unsupported { device: DEVICE_PATH.to_owned() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(error: DeviceError) -> String {
+        error.to_string()
+    }
+
+    #[test]
+    fn a_missing_device_says_the_driver_is_not_installed_or_started() {
+        let text = message(DeviceError::NotFound { device: DEVICE_PATH.into() });
+        assert_eq!(
+            text,
+            r"\\.\Ringfence does not exist: the ringfence driver is not installed or not started (install it, then `sc start ringfence`)"
+        );
+    }
+
+    #[test]
+    fn access_denied_says_to_run_elevated_and_alone() {
+        let text = message(DeviceError::AccessDenied { device: DEVICE_PATH.into() });
+        assert!(text.starts_with(r"access to \\.\Ringfence was denied"), "{text}");
+        assert!(text.contains("run ringfence from an elevated prompt"), "{text}");
+        assert!(text.contains("stop any other ringfence process"), "{text}");
+    }
+
+    #[test]
+    fn other_os_errors_name_the_step_the_device_and_the_code() {
+        let text = message(DeviceError::Os {
+            device: DEVICE_PATH.into(),
+            operation: Operation::Ioctl { code: 0x8A52_6000 },
+            code: 87,
+        });
+        assert_eq!(text, r"control request 0x8a526000 on \\.\Ringfence failed with Windows error 87");
+    }
+
+    #[cfg(not(windows))]
+    #[test]
+    fn off_windows_the_system_device_is_unsupported_and_named() {
+        let error = open_system_device().err();
+        assert!(
+            matches!(&error, Some(DeviceError::Unsupported { device }) if device == DEVICE_PATH),
+            "{error:?}"
+        );
     }
 }

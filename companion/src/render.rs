@@ -102,6 +102,33 @@ impl Renderer {
         Json::Object(doc)
     }
 
+    /// Updates the process table for `record` and returns the entity ids it
+    /// refers to: (its process, its parent). Both JSON and table rendering
+    /// call it, so switching format changes nothing else.
+    pub fn track(&mut self, record: &Record<'_>) -> (Option<String>, Option<String>) {
+        let u32_of = |i: u8| record.field(i).and_then(|v| v.as_u64()).and_then(|v| u32::try_from(v).ok());
+        let u64_of = |i: u8| record.field(i).and_then(|v| v.as_u64()).unwrap_or(0);
+        match record.kind() {
+            EventKind::ProcessStart => {
+                use field::ProcessStart as F;
+                let pid = u32_of(F::pid as u8).unwrap_or(0);
+                let id = entity_id(u64_of(F::create_time as u8), u64_of(F::start_key as u8));
+                let parent = u32_of(F::parent_pid as u8).and_then(|p| self.processes.get(&p)).cloned();
+                if self.processes.len() < MAX_TRACKED_PROCESSES || self.processes.contains_key(&pid) {
+                    self.processes.insert(pid, id.clone());
+                }
+                (Some(id), parent)
+            }
+            EventKind::ProcessExit => {
+                (u32_of(field::ProcessExit::pid as u8).and_then(|p| self.processes.remove(&p)), None)
+            }
+            EventKind::ImageLoad => {
+                (u32_of(field::ImageLoad::pid as u8).and_then(|p| self.processes.get(&p)).cloned(), None)
+            }
+            EventKind::LostEvents | EventKind::ContentChanged => (None, None),
+        }
+    }
+
     /// Fields derived from others: names from paths, entity ids, outcome.
     fn add_derived(
         &mut self,
@@ -109,49 +136,30 @@ impl Renderer {
         doc: &mut Map<String, Json>,
         escaped: &mut Vec<&'static str>,
     ) {
-        let u32_of = |i: u8| record.field(i).and_then(|v| v.as_u64()).and_then(|v| u32::try_from(v).ok());
-        let u64_of = |i: u8| record.field(i).and_then(|v| v.as_u64());
+        let (own, parent) = self.track(record);
+        if let Some(id) = own {
+            put(doc, "process.entity_id", json!(id));
+        }
+        if let Some(id) = parent {
+            put(doc, "process.parent.entity_id", json!(id));
+        }
         let text_of = |i: u8| record.field(i).and_then(|v| v.as_text());
         match record.kind() {
             EventKind::ProcessStart => {
-                use field::ProcessStart as F;
-                if let Some(image) = text_of(F::image_path as u8) {
+                if let Some(image) = text_of(field::ProcessStart::image_path as u8) {
                     put_name(doc, "process.name", image, escaped);
-                }
-                let pid = u32_of(F::pid as u8).unwrap_or(0);
-                let id = entity_id(
-                    u64_of(F::create_time as u8).unwrap_or(0),
-                    u64_of(F::start_key as u8).unwrap_or(0),
-                );
-                if let Some(parent) = u32_of(F::parent_pid as u8).and_then(|p| self.processes.get(&p)) {
-                    put(doc, "process.parent.entity_id", json!(parent));
-                }
-                put(doc, "process.entity_id", json!(id));
-                if self.processes.len() < MAX_TRACKED_PROCESSES || self.processes.contains_key(&pid) {
-                    self.processes.insert(pid, id);
-                }
-            }
-            EventKind::ProcessExit => {
-                if let Some(id) =
-                    u32_of(field::ProcessExit::pid as u8).and_then(|p| self.processes.remove(&p))
-                {
-                    put(doc, "process.entity_id", json!(id));
                 }
             }
             EventKind::ImageLoad => {
-                use field::ImageLoad as F;
-                if let Some(path) = text_of(F::image_path as u8) {
+                if let Some(path) = text_of(field::ImageLoad::image_path as u8) {
                     put_name(doc, "dll.name", path, escaped);
-                }
-                if let Some(id) = u32_of(F::pid as u8).and_then(|p| self.processes.get(&p)) {
-                    put(doc, "process.entity_id", json!(id));
                 }
             }
             EventKind::ContentChanged => {
                 let accepted = record.field(field::ContentChanged::accepted as u8) == Some(Value::Bool(true));
                 put(doc, "event.outcome", json!(if accepted { "success" } else { "failure" }));
             }
-            EventKind::LostEvents => {}
+            EventKind::ProcessExit | EventKind::LostEvents => {}
         }
     }
 
@@ -169,8 +177,7 @@ impl Renderer {
 
     /// Writes `record` as one row of the human table.
     pub fn write_table_row<W: Write + ?Sized>(&mut self, record: &Record<'_>, out: &mut W) -> io::Result<()> {
-        // The table shares the process table with JSON so that switching format changes nothing else.
-        let _ = self.json(record);
+        self.track(record);
         let time = rfc3339(record.timestamp()).unwrap_or_else(|| format!("filetime {}", record.timestamp()));
         let pid = record
             .field(0)
