@@ -86,9 +86,10 @@ impl fmt::Display for ClientError {
             }
             ClientError::BadResponse { device, code, error } => write!(
                 f,
-                "{device} answered {} with a malformed response ({error:?}): the driver and companion do not \
-                 match, or the driver is faulty; install matching builds",
-                code.name()
+                "{device} answered {} with a malformed response ({}): the driver and companion do not match, \
+                 or the driver is faulty; install matching builds",
+                code.name(),
+                Malformed(*error)
             ),
             ClientError::Overrun { device, code, information, capacity } => write!(
                 f,
@@ -98,6 +99,32 @@ impl fmt::Display for ClientError {
             ),
             ClientError::ContentTooLarge { len } => {
                 write!(f, "the content is {len} bytes, more than one request can carry (4 GiB)")
+            }
+        }
+    }
+}
+
+/// What is wrong with a response, in words.
+#[derive(Debug)]
+struct Malformed(IoctlError);
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IoctlError::Length { expected, found } => {
+                write!(f, "{found} bytes where {expected} were expected")
+            }
+            IoctlError::SizeField { found, expected } => write!(f, "size field {found}, expected {expected}"),
+            IoctlError::Version { found, expected } => {
+                write!(f, "layout version {found}, expected {expected}")
+            }
+            IoctlError::SchemaVersion { found, expected } => {
+                write!(f, "schema version {found}, expected {expected}")
+            }
+            IoctlError::Reserved { offset } => write!(f, "reserved field at byte {offset} is not zero"),
+            IoctlError::Value { offset } => write!(f, "the value at byte {offset} is out of range"),
+            IoctlError::BufferTooSmall { needed, available } => {
+                write!(f, "{needed} bytes needed, {available} available")
             }
         }
     }

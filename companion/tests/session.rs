@@ -307,3 +307,34 @@ fn a_flooding_driver_cannot_keep_watch_from_seeing_stop() {
     let flood = session.into_device();
     assert_eq!((flood.1, flood.0.waits), (4 * 64, 0));
 }
+
+#[test]
+fn a_malformed_answer_names_the_request_and_what_is_wrong_and_exits_4() {
+    #[derive(Debug)]
+    struct Garbled(ScriptedDriver);
+    impl Device for Garbled {
+        fn name(&self) -> &str {
+            self.0.name()
+        }
+        fn ioctl(&mut self, code: u32, input: &[u8], output: &mut [u8]) -> Result<IoctlOutcome, DeviceError> {
+            let outcome = self.0.ioctl(code, input, output)?;
+            if code == ringfence_wire::ioctl::Code::Stats.value() {
+                output[28] = 1; // the reserved field
+            }
+            Ok(outcome)
+        }
+        fn wake_event(&mut self) -> Result<u64, DeviceError> {
+            self.0.wake_event()
+        }
+        fn wait_for_events(&mut self, t: std::time::Duration) -> Result<bool, DeviceError> {
+            self.0.wait_for_events(t)
+        }
+    }
+    let failure = commands::stats(Garbled(ScriptedDriver::new()), false, &mut Vec::new()).unwrap_err();
+    assert_eq!(failure.exit_code(), exit::DRIVER_MISMATCH);
+    assert_eq!(
+        failure.to_string(),
+        "scripted driver answered STATS with a malformed response (reserved field at byte 28 is not zero): the \
+         driver and companion do not match, or the driver is faulty; install matching builds"
+    );
+}
