@@ -55,6 +55,11 @@ pub enum Finding {
         lock: u64,
         entry: Entry,
     },
+    /// Returned inside KeEnterCriticalRegion: normal kernel APCs stay disabled.
+    CriticalRegionOnReturn {
+        depth: u32,
+        entry: Entry,
+    },
     IrqlOnReturn {
         irql: u8,
         entry: Entry,

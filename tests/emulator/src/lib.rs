@@ -16,10 +16,12 @@ pub mod pe;
 
 pub use books::{Entry, Finding, Report, Stop};
 pub use machine::{Machine, SetupError};
+pub mod device;
 pub mod driver;
 pub mod events;
 pub mod kstring;
 
+pub use device::{Activity, EmulatedDevice};
 pub use driver::{Caller, Emulator, IoctlResult, LoadFailure, RegValue, Unload};
 pub use events::{ImageLoad, ProcessStart};
 pub use kstring::KString;

@@ -160,6 +160,7 @@ impl Machine {
         let _ = uc.reg_write(RegisterX86::RAX, 0);
         uc.get_data_mut().stop = None;
         uc.get_data_mut().ke.irql = PASSIVE_LEVEL;
+        uc.get_data_mut().ke.critical_region = 0;
         let _ = uc.reg_write(RegisterX86::CR8, 0);
         // A time limit only against an endless loop; no test depends on it.
         let run = uc.emu_start(address, map::RETURN, 60_000_000, 0);
@@ -186,11 +187,16 @@ impl Machine {
             k.findings.push(Finding::IrqlOnReturn { irql, entry });
             k.ke.irql = PASSIVE_LEVEL;
         }
-        let held: Vec<u64> = k.ke.locks.keys().copied().collect();
+        let held: Vec<u64> = k.ke.locks.keys().chain(k.ke.push_locks.keys()).copied().collect();
         for lock in held {
             k.findings.push(Finding::LockHeldOnReturn { lock, entry });
         }
         k.ke.locks.clear();
+        k.ke.push_locks.clear();
+        if k.ke.critical_region != 0 {
+            k.findings.push(Finding::CriticalRegionOnReturn { depth: k.ke.critical_region, entry });
+            k.ke.critical_region = 0;
+        }
         uc.reg_read(RegisterX86::RAX).map_err(|e| Stop::Cpu { error: format!("{e:?}"), rip })
     }
 }

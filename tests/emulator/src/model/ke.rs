@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use unicorn_engine::RegisterX86;
 use windows_sys::Win32::Foundation::UNICODE_STRING;
 
-use super::{Call, DISPATCH_LEVEL};
+use super::{APC_LEVEL, Call, DISPATCH_LEVEL};
 use crate::books::Finding;
 use crate::layout::{Guest, Scalar};
 use crate::wr;
@@ -20,6 +20,118 @@ pub struct Ke {
     /// System time, 100-ns units since 1601; the harness sets it per event.
     pub time: u64,
     pub lock_acquisitions: u64,
+    /// Push locks held: exclusive, or by how many shared owners.
+    pub push_locks: BTreeMap<u64, PushHold>,
+    /// KeEnterCriticalRegion depth of the current thread.
+    pub critical_region: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushHold {
+    Exclusive,
+    Shared(u32),
+}
+
+/// `KeEnterCriticalRegion()`.
+pub fn enter_critical_region(c: &mut Call<'_, '_>) -> u64 {
+    c.require_irql(APC_LEVEL);
+    c.k().ke.critical_region += 1;
+    0
+}
+
+/// `KeLeaveCriticalRegion()`.
+pub fn leave_critical_region(c: &mut Call<'_, '_>) -> u64 {
+    c.require_irql(APC_LEVEL);
+    if c.k().ke.critical_region == 0 {
+        c.finding(Finding::BadArgument { api: c.api, what: "leave without enter" });
+    } else {
+        c.k().ke.critical_region -= 1;
+    }
+    0
+}
+
+fn push_lock_checks(c: &mut Call<'_, '_>, lock: u64) -> bool {
+    c.require_irql(APC_LEVEL);
+    if c.k().ke.critical_region == 0 {
+        // Without a critical region a suspended holder blocks every other thread.
+        c.finding(Finding::BadArgument { api: c.api, what: "push lock outside a critical region" });
+    }
+    if !c.uc.readable(lock, 8) {
+        c.finding(Finding::UnknownObject { api: c.api, address: lock });
+        c.bugcheck(0x50, [lock, 1, 0, 0]);
+        return false;
+    }
+    true
+}
+
+/// `ExAcquirePushLockExclusiveEx(PushLock, Flags)`.
+pub fn acquire_push_lock_exclusive(c: &mut Call<'_, '_>) -> u64 {
+    let lock = c.arg(0);
+    if !push_lock_checks(c, lock) {
+        return 0;
+    }
+    if c.k().ke.push_locks.contains_key(&lock) {
+        // One thread: waiting for itself never ends.
+        c.finding(Finding::LockAlreadyHeld { lock });
+        return c.bugcheck(0xE2, [lock, 0, 0, 0]);
+    }
+    c.k().ke.push_locks.insert(lock, PushHold::Exclusive);
+    c.k().ke.lock_acquisitions += 1;
+    c.uc.write_uint(lock, 1, 8);
+    0
+}
+
+/// `ExAcquirePushLockSharedEx(PushLock, Flags)`.
+pub fn acquire_push_lock_shared(c: &mut Call<'_, '_>) -> u64 {
+    let lock = c.arg(0);
+    if !push_lock_checks(c, lock) {
+        return 0;
+    }
+    let hold = match c.k().ke.push_locks.get(&lock) {
+        None => PushHold::Shared(1),
+        Some(PushHold::Shared(n)) => PushHold::Shared(n + 1),
+        Some(PushHold::Exclusive) => {
+            c.finding(Finding::LockAlreadyHeld { lock });
+            return c.bugcheck(0xE2, [lock, 0, 0, 0]);
+        }
+    };
+    c.k().ke.push_locks.insert(lock, hold);
+    c.k().ke.lock_acquisitions += 1;
+    c.uc.write_uint(lock, 0x11, 8);
+    0
+}
+
+fn release_push_lock(c: &mut Call<'_, '_>, exclusive: bool) -> u64 {
+    let lock = c.arg(0);
+    c.require_irql(APC_LEVEL);
+    let next = match (c.k().ke.push_locks.get(&lock).copied(), exclusive) {
+        (Some(PushHold::Exclusive), true) | (Some(PushHold::Shared(1)), false) => None,
+        (Some(PushHold::Shared(n)), false) => Some(PushHold::Shared(n - 1)),
+        _ => {
+            c.finding(Finding::LockNotHeld { lock });
+            return 0;
+        }
+    };
+    match next {
+        Some(hold) => {
+            c.k().ke.push_locks.insert(lock, hold);
+        }
+        None => {
+            c.k().ke.push_locks.remove(&lock);
+            c.uc.write_uint(lock, 0, 8);
+        }
+    }
+    0
+}
+
+/// `ExReleasePushLockExclusiveEx(PushLock, Flags)`.
+pub fn release_push_lock_exclusive(c: &mut Call<'_, '_>) -> u64 {
+    release_push_lock(c, true)
+}
+
+/// `ExReleasePushLockSharedEx(PushLock, Flags)`.
+pub fn release_push_lock_shared(c: &mut Call<'_, '_>) -> u64 {
+    release_push_lock(c, false)
 }
 
 /// Keeps CR8 (the task priority register x64 Windows keeps the IRQL in) in step.
