@@ -1,4 +1,39 @@
-//! ringfence.sys: the WDM sensor driver (issue: the driver). Portable logic
-//! lives here; `kernel/` holds the only `unsafe`.
-#![no_std]
-#![forbid(unsafe_code)]
+//! ringfence.sys: the WDM sensor driver.
+//!
+//! Everything outside `kernel/` is ordinary safe, portable Rust: the record queue
+//! ([`queue`], [`channel`]), the sensor that ties content, queue and waker together
+//! ([`sensor`]), the IOCTL handlers ([`control`]) and the service parameters ([`params`]).
+//! It is compiled and tested on the development host. `kernel/` holds the only `unsafe`:
+//! safe views over kernel structures (compiled everywhere, exercised under Miri) and, on
+//! Windows, the binding backend (windows-sys by default, wdk-sys with the `wdk` feature).
+#![cfg_attr(target_os = "windows", no_std)]
+#![deny(unsafe_code)]
+// A panic in the kernel is a bugcheck: the portable core is written without panic paths.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )
+)]
+// Tests build exact cases with literal sizes and struct updates; the casts are checked there.
+#![cfg_attr(test, allow(clippy::cast_possible_truncation, clippy::field_reassign_with_default))]
+
+extern crate alloc;
+
+pub mod channel;
+pub mod content_slot;
+pub mod control;
+pub mod params;
+pub mod platform;
+pub mod queue;
+pub mod sensor;
+
+#[allow(unsafe_code)]
+pub mod kernel;
+
+#[cfg(not(target_os = "windows"))]
+pub mod host;

@@ -1,0 +1,90 @@
+//! The host platform: std locks, a counting clock and counting event objects, so that the
+//! portable driver runs in unit tests, integration tests and benches on the build machine.
+
+use crate::platform::{Guard, Platform, Wake};
+use ringfence_wire::ioctl::STATUS_INVALID_HANDLE;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::RwLock;
+
+#[derive(Debug)]
+pub struct HostLock<T>(RwLock<T>);
+
+impl<T> Guard<T> for HostLock<T> {
+    fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    fn write<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+/// One user-mode event object as the host models it: how often it was signalled and how
+/// many references the driver holds on it.
+#[derive(Debug, Default)]
+pub struct EventObject {
+    pub signals: Cell<u64>,
+    pub references: Cell<u64>,
+}
+
+/// A referenced event; dropping it releases the reference (`ObfDereferenceObject`).
+#[derive(Debug)]
+pub struct HostWaker(Rc<EventObject>);
+
+impl Wake for HostWaker {
+    fn wake(&self) {
+        self.0.signals.set(self.0.signals.get().saturating_add(1));
+    }
+}
+
+impl Drop for HostWaker {
+    fn drop(&mut self) {
+        self.0.references.set(self.0.references.get().saturating_sub(1));
+    }
+}
+
+/// Handles at or above this value are refused, as `ObReferenceObjectByHandle` refuses a
+/// handle that is not an event the caller may signal.
+pub const INVALID_HANDLES: u64 = 0xFFFF_0000_0000_0000;
+
+thread_local! {
+    static EVENTS: RefCell<BTreeMap<u64, Rc<EventObject>>> = const { RefCell::new(BTreeMap::new()) };
+    static CLOCK: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The event object behind `handle` in this thread's model.
+pub fn event(handle: u64) -> Rc<EventObject> {
+    EVENTS.with(|events| Rc::clone(events.borrow_mut().entry(handle).or_default()))
+}
+
+#[derive(Debug)]
+pub enum Host {}
+
+impl Platform for Host {
+    type Lock<T> = HostLock<T>;
+    type Waker = HostWaker;
+
+    fn lock<T>(value: T) -> HostLock<T> {
+        HostLock(RwLock::new(value))
+    }
+
+    /// A clock that advances by one on every reading, so records are strictly ordered.
+    fn now() -> u64 {
+        CLOCK.with(|clock| {
+            let next = clock.get().saturating_add(1);
+            clock.set(next);
+            next
+        })
+    }
+
+    fn reference_event(handle: u64) -> Result<HostWaker, i32> {
+        if handle >= INVALID_HANDLES {
+            return Err(STATUS_INVALID_HANDLE);
+        }
+        let object = event(handle);
+        object.references.set(object.references.get().saturating_add(1));
+        Ok(HostWaker(object))
+    }
+}

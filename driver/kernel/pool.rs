@@ -1,0 +1,95 @@
+//! The windows-sys backend's global allocator and panic handler.
+
+use super::ffi::{ExAllocatePool2, ExFreePoolWithTag, KeBugCheckEx};
+use core::alloc::{GlobalAlloc, Layout};
+use core::ffi::c_void;
+
+/// Pool tag 'Rfnc' (shown reversed as "cnfR" by pool tools, as every tag is).
+pub(crate) const POOL_TAG: u32 = u32::from_le_bytes(*b"Rfnc");
+/// `POOL_FLAG_NON_PAGED`: callbacks and the reader touch this memory with locks held.
+const POOL_FLAG_NON_PAGED: u64 = 0x40;
+/// Pool blocks are 16-byte aligned on x64; larger alignments are made by hand.
+const POOL_ALIGN: usize = 16;
+
+/// Non-paged pool through `ExAllocatePool2` (which zeroes and returns null on failure;
+/// every allocation in ringfence is fallible, so null becomes an error, never a panic).
+///
+/// Alignments above 16 over-allocate by `align` bytes and keep the block's own address in
+/// the word just below the aligned pointer.
+struct Pool;
+
+// SAFETY: alloc returns null or a block of at least `layout.size()` bytes aligned to
+// `layout.align()`, which stays valid until dealloc with the same layout.
+unsafe impl GlobalAlloc for Pool {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let size = layout.size().max(1);
+        if layout.align() <= POOL_ALIGN {
+            // SAFETY: plain allocation call; IRQL <= DISPATCH_LEVEL for non-paged pool.
+            return unsafe { ExAllocatePool2(POOL_FLAG_NON_PAGED, size, POOL_TAG) }.cast();
+        }
+        let Some(total) = size.checked_add(layout.align()) else { return core::ptr::null_mut() };
+        // SAFETY: as above.
+        let block: *mut u8 = unsafe { ExAllocatePool2(POOL_FLAG_NON_PAGED, total, POOL_TAG) }.cast();
+        if block.is_null() {
+            return block;
+        }
+        // `block` is 16-aligned, so the offset is in 16..=align and leaves room for a word.
+        let align = layout.align();
+        let misalignment = block.addr().checked_rem(align).unwrap_or(0);
+        let offset = if align.wrapping_sub(misalignment) < POOL_ALIGN {
+            align.wrapping_sub(misalignment).wrapping_add(align)
+        } else {
+            align.wrapping_sub(misalignment)
+        };
+        let aligned = block.wrapping_add(offset);
+        // SAFETY: `aligned - 8` lies inside the block (offset >= 16) and is 8-aligned.
+        let slot = unsafe { aligned.cast::<*mut u8>().sub(1) };
+        // SAFETY: as above: a writable, aligned word inside the block.
+        unsafe { slot.write(block) };
+        aligned
+    }
+
+    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+        let block = if layout.align() <= POOL_ALIGN {
+            pointer
+        } else {
+            // SAFETY: alloc stored the block's address in the word below `pointer`.
+            let slot = unsafe { pointer.cast::<*mut u8>().sub(1) };
+            // SAFETY: as above: that word is inside the block and aligned.
+            unsafe { slot.read() }
+        };
+        // SAFETY: `block` came from ExAllocatePool2 with this tag and is freed once.
+        unsafe { ExFreePoolWithTag(block.cast::<c_void>(), POOL_TAG) };
+    }
+}
+
+#[global_allocator]
+static POOL: Pool = Pool;
+
+/// The bugcheck code of a ringfence panic ('RFNC'); parameter 1 is the source line,
+/// parameter 2 the column. The parsers are proven panic-free (no-panic); this is the last
+/// line: a kernel that reached a panic must stop rather than run on in an unknown state.
+pub(crate) const RINGFENCE_PANIC: u32 = u32::from_be_bytes(*b"RFNC");
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let (line, column) = info.location().map_or((0, 0), |at| (at.line(), at.column()));
+    let wide = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+    // SAFETY: KeBugCheckEx takes plain integers and does not return.
+    unsafe { KeBugCheckEx(RINGFENCE_PANIC, wide(line), wide(column), 0, 0) }
+}
+
+/// Floating point is never used; the msvc linker still looks for this marker if any
+/// float code is linked.
+#[unsafe(no_mangle)]
+#[used]
+static _fltused: i32 = 0;
+
+/// The precompiled core and alloc carry unwind tables naming the MSVC C++ personality
+/// routine. ringfence is built with panic=abort, so nothing ever unwinds and this is never
+/// called; were it ever called, stopping is the only safe answer.
+#[unsafe(no_mangle)]
+extern "C" fn __CxxFrameHandler3() -> ! {
+    // SAFETY: KeBugCheckEx takes plain integers and does not return.
+    unsafe { KeBugCheckEx(RINGFENCE_PANIC, 0, 0, 0, 1) }
+}

@@ -1,0 +1,91 @@
+//! The service key's `Parameters\QueueBytes`, read once at DriverEntry.
+
+use super::ffi::{ZwClose, ZwOpenKey, ZwQueryValueKey};
+use super::views::unicode_units;
+use crate::params::{self, RegValue};
+use alloc::vec::Vec;
+use ringfence_wire::ioctl::{Notes, QUEUE_BYTES_VALUE_NAME};
+use windows_sys::Wdk::Foundation::OBJECT_ATTRIBUTES;
+use windows_sys::Win32::Foundation::{HANDLE, UNICODE_STRING};
+
+const KEY_READ: u32 = 0x0002_0019;
+const OBJ_CASE_INSENSITIVE: u32 = 0x40;
+const OBJ_KERNEL_HANDLE: u32 = 0x200;
+/// `KeyValuePartialInformation`.
+const KEY_VALUE_PARTIAL_INFORMATION: i32 = 2;
+
+const SUBKEY: &str = "\\Parameters";
+
+fn ascii(text: &str, out: &mut Vec<u16>) {
+    out.extend(text.bytes().map(u16::from));
+}
+
+/// The queue size and its notes; any failure to read the value counts as "absent".
+///
+/// # Safety
+/// `registry_path` is DriverEntry's `RegistryPath` argument.
+pub(crate) unsafe fn queue_bytes(registry_path: *const UNICODE_STRING) -> (u32, Notes) {
+    // SAFETY: the I/O manager's RegistryPath is a valid counted string during DriverEntry.
+    let service = unsafe { unicode_units(registry_path) };
+    let mut path = Vec::new();
+    if path.try_reserve_exact(service.len().saturating_add(SUBKEY.len())).is_err() {
+        return params::queue_bytes(None);
+    }
+    path.extend_from_slice(service);
+    ascii(SUBKEY, &mut path);
+    let mut name = Vec::new();
+    if name.try_reserve_exact(QUEUE_BYTES_VALUE_NAME.len()).is_err() {
+        return params::queue_bytes(None);
+    }
+    ascii(QUEUE_BYTES_VALUE_NAME, &mut name);
+    let (Some(path), Some(name)) = (counted(&mut path), counted(&mut name)) else {
+        return params::queue_bytes(None);
+    };
+    let attributes = OBJECT_ATTRIBUTES {
+        Length: u32::try_from(core::mem::size_of::<OBJECT_ATTRIBUTES>()).unwrap_or(0),
+        RootDirectory: core::ptr::null_mut(),
+        ObjectName: &path,
+        Attributes: OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE,
+        SecurityDescriptor: core::ptr::null(),
+        SecurityQualityOfService: core::ptr::null(),
+    };
+    let mut key: HANDLE = core::ptr::null_mut();
+    // SAFETY: valid attributes naming a counted string that outlives the call.
+    if unsafe { ZwOpenKey(&mut key, KEY_READ, &attributes) } < 0 {
+        return params::queue_bytes(None);
+    }
+    // Header (12 bytes) and room for more than a DWORD, so a wrong size is seen as such.
+    let mut buffer = [0u64; 4];
+    let mut returned = 0u32;
+    let length = u32::try_from(core::mem::size_of_val(&buffer)).unwrap_or(0);
+    // SAFETY: `key` was opened above; the buffer is `length` writable bytes.
+    let status = unsafe {
+        ZwQueryValueKey(
+            key,
+            &name,
+            KEY_VALUE_PARTIAL_INFORMATION,
+            buffer.as_mut_ptr().cast(),
+            length,
+            &mut returned,
+        )
+    };
+    // SAFETY: closes the key opened above, once.
+    unsafe { ZwClose(key) };
+    // STATUS_BUFFER_OVERFLOW (0x80000005): the header is filled, the data truncated.
+    const STATUS_BUFFER_OVERFLOW: i32 = 0x8000_0005_u32 as i32;
+    if status < 0 && status != STATUS_BUFFER_OVERFLOW {
+        return params::queue_bytes(None);
+    }
+    let mut raw = [0u8; 32];
+    for (chunk, word) in raw.chunks_exact_mut(8).zip(buffer) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    let value: Option<RegValue<'_>> = params::partial_information(&raw);
+    params::queue_bytes(value)
+}
+
+/// A `UNICODE_STRING` over `units`, or `None` when it is too long to count in 16 bits.
+fn counted(units: &mut [u16]) -> Option<UNICODE_STRING> {
+    let bytes = u16::try_from(units.len().checked_mul(2)?).ok()?;
+    Some(UNICODE_STRING { Length: bytes, MaximumLength: bytes, Buffer: units.as_mut_ptr() })
+}

@@ -1,0 +1,219 @@
+//! Raw kernel structures in, safe views out. Each function takes the pointers the kernel
+//! handed the driver once, checks what can be checked, and returns values whose lifetime
+//! cannot outlive the call that received them. Nothing here trusts a length field.
+//!
+//! Compiled on every target (windows-sys' types are plain repr(C) structs), so the tests
+//! below run under Miri with synthetic kernel structures.
+
+use crate::control::IoBuffers;
+use core::marker::PhantomData;
+use ringfence_wire::schema::Event;
+use ringfence_wire::text::Text;
+use windows_sys::Wdk::Foundation::IRP;
+use windows_sys::Wdk::System::SystemServices::{IMAGE_INFO, PS_CREATE_NOTIFY_INFO};
+use windows_sys::Win32::Foundation::{HANDLE, UNICODE_STRING};
+
+/// The UTF-16 units of `string`: empty for a null pointer, a null or misaligned `Buffer`;
+/// otherwise `min(Length, MaximumLength)` bytes, an odd byte count rounded down.
+///
+/// # Safety
+/// `string` is null or points to a `UNICODE_STRING` readable for `'a`; if its `Buffer` is
+/// non-null, it is readable for `min(Length, MaximumLength)` bytes, which stay unchanged
+/// for `'a`.
+pub unsafe fn unicode_units<'a>(string: *const UNICODE_STRING) -> &'a [u16] {
+    // SAFETY: the caller guarantees `string` is null or valid for reads for 'a.
+    let Some(string) = (unsafe { string.as_ref() }) else { return &[] };
+    let buffer = string.Buffer;
+    if buffer.is_null() || !buffer.cast_const().is_aligned() {
+        return &[];
+    }
+    let units = usize::from(string.Length.min(string.MaximumLength)) / 2;
+    // SAFETY: non-null and aligned (checked above); readable and unchanged for `units * 2 <=
+    // min(Length, MaximumLength)` bytes for 'a by the caller's guarantee; u16 has no invalid
+    // bit patterns.
+    unsafe { core::slice::from_raw_parts(buffer.cast_const(), units) }
+}
+
+/// A process or thread id from a `HANDLE`-typed id field. Ids are 32-bit values the kernel
+/// stores in pointer-sized fields; anything wider is not an id and reads as `u32::MAX`.
+pub fn id(handle: HANDLE) -> u32 {
+    u32::try_from(handle.addr()).unwrap_or(u32::MAX)
+}
+
+/// What the process callback learns about a new process from kernel queries rather than
+/// from `PS_CREATE_NOTIFY_INFO`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcessFacts {
+    pub start_key: u64,
+    pub create_time: u64,
+    pub session_id: u32,
+}
+
+/// `PS_CREATE_NOTIFY_INFO.Flags` bit 0.
+const FILE_OPEN_NAME_AVAILABLE: u32 = 1;
+
+/// A `ProcessStart` event from the process callback's arguments.
+///
+/// # Safety
+/// `info`'s `ImageFileName` and `CommandLine` are each null or valid as [`unicode_units`]
+/// requires, for `'a`.
+pub unsafe fn process_start<'a>(
+    pid: HANDLE,
+    info: &'a PS_CREATE_NOTIFY_INFO,
+    facts: ProcessFacts,
+) -> Event<'a> {
+    // SAFETY: `Flags` and its bitfield view are both a plain u32.
+    let flags = unsafe { info.Anonymous.Flags };
+    // SAFETY: forwarded from this function's contract.
+    let image_path = unsafe { unicode_units(info.ImageFileName) };
+    // SAFETY: forwarded from this function's contract.
+    let command_line = unsafe { unicode_units(info.CommandLine) };
+    Event::ProcessStart {
+        pid: id(pid),
+        parent_pid: id(info.ParentProcessId),
+        creating_pid: id(info.CreatingThreadId.UniqueProcess),
+        creating_tid: id(info.CreatingThreadId.UniqueThread),
+        session_id: facts.session_id,
+        image_path: Text::wide(image_path),
+        command_line: Text::wide(command_line),
+        start_key: facts.start_key,
+        create_time: facts.create_time,
+        image_name_available: flags & FILE_OPEN_NAME_AVAILABLE != 0,
+        rule_name: Text::default(),
+    }
+}
+
+pub fn process_exit(pid: HANDLE, exit_status: i32, time: u64) -> Event<'static> {
+    Event::ProcessExit {
+        pid: id(pid),
+        exit_status: u32::from_ne_bytes(exit_status.to_ne_bytes()),
+        time,
+        rule_name: Text::default(),
+    }
+}
+
+// IMAGE_INFO.Properties bitfield (ntddk.h): ImageAddressingMode:8, SystemModeImage:1,
+// ImageMappedToAllPids:1, ExtendedInfoPresent:1, MachineTypeMismatch:1,
+// ImageSignatureLevel:4, ImageSignatureType:3, ImagePartialMap:1, Reserved:12.
+const SYSTEM_MODE_IMAGE: u32 = 1 << 8;
+const SIGNATURE_LEVEL_SHIFT: u32 = 12;
+const SIGNATURE_LEVEL_MASK: u32 = 0xF;
+const SIGNATURE_TYPE_SHIFT: u32 = 16;
+const SIGNATURE_TYPE_MASK: u32 = 0x7;
+
+/// An `ImageLoad` event from the image callback's arguments. Kernel images report pid 0.
+///
+/// # Safety
+/// `name` is null or valid as [`unicode_units`] requires, for `'a`.
+pub unsafe fn image_load<'a>(
+    name: *const UNICODE_STRING,
+    pid: HANDLE,
+    info: &IMAGE_INFO,
+    time: u64,
+) -> Event<'a> {
+    // SAFETY: `Properties` and its bitfield view are both a plain u32.
+    let properties = unsafe { info.Anonymous.Properties };
+    // SAFETY: forwarded from this function's contract.
+    let path = unsafe { unicode_units(name) };
+    Event::ImageLoad {
+        pid: id(pid),
+        image_path: Text::wide(path),
+        image_base: u64::try_from(info.ImageBase.addr()).unwrap_or(u64::MAX),
+        image_size: u64::try_from(info.ImageSize).unwrap_or(u64::MAX),
+        signature_level: (properties >> SIGNATURE_LEVEL_SHIFT) & SIGNATURE_LEVEL_MASK,
+        signature_type: (properties >> SIGNATURE_TYPE_SHIFT) & SIGNATURE_TYPE_MASK,
+        kernel_image: properties & SYSTEM_MODE_IMAGE != 0,
+        time,
+        rule_name: Text::default(),
+    }
+}
+
+/// `CTL_CODE` transfer type bits; only `METHOD_BUFFERED` (0) requests get a buffer view.
+const METHOD_MASK: u32 = 3;
+
+/// The `METHOD_BUFFERED` system buffer of a device-control IRP: one kernel buffer of
+/// `max(input, output)` bytes, input first. See [`IoBuffers`].
+///
+/// # Invariants
+/// `buffer` is null (then both lengths are 0) or valid for reads and writes of
+/// `max(input_len, output_len)` bytes for `'a`, its first `input_len` bytes initialised.
+#[derive(Debug)]
+pub struct BufferedIo<'a> {
+    buffer: *mut u8,
+    input_len: usize,
+    output_len: usize,
+    _irp: PhantomData<&'a mut IRP>,
+}
+
+/// The control code and buffers of a device-control IRP. Codes that are not
+/// `METHOD_BUFFERED` get empty buffers: their pointers are user addresses, never touched.
+///
+/// # Safety
+/// `irp` points to an `IRP_MJ_DEVICE_CONTROL` IRP owned by the caller for `'a`, whose current
+/// stack location is valid and whose `AssociatedIrp.SystemBuffer`, for a `METHOD_BUFFERED`
+/// code, is null or a buffer as the I/O manager allocates it (readable and writable for the
+/// larger of the two lengths, the input bytes copied in).
+pub unsafe fn device_control<'a>(irp: *mut IRP) -> (u32, BufferedIo<'a>) {
+    // SAFETY: `irp` is valid for reads for 'a (caller).
+    let irp = unsafe { &*irp };
+    // SAFETY: while an IRP is being dispatched, `Tail.Overlay` is the union member in use.
+    let overlay = unsafe { &irp.Tail.Overlay };
+    // SAFETY: and within it, the current stack location pointer.
+    let location = unsafe { overlay.Anonymous2.Anonymous.CurrentStackLocation };
+    // SAFETY: the current stack location of a dispatched IRP is valid (caller).
+    let location = unsafe { &*location };
+    // SAFETY: for IRP_MJ_DEVICE_CONTROL the parameters are the DeviceIoControl member.
+    let parameters = unsafe { location.Parameters.DeviceIoControl };
+    let code = parameters.IoControlCode;
+    // SAFETY: for a buffered request this union member is the system buffer (caller).
+    let buffer = unsafe { irp.AssociatedIrp.SystemBuffer }.cast::<u8>();
+    let usable = code & METHOD_MASK == 0 && !buffer.is_null();
+    let len = |n: u32| if usable { usize::try_from(n).unwrap_or(0) } else { 0 };
+    // INVARIANT: a usable buffer spans both lengths; otherwise both are 0.
+    let io = BufferedIo {
+        buffer,
+        input_len: len(parameters.InputBufferLength),
+        output_len: len(parameters.OutputBufferLength),
+        _irp: PhantomData,
+    };
+    (code, io)
+}
+
+impl BufferedIo<'_> {
+    /// A view over a caller-made buffer, for tests and the emulator.
+    ///
+    /// # Safety
+    /// As the type's invariants.
+    pub unsafe fn from_raw(buffer: *mut u8, input_len: usize, output_len: usize) -> Self {
+        BufferedIo { buffer, input_len, output_len, _irp: PhantomData }
+    }
+}
+
+impl IoBuffers for BufferedIo<'_> {
+    fn input(&self) -> &[u8] {
+        if self.buffer.is_null() || self.input_len == 0 {
+            return &[];
+        }
+        // SAFETY: by the invariants, `input_len` initialised bytes at `buffer`; the shared
+        // borrow of self keeps `output` (which writes) from running while this lives.
+        unsafe { core::slice::from_raw_parts(self.buffer, self.input_len) }
+    }
+
+    fn output_len(&self) -> usize {
+        self.output_len
+    }
+
+    fn output(&mut self) -> &mut [u8] {
+        if self.buffer.is_null() || self.output_len == 0 {
+            return &mut [];
+        }
+        // SAFETY: by the invariants, `output_len` writable bytes at `buffer`. Zeroing first
+        // makes every byte initialised, so no stale pool contents can reach the caller.
+        unsafe { core::ptr::write_bytes(self.buffer, 0, self.output_len) };
+        // SAFETY: as above, now initialised; the exclusive borrow of self is the only access.
+        unsafe { core::slice::from_raw_parts_mut(self.buffer, self.output_len) }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,198 @@
+//! Run under Miri: `cargo +nightly miri test -p ringfence --lib kernel::`.
+
+use super::*;
+use windows_sys::Wdk::Foundation::IO_STACK_LOCATION;
+
+fn string(buffer: *mut u16, length: u16, maximum: u16) -> UNICODE_STRING {
+    UNICODE_STRING { Length: length, MaximumLength: maximum, Buffer: buffer }
+}
+
+#[test]
+fn a_null_string_pointer_reads_as_empty() {
+    // SAFETY: null is allowed.
+    assert_eq!(unsafe { unicode_units(core::ptr::null()) }, &[] as &[u16]);
+}
+
+#[test]
+fn a_null_buffer_reads_as_empty_whatever_its_lengths_say() {
+    let s = string(core::ptr::null_mut(), 200, 200);
+    // SAFETY: `s` is valid; its buffer is null.
+    assert!(unsafe { unicode_units(&s) }.is_empty());
+}
+
+#[test]
+fn an_odd_length_is_rounded_down_to_whole_units() {
+    let mut units = [0x41u16, 0x42, 0x43];
+    let s = string(units.as_mut_ptr(), 5, 6);
+    // SAFETY: the buffer holds 6 bytes.
+    assert_eq!(unsafe { unicode_units(&s) }, &[0x41, 0x42]);
+}
+
+#[test]
+fn a_length_beyond_the_maximum_is_cut_to_the_maximum() {
+    let mut units = [0x61u16, 0x62];
+    let s = string(units.as_mut_ptr(), 0xFFFE, 4);
+    // SAFETY: the buffer holds min(Length, MaximumLength) = 4 bytes.
+    assert_eq!(unsafe { unicode_units(&s) }, &[0x61, 0x62]);
+}
+
+#[test]
+fn a_misaligned_buffer_reads_as_empty() {
+    let mut bytes = [0u8; 9];
+    let misaligned = bytes.as_mut_ptr().wrapping_add(if bytes.as_ptr().addr() % 2 == 0 { 1 } else { 0 });
+    let s = string(misaligned.cast(), 8, 8);
+    // SAFETY: 8 readable bytes at the (misaligned) buffer.
+    assert!(unsafe { unicode_units(&s) }.is_empty());
+}
+
+fn handle(value: usize) -> HANDLE {
+    core::ptr::without_provenance_mut(value)
+}
+
+#[test]
+fn a_process_start_without_names_has_empty_strings_and_every_id() {
+    let mut info = PS_CREATE_NOTIFY_INFO::default();
+    info.ParentProcessId = handle(4);
+    info.CreatingThreadId.UniqueProcess = handle(8);
+    info.CreatingThreadId.UniqueThread = handle(12);
+    let facts = ProcessFacts { start_key: 77, create_time: 133, session_id: 1 };
+    // SAFETY: both names are null.
+    let event = unsafe { process_start(handle(1234), &info, facts) };
+    assert_eq!(
+        event,
+        Event::ProcessStart {
+            pid: 1234,
+            parent_pid: 4,
+            creating_pid: 8,
+            creating_tid: 12,
+            session_id: 1,
+            image_path: Text::default(),
+            command_line: Text::default(),
+            start_key: 77,
+            create_time: 133,
+            image_name_available: false,
+            rule_name: Text::default(),
+        }
+    );
+}
+
+#[test]
+fn a_process_start_carries_its_image_path_command_line_and_name_flag() {
+    let mut path = [0x43u16, 0x3a, 0x5c];
+    let mut line = [0x78u16, 0x20, 0x2d];
+    let mut image = string(path.as_mut_ptr(), 6, 6);
+    let mut command = string(line.as_mut_ptr(), 7, 4); // odd and beyond the maximum
+    let mut info = PS_CREATE_NOTIFY_INFO::default();
+    info.Anonymous.Flags = 1;
+    info.ImageFileName = &mut image;
+    info.CommandLine = &mut command;
+    // SAFETY: both strings point at live arrays of at least min(Length, MaximumLength) bytes.
+    let event = unsafe { process_start(handle(1), &info, ProcessFacts::default()) };
+    let Event::ProcessStart { image_path, command_line, image_name_available, .. } = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(image_path, Text::wide(&[0x43, 0x3a, 0x5c]));
+    assert_eq!(command_line, Text::wide(&[0x78, 0x20]));
+    assert!(image_name_available);
+}
+
+#[test]
+fn an_ids_wider_than_32_bits_reads_as_the_maximum() {
+    assert_eq!(id(handle(0x1_0000_0004)), u32::MAX);
+    assert_eq!(id(handle(0)), 0);
+}
+
+#[test]
+fn an_image_load_decodes_the_properties_bitfield() {
+    let mut info = IMAGE_INFO::default();
+    info.Anonymous.Properties = (1 << 8) | (12 << 12) | (1 << 16);
+    info.ImageBase = core::ptr::without_provenance_mut(0xffff_f800_0000_0000);
+    info.ImageSize = 0x2000;
+    // SAFETY: a null name is allowed.
+    let event = unsafe { image_load(core::ptr::null(), handle(0), &info, 5) };
+    assert_eq!(
+        event,
+        Event::ImageLoad {
+            pid: 0,
+            image_path: Text::default(),
+            image_base: 0xffff_f800_0000_0000,
+            image_size: 0x2000,
+            signature_level: 12,
+            signature_type: 1,
+            kernel_image: true,
+            time: 5,
+            rule_name: Text::default(),
+        }
+    );
+}
+
+/// A synthetic device-control IRP over `buffer` (the system buffer), as the I/O manager
+/// lays it out.
+fn with_irp<R>(
+    code: u32,
+    buffer: &mut [u8],
+    input: usize,
+    output: usize,
+    f: impl FnOnce(&mut IRP) -> R,
+) -> R {
+    let mut location = IO_STACK_LOCATION::default();
+    location.Parameters.DeviceIoControl.IoControlCode = code;
+    location.Parameters.DeviceIoControl.InputBufferLength = input as u32;
+    location.Parameters.DeviceIoControl.OutputBufferLength = output as u32;
+    let mut irp = IRP::default();
+    irp.Tail.Overlay.Anonymous2.Anonymous.CurrentStackLocation = &mut location;
+    irp.AssociatedIrp.SystemBuffer =
+        if buffer.is_empty() { core::ptr::null_mut() } else { buffer.as_mut_ptr().cast() };
+    f(&mut irp)
+}
+
+const BUFFERED: u32 = 0x8A52_4000 | (0x801 << 2);
+
+#[test]
+fn buffered_views_span_exactly_the_lengths_of_every_size_in_the_grid() {
+    let sizes = [0usize, 1, 15, 16, 17, 48, 65536];
+    for &input in &sizes {
+        for &output in &sizes {
+            let mut system = vec![0xABu8; input.max(output)];
+            with_irp(BUFFERED, &mut system, input, output, |irp| {
+                // SAFETY: a well-formed synthetic IRP whose buffer spans max(input, output).
+                let (code, mut io) = unsafe { device_control(irp) };
+                assert_eq!(code, BUFFERED);
+                assert_eq!(io.input().len(), input);
+                assert!(io.input().iter().all(|b| *b == 0xAB));
+                assert_eq!(io.output_len(), output);
+                let out = io.output();
+                assert_eq!(out.len(), output);
+                assert!(out.iter().all(|b| *b == 0), "the output is zeroed before use");
+                if let Some(last) = out.last_mut() {
+                    *last = 1;
+                }
+            });
+        }
+    }
+}
+
+#[test]
+fn a_request_that_is_not_method_buffered_gets_no_buffers() {
+    let mut system = vec![0xABu8; 64];
+    for method in 1..=3 {
+        with_irp(BUFFERED | method, &mut system, 64, 64, |irp| {
+            // SAFETY: a well-formed synthetic IRP.
+            let (_, mut io) = unsafe { device_control(irp) };
+            assert!(io.input().is_empty());
+            assert!(io.output().is_empty());
+        });
+    }
+    assert!(system.iter().all(|b| *b == 0xAB), "the buffer was not touched");
+}
+
+#[test]
+fn a_null_system_buffer_gives_empty_views_whatever_the_lengths() {
+    with_irp(BUFFERED, &mut [], 16, 16, |irp| {
+        // SAFETY: a synthetic IRP with a null system buffer.
+        let (_, mut io) = unsafe { device_control(irp) };
+        assert!(io.input().is_empty());
+        assert_eq!(io.output_len(), 0);
+        assert!(io.output().is_empty());
+    });
+}

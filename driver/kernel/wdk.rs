@@ -1,0 +1,1 @@
+//! The `wdk` backend: written at the end of this increment series.

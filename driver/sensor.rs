@@ -1,0 +1,163 @@
+//! The sensor: what a callback does with an event, and the state IOCTLs act on.
+//!
+//! Lock order: content (shared) before channel (exclusive); nothing takes them the other
+//! way round. Callbacks evaluate under the content lock held shared, then encode straight
+//! into the queue under the channel lock: no allocation, bounded work, and at most one
+//! `KeSetEvent` (under the channel lock, so CLEANUP cannot release the event under it).
+
+use crate::channel::{Channel, Pushed};
+use crate::content_slot::{Accepted, ContentSlot};
+use crate::platform::{Guard, Platform};
+use crate::queue::Queue;
+use alloc::vec::Vec;
+use ringfence_content::Verdict;
+use ringfence_wire::ioctl::{Notes, StatsResponse};
+use ringfence_wire::schema::{Event, Fields};
+use ringfence_wire::text::Text;
+
+pub struct Sensor<P: Platform> {
+    content: P::Lock<ContentSlot>,
+    channel: P::Lock<Channel<P::Waker>>,
+    notes: Notes,
+}
+
+impl<P: Platform> core::fmt::Debug for Sensor<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sensor").field("notes", &self.notes).finish_non_exhaustive()
+    }
+}
+
+impl<P: Platform> Sensor<P> {
+    pub fn new(queue: Queue, notes: Notes) -> Self {
+        Sensor { content: P::lock(ContentSlot::default()), channel: P::lock(Channel::new(queue)), notes }
+    }
+
+    /// The callback path: evaluate, tag with the matching rule, encode, enqueue, wake.
+    pub fn observe(&self, event: Event<'_>) -> Option<Pushed> {
+        self.content.read(|slot| match slot.verdict(&event) {
+            Verdict::Drop => {
+                self.channel.write(|channel| channel.filtered(event.kind()));
+                None
+            }
+            Verdict::Keep { rule_name } => {
+                let event = tagged(event, rule_name);
+                Some(self.channel.write(|channel| channel.push(&event, P::now())))
+            }
+        })
+    }
+
+    /// Queues a record the sensor itself produced (e.g. `ContentChanged`); never filtered.
+    pub fn report(&self, event: &Event<'_>) -> Pushed {
+        self.channel.write(|channel| channel.push(event, P::now()))
+    }
+
+    /// Swaps in accepted content; returns the active version. The old bytes are dropped
+    /// here, after the exclusive section: no callback can be reading them any more.
+    pub fn install(&self, accepted: Accepted) -> u32 {
+        let version = accepted.version();
+        let old: Option<Vec<u8>> = self.content.write(|slot| slot.replace(accepted));
+        drop(old);
+        version
+    }
+
+    pub fn content_version(&self) -> u32 {
+        self.content.read(ContentSlot::version)
+    }
+
+    /// Counts a refused load; the active content is untouched.
+    pub fn count_rejected(&self) {
+        self.content.write(ContentSlot::count_rejected);
+    }
+
+    /// `READ`: whole records into `out` (see [`Channel::read`]).
+    pub fn read(&self, out: &mut [u8]) -> Result<usize, usize> {
+        self.channel.write(|channel| channel.read(out, P::now()))
+    }
+
+    /// Replaces the reader's waker; the previous one is released after the lock is dropped.
+    pub fn set_waker(&self, waker: Option<P::Waker>) {
+        let previous = self.channel.write(|channel| channel.replace_waker(waker));
+        drop(previous);
+    }
+
+    pub fn queue_capacity(&self) -> usize {
+        self.channel.read(|channel| channel.queue().capacity())
+    }
+
+    /// A consistent snapshot of every counter (taken under the channel lock).
+    pub fn stats(&self) -> StatsResponse {
+        let (active_content_version, (loads_accepted, loads_rejected)) =
+            self.content.read(|slot| (slot.version(), slot.loads()));
+        self.channel.read(|channel| {
+            let queue = channel.queue();
+            let bytes = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+            StatsResponse {
+                kinds: *channel.counters(),
+                content_loads_accepted: loads_accepted,
+                content_loads_rejected: loads_rejected,
+                active_content_version,
+                queue_capacity_bytes: bytes(queue.capacity()),
+                queue_used_bytes: bytes(queue.used()),
+                queue_high_water_bytes: bytes(queue.high_water()),
+                records_delivered: channel.records_delivered(),
+                notes: self.notes,
+            }
+        })
+    }
+}
+
+/// `event` with its verdict field filled in: the sensor, not content, supplies `rule_name`.
+fn tagged<'a>(event: Event<'a>, rule: Text<'a>) -> Event<'a> {
+    match event {
+        Event::ProcessStart {
+            pid,
+            parent_pid,
+            creating_pid,
+            creating_tid,
+            session_id,
+            image_path,
+            command_line,
+            start_key,
+            create_time,
+            image_name_available,
+            ..
+        } => Event::ProcessStart {
+            pid,
+            parent_pid,
+            creating_pid,
+            creating_tid,
+            session_id,
+            image_path,
+            command_line,
+            start_key,
+            create_time,
+            image_name_available,
+            rule_name: rule,
+        },
+        Event::ProcessExit { pid, exit_status, time, .. } => {
+            Event::ProcessExit { pid, exit_status, time, rule_name: rule }
+        }
+        Event::ImageLoad {
+            pid,
+            image_path,
+            image_base,
+            image_size,
+            signature_level,
+            signature_type,
+            kernel_image,
+            time,
+            ..
+        } => Event::ImageLoad {
+            pid,
+            image_path,
+            image_base,
+            image_size,
+            signature_level,
+            signature_type,
+            kernel_image,
+            time,
+            rule_name: rule,
+        },
+        other => other,
+    }
+}
