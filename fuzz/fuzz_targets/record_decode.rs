@@ -1,0 +1,35 @@
+//! Record decoding on arbitrary bytes. A record that passes `new_checked`
+//! must answer every accessor, rebuild as a typed event, and re-encode to the
+//! very same bytes (the decoder accepts only the canonical encoding).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use ringfence_wire::record::encode;
+use ringfence_wire::{Event, Fields, Record, Value};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(record) = Record::new_checked(data) else {
+        return;
+    };
+    let def = record.def();
+    assert_eq!(record.kind(), def.kind);
+    assert_eq!(record.size(), data.len());
+    for (index, field) in (0u8..).zip(def.fields) {
+        let value = record.field(index).expect("a checked record supplies every field of its kind");
+        assert_eq!(value.ty(), field.ty);
+        if let Value::Str(text) = value {
+            assert_eq!(text.units().count(), text.len());
+            let _ = text.chars().count();
+        }
+    }
+    assert_eq!(record.field(def.field_count()), None);
+    let event = Event::from_fields(&record).expect("a checked record rebuilds as an event");
+    assert_eq!(record.event(), event);
+    let mut again = vec![0u8; data.len()];
+    let written = encode(&event, record.sequence(), record.timestamp(), &mut again).expect("re-encodes");
+    assert_eq!(written, data.len());
+    assert_eq!(again, data);
+    let (prefix, rest) = Record::parse_prefix(data).expect("new_checked implies parse_prefix");
+    assert!(rest.is_empty());
+    assert_eq!(prefix, record);
+});
