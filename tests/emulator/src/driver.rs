@@ -39,6 +39,17 @@ pub struct DeviceIoControlParameters {
     pub Type3InputBuffer: *mut core::ffi::c_void,
 }
 
+/// Where IRPs carry the device-control parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IoctlLayout {
+    /// Where Windows puts them (wdm.h): the only correct choice.
+    #[default]
+    Wdm,
+    /// Where windows-sys 0.61 expects them: only to diagnose a driver built on
+    /// that layout, which fails every control request on a real machine.
+    WindowsSys061,
+}
+
 /// `POINTER_ALIGNMENT`: `DECLSPEC_ALIGN(8)` on 64-bit targets.
 #[repr(C, align(8))]
 #[derive(Debug, Clone, Copy)]
@@ -105,6 +116,7 @@ pub struct Emulator {
     pub driver_object: u64,
     registry_path: u64,
     pub loaded: bool,
+    pub ioctl_layout: IoctlLayout,
 }
 
 impl Emulator {
@@ -121,7 +133,13 @@ impl Emulator {
             .processes
             .insert(system, crate::model::ps::Process { pid: 4, ..Default::default() });
         uc.get_data_mut().ps.current = system;
-        Ok(Emulator { machine, driver_object: 0, registry_path: 0, loaded: false })
+        Ok(Emulator {
+            machine,
+            driver_object: 0,
+            registry_path: 0,
+            loaded: false,
+            ioctl_layout: IoctlLayout::Wdm,
+        })
     }
 
     /// Maps the image and runs DriverEntry, which must succeed.
@@ -368,9 +386,23 @@ impl Emulator {
         let stack = rd_ptr!(&*uc, irp, IRP, Tail.Overlay.Anonymous2.Anonymous.CurrentStackLocation);
         // wdm.h's layout, not windows-sys 0.61's (see `DeviceIoControlParameters`).
         let parameters = stack + core::mem::offset_of!(IO_STACK_LOCATION, Parameters) as u64;
-        wr!(uc, parameters, DeviceIoControlParameters, OutputBufferLength = output_len);
-        wr!(uc, parameters, DeviceIoControlParameters, InputBufferLength.value = input.len() as u32);
-        wr!(uc, parameters, DeviceIoControlParameters, IoControlCode.value = code);
+        match self.ioctl_layout {
+            IoctlLayout::Wdm => {
+                wr!(uc, parameters, DeviceIoControlParameters, OutputBufferLength = output_len);
+                wr!(uc, parameters, DeviceIoControlParameters, InputBufferLength.value = input.len() as u32);
+                wr!(uc, parameters, DeviceIoControlParameters, IoControlCode.value = code);
+            }
+            IoctlLayout::WindowsSys061 => {
+                wr!(uc, stack, IO_STACK_LOCATION, Parameters.DeviceIoControl.OutputBufferLength = output_len);
+                wr!(
+                    uc,
+                    stack,
+                    IO_STACK_LOCATION,
+                    Parameters.DeviceIoControl.InputBufferLength = input.len() as u32
+                );
+                wr!(uc, stack, IO_STACK_LOCATION, Parameters.DeviceIoControl.IoControlCode = code);
+            }
+        }
         let result = self.dispatch(irp, open.device, IRP_MJ_DEVICE_CONTROL);
         let uc = &mut self.machine.uc;
         let output = match &result {

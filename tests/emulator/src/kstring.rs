@@ -38,6 +38,16 @@ impl KString {
         }
     }
 
+    /// The bytes `Length` claims (0 for NULL): differs from the expected units
+    /// exactly for the malformed shapes.
+    pub fn place_len(&self) -> usize {
+        match self {
+            KString::Null => 0,
+            KString::Text(s) => s.encode_utf16().count() * 2,
+            KString::Raw { length, .. } => usize::from(*length),
+        }
+    }
+
     /// Places the string in kernel pool; returns the `UNICODE_STRING`'s address (0 for NULL).
     pub fn place(&self, uc: &mut Uc<'_>) -> u64 {
         let (bytes, length, maximum) = match self {

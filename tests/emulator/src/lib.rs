@@ -22,6 +22,6 @@ pub mod events;
 pub mod kstring;
 
 pub use device::{Activity, EmulatedDevice};
-pub use driver::{Caller, Emulator, IoctlResult, LoadFailure, RegValue, Unload};
+pub use driver::{Caller, Emulator, IoctlLayout, IoctlResult, LoadFailure, RegValue, Unload};
 pub use events::{ImageLoad, ProcessStart};
 pub use kstring::KString;

@@ -1,0 +1,100 @@
+//! The real driver turns kernel notifications into records: every field as
+//! injected, sequence numbers gap-free, and nothing left behind at unload.
+
+mod common;
+
+use common::activity::{assert_reports, kind_of, mixed};
+use common::sensor::{record, start};
+use ringfence_emulator::{Activity, Caller, Report};
+use ringfence_wire::EventKind;
+
+fn assert_clean(report: &Report) {
+    assert_eq!(report.problems(), Vec::new(), "the books after unload");
+    assert!(!report.process_callback && !report.image_callback, "no callback registered");
+    assert!(report.devices.is_empty() && report.links.is_empty(), "no device or link left");
+    assert!(report.locks_held.is_empty() && report.references.is_empty(), "no lock held, no reference kept");
+}
+
+#[test]
+fn a_thousand_mixed_events_come_back_field_by_field_with_gap_free_sequences() {
+    let mut sensor = start();
+    let activity = mixed(1000, 0x5EED);
+    for a in &activity {
+        sensor.fire(a);
+    }
+    let records = sensor.read_all();
+    assert_eq!(records.len(), activity.len(), "one record per event, none lost or added");
+    let first = record(&records[0]).sequence();
+    for (i, (bytes, injected)) in records.iter().zip(&activity).enumerate() {
+        let r = record(bytes);
+        assert_eq!(r.sequence(), first + i as u64, "sequence numbers are gap-free");
+        assert_eq!(r.kind(), kind_of(injected));
+        assert_reports(&r, injected, "");
+    }
+    let stats = sensor.stats();
+    for kind in [EventKind::ProcessStart, EventKind::ProcessExit, EventKind::ImageLoad] {
+        let injected = activity.iter().filter(|a| kind_of(a) == kind).count() as u64;
+        let counters = stats.kind(kind);
+        assert_eq!((counters.seen, counters.queued, counters.dropped), (injected, injected, 0), "{kind:?}");
+    }
+    assert_eq!(stats.records_delivered, activity.len() as u64);
+    assert_clean(&sensor.stop());
+}
+
+#[test]
+fn an_empty_queue_reads_as_zero_bytes() {
+    let mut sensor = start();
+    let r = sensor.read(4096);
+    assert_eq!((r.status, r.information), (0, 0));
+    assert_clean(&sensor.stop());
+}
+
+#[test]
+fn process_creation_with_null_and_malformed_strings_is_reported_without_a_fault() {
+    let mut sensor = start();
+    let activity = mixed(300, 0xBAD_5721);
+    let odd = activity.iter().filter(|a| match a {
+        Activity::ProcessStart(p) => p.image.expected_units().len() * 2 != p.image.place_len(),
+        _ => false,
+    });
+    assert!(odd.count() > 0, "the sample includes NULL, odd and over-long strings");
+    for a in &activity {
+        sensor.fire(a);
+    }
+    let records = sensor.read_all();
+    for (bytes, injected) in records.iter().zip(&activity) {
+        assert_reports(&record(bytes), injected, "");
+    }
+    assert_clean(&sensor.stop());
+}
+
+#[test]
+fn the_wake_event_is_signalled_when_records_arrive_and_released_at_cleanup() {
+    let mut sensor = start();
+    let event = sensor.emu.create_event();
+    assert_eq!(sensor.set_event(event), 0);
+    assert!(!sensor.emu.take_signal(event), "nothing queued yet");
+    sensor.fire(&mixed(1, 1)[0]);
+    assert!(sensor.emu.take_signal(event), "a record arrived");
+    assert_eq!(sensor.emu.report().references.len(), 1, "the driver holds the event");
+    let report = sensor.stop();
+    assert_clean(&report);
+}
+
+#[test]
+fn a_handle_without_modify_state_or_of_the_wrong_type_is_refused() {
+    let mut sensor = start();
+    let weak = sensor.emu.create_event_with_access(0x0010_0000);
+    assert_eq!(sensor.set_event(weak), windows_sys::Win32::Foundation::STATUS_ACCESS_DENIED);
+    assert_eq!(sensor.set_event(0x7777_0000), windows_sys::Win32::Foundation::STATUS_INVALID_HANDLE);
+    assert!(sensor.emu.report().references.is_empty());
+    assert_clean(&sensor.stop());
+}
+
+#[test]
+fn a_second_client_is_refused_while_the_first_holds_the_device() {
+    let mut sensor = start();
+    let (status, file) = sensor.emu.open(Caller::Administrator, true, true).expect("the I/O manager answers");
+    assert_eq!((status, file), (windows_sys::Win32::Foundation::STATUS_ACCESS_DENIED, None));
+    assert_clean(&sensor.stop());
+}
