@@ -26,19 +26,22 @@
 //! | any            | [`STATUS_BUFFER_TOO_SMALL`]     | the output buffer is shorter than the response; nothing changed |
 //! | `HELLO`        | [`STATUS_SUCCESS`]              | `Information` = 32                                          |
 //! | `READ`         | [`STATUS_SUCCESS`]              | `Information` = bytes of whole records; 0 when the queue is empty |
-//! | `READ`         | [`STATUS_BUFFER_TOO_SMALL`]     | the next record does not fit in the empty output buffer; `Information` = its size; nothing is dequeued |
+//! | `READ`         | [`STATUS_BUFFER_TOO_SMALL`]     | the next record does not fit in the empty output buffer; `Information` = 0; nothing is dequeued |
 //! | `LOAD_CONTENT` | [`STATUS_SUCCESS`]              | the content was judged: accepted or rejected, see the response |
 //! | `LOAD_CONTENT` | [`STATUS_INSUFFICIENT_RESOURCES`] | no pool for a copy of the content; nothing changed        |
 //! | `STATS`        | [`STATUS_SUCCESS`]              | `Information` = [`StatsResponse::LEN`]                      |
 //! | `SET_EVENT`    | [`STATUS_SUCCESS`]              | the event is registered (handle 0: unregistered)            |
 //! | `SET_EVENT`    | [`STATUS_INVALID_HANDLE`], [`STATUS_OBJECT_TYPE_MISMATCH`], [`STATUS_ACCESS_DENIED`] | `ObReferenceObjectByHandle` refused the handle (user-mode access, `EVENT_MODIFY_STATE`); the previous registration stays |
 //!
-//! Why a rejected `LOAD_CONTENT` still answers `STATUS_SUCCESS`: for an error
-//! status (`NT_ERROR`) the I/O manager copies no `METHOD_BUFFERED` output back,
-//! so the validator's reason would never reach the caller. For the same
-//! reason a Win32 caller does not see `Information` on `STATUS_BUFFER_TOO_SMALL`:
-//! size the `READ` buffer from [`HelloResponse::max_record_bytes`] and the case
-//! never arises.
+//! With an error status (`NT_ERROR`) the I/O manager copies no
+//! `METHOD_BUFFERED` output back and does not pass `Information` on to the
+//! caller, and Windows expects `Information` to be 0. Hence:
+//! - a rejected `LOAD_CONTENT` answers `STATUS_SUCCESS` with `accepted = 0`,
+//!   or the validator's reason would never reach the caller;
+//! - every error status, `STATUS_BUFFER_TOO_SMALL` included, has
+//!   `Information` = 0. A `READ` buffer of [`HelloResponse::max_record_bytes`]
+//!   bytes always holds the next record, so a client sized from `HELLO` never
+//!   meets `STATUS_BUFFER_TOO_SMALL`.
 //!
 //! No record is ever split across two `READ`s. The wake-up: the client creates
 //! an event, registers it with `SET_EVENT`; the driver references the event
