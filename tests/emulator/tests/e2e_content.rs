@@ -168,7 +168,7 @@ fn every_malformed_file_is_rejected_by_the_driver_with_the_user_mode_reason_and_
                 assert!(!verdict.accepted, "rejected in user mode: {e:?}");
                 assert_eq!(
                     (verdict.reason, verdict.offset, verdict.args),
-                    (e.code(), e.offset as u32, e.args()),
+                    (e.code(), u32::try_from(e.offset).expect("offset fits"), e.args()),
                     "the driver's reason is the validator's: {e:?}"
                 );
                 assert_eq!(verdict.active_version, 7, "the old content stays active");
