@@ -55,7 +55,8 @@ enum Command {
 enum ContentCommand {
     /// Compile TOML rules into the binary content the driver loads.
     Compile {
-        /// The rule file.
+        /// The rule file: TOML, `version = N` then `[[rule]]` tables with name,
+        /// kind, action (include or exclude) and `match` conditions (see examples/content/).
         rules: PathBuf,
         /// Where to write the compiled content.
         #[arg(short, long, value_name = "FILE")]

@@ -1,0 +1,86 @@
+//! The companion's hot path: one READ's worth of records to output lines.
+//! Baseline in the same run: decoding alone (wire's validating walk plus every
+//! field read), so the figures show what rendering adds on top.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ringfence_companion::{EventStream, Format, Host};
+use ringfence_wire::batch::Records;
+use ringfence_wire::record::{encode, encoded_len};
+use ringfence_wire::{Event, Fields, Text};
+
+/// 1,000 records, the mix of a busy machine: mostly image loads.
+fn batch() -> (Vec<u8>, u64) {
+    let exe: Vec<u16> = r"\Device\HarddiskVolume3\Program Files\Vendor\app.exe".encode_utf16().collect();
+    let cmd: Vec<u16> = r#""C:\Program Files\Vendor\app.exe" --serve --port 8080"#.encode_utf16().collect();
+    let dll: Vec<u16> = r"\Device\HarddiskVolume3\Windows\System32\kernelbase.dll".encode_utf16().collect();
+    let mut out = Vec::new();
+    for i in 0..1000u32 {
+        let event = match i % 10 {
+            0 => Event::ProcessStart {
+                pid: 1000 + i,
+                parent_pid: 4,
+                creating_pid: 4,
+                creating_tid: 8,
+                session_id: 1,
+                image_path: Text::wide(&exe),
+                command_line: Text::wide(&cmd),
+                start_key: u64::from(i),
+                create_time: 133_000_000_000_000_000,
+                image_name_available: true,
+                rule_name: Text::default(),
+            },
+            9 => {
+                Event::ProcessExit { pid: 1000 + i - 9, exit_status: 0, time: 1, rule_name: Text::default() }
+            }
+            _ => Event::ImageLoad {
+                pid: 1000 + i - i % 10,
+                image_path: Text::wide(&dll),
+                image_base: 0x7ffa_0000_0000,
+                image_size: 0x10_0000,
+                signature_level: 12,
+                signature_type: 1,
+                kernel_image: false,
+                time: 133_000_000_000_000_000,
+                rule_name: Text::default(),
+            },
+        };
+        let at = out.len();
+        out.resize(at + encoded_len(&event).unwrap(), 0);
+        encode(&event, u64::from(i), 133_000_000_000_000_000, &mut out[at..]).unwrap();
+    }
+    (out, 1000)
+}
+
+fn render(c: &mut Criterion) {
+    let (bytes, records) = batch();
+    let mut group = c.benchmark_group("render_1000_records");
+    group.throughput(Throughput::Elements(records));
+    group.bench_function("baseline_decode_only", |b| {
+        b.iter(|| {
+            let mut sum = 0u64;
+            for record in Records::new(black_box(&bytes)).flatten() {
+                for i in 0..record.def().field_count() {
+                    sum = sum.wrapping_add(record.field(i).and_then(|v| v.as_u64()).unwrap_or(1));
+                }
+            }
+            sum
+        })
+    });
+    for (name, format) in [("json", Format::Json), ("table", Format::Table)] {
+        let mut out = Vec::with_capacity(1 << 20);
+        group.bench_function(name, |b| {
+            let mut stream = EventStream::new(Host { name: "bench".into() }, format);
+            b.iter(|| {
+                out.clear();
+                stream.render_batch(black_box(&bytes), &mut out, &mut std::io::sink()).unwrap();
+                out.len()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, render);
+criterion_main!(benches);
