@@ -299,15 +299,18 @@ impl<'a> Record<'a> {
         self.def
     }
 
+    #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
     pub fn sequence(&self) -> u64 {
         bytes::u64_at(self.buf, layout::SEQUENCE).unwrap_or(0)
     }
 
+    #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
     pub fn timestamp(&self) -> u64 {
         bytes::u64_at(self.buf, layout::TIMESTAMP).unwrap_or(0)
     }
 
     /// The typed event; every field was checked, so none is defaulted.
+    #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
     pub fn event(&self) -> Event<'a> {
         Event::from_fields(self).unwrap_or(Event::ProcessExit {
             pid: 0,
@@ -323,6 +326,7 @@ impl<'a> Fields<'a> for Record<'a> {
         self.def.kind
     }
 
+    #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
     fn field(&self, index: u8) -> Option<Value<'a>> {
         let ty = self.def.field(index)?.ty;
         let raw = bytes::u64_at(self.buf, slot_offset(index)?)?;
