@@ -5,8 +5,8 @@ use crate::platform::{Guard, Platform, Wake};
 use ringfence_wire::ioctl::STATUS_INVALID_HANDLE;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::rc::Rc;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 #[derive(Debug)]
 pub struct HostLock<T>(RwLock<T>);
@@ -25,23 +25,34 @@ impl<T> Guard<T> for HostLock<T> {
 /// many references the driver holds on it.
 #[derive(Debug, Default)]
 pub struct EventObject {
-    pub signals: Cell<u64>,
-    pub references: Cell<u64>,
+    signals: AtomicU64,
+    references: AtomicU64,
+}
+
+impl EventObject {
+    pub fn signals(&self) -> u64 {
+        self.signals.load(Ordering::SeqCst)
+    }
+
+    /// References the driver holds; 0 once it let go.
+    pub fn references(&self) -> u64 {
+        self.references.load(Ordering::SeqCst)
+    }
 }
 
 /// A referenced event; dropping it releases the reference (`ObfDereferenceObject`).
 #[derive(Debug)]
-pub struct HostWaker(Rc<EventObject>);
+pub struct HostWaker(Arc<EventObject>);
 
 impl Wake for HostWaker {
     fn wake(&self) {
-        self.0.signals.set(self.0.signals.get().saturating_add(1));
+        self.0.signals.fetch_add(1, Ordering::SeqCst);
     }
 }
 
 impl Drop for HostWaker {
     fn drop(&mut self) {
-        self.0.references.set(self.0.references.get().saturating_sub(1));
+        self.0.references.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -50,13 +61,13 @@ impl Drop for HostWaker {
 pub const INVALID_HANDLES: u64 = 0xFFFF_0000_0000_0000;
 
 thread_local! {
-    static EVENTS: RefCell<BTreeMap<u64, Rc<EventObject>>> = const { RefCell::new(BTreeMap::new()) };
+    static EVENTS: RefCell<BTreeMap<u64, Arc<EventObject>>> = const { RefCell::new(BTreeMap::new()) };
     static CLOCK: Cell<u64> = const { Cell::new(0) };
 }
 
 /// The event object behind `handle` in this thread's model.
-pub fn event(handle: u64) -> Rc<EventObject> {
-    EVENTS.with(|events| Rc::clone(events.borrow_mut().entry(handle).or_default()))
+pub fn event(handle: u64) -> Arc<EventObject> {
+    EVENTS.with(|events| Arc::clone(events.borrow_mut().entry(handle).or_default()))
 }
 
 #[derive(Debug)]
@@ -84,7 +95,7 @@ impl Platform for Host {
             return Err(STATUS_INVALID_HANDLE);
         }
         let object = event(handle);
-        object.references.set(object.references.get().saturating_add(1));
+        object.references.fetch_add(1, Ordering::SeqCst);
         Ok(HostWaker(object))
     }
 }

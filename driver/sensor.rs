@@ -161,3 +161,6 @@ fn tagged<'a>(event: Event<'a>, rule: Text<'a>) -> Event<'a> {
         other => other,
     }
 }
+
+#[cfg(all(test, not(target_os = "windows")))]
+mod tests;
