@@ -60,4 +60,5 @@ pub use view::{Condition, ConditionValue, Content, Rule, Rules, Summary};
 #[cfg(feature = "compiler")]
 pub use compile::{
     CompileError, CompileErrorKind, ConditionSpec, RuleSpec, SpecValue, compile, compile_rules,
+    compile_rules_unindexed,
 };

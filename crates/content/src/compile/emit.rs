@@ -59,6 +59,7 @@ pub(super) fn emit(
     lines: &[usize],
     version: u32,
     schema: &Schema,
+    indexed: bool,
 ) -> Result<Vec<u8>, CompileError> {
     if rules.len() > format::MAX_RULES {
         return Err(limit(0, None, Limit::Rules, rules.len(), format::MAX_RULES));
@@ -166,7 +167,7 @@ pub(super) fn emit(
             action: spec.action.code(),
             name: (name_at, u16::try_from(name.len()).unwrap_or(u16::MAX)),
             conditions,
-            anchor: best.map(|(_, at, key)| (at, key)),
+            anchor: best.filter(|_| indexed).map(|(_, at, key)| (at, key)),
         });
     }
     let pool_bytes = pool.units.len().saturating_mul(2);

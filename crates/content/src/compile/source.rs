@@ -112,7 +112,7 @@ pub fn compile(source: &str, schema: &Schema) -> Result<Vec<u8>, CompileError> {
         rules.push(RuleSpec { name: src.name.clone(), kind: def.kind, action, conditions });
         lines.push(rule_line);
     }
-    emit::emit(&rules, &lines, file.version, schema)
+    emit::emit(&rules, &lines, file.version, schema, true)
 }
 
 type Located = (usize, CompileErrorKind);

@@ -1,0 +1,161 @@
+//! Realistic rule sets of any size for the benches: path `ends_with`,
+//! `starts_with` and `equals`, command-line `contains`, integer fields, spread
+//! over process starts and image loads the way noise-reduction sets are, plus
+//! a fixed handful of rules with nothing to index (command-line `contains` only).
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::arithmetic_side_effects)]
+
+use ringfence_content::{Action, ConditionSpec, Operator, RuleSpec, SpecValue};
+use ringfence_wire::schema::field;
+use ringfence_wire::{Event, EventKind, Text};
+
+pub fn wide(s: &str) -> Vec<u16> {
+    s.encode_utf16().collect()
+}
+
+fn cond(field: u8, operator: Operator, value: SpecValue) -> ConditionSpec {
+    let case_insensitive = matches!(value, SpecValue::Str(_));
+    ConditionSpec { field, operator, negated: false, case_insensitive, value }
+}
+
+fn text(s: String) -> SpecValue {
+    SpecValue::Str(wide(&s))
+}
+
+/// Rules whose anchor nothing in the bench events has (they differ by `i`),
+/// as in a real set where each rule is about one program.
+fn indexed_rule(i: usize) -> RuleSpec {
+    use field::{ImageLoad as IL, ProcessStart as PS};
+    let (kind, action, conditions) = match i % 8 {
+        0 => (
+            EventKind::ImageLoad,
+            Action::Exclude,
+            vec![
+                cond(IL::image_path as u8, Operator::EndsWith, text(format!("\\vendor{i}\\module{i}.dll"))),
+                cond(IL::signature_level as u8, Operator::GreaterThan, SpecValue::Integer(7)),
+            ],
+        ),
+        1 => (
+            EventKind::ImageLoad,
+            Action::Include,
+            vec![cond(
+                IL::image_path as u8,
+                Operator::StartsWith,
+                text(format!("\\Device\\HarddiskVolume3\\Program Files\\Vendor{i}\\")),
+            )],
+        ),
+        2 => (
+            EventKind::ProcessStart,
+            Action::Exclude,
+            vec![
+                cond(
+                    PS::image_path as u8,
+                    Operator::Equals,
+                    text(format!("\\??\\C:\\Program Files\\Vendor{i}\\app{i}.exe")),
+                ),
+                cond(PS::command_line as u8, Operator::Contains, text("--service".into())),
+            ],
+        ),
+        3 => (
+            EventKind::ProcessStart,
+            Action::Include,
+            vec![
+                cond(PS::image_path as u8, Operator::EndsWith, text(format!("\\tool{i}.exe"))),
+                cond(PS::command_line as u8, Operator::Contains, text(format!(" -x{i} "))),
+            ],
+        ),
+        4 => (
+            EventKind::ProcessStart,
+            Action::Exclude,
+            vec![
+                cond(PS::parent_pid as u8, Operator::Equals, SpecValue::Integer(100_000 + i as u64)),
+                cond(PS::session_id as u8, Operator::Equals, SpecValue::Integer(0)),
+            ],
+        ),
+        5 => (
+            EventKind::ProcessStart,
+            Action::Exclude,
+            vec![cond(
+                PS::image_path as u8,
+                Operator::StartsWith,
+                text(format!("\\??\\C:\\Program Files (x86)\\Updater{i}\\")),
+            )],
+        ),
+        6 => (
+            EventKind::ImageLoad,
+            Action::Exclude,
+            vec![cond(
+                IL::image_path as u8,
+                Operator::Equals,
+                text(format!("\\Device\\HarddiskVolume3\\Windows\\System32\\lib{i}.dll")),
+            )],
+        ),
+        _ => (
+            EventKind::ProcessStart,
+            Action::Include,
+            vec![
+                cond(PS::image_path as u8, Operator::EndsWith, text(format!("\\Tools\\t{i}\\run.exe"))),
+                cond(PS::creating_pid as u8, Operator::GreaterThan, SpecValue::Integer(4)),
+            ],
+        ),
+    };
+    RuleSpec { name: format!("rule {i}"), kind, action, conditions }
+}
+
+/// The rules no index can narrow: a real set has a few of these.
+fn unindexed_rules() -> Vec<RuleSpec> {
+    ["urlcache", " -enc", "scrobj.dll", "delete shadows"]
+        .iter()
+        .map(|needle| RuleSpec {
+            name: format!("contains {needle}"),
+            kind: EventKind::ProcessStart,
+            action: Action::Include,
+            conditions: vec![cond(
+                field::ProcessStart::command_line as u8,
+                Operator::Contains,
+                text((*needle).into()),
+            )],
+        })
+        .collect()
+}
+
+/// `n` rules: `n - 4` indexable ones and the 4 unindexed ones.
+pub fn rules(n: usize) -> Vec<RuleSpec> {
+    let mut rules: Vec<RuleSpec> = (0..n.saturating_sub(4)).map(indexed_rule).collect();
+    rules.extend(unindexed_rules());
+    rules
+}
+
+pub fn filled(s: &str, len: usize) -> Vec<u16> {
+    s.encode_utf16().cycle().take(len).collect()
+}
+
+/// A typical process start: 120-unit image path, 400-unit command line.
+pub fn process_start<'a>(path: &'a [u16], args: &'a [u16]) -> Event<'a> {
+    Event::ProcessStart {
+        pid: 4242,
+        parent_pid: 888,
+        creating_pid: 888,
+        creating_tid: 4000,
+        session_id: 1,
+        image_path: Text::wide(path),
+        command_line: Text::wide(args),
+        start_key: 0x1_0000_0042,
+        create_time: 133_700_000_000_000_000,
+        image_name_available: true,
+        rule_name: Text::default(),
+    }
+}
+
+pub fn image_load(path: &[u16]) -> Event<'_> {
+    Event::ImageLoad {
+        pid: 4242,
+        image_path: Text::wide(path),
+        image_base: 0x7FF8_1000_0000,
+        image_size: 0x2_0000,
+        signature_level: 12,
+        signature_type: 1,
+        kernel_image: false,
+        time: 133_700_000_000_000_000,
+        rule_name: Text::default(),
+    }
+}

@@ -1,0 +1,73 @@
+//! Evaluation of arbitrary events against arbitrary content bytes through the
+//! unvalidated entry point: it must never panic; and when the bytes validate,
+//! the validated view, the raw entry point and a decoded record all agree.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use ringfence_content::{evaluate_raw, evaluate_record, validate};
+use ringfence_wire::record::encode;
+use ringfence_wire::{Event, Record, SCHEMA, Text};
+
+#[derive(Arbitrary, Debug)]
+enum Owned {
+    Start { ints: [u32; 5], image: Vec<u16>, cmd: Vec<u16>, key: u64, time: u64, named: bool },
+    Exit { pid: u32, status: u32, time: u64 },
+    Load { ints: [u32; 3], image: Vec<u16>, base: u64, size: u64, kernel: bool, time: u64 },
+}
+
+impl Owned {
+    fn event(&self) -> Event<'_> {
+        let none = Text::default();
+        match self {
+            Owned::Start { ints, image, cmd, key, time, named } => Event::ProcessStart {
+                pid: ints[0],
+                parent_pid: ints[1],
+                creating_pid: ints[2],
+                creating_tid: ints[3],
+                session_id: ints[4],
+                image_path: Text::wide(image),
+                command_line: Text::wide(cmd),
+                start_key: *key,
+                create_time: *time,
+                image_name_available: *named,
+                rule_name: none,
+            },
+            Owned::Exit { pid, status, time } => {
+                Event::ProcessExit { pid: *pid, exit_status: *status, time: *time, rule_name: none }
+            }
+            Owned::Load { ints, image, base, size, kernel, time } => Event::ImageLoad {
+                pid: ints[0],
+                image_path: Text::wide(image),
+                image_base: *base,
+                image_size: *size,
+                signature_level: ints[1],
+                signature_type: ints[2],
+                kernel_image: *kernel,
+                time: *time,
+                rule_name: none,
+            },
+        }
+    }
+}
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    events: Vec<Owned>,
+    content: Vec<u8>,
+}
+
+fuzz_target!(|input: Input| {
+    let valid = validate(&input.content, &SCHEMA).ok();
+    let mut buf = vec![0u8; 1 << 16];
+    for owned in input.events.iter().take(8) {
+        let event = owned.event();
+        let raw = evaluate_raw(&input.content, &event);
+        let Some(content) = valid else { continue };
+        assert_eq!(content.evaluate(&event), raw);
+        if let Ok(len) = encode(&event, 1, 2, &mut buf) {
+            let record = Record::new_checked(&buf[..len]).expect("an encoded event decodes");
+            assert_eq!(evaluate_record(&content, &record), raw);
+        }
+    }
+});

@@ -1,0 +1,60 @@
+//! Content validation on arbitrary bytes. Content the validator accepts must
+//! list its rules, and evaluate every kind of event exactly as the
+//! unvalidated entry point does.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use ringfence_content::{evaluate_raw, validate};
+use ringfence_wire::{Event, SCHEMA, Text};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(content) = validate(data, &SCHEMA) else {
+        return;
+    };
+    assert_eq!(content.as_bytes().len(), data.len());
+    let mut rules = 0;
+    for rule in content.rules() {
+        assert!(rule.kind().is_some_and(|k| k.def().activity));
+        assert!(rule.action.is_some());
+        let _ = rule.name().len();
+        let conditions = rule.conditions().count();
+        assert!(conditions <= ringfence_content::MAX_CONDITIONS_PER_RULE);
+        rules += 1;
+    }
+    assert_eq!(rules, content.rule_count());
+
+    let path: Vec<u16> = r"\Device\HarddiskVolume3\Windows\System32\WindowsPowerShell\v1.0\powershell.exe"
+        .encode_utf16()
+        .collect();
+    let args: Vec<u16> = "powershell.exe -NoP -Enc SQBFAFgA".encode_utf16().collect();
+    let events = [
+        Event::ProcessStart {
+            pid: 4242,
+            parent_pid: 4,
+            creating_pid: 4,
+            creating_tid: 8,
+            session_id: 1,
+            image_path: Text::wide(&path),
+            command_line: Text::wide(&args),
+            start_key: 7,
+            create_time: 1,
+            image_name_available: true,
+            rule_name: Text::default(),
+        },
+        Event::ProcessExit { pid: 4242, exit_status: 0xC000_0005, time: 2, rule_name: Text::default() },
+        Event::ImageLoad {
+            pid: 4242,
+            image_path: Text::wide(&path),
+            image_base: 0x7FF8_0000_0000,
+            image_size: 0x1000,
+            signature_level: 12,
+            signature_type: 1,
+            kernel_image: false,
+            time: 3,
+            rule_name: Text::default(),
+        },
+    ];
+    for event in &events {
+        assert_eq!(content.evaluate(event), evaluate_raw(data, event));
+    }
+});
