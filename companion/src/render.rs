@@ -2,12 +2,12 @@
 //! The ECS name of every schema field comes from the schema (`FieldDef::ecs`);
 //! this module adds only what the schema cannot know (event.*, host, ids).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
 use ringfence_wire::schema::field;
 use ringfence_wire::{EventKind, Fields, Record, Text, Value};
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 
 use crate::text;
 use crate::time::rfc3339;
@@ -69,37 +69,42 @@ impl Renderer {
 
     /// The ECS document for `record`; updates the process table.
     pub fn json(&mut self, record: &Record<'_>) -> Json {
+        self.doc(record).into_json()
+    }
+
+    /// The ECS document for `record`, ready to write; updates the process table.
+    pub fn doc(&mut self, record: &Record<'_>) -> Doc {
         let kind = record.kind();
         let (category, ty, action) = classification(kind);
-        let mut doc = Map::new();
+        let mut doc = Doc::default();
         let mut escaped = Vec::new();
-        put(&mut doc, "@timestamp", rfc3339(record.timestamp()).map_or(Json::Null, Json::String));
-        put(&mut doc, "ecs.version", json!(ECS_VERSION));
-        put(&mut doc, "event.kind", json!("event"));
-        put(&mut doc, "event.category", json!(category));
-        put(&mut doc, "event.type", json!(ty));
-        put(&mut doc, "event.action", json!(action));
-        put(&mut doc, "event.module", json!("ringfence"));
-        put(&mut doc, "event.sequence", json!(record.sequence()));
-        put(&mut doc, "host.name", json!(self.host.name));
-        put(&mut doc, "host.hostname", json!(self.host.name));
-        put(&mut doc, "host.os.type", json!("windows"));
-        put(&mut doc, "host.os.family", json!("windows"));
-        put(&mut doc, "agent.type", json!("ringfence"));
-        put(&mut doc, "agent.version", json!(env!("CARGO_PKG_VERSION")));
+        doc.put("@timestamp", rfc3339(record.timestamp()).map_or(Json::Null, Json::String));
+        doc.put("ecs.version", json!(ECS_VERSION));
+        doc.put("event.kind", json!("event"));
+        doc.put("event.category", json!(category));
+        doc.put("event.type", json!(ty));
+        doc.put("event.action", json!(action));
+        doc.put("event.module", json!("ringfence"));
+        doc.put("event.sequence", json!(record.sequence()));
+        doc.put("host.name", json!(self.host.name));
+        doc.put("host.hostname", json!(self.host.name));
+        doc.put("host.os.type", json!("windows"));
+        doc.put("host.os.family", json!("windows"));
+        doc.put("agent.type", json!("ringfence"));
+        doc.put("agent.version", json!(env!("CARGO_PKG_VERSION")));
         for (index, def) in (0u8..).zip(record.def().fields) {
             let Some(value) = record.field(index) else { continue };
             // The driver sends an empty string for "absent"; ECS leaves absent fields out.
             if value.as_text().is_some_and(|t| t.is_empty()) {
                 continue;
             }
-            put(&mut doc, def.ecs, json_value(value, def.ecs, &mut escaped));
+            doc.put(def.ecs, json_value(value, def.ecs, &mut escaped));
         }
         self.add_derived(record, &mut doc, &mut escaped);
         if !escaped.is_empty() {
-            put(&mut doc, "ringfence.escaped", json!(escaped));
+            doc.put("ringfence.escaped", json!(escaped));
         }
-        Json::Object(doc)
+        doc
     }
 
     /// Updates the process table for `record` and returns the entity ids it
@@ -130,18 +135,13 @@ impl Renderer {
     }
 
     /// Fields derived from others: names from paths, entity ids, outcome.
-    fn add_derived(
-        &mut self,
-        record: &Record<'_>,
-        doc: &mut Map<String, Json>,
-        escaped: &mut Vec<&'static str>,
-    ) {
+    fn add_derived(&mut self, record: &Record<'_>, doc: &mut Doc, escaped: &mut Vec<&'static str>) {
         let (own, parent) = self.track(record);
         if let Some(id) = own {
-            put(doc, "process.entity_id", json!(id));
+            doc.put("process.entity_id", json!(id));
         }
         if let Some(id) = parent {
-            put(doc, "process.parent.entity_id", json!(id));
+            doc.put("process.parent.entity_id", json!(id));
         }
         let text_of = |i: u8| record.field(i).and_then(|v| v.as_text());
         match record.kind() {
@@ -157,7 +157,7 @@ impl Renderer {
             }
             EventKind::ContentChanged => {
                 let accepted = record.field(field::ContentChanged::accepted as u8) == Some(Value::Bool(true));
-                put(doc, "event.outcome", json!(if accepted { "success" } else { "failure" }));
+                doc.put("event.outcome", json!(if accepted { "success" } else { "failure" }));
             }
             EventKind::ProcessExit | EventKind::LostEvents => {}
         }
@@ -165,8 +165,7 @@ impl Renderer {
 
     /// Writes `record` as one JSON line.
     pub fn write_json<W: Write + ?Sized>(&mut self, record: &Record<'_>, out: &mut W) -> io::Result<()> {
-        let doc = self.json(record);
-        serde_json::to_writer(&mut *out, &doc)?;
+        self.doc(record).write(out)?;
         out.write_all(b"\n")
     }
 
@@ -266,29 +265,73 @@ fn json_value(value: Value<'_>, ecs: &'static str, escaped: &mut Vec<&'static st
 }
 
 /// Puts the last path component of `path` (after the last backslash) at `ecs`.
-fn put_name(doc: &mut Map<String, Json>, ecs: &'static str, path: Text<'_>, escaped: &mut Vec<&'static str>) {
+fn put_name(doc: &mut Doc, ecs: &'static str, path: Text<'_>, escaped: &mut Vec<&'static str>) {
     let units: Vec<u16> = path.units().collect();
     let start = units.iter().rposition(|u| *u == u16::from(b'\\')).map_or(0, |i| i.saturating_add(1));
     let name = units.get(start..).unwrap_or_default();
-    put(doc, ecs, json_value(Value::Str(Text::wide(name)), ecs, escaped));
+    doc.put(ecs, json_value(Value::Str(Text::wide(name)), ecs, escaped));
 }
 
-/// Inserts `value` at the dotted ECS name `path`, nesting objects (`process.parent.pid`
-/// becomes `{"process":{"parent":{"pid":…}}}`). Should a name ever cross a
-/// non-object, the rest of the name is kept as one dotted key at that level.
-pub fn put(doc: &mut Map<String, Json>, path: &str, value: Json) {
-    match path.split_once('.') {
-        None => {
-            doc.insert(path.to_owned(), value);
-        }
-        Some((head, rest)) => {
-            let child = doc.entry(head.to_owned()).or_insert_with(|| Json::Object(Map::new()));
-            match child {
-                Json::Object(inner) => put(inner, rest, value),
-                _ => {
-                    doc.insert(path.to_owned(), value);
+/// An ECS document under construction. Every key is a `&'static str` (a
+/// segment of a schema or companion ECS name), so building one allocates only
+/// for values; keys are kept sorted, as serde_json writes its own maps.
+#[derive(Debug, Default)]
+pub struct Doc(BTreeMap<&'static str, Node>);
+
+#[derive(Debug)]
+enum Node {
+    Leaf(Json),
+    Branch(Doc),
+}
+
+impl Doc {
+    /// Inserts `value` at the dotted ECS name `path`, nesting objects
+    /// (`process.parent.pid` becomes `{"process":{"parent":{"pid":…}}}`). Should
+    /// a name ever cross a value, the rest of the name stays one dotted key there.
+    pub fn put(&mut self, path: &'static str, value: Json) {
+        match path.split_once('.') {
+            None => {
+                self.0.insert(path, Node::Leaf(value));
+            }
+            Some((head, rest)) => match self.0.entry(head).or_insert_with(|| Node::Branch(Doc::default())) {
+                Node::Branch(inner) => inner.put(rest, value),
+                Node::Leaf(_) => {
+                    self.0.insert(path, Node::Leaf(value));
                 }
+            },
+        }
+    }
+
+    /// Writes the document as compact JSON, byte for byte what serde_json
+    /// writes for the equivalent [`Json`] value.
+    pub fn write<W: Write + ?Sized>(&self, out: &mut W) -> io::Result<()> {
+        out.write_all(b"{")?;
+        for (i, (key, node)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, key)?;
+            out.write_all(b":")?;
+            match node {
+                Node::Leaf(value) => serde_json::to_writer(&mut *out, value)?,
+                Node::Branch(inner) => inner.write(out)?,
             }
         }
+        out.write_all(b"}")
+    }
+
+    pub fn into_json(self) -> Json {
+        Json::Object(
+            self.0
+                .into_iter()
+                .map(|(k, node)| {
+                    let value = match node {
+                        Node::Leaf(v) => v,
+                        Node::Branch(inner) => inner.into_json(),
+                    };
+                    (k.to_owned(), value)
+                })
+                .collect(),
+        )
     }
 }
