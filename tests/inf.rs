@@ -85,7 +85,9 @@ fn it_is_a_primitive_driver_with_no_device_node() {
         "no models section"
     );
     assert!(!INX.to_ascii_lowercase().contains("hardwareid"));
-    for undecorated in ["DefaultInstall", "DefaultInstall.Services", "DefaultInstall.NT", "DefaultInstall.NT.Services"] {
+    for undecorated in
+        ["DefaultInstall", "DefaultInstall.Services", "DefaultInstall.NT", "DefaultInstall.NT.Services"]
+    {
         assert!(!inf.has(undecorated), "[{undecorated}] must be architecture-decorated");
     }
     assert!(inf.has("DefaultInstall.NT$ARCH$"));
@@ -103,7 +105,7 @@ fn files_run_from_the_driver_store_and_the_binary_is_named_after_the_package() {
     assert_eq!(inf.value("DestinationDirs", "DefaultDestDir"), "13");
     assert_eq!(inf.value("SourceDisksFiles", &binary), "1,,");
     assert_eq!(inf.value("DefaultInstall.NT$ARCH$", "CopyFiles"), "Ringfence.Files");
-    assert_eq!(inf.section("Ringfence.Files"), [binary.clone()]);
+    assert_eq!(inf.section("Ringfence.Files"), std::slice::from_ref(&binary));
     assert_eq!(inf.value("Ringfence.Service", "ServiceBinary"), format!("%13%\\{binary}"));
 }
 

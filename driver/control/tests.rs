@@ -277,7 +277,13 @@ fn every_judged_load_is_reported_as_a_content_changed_record() {
     assert_eq!(
         events,
         vec![
-            Event::ContentChanged { accepted: true, content_version: 7, active_version: 7, reason: 0, offset: 0 },
+            Event::ContentChanged {
+                accepted: true,
+                content_version: 7,
+                active_version: 7,
+                reason: 0,
+                offset: 0
+            },
             Event::ContentChanged {
                 accepted: false,
                 content_version: 7,

@@ -1,9 +1,9 @@
 //! The kernel platform: push locks, the system clock and the reader's event object.
 
 use super::ffi::{
-    ExAcquirePushLockExclusiveEx, ExAcquirePushLockSharedEx, ExEventObjectType, ExReleasePushLockExclusiveEx,
+    ExAcquirePushLockExclusiveEx, ExAcquirePushLockSharedEx, ExReleasePushLockExclusiveEx,
     ExReleasePushLockSharedEx, KeEnterCriticalRegion, KeLeaveCriticalRegion, KeQuerySystemTimePrecise,
-    KeSetEvent, ObReferenceObjectByHandle, ObfDereferenceObject,
+    KeSetEvent, ObReferenceObjectByHandle, ObfDereferenceObject, event_object_type,
 };
 use crate::platform::{Guard, Platform, Wake};
 use core::cell::UnsafeCell;
@@ -122,8 +122,7 @@ impl Platform for Kernel {
     fn reference_event(handle: u64) -> Result<EventRef, i32> {
         let handle = core::ptr::without_provenance_mut(usize::try_from(handle).unwrap_or(usize::MAX));
         let mut object: *mut c_void = core::ptr::null_mut();
-        // SAFETY: reading an imported data export that the kernel initialised at boot.
-        let event_type = unsafe { ExEventObjectType };
+        let event_type = event_object_type();
         // SAFETY: all pointers are valid; the type check rejects anything but an event.
         let status = unsafe {
             ObReferenceObjectByHandle(
