@@ -213,4 +213,51 @@ mod tests {
         assert_eq!(t.unexplained_gaps().len(), MAX_PENDING_GAPS);
         assert!(t.unexplained() >= 999);
     }
+
+    proptest::proptest! {
+        /// Drop runs of numbers from 0..200, announce some runs before the
+        /// stream reaches them and some after: exactly the unannounced numbers
+        /// between the first and last delivered are unexplained.
+        #[test]
+        fn every_number_is_delivered_announced_or_unexplained(
+            kept in proptest::collection::vec(proptest::bool::weighted(0.7), 200),
+            announce in proptest::collection::vec(0u8..3, 200),
+        ) {
+            let mut t = SequenceTracker::default();
+            let mut runs = Vec::new();
+            let mut start = None;
+            for (n, keep) in kept.iter().enumerate() {
+                match (keep, start) {
+                    (false, None) => start = Some(n as u64),
+                    (true, Some(s)) => { runs.push(Gap { first: s, last: n as u64 - 1 }); start = None; }
+                    _ => {}
+                }
+            }
+            let first = kept.iter().position(|k| *k).map(|p| p as u64);
+            let last = kept.iter().rposition(|k| *k).map(|p| p as u64);
+            // 0: never announced, 1: announced before the run, 2: after the gap was seen.
+            let mode = |g: &Gap| announce[usize::try_from(g.first).unwrap()];
+            let mut expected = 0u64;
+            for (n, keep) in kept.iter().enumerate() {
+                let n = n as u64;
+                if let Some(g) = runs.iter().find(|g| g.first == n) {
+                    if mode(g) == 1 { t.announce_lost(g.first, g.last); }
+                }
+                if *keep {
+                    t.observe(n);
+                }
+                // After the record that revealed the gap.
+                if let Some(g) = runs.iter().find(|g| g.last + 1 == n) {
+                    if mode(g) == 2 { t.announce_lost(g.first, g.last); }
+                }
+            }
+            for g in &runs {
+                let inside = first.is_some_and(|f| g.first > f) && last.is_some_and(|l| g.last < l);
+                if inside && mode(g) == 0 {
+                    expected += g.len();
+                }
+            }
+            proptest::prop_assert_eq!(t.unexplained(), expected);
+        }
+    }
 }
