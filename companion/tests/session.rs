@@ -338,3 +338,56 @@ fn a_malformed_answer_names_the_request_and_what_is_wrong_and_exits_4() {
          driver and companion do not match, or the driver is faulty; install matching builds"
     );
 }
+
+#[test]
+fn watch_says_hello_then_loads_content_then_arms_the_wakeup_then_reads() {
+    use ringfence_wire::ioctl::Code;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("content.bin");
+    std::fs::write(&path, b"content bytes").unwrap();
+    let mut driver = ScriptedDriver::new();
+    driver.verdict =
+        LoadContentResponse { accepted: true, content_version: 2, active_version: 2, ..Default::default() };
+    let mut diag = Vec::new();
+    commands::watch(&mut driver, Some(&path), Format::Json, host(), &mut Vec::new(), &mut diag, || true)
+        .unwrap();
+    assert_eq!(driver.calls, [Code::Hello, Code::LoadContent, Code::SetEvent, Code::Read]);
+    let diag = String::from_utf8(diag).unwrap();
+    assert!(
+        diag.starts_with(&format!(
+            "ringfence: {}: accepted content version 2; version 2 is active\n",
+            path.display()
+        )),
+        "{diag}"
+    );
+}
+
+#[test]
+fn watch_with_rejected_content_streams_nothing_and_exits_1() {
+    use ringfence_wire::ioctl::Code;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("content.bin");
+    std::fs::write(&path, b"content bytes").unwrap();
+    let mut driver = ScriptedDriver::new();
+    driver.verdict = LoadContentResponse {
+        accepted: false,
+        content_version: 0,
+        active_version: 1,
+        reason: 3,
+        offset: 0,
+        args: [0x7f, 0, 0, 0],
+    };
+    let failure = commands::watch(
+        &mut driver,
+        Some(&path),
+        Format::Json,
+        host(),
+        &mut Vec::new(),
+        &mut Vec::new(),
+        || true,
+    )
+    .unwrap_err();
+    assert_eq!(failure.exit_code(), exit::REJECTED);
+    assert_eq!(driver.calls, [Code::Hello, Code::LoadContent]);
+    assert!(failure.to_string().contains("not ringfence content (magic 0x0000007f)"), "{failure}");
+}

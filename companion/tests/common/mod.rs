@@ -184,6 +184,8 @@ pub struct ScriptedDriver {
     pub registered_event: Option<u64>,
     pub loaded: Vec<Vec<u8>>,
     pub waits: usize,
+    /// Every request received, in order.
+    pub calls: Vec<Code>,
 }
 
 impl ScriptedDriver {
@@ -205,6 +207,7 @@ impl ScriptedDriver {
             registered_event: None,
             loaded: Vec::new(),
             waits: 0,
+            calls: Vec::new(),
         }
     }
 
@@ -220,6 +223,9 @@ impl Device for ScriptedDriver {
     }
 
     fn ioctl(&mut self, code: u32, input: &[u8], output: &mut [u8]) -> Result<IoctlOutcome, DeviceError> {
+        if let Some(code) = Code::from_u32(code) {
+            self.calls.push(code);
+        }
         Ok(match Code::from_u32(code) {
             Some(Code::Hello) => {
                 assert_eq!(HelloRequest::parse(input), Ok(HelloRequest::current()));
