@@ -73,6 +73,12 @@ impl From<io::Error> for Failure {
 }
 
 impl Failure {
+    /// The reader of our output went away (`ringfence content show x | head`):
+    /// not an error worth a message.
+    pub fn is_closed_output(&self) -> bool {
+        matches!(self, Failure::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Client(ClientError::Device(DeviceError::Os { .. } | DeviceError::Backend { .. })) => {

@@ -128,6 +128,7 @@ fn main() -> ExitCode {
     let _ = out.flush();
     match result {
         Ok(()) => ExitCode::from(exit::OK),
+        Err(failure) if failure.is_closed_output() => ExitCode::from(exit::OK),
         Err(failure) => {
             let _ = writeln!(io::stderr(), "ringfence: error: {failure}");
             ExitCode::from(failure.exit_code())

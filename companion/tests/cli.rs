@@ -237,3 +237,19 @@ fn the_example_content_compiles_and_checks() {
     ringfence().args(["content", "compile"]).arg(&example).arg("-o").arg(&out).assert().success();
     ringfence().args(["content", "check"]).arg(&out).assert().success();
 }
+
+#[test]
+fn a_reader_that_goes_away_early_is_not_an_error() {
+    let (_dir, content) = compiled();
+    // `ringfence content show … | head -0`: the pipe's reader is gone before the first write.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ringfence"))
+        .args(["content", "show"])
+        .arg(&content)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!((output.status.code(), String::from_utf8_lossy(&output.stderr).as_ref()), (Some(0), ""));
+}
