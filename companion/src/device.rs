@@ -183,7 +183,7 @@ impl std::error::Error for DeviceError {
     }
 }
 
-/// Opens the driver's device on this machine: [`WindowsDevice`] on Windows,
+/// Opens the driver's device on this machine: `WindowsDevice` on Windows,
 /// [`DeviceError::Unsupported`] elsewhere.
 pub fn open_system_device() -> Result<Box<dyn Device>, DeviceError> {
     #[cfg(windows)]
