@@ -1,0 +1,183 @@
+//! The driver's hot paths on the host, each beside a memcpy of the same bytes measured in
+//! the same run (BENCHMARKS.md):
+//! - callback: evaluate a 100-rule content + encode + enqueue, for a typical ProcessStart;
+//! - drain: READ emptying a full queue into 64 KiB buffers.
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use ringfence::host::Host;
+use ringfence::queue::Queue;
+use ringfence::sensor::Sensor;
+use ringfence_wire::ioctl::Notes;
+use ringfence_wire::record;
+use ringfence_wire::schema::{Event, SCHEMA};
+use ringfence_wire::text::Text;
+use std::fmt::Write;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// 100 rules: 60 excludes and 39 includes that a typical process start does not match,
+/// then the include that keeps it, so evaluation walks the whole table.
+fn hundred_rules() -> Vec<u8> {
+    let mut source = String::from("version = 1\n");
+    for i in 0..60 {
+        let _ = write!(
+            source,
+            "[[rule]]\nname = \"noise {i}\"\nkind = \"process_start\"\naction = \"exclude\"\n\
+             match = [{{ field = \"image_path\", ends_with = \"\\\\updater{i}.exe\" }}, \
+             {{ field = \"command_line\", contains = \"--silent-{i}\" }}]\n"
+        );
+    }
+    for i in 0..39 {
+        let _ = write!(
+            source,
+            "[[rule]]\nname = \"tool {i}\"\nkind = \"process_start\"\naction = \"include\"\n\
+             match = [{{ field = \"image_path\", starts_with = \"C:\\\\Tools{i}\\\\\" }}]\n"
+        );
+    }
+    source.push_str(
+        "[[rule]]\nname = \"shells\"\nkind = \"process_start\"\naction = \"include\"\n\
+         match = [{ field = \"image_path\", ends_with = \"\\\\powershell.exe\" }]\n",
+    );
+    ringfence_content::compile(&source, &SCHEMA).expect("the benchmark rules compile")
+}
+
+fn wide(text: &str) -> Vec<u16> {
+    text.encode_utf16().collect()
+}
+
+fn process_start<'a>(path: &'a [u16], command_line: &'a [u16]) -> Event<'a> {
+    Event::ProcessStart {
+        pid: 7412,
+        parent_pid: 4120,
+        creating_pid: 4120,
+        creating_tid: 9812,
+        session_id: 1,
+        image_path: Text::wide(path),
+        command_line: Text::wide(command_line),
+        start_key: 0x0000_0001_0000_2f41,
+        create_time: 133_800_000_000_000_000,
+        image_name_available: true,
+        rule_name: Text::default(),
+    }
+}
+
+const QUEUE_BYTES: usize = 4 << 20;
+const READ_BYTES: usize = 64 << 10;
+
+fn sensor_with(content: &[u8]) -> Sensor<Host> {
+    let sensor = Sensor::new(Queue::with_capacity(QUEUE_BYTES).expect("queue"), Notes::NONE);
+    let judged = ringfence::content_slot::judge(content).expect("valid content");
+    sensor.install(judged.into_owned().expect("pool"));
+    sensor
+}
+
+fn callback(c: &mut Criterion) {
+    let path = wide("\\Device\\HarddiskVolume3\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe");
+    let line = wide("powershell.exe -NoProfile -ExecutionPolicy Bypass -File C:\\Scripts\\inventory.ps1");
+    let event = process_start(&path, &line);
+    let record_len = record::encoded_len(&event).expect("encodable");
+    let sensor = sensor_with(&hundred_rules());
+    let mut sink = vec![0u8; QUEUE_BYTES];
+
+    let mut group = c.benchmark_group("callback_path");
+    group.throughput(Throughput::Elements(1));
+    // Only the callback is timed; the queue is drained between batches, outside the clock.
+    group.bench_function("evaluate_100_rules_encode_enqueue", |b| {
+        b.iter_custom(|iterations| {
+            let mut timed = Duration::ZERO;
+            let mut left = iterations;
+            while left > 0 {
+                let batch = left.min(((QUEUE_BYTES / record_len) as u64).saturating_sub(1));
+                let start = Instant::now();
+                for _ in 0..batch {
+                    black_box(sensor.observe(black_box(event)));
+                }
+                timed += start.elapsed();
+                while matches!(sensor.read(&mut sink), Ok(n) if n > 0) {}
+                left -= batch;
+            }
+            timed
+        })
+    });
+    // Its parts: the verdict alone, and encode + enqueue with no content loaded.
+    let mut slot = ringfence::content_slot::ContentSlot::default();
+    let rules = hundred_rules();
+    slot.replace(ringfence::content_slot::judge(&rules).expect("valid").into_owned().expect("pool"));
+    group.bench_function("part_evaluate_100_rules", |b| {
+        b.iter(|| matches!(slot.verdict(black_box(&event)), ringfence_content::Verdict::Keep { .. }))
+    });
+    let bare = Sensor::<Host>::new(Queue::with_capacity(QUEUE_BYTES).expect("queue"), Notes::NONE);
+    group.bench_function("part_encode_enqueue", |b| {
+        b.iter_custom(|iterations| {
+            let mut timed = Duration::ZERO;
+            let mut left = iterations;
+            while left > 0 {
+                let batch = left.min(((QUEUE_BYTES / record_len) as u64).saturating_sub(1));
+                let start = Instant::now();
+                for _ in 0..batch {
+                    black_box(bare.observe(black_box(event)));
+                }
+                timed += start.elapsed();
+                while matches!(bare.read(&mut sink), Ok(n) if n > 0) {}
+                left -= batch;
+            }
+            timed
+        })
+    });
+    // Baseline: copying the same number of bytes the callback writes into the queue.
+    let mut encoded = vec![0u8; record_len];
+    record::encode(&event, 1, 1, &mut encoded).expect("encode");
+    let mut target = vec![0u8; record_len];
+    group.bench_function("memcpy_of_the_record", |b| {
+        b.iter(|| target.copy_from_slice(black_box(&encoded)));
+    });
+    group.finish();
+}
+
+fn drain(c: &mut Criterion) {
+    let path = wide("\\Device\\HarddiskVolume3\\Windows\\System32\\svchost.exe");
+    let line = wide("C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule");
+    let event = process_start(&path, &line);
+    // As many records as fit without a drop (a drop would add a LostEvents record).
+    let fits = QUEUE_BYTES / record::encoded_len(&event).expect("encodable");
+    let full = || {
+        let sensor = Sensor::<Host>::new(Queue::with_capacity(QUEUE_BYTES).expect("queue"), Notes::NONE);
+        for _ in 0..fits {
+            sensor.observe(event);
+        }
+        sensor
+    };
+    let queued = full().stats().queue_used_bytes as usize;
+    let mut buffer = vec![0u8; READ_BYTES];
+
+    let mut group = c.benchmark_group("read_drain");
+    group.throughput(Throughput::Bytes(queued as u64));
+    group.bench_function("full_queue_into_64k_reads", |b| {
+        b.iter_batched(
+            full,
+            |sensor| {
+                let mut total = 0;
+                while let Ok(n @ 1..) = sensor.read(&mut buffer) {
+                    total += n;
+                }
+                assert_eq!(total, queued);
+                sensor
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    let source = vec![0x5Au8; queued];
+    let mut chunk = vec![0u8; READ_BYTES];
+    group.bench_function("memcpy_same_bytes_in_64k_chunks", |b| {
+        b.iter(|| {
+            for piece in black_box(&source).chunks(READ_BYTES) {
+                chunk[..piece.len()].copy_from_slice(piece);
+                black_box(&chunk);
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, callback, drain);
+criterion_main!(benches);
