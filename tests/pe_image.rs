@@ -188,3 +188,16 @@ fn the_checksum_the_kernel_loader_verifies_is_correct() {
     assert_ne!(stored, 0);
     assert_eq!(stored, pe_checksum(data, offset));
 }
+
+#[test]
+fn the_only_export_is_driver_entry() {
+    let file = file();
+    let table = file.export_table().expect("a readable export table").expect("an export table");
+    let names: Vec<String> = table
+        .exports()
+        .expect("exports")
+        .iter()
+        .filter_map(|e| e.name.map(|n| String::from_utf8_lossy(n).into_owned()))
+        .collect();
+    assert_eq!(names, ["DriverEntry"]);
+}

@@ -79,17 +79,19 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     unsafe { KeBugCheckEx(RINGFENCE_PANIC, wide(line), wide(column), 0, 0) }
 }
 
-/// Floating point is never used; the msvc linker still looks for this marker if any
-/// float code is linked.
-#[unsafe(no_mangle)]
-#[used]
-static _fltused: i32 = 0;
-
-/// The precompiled core and alloc carry unwind tables naming the MSVC C++ personality
-/// routine. ringfence is built with panic=abort, so nothing ever unwinds and this is never
-/// called; were it ever called, stopping is the only safe answer.
-#[unsafe(no_mangle)]
-extern "C" fn __CxxFrameHandler3() -> ! {
-    // SAFETY: KeBugCheckEx takes plain integers and does not return.
-    unsafe { KeBugCheckEx(RINGFENCE_PANIC, 0, 0, 0, 1) }
-}
+// The precompiled core and alloc carry unwind tables that name the MSVC C++ personality
+// routine, so a link without LTO needs the symbol. ringfence is built with panic=abort and
+// nothing ever unwinds, so it is never called; were it called, `ud2` stops the machine.
+// `_fltused` is the marker the msvc toolchain expects once any floating-point code (here,
+// in core's formatting) is linked. Both are defined in assembly so that, unlike
+// #[no_mangle] items, they are not exported from the driver.
+core::arch::global_asm!(
+    ".globl __CxxFrameHandler3",
+    "__CxxFrameHandler3:",
+    "ud2",
+    ".section .rdata,\"dr\"",
+    ".globl _fltused",
+    "_fltused:",
+    ".long 0",
+    ".text",
+);
