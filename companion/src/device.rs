@@ -29,6 +29,20 @@ impl IoctlOutcome {
     pub fn is_success(&self) -> bool {
         self.status >= 0
     }
+
+    /// Whether the I/O manager copies a METHOD_BUFFERED output back for
+    /// `status`: for every status but `NT_ERROR` (severity bits 11), warnings included.
+    pub fn output_copied(status: i32) -> bool {
+        u32::from_ne_bytes(status.to_ne_bytes()) >> 30 != 3
+    }
+}
+
+/// The Win32 errors opening the device distinguishes (winerror.h).
+pub mod win32 {
+    pub const ERROR_FILE_NOT_FOUND: u32 = 2;
+    pub const ERROR_PATH_NOT_FOUND: u32 = 3;
+    pub const ERROR_ACCESS_DENIED: u32 = 5;
+    pub const ERROR_SHARING_VIOLATION: u32 = 32;
 }
 
 /// A handle on a ringfence driver. Each implementation has its own `open`.
@@ -129,6 +143,18 @@ pub enum DeviceError {
 }
 
 impl DeviceError {
+    /// What `CreateFileW` failing with the Win32 error `code` on `device` means.
+    pub fn from_open_error(device: &str, code: u32) -> Self {
+        let device = device.to_owned();
+        match code {
+            win32::ERROR_FILE_NOT_FOUND | win32::ERROR_PATH_NOT_FOUND => DeviceError::NotFound { device },
+            // The DACL refused us, or the exclusive device is already open.
+            win32::ERROR_ACCESS_DENIED => DeviceError::AccessDenied { device },
+            win32::ERROR_SHARING_VIOLATION => DeviceError::InUse { device },
+            code => DeviceError::Os { device, operation: Operation::Open, code },
+        }
+    }
+
     /// The device the error is about.
     pub fn device(&self) -> &str {
         match self {
@@ -219,6 +245,25 @@ mod tests {
         assert!(text.starts_with(r"access to \\.\Ringfence was denied"), "{text}");
         assert!(text.contains("run ringfence from an elevated prompt"), "{text}");
         assert!(text.contains("stop any other ringfence process"), "{text}");
+    }
+
+    #[test]
+    fn open_errors_map_to_what_the_user_can_do() {
+        let kind = |code| match DeviceError::from_open_error(DEVICE_PATH, code) {
+            DeviceError::NotFound { .. } => "not found",
+            DeviceError::AccessDenied { .. } => "denied",
+            DeviceError::InUse { .. } => "in use",
+            DeviceError::Os { operation: Operation::Open, code: 1450, .. } => "os 1450",
+            _ => "other",
+        };
+        assert_eq!([2, 3, 5, 32, 1450].map(kind), ["not found", "not found", "denied", "in use", "os 1450"]);
+    }
+
+    #[test]
+    fn buffered_output_comes_back_for_success_and_warnings_not_errors() {
+        let copied = |status: u32| IoctlOutcome::output_copied(i32::from_ne_bytes(status.to_ne_bytes()));
+        // STATUS_SUCCESS, STATUS_PENDING-class info, STATUS_BUFFER_OVERFLOW (warning), STATUS_BUFFER_TOO_SMALL.
+        assert_eq!([0, 0x4000_0000, 0x8000_0005, 0xC000_0023].map(copied), [true, true, true, false]);
     }
 
     #[test]

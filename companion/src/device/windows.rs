@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use windows_sys::Wdk::System::IO::NtDeviceIoControlFile;
 use windows_sys::Win32::Foundation::{
-    CloseHandle, ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND, ERROR_SHARING_VIOLATION,
-    GENERIC_READ, GENERIC_WRITE, GetLastError, HANDLE, INVALID_HANDLE_VALUE, WAIT_OBJECT_0, WAIT_TIMEOUT,
+    CloseHandle, GENERIC_READ, GENERIC_WRITE, GetLastError, HANDLE, INVALID_HANDLE_VALUE, WAIT_OBJECT_0,
+    WAIT_TIMEOUT,
 };
 use windows_sys::Win32::Storage::FileSystem::{
     CreateFileW, FILE_ATTRIBUTE_NORMAL, FILE_SHARE_NONE, OPEN_EXISTING,
@@ -23,7 +23,16 @@ use windows_sys::Win32::Storage::FileSystem::{
 use windows_sys::Win32::System::IO::IO_STATUS_BLOCK;
 use windows_sys::Win32::System::Threading::{CreateEventW, WaitForSingleObject};
 
-use super::{Device, DeviceError, IoctlOutcome, Operation};
+use super::{Device, DeviceError, IoctlOutcome, Operation, win32};
+
+// The platform-neutral codes `DeviceError::from_open_error` maps are Windows' own.
+const _: () = {
+    use windows_sys::Win32::Foundation as F;
+    assert!(win32::ERROR_FILE_NOT_FOUND == F::ERROR_FILE_NOT_FOUND);
+    assert!(win32::ERROR_PATH_NOT_FOUND == F::ERROR_PATH_NOT_FOUND);
+    assert!(win32::ERROR_ACCESS_DENIED == F::ERROR_ACCESS_DENIED);
+    assert!(win32::ERROR_SHARING_VIOLATION == F::ERROR_SHARING_VIOLATION);
+};
 
 /// An open handle on the driver's device and the auto-reset event it signals.
 ///
@@ -54,7 +63,7 @@ impl WindowsDevice {
             )
         };
         if file == INVALID_HANDLE_VALUE {
-            return Err(open_error(path, last_error()));
+            return Err(DeviceError::from_open_error(path, last_error()));
         }
         // SAFETY: no attributes, no name: an anonymous auto-reset event, initially unsignalled.
         let event = unsafe { CreateEventW(ptr::null(), 0, 0, ptr::null()) };
@@ -72,22 +81,6 @@ impl WindowsDevice {
 fn last_error() -> u32 {
     // SAFETY: GetLastError reads the calling thread's last-error value; it has no preconditions.
     unsafe { GetLastError() }
-}
-
-fn open_error(path: &str, code: u32) -> DeviceError {
-    let device = path.to_owned();
-    match code {
-        ERROR_FILE_NOT_FOUND | ERROR_PATH_NOT_FOUND => DeviceError::NotFound { device },
-        ERROR_ACCESS_DENIED => DeviceError::AccessDenied { device },
-        ERROR_SHARING_VIOLATION => DeviceError::InUse { device },
-        code => DeviceError::Os { device, operation: Operation::Open, code },
-    }
-}
-
-/// `NT_ERROR(status)`: the severity bits say error, so the I/O manager did not
-/// copy the output buffer back.
-fn is_nt_error(status: i32) -> bool {
-    u32::from_ne_bytes(status.to_ne_bytes()) >> 30 == 3
 }
 
 impl Device for WindowsDevice {
@@ -121,7 +114,8 @@ impl Device for WindowsDevice {
                 output_len,
             )
         };
-        let information = if is_nt_error(status) { 0 } else { iosb.Information.min(output.len()) };
+        let information =
+            if IoctlOutcome::output_copied(status) { iosb.Information.min(output.len()) } else { 0 };
         Ok(IoctlOutcome { status, information })
     }
 
