@@ -1,17 +1,16 @@
 //! The rule index. Each rule may name one *anchor*: a non-negated condition
-//! that any matching event must satisfy in a way a hash can find (a whole
-//! string, its first or last L units, an integer). The compiler sorts a
-//! group's anchored rules by the anchor's key; the evaluator computes the
-//! few keys an event can have and binary-searches for them, so it visits only
-//! rules whose anchor can hold. The validator recomputes every key from the
-//! anchor condition, so an index that lies is rejected, and a hash collision
-//! only adds a candidate that full evaluation then turns down.
+//! that any matching event must satisfy in a way a hash can find: a whole
+//! string (`equals`), its first or last L units (`starts_with`/`ends_with` a
+//! pattern of L units) or an integer (`equals`). The compiler sorts a group's
+//! anchored rules by the anchor's key; the evaluator computes the keys an
+//! event can have (for prefixes and suffixes, only at the pattern lengths the
+//! group uses) and binary-searches for them, so it visits only rules whose
+//! anchor can hold. The validator recomputes every key, length set and mask
+//! from the anchor conditions, so an index that lies is rejected, and a hash
+//! collision only adds a candidate that full evaluation then turns down.
 
-use crate::format::Operator;
+use crate::format::{MAX_PATTERN_UNITS, Operator};
 use ringfence_wire::{FieldType, Text};
-
-/// Prefix and suffix lengths the index knows, longest first.
-pub(crate) const AFFIX_LENGTHS: [usize; 5] = [64, 32, 16, 8, 4];
 
 /// What part of a field an anchor key covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -20,47 +19,39 @@ pub enum AnchorClass {
     Integer,
     /// A string field equals the pattern (ASCII case folded).
     Whole,
-    /// The first `AFFIX_LENGTHS[i]` units.
-    Prefix(u8),
-    /// The last `AFFIX_LENGTHS[i]` units.
-    Suffix(u8),
+    /// The field's first units equal the pattern.
+    Prefix,
+    /// The field's last units equal the pattern.
+    Suffix,
 }
-
-/// Classes per field: integer, whole, five prefixes, five suffixes.
-pub(crate) const CLASSES: u8 = 12;
 
 impl AnchorClass {
     pub(crate) const fn code(self) -> u8 {
         match self {
             AnchorClass::Integer => 0,
             AnchorClass::Whole => 1,
-            AnchorClass::Prefix(i) => 2u8.saturating_add(i),
-            AnchorClass::Suffix(i) => 7u8.saturating_add(i),
+            AnchorClass::Prefix => 2,
+            AnchorClass::Suffix => 3,
         }
     }
 
     /// The class an anchor condition gets, or `None` when it cannot anchor:
-    /// negated, a type or operator a hash cannot find, a pattern shorter than 4 units.
+    /// negated, or a type and operator a hash cannot find.
     pub(crate) fn of(op: Operator, ty: FieldType, negated: bool, pattern_units: usize) -> Option<Self> {
         if negated {
             return None;
         }
+        let affix = (1..=MAX_PATTERN_UNITS).contains(&pattern_units);
         match (op, ty) {
             (Operator::Equals, FieldType::U32 | FieldType::U64 | FieldType::Time) => {
                 Some(AnchorClass::Integer)
             }
             (Operator::Equals, FieldType::Str) => Some(AnchorClass::Whole),
-            (Operator::StartsWith, FieldType::Str) => affix(pattern_units).map(AnchorClass::Prefix),
-            (Operator::EndsWith, FieldType::Str) => affix(pattern_units).map(AnchorClass::Suffix),
+            (Operator::StartsWith, FieldType::Str) if affix => Some(AnchorClass::Prefix),
+            (Operator::EndsWith, FieldType::Str) if affix => Some(AnchorClass::Suffix),
             _ => None,
         }
     }
-}
-
-/// The index into [`AFFIX_LENGTHS`] of the longest length not over `units`.
-fn affix(units: usize) -> Option<u8> {
-    let at = AFFIX_LENGTHS.iter().position(|&l| l <= units)?;
-    u8::try_from(at).ok()
 }
 
 /// The bits an anchored (field, class) pair sets in its group's anchor mask:
@@ -77,7 +68,37 @@ pub(crate) fn field_bit(field: u8) -> u64 {
 
 #[inline(always)]
 pub(crate) fn class_bit(class: u8) -> u64 {
-    1u64 << (32u8.saturating_add(class.min(CLASSES)) & 63)
+    1u64 << (32u8.saturating_add(class & 31) & 63)
+}
+
+/// Pattern lengths 1..=MAX_PATTERN_UNITS, one bit each (length L is bit L - 1).
+pub(crate) type Lengths = [u64; 4];
+
+pub(crate) fn set_length(lengths: &mut Lengths, units: usize) {
+    let bit = units.wrapping_sub(1);
+    if let Some(word) = lengths.get_mut(bit / 64) {
+        *word |= 1u64 << (bit % 64);
+    }
+}
+
+#[inline(always)]
+fn has_length(lengths: &Lengths, units: usize) -> bool {
+    let bit = units.wrapping_sub(1);
+    lengths.get(bit / 64).is_some_and(|w| w & (1u64 << (bit % 64)) != 0)
+}
+
+/// The longest length in the set (0 when empty).
+fn longest(lengths: &Lengths) -> usize {
+    let mut at = lengths.len();
+    while at > 0 {
+        at = at.wrapping_sub(1);
+        let word = lengths.get(at).copied().unwrap_or(0);
+        if word != 0 {
+            let top = 63usize.wrapping_sub(word.leading_zeros() as usize);
+            return at.wrapping_mul(64).wrapping_add(top).wrapping_add(1);
+        }
+    }
+    0
 }
 
 /// The field and class codes a key was built from.
@@ -119,12 +140,13 @@ fn finish(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-/// Folds units four at a time into the hash; feeds a zero-padded tail.
+/// Folds units four at a time into the hash; the value at any point covers
+/// the units pushed so far, their count included.
 struct Hasher {
     h: u64,
     word: u64,
     filled: u32,
-    units: usize,
+    units: u64,
 }
 
 impl Hasher {
@@ -144,9 +166,10 @@ impl Hasher {
         }
     }
 
+    #[inline(always)]
     fn value(&self) -> u64 {
         let h = if self.filled == 0 { self.h } else { step(self.h, self.word) };
-        finish(h ^ (self.units as u64))
+        finish(h ^ self.units)
     }
 }
 
@@ -159,80 +182,73 @@ pub(crate) fn whole_key(field: u8, text: Text<'_>) -> u64 {
     key(field, AnchorClass::Whole.code(), hasher.value())
 }
 
-/// The key of the first `AFFIX_LENGTHS[index]` units; `None` when `text` is shorter.
-pub(crate) fn prefix_key(field: u8, index: u8, text: Text<'_>) -> Option<u64> {
-    let len = *AFFIX_LENGTHS.get(usize::from(index))?;
-    if text.len() < len {
-        return None;
-    }
+/// The key of a `starts_with` pattern: the hash of its units in order.
+pub(crate) fn prefix_key(field: u8, pattern: Text<'_>) -> u64 {
     let mut hasher = Hasher::new();
-    for unit in text.units().take(len) {
+    for unit in pattern.units() {
         hasher.push(unit);
     }
-    Some(key(field, AnchorClass::Prefix(index).code(), hasher.value()))
+    key(field, AnchorClass::Prefix.code(), hasher.value())
 }
 
-/// The key of the last `AFFIX_LENGTHS[index]` units, hashed last unit first.
-pub(crate) fn suffix_key(field: u8, index: u8, text: Text<'_>) -> Option<u64> {
-    let len = *AFFIX_LENGTHS.get(usize::from(index))?;
-    let n = text.len();
-    let start = n.checked_sub(len)?;
+/// The key of an `ends_with` pattern: the hash of its units, last first.
+pub(crate) fn suffix_key(field: u8, pattern: Text<'_>) -> u64 {
     let mut hasher = Hasher::new();
-    let mut at = n;
-    while at > start {
+    let mut at = pattern.len();
+    while at > 0 {
         at = at.wrapping_sub(1);
-        hasher.push(text.unit(at).unwrap_or(0));
+        hasher.push(pattern.unit(at).unwrap_or(0));
     }
-    Some(key(field, AnchorClass::Suffix(index).code(), hasher.value()))
+    key(field, AnchorClass::Suffix.code(), hasher.value())
 }
 
-/// Every prefix (or suffix) key of `text` whose class bit is set in `mask`,
-/// computed in one pass over at most 64 units. Returns how many were written.
-pub(crate) fn affix_keys(field: u8, text: Text<'_>, suffix: bool, mask: u64, out: &mut [u64; 5]) -> usize {
+/// Calls `visit` with the key of every prefix (or suffix) of `text` whose
+/// length is in `lengths`, in one pass over at most the longest such length;
+/// stops early when `visit` returns true, and returns whether it did.
+pub(crate) fn affix_keys(
+    field: u8,
+    text: Text<'_>,
+    suffix: bool,
+    lengths: &Lengths,
+    mut visit: impl FnMut(u64) -> bool,
+) -> bool {
     let n = text.len();
+    let upto = longest(lengths).min(n);
+    let class = if suffix { AnchorClass::Suffix } else { AnchorClass::Prefix }.code();
     let mut hasher = Hasher::new();
-    let mut written = 0usize;
-    // AFFIX_LENGTHS ascending: 4, 8, 16, 32, 64 (indices 4..=0).
-    let mut next = AFFIX_LENGTHS.len();
     let mut taken = 0usize;
-    while next > 0 {
-        next = next.wrapping_sub(1);
-        let index = u8::try_from(next).unwrap_or(0);
-        let Some(&len) = AFFIX_LENGTHS.get(next) else { break };
-        if len > n {
-            break;
-        }
-        while taken < len {
-            let at = if suffix { n.wrapping_sub(1).wrapping_sub(taken) } else { taken };
-            hasher.push(text.unit(at).unwrap_or(0));
-            taken = taken.wrapping_add(1);
-        }
-        let class = if suffix { AnchorClass::Suffix(index) } else { AnchorClass::Prefix(index) }.code();
-        if mask & class_bit(class) != 0 {
-            if let Some(slot) = out.get_mut(written) {
-                *slot = key(field, class, hasher.value());
-                written = written.wrapping_add(1);
-            }
+    let wide = text.as_wide();
+    while taken < upto {
+        let at = if suffix { n.wrapping_sub(1).wrapping_sub(taken) } else { taken };
+        let unit = match wide {
+            Some(units) => units.get(at).copied(),
+            None => text.unit(at),
+        };
+        hasher.push(unit.unwrap_or(0));
+        taken = taken.wrapping_add(1);
+        if has_length(lengths, taken) && visit(key(field, class, hasher.value())) {
+            return true;
         }
     }
-    written
+    false
 }
 
 /// The key an anchor condition stands for, from its pattern or integer.
-pub(crate) fn condition_key(field: u8, class: AnchorClass, pattern: Text<'_>, integer: u64) -> Option<u64> {
+pub(crate) fn condition_key(field: u8, class: AnchorClass, pattern: Text<'_>, integer: u64) -> u64 {
     match class {
-        AnchorClass::Integer => Some(integer_key(field, integer)),
-        AnchorClass::Whole => Some(whole_key(field, pattern)),
-        AnchorClass::Prefix(i) => prefix_key(field, i, pattern),
-        AnchorClass::Suffix(i) => suffix_key(field, i, pattern),
+        AnchorClass::Integer => integer_key(field, integer),
+        AnchorClass::Whole => whole_key(field, pattern),
+        AnchorClass::Prefix => prefix_key(field, pattern),
+        AnchorClass::Suffix => suffix_key(field, pattern),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::vec::Vec;
 
-    fn wide(s: &str) -> std::vec::Vec<u16> {
+    fn wide(s: &str) -> Vec<u16> {
         s.encode_utf16().collect()
     }
 
@@ -247,31 +263,39 @@ mod tests {
     }
 
     #[test]
-    fn one_pass_affix_keys_equal_the_single_keys() {
+    fn the_event_side_finds_exactly_the_affix_keys_of_the_lengths_asked_for() {
         let path = wide(r"C:\Program Files\Google\Chrome\Application\chrome.exe");
         let text = Text::wide(&path);
-        for suffix in [false, true] {
-            let mut out = [0u64; 5];
-            let n = affix_keys(6, text, suffix, u64::MAX, &mut out);
-            let single: std::vec::Vec<u64> = (0..5u8)
-                .rev()
-                .filter_map(|i| if suffix { suffix_key(6, i, text) } else { prefix_key(6, i, text) })
-                .collect();
-            assert_eq!(&out[..n], single.as_slice());
-        }
+        let (prefix, suffix) = (wide(r"C:\Program Files\"), wide(r"\chrome.exe"));
+        let mut lengths = [0u64; 4];
+        set_length(&mut lengths, prefix.len());
+        set_length(&mut lengths, suffix.len());
+        set_length(&mut lengths, 200);
+        let mut seen = Vec::new();
+        affix_keys(6, text, false, &lengths, |k| {
+            seen.push(k);
+            false
+        });
+        assert_eq!(seen.len(), 2, "lengths 17 and 11; 200 is longer than the text");
+        assert!(seen.contains(&prefix_key(6, Text::wide(&prefix))));
+        seen.clear();
+        affix_keys(6, text, true, &lengths, |k| {
+            seen.push(k);
+            false
+        });
+        assert!(seen.contains(&suffix_key(6, Text::wide(&suffix))));
+        assert_eq!(longest(&lengths), 200);
     }
 
     #[test]
-    fn anchors_take_the_longest_affix_not_over_the_pattern() {
+    fn what_can_anchor() {
+        assert_eq!(AnchorClass::of(Operator::EndsWith, FieldType::Str, false, 12), Some(AnchorClass::Suffix));
         assert_eq!(
-            AnchorClass::of(Operator::EndsWith, FieldType::Str, false, 12),
-            Some(AnchorClass::Suffix(3))
+            AnchorClass::of(Operator::StartsWith, FieldType::Str, false, 1),
+            Some(AnchorClass::Prefix)
         );
-        assert_eq!(
-            AnchorClass::of(Operator::StartsWith, FieldType::Str, false, 64),
-            Some(AnchorClass::Prefix(0))
-        );
-        assert_eq!(AnchorClass::of(Operator::StartsWith, FieldType::Str, false, 3), None);
+        assert_eq!(AnchorClass::of(Operator::StartsWith, FieldType::Str, false, 0), None);
+        assert_eq!(AnchorClass::of(Operator::StartsWith, FieldType::Str, false, 257), None);
         assert_eq!(AnchorClass::of(Operator::Equals, FieldType::Str, true, 10), None);
         assert_eq!(AnchorClass::of(Operator::Contains, FieldType::Str, false, 10), None);
         assert_eq!(AnchorClass::of(Operator::Equals, FieldType::Bool, false, 0), None);

@@ -116,24 +116,40 @@ impl<'a> Content<'a> {
         }
         let first = to_usize(g.first_rule).min(self.rule_count());
         let end = first.saturating_add(to_usize(g.anchored)).min(self.rule_count());
+        // Visits the rules stored under `key`; true when `visit` asked to stop.
+        let mut search = |key: u64| {
+            let mut at = self.lower_bound(first, end, key);
+            while at < end && self.rule_key(at) == Some(key) {
+                if self.rule(at).is_some_and(&mut visit) {
+                    return true;
+                }
+                at = at.saturating_add(1);
+            }
+            false
+        };
+        let has = |class: AnchorClass| g.mask & anchor::class_bit(class.code()) != 0;
         for field in 0..=g.max_field {
             if g.mask & anchor::field_bit(field) == 0 {
                 continue;
             }
             // A field the event lacks has no keys; later fields may still have some.
             let Some(value) = event.field(field) else { continue };
-            let mut keys = [0u64; 11];
-            let n = event_keys(field, value, g.mask, &mut keys);
-            for &key in keys.iter().take(n) {
-                let mut at = self.lower_bound(first, end, key);
-                while at < end && self.rule_key(at) == Some(key) {
-                    if let Some(entry) = self.rule(at) {
-                        if visit(entry) {
-                            return;
-                        }
-                    }
-                    at = at.saturating_add(1);
+            let stop = match value {
+                Value::Str(text) => {
+                    (has(AnchorClass::Whole) && search(anchor::whole_key(field, text)))
+                        || (has(AnchorClass::Prefix)
+                            && anchor::affix_keys(field, text, false, &g.prefix_lengths, &mut search))
+                        || (has(AnchorClass::Suffix)
+                            && anchor::affix_keys(field, text, true, &g.suffix_lengths, &mut search))
                 }
+                Value::U32(_) | Value::U64(_) | Value::Time(_) => {
+                    has(AnchorClass::Integer)
+                        && search(anchor::integer_key(field, value.as_u64().unwrap_or(0)))
+                }
+                Value::Bool(_) => false,
+            };
+            if stop {
+                return;
             }
         }
     }
@@ -204,37 +220,4 @@ impl<'a> Content<'a> {
 
 fn to_usize(v: u32) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
-}
-
-/// The index keys `value` of `field` can have, limited to the classes `mask` says are used.
-fn event_keys(field: u8, value: Value<'_>, mask: u64, out: &mut [u64; 11]) -> usize {
-    match value {
-        Value::Str(text) => {
-            let mut n = 0usize;
-            if mask & anchor::class_bit(AnchorClass::Whole.code()) != 0 {
-                out[0] = anchor::whole_key(field, text);
-                n = 1;
-            }
-            let mut affix = [0u64; 5];
-            for suffix in [false, true] {
-                let wrote = anchor::affix_keys(field, text, suffix, mask, &mut affix);
-                for &k in affix.iter().take(wrote) {
-                    if let Some(slot) = out.get_mut(n) {
-                        *slot = k;
-                        n = n.saturating_add(1);
-                    }
-                }
-            }
-            n
-        }
-        Value::U32(_) | Value::U64(_) | Value::Time(_) => {
-            if mask & anchor::class_bit(AnchorClass::Integer.code()) != 0 {
-                out[0] = anchor::integer_key(field, value.as_u64().unwrap_or(0));
-                1
-            } else {
-                0
-            }
-        }
-        Value::Bool(_) => 0,
-    }
 }

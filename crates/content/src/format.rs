@@ -15,10 +15,12 @@
 //! 24  directory        section_count × 12 bytes: id u16, reserved u16, offset u32, len u32
 //! ..  sections         contiguous, in directory order, the last one ending at total_len
 //!
-//! groups      (24 bytes each) one per (event kind, action), sorted by (kind, action)
+//! groups      (88 bytes each) one per (event kind, action), sorted by (kind, action)
 //!   0 kind u16 · 2 action u8 · 3 max_field u8 (highest field an anchor uses, 0 if none)
 //!   4 first_rule u32 · 8 anchored u32 · 12 unanchored u32
 //!   16 anchor_mask u64 (bit field % 32 and bit 32 + class for every anchor in the group)
+//!   24 prefix_lengths [u64; 4] · 56 suffix_lengths [u64; 4] (bit L - 1: an anchor
+//!      `starts_with` / `ends_with` a pattern of L units)
 //! rules       (24 bytes each) grouped; in a group the anchored rules sorted by (key, id),
 //!             then the unanchored ones sorted by id
 //!   0 id u32 (the rule's position in the source) · 4 first_condition u32
@@ -75,7 +77,9 @@ pub mod group {
     pub const ANCHORED: usize = 8;
     pub const UNANCHORED: usize = 12;
     pub const ANCHOR_MASK: usize = 16;
-    pub const LEN: usize = 24;
+    pub const PREFIX_LENGTHS: usize = 24;
+    pub const SUFFIX_LENGTHS: usize = 56;
+    pub const LEN: usize = 88;
 }
 
 /// Rule entries.

@@ -180,6 +180,15 @@ fn check_directory(bytes: &[u8]) -> Result<(Content<'_>, Offsets)> {
     Ok((content, offsets))
 }
 
+/// What a group's anchored rules say its index entry must hold.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct GroupIndex {
+    mask: u64,
+    max_field: u8,
+    prefix: anchor::Lengths,
+    suffix: anchor::Lengths,
+}
+
 const MAX_RULES_WORDS: usize = format::MAX_RULES / 64;
 
 /// State of the walk over groups, rules and conditions.
@@ -242,8 +251,14 @@ impl Walk<'_, '_> {
                     ErrorKind::GroupOutOfBounds { entry, end, rules: small(rules) },
                 );
             }
-            let (mask, max_field) = self.group_rules(&g, def)?;
-            if mask != g.mask || max_field != g.max_field {
+            let index = self.group_rules(&g, def)?;
+            let stored = GroupIndex {
+                mask: g.mask,
+                max_field: g.max_field,
+                prefix: g.prefix_lengths,
+                suffix: g.suffix_lengths,
+            };
+            if index != stored {
                 return err(at.saturating_add(group::ANCHOR_MASK), ErrorKind::AnchorMaskMismatch { entry });
             }
         }
@@ -273,13 +288,12 @@ impl Walk<'_, '_> {
 
     /// Checks a group's rules and its index order; returns the anchor mask and
     /// highest anchored field they produce.
-    fn group_rules(&mut self, g: &GroupEntry, def: &KindDef) -> Result<(u64, u8)> {
-        let mut mask = 0u64;
-        let mut max_field = 0u8;
+    fn group_rules(&mut self, g: &GroupEntry, def: &KindDef) -> Result<GroupIndex> {
+        let mut index = GroupIndex::default();
         let mut previous: Option<(u64, u32)> = None;
         for _ in 0..g.anchored {
             let (at, r) = self.rule(def)?;
-            let class = self.anchor_class(at, &r)?;
+            let (class, units) = self.anchor_class(at, &r)?;
             let key = self.anchor_key(&r, class);
             if key != Some(r.key) {
                 return err(at.saturating_add(rule::KEY), ErrorKind::IndexKeyMismatch { rule: r.id });
@@ -288,9 +302,14 @@ impl Walk<'_, '_> {
                 return err(at, ErrorKind::IndexNotSorted { rule: r.id });
             }
             previous = Some((r.key, r.id));
-            let (field, class) = anchor::key_parts(r.key);
-            mask |= anchor::mask_bit(field, class);
-            max_field = max_field.max(field);
+            let (field, code) = anchor::key_parts(r.key);
+            index.mask |= anchor::mask_bit(field, code);
+            index.max_field = index.max_field.max(field);
+            match class {
+                AnchorClass::Prefix => anchor::set_length(&mut index.prefix, units),
+                AnchorClass::Suffix => anchor::set_length(&mut index.suffix, units),
+                AnchorClass::Integer | AnchorClass::Whole => {}
+            }
         }
         let mut previous: Option<u32> = None;
         for _ in 0..g.unanchored {
@@ -306,11 +325,11 @@ impl Walk<'_, '_> {
             }
             previous = Some(r.id);
         }
-        Ok((mask, max_field))
+        Ok(index)
     }
 
     /// The anchor's class, or an error when the anchor cannot index the rule.
-    fn anchor_class(&self, at: usize, r: &RuleEntry) -> Result<AnchorClass> {
+    fn anchor_class(&self, at: usize, r: &RuleEntry) -> Result<(AnchorClass, usize)> {
         let bad = || {
             ValidationError::at(
                 at.saturating_add(rule::ANCHOR),
@@ -325,7 +344,8 @@ impl Walk<'_, '_> {
         let op = Operator::from_code(c.op).ok_or_else(bad)?;
         let ty = FieldType::from_code(c.ty).ok_or_else(bad)?;
         let units = c.string_ref().1 as usize;
-        AnchorClass::of(op, ty, c.flags & condition::NEGATE != 0, units).ok_or_else(bad)
+        let class = AnchorClass::of(op, ty, c.flags & condition::NEGATE != 0, units).ok_or_else(bad)?;
+        Ok((class, units))
     }
 
     fn anchor_key(&self, r: &RuleEntry, class: AnchorClass) -> Option<u64> {
@@ -337,7 +357,7 @@ impl Walk<'_, '_> {
             let (offset, len) = c.string_ref();
             self.content.string(offset, len)?
         };
-        anchor::condition_key(c.field, class, pattern, c.value)
+        Some(anchor::condition_key(c.field, class, pattern, c.value))
     }
 
     /// Checks the next rule entry and its conditions; returns its offset and entry.

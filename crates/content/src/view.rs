@@ -2,6 +2,7 @@
 //! answer `None` (or nothing) for anything outside the buffer, so the view is
 //! safe over any bytes; [`crate::validate`] is what makes every answer `Some`.
 
+use crate::anchor::Lengths;
 use crate::format::{Action, Operator, condition, group, header, rule, section};
 use ringfence_wire::bytes::{u16_at, u32_at, u64_at};
 use ringfence_wire::{EventKind, FieldType, Text};
@@ -37,6 +38,8 @@ pub(crate) struct GroupEntry {
     pub(crate) anchored: u32,
     pub(crate) unanchored: u32,
     pub(crate) mask: u64,
+    pub(crate) prefix_lengths: Lengths,
+    pub(crate) suffix_lengths: Lengths,
 }
 
 /// One rule entry, as stored.
@@ -74,6 +77,11 @@ impl ConditionEntry {
 pub(crate) fn entry(table: &[u8], index: usize, len: usize) -> Option<&[u8]> {
     let start = index.checked_mul(len)?;
     table.get(start..start.checked_add(len)?)
+}
+
+fn lengths_at(buf: &[u8], offset: usize) -> Option<Lengths> {
+    let word = |i: usize| u64_at(buf, offset.checked_add(i.checked_mul(8)?)?);
+    Some([word(0)?, word(1)?, word(2)?, word(3)?])
 }
 
 #[inline(always)]
@@ -161,6 +169,8 @@ impl<'a> Content<'a> {
             anchored: u32_at(e, group::ANCHORED)?,
             unanchored: u32_at(e, group::UNANCHORED)?,
             mask: u64_at(e, group::ANCHOR_MASK)?,
+            prefix_lengths: lengths_at(e, group::PREFIX_LENGTHS)?,
+            suffix_lengths: lengths_at(e, group::SUFFIX_LENGTHS)?,
         })
     }
 

@@ -301,7 +301,7 @@ fn a_section_reaching_past_the_content_is_rejected() {
     edited(
         |b| set_u32(b, dir_entry(0) + section::OFFSET, 0xFFFF_0000),
         |_| dir_entry(0) + section::LEN,
-        ErrorKind::SectionOutOfBounds { id: 1, end: 0xFFFF_0000 + 4 * 24, total },
+        ErrorKind::SectionOutOfBounds { id: 1, end: 0xFFFF_0000 + 4 * group::LEN as u32, total },
     );
 }
 
@@ -310,7 +310,7 @@ fn overlapping_or_gapped_sections_are_rejected() {
     edited(
         |b| set_u32(b, dir_entry(1) + section::OFFSET, 72),
         |_| dir_entry(1) + section::OFFSET,
-        ErrorKind::SectionMisplaced { id: 2, offset: 72, expected: 168 },
+        ErrorKind::SectionMisplaced { id: 2, offset: 72, expected: 72 + 4 * group::LEN as u32 },
     );
     edited(
         |b| set_u32(b, dir_entry(0) + section::OFFSET, 0),
@@ -533,8 +533,8 @@ fn rules_no_group_claims_are_rejected() {
         |b| {
             let at = group_at(b, 3);
             set_u32(b, at + group::ANCHORED, 0);
-            set_u64(b, at + group::ANCHOR_MASK, 0);
             set_u8(b, at + group::MAX_FIELD, 0);
+            b[at + group::ANCHOR_MASK..at + group::LEN].fill(0);
         },
         |b| starts(b).2 - rule::LEN,
         ErrorKind::RulesUnclaimed { claimed: 7, rules: 8 },
@@ -883,6 +883,17 @@ fn an_anchor_mask_that_does_not_match_the_rules_is_rejected() {
         |b| group_at(b, 1) + group::ANCHOR_MASK,
         ErrorKind::AnchorMaskMismatch { entry: 1 },
     );
+    for lengths in [group::PREFIX_LENGTHS, group::SUFFIX_LENGTHS] {
+        edited(
+            |b| {
+                let at = group_at(b, 1) + lengths + 24;
+                let word = get_u64(b, at);
+                set_u64(b, at, word ^ (1 << 40));
+            },
+            |b| group_at(b, 1) + group::ANCHOR_MASK,
+            ErrorKind::AnchorMaskMismatch { entry: 1 },
+        );
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! lay out groups, index order, conditions and the string pool, then checksum.
 
 use super::{CompileError, CompileErrorKind, RuleSpec, SpecValue};
-use crate::anchor::{self, AFFIX_LENGTHS, AnchorClass};
+use crate::anchor::{self, AnchorClass};
 use crate::checksum::content_checksum;
 use crate::error::Limit;
 use crate::format::{self, condition, group, header, rule, section};
@@ -17,7 +17,8 @@ struct Resolved {
     action: u8,
     name: (u32, u16),
     conditions: Vec<[u8; condition::LEN]>,
-    anchor: Option<(u8, u64)>,
+    /// Anchor condition index, key, class and pattern length.
+    anchor: Option<(u8, u64, AnchorClass, usize)>,
 }
 
 /// Appends strings to the pool once each.
@@ -39,14 +40,13 @@ impl Pool {
     }
 }
 
-/// How well an anchor narrows the search: whole strings first, long affixes next.
-fn selectivity(class: AnchorClass) -> usize {
+/// How well an anchor narrows the search: whole strings first, then the
+/// longest prefix or suffix, integers (often a handful of values) last.
+fn selectivity(class: AnchorClass, units: usize) -> usize {
     match class {
-        AnchorClass::Whole => 1000,
-        AnchorClass::Integer => 100,
-        AnchorClass::Prefix(i) | AnchorClass::Suffix(i) => {
-            AFFIX_LENGTHS.get(usize::from(i)).copied().unwrap_or(0).saturating_mul(10)
-        }
+        AnchorClass::Whole => 10_000,
+        AnchorClass::Prefix | AnchorClass::Suffix => units.saturating_mul(10),
+        AnchorClass::Integer => 35,
     }
 }
 
@@ -90,7 +90,7 @@ pub(super) fn emit(
             return Err(limit(line, who(), Limit::Conditions, total_conditions, format::MAX_CONDITIONS));
         }
         let mut conditions = Vec::with_capacity(spec.conditions.len());
-        let mut best: Option<(usize, u8, u64)> = None;
+        let mut best: Option<(usize, u8, u64, AnchorClass, usize)> = None;
         for (n, c) in spec.conditions.iter().enumerate() {
             let field = def.field(c.field).ok_or_else(|| {
                 fail(CompileErrorKind::FieldOutOfRange {
@@ -154,9 +154,10 @@ pub(super) fn emit(
             conditions.push(entry);
             if let Some(class) = AnchorClass::of(c.operator, field.ty, c.negated, pattern.len()) {
                 let key = anchor::condition_key(c.field, class, Text::wide(pattern), value);
-                let score = selectivity(class);
-                if let (Some(key), true) = (key, best.is_none_or(|b| score > b.0)) {
-                    best = Some((score, u8::try_from(n).unwrap_or(rule::NO_ANCHOR), key));
+                let score = selectivity(class, pattern.len());
+                if best.is_none_or(|b| score > b.0) {
+                    best =
+                        Some((score, u8::try_from(n).unwrap_or(rule::NO_ANCHOR), key, class, pattern.len()));
                 }
             }
         }
@@ -167,7 +168,7 @@ pub(super) fn emit(
             action: spec.action.code(),
             name: (name_at, u16::try_from(name.len()).unwrap_or(u16::MAX)),
             conditions,
-            anchor: best.filter(|_| indexed).map(|(_, at, key)| (at, key)),
+            anchor: best.filter(|_| indexed).map(|(_, at, key, class, units)| (at, key, class, units)),
         });
     }
     let pool_bytes = pool.units.len().saturating_mul(2);
@@ -194,12 +195,18 @@ fn layout(rules: &[Resolved], pool: &[u16], version: u32, schema_version: u16) -
         let (kind, action) = (rules[i].kind, rules[i].action);
         let start = i;
         let (mut anchored, mut mask, mut max_field) = (0u32, 0u64, 0u8);
+        let (mut prefix, mut suffix) = ([0u64; 4], [0u64; 4]);
         while i < rules.len() && rules[i].kind == kind && rules[i].action == action {
-            if let Some((_, key)) = rules[i].anchor {
+            if let Some((_, key, class, units)) = rules[i].anchor {
                 anchored += 1;
-                let (field, class) = anchor::key_parts(key);
-                mask |= anchor::mask_bit(field, class);
+                let (field, code) = anchor::key_parts(key);
+                mask |= anchor::mask_bit(field, code);
                 max_field = max_field.max(field);
+                match class {
+                    AnchorClass::Prefix => anchor::set_length(&mut prefix, units),
+                    AnchorClass::Suffix => anchor::set_length(&mut suffix, units),
+                    AnchorClass::Integer | AnchorClass::Whole => {}
+                }
             }
             i += 1;
         }
@@ -211,6 +218,10 @@ fn layout(rules: &[Resolved], pool: &[u16], version: u32, schema_version: u16) -
         put(&mut g, group::ANCHORED, &anchored.to_le_bytes());
         put(&mut g, group::UNANCHORED, &((i - start) as u32 - anchored).to_le_bytes());
         put(&mut g, group::ANCHOR_MASK, &mask.to_le_bytes());
+        for (i, (p, s)) in prefix.iter().zip(&suffix).enumerate() {
+            put(&mut g, group::PREFIX_LENGTHS + 8 * i, &p.to_le_bytes());
+            put(&mut g, group::SUFFIX_LENGTHS + 8 * i, &s.to_le_bytes());
+        }
         groups.push(g);
     }
     let mut rule_table = Vec::with_capacity(rules.len() * rule::LEN);
@@ -223,7 +234,7 @@ fn layout(rules: &[Resolved], pool: &[u16], version: u32, schema_version: u16) -
         put(&mut e, rule::NAME_OFFSET, &r.name.0.to_le_bytes());
         put(&mut e, rule::NAME_LEN, &r.name.1.to_le_bytes());
         e[rule::CONDITION_COUNT] = r.conditions.len() as u8;
-        let (anchor_at, key) = r.anchor.unwrap_or((rule::NO_ANCHOR, 0));
+        let (anchor_at, key) = r.anchor.map_or((rule::NO_ANCHOR, 0), |a| (a.0, a.1));
         e[rule::ANCHOR] = anchor_at;
         put(&mut e, rule::KEY, &key.to_le_bytes());
         rule_table.extend_from_slice(&e);
