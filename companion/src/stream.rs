@@ -67,7 +67,7 @@ impl fmt::Display for SummaryLine<'_> {
         write!(f, ": {}", kinds.join(", "))?;
         write!(
             f,
-            "; lost {}, unexplained gaps {}, restarts {}, damaged batches {}",
+            "; lost {} (announced by the driver), missing unannounced {}, restarts {}, damaged batches {}",
             s.lost, s.unexplained, s.restarts, s.damaged_batches
         )
     }
@@ -243,5 +243,29 @@ impl fmt::Display for DamagedBatch {
             "; the {} record(s) before it were rendered, the rest of the batch is discarded (a driver bug: report it)",
             e.index
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_line_gives_events_by_kind_losses_and_the_rate() {
+        let summary = Summary {
+            by_kind: vec![(EventKind::ProcessStart, 30), (EventKind::ImageLoad, 70)],
+            lost: 5,
+            unexplained: 2,
+            restarts: 1,
+            damaged_batches: 0,
+        };
+        assert_eq!(
+            summary.display(Duration::from_secs(4)).to_string(),
+            "100 events in 4.0 s (25.0/s): process_start 30, image_load 70; lost 5 (announced by the driver), \
+             missing unannounced 2, restarts 1, damaged batches 0"
+        );
+        assert!(
+            Summary::default().display(Duration::ZERO).to_string().starts_with("0 events in 0.0 s (0.0/s)")
+        );
     }
 }
