@@ -72,6 +72,10 @@ action = "include"
 match = [{ field = "image_path", ends_with = "\\cmd.exe" }]
 "#;
 
+/// Bytes of the base content's four group entries.
+#[allow(clippy::cast_possible_truncation)] // 4 × 88 fits in u32
+const GROUPS_LEN: u32 = 4 * group::LEN as u32;
+
 fn base() -> Vec<u8> {
     compile(RULES, &SCHEMA).unwrap()
 }
@@ -301,7 +305,7 @@ fn a_section_reaching_past_the_content_is_rejected() {
     edited(
         |b| set_u32(b, dir_entry(0) + section::OFFSET, 0xFFFF_0000),
         |_| dir_entry(0) + section::LEN,
-        ErrorKind::SectionOutOfBounds { id: 1, end: 0xFFFF_0000 + 4 * group::LEN as u32, total },
+        ErrorKind::SectionOutOfBounds { id: 1, end: 0xFFFF_0000 + GROUPS_LEN, total },
     );
 }
 
@@ -310,7 +314,7 @@ fn overlapping_or_gapped_sections_are_rejected() {
     edited(
         |b| set_u32(b, dir_entry(1) + section::OFFSET, 72),
         |_| dir_entry(1) + section::OFFSET,
-        ErrorKind::SectionMisplaced { id: 2, offset: 72, expected: 72 + 4 * group::LEN as u32 },
+        ErrorKind::SectionMisplaced { id: 2, offset: 72, expected: 72 + GROUPS_LEN },
     );
     edited(
         |b| set_u32(b, dir_entry(0) + section::OFFSET, 0),
