@@ -101,7 +101,8 @@ const SIGNATURE_LEVEL_MASK: u32 = 0xF;
 const SIGNATURE_TYPE_SHIFT: u32 = 16;
 const SIGNATURE_TYPE_MASK: u32 = 0x7;
 
-/// An `ImageLoad` event from the image callback's arguments. Kernel images report pid 0.
+/// An `ImageLoad` event from the image callback's arguments. Kernel images report pid 0
+/// and base 0: no record carries a kernel address (KASLR stays intact for the reader).
 ///
 /// # Safety
 /// `name` is null or valid as [`unicode_units`] requires, for `'a`.
@@ -115,14 +116,16 @@ pub unsafe fn image_load<'a>(
     let properties = unsafe { info.Anonymous.Properties };
     // SAFETY: forwarded from this function's contract.
     let path = unsafe { unicode_units(name) };
+    let kernel_image = properties & SYSTEM_MODE_IMAGE != 0;
+    let base = if kernel_image { 0 } else { info.ImageBase.addr() };
     Event::ImageLoad {
         pid: id(pid),
         image_path: Text::wide(path),
-        image_base: u64::try_from(info.ImageBase.addr()).unwrap_or(u64::MAX),
+        image_base: u64::try_from(base).unwrap_or(u64::MAX),
         image_size: u64::try_from(info.ImageSize).unwrap_or(u64::MAX),
         signature_level: (properties >> SIGNATURE_LEVEL_SHIFT) & SIGNATURE_LEVEL_MASK,
         signature_type: (properties >> SIGNATURE_TYPE_SHIFT) & SIGNATURE_TYPE_MASK,
-        kernel_image: properties & SYSTEM_MODE_IMAGE != 0,
+        kernel_image,
         time,
         rule_name: Text::default(),
     }

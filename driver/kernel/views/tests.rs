@@ -103,7 +103,24 @@ fn an_ids_wider_than_32_bits_reads_as_the_maximum() {
 }
 
 #[test]
-fn an_image_load_decodes_the_properties_bitfield() {
+fn a_user_image_load_reports_its_base_and_process() {
+    let mut info = IMAGE_INFO::default();
+    info.Anonymous.Properties = 3 << 12;
+    info.ImageBase = core::ptr::without_provenance_mut(0x7ff6_1234_0000);
+    info.ImageSize = 0x5000;
+    let mut units = [0x61u16, 0x2e, 0x64];
+    let name = string(units.as_mut_ptr(), 6, 6);
+    // SAFETY: `name` points at a live array of 6 bytes.
+    let event = unsafe { image_load(&name, handle(77), &info, 9) };
+    let Event::ImageLoad { pid, image_path, image_base, image_size, kernel_image, .. } = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!((pid, image_base, image_size, kernel_image), (77, 0x7ff6_1234_0000, 0x5000, false));
+    assert_eq!(image_path, Text::wide(&[0x61, 0x2e, 0x64]));
+}
+
+#[test]
+fn a_kernel_image_load_decodes_the_properties_and_hides_its_base() {
     let mut info = IMAGE_INFO::default();
     info.Anonymous.Properties = (1 << 8) | (12 << 12) | (1 << 16);
     info.ImageBase = core::ptr::without_provenance_mut(0xffff_f800_0000_0000);
@@ -115,7 +132,7 @@ fn an_image_load_decodes_the_properties_bitfield() {
         Event::ImageLoad {
             pid: 0,
             image_path: Text::default(),
-            image_base: 0xffff_f800_0000_0000,
+            image_base: 0,
             image_size: 0x2000,
             signature_level: 12,
             signature_type: 1,
