@@ -11,6 +11,7 @@
 //!   - `wdk` feature: `wdk` forwards the same names to wdk-sys; wdk-alloc and wdk-panic
 //!     supply allocator and panic handler. Built on Windows with the WDK only.
 
+pub mod align;
 pub mod views;
 
 #[cfg(all(target_os = "windows", not(feature = "wdk")))]

@@ -1,5 +1,6 @@
 //! The windows-sys backend's global allocator and panic handler.
 
+use super::align;
 use super::ffi::{ExAllocatePool2, ExFreePoolWithTag, KeBugCheckEx};
 use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
@@ -14,8 +15,8 @@ const POOL_ALIGN: usize = 16;
 /// Non-paged pool through `ExAllocatePool2` (which zeroes and returns null on failure;
 /// every allocation in ringfence is fallible, so null becomes an error, never a panic).
 ///
-/// Alignments above 16 over-allocate by `align` bytes and keep the block's own address in
-/// the word just below the aligned pointer.
+/// Alignments above 16 over-allocate (see `align`) and keep the block's own address in the
+/// word just below the aligned pointer.
 struct Pool;
 
 // SAFETY: alloc returns null or a block of at least `layout.size()` bytes aligned to
@@ -27,22 +28,16 @@ unsafe impl GlobalAlloc for Pool {
             // SAFETY: plain allocation call; IRQL <= DISPATCH_LEVEL for non-paged pool.
             return unsafe { ExAllocatePool2(POOL_FLAG_NON_PAGED, size, POOL_TAG) }.cast();
         }
-        let Some(total) = size.checked_add(layout.align()) else { return core::ptr::null_mut() };
+        let Some(total) = align::padded_size(size, layout.align()) else { return core::ptr::null_mut() };
         // SAFETY: as above.
         let block: *mut u8 = unsafe { ExAllocatePool2(POOL_FLAG_NON_PAGED, total, POOL_TAG) }.cast();
         if block.is_null() {
             return block;
         }
-        // `block` is 16-aligned, so the offset is in 16..=align and leaves room for a word.
-        let align = layout.align();
-        let misalignment = block.addr().checked_rem(align).unwrap_or(0);
-        let offset = if align.wrapping_sub(misalignment) < POOL_ALIGN {
-            align.wrapping_sub(misalignment).wrapping_add(align)
-        } else {
-            align.wrapping_sub(misalignment)
-        };
+        let offset = align::aligned_offset(block.addr(), layout.align());
         let aligned = block.wrapping_add(offset);
-        // SAFETY: `aligned - 8` lies inside the block (offset >= 16) and is 8-aligned.
+        // SAFETY: `aligned - 8` lies inside the block (offset >= HEADER) and is 8-aligned,
+        // and `aligned + size` ends inside it (see align::aligned_offset).
         let slot = unsafe { aligned.cast::<*mut u8>().sub(1) };
         // SAFETY: as above: a writable, aligned word inside the block.
         unsafe { slot.write(block) };
