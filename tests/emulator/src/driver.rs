@@ -127,7 +127,7 @@ impl Emulator {
         let key = SERVICE_KEY.to_lowercase();
         uc.get_data_mut().ob.registry.insert(key.clone(), Default::default());
         uc.get_data_mut().ob.registry.insert(format!("{key}\\parameters"), Default::default());
-        let system = Pool::allocate(uc, 0x100, *b"Proc", POOL_FLAG_NON_PAGED, Owner::Kernel, 16).unwrap_or(0);
+        let system = Pool::allocate_object(uc, 0x100, *b"Proc").unwrap_or(0);
         uc.get_data_mut()
             .ps
             .processes

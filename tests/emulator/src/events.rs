@@ -63,8 +63,7 @@ impl Emulator {
         let Some(routine) = self.machine.uc.get_data().ps.process_notify else { return Ok(0) };
         self.set_time(p.create_time);
         let uc = &mut self.machine.uc;
-        let eprocess =
-            Pool::allocate(uc, 0x100, *b"Proc", POOL_FLAG_NON_PAGED, Owner::Kernel, 16).unwrap_or(0);
+        let eprocess = Pool::allocate_object(uc, 0x100, *b"Proc").unwrap_or(0);
         let process = Process {
             pid: p.pid,
             session_id: p.session_id,
@@ -115,8 +114,7 @@ impl Emulator {
             Some(e) => e,
             None => {
                 // A process that started before the driver loaded.
-                let e =
-                    Pool::allocate(uc, 0x100, *b"Proc", POOL_FLAG_NON_PAGED, Owner::Kernel, 16).unwrap_or(0);
+                let e = Pool::allocate_object(uc, 0x100, *b"Proc").unwrap_or(0);
                 uc.get_data_mut().ps.processes.insert(e, Process { pid, ..Default::default() });
                 e
             }

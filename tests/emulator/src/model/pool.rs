@@ -47,7 +47,14 @@ pub struct Pool {
     /// Fail the driver's allocation attempt with this number (1-based).
     pub fail_attempt: Option<u64>,
     pub failed: u64,
+    /// Bump pointer of the object slab (0 until first used).
+    slab_next: u64,
 }
+
+/// Where long-lived kernel objects (EPROCESS) live: one mapping, so that
+/// thousands of live processes do not cost thousands of CPU mappings.
+const SLAB: u64 = 0x0000_0008_0000_0000;
+const SLAB_LEN: u64 = 64 << 20;
 
 impl Pool {
     /// Maps fresh pages for `size` bytes ending `align`-aligned right before a guard page.
@@ -78,10 +85,39 @@ impl Pool {
         Some(address)
     }
 
+    /// A kernel object in the slab: no guard page, poisoned when released.
+    pub fn allocate_object(uc: &mut Uc<'_>, size: u64, tag: [u8; 4]) -> Option<u64> {
+        if uc.get_data().pool.slab_next == 0 {
+            uc.mem_map(SLAB, SLAB_LEN, Prot::READ | Prot::WRITE).ok()?;
+            uc.get_data_mut().pool.slab_next = SLAB;
+        }
+        let pool = &mut uc.get_data_mut().pool;
+        let address = pool.slab_next;
+        let rounded = size.max(16).next_multiple_of(16);
+        if address + rounded > SLAB + SLAB_LEN {
+            return None;
+        }
+        pool.slab_next = address + rounded;
+        let allocation = Allocation {
+            size,
+            tag,
+            flags: POOL_FLAG_NON_PAGED,
+            owner: Owner::Kernel,
+            pages_at: 0,
+            pages_len: 0,
+        };
+        pool.live.insert(address, allocation);
+        Some(address)
+    }
+
     /// Unmaps an allocation; `None` when `address` is not a live allocation.
     pub fn release(uc: &mut Uc<'_>, address: u64) -> Option<Allocation> {
         let allocation = uc.get_data_mut().pool.live.remove(&address)?;
-        let _ = uc.mem_unmap(allocation.pages_at, allocation.pages_len);
+        if allocation.pages_len == 0 {
+            uc.write_bytes(address, &vec![0xDD; usize::try_from(allocation.size).unwrap_or(0)]);
+        } else {
+            let _ = uc.mem_unmap(allocation.pages_at, allocation.pages_len);
+        }
         uc.get_data_mut().pool.freed.insert(address, allocation.tag);
         Some(allocation)
     }

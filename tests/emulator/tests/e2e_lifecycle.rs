@@ -1,0 +1,157 @@
+//! Load and unload under pressure: every allocation DriverEntry, LOAD_CONTENT
+//! and event handling make is failed in turn; unloads with the device open,
+//! with content loaded and mid-stream leave nothing behind; and the device's
+//! DACL admits SYSTEM and Administrators only.
+
+mod common;
+
+use common::activity::mixed;
+use common::sensor::{Sensor, start};
+use common::sys::ringfence_sys;
+use ringfence_content::compile;
+use ringfence_emulator::model::se::{SID_ADMINISTRATORS, SID_LOCAL_SYSTEM};
+use ringfence_emulator::{Caller, Emulator, Unload};
+use ringfence_wire::SCHEMA;
+use ringfence_wire::ioctl::{Code, LoadContentResponse, STATUS_INSUFFICIENT_RESOURCES};
+
+const RULES: &str = "version = 5\n[[rule]]\nname = \"ps\"\nkind = \"process_start\"\naction = \"include\"\nmatch = [{ field = \"command_line\", contains = \"-enc\" }]\n";
+
+fn content() -> Vec<u8> {
+    compile(RULES, &SCHEMA).expect("compiles")
+}
+
+fn fresh() -> Emulator {
+    let mut emu = Emulator::new(ringfence_sys()).unwrap_or_else(|e| panic!("{e}"));
+    emu.ioctl_layout = common::ioctl_layout();
+    emu
+}
+
+#[test]
+fn each_allocation_driver_entry_makes_can_fail_and_driver_entry_unwinds_completely() {
+    let mut clean = fresh();
+    assert_eq!(clean.driver_entry(), Ok(0));
+    let attempts = clean.allocation_attempts();
+    assert!(attempts >= 2, "DriverEntry allocates: {attempts}");
+    for k in 1..=attempts {
+        let mut emu = fresh();
+        emu.fail_allocation(k);
+        let status = emu.driver_entry().unwrap_or_else(|s| panic!("allocation {k}: {s}"));
+        let report = emu.report();
+        if status < 0 {
+            assert_eq!(report.problems(), Vec::new(), "allocation {k} failed: nothing left behind");
+            assert!(report.devices.is_empty() && !report.process_callback && !report.image_callback);
+        } else {
+            assert_eq!(emu.unload(), Ok(Unload::Done), "allocation {k} tolerated");
+            assert_eq!(emu.report().problems(), Vec::new(), "allocation {k}");
+        }
+    }
+}
+
+#[test]
+fn each_allocation_load_content_makes_can_fail_and_the_driver_keeps_serving() {
+    let attempts = {
+        let mut sensor = start();
+        let before = sensor.emu.allocation_attempts();
+        assert!(sensor.load_content(&content()).accepted);
+        sensor.emu.allocation_attempts() - before
+    };
+    assert!(attempts >= 1, "LOAD_CONTENT copies the content into pool");
+    for k in 1..=attempts {
+        let mut sensor = start();
+        sensor.emu.fail_allocation(k);
+        let r = sensor.ioctl(Code::LoadContent as u32, &content(), LoadContentResponse::LEN);
+        sensor.emu.clear_allocation_failure();
+        if r.status == STATUS_INSUFFICIENT_RESOURCES {
+            assert_eq!(sensor.stats().active_content_version, 0, "nothing changed");
+        } else {
+            assert_eq!(r.status, 0);
+        }
+        assert!(sensor.load_content(&content()).accepted, "the driver keeps serving");
+        serve(&mut sensor);
+        assert_eq!(sensor.stop().problems(), Vec::new(), "allocation {k}");
+    }
+}
+
+fn serve(sensor: &mut Sensor) {
+    sensor.read_all();
+    for a in &mixed(20, 9) {
+        sensor.fire(a);
+    }
+    assert!(!sensor.read_all().is_empty(), "events still flow");
+}
+
+#[test]
+fn event_handling_allocates_nothing_so_no_failure_can_reach_it() {
+    let mut sensor = start();
+    let before = sensor.emu.allocation_attempts();
+    sensor.emu.fail_allocation(1);
+    for a in &mixed(300, 11) {
+        sensor.fire(a);
+    }
+    assert_eq!(sensor.emu.allocation_attempts(), before, "no allocation on the hot path");
+    sensor.emu.clear_allocation_failure();
+    assert_eq!(sensor.read_all().len(), 300);
+    assert_eq!(sensor.stop().problems(), Vec::new());
+}
+
+#[test]
+fn unload_with_the_device_open_waits_for_the_close_then_leaves_nothing() {
+    let mut sensor = start();
+    let event = sensor.emu.create_event();
+    assert_eq!(sensor.set_event(event), 0);
+    for a in &mixed(50, 2) {
+        sensor.fire(a);
+    }
+    assert_eq!(sensor.emu.unload(), Ok(Unload::Pending));
+    let (status, _) = sensor.emu.open(Caller::Administrator, true, true).expect("the I/O manager answers");
+    assert!(status < 0, "no new open while the unload is pending");
+    sensor.emu.close(sensor.file).expect("close returns");
+    assert!(!sensor.emu.loaded, "DriverUnload ran after the last close");
+    assert!(sensor.emu.close_handle(event), "the client still owns its event");
+    assert_eq!(sensor.emu.report().problems(), Vec::new());
+}
+
+#[test]
+fn unload_with_content_loaded_frees_it() {
+    let mut sensor = start();
+    let verdict = sensor.load_content(&content());
+    assert!(verdict.accepted, "{verdict:?} {:?}", ringfence_content::validate(&content(), &SCHEMA).err());
+    assert_eq!(sensor.stop().problems(), Vec::new());
+}
+
+#[test]
+fn unload_in_the_middle_of_a_stream_frees_the_queue_and_the_event_reference() {
+    let mut sensor = start();
+    let event = sensor.emu.create_event();
+    assert_eq!(sensor.set_event(event), 0);
+    for a in &mixed(500, 4) {
+        sensor.fire(a);
+    }
+    let r = sensor.read(4096);
+    assert!(r.information > 0, "part of the stream was read");
+    sensor.emu.close_handle(event);
+    let report = sensor.stop();
+    assert_eq!(report.problems(), Vec::new());
+}
+
+#[test]
+fn the_device_admits_system_and_administrators_only() {
+    let mut sensor = start();
+    let sd = sensor.emu.device_security().expect("the driver set a security descriptor");
+    let dacl = sd.dacl.expect("a DACL is present");
+    let sids: Vec<&str> = dacl.iter().map(|a| a.sid.as_str()).collect();
+    assert_eq!(sids, vec![SID_LOCAL_SYSTEM, SID_ADMINISTRATORS]);
+    assert!(dacl.iter().all(|a| a.ace_type == 0), "allow entries only");
+    sensor.emu.close(sensor.file).expect("close returns");
+    for (caller, admitted) in
+        [(Caller::StandardUser, false), (Caller::LocalSystem, true), (Caller::Administrator, true)]
+    {
+        let (status, file) = sensor.emu.open(caller, true, true).expect("the I/O manager answers");
+        assert_eq!(file.is_some(), admitted, "{caller:?}: {status:#x}");
+        if let Some(file) = file {
+            sensor.emu.close(file).expect("close returns");
+        }
+    }
+    assert_eq!(sensor.emu.unload(), Ok(Unload::Done));
+    assert_eq!(sensor.emu.report().problems(), Vec::new());
+}
