@@ -4,10 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use ringfence_wire::schema::field;
 use ringfence_wire::{EventKind, Fields, Record, Text, Value};
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 use crate::text;
 use crate::time::rfc3339;
@@ -58,13 +59,13 @@ pub fn entity_id(create_time: u64, start_key: u64) -> String {
 /// that exits and image loads carry the `process.entity_id` of their start.
 #[derive(Debug)]
 pub struct Renderer {
-    host: Host,
+    host_name: Arc<str>,
     processes: HashMap<u32, String>,
 }
 
 impl Renderer {
     pub fn new(host: Host) -> Self {
-        Renderer { host, processes: HashMap::new() }
+        Renderer { host_name: Arc::from(host.name), processes: HashMap::new() }
     }
 
     /// The ECS document for `record`; updates the process table.
@@ -78,20 +79,20 @@ impl Renderer {
         let (category, ty, action) = classification(kind);
         let mut doc = Doc::default();
         let mut escaped = Vec::new();
-        doc.put("@timestamp", rfc3339(record.timestamp()).map_or(Json::Null, Json::String));
-        doc.put("ecs.version", json!(ECS_VERSION));
-        doc.put("event.kind", json!("event"));
-        doc.put("event.category", json!(category));
-        doc.put("event.type", json!(ty));
-        doc.put("event.action", json!(action));
-        doc.put("event.module", json!("ringfence"));
-        doc.put("event.sequence", json!(record.sequence()));
-        doc.put("host.name", json!(self.host.name));
-        doc.put("host.hostname", json!(self.host.name));
-        doc.put("host.os.type", json!("windows"));
-        doc.put("host.os.family", json!("windows"));
-        doc.put("agent.type", json!("ringfence"));
-        doc.put("agent.version", json!(env!("CARGO_PKG_VERSION")));
+        doc.put("@timestamp", time_leaf(record.timestamp()));
+        doc.put("ecs.version", Leaf::Static(ECS_VERSION));
+        doc.put("event.kind", Leaf::Static("event"));
+        doc.put("event.category", Leaf::Statics(category));
+        doc.put("event.type", Leaf::Statics(ty));
+        doc.put("event.action", Leaf::Static(action));
+        doc.put("event.module", Leaf::Static("ringfence"));
+        doc.put("event.sequence", Leaf::U64(record.sequence()));
+        doc.put("host.name", Leaf::Shared(Arc::clone(&self.host_name)));
+        doc.put("host.hostname", Leaf::Shared(Arc::clone(&self.host_name)));
+        doc.put("host.os.type", Leaf::Static("windows"));
+        doc.put("host.os.family", Leaf::Static("windows"));
+        doc.put("agent.type", Leaf::Static("ringfence"));
+        doc.put("agent.version", Leaf::Static(env!("CARGO_PKG_VERSION")));
         for (index, def) in (0u8..).zip(record.def().fields) {
             let Some(value) = record.field(index) else { continue };
             // The driver sends an empty string for "absent"; ECS leaves absent fields out.
@@ -102,7 +103,7 @@ impl Renderer {
         }
         self.add_derived(record, &mut doc, &mut escaped);
         if !escaped.is_empty() {
-            doc.put("ringfence.escaped", json!(escaped));
+            doc.put("ringfence.escaped", Leaf::List(escaped));
         }
         doc
     }
@@ -138,10 +139,10 @@ impl Renderer {
     fn add_derived(&mut self, record: &Record<'_>, doc: &mut Doc, escaped: &mut Vec<&'static str>) {
         let (own, parent) = self.track(record);
         if let Some(id) = own {
-            doc.put("process.entity_id", json!(id));
+            doc.put("process.entity_id", Leaf::Str(id));
         }
         if let Some(id) = parent {
-            doc.put("process.parent.entity_id", json!(id));
+            doc.put("process.parent.entity_id", Leaf::Str(id));
         }
         let text_of = |i: u8| record.field(i).and_then(|v| v.as_text());
         match record.kind() {
@@ -157,7 +158,7 @@ impl Renderer {
             }
             EventKind::ContentChanged => {
                 let accepted = record.field(field::ContentChanged::accepted as u8) == Some(Value::Bool(true));
-                doc.put("event.outcome", json!(if accepted { "success" } else { "failure" }));
+                doc.put("event.outcome", Leaf::Static(if accepted { "success" } else { "failure" }));
             }
             EventKind::ProcessExit | EventKind::LostEvents => {}
         }
@@ -248,18 +249,22 @@ fn printable(text: Text<'_>) -> String {
         .collect()
 }
 
-fn json_value(value: Value<'_>, ecs: &'static str, escaped: &mut Vec<&'static str>) -> Json {
+fn time_leaf(filetime: u64) -> Leaf {
+    rfc3339(filetime).map_or(Leaf::Null, Leaf::Str)
+}
+
+fn json_value(value: Value<'_>, ecs: &'static str, escaped: &mut Vec<&'static str>) -> Leaf {
     match value {
-        Value::U32(v) => json!(v),
-        Value::U64(v) => json!(v),
-        Value::Bool(v) => json!(v),
-        Value::Time(v) => rfc3339(v).map_or(Json::Null, Json::String),
+        Value::U32(v) => Leaf::U64(u64::from(v)),
+        Value::U64(v) => Leaf::U64(v),
+        Value::Bool(v) => Leaf::Bool(v),
+        Value::Time(v) => time_leaf(v),
         Value::Str(t) => {
             let r = text::render(t);
             if r.escaped {
                 escaped.push(ecs);
             }
-            Json::String(r.value)
+            Leaf::Str(r.value)
         }
     }
 }
@@ -280,15 +285,56 @@ pub struct Doc(BTreeMap<&'static str, Node>);
 
 #[derive(Debug)]
 enum Node {
-    Leaf(Json),
+    Leaf(Leaf),
     Branch(Doc),
+}
+
+/// One value of a [`Doc`]; constants and the host name are not copied per event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Leaf {
+    Null,
+    Bool(bool),
+    U64(u64),
+    Str(String),
+    Static(&'static str),
+    Shared(Arc<str>),
+    Statics(&'static [&'static str]),
+    List(Vec<&'static str>),
+}
+
+impl Leaf {
+    fn write<W: Write + ?Sized>(&self, out: &mut W) -> io::Result<()> {
+        match self {
+            Leaf::Null => out.write_all(b"null"),
+            Leaf::Bool(v) => out.write_all(if *v { b"true" } else { b"false" }),
+            Leaf::U64(v) => write!(out, "{v}"),
+            Leaf::Str(v) => Ok(serde_json::to_writer(out, v)?),
+            Leaf::Static(v) => Ok(serde_json::to_writer(out, v)?),
+            Leaf::Shared(v) => Ok(serde_json::to_writer(out, &**v)?),
+            Leaf::Statics(v) => Ok(serde_json::to_writer(out, v)?),
+            Leaf::List(v) => Ok(serde_json::to_writer(out, v)?),
+        }
+    }
+
+    fn into_json(self) -> Json {
+        match self {
+            Leaf::Null => Json::Null,
+            Leaf::Bool(v) => Json::Bool(v),
+            Leaf::U64(v) => Json::from(v),
+            Leaf::Str(v) => Json::String(v),
+            Leaf::Static(v) => Json::from(v),
+            Leaf::Shared(v) => Json::from(&*v),
+            Leaf::Statics(v) => Json::from(v.to_vec()),
+            Leaf::List(v) => Json::from(v),
+        }
+    }
 }
 
 impl Doc {
     /// Inserts `value` at the dotted ECS name `path`, nesting objects
     /// (`process.parent.pid` becomes `{"process":{"parent":{"pid":…}}}`). Should
     /// a name ever cross a value, the rest of the name stays one dotted key there.
-    pub fn put(&mut self, path: &'static str, value: Json) {
+    pub fn put(&mut self, path: &'static str, value: Leaf) {
         match path.split_once('.') {
             None => {
                 self.0.insert(path, Node::Leaf(value));
@@ -303,7 +349,7 @@ impl Doc {
     }
 
     /// Writes the document as compact JSON, byte for byte what serde_json
-    /// writes for the equivalent [`Json`] value.
+    /// writes for [`Doc::into_json`] of it.
     pub fn write<W: Write + ?Sized>(&self, out: &mut W) -> io::Result<()> {
         out.write_all(b"{")?;
         for (i, (key, node)) in self.0.iter().enumerate() {
@@ -313,7 +359,7 @@ impl Doc {
             serde_json::to_writer(&mut *out, key)?;
             out.write_all(b":")?;
             match node {
-                Node::Leaf(value) => serde_json::to_writer(&mut *out, value)?,
+                Node::Leaf(value) => value.write(out)?,
                 Node::Branch(inner) => inner.write(out)?,
             }
         }
@@ -326,7 +372,7 @@ impl Doc {
                 .into_iter()
                 .map(|(k, node)| {
                     let value = match node {
-                        Node::Leaf(v) => v,
+                        Node::Leaf(v) => v.into_json(),
                         Node::Branch(inner) => inner.into_json(),
                     };
                     (k.to_owned(), value)

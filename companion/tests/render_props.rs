@@ -7,7 +7,7 @@ mod common;
 use proptest::prelude::*;
 use ringfence_companion::text::unescape;
 use ringfence_companion::time::rfc3339;
-use ringfence_companion::{EventStream, Format, Host};
+use ringfence_companion::{EventStream, Format, Host, Renderer};
 use ringfence_wire::{Event, EventKind, FieldType, Fields, SCHEMA, Text, Value};
 use serde_json::Value as Json;
 
@@ -139,6 +139,21 @@ proptest! {
             for (def, original) in SCHEMA.kind(event.kind).unwrap().fields.iter().zip(&event.values) {
                 check_field(&doc, &escaped, def.ecs, original);
             }
+        }
+    }
+
+    #[test]
+    fn the_direct_writer_writes_exactly_what_serde_json_writes_for_the_document(
+        events in prop::collection::vec(event(), 1..6),
+    ) {
+        let batch = encode_all(&events, 1);
+        let (mut direct, mut via_value) = (Renderer::new(Host { name: "p".into() }), Renderer::new(Host { name: "p".into() }));
+        for record in ringfence_wire::batch::Records::new(&batch) {
+            let record = record.unwrap();
+            let mut line = Vec::new();
+            direct.write_json(&record, &mut line).unwrap();
+            let expected = serde_json::to_string(&via_value.json(&record)).unwrap() + "\n";
+            prop_assert_eq!(String::from_utf8(line).unwrap(), expected);
         }
     }
 
