@@ -1,13 +1,26 @@
-//! Content validation on arbitrary bytes. Content the validator accepts must
-//! list its rules, and evaluate every kind of event exactly as the
-//! unvalidated entry point does.
+//! Content validation on arbitrary bytes, as given and with the checksum
+//! repaired (so that mutations reach the checks behind it). Content the
+//! validator accepts must list its rules, and evaluate every kind of event
+//! exactly as the unvalidated entry point does.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ringfence_content::{evaluate_raw, validate};
+use ringfence_content::format::header;
+use ringfence_content::{crc32, evaluate_raw, validate};
 use ringfence_wire::{Event, SCHEMA, Text};
 
 fuzz_target!(|data: &[u8]| {
+    check(data);
+    if data.len() >= header::LEN {
+        let mut repaired = data.to_vec();
+        repaired[header::CHECKSUM..header::CHECKSUM + 4].fill(0);
+        let sum = crc32(&repaired);
+        repaired[header::CHECKSUM..header::CHECKSUM + 4].copy_from_slice(&sum.to_le_bytes());
+        check(&repaired);
+    }
+});
+
+fn check(data: &[u8]) {
     let Ok(content) = validate(data, &SCHEMA) else {
         return;
     };
@@ -57,4 +70,4 @@ fuzz_target!(|data: &[u8]| {
     for event in &events {
         assert_eq!(content.evaluate(event), evaluate_raw(data, event));
     }
-});
+}
