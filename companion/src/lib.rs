@@ -4,7 +4,7 @@
 //!
 //! - [`device`]: the `Device` trait and the Windows transport.
 //! - [`client`], [`watch`]: the control requests and the session over a device.
-//! - [`stream`], [`render`], [`sequence`], [`text`], [`time`]: batches to ECS
+//! - [`stream`], [`render`], [`doc`], [`sequence`], [`text`], [`time`]: batches to ECS
 //!   JSON or table rows, with lost events, gaps and damage accounted.
 //! - [`commands`], [`exit`], [`stats_view`]: what each subcommand does.
 // `deny`, not `forbid`: the Windows transport (device/windows.rs) is the one allowed exception.
@@ -14,6 +14,7 @@ pub mod client;
 pub mod commands;
 mod content_cmd;
 pub mod device;
+pub mod doc;
 pub mod exit;
 pub mod render;
 pub mod sequence;

@@ -2,7 +2,7 @@
 //! The ECS name of every schema field comes from the schema (`FieldDef::ecs`);
 //! this module adds only what the schema cannot know (event.*, host, ids).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use ringfence_wire::schema::field;
 use ringfence_wire::{EventKind, Fields, Record, Text, Value};
 use serde_json::Value as Json;
 
+use crate::doc::{Doc, Leaf};
 use crate::text;
 use crate::time::rfc3339;
 
@@ -275,109 +276,4 @@ fn put_name(doc: &mut Doc, ecs: &'static str, path: Text<'_>, escaped: &mut Vec<
     let start = units.iter().rposition(|u| *u == u16::from(b'\\')).map_or(0, |i| i.saturating_add(1));
     let name = units.get(start..).unwrap_or_default();
     doc.put(ecs, json_value(Value::Str(Text::wide(name)), ecs, escaped));
-}
-
-/// An ECS document under construction. Every key is a `&'static str` (a
-/// segment of a schema or companion ECS name), so building one allocates only
-/// for values; keys are kept sorted, as serde_json writes its own maps.
-#[derive(Debug, Default)]
-pub struct Doc(BTreeMap<&'static str, Node>);
-
-#[derive(Debug)]
-enum Node {
-    Leaf(Leaf),
-    Branch(Doc),
-}
-
-/// One value of a [`Doc`]; constants and the host name are not copied per event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Leaf {
-    Null,
-    Bool(bool),
-    U64(u64),
-    Str(String),
-    Static(&'static str),
-    Shared(Arc<str>),
-    Statics(&'static [&'static str]),
-    List(Vec<&'static str>),
-}
-
-impl Leaf {
-    fn write<W: Write + ?Sized>(&self, out: &mut W) -> io::Result<()> {
-        match self {
-            Leaf::Null => out.write_all(b"null"),
-            Leaf::Bool(v) => out.write_all(if *v { b"true" } else { b"false" }),
-            Leaf::U64(v) => write!(out, "{v}"),
-            Leaf::Str(v) => Ok(serde_json::to_writer(out, v)?),
-            Leaf::Static(v) => Ok(serde_json::to_writer(out, v)?),
-            Leaf::Shared(v) => Ok(serde_json::to_writer(out, &**v)?),
-            Leaf::Statics(v) => Ok(serde_json::to_writer(out, v)?),
-            Leaf::List(v) => Ok(serde_json::to_writer(out, v)?),
-        }
-    }
-
-    fn into_json(self) -> Json {
-        match self {
-            Leaf::Null => Json::Null,
-            Leaf::Bool(v) => Json::Bool(v),
-            Leaf::U64(v) => Json::from(v),
-            Leaf::Str(v) => Json::String(v),
-            Leaf::Static(v) => Json::from(v),
-            Leaf::Shared(v) => Json::from(&*v),
-            Leaf::Statics(v) => Json::from(v.to_vec()),
-            Leaf::List(v) => Json::from(v),
-        }
-    }
-}
-
-impl Doc {
-    /// Inserts `value` at the dotted ECS name `path`, nesting objects
-    /// (`process.parent.pid` becomes `{"process":{"parent":{"pid":…}}}`). Should
-    /// a name ever cross a value, the rest of the name stays one dotted key there.
-    pub fn put(&mut self, path: &'static str, value: Leaf) {
-        match path.split_once('.') {
-            None => {
-                self.0.insert(path, Node::Leaf(value));
-            }
-            Some((head, rest)) => match self.0.entry(head).or_insert_with(|| Node::Branch(Doc::default())) {
-                Node::Branch(inner) => inner.put(rest, value),
-                Node::Leaf(_) => {
-                    self.0.insert(path, Node::Leaf(value));
-                }
-            },
-        }
-    }
-
-    /// Writes the document as compact JSON, byte for byte what serde_json
-    /// writes for [`Doc::into_json`] of it.
-    pub fn write<W: Write + ?Sized>(&self, out: &mut W) -> io::Result<()> {
-        out.write_all(b"{")?;
-        for (i, (key, node)) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.write_all(b",")?;
-            }
-            serde_json::to_writer(&mut *out, key)?;
-            out.write_all(b":")?;
-            match node {
-                Node::Leaf(value) => value.write(out)?,
-                Node::Branch(inner) => inner.write(out)?,
-            }
-        }
-        out.write_all(b"}")
-    }
-
-    pub fn into_json(self) -> Json {
-        Json::Object(
-            self.0
-                .into_iter()
-                .map(|(k, node)| {
-                    let value = match node {
-                        Node::Leaf(v) => v.into_json(),
-                        Node::Branch(inner) => inner.into_json(),
-                    };
-                    (k.to_owned(), value)
-                })
-                .collect(),
-        )
-    }
 }
