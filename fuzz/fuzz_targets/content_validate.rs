@@ -6,15 +6,14 @@
 
 use libfuzzer_sys::fuzz_target;
 use ringfence_content::format::header;
-use ringfence_content::{crc32, evaluate_raw, validate};
+use ringfence_content::{content_checksum, evaluate_raw, validate};
 use ringfence_wire::{Event, SCHEMA, Text};
 
 fuzz_target!(|data: &[u8]| {
     check(data);
     if data.len() >= header::LEN {
         let mut repaired = data.to_vec();
-        repaired[header::CHECKSUM..header::CHECKSUM + 4].fill(0);
-        let sum = crc32(&repaired);
+        let sum = content_checksum(&repaired);
         repaired[header::CHECKSUM..header::CHECKSUM + 4].copy_from_slice(&sum.to_le_bytes());
         check(&repaired);
     }

@@ -173,32 +173,45 @@ impl Hasher {
     }
 }
 
+/// Feeds every unit of `text` to `hasher`, in order or last first, straight
+/// from the slice or the bytes rather than unit by unit.
+#[inline(always)]
+fn hash_all(hasher: &mut Hasher, text: Text<'_>, reversed: bool) {
+    if let Some(units) = text.as_wide() {
+        if reversed {
+            units.iter().rev().for_each(|&u| hasher.push(u));
+        } else {
+            units.iter().for_each(|&u| hasher.push(u));
+        }
+    } else if let Some(bytes) = text.as_le_bytes() {
+        let unit =
+            |pair: &[u8]| pair.first().zip(pair.get(1)).map_or(0, |(&lo, &hi)| u16::from_le_bytes([lo, hi]));
+        if reversed {
+            bytes.chunks_exact(2).rev().for_each(|pair| hasher.push(unit(pair)));
+        } else {
+            bytes.chunks_exact(2).for_each(|pair| hasher.push(unit(pair)));
+        }
+    }
+}
+
 /// The key of a whole string.
 pub(crate) fn whole_key(field: u8, text: Text<'_>) -> u64 {
     let mut hasher = Hasher::new();
-    for unit in text.units() {
-        hasher.push(unit);
-    }
+    hash_all(&mut hasher, text, false);
     key(field, AnchorClass::Whole.code(), hasher.value())
 }
 
 /// The key of a `starts_with` pattern: the hash of its units in order.
 pub(crate) fn prefix_key(field: u8, pattern: Text<'_>) -> u64 {
     let mut hasher = Hasher::new();
-    for unit in pattern.units() {
-        hasher.push(unit);
-    }
+    hash_all(&mut hasher, pattern, false);
     key(field, AnchorClass::Prefix.code(), hasher.value())
 }
 
 /// The key of an `ends_with` pattern: the hash of its units, last first.
 pub(crate) fn suffix_key(field: u8, pattern: Text<'_>) -> u64 {
     let mut hasher = Hasher::new();
-    let mut at = pattern.len();
-    while at > 0 {
-        at = at.wrapping_sub(1);
-        hasher.push(pattern.unit(at).unwrap_or(0));
-    }
+    hash_all(&mut hasher, pattern, true);
     key(field, AnchorClass::Suffix.code(), hasher.value())
 }
 

@@ -1,79 +1,86 @@
-//! CRC-32 (IEEE 802.3, reflected, as zlib computes it), slicing-by-8 so that
-//! the checksum does not dominate validation. Tables are built at compile time.
+//! The content checksum: XXH64 (seed 0) of everything after the checksum
+//! field, truncated to 32 bits. XXH64 runs at memory speed, so validation is
+//! not bound by the checksum; it guards against corruption in transit, while
+//! the structural checks guard against everything else.
 
-const POLY: u32 = 0xEDB8_8320;
-
-// Runs at compile time: an out-of-range index there is a build error, not a panic.
-#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
-const fn tables() -> [[u32; 256]; 8] {
-    let mut t = [[0u32; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = i as u32;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ POLY } else { crc >> 1 };
-            bit += 1;
-        }
-        t[0][i] = crc;
-        i += 1;
-    }
-    let mut k = 1;
-    while k < 8 {
-        let mut i = 0;
-        while i < 256 {
-            let prev = t[k - 1][i];
-            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xFF) as usize];
-            i += 1;
-        }
-        k += 1;
-    }
-    t
-}
-
-static TABLES: [[u32; 256]; 8] = tables();
+const P1: u64 = 0x9E37_79B1_85EB_CA87;
+const P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+const P3: u64 = 0x1656_67B1_9E37_79F9;
+const P4: u64 = 0x85EB_CA77_C2B2_AE63;
+const P5: u64 = 0x27D4_EB2F_1656_67C5;
 
 #[inline(always)]
-fn entry(table: usize, index: u32) -> u32 {
-    // `index & 0xFF` < 256 and `table` < 8 at every call site, so `get` never fails.
-    TABLES.get(table).and_then(|t| t.get((index & 0xFF) as usize)).copied().unwrap_or(0)
+fn round(acc: u64, input: u64) -> u64 {
+    acc.wrapping_add(input.wrapping_mul(P2)).rotate_left(31).wrapping_mul(P1)
 }
 
-/// Continues a CRC-32 over `bytes`; start with `state = 0`.
-pub(crate) fn update(state: u32, bytes: &[u8]) -> u32 {
-    let mut crc = !state;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let lo = u32::from_le_bytes([word[0], word[1], word[2], word[3]]) ^ crc;
-        let hi = u32::from_le_bytes([word[4], word[5], word[6], word[7]]);
-        crc = entry(7, lo)
-            ^ entry(6, lo >> 8)
-            ^ entry(5, lo >> 16)
-            ^ entry(4, lo >> 24)
-            ^ entry(3, hi)
-            ^ entry(2, hi >> 8)
-            ^ entry(1, hi >> 16)
-            ^ entry(0, hi >> 24);
+#[inline(always)]
+fn merge(acc: u64, lane: u64) -> u64 {
+    (acc ^ round(0, lane)).wrapping_mul(P1).wrapping_add(P4)
+}
+
+#[inline(always)]
+fn word(chunk: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    if let Some(src) = chunk.get(..8) {
+        b.copy_from_slice(src);
     }
-    for &byte in chunks.remainder() {
-        crc = (crc >> 8) ^ entry(0, crc ^ u32::from(byte));
+    u64::from_le_bytes(b)
+}
+
+/// XXH64 of `bytes` with `seed`, as specified by the xxHash project.
+pub fn xxh64(bytes: &[u8], seed: u64) -> u64 {
+    let mut stripes = bytes.chunks_exact(32);
+    let mut h = if bytes.len() >= 32 {
+        let mut v =
+            [seed.wrapping_add(P1).wrapping_add(P2), seed.wrapping_add(P2), seed, seed.wrapping_sub(P1)];
+        for stripe in &mut stripes {
+            for (lane, chunk) in v.iter_mut().zip(stripe.chunks_exact(8)) {
+                *lane = round(*lane, word(chunk));
+            }
+        }
+        let [v1, v2, v3, v4] = v;
+        let h = v1
+            .rotate_left(1)
+            .wrapping_add(v2.rotate_left(7))
+            .wrapping_add(v3.rotate_left(12))
+            .wrapping_add(v4.rotate_left(18));
+        merge(merge(merge(merge(h, v1), v2), v3), v4)
+    } else {
+        seed.wrapping_add(P5)
+    };
+    h = h.wrapping_add(bytes.len() as u64);
+    let rest = stripes.remainder();
+    let mut words = rest.chunks_exact(8);
+    for chunk in &mut words {
+        h = (h ^ round(0, word(chunk))).rotate_left(27).wrapping_mul(P1).wrapping_add(P4);
     }
-    !crc
+    let mut tail = words.remainder();
+    if let (Some(four), Some(after)) = (tail.get(..4), tail.get(4..)) {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(four);
+        h = (h ^ u64::from(u32::from_le_bytes(b)).wrapping_mul(P1))
+            .rotate_left(23)
+            .wrapping_mul(P2)
+            .wrapping_add(P3);
+        tail = after;
+    }
+    for &byte in tail {
+        h = (h ^ u64::from(byte).wrapping_mul(P5)).rotate_left(11).wrapping_mul(P1);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(P2);
+    h ^= h >> 29;
+    h = h.wrapping_mul(P3);
+    h ^ (h >> 32)
 }
 
-/// The CRC-32 of `bytes`.
-pub fn crc32(bytes: &[u8]) -> u32 {
-    update(0, bytes)
-}
-
-/// The content checksum: the CRC-32 of `content` with the checksum field read as zero.
-pub(crate) fn content_checksum(content: &[u8]) -> u32 {
+/// The checksum the header of `content` must carry: the low 32 bits of the
+/// XXH64 of every byte after the checksum field.
+pub fn content_checksum(content: &[u8]) -> u32 {
     use crate::format::header;
-    let before = content.get(..header::CHECKSUM).unwrap_or(&[]);
-    let after = content.get(header::CHECKSUM.saturating_add(4)..).unwrap_or(&[]);
-    update(update(update(0, before), &[0; 4]), after)
+    let covered = content.get(header::CHECKSUM.saturating_add(4)..).unwrap_or(&[]);
+    u32::try_from(xxh64(covered, 0) & 0xFFFF_FFFF).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -81,17 +88,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn crc32_of_the_standard_check_string_is_cbf43926() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc32(b""), 0);
+    fn xxh64_matches_the_reference_vectors() {
+        assert_eq!(xxh64(b"", 0), 0xEF46_DB37_51D8_E999);
+        assert_eq!(xxh64(b"a", 0), 0xD24E_C4F1_A98C_6E5B);
+        assert_eq!(xxh64(b"abc", 0), 0x44BC_2CF5_AD77_0999);
     }
 
     #[test]
-    fn crc32_is_the_same_whether_computed_in_one_pass_or_in_pieces() {
-        let data: std::vec::Vec<u8> = (0..1000u32).map(|i| (i * 7 + 3) as u8).collect();
-        for split in [0, 1, 7, 8, 9, 500, 999, 1000] {
-            let (a, b) = data.split_at(split);
-            assert_eq!(update(update(0, a), b), crc32(&data));
+    fn every_length_path_of_xxh64_sees_every_byte() {
+        let data: std::vec::Vec<u8> = (0..100u8).collect();
+        for len in [1, 3, 4, 7, 8, 12, 31, 32, 33, 63, 64, 65, 100] {
+            let mut flipped = data[..len].to_vec();
+            flipped[len - 1] ^= 1;
+            assert_ne!(xxh64(&data[..len], 0), xxh64(&flipped, 0), "length {len}");
         }
     }
 }

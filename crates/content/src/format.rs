@@ -5,11 +5,11 @@
 //! ```text
 //! header (24 bytes)
 //! 0   magic            [u8; 4]  "RFCT"
-//! 4   format_version   u16      FORMAT_VERSION
-//! 6   schema_version   u16      the ringfence-wire schema the content was compiled against
-//! 8   content_version  u32
-//! 12  total_len        u32      the whole content, header included; equals the buffer length
-//! 16  checksum         u32      CRC-32 (IEEE) of the whole content with these 4 bytes as zero
+//! 4   checksum         u32      low 32 bits of XXH64 (seed 0) of every byte from offset 8 on
+//! 8   format_version   u16      FORMAT_VERSION
+//! 10  schema_version   u16      the ringfence-wire schema the content was compiled against
+//! 12  content_version  u32
+//! 16  total_len        u32      the whole content, header included; equals the buffer length
 //! 20  section_count    u16      exactly SECTION_COUNT
 //! 22  reserved         u16      zero
 //! 24  directory        section_count × 12 bytes: id u16, reserved u16, offset u32, len u32
@@ -40,11 +40,11 @@ pub const FORMAT_VERSION: u16 = 1;
 /// Header field offsets.
 pub mod header {
     pub const MAGIC: usize = 0;
-    pub const FORMAT_VERSION: usize = 4;
-    pub const SCHEMA_VERSION: usize = 6;
-    pub const CONTENT_VERSION: usize = 8;
-    pub const TOTAL_LEN: usize = 12;
-    pub const CHECKSUM: usize = 16;
+    pub const CHECKSUM: usize = 4;
+    pub const FORMAT_VERSION: usize = 8;
+    pub const SCHEMA_VERSION: usize = 10;
+    pub const CONTENT_VERSION: usize = 12;
+    pub const TOTAL_LEN: usize = 16;
     pub const SECTION_COUNT: usize = 20;
     pub const RESERVED: usize = 22;
     pub const LEN: usize = 24;

@@ -47,7 +47,7 @@ mod view;
 mod compile;
 
 pub use anchor::AnchorClass;
-pub use checksum::crc32;
+pub use checksum::{content_checksum, xxh64};
 pub use error::{ErrorKind, Limit, ValidationError};
 pub use eval::{Verdict, evaluate_event, evaluate_raw, evaluate_record};
 pub use format::{

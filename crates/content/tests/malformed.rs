@@ -202,17 +202,25 @@ fn unknown_magic_is_rejected() {
 
 #[test]
 fn unknown_format_version_is_rejected() {
-    edited(|b| set_u16(b, header::FORMAT_VERSION, 2), |_| 4, ErrorKind::UnsupportedFormat { found: 2 });
+    edited(
+        |b| set_u16(b, header::FORMAT_VERSION, 2),
+        |_| header::FORMAT_VERSION,
+        ErrorKind::UnsupportedFormat { found: 2 },
+    );
 }
 
 #[test]
 fn schema_version_zero_is_rejected() {
-    edited(|b| set_u16(b, header::SCHEMA_VERSION, 0), |_| 6, ErrorKind::UnknownSchemaVersion { found: 0 });
+    edited(
+        |b| set_u16(b, header::SCHEMA_VERSION, 0),
+        |_| header::SCHEMA_VERSION,
+        ErrorKind::UnknownSchemaVersion { found: 0 },
+    );
 }
 
 #[test]
 fn a_non_zero_reserved_header_field_is_rejected() {
-    edited(|b| set_u16(b, header::RESERVED, 1), |_| 22, ErrorKind::NonZeroReserved);
+    edited(|b| set_u16(b, header::RESERVED, 1), |_| header::RESERVED, ErrorKind::NonZeroReserved);
 }
 
 #[test]
@@ -220,7 +228,7 @@ fn a_total_length_smaller_than_the_header_is_rejected_not_subtracted() {
     for declared in [0, 10, 71] {
         edited(
             |b| set_u32(b, header::TOTAL_LEN, declared),
-            |_| 12,
+            |_| header::TOTAL_LEN,
             ErrorKind::TotalLengthTooSmall { declared, minimum: 72 },
         );
     }
@@ -232,12 +240,12 @@ fn a_total_length_over_the_limit_is_rejected_before_it_is_used() {
     let max = u32::try_from(MAX_CONTENT_BYTES).unwrap();
     edited(
         |b| set_u32(b, header::TOTAL_LEN, found),
-        |_| 12,
+        |_| header::TOTAL_LEN,
         ErrorKind::LimitExceeded { limit: Limit::TotalBytes, found, max },
     );
     edited(
         |b| set_u32(b, header::TOTAL_LEN, u32::MAX),
-        |_| 12,
+        |_| header::TOTAL_LEN,
         ErrorKind::LimitExceeded { limit: Limit::TotalBytes, found: u32::MAX, max },
     );
 }
@@ -248,7 +256,7 @@ fn a_total_length_over_the_limit_is_rejected_before_it_is_used() {
 fn more_sections_than_the_format_has_are_rejected() {
     edited(
         |b| set_u16(b, header::SECTION_COUNT, 5),
-        |_| 20,
+        |_| header::SECTION_COUNT,
         ErrorKind::LimitExceeded { limit: Limit::Sections, found: 5, max: 4 },
     );
 }
@@ -271,7 +279,11 @@ fn a_duplicate_section_is_rejected() {
 
 #[test]
 fn a_missing_section_is_rejected() {
-    edited(|b| set_u16(b, header::SECTION_COUNT, 3), |_| 20, ErrorKind::MissingSection { id: 4 });
+    edited(
+        |b| set_u16(b, header::SECTION_COUNT, 3),
+        |_| header::SECTION_COUNT,
+        ErrorKind::MissingSection { id: 4 },
+    );
 }
 
 #[test]

@@ -2,7 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use ringfence_content::format::{header, section};
-use ringfence_content::{Verdict, crc32};
+use ringfence_content::{Verdict, content_checksum};
 use ringfence_wire::{Event, Text};
 
 pub fn wide(s: &str) -> Vec<u16> {
@@ -81,11 +81,9 @@ pub fn set_u64(b: &mut [u8], at: usize, v: u64) {
     b[at..at + 8].copy_from_slice(&v.to_le_bytes());
 }
 
-/// The checksum the header must carry for `b` (CRC-32 with the field as zero).
+/// The checksum the header must carry for `b`.
 pub fn checksum(b: &[u8]) -> u32 {
-    let mut copy = b.to_vec();
-    set_u32(&mut copy, header::CHECKSUM, 0);
-    crc32(&copy)
+    content_checksum(b)
 }
 
 pub fn fix_checksum(b: &mut [u8]) {
