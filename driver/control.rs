@@ -82,8 +82,9 @@ fn read<P: Platform>(sensor: &Sensor<P>, io: &mut impl IoBuffers) -> Completion 
     }
     match sensor.read(io.output()) {
         Ok(bytes) => Completion::new(STATUS_SUCCESS, bytes),
-        // Nothing was dequeued; Information names the size the next record needs.
-        Err(needed) => Completion::new(STATUS_BUFFER_TOO_SMALL, needed),
+        // Nothing was dequeued. Information stays 0: for an NT_ERROR status the I/O manager
+        // passes neither output nor Information back; HELLO's max_record_bytes sizes buffers.
+        Err(_needed) => Completion::new(STATUS_BUFFER_TOO_SMALL, 0),
     }
 }
 

@@ -134,6 +134,33 @@ pub unsafe fn image_load<'a>(
 /// `CTL_CODE` transfer type bits; only `METHOD_BUFFERED` (0) requests get a buffer view.
 const METHOD_MASK: u32 = 3;
 
+/// `IO_STACK_LOCATION.Parameters.DeviceIoControl` as wdm.h declares it, where the I/O
+/// manager writes it. On x64 `InputBufferLength` and `IoControlCode` are `POINTER_ALIGNMENT`
+/// (0x08 and 0x10 into `Parameters`); windows-sys 0.61's generated struct drops that
+/// alignment (microsoft/windows-rs#4404) and would read them at 0x04 and 0x08.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeviceIoControlParameters {
+    pub output_buffer_length: u32,
+    pub input_buffer_length: PointerAligned,
+    pub io_control_code: PointerAligned,
+}
+
+/// A `ULONG POINTER_ALIGNMENT` member.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PointerAligned(pub u32);
+
+const _: () = {
+    assert!(core::mem::offset_of!(DeviceIoControlParameters, input_buffer_length) == 8);
+    assert!(core::mem::offset_of!(DeviceIoControlParameters, io_control_code) == 16);
+    // The view never reaches past the parameters union it overlays.
+    assert!(
+        core::mem::size_of::<DeviceIoControlParameters>()
+            <= core::mem::size_of::<windows_sys::Wdk::Foundation::IO_STACK_LOCATION_0>()
+    );
+};
+
 /// The `METHOD_BUFFERED` system buffer of a device-control IRP: one kernel buffer of
 /// `max(input, output)` bytes, input first. See [`IoBuffers`].
 ///
@@ -165,9 +192,11 @@ pub unsafe fn device_control<'a>(irp: *mut IRP) -> (u32, BufferedIo<'a>) {
     let location = unsafe { overlay.Anonymous2.Anonymous.CurrentStackLocation };
     // SAFETY: the current stack location of a dispatched IRP is valid (caller).
     let location = unsafe { &*location };
-    // SAFETY: for IRP_MJ_DEVICE_CONTROL the parameters are the DeviceIoControl member.
-    let parameters = unsafe { location.Parameters.DeviceIoControl };
-    let code = parameters.IoControlCode;
+    let overlaid = (&raw const location.Parameters).cast::<DeviceIoControlParameters>();
+    // SAFETY: for IRP_MJ_DEVICE_CONTROL the parameters union holds the wdm.h DeviceIoControl
+    // member; the view is no larger than the union (checked above) and equally aligned (8).
+    let parameters = unsafe { overlaid.read() };
+    let code = parameters.io_control_code.0;
     // SAFETY: for a buffered request this union member is the system buffer (caller).
     let buffer = unsafe { irp.AssociatedIrp.SystemBuffer }.cast::<u8>();
     let usable = code & METHOD_MASK == 0 && !buffer.is_null();
@@ -175,8 +204,8 @@ pub unsafe fn device_control<'a>(irp: *mut IRP) -> (u32, BufferedIo<'a>) {
     // INVARIANT: a usable buffer spans both lengths; otherwise both are 0.
     let io = BufferedIo {
         buffer,
-        input_len: len(parameters.InputBufferLength),
-        output_len: len(parameters.OutputBufferLength),
+        input_len: len(parameters.input_buffer_length.0),
+        output_len: len(parameters.output_buffer_length),
         _irp: PhantomData,
     };
     (code, io)

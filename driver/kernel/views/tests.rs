@@ -153,9 +153,13 @@ fn with_irp<R>(
     f: impl FnOnce(&mut IRP) -> R,
 ) -> R {
     let mut location = IO_STACK_LOCATION::default();
-    location.Parameters.DeviceIoControl.IoControlCode = code;
-    location.Parameters.DeviceIoControl.InputBufferLength = input as u32;
-    location.Parameters.DeviceIoControl.OutputBufferLength = output as u32;
+    let parameters = DeviceIoControlParameters {
+        output_buffer_length: output as u32,
+        input_buffer_length: PointerAligned(input as u32),
+        io_control_code: PointerAligned(code),
+    };
+    // SAFETY: the wdm.h view fits in the parameters union and shares its alignment.
+    unsafe { (&raw mut location.Parameters).cast::<DeviceIoControlParameters>().write(parameters) };
     let mut irp = IRP::default();
     irp.Tail.Overlay.Anonymous2.Anonymous.CurrentStackLocation = &mut location;
     irp.AssociatedIrp.SystemBuffer =
@@ -212,4 +216,26 @@ fn a_null_system_buffer_gives_empty_views_whatever_the_lengths() {
         assert_eq!(io.output_len(), 0);
         assert!(io.output().is_empty());
     });
+}
+
+#[test]
+fn device_control_reads_the_code_and_lengths_at_their_wdm_offsets() {
+    // Bytes where the x64 I/O manager writes them: Parameters+0x00 output length,
+    // +0x08 input length, +0x10 control code (POINTER_ALIGNMENT members).
+    let mut location = IO_STACK_LOCATION::default();
+    let raw = (&raw mut location.Parameters).cast::<u8>();
+    let mut system = vec![0u8; 64];
+    // SAFETY: each write is inside the 32-byte parameters union.
+    unsafe { raw.cast::<u32>().write(40) };
+    // SAFETY: as above, offset 8.
+    unsafe { raw.add(8).cast::<u32>().write(24) };
+    // SAFETY: as above, offset 16.
+    unsafe { raw.add(16).cast::<u32>().write(BUFFERED) };
+    let mut irp = IRP::default();
+    irp.Tail.Overlay.Anonymous2.Anonymous.CurrentStackLocation = &mut location;
+    irp.AssociatedIrp.SystemBuffer = system.as_mut_ptr().cast();
+    // SAFETY: a well-formed synthetic IRP whose buffer spans max(input, output) bytes.
+    let (code, io) = unsafe { device_control(&raw mut irp) };
+    assert_eq!(code, BUFFERED);
+    assert_eq!((io.input().len(), io.output_len()), (24, 40));
 }
