@@ -5,7 +5,9 @@
 //! world moves on: `wait_for_events` plays the next step of the activity the
 //! device was given, and reports whether the driver signalled the event.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
+use std::rc::Rc;
 use std::time::Duration;
 
 use ringfence_companion::device::{Device, DeviceError, IoctlOutcome};
@@ -41,6 +43,7 @@ pub struct EmulatedDevice {
     file: u64,
     event: Option<u64>,
     activity: VecDeque<Activity>,
+    played_out: Rc<Cell<bool>>,
 }
 
 fn backend(name: &str, stop: Stop) -> DeviceError {
@@ -54,9 +57,14 @@ impl EmulatedDevice {
         let (status, file) =
             emulator.open(Caller::Administrator, true, true).map_err(|s| backend(name, s))?;
         match file {
-            Some(file) => {
-                Ok(EmulatedDevice { emulator, name: device, file, event: None, activity: VecDeque::new() })
-            }
+            Some(file) => Ok(EmulatedDevice {
+                emulator,
+                name: device,
+                file,
+                event: None,
+                activity: VecDeque::new(),
+                played_out: Rc::new(Cell::new(false)),
+            }),
             None if status == windows_sys::Win32::Foundation::STATUS_ACCESS_DENIED => {
                 Err(DeviceError::InUse { device })
             }
@@ -67,6 +75,11 @@ impl EmulatedDevice {
     /// Queues activity that `wait_for_events` plays, one step per wait.
     pub fn queue(&mut self, activity: impl IntoIterator<Item = Activity>) {
         self.activity.extend(activity);
+    }
+
+    /// Becomes true when a wait finds nothing left to play: the watch can stop.
+    pub fn played_out(&self) -> Rc<Cell<bool>> {
+        Rc::clone(&self.played_out)
     }
 
     /// Whether every queued activity has been delivered.
@@ -101,9 +114,15 @@ impl Device for EmulatedDevice {
     }
 
     fn wait_for_events(&mut self, _timeout: Duration) -> Result<bool, DeviceError> {
-        let Some(event) = self.event else { return Ok(false) };
+        let Some(event) = self.event else {
+            self.played_out.set(self.activity.is_empty());
+            return Ok(false);
+        };
         while !self.emulator.take_signal(event) {
-            let Some(next) = self.activity.pop_front() else { return Ok(false) };
+            let Some(next) = self.activity.pop_front() else {
+                self.played_out.set(true);
+                return Ok(false);
+            };
             self.emulator.apply(&next).map_err(|s| backend(&self.name, s))?;
         }
         Ok(true)

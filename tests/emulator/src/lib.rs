@@ -20,8 +20,10 @@ pub mod device;
 pub mod driver;
 pub mod events;
 pub mod kstring;
+pub mod scenario;
 
 pub use device::{Activity, EmulatedDevice};
 pub use driver::{Caller, Emulator, IoctlLayout, IoctlResult, LoadFailure, RegValue, Unload};
 pub use events::{ImageLoad, ProcessStart};
 pub use kstring::KString;
+pub use scenario::{Scenario, ScenarioError};

@@ -169,9 +169,8 @@ impl Machine {
         let k = uc.get_data_mut();
         k.max_stack_bytes = k.max_stack_bytes.max(depth);
         if let Some(stop) = k.stop.take() {
-            if let Stop::Fault { address, .. } = stop
-                && (map::STACK - map::PAGE..map::STACK).contains(&address)
-            {
+            let guard = map::STACK - map::PAGE..map::STACK;
+            if matches!(stop, Stop::Fault { address, .. } if guard.contains(&address)) {
                 k.findings.push(Finding::StackOverflow { entry });
             }
             return Err(stop);

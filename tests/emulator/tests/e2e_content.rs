@@ -7,7 +7,7 @@ mod common;
 use common::activity::{assert_reports, kind_of, mixed, with_expected};
 use common::sensor::{Sensor, record, start};
 use ringfence_content::format::header;
-use ringfence_content::{Verdict, compile, crc32, validate};
+use ringfence_content::{ErrorKind, ValidationError, Verdict, compile, validate};
 use ringfence_emulator::Activity;
 use ringfence_wire::schema::Event;
 use ringfence_wire::{EventKind, FieldDef, FieldType, KindDef, SCHEMA, Schema};
@@ -47,11 +47,10 @@ fn rules() -> Vec<u8> {
     compile(RULES, &SCHEMA).expect("the rules compile")
 }
 
+/// Writes the checksum the validator computes, so that the corruption itself is judged.
 fn fix_checksum(b: &mut [u8]) {
-    if b.len() >= header::LEN {
-        b[header::CHECKSUM..header::CHECKSUM + 4].fill(0);
-        let sum = crc32(b);
-        b[header::CHECKSUM..header::CHECKSUM + 4].copy_from_slice(&sum.to_le_bytes());
+    if let Err(ValidationError { kind: ErrorKind::BadChecksum { computed, .. }, .. }) = validate(b, &SCHEMA) {
+        b[header::CHECKSUM..header::CHECKSUM + 4].copy_from_slice(&computed.to_le_bytes());
     }
 }
 

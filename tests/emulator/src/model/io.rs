@@ -89,9 +89,7 @@ pub fn create_device(c: &mut Call<'_, '_>) -> u64 {
         return status(STATUS_INVALID_PARAMETER);
     }
     let name = if name_at == 0 { None } else { read_name(c, name_at) };
-    if let Some(n) = &name
-        && c.k().io.device_named(n).is_some()
-    {
+    if name.as_deref().is_some_and(|n| c.uc.get_data().io.device_named(n).is_some()) {
         return status(STATUS_OBJECT_NAME_COLLISION);
     }
     // The device object comes out of pool, so a low-resources run fails it too.

@@ -169,10 +169,8 @@ fn free(c: &mut Call<'_, '_>, address: u64, tag: Option<[u8; 4]>) -> u64 {
     let pool = &c.k().pool;
     match pool.live.get(&address) {
         Some(a) if a.owner == Owner::Driver => {
-            if let Some(freed) = tag
-                && freed != a.tag
-            {
-                let allocated = a.tag;
+            let allocated = a.tag;
+            if let Some(freed) = tag.filter(|t| *t != allocated) {
                 c.finding(Finding::FreeTagMismatch { address, allocated, freed });
             }
             Pool::release(c.uc, address);

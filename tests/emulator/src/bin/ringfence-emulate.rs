@@ -1,0 +1,161 @@
+//! `ringfence-emulate`: plays activity scenarios through the real
+//! ringfence.sys in the emulated kernel and prints what the companion prints.
+//! The companion's own watch loop and rendering run against the driver.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use ringfence_companion::commands;
+use ringfence_companion::{Format, Host};
+use ringfence_emulator::{EmulatedDevice, Emulator, Scenario, Unload};
+use ringfence_wire::SCHEMA;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OutputFormat {
+    Table,
+    Json,
+}
+
+/// Play activity scenarios through the real ringfence.sys in an emulated
+/// Windows kernel, with the companion's own rendering.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The driver image (ringfence.sys, built as ringfence.dll).
+    #[arg(long, env = "RINGFENCE_SYS")]
+    sys: PathBuf,
+    /// Compiled content to push before the scenario.
+    #[arg(long, conflicts_with = "rules")]
+    content: Option<PathBuf>,
+    /// Rules (TOML) to compile and push before the scenario.
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+    /// Print the emulated kernel's books (pool, callbacks, locks, ...) after the unload.
+    #[arg(long)]
+    books: bool,
+    /// Scenario files (examples/scenarios/*.toml), played one after the other.
+    #[arg(required = true)]
+    scenarios: Vec<PathBuf>,
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    let _ = writeln!(io::stderr(), "ringfence-emulate: {message}");
+    ExitCode::FAILURE
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut scenarios = Vec::new();
+    for path in &args.scenarios {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => return fail(format_args!("{}: {e}", path.display())),
+        };
+        match Scenario::parse(&text) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => return fail(format_args!("{}: {e}", path.display())),
+        }
+    }
+    let content = match (&args.content, &args.rules) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(rules)) => {
+            let text = match std::fs::read_to_string(rules) {
+                Ok(t) => t,
+                Err(e) => return fail(format_args!("{}: {e}", rules.display())),
+            };
+            let bytes = match ringfence_content::compile(&text, &SCHEMA) {
+                Ok(b) => b,
+                Err(e) => return fail(format_args!("{}: {e}", rules.display())),
+            };
+            let out = std::env::temp_dir().join(format!("ringfence-emulate-{}.bin", std::process::id()));
+            if let Err(e) = std::fs::write(&out, bytes) {
+                return fail(format_args!("{}: {e}", out.display()));
+            }
+            Some(out)
+        }
+        (None, None) => None,
+    };
+    let image = match std::fs::read(&args.sys) {
+        Ok(b) => b,
+        Err(e) => return fail(format_args!("{}: {e}", args.sys.display())),
+    };
+    let mut emulator = match Emulator::new(&image) {
+        Ok(e) => e,
+        Err(e) => return fail(format_args!("{}: {e}", args.sys.display())),
+    };
+    // The kernel clock starts at the first scenario's start, so that content records are dated.
+    emulator.set_time(scenarios.first().map_or(0, |s| s.start));
+    match emulator.driver_entry() {
+        Ok(0..) => {}
+        Ok(status) => {
+            return fail(format_args!(
+                "DriverEntry failed with {:#010x}",
+                u32::from_ne_bytes(status.to_ne_bytes())
+            ));
+        }
+        Err(stop) => return fail(format_args!("DriverEntry did not return: {stop}")),
+    }
+    let name = format!("\\\\.\\Ringfence (emulated {})", args.sys.display());
+    let mut device = match EmulatedDevice::open(emulator, &name) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    let host = Host { name: scenarios.first().map_or_else(|| "emulated".to_owned(), |s| s.host.clone()) };
+    for s in &scenarios {
+        let _ = writeln!(io::stderr(), "ringfence-emulate: scenario: {}", s.description);
+        device.queue(s.activity.iter().cloned());
+    }
+    let format = match args.format {
+        OutputFormat::Table => Format::Table,
+        OutputFormat::Json => Format::Json,
+    };
+    let played_out = device.played_out();
+    let (stdout, stderr) = (io::stdout(), io::stderr());
+    let watched = commands::watch(
+        &mut device,
+        content.as_deref(),
+        format,
+        host,
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+        || played_out.get(),
+    );
+    if let (Some(_), Some(path)) = (&args.rules, &content) {
+        let _ = std::fs::remove_file(path);
+    }
+    if let Err(e) = watched {
+        return fail(e);
+    }
+    let mut emulator = match device.close() {
+        Ok(e) => e,
+        Err(stop) => return fail(format_args!("closing the device: {stop}")),
+    };
+    match emulator.unload() {
+        Ok(Unload::Done) => {}
+        Ok(other) => return fail(format_args!("unload: {other:?}")),
+        Err(stop) => return fail(format_args!("unload: {stop}")),
+    }
+    let report = emulator.report();
+    if args.books {
+        let _ = writeln!(io::stderr(), "ringfence-emulate: books after unload: {report:#?}");
+    }
+    let problems = report.problems();
+    if problems.is_empty() {
+        let _ = writeln!(
+            io::stderr(),
+            "ringfence-emulate: unloaded cleanly: {} pool allocations freed, no callback, device, link, lock or reference left; deepest stack {} bytes",
+            report.pool_frees,
+            report.max_stack_bytes
+        );
+        ExitCode::SUCCESS
+    } else {
+        for p in &problems {
+            let _ = writeln!(io::stderr(), "ringfence-emulate: {p}");
+        }
+        fail(format_args!("{} problem(s) in the books", problems.len()))
+    }
+}
