@@ -81,7 +81,7 @@ pub const WIN32_PATH: &str = "\\\\.\\Ringfence";
 /// The `Parameters` value that sizes the record queue (`REG_DWORD`, bytes).
 pub const QUEUE_BYTES_VALUE_NAME: &str = "QueueBytes";
 /// Queue size when the value is absent or unusable.
-pub const QUEUE_BYTES_DEFAULT: u32 = 1 << 20;
+pub const QUEUE_BYTES_DEFAULT: u32 = 4 << 20;
 /// The smallest queue: it must hold the largest record, so that any record
 /// fits once the queue is empty.
 pub const QUEUE_BYTES_MIN: u32 = 256 << 10;
