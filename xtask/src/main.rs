@@ -77,7 +77,10 @@ const WINDOWS_TARGET: &str = "x86_64-pc-windows-msvc";
 fn driver() -> Result<PathBuf, Failure> {
     setup::windows_target()?;
     Step::new("cross-build ringfence.sys", "cargo")
-        .args(["build", "--package", "ringfence", "--release", "--target", WINDOWS_TARGET])
+        // `cargo rustc --crate-type cdylib` so that the release profile's LTO applies: the
+        // package also builds an rlib for host tests, and cargo skips LTO for that pair.
+        .args(["rustc", "--package", "ringfence", "--lib", "--release", "--target", WINDOWS_TARGET])
+        .args(["--crate-type", "cdylib"])
         .hint("the driver links with rust-lld from the Rust toolchain; no WDK is needed")
         .run()?;
     let built = target_dir().join(WINDOWS_TARGET).join("release").join("ringfence.dll");
