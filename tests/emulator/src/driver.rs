@@ -457,6 +457,17 @@ impl Emulator {
         ob::create_user_event(&mut self.machine.uc, access)
     }
 
+    /// A user-mode handle to a process object (the System process): a handle of the wrong type.
+    pub fn create_process_handle(&mut self) -> u64 {
+        let uc = &mut self.machine.uc;
+        let system = uc.get_data().ps.current;
+        let ob = &mut uc.get_data_mut().ob;
+        if !ob.objects.contains_key(&system) {
+            ob.insert(system, ob::ObjectKind::Process, false);
+        }
+        ob.open_handle(system, 0x1F_FFFF, false)
+    }
+
     /// Whether the event was signalled since the last look (and resets it).
     pub fn take_signal(&mut self, handle: u64) -> bool {
         ob::take_signal(&mut self.machine.uc, handle).unwrap_or(false)

@@ -87,6 +87,8 @@ fn a_handle_without_modify_state_or_of_the_wrong_type_is_refused() {
     let weak = sensor.emu.create_event_with_access(0x0010_0000);
     assert_eq!(sensor.set_event(weak), windows_sys::Win32::Foundation::STATUS_ACCESS_DENIED);
     assert_eq!(sensor.set_event(0x7777_0000), windows_sys::Win32::Foundation::STATUS_INVALID_HANDLE);
+    let process = sensor.emu.create_process_handle();
+    assert_eq!(sensor.set_event(process), windows_sys::Win32::Foundation::STATUS_OBJECT_TYPE_MISMATCH);
     assert!(sensor.emu.report().references.is_empty());
     assert_clean(&sensor.stop());
 }

@@ -36,3 +36,22 @@ fn the_structures_the_driver_is_handed_have_their_x64_offsets() {
     assert_eq!(offset_of!(PS_CREATE_NOTIFY_INFO, ImageFileName), 0x30);
     assert_eq!(offset_of!(PS_CREATE_NOTIFY_INFO, CommandLine), 0x38);
 }
+
+#[test]
+fn every_import_the_allow_list_permits_is_modelled() {
+    let list = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../pe_imports.allow"))
+        .expect("tests/pe_imports.allow exists");
+    let modelled: Vec<&str> = ringfence_emulator::model::APIS
+        .iter()
+        .filter(|a| !matches!(a.provides, ringfence_emulator::model::Provides::Internal(_)))
+        .map(|a| a.name)
+        .collect();
+    let missing: Vec<&str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter(|name| !modelled.contains(name))
+        .collect();
+    assert_eq!(missing, Vec::<&str>::new(), "allowed imports the kernel model lacks");
+}

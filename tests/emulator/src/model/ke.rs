@@ -235,6 +235,19 @@ fn compare(c: &mut Call<'_, '_>) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((c.uc.read_bytes(a, n)?, c.uc.read_bytes(b, n)?))
 }
 
+/// `strlen(s) -> size_t`.
+pub fn strlen(c: &mut Call<'_, '_>) -> u64 {
+    let s = c.arg(0);
+    let mut n = 0u64;
+    loop {
+        match c.uc.read_bytes(s + n, 1) {
+            Some(b) if b == [0] => return n,
+            Some(_) => n += 1,
+            None => return fault(c, s + n),
+        }
+    }
+}
+
 /// `memcmp(a, b, n) -> int`.
 pub fn memcmp(c: &mut Call<'_, '_>) -> u64 {
     let Some((a, b)) = compare(c) else {

@@ -126,6 +126,7 @@ pub static APIS: &[Api] = &[
     func("memmove", ke::memcpy),
     func("memset", ke::memset),
     func("memcmp", ke::memcmp),
+    func("strlen", ke::strlen),
     func("RtlCompareMemory", ke::rtl_compare_memory),
     func("RtlInitUnicodeString", ke::rtl_init_unicode_string),
     func("ObReferenceObjectByHandle", ob::reference_object_by_handle),
