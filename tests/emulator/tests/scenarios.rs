@@ -78,7 +78,7 @@ fn rule_names(events: &[serde_json::Value]) -> Vec<(String, String)> {
 
 #[test]
 fn the_encoded_powershell_chain_comes_out_named_and_the_noise_is_filtered() {
-    let events = play("encoded-powershell.toml", Some("noise-reduction.toml"));
+    let events = play("intrusion.toml", Some("noise-reduction.toml"));
     let named: Vec<(String, String)> =
         rule_names(&events).into_iter().filter(|(_, r)| r != "other process").collect();
     assert_eq!(

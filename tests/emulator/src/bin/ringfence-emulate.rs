@@ -37,8 +37,11 @@ struct Args {
     /// Print the emulated kernel's books (pool, callbacks, locks, ...) after the unload.
     #[arg(long)]
     books: bool,
-    /// Scenario files (examples/scenarios/*.toml), played one after the other.
-    #[arg(required = true)]
+    /// A scenario file (examples/scenarios/*.toml); repeatable.
+    #[arg(long = "scenario", value_name = "FILE")]
+    scenario_flags: Vec<PathBuf>,
+    /// More scenario files, played one after the other.
+    #[arg(required_unless_present = "scenario_flags")]
     scenarios: Vec<PathBuf>,
 }
 
@@ -50,7 +53,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 fn main() -> ExitCode {
     let args = Args::parse();
     let mut scenarios = Vec::new();
-    for path in &args.scenarios {
+    for path in args.scenario_flags.iter().chain(&args.scenarios) {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => return fail(format_args!("{}: {e}", path.display())),
