@@ -3,7 +3,7 @@
 //! the validated view, the raw entry point and a decoded record all agree.
 #![no_main]
 
-use arbitrary::Arbitrary;
+use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use ringfence_content::{evaluate_raw, evaluate_record, validate};
 use ringfence_wire::record::encode;
@@ -51,18 +51,18 @@ impl Owned {
     }
 }
 
-#[derive(Arbitrary, Debug)]
-struct Input {
-    events: Vec<Owned>,
-    content: Vec<u8>,
-}
-
-fuzz_target!(|input: Input| {
-    let valid = validate(&input.content, &SCHEMA).ok();
+// Input: content length (u16 LE), the content, then the events for `Arbitrary`.
+// The explicit split keeps seeded content intact at the front.
+fuzz_target!(|data: &[u8]| {
+    let Some((len, rest)) = data.split_first_chunk::<2>() else { return };
+    let len = usize::from(u16::from_le_bytes(*len)).min(rest.len());
+    let (content, rest) = rest.split_at(len);
+    let Ok(events) = Vec::<Owned>::arbitrary_take_rest(Unstructured::new(rest)) else { return };
+    let valid = validate(content, &SCHEMA).ok();
     let mut buf = vec![0u8; 1 << 16];
-    for owned in input.events.iter().take(8) {
+    for owned in events.iter().take(8) {
         let event = owned.event();
-        let raw = evaluate_raw(&input.content, &event);
+        let raw = evaluate_raw(content, &event);
         let Some(content) = valid else { continue };
         assert_eq!(content.evaluate(&event), raw);
         if let Ok(len) = encode(&event, 1, 2, &mut buf) {

@@ -17,9 +17,10 @@ fn main() {
         let bytes = compile(&source, &SCHEMA).expect("examples compile");
         std::fs::write(corpus.join(format!("content_compile/seed-{name}")), &source).unwrap();
         std::fs::write(corpus.join(format!("content_validate/seed-{name}")), &bytes).unwrap();
-        // Arbitrary reads the events from the front and takes the rest as content.
-        let mut evaluate = vec![0x01, 0x00, 0x10, 0x00];
+        // content_evaluate: content length (u16 LE), content, then bytes for the events.
+        let mut evaluate = u16::try_from(bytes.len()).expect("examples are small").to_le_bytes().to_vec();
         evaluate.extend_from_slice(&bytes);
+        evaluate.extend((0..=255u8).cycle().take(512));
         std::fs::write(corpus.join(format!("content_evaluate/seed-{name}")), &evaluate).unwrap();
     }
 }
