@@ -34,6 +34,10 @@ impl std::fmt::Display for SetupError {
 
 impl std::error::Error for SetupError {}
 
+/// Basic blocks one call may run before it counts as an endless loop (a
+/// budget in work, not time, so that no result depends on the machine's speed).
+pub const BLOCK_BUDGET: u64 = 50_000_000;
+
 /// Fill pattern of the kernel stack; what is left of it after a call shows its depth.
 const STACK_PAINT: u8 = 0xCD;
 /// Exported variables the model provides, in data-region order.
@@ -43,6 +47,8 @@ const TYPE_VARIABLES: [&str; 5] =
 pub struct Machine {
     pub uc: Uc<'static>,
     pub image: Image,
+    /// Basic blocks one call may run (see [`BLOCK_BUDGET`]).
+    pub block_budget: u64,
 }
 
 impl std::fmt::Debug for Machine {
@@ -134,7 +140,7 @@ impl Machine {
             uc.write_uint(image.base + u64::from(import.slot_rva), address, 8);
         }
         install_hooks(&mut uc).map_err(cpu)?;
-        Ok(Machine { uc, image })
+        Ok(Machine { uc, image, block_budget: BLOCK_BUDGET })
     }
 
     pub fn entry_point(&self) -> u64 {
@@ -162,8 +168,8 @@ impl Machine {
         uc.get_data_mut().ke.irql = PASSIVE_LEVEL;
         uc.get_data_mut().ke.critical_region = 0;
         let _ = uc.reg_write(RegisterX86::CR8, 0);
-        // A time limit only against an endless loop; no test depends on it.
-        let run = uc.emu_start(address, map::RETURN, 60_000_000, 0);
+        uc.get_data_mut().blocks_left = self.block_budget;
+        let run = uc.emu_start(address, map::RETURN, 0, 0);
         let rip = uc.pc_read().unwrap_or(0);
         let depth = stack_depth(uc);
         let k = uc.get_data_mut();
@@ -249,6 +255,15 @@ fn install_hooks(uc: &mut Uc<'_>) -> Result<(), unicorn_engine::unicorn_const::u
         let rax = f(&mut Call { uc, api: api.name });
         if uc.get_data().stop.is_none() {
             let _ = uc.reg_write(RegisterX86::RAX, rax);
+        }
+    })?;
+    uc.add_block_hook(1, 0, |uc, _address, _size| {
+        let k = uc.get_data_mut();
+        k.blocks_left = k.blocks_left.saturating_sub(1);
+        if k.blocks_left == 0 {
+            let rip = uc.pc_read().unwrap_or(0);
+            uc.get_data_mut().stop.get_or_insert(Stop::InstructionBudget { rip });
+            let _ = uc.emu_stop();
         }
     })?;
     uc.add_mem_hook(HookType::MEM_INVALID, 0, u64::MAX, |uc, kind, address, _size, _value| {

@@ -13,6 +13,7 @@ const DOUBLE_FREE: u32 = 2;
 const HOLD_LOCK: u32 = 3;
 const COUNT_IMAGES: u32 = 4;
 const OVERRUN: u32 = 5;
+const SPIN: u32 = 6;
 
 fn loaded() -> (Emulator, u64) {
     let mut emu = Emulator::load(&probe_sys(&[])).expect("the probe loads");
@@ -136,4 +137,12 @@ fn unloading_with_a_handle_open_waits_for_the_last_close() {
     assert!(emu.report().image_callback, "DriverUnload has not run yet");
     emu.close(file).expect("close returns");
     assert_eq!(emu.report().problems(), Vec::new());
+}
+
+#[test]
+fn a_call_that_never_returns_is_stopped_by_the_work_budget() {
+    let (mut emu, file) = loaded();
+    emu.machine.block_budget = 100_000;
+    let stop = emu.ioctl(file, SPIN, &[], 0).expect_err("the loop is stopped");
+    assert!(matches!(stop, Stop::InstructionBudget { .. }), "{stop:?}");
 }

@@ -42,6 +42,8 @@ pub struct Kernel {
     /// The image's mapped range, for checking callback addresses.
     pub image_range: (u64, u64),
     pub max_stack_bytes: u64,
+    /// Basic blocks the current call may still run.
+    pub blocks_left: u64,
 }
 
 /// How a modelled API is provided.
