@@ -211,6 +211,11 @@ impl Emulator {
         pool.fail_attempt = Some(pool.driver_attempts + k);
     }
 
+    /// Makes the next call of `api` (one returning NTSTATUS) fail with `status`, doing nothing.
+    pub fn fail_next_call(&mut self, api: &'static str, status: i32) {
+        self.machine.uc.get_data_mut().fail_next.insert(api, status);
+    }
+
     pub fn clear_allocation_failure(&mut self) {
         self.machine.uc.get_data_mut().pool.fail_attempt = None;
     }

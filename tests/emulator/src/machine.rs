@@ -252,7 +252,10 @@ fn install_hooks(uc: &mut Uc<'_>) -> Result<(), unicorn_engine::unicorn_const::u
             return;
         };
         *uc.get_data_mut().calls.entry(api.name).or_default() += 1;
-        let rax = f(&mut Call { uc, api: api.name });
+        let rax = match uc.get_data_mut().fail_next.remove(api.name) {
+            Some(status) => model::status(status),
+            None => f(&mut Call { uc, api: api.name }),
+        };
         if uc.get_data().stop.is_none() {
             let _ = uc.reg_write(RegisterX86::RAX, rax);
         }

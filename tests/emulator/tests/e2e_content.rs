@@ -159,8 +159,10 @@ fn every_malformed_file_is_rejected_by_the_driver_with_the_user_mode_reason_and_
     let mut cases = malformed_suite(&base);
     cases.push(channel_file_291());
     let (mut rejected, mut accepted) = (0u64, 0u64);
+    let mut verdicts = Vec::new();
     for case in &cases {
         let verdict = sensor.load_content(case);
+        verdicts.push(verdict);
         match validate(case, &SCHEMA) {
             Err(e) => {
                 rejected += 1;
@@ -176,7 +178,9 @@ fn every_malformed_file_is_rejected_by_the_driver_with_the_user_mode_reason_and_
                 // A flip the format cannot notice (a string byte, checksum repaired): both accept it.
                 accepted += 1;
                 assert!(verdict.accepted, "accepted in user mode, so by the driver");
-                assert!(sensor.load_content(&base).accepted, "the base content goes back in");
+                let restored = sensor.load_content(&base);
+                assert!(restored.accepted, "the base content goes back in");
+                verdicts.push(restored);
             }
         }
     }
@@ -186,7 +190,21 @@ fn every_malformed_file_is_rejected_by_the_driver_with_the_user_mode_reason_and_
     assert_eq!(stats.content_loads_rejected, rejected);
     assert_eq!(stats.content_loads_accepted, 1 + 2 * accepted);
     assert_eq!(stats.active_content_version, 7);
-    sensor.read_all();
+    // Each offer left a ContentChanged record saying what became of it.
+    let changes: Vec<Vec<u8>> =
+        sensor.read_all().into_iter().filter(|b| record(b).kind() == EventKind::ContentChanged).collect();
+    assert_eq!(changes.len(), verdicts.len() + 1, "one record per offer, the first load included");
+    for (bytes, v) in changes[1..].iter().zip(&verdicts) {
+        let Event::ContentChanged { accepted, content_version, active_version, reason, offset } =
+            record(bytes).event()
+        else {
+            unreachable!("filtered by kind")
+        };
+        assert_eq!(
+            (accepted, content_version, active_version, reason, offset),
+            (v.accepted, v.content_version, v.active_version, v.reason, v.offset)
+        );
+    }
     // The active content still filters: a System32 DLL load is dropped.
     let dropped = mixed(400, 3).into_iter().find(|a| verdict(&base, a).is_none()).expect("a dropped event");
     sensor.fire(&dropped);

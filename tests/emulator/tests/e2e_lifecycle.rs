@@ -155,3 +155,79 @@ fn the_device_admits_system_and_administrators_only() {
     assert_eq!(sensor.emu.unload(), Ok(Unload::Done));
     assert_eq!(sensor.emu.report().problems(), Vec::new());
 }
+
+/// APIs DriverEntry calls that report failure with an NTSTATUS.
+const FALLIBLE: [&str; 12] = [
+    "IoCreateDevice",
+    "IoCreateSymbolicLink",
+    "PsSetCreateProcessNotifyRoutineEx",
+    "PsSetLoadImageNotifyRoutine",
+    "ObOpenObjectByPointer",
+    "ZwSetSecurityObject",
+    "RtlCreateSecurityDescriptor",
+    "RtlCreateAcl",
+    "RtlAddAccessAllowedAce",
+    "RtlSetDaclSecurityDescriptor",
+    "ZwOpenKey",
+    "ZwQueryValueKey",
+];
+
+#[test]
+fn each_kernel_call_driver_entry_makes_can_fail_and_driver_entry_unwinds_or_carries_on_cleanly() {
+    let mut clean = fresh();
+    assert_eq!(clean.driver_entry(), Ok(0));
+    let called: Vec<&str> =
+        FALLIBLE.iter().copied().filter(|api| clean.api_calls().contains_key(api)).collect();
+    assert!(called.len() >= 8, "DriverEntry makes these calls: {called:?}");
+    for api in called {
+        let mut emu = fresh();
+        emu.fail_next_call(api, windows_sys::Win32::Foundation::STATUS_INSUFFICIENT_RESOURCES);
+        let status = emu.driver_entry().unwrap_or_else(|s| panic!("{api} failed: {s}"));
+        if status < 0 {
+            let report = emu.report();
+            assert_eq!(report.problems(), Vec::new(), "{api} failed: DriverEntry left something behind");
+            assert!(report.devices.is_empty() && report.links.is_empty(), "{api}");
+        } else {
+            // Only the optional registry read may fail without failing the load.
+            assert!(
+                api.starts_with("Zw") && api != "ZwSetSecurityObject",
+                "{api} failed yet DriverEntry succeeded"
+            );
+            assert_eq!(emu.unload(), Ok(Unload::Done));
+            assert_eq!(emu.report().problems(), Vec::new(), "{api}");
+        }
+    }
+}
+
+#[test]
+fn an_image_without_integrity_check_cannot_register_its_process_callback_and_unwinds() {
+    let mut image = ringfence_sys().to_vec();
+    let pe = goblin::pe::PE::parse(&image).expect("a PE image");
+    let at = pe.header.dos_header.pe_pointer as usize + 4 + 20 + 70;
+    drop(pe);
+    assert_eq!(u16::from_le_bytes([image[at], image[at + 1]]) & 0x80, 0x80, "linked with /INTEGRITYCHECK");
+    image[at] &= !0x80;
+    let mut emu = Emulator::new(&image).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(emu.driver_entry(), Ok(windows_sys::Win32::Foundation::STATUS_ACCESS_DENIED));
+    assert_eq!(emu.report().problems(), Vec::new());
+}
+
+#[test]
+fn a_queue_size_parameter_of_the_wrong_type_or_out_of_range_is_noted_and_replaced() {
+    use ringfence_emulator::RegValue;
+    use ringfence_wire::ioctl::{
+        Notes, QUEUE_BYTES_DEFAULT, QUEUE_BYTES_MAX, QUEUE_BYTES_MIN, QUEUE_BYTES_VALUE_NAME,
+    };
+    let cases = [
+        (RegValue::Binary(vec![1, 2, 3]), QUEUE_BYTES_DEFAULT, Notes::QUEUE_BYTES_PARAM_INVALID),
+        (RegValue::Dword(1), QUEUE_BYTES_MIN, Notes::QUEUE_BYTES_CLAMPED),
+        (RegValue::Dword(u32::MAX), QUEUE_BYTES_MAX, Notes::QUEUE_BYTES_CLAMPED),
+        (RegValue::Dword(QUEUE_BYTES_MIN * 2), QUEUE_BYTES_MIN * 2, Notes::NONE),
+    ];
+    for (value, queue, note) in cases {
+        let mut sensor = common::sensor::start_with(&[(QUEUE_BYTES_VALUE_NAME, value.clone())]);
+        let stats = sensor.stats();
+        assert_eq!((stats.queue_capacity_bytes, stats.notes), (queue, note), "{value:?}");
+        assert_eq!(sensor.stop().problems(), Vec::new());
+    }
+}

@@ -44,6 +44,8 @@ pub struct Kernel {
     pub max_stack_bytes: u64,
     /// Basic blocks the current call may still run.
     pub blocks_left: u64,
+    /// APIs whose next call fails with the given NTSTATUS instead of running.
+    pub fail_next: BTreeMap<&'static str, i32>,
 }
 
 /// How a modelled API is provided.
