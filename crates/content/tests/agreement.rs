@@ -9,8 +9,8 @@ mod common;
 use common::wide;
 use proptest::prelude::*;
 use ringfence_content::{
-    Action, ConditionSpec, Operator, RuleSpec, SpecValue, Verdict, compile_rules, evaluate_raw,
-    evaluate_record, validate,
+    Action, ConditionSpec, Operator, RuleSpec, SpecValue, Verdict, compile_rules, compile_rules_unindexed,
+    evaluate_raw, evaluate_record, validate,
 };
 use ringfence_wire::{Event, EventKind, FieldType, Fields, Record, SCHEMA, Text, Value};
 
@@ -206,11 +206,14 @@ proptest! {
     fn compiled_content_evaluates_as_the_reference_evaluator(rules in rules(), events in prop::collection::vec(event(), 1..8)) {
         let content = compile_rules(&rules, 1, &SCHEMA).unwrap();
         let valid = validate(&content, &SCHEMA).unwrap();
+        let scan = compile_rules_unindexed(&rules, 1, &SCHEMA).unwrap();
+        let scan = validate(&scan, &SCHEMA).unwrap();
         for owned in &events {
             let event = owned.event();
             let expected = reference(&rules, &event);
             prop_assert_eq!(as_reference(valid.evaluate(&event)), expected.clone(), "typed event {:?}", event);
             prop_assert_eq!(as_reference(evaluate_raw(&content, &event)), expected.clone());
+            prop_assert_eq!(as_reference(scan.evaluate(&event)), expected.clone(), "without the index");
 
             let mut buf = vec![0u8; 4096];
             let len = ringfence_wire::record::encode(&event, 1, 2, &mut buf).unwrap();
