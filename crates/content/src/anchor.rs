@@ -166,6 +166,23 @@ impl Hasher {
         }
     }
 
+    /// Pushes `units` in order: whole words at a time while the hasher is
+    /// word-aligned, giving the same state as pushing them one by one.
+    #[inline(always)]
+    fn push_all(&mut self, units: &[u16]) {
+        let mut rest = units;
+        if self.filled == 0 {
+            let mut words = units.chunks_exact(4);
+            for w in &mut words {
+                let word = w.iter().rev().fold(0u64, |acc, &u| (acc << 16) | u64::from(fold(u)));
+                self.h = step(self.h, word);
+                self.units = self.units.wrapping_add(4);
+            }
+            rest = words.remainder();
+        }
+        rest.iter().for_each(|&u| self.push(u));
+    }
+
     #[inline(always)]
     fn value(&self) -> u64 {
         let h = if self.filled == 0 { self.h } else { step(self.h, self.word) };
@@ -181,7 +198,7 @@ fn hash_all(hasher: &mut Hasher, text: Text<'_>, reversed: bool) {
         if reversed {
             units.iter().rev().for_each(|&u| hasher.push(u));
         } else {
-            units.iter().for_each(|&u| hasher.push(u));
+            hasher.push_all(units);
         }
     } else if let Some(bytes) = text.as_le_bytes() {
         let unit =
@@ -298,6 +315,18 @@ mod tests {
         });
         assert!(seen.contains(&suffix_key(6, Text::wide(&suffix))));
         assert_eq!(longest(&lengths), 200);
+    }
+
+    #[test]
+    fn a_string_hashes_the_same_from_units_and_from_bytes() {
+        for s in ["", "a", "AbC", "ABCD", "abcdE", r"C:\Windows\System32\ntdll.dll"] {
+            let units = wide(s);
+            let bytes: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
+            let le = Text::from_le_bytes(&bytes).unwrap();
+            assert_eq!(whole_key(1, Text::wide(&units)), whole_key(1, le), "{s:?}");
+            assert_eq!(prefix_key(1, Text::wide(&units)), prefix_key(1, le), "{s:?}");
+            assert_eq!(suffix_key(1, Text::wide(&units)), suffix_key(1, le), "{s:?}");
+        }
     }
 
     #[test]
