@@ -19,6 +19,7 @@ pub use machine::{Machine, SetupError};
 pub mod device;
 pub mod driver;
 pub mod events;
+pub mod irp;
 pub mod kstring;
 pub mod scenario;
 
