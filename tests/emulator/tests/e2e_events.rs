@@ -103,3 +103,51 @@ fn a_second_client_is_refused_while_the_first_holds_the_device() {
     assert_eq!((status, file), (windows_sys::Win32::Foundation::STATUS_ACCESS_DENIED, None));
     assert_clean(&sensor.stop());
 }
+
+#[test]
+fn registering_another_event_releases_the_first_and_handle_zero_releases_all() {
+    let mut sensor = start();
+    let (first, second) = (sensor.emu.create_event(), sensor.emu.create_event());
+    assert_eq!(sensor.set_event(first), 0);
+    assert_eq!(sensor.set_event(second), 0);
+    assert_eq!(sensor.emu.report().references.len(), 1, "only the second is held");
+    sensor.fire(&mixed(1, 5)[0]);
+    assert!(!sensor.emu.take_signal(first) && sensor.emu.take_signal(second), "the second is signalled");
+    assert_eq!(sensor.set_event(0), 0);
+    assert!(sensor.emu.report().references.is_empty(), "handle 0 unregisters");
+    assert_clean(&sensor.stop());
+}
+
+#[test]
+fn the_longest_strings_a_unicode_string_can_hold_arrive_whole() {
+    let mut sensor = start();
+    let long = |c: char| std::iter::repeat_n(c, 0x7FFF).collect::<String>();
+    let start_event = Activity::ProcessStart(ringfence_emulator::ProcessStart {
+        pid: 9000,
+        parent_pid: 4,
+        creating_pid: 4,
+        creating_tid: 8,
+        session_id: 1,
+        image: ringfence_emulator::KString::Text(long('i')),
+        command_line: ringfence_emulator::KString::Text(long('c')),
+        start_key: 77,
+        create_time: common::activity::T0,
+        file_open_name_available: true,
+        is_subsystem_process: false,
+    });
+    sensor.fire(&start_event);
+    let records = sensor.read_all();
+    assert_eq!(records.len(), 1);
+    common::activity::assert_reports(&record(&records[0]), &start_event, "");
+    assert_clean(&sensor.stop());
+}
+
+#[test]
+fn the_device_opens_again_after_its_client_closes_it() {
+    let mut sensor = start();
+    sensor.emu.close(sensor.file).expect("close returns");
+    let (status, file) = sensor.emu.open(Caller::Administrator, true, true).expect("the I/O manager answers");
+    assert_eq!(status, 0);
+    sensor.file = file.expect("a new file object");
+    assert_clean(&sensor.stop());
+}
