@@ -113,7 +113,10 @@ impl Emulator {
         }
         uc.get_data_mut().io.driver_object = driver;
         self.driver_object = driver;
-        self.registry_path = KString::text(SERVICE_KEY).place(uc);
+        // No terminating NUL, and the buffer ends at a guard page: the kernel promises neither.
+        let key: Vec<u16> = SERVICE_KEY.encode_utf16().collect();
+        let len = u16::try_from(key.len() * 2).unwrap_or(u16::MAX);
+        self.registry_path = KString::Raw { units: key, length: len, maximum_length: len }.place(uc);
         let status = self.call_status(Entry::DriverEntry, entry, &[driver, self.registry_path])?;
         if status >= 0 {
             self.loaded = true;
