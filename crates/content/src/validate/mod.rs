@@ -24,7 +24,11 @@ pub(super) fn small(v: usize) -> u32 {
     u32::try_from(v).unwrap_or(u32::MAX)
 }
 
-/// Validates `bytes` as content for a sensor that supplies `schema`.
+/// Validates `bytes` as content for a sensor that supplies `schema` (`&SCHEMA`
+/// for the running one). The schema version in the header is informational:
+/// compatibility is decided field by field, so content compiled for a newer
+/// schema is accepted exactly when every field it reads is one this sensor
+/// supplies, with the type it supplies.
 #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
 pub fn validate<'a>(bytes: &'a [u8], schema: &Schema) -> Result<Content<'a>> {
     check_header(bytes)?;
