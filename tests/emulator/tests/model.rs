@@ -14,6 +14,7 @@ const HOLD_LOCK: u32 = 3;
 const COUNT_IMAGES: u32 = 4;
 const OVERRUN: u32 = 5;
 const SPIN: u32 = 6;
+const PUSH_LOCK_OUTSIDE_CRITICAL_REGION: u32 = 7;
 
 fn loaded() -> (Emulator, u64) {
     let mut emu = Emulator::load(&probe_sys(&[])).expect("the probe loads");
@@ -145,4 +146,19 @@ fn a_call_that_never_returns_is_stopped_by_the_work_budget() {
     emu.machine.block_budget = 100_000;
     let stop = emu.ioctl(file, SPIN, &[], 0).expect_err("the loop is stopped");
     assert!(matches!(stop, Stop::InstructionBudget { .. }), "{stop:?}");
+}
+
+#[test]
+fn a_push_lock_taken_outside_a_critical_region_and_kept_is_reported_twice() {
+    let (mut emu, file) = loaded();
+    assert_eq!(emu.ioctl(file, PUSH_LOCK_OUTSIDE_CRITICAL_REGION, &[], 0).map(|r| r.status), Ok(0));
+    let findings = emu.report().findings;
+    assert!(
+        findings.contains(&Finding::BadArgument {
+            api: "ExAcquirePushLockExclusiveEx",
+            what: "push lock outside a critical region"
+        }),
+        "{findings:?}"
+    );
+    assert!(findings.iter().any(|f| matches!(f, Finding::LockHeldOnReturn { .. })), "{findings:?}");
 }
