@@ -15,6 +15,10 @@ const COUNT_IMAGES: u32 = 4;
 const OVERRUN: u32 = 5;
 const SPIN: u32 = 6;
 const PUSH_LOCK_OUTSIDE_CRITICAL_REGION: u32 = 7;
+const COMPLETE_TWICE: u32 = 8;
+const LEAVE_INCOMPLETE: u32 = 9;
+const INFORMATION_TOO_LONG: u32 = 10;
+const PAGED_POOL_AT_DISPATCH: u32 = 11;
 
 fn loaded() -> (Emulator, u64) {
     let mut emu = Emulator::load(&probe_sys(&[])).expect("the probe loads");
@@ -161,4 +165,35 @@ fn a_push_lock_taken_outside_a_critical_region_and_kept_is_reported_twice() {
         "{findings:?}"
     );
     assert!(findings.iter().any(|f| matches!(f, Finding::LockHeldOnReturn { .. })), "{findings:?}");
+}
+
+#[test]
+fn completing_an_irp_twice_bugchecks_multiple_irp_complete_requests() {
+    let (mut emu, file) = loaded();
+    let stop = emu.ioctl(file, COMPLETE_TWICE, &[], 0).expect_err("the kernel stops");
+    assert!(matches!(stop, Stop::BugCheck { code: 0x44, .. }), "{stop:?}");
+}
+
+#[test]
+fn returning_without_completing_the_irp_is_reported() {
+    let (mut emu, file) = loaded();
+    assert_eq!(emu.ioctl(file, LEAVE_INCOMPLETE, &[], 0).map(|r| r.status), Ok(0));
+    assert!(emu.report().findings.contains(&Finding::IrpNotCompleted { major: 14 }));
+}
+
+#[test]
+fn information_beyond_the_output_buffer_is_reported() {
+    let (mut emu, file) = loaded();
+    assert_eq!(emu.ioctl(file, INFORMATION_TOO_LONG, &[], 4).map(|r| r.status), Ok(0));
+    let expected =
+        Finding::InformationExceedsOutput { code: INFORMATION_TOO_LONG, information: 12, output: 4 };
+    assert!(emu.report().findings.contains(&expected), "{:?}", emu.report().findings);
+}
+
+#[test]
+fn paged_pool_requested_at_dispatch_level_is_reported() {
+    let (mut emu, file) = loaded();
+    assert_eq!(emu.ioctl(file, PAGED_POOL_AT_DISPATCH, &[], 0).map(|r| r.status), Ok(0));
+    let expected = Finding::IrqlTooHigh { api: "ExAllocatePool2", irql: 2, max: 1 };
+    assert!(emu.report().findings.contains(&expected), "{:?}", emu.report().findings);
 }
