@@ -19,6 +19,8 @@ const COMPLETE_TWICE: u32 = 8;
 const LEAVE_INCOMPLETE: u32 = 9;
 const INFORMATION_TOO_LONG: u32 = 10;
 const PAGED_POOL_AT_DISPATCH: u32 = 11;
+const HUGE_FRAME: u32 = 12;
+const FREE_WITH_ANOTHER_TAG: u32 = 13;
 
 fn loaded() -> (Emulator, u64) {
     let mut emu = Emulator::load(&probe_sys(&[])).expect("the probe loads");
@@ -196,4 +198,24 @@ fn paged_pool_requested_at_dispatch_level_is_reported() {
     assert_eq!(emu.ioctl(file, PAGED_POOL_AT_DISPATCH, &[], 0).map(|r| r.status), Ok(0));
     let expected = Finding::IrqlTooHigh { api: "ExAllocatePool2", irql: 2, max: 1 };
     assert!(emu.report().findings.contains(&expected), "{:?}", emu.report().findings);
+}
+
+#[test]
+fn a_frame_larger_than_the_kernel_stack_is_a_stack_overflow() {
+    let (mut emu, file) = loaded();
+    let stop = emu.ioctl(file, HUGE_FRAME, &[], 0).expect_err("the stack overflows");
+    assert!(matches!(stop, Stop::Fault { .. }), "{stop:?}");
+    let overflow = Finding::StackOverflow { entry: ringfence_emulator::Entry::Dispatch { major: 14 } };
+    assert!(emu.report().findings.contains(&overflow), "{:?}", emu.report().findings);
+}
+
+#[test]
+fn freeing_with_another_tag_is_reported_with_both_tags() {
+    let (mut emu, file) = loaded();
+    assert_eq!(emu.ioctl(file, FREE_WITH_ANOTHER_TAG, &[], 0).map(|r| r.status), Ok(0));
+    let mismatch = emu.report().findings.into_iter().find_map(|f| match f {
+        Finding::FreeTagMismatch { allocated, freed, .. } => Some((allocated, freed)),
+        _ => None,
+    });
+    assert_eq!(mismatch, Some((*b"Prob", *b"Oops")));
 }
