@@ -21,6 +21,8 @@ const INFORMATION_TOO_LONG: u32 = 10;
 const PAGED_POOL_AT_DISPATCH: u32 = 11;
 const HUGE_FRAME: u32 = 12;
 const FREE_WITH_ANOTHER_TAG: u32 = 13;
+const DEREFERENCE_UNREFERENCED: u32 = 14;
+const OPEN_KEY_AS_USER_HANDLE: u32 = 15;
 
 fn loaded() -> (Emulator, u64) {
     let mut emu = Emulator::load(&probe_sys(&[])).expect("the probe loads");
@@ -218,4 +220,25 @@ fn freeing_with_another_tag_is_reported_with_both_tags() {
         _ => None,
     });
     assert_eq!(mismatch, Some((*b"Prob", *b"Oops")));
+}
+
+#[test]
+fn releasing_a_reference_never_taken_is_reported() {
+    let (mut emu, file) = loaded();
+    assert_eq!(emu.ioctl(file, DEREFERENCE_UNREFERENCED, &[], 0).map(|r| r.status), Ok(0));
+    assert!(emu.report().findings.iter().any(|f| matches!(f, Finding::ReferenceUnderflow { .. })));
+}
+
+#[test]
+fn a_key_opened_without_obj_kernel_handle_and_never_closed_is_reported_twice() {
+    let (mut emu, file) = loaded();
+    assert_eq!(emu.ioctl(file, OPEN_KEY_AS_USER_HANDLE, &[], 0).map(|r| r.status), Ok(0));
+    let report = emu.report();
+    assert!(
+        report.findings.contains(&Finding::HandleNotKernel { api: "ZwOpenKey" }),
+        "{:?}",
+        report.findings
+    );
+    assert_eq!(report.kernel_handles.len(), 1, "the handle is still open");
+    assert!(report.problems().iter().any(|f| matches!(f, Finding::HandleLeak { .. })));
 }
