@@ -8,11 +8,17 @@ use std::sync::OnceLock;
 pub fn ringfence_sys() -> &'static [u8] {
     static IMAGE: OnceLock<Vec<u8>> = OnceLock::new();
     IMAGE.get_or_init(|| {
-        let path = match std::env::var_os("RINGFENCE_SYS") {
-            Some(p) => PathBuf::from(p),
-            None => build(),
-        };
-        std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+        let path = ringfence_sys_path();
+        std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+    })
+}
+
+/// Where the image is: `RINGFENCE_SYS`, or the one built for these tests.
+pub fn ringfence_sys_path() -> &'static PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| match std::env::var_os("RINGFENCE_SYS") {
+        Some(p) => PathBuf::from(p),
+        None => build(),
     })
 }
 
@@ -22,7 +28,7 @@ fn build() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(cargo)
         .current_dir(&workspace)
-        .args(["build", "-p", "ringfence", "--target", "x86_64-pc-windows-msvc", "--release"])
+        .args(["build", "--quiet", "-p", "ringfence", "--target", "x86_64-pc-windows-msvc", "--release"])
         .env("CARGO_TARGET_DIR", &target_dir)
         .status()
         .expect("cargo runs");

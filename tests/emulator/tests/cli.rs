@@ -1,0 +1,50 @@
+//! `ringfence-emulate`, as `cargo xtask demo` runs it.
+
+mod common;
+
+use std::process::Command;
+
+fn examples(rest: &str) -> String {
+    format!("{}/../../examples/{rest}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn the_demo_command_prints_the_named_chain_as_ecs_json_and_exits_zero() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ringfence-emulate"))
+        .arg("--sys")
+        .arg(common::sys::ringfence_sys_path())
+        .args(["--rules", &examples("content/noise-reduction.toml")])
+        .args(["--format", "json", "--scenario", &examples("scenarios/intrusion.toml")])
+        .output()
+        .expect("the command runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8");
+    let rules: Vec<String> = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON lines"))
+        .filter_map(|v| v.pointer("/rule/name").and_then(|r| r.as_str()).map(str::to_owned))
+        .collect();
+    for rule in ["encoded powershell", "rundll32 from user temp", "unsigned image"] {
+        assert!(rules.iter().any(|r| r == rule), "{rule} in {rules:?}");
+    }
+    assert!(stderr.contains("unloaded cleanly"), "{stderr}");
+}
+
+#[test]
+fn a_scenario_that_exits_a_process_never_started_is_refused_with_its_index() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let bad = dir.join(format!("bad-{}.toml", std::process::id()));
+    std::fs::write(
+        &bad,
+        "description = \"x\"\nhost = \"h\"\nstart = \"2026-11-25T09:00:00Z\"\n[[event]]\nkind = \"process_exit\"\nat = 0\npid = 77\n",
+    )
+    .expect("written");
+    let out = Command::new(env!("CARGO_BIN_EXE_ringfence-emulate"))
+        .args(["--sys", "/nonexistent"])
+        .arg(&bad)
+        .output()
+        .expect("the command runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("event 0: process 77 is not running"));
+}
