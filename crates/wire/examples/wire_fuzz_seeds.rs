@@ -1,7 +1,7 @@
 //! Writes the seed corpora of the wire fuzz targets: valid records, batches
 //! and IOCTL layouts, one file each, named `seed-<what>`.
 //!
-//! `cargo run -p ringfence-wire --example fuzz_seeds -- fuzz/corpus`
+//! `cargo run -p ringfence-wire --example wire_fuzz_seeds -- fuzz/corpus`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use ringfence_wire::ioctl::{
@@ -31,7 +31,7 @@ fn write(dir: &Path, target: &str, name: &str, bytes: &[u8]) {
 }
 
 fn main() {
-    let dir = std::env::args().nth(1).expect("usage: fuzz_seeds <corpus dir>");
+    let dir = std::env::args().nth(1).expect("usage: wire_fuzz_seeds <corpus dir>");
     let dir = Path::new(&dir);
     let wide = |s: &str| s.encode_utf16().collect::<Vec<u16>>();
     let (path, args, rule) =
