@@ -228,9 +228,9 @@ fn device_control_reads_the_code_and_lengths_at_their_wdm_offsets() {
     // SAFETY: each write is inside the 32-byte parameters union.
     unsafe { raw.cast::<u32>().write(40) };
     // SAFETY: as above, offset 8.
-    unsafe { raw.add(8).cast::<u32>().write(24) };
+    unsafe { raw.wrapping_add(8).cast::<u32>().write(24) };
     // SAFETY: as above, offset 16.
-    unsafe { raw.add(16).cast::<u32>().write(BUFFERED) };
+    unsafe { raw.wrapping_add(16).cast::<u32>().write(BUFFERED) };
     let mut irp = IRP::default();
     irp.Tail.Overlay.Anonymous2.Anonymous.CurrentStackLocation = &mut location;
     irp.AssociatedIrp.SystemBuffer = system.as_mut_ptr().cast();
