@@ -56,7 +56,11 @@ impl<'a> Content<'a> {
             match Action::from_code(g.action) {
                 Some(Action::Exclude) if self.any_match(&g, event) => return Verdict::Drop,
                 Some(Action::Exclude) => {}
-                Some(Action::Include) => include = include.or(Some(g)),
+                // An empty include group (only in unvalidated content) is no include rule.
+                Some(Action::Include) if g.anchored != 0 || g.unanchored != 0 => {
+                    include = include.or(Some(g))
+                }
+                Some(Action::Include) => {}
                 None => {}
             }
         }

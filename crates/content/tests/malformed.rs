@@ -545,16 +545,33 @@ fn a_group_claiming_rules_past_the_table_is_rejected() {
 
 #[test]
 fn rules_no_group_claims_are_rejected() {
-    edited(
-        |b| {
-            let at = group_at(b, 3);
-            set_u32(b, at + group::ANCHORED, 0);
-            set_u8(b, at + group::MAX_FIELD, 0);
-            b[at + group::ANCHOR_MASK..at + group::LEN].fill(0);
-        },
-        |b| starts(b).2 - rule::LEN,
-        ErrorKind::RulesUnclaimed { claimed: 7, rules: 8 },
-    );
+    // The base content without its last group (image_load's, one rule).
+    let b = base();
+    let (g, r, c, st) = starts(&b);
+    let bodies = [
+        (section::GROUPS, b[g..r - group::LEN].to_vec()),
+        (section::RULES, b[r..c].to_vec()),
+        (section::CONDITIONS, b[c..st].to_vec()),
+        (section::STRINGS, b[st..].to_vec()),
+    ];
+    let crafted = craft(&bodies);
+    let rules = section_start(&crafted, section::RULES);
+    rejects(&crafted, rules + 7 * rule::LEN, ErrorKind::RulesUnclaimed { claimed: 7, rules: 8 });
+}
+
+#[test]
+fn a_group_without_rules_is_rejected() {
+    let mut group = vec![0u8; group::LEN];
+    set_u16(&mut group, group::KIND, 1);
+    set_u8(&mut group, group::ACTION, 2);
+    let bodies = [
+        (section::GROUPS, group),
+        (section::RULES, Vec::new()),
+        (section::CONDITIONS, Vec::new()),
+        (section::STRINGS, Vec::new()),
+    ];
+    let b = craft(&bodies);
+    rejects(&b, section_start(&b, section::GROUPS) + group::ANCHORED, ErrorKind::EmptyGroup { entry: 0 });
 }
 
 // --- rules ---
@@ -915,7 +932,7 @@ fn an_anchor_mask_that_does_not_match_the_rules_is_rejected() {
 #[test]
 fn unknown_wire_codes_and_arguments_rebuild_nothing() {
     assert_eq!(ValidationError::from_wire(0, 0, [0; 4]), None);
-    assert_eq!(ValidationError::from_wire(46, 0, [0; 4]), None);
+    assert_eq!(ValidationError::from_wire(47, 0, [0; 4]), None);
     assert_eq!(ValidationError::from_wire(8, 0, [99, 0, 0, 0]), None, "unknown limit");
     assert_eq!(ValidationError::from_wire(34, 0, [1, 256, 11, 0]), None, "field index over u8");
 }

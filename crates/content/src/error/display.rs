@@ -145,6 +145,7 @@ impl fmt::Display for ValidationError {
             BadAnchor { rule, anchor } => write!(f, "rule {rule}: anchor {anchor} cannot index the rule"),
             IndexKeyMismatch { rule } => write!(f, "rule {rule}: index key does not match its anchor"),
             IndexNotSorted { rule } => write!(f, "rule {rule} is out of index order"),
+            EmptyGroup { entry } => write!(f, "group {entry} has no rules"),
             AnchorMaskMismatch { entry } => {
                 write!(f, "group {entry}: anchor mask does not match its rules")
             }

@@ -276,6 +276,10 @@ pub enum ErrorKind {
     AnchorMaskMismatch {
         entry: u32,
     },
+    /// A group without rules: it would turn "no include rule" (keep) into "drop everything".
+    EmptyGroup {
+        entry: u32,
+    },
 }
 
 /// `condition` in string errors that concern the rule's name.

@@ -76,6 +76,7 @@ impl ValidationError {
             IndexKeyMismatch { .. } => 43,
             IndexNotSorted { .. } => 44,
             AnchorMaskMismatch { .. } => 45,
+            EmptyGroup { .. } => 46,
         }
     }
 
@@ -102,7 +103,7 @@ impl ValidationError {
             UnknownKind { entry, code } | KindNotFilterable { entry, code } => [entry, code.into(), 0, 0],
             UnknownAction { entry, code } => [entry, code.into(), 0, 0],
             DuplicateGroup { entry, code, action } => [entry, code.into(), action.into(), 0],
-            GroupOrder { entry } | AnchorMaskMismatch { entry } => [entry, 0, 0, 0],
+            GroupOrder { entry } | AnchorMaskMismatch { entry } | EmptyGroup { entry } => [entry, 0, 0, 0],
             GroupMisplaced { entry, first_rule, expected } => [entry, first_rule, expected, 0],
             GroupOutOfBounds { entry, end, rules } => [entry, lo(end), hi(end), rules],
             RulesUnclaimed { claimed, rules } => [claimed, rules, 0, 0],
@@ -183,6 +184,7 @@ impl ValidationError {
             43 => IndexKeyMismatch { rule: a },
             44 => IndexNotSorted { rule: a },
             45 => AnchorMaskMismatch { entry: a },
+            46 => EmptyGroup { entry: a },
             _ => return None,
         };
         Some(ValidationError { offset: usize::try_from(offset).ok()?, kind })

@@ -83,6 +83,9 @@ impl<'a, 's> Walk<'a, 's> {
                     ErrorKind::GroupOutOfBounds { entry, end, rules: small(rules) },
                 );
             }
+            if g.anchored == 0 && g.unanchored == 0 {
+                return err(at.saturating_add(group::ANCHORED), ErrorKind::EmptyGroup { entry });
+            }
             let index = self.group_rules(&g, def)?;
             let stored = GroupIndex {
                 mask: g.mask,
