@@ -210,7 +210,8 @@ if ($rebootNeeded) {
 # 5. Start and check.
 if ($PSCmdlet.ShouldProcess('ringfence', 'sc start')) {
     $start = Invoke-RingfenceNative -FilePath 'sc.exe' -ArgumentList @('start', 'ringfence') `
-        -SuccessCode 0, 1056, 2, 5, 577, 1058, 1275
+        -SuccessCode 0, 1056, 2, 5, 577, 1058, 1275 `
+        -Remedy "See the System event log (source 'Service Control Manager') and 'sc.exe qc ringfence'."
     if ($start.ExitCode -ne 0 -and $start.ExitCode -ne 1056) {
         throw ("'sc.exe start ringfence' failed with exit code $($start.ExitCode). " + (Get-StartAdvice $start.ExitCode))
     }

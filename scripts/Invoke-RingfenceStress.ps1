@@ -203,7 +203,7 @@ $workloads = @(
 )
 if ($haveDll) {
     # x64 has one calling convention, so a function without arguments is safe to name here.
-    $workloads += @{ Name = 'rundll32'; File = (Join-Path $env:SystemRoot 'System32\rundll32.exe'); Arguments = ('"{0}",DllCanUnloadNow' -f $dlls[1]) }
+    $workloads += , @{ Name = 'rundll32'; File = (Join-Path $env:SystemRoot 'System32\rundll32.exe'); Arguments = ('"{0}",DllCanUnloadNow' -f $dlls[1]) }
 }
 
 # ---------------------------------------------------------------- record and load
@@ -232,7 +232,9 @@ try {
             $why = if (Test-Path -LiteralPath $stderrPath) { Get-Content -LiteralPath $stderrPath -Raw } else { '' }
             throw "ringfence watch exited at once with code $($recorder.ExitCode): $why"
         }
-        if ((Get-Date) -gt $deadline) { throw "ringfence watch wrote nothing in 20 s; see $stderrPath." }
+        if ((Get-Date) -gt $deadline) {
+            throw "ringfence watch wrote nothing in 20 s (content that drops every event would do that); see $stderrPath."
+        }
         Start-Sleep -Milliseconds 100
     }
 
@@ -294,7 +296,7 @@ try {
             $recorder.WaitForExit(5000) | Out-Null
         }
     }
-    $watchExit = $recorder.ExitCode
+    if ($recorder.HasExited) { $watchExit = $recorder.ExitCode }
     foreach ($process in $running) { $process.Dispose() }
 }
 $after = Get-RingfenceStats -Companion $companionPath

@@ -12,6 +12,8 @@
 #>
 
 Set-StrictMode -Version Latest
+# Module functions do not see the calling script's preference; stop on any error here too.
+$ErrorActionPreference = 'Stop'
 
 # The names the driver and its package use (crates/wire/src/ioctl/mod.rs, inf/ringfence.inx).
 $script:ServiceName = 'ringfence'
