@@ -49,7 +49,13 @@ pub struct Pool {
     pub failed: u64,
     /// Bump pointer of the object slab (0 until first used).
     slab_next: u64,
+    /// Released pages of the kernel's own allocations, by length, for reuse:
+    /// mapping and unmapping for every IRP and callback dominated the run time.
+    recycled: BTreeMap<u64, Vec<u64>>,
 }
+
+/// Released page runs kept per length; the rest are unmapped.
+const RECYCLED_PER_SIZE: usize = 32;
 
 /// Where long-lived kernel objects (EPROCESS) live: one mapping, so that
 /// thousands of live processes do not cost thousands of CPU mappings.
@@ -72,10 +78,23 @@ impl Pool {
         }
         let rounded = size.max(1).div_ceil(align).checked_mul(align)?;
         let pages_len = rounded.div_ceil(map::PAGE).checked_mul(map::PAGE)?;
-        let pages_at = pool.next;
-        pool.next = pages_at.checked_add(pages_len)?.checked_add(map::PAGE)?;
+        let recycled = match owner {
+            Owner::Kernel => pool.recycled.get_mut(&pages_len).and_then(Vec::pop),
+            Owner::Driver => None,
+        };
+        let pages_at = match recycled {
+            Some(at) => {
+                uc.write_bytes(at, &vec![0; usize::try_from(pages_len).ok()?]);
+                at
+            }
+            None => {
+                let at = pool.next;
+                pool.next = at.checked_add(pages_len)?.checked_add(map::PAGE)?;
+                uc.mem_map(at, pages_len, Prot::READ | Prot::WRITE).ok()?;
+                at
+            }
+        };
         let address = pages_at + pages_len - rounded;
-        uc.mem_map(pages_at, pages_len, Prot::READ | Prot::WRITE).ok()?;
         if flags & POOL_FLAG_UNINITIALIZED != 0 {
             // What a fresh allocation holds is not zero: make reliance on it visible.
             uc.write_bytes(pages_at, &vec![0xA5; usize::try_from(pages_len).ok()?]);
@@ -113,8 +132,19 @@ impl Pool {
     /// Unmaps an allocation; `None` when `address` is not a live allocation.
     pub fn release(uc: &mut Uc<'_>, address: u64) -> Option<Allocation> {
         let allocation = uc.get_data_mut().pool.live.remove(&address)?;
+        let poison = |uc: &mut Uc<'_>, at: u64, len: u64| {
+            uc.write_bytes(at, &vec![0xDD; usize::try_from(len).unwrap_or(0)])
+        };
+        let kept = &mut uc.get_data_mut().pool.recycled;
         if allocation.pages_len == 0 {
-            uc.write_bytes(address, &vec![0xDD; usize::try_from(allocation.size).unwrap_or(0)]);
+            poison(uc, address, allocation.size);
+        } else if allocation.owner == Owner::Kernel
+            && kept.get(&allocation.pages_len).is_none_or(|v| v.len() < RECYCLED_PER_SIZE)
+        {
+            // The kernel's own transient structures keep their pages, poisoned: a
+            // stale pointer read from them is non-canonical and faults when used.
+            kept.entry(allocation.pages_len).or_default().push(allocation.pages_at);
+            poison(uc, allocation.pages_at, allocation.pages_len);
         } else {
             let _ = uc.mem_unmap(allocation.pages_at, allocation.pages_len);
         }
