@@ -24,7 +24,7 @@ $script:Win32DevicePath = '\\.\Ringfence'
 function Assert-RingfenceElevated {
     <#
     .SYNOPSIS
-        Stops with a clear message unless the session runs elevated.
+        Stops with a clear message unless the session runs elevated (and 64-bit on 64-bit Windows).
     #>
     [CmdletBinding()]
     param()
@@ -34,15 +34,18 @@ function Assert-RingfenceElevated {
         throw ('This script changes drivers and boot settings and must run elevated: open ' +
             'PowerShell with "Run as administrator" and run it again.')
     }
+    # A 32-bit PowerShell sees SysWOW64, where pnputil.exe and verifier.exe do not exist.
+    if ([Environment]::Is64BitOperatingSystem -and -not [Environment]::Is64BitProcess) {
+        throw 'This is the 32-bit PowerShell: run the 64-bit one (%SystemRoot%\System32\WindowsPowerShell\v1.0\powershell.exe).'
+    }
 }
 
 function Invoke-RingfenceNative {
     <#
     .SYNOPSIS
-        Runs an external command, returns its exit code, stdout lines (Output) and stderr
-        lines (ErrorOutput), and throws an
-        error naming the command, its exit code, its last output and what to do when the
-        exit code is not one of -SuccessCode.
+        Runs an external command and returns its exit code, stdout lines (Output) and
+        stderr lines (ErrorOutput); throws an error naming the command, its exit code, its
+        last output and what to do when the exit code is not one of -SuccessCode.
     .PARAMETER FilePath
         The program, e.g. 'pnputil.exe'.
     .PARAMETER ArgumentList
@@ -61,8 +64,11 @@ function Invoke-RingfenceNative {
     )
     # Windows PowerShell turns a native command's stderr lines into error records, which
     # 'Stop' would make terminating: collect them as text instead and judge the exit code.
-    $ErrorActionPreference = 'Continue'
     $commandLine = (@($FilePath) + $ArgumentList) -join ' '
+    if (-not (Get-Command -Name $FilePath -ErrorAction SilentlyContinue)) {
+        throw "'$FilePath' was not found (needed for: $commandLine). $Remedy"
+    }
+    $ErrorActionPreference = 'Continue'
     Write-Verbose "Running: $commandLine"
     $merged = @(& $FilePath @ArgumentList 2>&1)
     $exitCode = $LASTEXITCODE
@@ -70,7 +76,9 @@ function Invoke-RingfenceNative {
     $errorOutput = @($merged | Where-Object { $_ -is [Management.Automation.ErrorRecord] } | ForEach-Object { "$_" })
     if ($SuccessCode -notcontains $exitCode) {
         $tail = (@($output) + @($errorOutput) | Select-Object -Last 8) -join [Environment]::NewLine
-        $message = "'$commandLine' failed with exit code $exitCode (0x{0:X8})." -f $exitCode
+        # Not through -f: the command line may contain braces.
+        $hex = '0x{0:X8}' -f $exitCode
+        $message = "'$commandLine' failed with exit code $exitCode ($hex)."
         if ($tail) { $message += [Environment]::NewLine + $tail }
         if ($Remedy) { $message += [Environment]::NewLine + $Remedy }
         throw $message
