@@ -37,7 +37,9 @@
        - STATS balances (seen = filtered + queued + dropped) before and after;
        - with no content loaded and nothing dropped, every process the workload started was
          recorded (a shortfall in DLL loads is reported as a warning).
-    Writes result.json beside the recording and exits with an error when a check fails.
+    The checks live in RingfenceRecording.psm1 (Test-RingfenceRecording), which can check a
+    saved recording again. Writes stats_before.json, stats_after.json and result.json beside
+    the recording and exits with an error when a check fails.
 
 .PARAMETER DurationSeconds
     How long the workload runs (default 60).
@@ -92,6 +94,7 @@ param(
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 Import-Module (Join-Path $PSScriptRoot 'Ringfence.psm1') -Force
+Import-Module (Join-Path $PSScriptRoot 'RingfenceRecording.psm1') -Force
 Assert-RingfenceElevated
 
 $KindNames = 'process_start', 'process_exit', 'image_load', 'lost_events', 'content_changed'
@@ -128,16 +131,6 @@ exit 0
     $process = Start-Process -FilePath $shell -ArgumentList "-NoProfile -NonInteractive -EncodedCommand $encoded" `
         -WindowStyle Hidden -Wait -PassThru
     $process.ExitCode
-}
-
-function Get-KindCounter($Stats, [string] $Kind, [string] $Counter) {
-    [decimal]$Stats.kinds.$Kind.$Counter
-}
-
-function Get-CounterSum($Stats, [string] $Counter) {
-    $sum = [decimal]0
-    foreach ($kind in $KindNames) { $sum += Get-KindCounter $Stats $kind $Counter }
-    $sum
 }
 
 # ---------------------------------------------------------------- set-up
@@ -307,151 +300,23 @@ Remove-Item -LiteralPath $work -Recurse -Force -ErrorAction SilentlyContinue
 
 # ---------------------------------------------------------------- check
 
+$before | ConvertTo-Json -Depth 5 | Set-Content -LiteralPath (Join-Path $OutputDirectory 'stats_before.json') -Encoding UTF8
+$after | ConvertTo-Json -Depth 5 | Set-Content -LiteralPath (Join-Path $OutputDirectory 'stats_after.json') -Encoding UTF8
+$processesStarted = [int](($started.Values | Measure-Object -Sum).Sum)
+$check = Test-RingfenceRecording -EventsPath $eventsPath -Before $before -After $after -CleanStop $cleanStop `
+    -Marker $marker -WorkloadProcessId $PID -ProcessesStarted $processesStarted `
+    -ImagesMapped ($dllLoads - $dllFailures) -ContentLoaded:([bool]$Content)
+
 $failures = New-Object System.Collections.Generic.List[string]
 $warnings = New-Object System.Collections.Generic.List[string]
-function Add-Failure([string] $Text) { $failures.Add($Text); Write-Host "FAIL  $Text" -ForegroundColor Red }
-function Add-Warning([string] $Text) { $warnings.Add($Text); Write-Warning $Text }
-
 # cmd.exe passes on the watch's exit code, or reports the Ctrl-C itself (STATUS_CONTROL_C_EXIT).
 if ($exitedInTime -and @(0, -1073741510, 3221225786) -notcontains $watchExit) {
-    Add-Failure "ringfence watch exited with code $watchExit; see $stderrPath."
+    $failures.Add("ringfence watch exited with code $watchExit; see $stderrPath.")
 }
-if ($exitedInTime -and -not $cleanStop) { Add-Warning "ringfence watch printed no summary; see $stderrPath." }
-
-$sequences = New-Object System.Collections.Generic.List[decimal]
-$recorded = @{}
-$recordedAfterStart = @{}
-foreach ($kind in $KindNames) { $recorded[$kind] = [decimal]0; $recordedAfterStart[$kind] = [decimal]0 }
-$lost = New-Object System.Collections.Generic.List[object]
-$ownStarts = 0
-$ownLoads = 0
-$badLines = 0
-$lineNumber = 0
-# The last sequence number taken, and the records waiting, when the watch started.
-$takenBefore = (Get-CounterSum $before 'queued') + (Get-CounterSum $before 'dropped')
-$waitingBefore = (Get-CounterSum $before 'queued') - [decimal]$before.records_delivered
-
-$lines = @(Get-Content -LiteralPath $eventsPath -Encoding UTF8)
-foreach ($line in $lines) {
-    $lineNumber++
-    try {
-        $record = ConvertFrom-Json -InputObject $line
-        $sequence = [decimal]$record.event.sequence
-        $action = [string]$record.event.action
-    } catch {
-        # A watch that had to be killed may leave a cut last line.
-        if (-not $cleanStop -and $lineNumber -eq $lines.Count) { Add-Warning "Line $lineNumber is cut off (the watch was killed)."; break }
-        $badLines++
-        if ($badLines -le 5) { Add-Failure "Line $lineNumber of events.jsonl is not a ringfence JSON record: $($_.Exception.Message)" }
-        continue
-    }
-    if ($KindNames -notcontains $action) { Add-Failure "Line ${lineNumber}: unknown event.action '$action'."; continue }
-    if ($sequences.Count -gt 0 -and $sequence -le $sequences[$sequences.Count - 1]) {
-        Add-Failure "Line ${lineNumber}: sequence $sequence after $($sequences[$sequences.Count - 1]): the sequence went back (driver restarted?) or repeated."
-    }
-    $sequences.Add($sequence)
-    $recorded[$action] += 1
-    if ($sequence -gt $takenBefore) { $recordedAfterStart[$action] += 1 }
-    if ($action -eq 'lost_events') {
-        $l = $record.ringfence.lost
-        $entry = [pscustomobject]@{
-            Sequence = $sequence; First = [decimal]$l.first_sequence; Last = [decimal]$l.last_sequence; Count = [decimal]$l.count
-            PerKind = @{
-                process_start = [decimal]$l.process_start; process_exit = [decimal]$l.process_exit
-                image_load = [decimal]$l.image_load; content_changed = [decimal]$l.content_changed
-            }
-        }
-        $lost.Add($entry)
-        $perKindSum = ($entry.PerKind.Values | Measure-Object -Sum).Sum
-        if ($entry.Count -ne ($entry.Last - $entry.First + 1) -or $entry.Count -ne $perKindSum) {
-            Add-Failure "lost_events at sequence ${sequence}: count $($entry.Count), range $($entry.First)..$($entry.Last), per-kind sum $perKindSum do not agree."
-        }
-    }
-    # The workload's own events, recognised by the marker.
-    $properties = $record.PSObject.Properties.Name
-    if ($action -eq 'process_start' -and $properties -contains 'process' -and
-        $record.process.PSObject.Properties.Name -contains 'command_line' -and $record.process.command_line -like "*$marker*") {
-        $ownStarts++
-    }
-    if ($action -eq 'image_load' -and $properties -contains 'dll' -and $properties -contains 'process' -and
-        $record.dll.path -like "*$marker*" -and [int]$record.process.pid -eq $PID) {
-        $ownLoads++
-    }
-}
-if ($badLines -gt 5) { Add-Failure "$badLines lines in all are not ringfence JSON records." }
-
-# Gaps: every missing number lies in a recorded lost range; no recorded number does.
-$ranges = @($lost | Sort-Object First)
-$merged = New-Object System.Collections.Generic.List[object]
-foreach ($range in $ranges) {
-    if ($merged.Count -gt 0 -and $range.First -le $merged[$merged.Count - 1].Last + 1) {
-        $merged[$merged.Count - 1].Last = [Math]::Max($merged[$merged.Count - 1].Last, $range.Last)
-    } else {
-        $merged.Add([pscustomobject]@{ First = $range.First; Last = $range.Last })
-    }
-}
-$unannounced = [decimal]0
-for ($i = 1; $i -lt $sequences.Count; $i++) {
-    $gapFirst = $sequences[$i - 1] + 1
-    $gapLast = $sequences[$i] - 1
-    if ($gapLast -lt $gapFirst) { continue }
-    $covered = @($merged | Where-Object { $_.First -le $gapFirst -and $_.Last -ge $gapLast }).Count -gt 0
-    if (-not $covered) {
-        $unannounced += $gapLast - $gapFirst + 1
-        Add-Failure "Sequence numbers $gapFirst..$gapLast are missing and no lost_events record announces them."
-    }
-}
-foreach ($range in $ranges) {
-    $at = $sequences.BinarySearch($range.First)
-    if ($at -lt 0) { $at = -bnot $at }
-    if ($at -lt $sequences.Count -and $sequences[$at] -le $range.Last) {
-        Add-Failure "lost_events range $($range.First)..$($range.Last) contains the recorded sequence $($sequences[$at])."
-    }
-}
-
-# Against STATS.
-$delivered = [decimal]$after.records_delivered - [decimal]$before.records_delivered
-if ($cleanStop -and $sequences.Count -ne $delivered) {
-    Add-Failure "Recorded $($sequences.Count) records; STATS says $delivered were read meanwhile."
-} elseif (-not $cleanStop -and $sequences.Count -gt $delivered) {
-    Add-Failure "Recorded $($sequences.Count) records, more than the $delivered STATS says were read."
-}
-$recordedWaiting = @($sequences | Where-Object { $_ -le $takenBefore }).Count
-$caughtUp = $sequences.Count -gt 0 -and $sequences[$sequences.Count - 1] -gt $takenBefore
-if ($caughtUp -and $recordedWaiting -ne $waitingBefore) {
-    Add-Failure "Recorded $recordedWaiting records numbered up to $takenBefore; $waitingBefore were waiting in the queue when the watch started."
-}
-foreach ($kind in $KindNames) {
-    $queued = (Get-KindCounter $after $kind 'queued') - (Get-KindCounter $before $kind 'queued')
-    if ($recordedAfterStart[$kind] -gt $queued) {
-        Add-Failure "${kind}: recorded $($recordedAfterStart[$kind]) records queued after the watch started; STATS queued only $queued."
-    }
-    if ($kind -ne 'lost_events') {
-        $dropped = (Get-KindCounter $after $kind 'dropped') - (Get-KindCounter $before $kind 'dropped')
-        $announced = [decimal](($lost | Where-Object { $_.First -gt $takenBefore } | ForEach-Object { $_.PerKind[$kind] } | Measure-Object -Sum).Sum)
-        if ($announced -gt $dropped) {
-            Add-Failure "${kind}: lost_events announced $announced drops after the watch started; STATS dropped only $dropped."
-        }
-    }
-}
-foreach ($snapshot in @(@{ Name = 'before'; Stats = $before }, @{ Name = 'after'; Stats = $after })) {
-    if (-not $snapshot.Stats.balanced) { Add-Failure "STATS $($snapshot.Name): some kind has seen != filtered + queued + dropped." }
-}
-
-# The workload itself.
-$processesStarted = ($started.Values | Measure-Object -Sum).Sum
-if ($null -eq $processesStarted) { $processesStarted = 0 }
-$droppedDuring = (Get-CounterSum $after 'dropped') - (Get-CounterSum $before 'dropped')
-$unfiltered = -not $Content -and [decimal]$after.content.active_version -eq 0
-if ($ownStarts -lt $processesStarted) {
-    $text = "Recorded $ownStarts of the $processesStarted processes the workload started."
-    if ($unfiltered -and $droppedDuring -eq 0) { Add-Failure "$text Nothing was filtered or dropped." } else { Add-Warning "$text (content active or events dropped)" }
-}
-$dllMapped = $dllLoads - $dllFailures
-if ($ownLoads -lt $dllMapped) {
-    Add-Warning "Recorded $ownLoads of the $dllMapped DLL images this process mapped."
-}
-if ($dllFailures -gt 0) { Add-Warning "$dllFailures of $dllLoads DLL loads failed in LoadLibraryEx." }
+if ($exitedInTime -and -not $cleanStop) { $warnings.Add("ringfence watch printed no summary; see $stderrPath.") }
+if ($dllFailures -gt 0) { $warnings.Add("$dllFailures of $dllLoads DLL loads failed in LoadLibraryEx.") }
+$failures.AddRange([string[]]$check.Failures)
+$warnings.AddRange([string[]]$check.Warnings)
 
 # ---------------------------------------------------------------- report
 
@@ -464,28 +329,29 @@ $result = [ordered]@{
     processes_skipped = $skipped
     dll_loads = $dllLoads
     dll_load_failures = $dllFailures
-    workload_starts_recorded = $ownStarts
-    workload_loads_recorded = $ownLoads
-    records = $sequences.Count
-    records_by_kind = $recorded
-    lost_events_records = $lost.Count
-    lost_announced = [decimal](($lost | ForEach-Object { $_.Count } | Measure-Object -Sum).Sum)
-    missing_unannounced = $unannounced
-    records_delivered_by_stats = $delivered
-    dropped_by_stats = $droppedDuring
+    workload_starts_recorded = $check.WorkloadStartsRecorded
+    workload_loads_recorded = $check.WorkloadLoadsRecorded
+    records = $check.Records
+    records_by_kind = $check.RecordsByKind
+    lost_events_records = $check.LostEventsRecords
+    lost_announced = $check.LostAnnounced
+    missing_unannounced = $check.MissingUnannounced
+    records_delivered_by_stats = $check.RecordsDeliveredByStats
+    dropped_by_stats = $check.DroppedByStats
     watch_stopped_cleanly = $cleanStop
     watch_summary = $summaryLine
-    stats_before = $before
-    stats_after = $after
 }
-$result | ConvertTo-Json -Depth 6 | Set-Content -LiteralPath $resultPath -Encoding UTF8
+$result | ConvertTo-Json -Depth 4 | Set-Content -LiteralPath $resultPath -Encoding UTF8
 
 Write-Host ''
+foreach ($failure in $failures) { Write-Host "FAIL  $failure" -ForegroundColor Red }
+foreach ($warning in $warnings) { Write-Warning $warning }
 Write-Host ("Workload  {0:N1} s: {1} processes ({2} skipped), {3} DLL loads" -f $elapsed, $processesStarted, $skipped, $dllLoads)
-Write-Host ("Recorded  {0} records: {1}" -f $sequences.Count, (($KindNames | ForEach-Object { "$_ $($recorded[$_])" }) -join ', '))
-Write-Host ("Lost      {0} announced in {1} lost_events records; {2} missing unannounced; STATS dropped {3}" -f $result.lost_announced, $lost.Count, $unannounced, $droppedDuring)
+Write-Host ("Recorded  {0} records: {1}" -f $check.Records, (($KindNames | ForEach-Object { "$_ $($check.RecordsByKind[$_])" }) -join ', '))
+Write-Host ("Lost      {0} announced in {1} lost_events records; {2} missing unannounced; STATS dropped {3}" -f `
+    $check.LostAnnounced, $check.LostEventsRecords, $check.MissingUnannounced, $check.DroppedByStats)
 if ($summaryLine) { Write-Host "Watch     $summaryLine" }
-Write-Host "Files     $OutputDirectory (events.jsonl, watch.stderr.txt, result.json)"
+Write-Host "Files     $OutputDirectory (events.jsonl, watch.stderr.txt, stats_before.json, stats_after.json, result.json)"
 if ($failures.Count -gt 0) {
     throw "$($failures.Count) check(s) failed; see $resultPath."
 }
