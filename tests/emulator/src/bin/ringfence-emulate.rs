@@ -133,6 +133,10 @@ fn main() -> ExitCode {
     if let Err(e) = watched {
         return fail(e);
     }
+    // What `ringfence stats` would print now: the driver's own account of every event.
+    if let Err(e) = commands::stats(&mut device, false, &mut stderr.lock()) {
+        return fail(e);
+    }
     let mut emulator = match device.close() {
         Ok(e) => e,
         Err(stop) => return fail(format_args!("closing the device: {stop}")),
