@@ -13,7 +13,6 @@ use alloc::vec::Vec;
 use ringfence_content::Verdict;
 use ringfence_wire::ioctl::{Notes, StatsResponse};
 use ringfence_wire::schema::{Event, Fields};
-use ringfence_wire::text::Text;
 
 pub struct Sensor<P: Platform> {
     content: P::Lock<ContentSlot>,
@@ -40,7 +39,8 @@ impl<P: Platform> Sensor<P> {
                 None
             }
             Verdict::Keep { rule_name } => {
-                let event = tagged(event, rule_name);
+                let mut event = event;
+                event.set_verdict(rule_name);
                 Some(self.channel.write(|channel| channel.push(&event, P::now())))
             }
         })
@@ -103,62 +103,6 @@ impl<P: Platform> Sensor<P> {
                 notes: self.notes,
             }
         })
-    }
-}
-
-/// `event` with its verdict field filled in: the sensor, not content, supplies `rule_name`.
-fn tagged<'a>(event: Event<'a>, rule: Text<'a>) -> Event<'a> {
-    match event {
-        Event::ProcessStart {
-            pid,
-            parent_pid,
-            creating_pid,
-            creating_tid,
-            session_id,
-            image_path,
-            command_line,
-            start_key,
-            create_time,
-            image_name_available,
-            ..
-        } => Event::ProcessStart {
-            pid,
-            parent_pid,
-            creating_pid,
-            creating_tid,
-            session_id,
-            image_path,
-            command_line,
-            start_key,
-            create_time,
-            image_name_available,
-            rule_name: rule,
-        },
-        Event::ProcessExit { pid, exit_status, time, .. } => {
-            Event::ProcessExit { pid, exit_status, time, rule_name: rule }
-        }
-        Event::ImageLoad {
-            pid,
-            image_path,
-            image_base,
-            image_size,
-            signature_level,
-            signature_type,
-            kernel_image,
-            time,
-            ..
-        } => Event::ImageLoad {
-            pid,
-            image_path,
-            image_base,
-            image_size,
-            signature_level,
-            signature_type,
-            kernel_image,
-            time,
-            rule_name: rule,
-        },
-        other => other,
     }
 }
 

@@ -265,6 +265,19 @@ macro_rules! schema {
         }
 
         impl<'a> Event<'a> {
+            /// Fills the fields the sensor derives from the verdict (those declared
+            /// `[verdict]`: the name of the rule that kept the event).
+            #[allow(unused_variables)]
+            pub fn set_verdict(&mut self, rule: $crate::text::Text<'a>) {
+                match self {
+                    $(
+                        Event::$kind { $( $field, )* } => {
+                            $( $( let _ = stringify!($from_verdict); *$field = rule; )? )*
+                        }
+                    )*
+                }
+            }
+
             /// Hands every field's value to `f` in index order, stopping at the
             /// first error: one pass, no lookup by index (the encoder's path).
             #[inline]
@@ -424,6 +437,33 @@ mod tests {
                 let _ = i;
             }
         }
+    }
+
+    #[test]
+    fn the_verdict_fills_exactly_the_fields_declared_from_it() {
+        let name: [u16; 2] = [0x72, 0x31];
+        let mut exit = Event::ProcessExit { pid: 4, exit_status: 1, time: 2, rule_name: Text::default() };
+        exit.set_verdict(Text::wide(&name));
+        assert_eq!(
+            exit,
+            Event::ProcessExit { pid: 4, exit_status: 1, time: 2, rule_name: Text::wide(&name) }
+        );
+        for kind in EventKind::ALL {
+            let verdict_fields = kind.def().fields.iter().filter(|f| !f.matchable).count();
+            assert_eq!(verdict_fields, usize::from(kind.def().activity), "{}", kind.name());
+        }
+        let mut lost = Event::LostEvents {
+            count: 1,
+            first_sequence: 2,
+            last_sequence: 2,
+            process_start: 1,
+            process_exit: 0,
+            image_load: 0,
+            content_changed: 0,
+        };
+        let before = lost;
+        lost.set_verdict(Text::wide(&name));
+        assert_eq!(lost, before);
     }
 
     #[test]
