@@ -23,7 +23,7 @@ tasks:
   miri            the driver's kernel conversions under Miri (nightly)
   fuzz [--secs N] [TARGET...]
                   run each cargo-fuzz target for N seconds (default 60)
-  bench           every Criterion benchmark
+  bench [ARGS]    every Criterion benchmark (ARGS go to Criterion)
   ci              test + fmt --check + clippy -D warnings + miri + fuzz 30 s each
 ";
 
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
         "proofs" => proofs(),
         "miri" => miri(),
         "fuzz" => fuzz::run(rest),
-        "bench" => bench(),
+        "bench" => bench(rest),
         "ci" => ci(),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
@@ -148,9 +148,14 @@ fn test() -> Result<(), Failure> {
     Ok(())
 }
 
-fn bench() -> Result<(), Failure> {
+/// Every `[[bench]]` target (Criterion), each beside its baseline; extra
+/// arguments go to Criterion (e.g. `--measurement-time 3`, or a name filter).
+fn bench(rest: &[String]) -> Result<(), Failure> {
     setup::emulator_packages()?;
-    Step::new("Criterion benchmarks", "cargo").args(["bench", "--workspace"]).run()
+    Step::new("Criterion benchmarks", "cargo")
+        .args(["bench", "--workspace", "--bench", "*", "--"])
+        .args(rest)
+        .run()
 }
 
 fn demo(rest: &[String]) -> Result<(), Failure> {
@@ -188,6 +193,7 @@ fn demo(rest: &[String]) -> Result<(), Failure> {
 const DEMO_SCENARIO: &str = "examples/scenarios/intrusion.toml";
 
 fn ci() -> Result<(), Failure> {
+    setup::stable_components(&["rustfmt", "clippy"])?;
     test()?;
     Step::new("rustfmt", "cargo").args(["fmt", "--all", "--check"]).run()?;
     Step::new("clippy (all targets, warnings are errors)", "cargo")

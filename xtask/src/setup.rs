@@ -22,6 +22,11 @@ pub(crate) fn windows_target() -> Result<(), Failure> {
         .run()
 }
 
+/// Components of the default toolchain (rustfmt, clippy); a no-op when present.
+pub(crate) fn stable_components(components: &[&str]) -> Result<(), Failure> {
+    Step::new("install toolchain components", "rustup").args(["component", "add"]).args(components).run()
+}
+
 /// The nightly toolchain with `components` (Miri, cargo-fuzz's sanitizers).
 pub(crate) fn nightly(components: &[&str]) -> Result<(), Failure> {
     let mut step = Step::new("install nightly toolchain components", "rustup").args([
