@@ -77,6 +77,7 @@ const WINDOWS_TARGET: &str = "x86_64-pc-windows-msvc";
 fn driver() -> Result<PathBuf, Failure> {
     setup::windows_target()?;
     Step::new("cross-build ringfence.sys", "cargo")
+        .stdout_to_stderr()
         // `cargo rustc --crate-type cdylib` so that the release profile's LTO applies: the
         // package also builds an rlib for host tests, and cargo skips LTO for that pair.
         .args(["rustc", "--package", "ringfence", "--lib", "--release", "--target", WINDOWS_TARGET])
@@ -167,6 +168,7 @@ fn demo(rest: &[String]) -> Result<(), Failure> {
         .arg(root().join("examples/content/noise-reduction.toml"))
         .arg("-o")
         .arg(&content)
+        .stdout_to_stderr()
         .run()?;
     let scenario = rest.first().map(PathBuf::from).unwrap_or_else(|| root().join(DEMO_SCENARIO));
     Step::new("stream the scenario through the emulated ringfence.sys", "cargo")

@@ -61,6 +61,13 @@ impl Step {
         self
     }
 
+    /// Sends the step's standard output to ours' standard error, so that a task's
+    /// own output (the demo's events) stays alone on standard output.
+    pub(crate) fn stdout_to_stderr(mut self) -> Self {
+        self.command.stdout(std::process::Stdio::from(std::io::stderr()));
+        self
+    }
+
     /// What to try when the step fails.
     pub(crate) fn hint(mut self, hint: &'static str) -> Self {
         self.hint = Some(hint);
