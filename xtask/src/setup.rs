@@ -28,17 +28,25 @@ pub(crate) fn stable_components(components: &[&str]) -> Result<(), Failure> {
 }
 
 /// The nightly toolchain with `components` (Miri, cargo-fuzz's sanitizers).
+/// An installed nightly that has them is kept as it is; otherwise the newest
+/// nightly that has them all is installed (`--allow-downgrade`).
 pub(crate) fn nightly(components: &[&str]) -> Result<(), Failure> {
-    let mut step = Step::new("install nightly toolchain components", "rustup").args([
-        "toolchain",
-        "install",
-        "nightly",
-        "--profile",
-        "minimal",
-        "--component",
-    ]);
-    step = step.arg(components.join(","));
-    step.run()
+    let installed = std::process::Command::new("rustup")
+        .args(["+nightly", "component", "list", "--installed"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let has = |c: &&str| installed.lines().any(|line| line.starts_with(&format!("{c}-")) || line == *c);
+    if components.iter().all(has) {
+        return Ok(());
+    }
+    Step::new("install the nightly toolchain and its components", "rustup")
+        .args(["toolchain", "install", "nightly", "--profile", "minimal", "--allow-downgrade", "--component"])
+        .arg(components.join(","))
+        .hint("rustup must reach its distribution server")
+        .run()
 }
 
 /// cargo-fuzz, from crates.io when missing.
