@@ -401,7 +401,114 @@ fn check_header(record: &[u8]) -> Result<&'static KindDef, DecodeError> {
     Ok(def)
 }
 
+/// One kind's slots as the fast check sees them.
+#[derive(Clone, Copy)]
+struct SlotRules {
+    /// Per slot, the bits a valid scalar never sets (every limit is 2^k - 1);
+    /// zero for strings, whose slots the second pass checks.
+    excess: [u64; MAX_FIELDS],
+    /// The string slots' indices, in field order.
+    strings: [u8; MAX_FIELDS],
+    string_count: usize,
+}
+
+/// The most fields any kind has, and one past the highest kind code.
+const MAX_FIELDS: usize = schema_bounds().0;
+const KIND_CODES: usize = schema_bounds().1;
+
+const fn schema_bounds() -> (usize, usize) {
+    let (mut fields, mut codes) = (0usize, 0usize);
+    let mut kinds = EventKind::ALL;
+    while let Some((kind, rest)) = kinds.split_first() {
+        if kind.def().fields.len() > fields {
+            fields = kind.def().fields.len();
+        }
+        if kind.code() as usize >= codes {
+            codes = (kind.code() as usize).saturating_add(1);
+        }
+        kinds = rest;
+    }
+    (fields, codes)
+}
+
+/// Every kind's slot rules, by kind code, derived from the schema at compile time.
+static SLOT_RULES: [SlotRules; KIND_CODES] = slot_rules();
+
+// Evaluated by the compiler only: an index out of range is a build error, not a
+// runtime panic.
+#[allow(clippy::indexing_slicing)]
+const fn slot_rules() -> [SlotRules; KIND_CODES] {
+    let mut rules =
+        [SlotRules { excess: [0; MAX_FIELDS], strings: [0; MAX_FIELDS], string_count: 0 }; KIND_CODES];
+    let mut kinds = EventKind::ALL;
+    while let Some((kind, rest)) = kinds.split_first() {
+        let row = &mut rules[kind.code() as usize];
+        // A kind has at most 255 fields: `KindDef::field_count` is a u8.
+        let mut index = 0u8;
+        let mut fields = kind.def().fields;
+        while let Some((field, rest)) = fields.split_first() {
+            row.excess[index as usize] = match field.ty {
+                FieldType::U32 => !(u32::MAX as u64),
+                FieldType::Bool => !1,
+                FieldType::U64 | FieldType::Time | FieldType::Str => 0,
+            };
+            if matches!(field.ty, FieldType::Str) {
+                row.strings[row.string_count] = index;
+                row.string_count = row.string_count.saturating_add(1);
+            }
+            index = index.saturating_add(1);
+            fields = rest;
+        }
+        kinds = rest;
+    }
+    rules
+}
+
+/// Whether every slot and the padding are valid: one branch-free pass over the
+/// scalars, one short pass over the strings. Accepts exactly what
+/// [`check_fields_precise`] accepts; that one runs only to name the fault.
+#[inline]
+fn fields_valid(record: &[u8], def: &KindDef) -> bool {
+    let Some(rules) = SLOT_RULES.get(usize::from(def.kind.code())) else {
+        return false;
+    };
+    let strings_start = slots_end(def);
+    let Some(slots) = record.get(layout::HEADER_LEN..strings_start) else {
+        return false;
+    };
+    let mut excess = 0u64;
+    for (slot, bits) in slots.chunks_exact(layout::SLOT_LEN).zip(&rules.excess) {
+        excess |= u64::from_le_bytes(slot.try_into().unwrap_or([0xFF; 8])) & bits;
+    }
+    let Some(strings) = rules.strings.get(..rules.string_count) else {
+        return false;
+    };
+    // Each string starts where the last ended, so the final end bounds them all.
+    let mut data_end = strings_start;
+    for index in strings {
+        let Some(raw) = slot_offset(*index).and_then(|at| bytes::u64_at(record, at)) else {
+            return false;
+        };
+        let (offset, len) = string_slot(raw);
+        if offset != data_end || len > MAX_STRING_BYTES || len % 2 != 0 {
+            return false;
+        }
+        data_end = offset.saturating_add(len);
+    }
+    excess == 0
+        && align8(data_end) == Some(record.len())
+        && record.get(data_end..).is_some_and(|pad| pad.iter().all(|b| *b == 0))
+}
+
 fn check_fields(record: &[u8], def: &KindDef) -> Result<(), DecodeError> {
+    if fields_valid(record, def) {
+        return Ok(());
+    }
+    check_fields_precise(record, def)
+}
+
+#[cold]
+fn check_fields_precise(record: &[u8], def: &KindDef) -> Result<(), DecodeError> {
     let strings_start = slots_end(def);
     let slots = record.get(layout::HEADER_LEN..strings_start).ok_or(DecodeError::at(
         layout::FIELD_COUNT,
@@ -434,4 +541,92 @@ fn check_fields(record: &[u8], def: &KindDef) -> Result<(), DecodeError> {
         return Err(DecodeError::at(data_end, DecodeErrorKind::Padding));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    /// One record of every kind, strings of lengths 0, 1 and 3 units.
+    fn records() -> Vec<Vec<u8>> {
+        let (a, b, c): ([u16; 0], [u16; 1], [u16; 3]) = ([], [0x41], [0x43, 0x3a, 0x5c]);
+        let events = [
+            Event::ProcessStart {
+                pid: 1,
+                parent_pid: 2,
+                creating_pid: 3,
+                creating_tid: 4,
+                session_id: 5,
+                image_path: Text::wide(&c),
+                command_line: Text::wide(&a),
+                start_key: 6,
+                create_time: 7,
+                image_name_available: true,
+                rule_name: Text::wide(&b),
+            },
+            Event::ProcessExit { pid: 1, exit_status: 2, time: 3, rule_name: Text::wide(&c) },
+            Event::ImageLoad {
+                pid: 1,
+                image_path: Text::wide(&b),
+                image_base: 2,
+                image_size: 3,
+                signature_level: 4,
+                signature_type: 5,
+                kernel_image: false,
+                time: 6,
+                rule_name: Text::wide(&a),
+            },
+            Event::LostEvents {
+                count: 1,
+                first_sequence: 2,
+                last_sequence: 3,
+                process_start: 4,
+                process_exit: 5,
+                image_load: 6,
+                content_changed: 7,
+            },
+            Event::ContentChanged {
+                accepted: true,
+                content_version: 1,
+                active_version: 2,
+                reason: 3,
+                offset: 4,
+            },
+        ];
+        let mut out = Vec::new();
+        for event in &events {
+            let mut buf = std::vec![0u8; encoded_len(event).unwrap_or(0)];
+            assert_eq!(encode(event, 9, 10, &mut buf), Ok(buf.len()));
+            out.push(buf);
+        }
+        out
+    }
+
+    #[test]
+    fn the_fast_field_check_accepts_exactly_what_the_precise_one_accepts() {
+        let values: [u64; 10] = [0, 1, 2, 0xFFFF_FFFF, 1 << 32, u64::MAX, 0xFFFE, 0xFFFF, 0x8000_0000, 7];
+        let mut checked = 0usize;
+        for record in records() {
+            let def = check_header(&record).unwrap_or(EventKind::ProcessExit.def());
+            assert!(fields_valid(&record, def));
+            for at in (layout::HEADER_LEN..record.len()).step_by(2) {
+                for value in values {
+                    for shift in [0u32, 16, 32, 48] {
+                        let mut bytes = record.clone();
+                        let word = (value << shift).to_le_bytes();
+                        for (offset, byte) in word.iter().enumerate() {
+                            if let Some(b) = bytes.get_mut(at.saturating_add(offset)) {
+                                *b = *byte;
+                            }
+                        }
+                        let fast = fields_valid(&bytes, def);
+                        assert_eq!(fast, check_fields_precise(&bytes, def).is_ok(), "at {at}: {bytes:02x?}");
+                        checked = checked.saturating_add(usize::from(!fast));
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000, "only {checked} mutations were rejected");
+    }
 }
