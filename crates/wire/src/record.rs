@@ -198,6 +198,12 @@ fn write_record(event: &Event<'_>, sequence: u64, timestamp: u64, out: &mut [u8]
     let strings_start = slots_end(def);
     let slots_len = strings_start.checked_sub(layout::HEADER_LEN)?;
     let (slots, strings) = body.split_at_mut_checked(slots_len)?;
+    // Zero the padding first with one 8-byte store (no memset call): the
+    // string bytes written below overwrite the part that is not padding.
+    match strings.last_chunk_mut::<{ layout::ALIGN }>() {
+        Some(tail) => *tail = [0; layout::ALIGN],
+        None => strings.fill(0),
+    }
     let mut cursor = 0usize;
     let mut slots = slots.chunks_exact_mut(layout::SLOT_LEN);
     event
@@ -214,9 +220,7 @@ fn write_record(event: &Event<'_>, sequence: u64, timestamp: u64, out: &mut [u8]
             slots.next().ok_or(())?.copy_from_slice(&raw.to_le_bytes());
             Ok::<(), ()>(())
         })
-        .ok()?;
-    strings.get_mut(cursor..)?.fill(0);
-    Some(())
+        .ok()
 }
 
 /// Writes `text` as UTF-16LE at `at`; returns where it ends.
@@ -628,5 +632,19 @@ mod tests {
             }
         }
         assert!(checked > 1000, "only {checked} mutations were rejected");
+    }
+
+    #[test]
+    fn encode_zeroes_the_padding_whatever_the_buffer_held() {
+        let units = [0x61u16; 7];
+        for len in 0..units.len() {
+            let name = Text::wide(units.get(..len).unwrap_or(&[]));
+            let event = Event::ProcessExit { pid: 1, exit_status: 2, time: 3, rule_name: name };
+            let mut buf = [0xAAu8; 88];
+            let size = encode(&event, 4, 5, &mut buf).unwrap_or(0);
+            assert_eq!(size, align8(64 + 2 * len).unwrap_or(0));
+            let record = Record::new_checked(buf.get(..size).unwrap_or(&[]));
+            assert_eq!(record.map(|r| r.event()), Ok(event), "{len} units");
+        }
     }
 }
