@@ -117,6 +117,15 @@ impl Schema {
     }
 }
 
+/// Receives an event's fields in index order from [`Event::visit_values`]. A
+/// trait rather than a closure so that an implementation can mark `visit`
+/// `#[inline(always)]`: the encoder's per-field work then inlines at every
+/// field of every kind, which a closure call does not.
+pub trait ValueVisitor<'a> {
+    type Error;
+    fn visit(&mut self, index: u8, value: Value<'a>) -> Result<(), Self::Error>;
+}
+
 /// Anything that can hand out an event's fields by index: a typed [`Event`]
 /// in the driver's callbacks, a decoded [`crate::Record`] in user mode.
 pub trait Fields<'a> {
@@ -278,17 +287,14 @@ macro_rules! schema {
                 }
             }
 
-            /// Hands every field's value to `f` in index order, stopping at the
-            /// first error: one pass, no lookup by index (the encoder's path).
+            /// Hands every field's value to `visitor` in index order, stopping at
+            /// the first error: one pass, no lookup by index (the encoder's path).
             #[inline]
-            pub fn try_for_each_value<E>(
-                &self,
-                mut f: impl FnMut(u8, Value<'a>) -> Result<(), E>,
-            ) -> Result<(), E> {
+            pub fn visit_values<V: ValueVisitor<'a>>(&self, visitor: &mut V) -> Result<(), V::Error> {
                 match *self {
                     $(
                         Event::$kind { $( $field, )* } => {
-                            $( f(field::$kind::$field as u8, Value::$ty($field))?; )*
+                            $( visitor.visit(field::$kind::$field as u8, Value::$ty($field))?; )*
                         }
                     )*
                 }

@@ -21,9 +21,15 @@
 //! Each event has exactly one encoding: the decoder accepts nothing `encode`
 //! would not write, so a decoded record re-encodes to the same bytes.
 
+mod check;
+mod encode;
+
+pub use encode::{encode, encoded_len};
+
 use crate::bytes::{self, align8};
-use crate::schema::{Event, EventKind, FieldType, Fields, KindDef, SCHEMA_VERSION};
+use crate::schema::{Event, EventKind, FieldType, Fields, KindDef};
 use crate::text::{Text, Value};
+use check::{check_fields, check_header};
 
 /// Byte offsets of the header fields.
 pub mod layout {
@@ -141,104 +147,6 @@ impl DecodeError {
         DecodeError { offset, kind }
     }
 }
-
-/// The bytes `event` needs once encoded, or an error for an overlong string.
-pub fn encoded_len(event: &Event<'_>) -> Result<usize, EncodeError> {
-    let mut len = slots_end(event.kind().def());
-    event.try_for_each_value(|index, value| {
-        if let Value::Str(text) = value {
-            let bytes = text.byte_len();
-            if bytes > MAX_STRING_BYTES {
-                return Err(EncodeError::StringTooLong { field: index, bytes });
-            }
-            len = len.saturating_add(bytes);
-        }
-        Ok(())
-    })?;
-    Ok(align8(len).unwrap_or(usize::MAX))
-}
-
-fn slots_end(def: &KindDef) -> usize {
-    layout::HEADER_LEN.saturating_add(usize::from(def.field_count()).saturating_mul(layout::SLOT_LEN))
-}
-
-/// Encodes `event` at the start of `buf` and returns the bytes written.
-/// Nothing is allocated; a short buffer is an error naming the size needed,
-/// and `buf` is then left untouched.
-pub fn encode(
-    event: &Event<'_>,
-    sequence: u64,
-    timestamp: u64,
-    buf: &mut [u8],
-) -> Result<usize, EncodeError> {
-    let size = encoded_len(event)?;
-    let available = buf.len();
-    let out = buf.get_mut(..size).ok_or(EncodeError::BufferTooSmall { needed: size, available })?;
-    // encoded_len sized every write, so this holds; were it ever not to, the
-    // caller gets an error rather than a record with unwritten bytes.
-    write_record(event, sequence, timestamp, out)
-        .ok_or(EncodeError::BufferTooSmall { needed: size, available })?;
-    Ok(size)
-}
-
-/// Writes every byte of `out`, which is exactly `encoded_len(event)` long.
-fn write_record(event: &Event<'_>, sequence: u64, timestamp: u64, out: &mut [u8]) -> Option<()> {
-    let def = event.kind().def();
-    // `out.len()` fits in u32: it is at most MAX_RECORD_BYTES.
-    let size = u32::try_from(out.len()).ok()?;
-    let mut header = [0u8; layout::HEADER_LEN];
-    bytes::put_u32(&mut header, layout::SIZE, size)?;
-    bytes::put_u16(&mut header, layout::KIND, event.kind().code())?;
-    bytes::put_u16(&mut header, layout::SCHEMA_VERSION, SCHEMA_VERSION)?;
-    bytes::put_u64(&mut header, layout::SEQUENCE, sequence)?;
-    bytes::put_u64(&mut header, layout::TIMESTAMP, timestamp)?;
-    bytes::put_u16(&mut header, layout::FIELD_COUNT, u16::from(def.field_count()))?;
-    let (head, body) = out.split_at_mut_checked(layout::HEADER_LEN)?;
-    head.copy_from_slice(&header);
-    let strings_start = slots_end(def);
-    let slots_len = strings_start.checked_sub(layout::HEADER_LEN)?;
-    let (slots, strings) = body.split_at_mut_checked(slots_len)?;
-    // Zero the padding first with one 8-byte store (no memset call): the
-    // string bytes written below overwrite the part that is not padding.
-    match strings.last_chunk_mut::<{ layout::ALIGN }>() {
-        Some(tail) => *tail = [0; layout::ALIGN],
-        None => strings.fill(0),
-    }
-    let mut cursor = 0usize;
-    let mut slots = slots.chunks_exact_mut(layout::SLOT_LEN);
-    event
-        .try_for_each_value(|_, value| {
-            let raw = match value {
-                Value::Str(text) => {
-                    let at = u64::try_from(strings_start.checked_add(cursor).ok_or(())?).map_err(|_| ())?;
-                    let len = u64::try_from(text.byte_len()).map_err(|_| ())?;
-                    cursor = put_text(strings, cursor, text).ok_or(())?;
-                    at | (len << 32)
-                }
-                other => other.as_u64().ok_or(())?,
-            };
-            slots.next().ok_or(())?.copy_from_slice(&raw.to_le_bytes());
-            Ok::<(), ()>(())
-        })
-        .ok()
-}
-
-/// Writes `text` as UTF-16LE at `at`; returns where it ends.
-fn put_text(out: &mut [u8], at: usize, text: Text<'_>) -> Option<usize> {
-    let end = at.checked_add(text.byte_len())?;
-    let dst = out.get_mut(at..end)?;
-    match (text.as_le_bytes(), text.as_wide()) {
-        (Some(src), _) => dst.copy_from_slice(src),
-        (None, Some(units)) => {
-            for (pair, unit) in dst.chunks_exact_mut(2).zip(units) {
-                pair.copy_from_slice(&unit.to_le_bytes());
-            }
-        }
-        (None, None) => return None,
-    }
-    Some(end)
-}
-
 /// A validated record: every accessor below is infallible because
 /// [`Record::new_checked`] has checked every byte any of them reads.
 ///
@@ -377,178 +285,14 @@ fn string_slot(raw: u64) -> (usize, usize) {
     (offset, len)
 }
 
-fn check_header(record: &[u8]) -> Result<&'static KindDef, DecodeError> {
-    let code = bytes::u16_at(record, layout::KIND).unwrap_or(0);
-    let kind = EventKind::from_code(code)
-        .ok_or(DecodeError::at(layout::KIND, DecodeErrorKind::UnknownKind { code }))?;
-    let version = bytes::u16_at(record, layout::SCHEMA_VERSION).unwrap_or(0);
-    if version != SCHEMA_VERSION {
-        return Err(DecodeError::at(
-            layout::SCHEMA_VERSION,
-            DecodeErrorKind::SchemaVersion { found: version, expected: SCHEMA_VERSION },
-        ));
-    }
-    let def = kind.def();
-    let count = bytes::u16_at(record, layout::FIELD_COUNT).unwrap_or(0);
-    if count != u16::from(def.field_count()) {
-        return Err(DecodeError::at(
-            layout::FIELD_COUNT,
-            DecodeErrorKind::FieldCount { kind, found: count, expected: def.field_count() },
-        ));
-    }
-    if bytes::u16_at(record, layout::FLAGS) != Some(0) {
-        return Err(DecodeError::at(layout::FLAGS, DecodeErrorKind::Reserved));
-    }
-    if bytes::u32_at(record, layout::RESERVED) != Some(0) {
-        return Err(DecodeError::at(layout::RESERVED, DecodeErrorKind::Reserved));
-    }
-    Ok(def)
-}
-
-/// One kind's slots as the fast check sees them.
-#[derive(Clone, Copy)]
-struct SlotRules {
-    /// Per slot, the bits a valid scalar never sets (every limit is 2^k - 1);
-    /// zero for strings, whose slots the second pass checks.
-    excess: [u64; MAX_FIELDS],
-    /// The string slots' indices, in field order.
-    strings: [u8; MAX_FIELDS],
-    string_count: usize,
-}
-
-/// The most fields any kind has, and one past the highest kind code.
-const MAX_FIELDS: usize = schema_bounds().0;
-const KIND_CODES: usize = schema_bounds().1;
-
-const fn schema_bounds() -> (usize, usize) {
-    let (mut fields, mut codes) = (0usize, 0usize);
-    let mut kinds = EventKind::ALL;
-    while let Some((kind, rest)) = kinds.split_first() {
-        if kind.def().fields.len() > fields {
-            fields = kind.def().fields.len();
-        }
-        if kind.code() as usize >= codes {
-            codes = (kind.code() as usize).saturating_add(1);
-        }
-        kinds = rest;
-    }
-    (fields, codes)
-}
-
-/// Every kind's slot rules, by kind code, derived from the schema at compile time.
-static SLOT_RULES: [SlotRules; KIND_CODES] = slot_rules();
-
-// Evaluated by the compiler only: an index out of range is a build error, not a
-// runtime panic.
-#[allow(clippy::indexing_slicing)]
-const fn slot_rules() -> [SlotRules; KIND_CODES] {
-    let mut rules =
-        [SlotRules { excess: [0; MAX_FIELDS], strings: [0; MAX_FIELDS], string_count: 0 }; KIND_CODES];
-    let mut kinds = EventKind::ALL;
-    while let Some((kind, rest)) = kinds.split_first() {
-        let row = &mut rules[kind.code() as usize];
-        // A kind has at most 255 fields: `KindDef::field_count` is a u8.
-        let mut index = 0u8;
-        let mut fields = kind.def().fields;
-        while let Some((field, rest)) = fields.split_first() {
-            row.excess[index as usize] = match field.ty {
-                FieldType::U32 => !(u32::MAX as u64),
-                FieldType::Bool => !1,
-                FieldType::U64 | FieldType::Time | FieldType::Str => 0,
-            };
-            if matches!(field.ty, FieldType::Str) {
-                row.strings[row.string_count] = index;
-                row.string_count = row.string_count.saturating_add(1);
-            }
-            index = index.saturating_add(1);
-            fields = rest;
-        }
-        kinds = rest;
-    }
-    rules
-}
-
-/// Whether every slot and the padding are valid: one branch-free pass over the
-/// scalars, one short pass over the strings. Accepts exactly what
-/// [`check_fields_precise`] accepts; that one runs only to name the fault.
-#[inline]
-fn fields_valid(record: &[u8], def: &KindDef) -> bool {
-    let Some(rules) = SLOT_RULES.get(usize::from(def.kind.code())) else {
-        return false;
-    };
-    let strings_start = slots_end(def);
-    let Some(slots) = record.get(layout::HEADER_LEN..strings_start) else {
-        return false;
-    };
-    let mut excess = 0u64;
-    for (slot, bits) in slots.chunks_exact(layout::SLOT_LEN).zip(&rules.excess) {
-        excess |= u64::from_le_bytes(slot.try_into().unwrap_or([0xFF; 8])) & bits;
-    }
-    let Some(strings) = rules.strings.get(..rules.string_count) else {
-        return false;
-    };
-    // Each string starts where the last ended, so the final end bounds them all.
-    let mut data_end = strings_start;
-    for index in strings {
-        let Some(raw) = slot_offset(*index).and_then(|at| bytes::u64_at(record, at)) else {
-            return false;
-        };
-        let (offset, len) = string_slot(raw);
-        if offset != data_end || len > MAX_STRING_BYTES || len % 2 != 0 {
-            return false;
-        }
-        data_end = offset.saturating_add(len);
-    }
-    excess == 0
-        && align8(data_end) == Some(record.len())
-        && record.get(data_end..).is_some_and(|pad| pad.iter().all(|b| *b == 0))
-}
-
-fn check_fields(record: &[u8], def: &KindDef) -> Result<(), DecodeError> {
-    if fields_valid(record, def) {
-        return Ok(());
-    }
-    check_fields_precise(record, def)
-}
-
-#[cold]
-fn check_fields_precise(record: &[u8], def: &KindDef) -> Result<(), DecodeError> {
-    let strings_start = slots_end(def);
-    let slots = record.get(layout::HEADER_LEN..strings_start).ok_or(DecodeError::at(
-        layout::FIELD_COUNT,
-        DecodeErrorKind::SlotsOutOfBounds { field_count: u16::from(def.field_count()) },
-    ))?;
-    // Strings sit back to back in field order right after the slots, as
-    // `encode` lays them out: one valid encoding per event, no gaps or overlaps.
-    let mut data_end = strings_start;
-    let mut at = layout::HEADER_LEN;
-    for ((index, field), slot) in (0u8..).zip(def.fields).zip(slots.chunks_exact(layout::SLOT_LEN)) {
-        let raw = u64::from_le_bytes(slot.try_into().unwrap_or([0xFF; 8]));
-        if field.ty == FieldType::Str {
-            let (offset, len) = string_slot(raw);
-            let end = offset
-                .checked_add(len)
-                .filter(|end| offset == data_end && *end <= record.len() && len <= MAX_STRING_BYTES)
-                .ok_or(DecodeError::at(at, DecodeErrorKind::StringOutOfBounds { field: index }))?;
-            if len % 2 != 0 {
-                return Err(DecodeError::at(at, DecodeErrorKind::StringOddLength { field: index }));
-            }
-            data_end = end;
-        } else if !scalar_in_range(field.ty, raw) {
-            return Err(DecodeError::at(at, DecodeErrorKind::ScalarOutOfRange { field: index }));
-        }
-        at = at.saturating_add(layout::SLOT_LEN);
-    }
-    let padded = align8(data_end).unwrap_or(usize::MAX);
-    let padding_is_zero = record.get(data_end..).is_some_and(|pad| pad.iter().all(|b| *b == 0));
-    if padded != record.len() || !padding_is_zero {
-        return Err(DecodeError::at(data_end, DecodeErrorKind::Padding));
-    }
-    Ok(())
+/// Where the string area starts: after the header and one slot per field.
+fn slots_end(def: &KindDef) -> usize {
+    layout::HEADER_LEN.saturating_add(usize::from(def.field_count()).saturating_mul(layout::SLOT_LEN))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::check::*;
     use super::*;
     use std::vec::Vec;
 

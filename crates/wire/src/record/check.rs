@@ -1,0 +1,179 @@
+//! Validation of one record: a fast pass that only says whether the record is
+//! valid, and a precise pass, run only on failure, that names the fault.
+
+use super::{
+    DecodeError, DecodeErrorKind, MAX_STRING_BYTES, layout, scalar_in_range, slot_offset, slots_end,
+    string_slot,
+};
+use crate::bytes::{self, align8};
+use crate::schema::{EventKind, FieldType, KindDef, SCHEMA_VERSION};
+
+pub(super) fn check_header(record: &[u8]) -> Result<&'static KindDef, DecodeError> {
+    let code = bytes::u16_at(record, layout::KIND).unwrap_or(0);
+    let kind = EventKind::from_code(code)
+        .ok_or(DecodeError::at(layout::KIND, DecodeErrorKind::UnknownKind { code }))?;
+    let version = bytes::u16_at(record, layout::SCHEMA_VERSION).unwrap_or(0);
+    if version != SCHEMA_VERSION {
+        return Err(DecodeError::at(
+            layout::SCHEMA_VERSION,
+            DecodeErrorKind::SchemaVersion { found: version, expected: SCHEMA_VERSION },
+        ));
+    }
+    let def = kind.def();
+    let count = bytes::u16_at(record, layout::FIELD_COUNT).unwrap_or(0);
+    if count != u16::from(def.field_count()) {
+        return Err(DecodeError::at(
+            layout::FIELD_COUNT,
+            DecodeErrorKind::FieldCount { kind, found: count, expected: def.field_count() },
+        ));
+    }
+    if bytes::u16_at(record, layout::FLAGS) != Some(0) {
+        return Err(DecodeError::at(layout::FLAGS, DecodeErrorKind::Reserved));
+    }
+    if bytes::u32_at(record, layout::RESERVED) != Some(0) {
+        return Err(DecodeError::at(layout::RESERVED, DecodeErrorKind::Reserved));
+    }
+    Ok(def)
+}
+
+/// One kind's slots as the fast check sees them.
+#[derive(Clone, Copy)]
+pub(super) struct SlotRules {
+    /// Per slot, the bits a valid scalar never sets (every limit is 2^k - 1);
+    /// zero for strings, whose slots the second pass checks.
+    excess: [u64; MAX_FIELDS],
+    /// The string slots' indices, in field order.
+    strings: [u8; MAX_FIELDS],
+    string_count: usize,
+}
+
+/// The most fields any kind has, and one past the highest kind code.
+pub(super) const MAX_FIELDS: usize = schema_bounds().0;
+pub(super) const KIND_CODES: usize = schema_bounds().1;
+
+pub(super) const fn schema_bounds() -> (usize, usize) {
+    let (mut fields, mut codes) = (0usize, 0usize);
+    let mut kinds = EventKind::ALL;
+    while let Some((kind, rest)) = kinds.split_first() {
+        if kind.def().fields.len() > fields {
+            fields = kind.def().fields.len();
+        }
+        if kind.code() as usize >= codes {
+            codes = (kind.code() as usize).saturating_add(1);
+        }
+        kinds = rest;
+    }
+    (fields, codes)
+}
+
+/// Every kind's slot rules, by kind code, derived from the schema at compile time.
+static SLOT_RULES: [SlotRules; KIND_CODES] = slot_rules();
+
+// Evaluated by the compiler only: an index out of range is a build error, not a
+// runtime panic.
+#[allow(clippy::indexing_slicing)]
+pub(super) const fn slot_rules() -> [SlotRules; KIND_CODES] {
+    let mut rules =
+        [SlotRules { excess: [0; MAX_FIELDS], strings: [0; MAX_FIELDS], string_count: 0 }; KIND_CODES];
+    let mut kinds = EventKind::ALL;
+    while let Some((kind, rest)) = kinds.split_first() {
+        let row = &mut rules[kind.code() as usize];
+        // A kind has at most 255 fields: `KindDef::field_count` is a u8.
+        let mut index = 0u8;
+        let mut fields = kind.def().fields;
+        while let Some((field, rest)) = fields.split_first() {
+            row.excess[index as usize] = match field.ty {
+                FieldType::U32 => !(u32::MAX as u64),
+                FieldType::Bool => !1,
+                FieldType::U64 | FieldType::Time | FieldType::Str => 0,
+            };
+            if matches!(field.ty, FieldType::Str) {
+                row.strings[row.string_count] = index;
+                row.string_count = row.string_count.saturating_add(1);
+            }
+            index = index.saturating_add(1);
+            fields = rest;
+        }
+        kinds = rest;
+    }
+    rules
+}
+
+/// Whether every slot and the padding are valid: one branch-free pass over the
+/// scalars, one short pass over the strings. Accepts exactly what
+/// [`check_fields_precise`] accepts; that one runs only to name the fault.
+#[inline]
+pub(super) fn fields_valid(record: &[u8], def: &KindDef) -> bool {
+    let Some(rules) = SLOT_RULES.get(usize::from(def.kind.code())) else {
+        return false;
+    };
+    let strings_start = slots_end(def);
+    let Some(slots) = record.get(layout::HEADER_LEN..strings_start) else {
+        return false;
+    };
+    let mut excess = 0u64;
+    for (slot, bits) in slots.chunks_exact(layout::SLOT_LEN).zip(&rules.excess) {
+        excess |= u64::from_le_bytes(slot.try_into().unwrap_or([0xFF; 8])) & bits;
+    }
+    let Some(strings) = rules.strings.get(..rules.string_count) else {
+        return false;
+    };
+    // Each string starts where the last ended, so the final end bounds them all.
+    let mut data_end = strings_start;
+    for index in strings {
+        let Some(raw) = slot_offset(*index).and_then(|at| bytes::u64_at(record, at)) else {
+            return false;
+        };
+        let (offset, len) = string_slot(raw);
+        if offset != data_end || len > MAX_STRING_BYTES || len % 2 != 0 {
+            return false;
+        }
+        data_end = offset.saturating_add(len);
+    }
+    excess == 0
+        && align8(data_end) == Some(record.len())
+        && record.get(data_end..).is_some_and(|pad| pad.iter().all(|b| *b == 0))
+}
+
+pub(super) fn check_fields(record: &[u8], def: &KindDef) -> Result<(), DecodeError> {
+    if fields_valid(record, def) {
+        return Ok(());
+    }
+    check_fields_precise(record, def)
+}
+
+#[cold]
+pub(super) fn check_fields_precise(record: &[u8], def: &KindDef) -> Result<(), DecodeError> {
+    let strings_start = slots_end(def);
+    let slots = record.get(layout::HEADER_LEN..strings_start).ok_or(DecodeError::at(
+        layout::FIELD_COUNT,
+        DecodeErrorKind::SlotsOutOfBounds { field_count: u16::from(def.field_count()) },
+    ))?;
+    // Strings sit back to back in field order right after the slots, as
+    // `encode` lays them out: one valid encoding per event, no gaps or overlaps.
+    let mut data_end = strings_start;
+    let mut at = layout::HEADER_LEN;
+    for ((index, field), slot) in (0u8..).zip(def.fields).zip(slots.chunks_exact(layout::SLOT_LEN)) {
+        let raw = u64::from_le_bytes(slot.try_into().unwrap_or([0xFF; 8]));
+        if field.ty == FieldType::Str {
+            let (offset, len) = string_slot(raw);
+            let end = offset
+                .checked_add(len)
+                .filter(|end| offset == data_end && *end <= record.len() && len <= MAX_STRING_BYTES)
+                .ok_or(DecodeError::at(at, DecodeErrorKind::StringOutOfBounds { field: index }))?;
+            if len % 2 != 0 {
+                return Err(DecodeError::at(at, DecodeErrorKind::StringOddLength { field: index }));
+            }
+            data_end = end;
+        } else if !scalar_in_range(field.ty, raw) {
+            return Err(DecodeError::at(at, DecodeErrorKind::ScalarOutOfRange { field: index }));
+        }
+        at = at.saturating_add(layout::SLOT_LEN);
+    }
+    let padded = align8(data_end).unwrap_or(usize::MAX);
+    let padding_is_zero = record.get(data_end..).is_some_and(|pad| pad.iter().all(|b| *b == 0));
+    if padded != record.len() || !padding_is_zero {
+        return Err(DecodeError::at(data_end, DecodeErrorKind::Padding));
+    }
+    Ok(())
+}

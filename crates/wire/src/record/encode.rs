@@ -1,0 +1,125 @@
+//! Encoding into a caller's buffer: no allocation, every byte written.
+
+use super::{EncodeError, MAX_STRING_BYTES, layout, slots_end};
+use crate::bytes::{self, align8};
+use crate::schema::{Event, Fields, SCHEMA_VERSION, ValueVisitor};
+use crate::text::{Text, Value};
+
+/// The bytes `event` needs once encoded, or an error for an overlong string.
+pub fn encoded_len(event: &Event<'_>) -> Result<usize, EncodeError> {
+    let mut len = EncodedLen(slots_end(event.kind().def()));
+    event.visit_values(&mut len)?;
+    Ok(align8(len.0).unwrap_or(usize::MAX))
+}
+
+/// Adds up the slots and the string bytes, refusing an overlong string.
+struct EncodedLen(usize);
+
+impl<'a> ValueVisitor<'a> for EncodedLen {
+    type Error = EncodeError;
+
+    #[inline(always)]
+    fn visit(&mut self, index: u8, value: Value<'a>) -> Result<(), EncodeError> {
+        if let Value::Str(text) = value {
+            let bytes = text.byte_len();
+            if bytes > MAX_STRING_BYTES {
+                return Err(EncodeError::StringTooLong { field: index, bytes });
+            }
+            self.0 = self.0.saturating_add(bytes);
+        }
+        Ok(())
+    }
+}
+
+/// Encodes `event` at the start of `buf` and returns the bytes written.
+/// Nothing is allocated; a short buffer is an error naming the size needed,
+/// and `buf` is then left untouched.
+pub fn encode(
+    event: &Event<'_>,
+    sequence: u64,
+    timestamp: u64,
+    buf: &mut [u8],
+) -> Result<usize, EncodeError> {
+    let size = encoded_len(event)?;
+    let available = buf.len();
+    let out = buf.get_mut(..size).ok_or(EncodeError::BufferTooSmall { needed: size, available })?;
+    // encoded_len sized every write, so this holds; were it ever not to, the
+    // caller gets an error rather than a record with unwritten bytes.
+    write_record(event, sequence, timestamp, out)
+        .ok_or(EncodeError::BufferTooSmall { needed: size, available })?;
+    Ok(size)
+}
+
+/// Writes every byte of `out`, which is exactly `encoded_len(event)` long.
+fn write_record(event: &Event<'_>, sequence: u64, timestamp: u64, out: &mut [u8]) -> Option<()> {
+    let def = event.kind().def();
+    // `out.len()` fits in u32: it is at most MAX_RECORD_BYTES.
+    let size = u32::try_from(out.len()).ok()?;
+    let mut header = [0u8; layout::HEADER_LEN];
+    bytes::put_u32(&mut header, layout::SIZE, size)?;
+    bytes::put_u16(&mut header, layout::KIND, event.kind().code())?;
+    bytes::put_u16(&mut header, layout::SCHEMA_VERSION, SCHEMA_VERSION)?;
+    bytes::put_u64(&mut header, layout::SEQUENCE, sequence)?;
+    bytes::put_u64(&mut header, layout::TIMESTAMP, timestamp)?;
+    bytes::put_u16(&mut header, layout::FIELD_COUNT, u16::from(def.field_count()))?;
+    let (head, body) = out.split_at_mut_checked(layout::HEADER_LEN)?;
+    head.copy_from_slice(&header);
+    let strings_start = slots_end(def);
+    let slots_len = strings_start.checked_sub(layout::HEADER_LEN)?;
+    let (slots, strings) = body.split_at_mut_checked(slots_len)?;
+    // Zero the padding first with one 8-byte store (no memset call): the
+    // string bytes written below overwrite the part that is not padding.
+    match strings.last_chunk_mut::<{ layout::ALIGN }>() {
+        Some(tail) => *tail = [0; layout::ALIGN],
+        None => strings.fill(0),
+    }
+    let mut writer =
+        SlotWriter { slots: slots.chunks_exact_mut(layout::SLOT_LEN), strings, strings_start, cursor: 0 };
+    event.visit_values(&mut writer).ok()
+}
+
+/// Writes each field's slot and, for a string, its bytes after the previous string's.
+struct SlotWriter<'o> {
+    slots: core::slice::ChunksExactMut<'o, u8>,
+    strings: &'o mut [u8],
+    /// Where the string area starts, from the record start.
+    strings_start: usize,
+    /// Where the next string goes, from the start of the string area.
+    cursor: usize,
+}
+
+impl<'a> ValueVisitor<'a> for SlotWriter<'_> {
+    type Error = ();
+
+    #[inline(always)]
+    fn visit(&mut self, _index: u8, value: Value<'a>) -> Result<(), ()> {
+        let raw = match value {
+            Value::Str(text) => {
+                let at =
+                    u64::try_from(self.strings_start.checked_add(self.cursor).ok_or(())?).map_err(|_| ())?;
+                let len = u64::try_from(text.byte_len()).map_err(|_| ())?;
+                self.cursor = put_text(self.strings, self.cursor, text).ok_or(())?;
+                at | (len << 32)
+            }
+            other => other.as_u64().ok_or(())?,
+        };
+        self.slots.next().ok_or(())?.copy_from_slice(&raw.to_le_bytes());
+        Ok(())
+    }
+}
+
+/// Writes `text` as UTF-16LE at `at`; returns where it ends.
+fn put_text(out: &mut [u8], at: usize, text: Text<'_>) -> Option<usize> {
+    let end = at.checked_add(text.byte_len())?;
+    let dst = out.get_mut(at..end)?;
+    match (text.as_le_bytes(), text.as_wide()) {
+        (Some(src), _) => dst.copy_from_slice(src),
+        (None, Some(units)) => {
+            for (pair, unit) in dst.chunks_exact_mut(2).zip(units) {
+                pair.copy_from_slice(&unit.to_le_bytes());
+            }
+        }
+        (None, None) => return None,
+    }
+    Some(end)
+}
