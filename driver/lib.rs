@@ -3,8 +3,8 @@
 //! Everything outside `kernel/` is ordinary safe, portable Rust: the record queue
 //! ([`queue`], [`channel`]), the sensor that ties content, queue and waker together
 //! ([`sensor`]), the IOCTL handlers ([`control`]) and the service parameters ([`params`]).
-//! It is compiled and tested on the development host. `kernel/` holds the only `unsafe`:
-//! safe views over kernel structures (compiled everywhere, exercised under Miri) and, on
+//! It is compiled and tested on the development host. `kernel/` is the one module exempt from
+//! `deny(unsafe_code)`: safe views over kernel structures (compiled everywhere, exercised under Miri) and, on
 //! Windows, the binding backend (windows-sys by default, wdk-sys with the `wdk` feature).
 #![cfg_attr(target_os = "windows", no_std)]
 #![deny(unsafe_code)]
