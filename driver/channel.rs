@@ -172,9 +172,8 @@ impl<W: Wake> Channel<W> {
     fn enqueue(&mut self, event: &Event<'_>, sequence: u64, now: u64) -> bool {
         let Ok(size) = record::encoded_len(event) else { return false };
         let was_empty = self.queue.is_empty();
-        let queued = self
-            .queue
-            .push_with(size, |slot| matches!(record::encode(event, sequence, now, slot), Ok(n) if n == size));
+        let queued =
+            self.queue.push_with(size, |slot| record::encode_sized(event, sequence, now, slot).is_ok());
         if queued && was_empty {
             if let Some(waker) = &self.waker {
                 waker.wake();

@@ -46,6 +46,24 @@ proptest! {
         );
         prop_assert!(buf.iter().all(|b| *b == 0xA5));
     }
+
+    #[test]
+    fn encoding_into_a_presized_buffer_gives_the_same_bytes_and_refuses_any_other_size(
+        owned in event(), off_by in 1usize..64
+    ) {
+        let event = owned.event();
+        let bytes = encoded(&event, 3, 4);
+        let mut exact = vec![0xA5u8; bytes.len()];
+        prop_assert_eq!(record::encode_sized(&event, 3, 4, &mut exact), Ok(()));
+        prop_assert_eq!(&exact, &bytes);
+        for given in [bytes.len() - off_by.min(bytes.len()), bytes.len() + off_by] {
+            let mut other = vec![0xA5u8; given];
+            prop_assert_eq!(
+                record::encode_sized(&event, 3, 4, &mut other),
+                Err(EncodeError::WrongSize { given })
+            );
+        }
+    }
 }
 
 #[test]

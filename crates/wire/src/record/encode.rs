@@ -50,7 +50,20 @@ pub fn encode(
     Ok(size)
 }
 
-/// Writes every byte of `out`, which is exactly `encoded_len(event)` long.
+/// Encodes `event` into `out`, which the caller has already sized with
+/// [`encoded_len`] (a queue reserves the space first), so that the length is
+/// not worked out twice on the callback path. `out` must be exactly that long:
+/// any other length is refused with `WrongSize`, and `out` holds no record.
+pub fn encode_sized(
+    event: &Event<'_>,
+    sequence: u64,
+    timestamp: u64,
+    out: &mut [u8],
+) -> Result<(), EncodeError> {
+    write_record(event, sequence, timestamp, out).ok_or(EncodeError::WrongSize { given: out.len() })
+}
+
+/// Writes every byte of `out`; `None` unless `out` is exactly `encoded_len(event)` long.
 fn write_record(event: &Event<'_>, sequence: u64, timestamp: u64, out: &mut [u8]) -> Option<()> {
     let def = event.kind().def();
     // `out.len()` fits in u32: it is at most MAX_RECORD_BYTES.
@@ -75,7 +88,10 @@ fn write_record(event: &Event<'_>, sequence: u64, timestamp: u64, out: &mut [u8]
     }
     let mut writer =
         SlotWriter { slots: slots.chunks_exact_mut(layout::SLOT_LEN), strings, strings_start, cursor: 0 };
-    event.visit_values(&mut writer).ok()
+    event.visit_values(&mut writer).ok()?;
+    // Every byte is accounted for only if the strings end where the padding starts.
+    let data_end = strings_start.checked_add(writer.cursor)?;
+    (align8(data_end)? == usize::try_from(size).ok()?).then_some(())
 }
 
 /// Writes each field's slot and, for a string, its bytes after the previous string's.

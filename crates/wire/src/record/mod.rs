@@ -24,7 +24,7 @@
 mod check;
 mod encode;
 
-pub use encode::{encode, encoded_len};
+pub use encode::{encode, encode_sized, encoded_len};
 
 use crate::bytes::{self, align8};
 use crate::schema::{Event, EventKind, FieldType, Fields, KindDef};
@@ -84,6 +84,8 @@ pub enum EncodeError {
     BufferTooSmall { needed: usize, available: usize },
     /// A string field is longer than [`MAX_STRING_BYTES`].
     StringTooLong { field: u8, bytes: usize },
+    /// [`encode_sized`] was given a buffer other than `encoded_len` bytes long.
+    WrongSize { given: usize },
 }
 
 /// Why bytes are not a valid record; `offset` is where, from the record start.
