@@ -83,21 +83,7 @@ fn callback(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     // Only the callback is timed; the queue is drained between batches, outside the clock.
     group.bench_function("evaluate_100_rules_encode_enqueue", |b| {
-        b.iter_custom(|iterations| {
-            let mut timed = Duration::ZERO;
-            let mut left = iterations;
-            while left > 0 {
-                let batch = left.min(((QUEUE_BYTES / record_len) as u64).saturating_sub(1));
-                let start = Instant::now();
-                for _ in 0..batch {
-                    black_box(sensor.observe(black_box(event)));
-                }
-                timed += start.elapsed();
-                while matches!(sensor.read(&mut sink), Ok(n) if n > 0) {}
-                left -= batch;
-            }
-            timed
-        })
+        b.iter_custom(|iterations| timed_observe(&sensor, &event, record_len, &mut sink, iterations))
     });
     // Its parts: the verdict alone, and encode + enqueue with no content loaded.
     let mut slot = ringfence::content_slot::ContentSlot::default();
@@ -108,21 +94,7 @@ fn callback(c: &mut Criterion) {
     });
     let bare = Sensor::<Host>::new(Queue::with_capacity(QUEUE_BYTES).expect("queue"), Notes::NONE);
     group.bench_function("part_encode_enqueue", |b| {
-        b.iter_custom(|iterations| {
-            let mut timed = Duration::ZERO;
-            let mut left = iterations;
-            while left > 0 {
-                let batch = left.min(((QUEUE_BYTES / record_len) as u64).saturating_sub(1));
-                let start = Instant::now();
-                for _ in 0..batch {
-                    black_box(bare.observe(black_box(event)));
-                }
-                timed += start.elapsed();
-                while matches!(bare.read(&mut sink), Ok(n) if n > 0) {}
-                left -= batch;
-            }
-            timed
-        })
+        b.iter_custom(|iterations| timed_observe(&bare, &event, record_len, &mut sink, iterations))
     });
     // Baseline: copying the same number of bytes the callback writes into the queue.
     let mut encoded = vec![0u8; record_len];
@@ -181,3 +153,27 @@ fn drain(c: &mut Criterion) {
 
 criterion_group!(benches, callback, drain);
 criterion_main!(benches);
+
+/// Times `iterations` callbacks in batches that fit the queue; the queue is
+/// drained between batches, outside the clock.
+fn timed_observe(
+    sensor: &Sensor<Host>,
+    event: &Event<'_>,
+    record_len: usize,
+    sink: &mut [u8],
+    iterations: u64,
+) -> Duration {
+    let mut timed = Duration::ZERO;
+    let mut left = iterations;
+    while left > 0 {
+        let batch = left.min(((QUEUE_BYTES / record_len) as u64).saturating_sub(1));
+        let start = Instant::now();
+        for _ in 0..batch {
+            black_box(sensor.observe(black_box(*event)));
+        }
+        timed += start.elapsed();
+        while matches!(sensor.read(sink), Ok(n) if n > 0) {}
+        left -= batch;
+    }
+    timed
+}
