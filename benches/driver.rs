@@ -52,12 +52,21 @@ fn process_start<'a>(path: &'a [u16], command_line: &'a [u16]) -> Event<'a> {
         creating_pid: 4120,
         creating_tid: 9812,
         session_id: 1,
-        image_path: Text::wide(path),
-        command_line: Text::wide(command_line),
+        image_path: Some(Text::wide(path)),
+        command_line: Some(Text::wide(command_line)),
         start_key: 0x0000_0001_0000_2f41,
         create_time: 133_800_000_000_000_000,
         image_name_available: true,
         rule_name: Text::default(),
+        parent_start_key: None,
+        parent_image_path: None,
+        parent_command_line: None,
+        user_sid: None,
+        logon_id: None,
+        integrity_level: None,
+        elevation_type: None,
+        parent_user_sid: None,
+        truncated: 0,
     }
 }
 

@@ -15,6 +15,9 @@ fn batch() -> (Vec<u8>, u64) {
     let exe: Vec<u16> = r"\Device\HarddiskVolume3\Program Files\Vendor\app.exe".encode_utf16().collect();
     let cmd: Vec<u16> = r#""C:\Program Files\Vendor\app.exe" --serve --port 8080"#.encode_utf16().collect();
     let dll: Vec<u16> = r"\Device\HarddiskVolume3\Windows\System32\kernelbase.dll".encode_utf16().collect();
+    let parent: Vec<u16> = r"\Device\HarddiskVolume3\Windows\System32\services.exe".encode_utf16().collect();
+    let sid: Vec<u16> = "S-1-5-18".encode_utf16().collect();
+    let key = |pid: u32| 0x0003_0000_0000_0000 | u64::from(pid);
     let mut out = Vec::new();
     for i in 0..1000u32 {
         let event = match i % 10 {
@@ -24,19 +27,35 @@ fn batch() -> (Vec<u8>, u64) {
                 creating_pid: 4,
                 creating_tid: 8,
                 session_id: 1,
-                image_path: Text::wide(&exe),
-                command_line: Text::wide(&cmd),
-                start_key: u64::from(i),
+                image_path: Some(Text::wide(&exe)),
+                command_line: Some(Text::wide(&cmd)),
+                start_key: key(1000 + i),
                 create_time: 133_000_000_000_000_000,
                 image_name_available: true,
                 rule_name: Text::default(),
+                parent_start_key: Some(key(4)),
+                parent_image_path: Some(Text::wide(&parent)),
+                parent_command_line: None,
+                user_sid: Some(Text::wide(&sid)),
+                logon_id: Some(0x3e7),
+                integrity_level: Some(0x4000),
+                elevation_type: Some(1),
+                parent_user_sid: Some(Text::wide(&sid)),
+                truncated: 0,
             },
-            9 => {
-                Event::ProcessExit { pid: 1000 + i - 9, exit_status: 0, time: 1, rule_name: Text::default() }
-            }
+            9 => Event::ProcessExit {
+                pid: 1000 + i - 9,
+                exit_status: 0,
+                time: 1,
+                rule_name: Text::default(),
+                image_path: Some(Text::wide(&exe)),
+                start_key: key(1000 + i - 9),
+                user_sid: Some(Text::wide(&sid)),
+                truncated: 0,
+            },
             _ => Event::ImageLoad {
                 pid: 1000 + i - i % 10,
-                image_path: Text::wide(&dll),
+                image_path: Some(Text::wide(&dll)),
                 image_base: 0x7ffa_0000_0000,
                 image_size: 0x10_0000,
                 signature_level: 12,
@@ -44,6 +63,10 @@ fn batch() -> (Vec<u8>, u64) {
                 kernel_image: false,
                 time: 133_000_000_000_000_000,
                 rule_name: Text::default(),
+                process_image_path: Some(Text::wide(&exe)),
+                process_start_key: Some(key(1000 + i - i % 10)),
+                user_sid: Some(Text::wide(&sid)),
+                truncated: 0,
             },
         };
         let at = out.len();

@@ -2,12 +2,11 @@
 //! The ECS name of every schema field comes from the schema (`FieldDef::ecs`);
 //! this module adds only what the schema cannot know (event.*, host, ids).
 
-use std::collections::HashMap;
 use std::io::{self, Write};
 use std::sync::Arc;
 
 use ringfence_wire::schema::field;
-use ringfence_wire::{EventKind, Fields, Record, Text, Value};
+use ringfence_wire::{EventKind, Fields, KindDef, Record, Text, Value};
 use serde_json::Value as Json;
 
 use crate::doc::{Doc, Leaf};
@@ -16,9 +15,6 @@ use crate::time::rfc3339;
 
 /// The ECS version the output follows.
 pub const ECS_VERSION: &str = "8.11.0";
-
-/// How many live processes the renderer remembers for `process.entity_id`.
-const MAX_TRACKED_PROCESSES: usize = 1 << 16;
 
 /// The machine the events come from, for the `host.*` fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,23 +46,35 @@ pub fn classification(kind: EventKind) -> (&'static [&'static str], &'static [&'
     }
 }
 
-/// `process.entity_id` of a process: its creation time and its per-boot start
-/// key, 32 hex digits, unique on one host across boots and pid reuse.
-pub fn entity_id(create_time: u64, start_key: u64) -> String {
-    format!("{create_time:016x}{start_key:016x}")
+/// The host half of an entity id: FNV-1a (64 bit) of the host name in lower
+/// case, so that the same machine gives the same ids whoever renders them.
+pub fn host_id(host_name: &str) -> u64 {
+    host_name
+        .to_lowercase()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
-/// Renders records, remembering which live process each pid stands for so
-/// that exits and image loads carry the `process.entity_id` of their start.
+/// `process.entity_id` of a process: the host id then the process's start key
+/// (`PsGetProcessStartKey`, which embeds the boot id), 16 hex digits each.
+/// Unique across pid reuse and reboots on one host, and across hosts; the same
+/// process gets the same id in its start, its image loads, its exit and as the
+/// parent of its children.
+pub fn entity_id(host_id: u64, start_key: u64) -> String {
+    format!("{host_id:016x}{start_key:016x}")
+}
+
+/// Renders records. Stateless apart from the host: every id a record refers
+/// to is computed from the start keys the driver put in it.
 #[derive(Debug)]
 pub struct Renderer {
     host_name: Arc<str>,
-    processes: HashMap<u32, String>,
+    host_id: u64,
 }
 
 impl Renderer {
     pub fn new(host: Host) -> Self {
-        Renderer { host_name: Arc::from(host.name), processes: HashMap::new() }
+        Renderer { host_id: host_id(&host.name), host_name: Arc::from(host.name) }
     }
 
     /// The ECS document for `record`; updates the process table.
@@ -95,9 +103,16 @@ impl Renderer {
         doc.put("agent.type", Leaf::Static("ringfence"));
         doc.put("agent.version", Leaf::Static(env!("CARGO_PKG_VERSION")));
         for (index, def) in (0u8..).zip(record.def().fields) {
+            // An absent value is left out, as ECS does for unknown values.
             let Some(value) = record.field(index) else { continue };
-            // The driver sends an empty string for "absent"; ECS leaves absent fields out.
+            // An empty string (no command line, no matching rule) is left out too.
             if value.as_text().is_some_and(|t| t.is_empty()) {
+                continue;
+            }
+            if def.truncation {
+                if let Some(names) = truncated_names(record.def(), value) {
+                    doc.put(def.ecs, Leaf::List(names));
+                }
                 continue;
             }
             doc.put(def.ecs, json_value(value, def.ecs, &mut escaped));
@@ -109,36 +124,25 @@ impl Renderer {
         doc
     }
 
-    /// Updates the process table for `record` and returns the entity ids it
-    /// refers to: (its process, its parent). Both JSON and table rendering
-    /// call it, so switching format changes nothing else.
-    pub fn track(&mut self, record: &Record<'_>) -> (Option<String>, Option<String>) {
-        let u32_of = |i: u8| record.field(i).and_then(|v| v.as_u64()).and_then(|v| u32::try_from(v).ok());
-        let u64_of = |i: u8| record.field(i).and_then(|v| v.as_u64()).unwrap_or(0);
+    /// The entity ids `record` refers to: (its process, its parent), from the
+    /// start keys it carries. Absent when the driver could not name the process.
+    pub fn entity_ids(&self, record: &Record<'_>) -> (Option<String>, Option<String>) {
+        let key = |i: u8| record.field(i).and_then(|v| v.as_u64());
+        let id = |key: Option<u64>| key.map(|k| entity_id(self.host_id, k));
         match record.kind() {
             EventKind::ProcessStart => {
                 use field::ProcessStart as F;
-                let pid = u32_of(F::pid as u8).unwrap_or(0);
-                let id = entity_id(u64_of(F::create_time as u8), u64_of(F::start_key as u8));
-                let parent = u32_of(F::parent_pid as u8).and_then(|p| self.processes.get(&p)).cloned();
-                if self.processes.len() < MAX_TRACKED_PROCESSES || self.processes.contains_key(&pid) {
-                    self.processes.insert(pid, id.clone());
-                }
-                (Some(id), parent)
+                (id(key(F::start_key as u8)), id(key(F::parent_start_key as u8)))
             }
-            EventKind::ProcessExit => {
-                (u32_of(field::ProcessExit::pid as u8).and_then(|p| self.processes.remove(&p)), None)
-            }
-            EventKind::ImageLoad => {
-                (u32_of(field::ImageLoad::pid as u8).and_then(|p| self.processes.get(&p)).cloned(), None)
-            }
+            EventKind::ProcessExit => (id(key(field::ProcessExit::start_key as u8)), None),
+            EventKind::ImageLoad => (id(key(field::ImageLoad::process_start_key as u8)), None),
             EventKind::LostEvents | EventKind::ContentChanged => (None, None),
         }
     }
 
     /// Fields derived from others: names from paths, entity ids, outcome.
-    fn add_derived(&mut self, record: &Record<'_>, doc: &mut Doc, escaped: &mut Vec<&'static str>) {
-        let (own, parent) = self.track(record);
+    fn add_derived(&self, record: &Record<'_>, doc: &mut Doc, escaped: &mut Vec<&'static str>) {
+        let (own, parent) = self.entity_ids(record);
         if let Some(id) = own {
             doc.put("process.entity_id", Leaf::Str(id));
         }
@@ -146,22 +150,30 @@ impl Renderer {
             doc.put("process.parent.entity_id", Leaf::Str(id));
         }
         let text_of = |i: u8| record.field(i).and_then(|v| v.as_text());
+        let name = |doc: &mut Doc, escaped: &mut Vec<&'static str>, ecs, i: u8| {
+            if let Some(path) = text_of(i) {
+                put_name(doc, ecs, path, escaped);
+            }
+        };
         match record.kind() {
             EventKind::ProcessStart => {
-                if let Some(image) = text_of(field::ProcessStart::image_path as u8) {
-                    put_name(doc, "process.name", image, escaped);
-                }
+                use field::ProcessStart as F;
+                name(doc, escaped, "process.name", F::image_path as u8);
+                name(doc, escaped, "process.parent.name", F::parent_image_path as u8);
+            }
+            EventKind::ProcessExit => {
+                name(doc, escaped, "process.name", field::ProcessExit::image_path as u8)
             }
             EventKind::ImageLoad => {
-                if let Some(path) = text_of(field::ImageLoad::image_path as u8) {
-                    put_name(doc, "dll.name", path, escaped);
-                }
+                use field::ImageLoad as F;
+                name(doc, escaped, "dll.name", F::image_path as u8);
+                name(doc, escaped, "process.name", F::process_image_path as u8);
             }
             EventKind::ContentChanged => {
                 let accepted = record.field(field::ContentChanged::accepted as u8) == Some(Value::Bool(true));
                 doc.put("event.outcome", Leaf::Static(if accepted { "success" } else { "failure" }));
             }
-            EventKind::ProcessExit | EventKind::LostEvents => {}
+            EventKind::LostEvents => {}
         }
     }
 
@@ -178,7 +190,6 @@ impl Renderer {
 
     /// Writes `record` as one row of the human table.
     pub fn write_table_row<W: Write + ?Sized>(&mut self, record: &Record<'_>, out: &mut W) -> io::Result<()> {
-        self.track(record);
         let time = rfc3339(record.timestamp()).unwrap_or_else(|| format!("filetime {}", record.timestamp()));
         let pid = record
             .field(0)
@@ -239,6 +250,19 @@ fn table_details(record: &Record<'_>) -> String {
         line.push_str(&rule);
     }
     line
+}
+
+/// The ECS names of the fields a `truncated` value marks, in field order;
+/// `None` when it marks none.
+fn truncated_names(def: &'static KindDef, value: Value<'_>) -> Option<Vec<&'static str>> {
+    let bits = value.as_u64().filter(|b| *b != 0)?;
+    Some(
+        (0u8..)
+            .zip(def.fields)
+            .filter(|(i, _)| bits.checked_shr(u32::from(*i)).unwrap_or(0) & 1 == 1)
+            .map(|(_, f)| f.ecs)
+            .collect(),
+    )
 }
 
 /// Text for a terminal: the rendered form with control characters escaped.

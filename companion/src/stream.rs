@@ -222,6 +222,12 @@ impl fmt::Display for DamagedBatch {
                 write!(f, "{} with {found} fields, the schema has {expected}", kind.name())?
             }
             DecodeErrorKind::Reserved => write!(f, "reserved header bits are set")?,
+            DecodeErrorKind::NotOptional { field } => {
+                write!(f, "field {field} is marked absent but is not an optional field of this kind")?
+            }
+            DecodeErrorKind::AbsentNotZero { field } => {
+                write!(f, "field {field} is marked absent but its slot is not zero")?
+            }
             DecodeErrorKind::SlotsOutOfBounds { field_count } => {
                 write!(f, "{field_count} field slots do not fit in the record")?
             }
@@ -233,6 +239,12 @@ impl fmt::Display for DamagedBatch {
             }
             DecodeErrorKind::StringOddLength { field } => {
                 write!(f, "string field {field} has an odd byte length")?
+            }
+            DecodeErrorKind::StringTooLong { field, bytes, max } => {
+                write!(f, "string field {field} is {bytes} bytes long, over its limit of {max}")?
+            }
+            DecodeErrorKind::Truncation { field } => {
+                write!(f, "the truncated field marks field {field}, which is not a string at its limit")?
             }
             DecodeErrorKind::Padding => {
                 write!(f, "padding is not zero or the size is not the data rounded to 8")?

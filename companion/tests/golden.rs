@@ -84,19 +84,29 @@ fn the_fuzz_seeds_are_the_golden_batch_and_its_whole_records() {
     }
 }
 
-/// The schema table of ECS.md, generated from the schema declaration.
+/// The schema table of ECS.md, generated from the schema declaration: every
+/// kernel field, then every companion field (indices from 128).
 fn schema_table() -> String {
     let mut t = String::from(
-        "| kind | index | field | type | ECS name | matchable | meaning |\n|---|---|---|---|---|---|---|\n",
+        "| kind | index | field | type | from | may be absent | max units | ECS name | matchable | meaning |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
     for kind in ringfence_wire::SCHEMA.kinds {
-        for (i, f) in kind.fields.iter().enumerate() {
+        let kernel = kind.fields.iter().enumerate();
+        let companion = kind.companion.iter().enumerate().map(|(i, f)| (i + 128, f));
+        for (i, f) in kernel.chain(companion) {
             let doc = f.doc.trim().replace('|', "\\|");
+            let from = match f.origin {
+                ringfence_wire::schema::Origin::Kernel => "driver",
+                ringfence_wire::schema::Origin::Companion => "companion",
+            };
+            let max = if f.max_units == 0 { "".to_string() } else { f.max_units.to_string() };
             t.push_str(&format!(
-                "| {} | {i} | `{}` | {} | `{}` | {} | {doc} |\n",
+                "| {} | {i} | `{}` | {} | {from} | {} | {max} | `{}` | {} | {doc} |\n",
                 kind.name,
                 f.name,
                 f.ty.name(),
+                if f.optional { "yes" } else { "no" },
                 f.ecs,
                 if f.matchable { "yes" } else { "no" }
             ));

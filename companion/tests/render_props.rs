@@ -8,6 +8,7 @@ use proptest::prelude::*;
 use ringfence_companion::text::unescape;
 use ringfence_companion::time::rfc3339;
 use ringfence_companion::{EventStream, Format, Host, Renderer};
+use ringfence_wire::schema::{FieldDef, Lookup};
 use ringfence_wire::{Event, EventKind, FieldType, Fields, SCHEMA, Text, Value};
 use serde_json::Value as Json;
 
@@ -18,6 +19,7 @@ enum Owned {
     Bool(bool),
     Time(u64),
     Str(Vec<u16>),
+    Absent,
 }
 
 /// An event as owned values, in schema field order.
@@ -32,13 +34,15 @@ impl<'a> Fields<'a> for &'a OwnedEvent {
         self.kind
     }
 
-    fn field(&self, index: u8) -> Option<Value<'a>> {
-        Some(match self.values.get(usize::from(index))? {
+    fn lookup(&self, index: u8) -> Lookup<'a> {
+        let Some(value) = self.values.get(usize::from(index)) else { return Lookup::Absent };
+        Lookup::Value(match value {
             Owned::U32(v) => Value::U32(*v),
             Owned::U64(v) => Value::U64(*v),
             Owned::Bool(v) => Value::Bool(*v),
             Owned::Time(v) => Value::Time(*v),
             Owned::Str(v) => Value::Str(Text::wide(v)),
+            Owned::Absent => return Lookup::Absent,
         })
     }
 }
@@ -57,19 +61,22 @@ fn units() -> impl Strategy<Value = Vec<u16>> {
     prop::collection::vec(unit, 0..24)
 }
 
-fn value(ty: FieldType) -> BoxedStrategy<Owned> {
-    match ty {
+fn value(field: &FieldDef) -> BoxedStrategy<Owned> {
+    let present = match field.ty {
+        // A truncation bitmap is valid only for strings at their limit: none here.
+        FieldType::U32 if field.truncation => Just(Owned::U32(0)).boxed(),
         FieldType::U32 => any::<u32>().prop_map(Owned::U32).boxed(),
         FieldType::U64 => any::<u64>().prop_map(Owned::U64).boxed(),
         FieldType::Bool => any::<bool>().prop_map(Owned::Bool).boxed(),
         FieldType::Time => any::<u64>().prop_map(Owned::Time).boxed(),
         FieldType::Str => units().prop_map(Owned::Str).boxed(),
-    }
+    };
+    if field.optional { prop_oneof![3 => present, 1 => Just(Owned::Absent)].boxed() } else { present }
 }
 
 fn event() -> impl Strategy<Value = OwnedEvent> {
     prop::sample::select(EventKind::ALL).prop_flat_map(|kind| {
-        let fields: Vec<_> = kind.def().fields.iter().map(|f| value(f.ty)).collect();
+        let fields: Vec<_> = kind.def().fields.iter().map(value).collect();
         fields.prop_map(move |values| OwnedEvent { kind, values })
     })
 }
@@ -97,7 +104,8 @@ fn check_field(doc: &Json, escaped: &[&str], ecs: &str, original: &Owned) {
             Some(t) => assert_eq!(found.and_then(Json::as_str), Some(t.as_str()), "{ecs}"),
             None => assert_eq!(found, Some(&Json::Null), "{ecs}"),
         },
-        Owned::Str(units) if units.is_empty() => assert_eq!(found, None, "{ecs}: empty strings are absent"),
+        Owned::Str(units) if units.is_empty() => assert_eq!(found, None, "{ecs}: empty strings are left out"),
+        Owned::Absent => assert_eq!(found, None, "{ecs}: absent values are left out"),
         Owned::Str(units) => {
             let text = found.and_then(Json::as_str).unwrap_or_else(|| panic!("{ecs} missing"));
             let back = if escaped.contains(&ecs) {
@@ -137,6 +145,10 @@ proptest! {
                 .map(|a| a.iter().filter_map(Json::as_str).collect())
                 .unwrap_or_default();
             for (def, original) in SCHEMA.kind(event.kind).unwrap().fields.iter().zip(&event.values) {
+                if def.truncation {
+                    prop_assert_eq!(at(&doc, def.ecs), None, "nothing truncated, nothing listed");
+                    continue;
+                }
                 check_field(&doc, &escaped, def.ecs, original);
             }
         }
@@ -197,4 +209,64 @@ proptest! {
         });
         prop_assert_eq!(stream.summary().damaged_batches, u64::from(!record_boundary));
     }
+}
+
+/// A process start from the golden batch's shape with its parent's command
+/// line at the table's limit and marked truncated.
+#[test]
+fn a_truncated_field_is_listed_by_its_ecs_name() {
+    let limit = usize::from(ringfence_wire::schema::limits::TABLE_COMMAND_LINE_UNITS);
+    let long = vec![u16::from(b'a'); limit];
+    let field = ringfence_wire::schema::field::ProcessStart::parent_command_line as u8;
+    let event = Event::ProcessStart {
+        pid: 8,
+        parent_pid: 4,
+        creating_pid: 4,
+        creating_tid: 1,
+        session_id: 0,
+        image_path: None,
+        command_line: None,
+        start_key: 0x0003_0000_0000_0008,
+        create_time: common::T0,
+        image_name_available: false,
+        rule_name: Text::default(),
+        parent_start_key: Some(0x0003_0000_0000_0004),
+        parent_image_path: None,
+        parent_command_line: Some(Text::wide(&long)),
+        user_sid: None,
+        logon_id: None,
+        integrity_level: None,
+        elevation_type: None,
+        parent_user_sid: None,
+        truncated: 1 << field,
+    };
+    let mut batch = Vec::new();
+    common::push(&mut batch, &event, 1, common::T0);
+    let record = ringfence_wire::Record::new_checked(&batch).unwrap();
+    let doc = Renderer::new(Host { name: "h".into() }).json(&record);
+    assert_eq!(doc["ringfence"]["truncated"], serde_json::json!(["process.parent.command_line"]));
+    assert_eq!(doc["process"]["parent"]["command_line"].as_str().map(str::len), Some(limit));
+    assert_eq!(doc["process"].get("executable"), None, "an absent image path is left out");
+}
+
+/// The same start key gives the same entity id whichever record carries it:
+/// a start, its image loads, its exit and its children's parent.
+#[test]
+fn entity_ids_join_a_process_across_its_records_and_its_children() {
+    let key = 0x0003_0000_0000_1234;
+    let renderer = Renderer::new(Host { name: "Golden-Host".into() });
+    let same_host = Renderer::new(Host { name: "golden-host".into() });
+    let other_host = Renderer::new(Host { name: "other".into() });
+    let batch = common::golden_batch();
+    let records: Vec<_> = ringfence_wire::batch::Records::new(&batch).filter_map(Result::ok).collect();
+    let ids: Vec<_> = records.iter().map(|r| renderer.entity_ids(r)).collect();
+    let own =
+        ringfence_companion::render::entity_id(ringfence_companion::render::host_id("golden-host"), key);
+    assert_eq!(ids[0].0.as_deref(), Some(own.as_str()), "the start");
+    assert_eq!(ids[1].0.as_deref(), Some(own.as_str()), "its image load");
+    assert_eq!(ids[2].1.as_deref(), Some(own.as_str()), "its child's parent");
+    assert_eq!(ids[5].0.as_deref(), Some(own.as_str()), "its exit");
+    assert_eq!(ids[4], (None, None), "a kernel image belongs to no process");
+    assert_eq!(same_host.entity_ids(&records[0]), ids[0], "host names compare case-insensitively");
+    assert_ne!(other_host.entity_ids(&records[0]).0, ids[0].0, "another host, another id");
 }

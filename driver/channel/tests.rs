@@ -14,7 +14,27 @@ impl Wake for Counting {
 }
 
 fn exit(pid: u32) -> Event<'static> {
-    Event::ProcessExit { pid, exit_status: 0, time: 1, rule_name: Text::default() }
+    Event::ProcessExit {
+        pid,
+        exit_status: 0,
+        time: 1,
+        rule_name: Text::default(),
+        image_path: None,
+        start_key: u64::from(pid),
+        user_sid: None,
+        truncated: 0,
+    }
+}
+
+/// An event smaller than a `LostEvents` record.
+fn changed(version: u32) -> Event<'static> {
+    Event::ContentChanged {
+        accepted: true,
+        content_version: version,
+        active_version: version,
+        reason: 0,
+        offset: 0,
+    }
 }
 
 fn exit_len() -> usize {
@@ -46,9 +66,16 @@ fn read_all(channel: &mut Channel<Counting>) -> Vec<(u64, Event<'static>)> {
         .iter()
         .map(|r: Record<'_>| {
             let event = match r.event() {
-                Event::ProcessExit { pid, exit_status, time, .. } => {
-                    Event::ProcessExit { pid, exit_status, time, rule_name: Text::default() }
-                }
+                Event::ProcessExit { pid, exit_status, time, start_key, .. } => Event::ProcessExit {
+                    pid,
+                    exit_status,
+                    time,
+                    rule_name: Text::default(),
+                    image_path: None,
+                    start_key,
+                    user_sid: None,
+                    truncated: 0,
+                },
                 Event::LostEvents {
                     count,
                     first_sequence,
@@ -66,6 +93,9 @@ fn read_all(channel: &mut Channel<Counting>) -> Vec<(u64, Event<'static>)> {
                     image_load,
                     content_changed,
                 },
+                Event::ContentChanged { accepted, content_version, active_version, reason, offset } => {
+                    Event::ContentChanged { accepted, content_version, active_version, reason, offset }
+                }
                 other => panic!("unexpected {other:?}"),
             };
             (r.sequence(), event)
@@ -121,16 +151,16 @@ fn a_full_queue_drops_and_counts_exactly_and_reports_the_loss_when_space_allows(
 
 #[test]
 fn while_a_loss_is_pending_later_events_are_dropped_until_its_record_fits() {
-    let per = exit_len();
+    let per = record::encoded_len(&changed(0)).unwrap();
     let mut ch = channel(per * 2);
-    ch.push(&exit(1), 0);
-    ch.push(&exit(2), 0);
-    assert_eq!(ch.push(&exit(3), 0), Pushed::Dropped { sequence: 3 });
+    ch.push(&changed(1), 0);
+    ch.push(&changed(2), 0);
+    assert_eq!(ch.push(&changed(3), 0), Pushed::Dropped { sequence: 3 });
     // Reading one record frees `per` bytes, less than LostEvents needs.
     assert!(lost_len() > per);
     let mut one = vec![0u8; per];
     assert_eq!(ch.read(&mut one, 0), Ok(per));
-    assert_eq!(ch.push(&exit(4), 0), Pushed::Dropped { sequence: 4 }, "even though it would fit");
+    assert_eq!(ch.push(&changed(4), 0), Pushed::Dropped { sequence: 4 }, "even though it would fit");
     let rest = read_all(&mut ch);
     assert_eq!(rest.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![2]);
     // The read emptied the queue: the loss report is queued at once, for the next read.

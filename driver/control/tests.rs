@@ -97,7 +97,16 @@ fn content(source: &str) -> Vec<u8> {
 }
 
 fn exit(pid: u32) -> Event<'static> {
-    Event::ProcessExit { pid, exit_status: 0, time: 1, rule_name: Text::default() }
+    Event::ProcessExit {
+        pid,
+        exit_status: 0,
+        time: 1,
+        rule_name: Text::default(),
+        image_path: None,
+        start_key: u64::from(pid),
+        user_sid: None,
+        truncated: 0,
+    }
 }
 
 #[test]

@@ -241,7 +241,9 @@ unsafe extern "system" fn on_process(process: PEPROCESS, pid: HANDLE, info: *mut
         None => {
             // SAFETY: as above, for the exiting process.
             let status = unsafe { PsGetProcessExitStatus(process) };
-            shared.sensor.observe(views::process_exit(pid, status, Kernel::now()));
+            // SAFETY: as above.
+            let start_key = unsafe { PsGetProcessStartKey(process) };
+            shared.sensor.observe(views::process_exit(pid, status, start_key, Kernel::now()));
         }
     }
 }

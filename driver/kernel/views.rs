@@ -34,6 +34,22 @@ pub unsafe fn unicode_units<'a>(string: *const UNICODE_STRING) -> &'a [u16] {
     unsafe { core::slice::from_raw_parts(buffer.cast_const(), units) }
 }
 
+/// The UTF-16 units of `string` as a field value: `None` (absent) for a null pointer or a
+/// null or misaligned `Buffer`, where the kernel handed over no usable name; otherwise as
+/// [`unicode_units`] reads them.
+///
+/// # Safety
+/// As [`unicode_units`].
+pub unsafe fn unicode_text<'a>(string: *const UNICODE_STRING) -> Option<&'a [u16]> {
+    // SAFETY: the caller guarantees `string` is null or valid for reads for 'a.
+    let buffer = unsafe { string.as_ref() }?.Buffer;
+    if buffer.is_null() || !buffer.cast_const().is_aligned() {
+        return None;
+    }
+    // SAFETY: forwarded from this function's contract.
+    Some(unsafe { unicode_units(string) })
+}
+
 /// A process or thread id from a `HANDLE`-typed id field. Ids are 32-bit values the kernel
 /// stores in pointer-sized fields; anything wider is not an id and reads as `u32::MAX`.
 pub fn id(handle: HANDLE) -> u32 {
@@ -65,30 +81,43 @@ pub unsafe fn process_start<'a>(
     // SAFETY: `Flags` and its bitfield view are both a plain u32.
     let flags = unsafe { info.Anonymous.Flags };
     // SAFETY: forwarded from this function's contract.
-    let image_path = unsafe { unicode_units(info.ImageFileName) };
+    let image_path = unsafe { unicode_text(info.ImageFileName) };
     // SAFETY: forwarded from this function's contract.
-    let command_line = unsafe { unicode_units(info.CommandLine) };
+    let command_line = unsafe { unicode_text(info.CommandLine) };
     Event::ProcessStart {
         pid: id(pid),
         parent_pid: id(info.ParentProcessId),
         creating_pid: id(info.CreatingThreadId.UniqueProcess),
         creating_tid: id(info.CreatingThreadId.UniqueThread),
         session_id: facts.session_id,
-        image_path: Text::wide(image_path),
-        command_line: Text::wide(command_line),
+        image_path: image_path.map(Text::wide),
+        command_line: command_line.map(Text::wide),
         start_key: facts.start_key,
         create_time: facts.create_time,
         image_name_available: flags & FILE_OPEN_NAME_AVAILABLE != 0,
         rule_name: Text::default(),
+        parent_start_key: None,
+        parent_image_path: None,
+        parent_command_line: None,
+        user_sid: None,
+        logon_id: None,
+        integrity_level: None,
+        elevation_type: None,
+        parent_user_sid: None,
+        truncated: 0,
     }
 }
 
-pub fn process_exit(pid: HANDLE, exit_status: i32, time: u64) -> Event<'static> {
+pub fn process_exit(pid: HANDLE, exit_status: i32, start_key: u64, time: u64) -> Event<'static> {
     Event::ProcessExit {
         pid: id(pid),
         exit_status: u32::from_ne_bytes(exit_status.to_ne_bytes()),
         time,
         rule_name: Text::default(),
+        image_path: None,
+        start_key,
+        user_sid: None,
+        truncated: 0,
     }
 }
 
@@ -115,12 +144,12 @@ pub unsafe fn image_load<'a>(
     // SAFETY: `Properties` and its bitfield view are both a plain u32.
     let properties = unsafe { info.Anonymous.Properties };
     // SAFETY: forwarded from this function's contract.
-    let path = unsafe { unicode_units(name) };
+    let path = unsafe { unicode_text(name) };
     let kernel_image = properties & SYSTEM_MODE_IMAGE != 0;
     let base = if kernel_image { 0 } else { info.ImageBase.addr() };
     Event::ImageLoad {
         pid: id(pid),
-        image_path: Text::wide(path),
+        image_path: path.map(Text::wide),
         image_base: u64::try_from(base).unwrap_or(u64::MAX),
         image_size: u64::try_from(info.ImageSize).unwrap_or(u64::MAX),
         signature_level: (properties >> SIGNATURE_LEVEL_SHIFT) & SIGNATURE_LEVEL_MASK,
@@ -128,6 +157,10 @@ pub unsafe fn image_load<'a>(
         kernel_image,
         time,
         rule_name: Text::default(),
+        process_image_path: None,
+        process_start_key: None,
+        user_sid: None,
+        truncated: 0,
     }
 }
 

@@ -25,12 +25,21 @@ fn start(path: &[u16]) -> Event<'_> {
         creating_pid: 4,
         creating_tid: 8,
         session_id: 1,
-        image_path: Text::wide(path),
-        command_line: Text::default(),
+        image_path: Some(Text::wide(path)),
+        command_line: None,
         start_key: 1,
         create_time: 2,
         image_name_available: true,
         rule_name: Text::default(),
+        parent_start_key: None,
+        parent_image_path: None,
+        parent_command_line: None,
+        user_sid: None,
+        logon_id: None,
+        integrity_level: None,
+        elevation_type: None,
+        parent_user_sid: None,
+        truncated: 0,
     }
 }
 

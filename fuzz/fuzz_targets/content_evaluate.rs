@@ -11,34 +11,73 @@ use ringfence_wire::{Event, Record, SCHEMA, Text};
 
 #[derive(Arbitrary, Debug)]
 enum Owned {
-    Start { ints: [u32; 5], image: Vec<u16>, cmd: Vec<u16>, key: u64, time: u64, named: bool },
-    Exit { pid: u32, status: u32, time: u64 },
-    Load { ints: [u32; 3], image: Vec<u16>, base: u64, size: u64, kernel: bool, time: u64 },
+    Start {
+        ints: [u32; 5],
+        image: Option<Vec<u16>>,
+        cmd: Option<Vec<u16>>,
+        key: u64,
+        time: u64,
+        named: bool,
+        parent: Option<(u64, Vec<u16>, Vec<u16>)>,
+        user: Option<Vec<u16>>,
+        token: Option<(u64, u32, u32)>,
+    },
+    Exit { pid: u32, status: u32, time: u64, image: Option<Vec<u16>>, key: u64, user: Option<Vec<u16>> },
+    Load {
+        ints: [u32; 3],
+        image: Option<Vec<u16>>,
+        base: u64,
+        size: u64,
+        kernel: bool,
+        time: u64,
+        process: Option<(Vec<u16>, u64)>,
+        user: Option<Vec<u16>>,
+    },
+}
+
+fn text(units: &Option<Vec<u16>>) -> Option<Text<'_>> {
+    units.as_deref().map(Text::wide)
 }
 
 impl Owned {
     fn event(&self) -> Event<'_> {
         let none = Text::default();
         match self {
-            Owned::Start { ints, image, cmd, key, time, named } => Event::ProcessStart {
+            Owned::Start { ints, image, cmd, key, time, named, parent, user, token } => Event::ProcessStart {
                 pid: ints[0],
                 parent_pid: ints[1],
                 creating_pid: ints[2],
                 creating_tid: ints[3],
                 session_id: ints[4],
-                image_path: Text::wide(image),
-                command_line: Text::wide(cmd),
+                image_path: text(image),
+                command_line: text(cmd),
                 start_key: *key,
                 create_time: *time,
                 image_name_available: *named,
                 rule_name: none,
+                parent_start_key: parent.as_ref().map(|p| p.0),
+                parent_image_path: parent.as_ref().map(|p| Text::wide(&p.1)),
+                parent_command_line: parent.as_ref().map(|p| Text::wide(&p.2)),
+                user_sid: text(user),
+                logon_id: token.map(|t| t.0),
+                integrity_level: token.map(|t| t.1),
+                elevation_type: token.map(|t| t.2),
+                parent_user_sid: text(user),
+                truncated: 0,
             },
-            Owned::Exit { pid, status, time } => {
-                Event::ProcessExit { pid: *pid, exit_status: *status, time: *time, rule_name: none }
-            }
-            Owned::Load { ints, image, base, size, kernel, time } => Event::ImageLoad {
+            Owned::Exit { pid, status, time, image, key, user } => Event::ProcessExit {
+                pid: *pid,
+                exit_status: *status,
+                time: *time,
+                rule_name: none,
+                image_path: text(image),
+                start_key: *key,
+                user_sid: text(user),
+                truncated: 0,
+            },
+            Owned::Load { ints, image, base, size, kernel, time, process, user } => Event::ImageLoad {
                 pid: ints[0],
-                image_path: Text::wide(image),
+                image_path: text(image),
                 image_base: *base,
                 image_size: *size,
                 signature_level: ints[1],
@@ -46,6 +85,10 @@ impl Owned {
                 kernel_image: *kernel,
                 time: *time,
                 rule_name: none,
+                process_image_path: process.as_ref().map(|p| Text::wide(&p.0)),
+                process_start_key: process.as_ref().map(|p| p.1),
+                user_sid: text(user),
+                truncated: 0,
             },
         }
     }

@@ -9,24 +9,25 @@
 mod common;
 
 use common::*;
+use ringfence_content::format::MAX_CONDITIONS_PER_RULE;
 use ringfence_content::format::{condition, section};
 use ringfence_content::{
     Action, CompileErrorKind, ConditionSpec, ErrorKind, Operator, RuleSpec, SpecValue, ValidationError,
     Verdict, compile, compile_rules, evaluate_raw, validate,
 };
+use ringfence_wire::schema::Lookup;
 use ringfence_wire::{Event, EventKind, FieldDef, FieldType, Fields, KindDef, SCHEMA, Schema, Text, Value};
 
 /// A schema one version newer whose ProcessStart has one more field, `extra`.
 fn newer_schema() -> Schema {
     let start = SCHEMA.kind(EventKind::ProcessStart).unwrap();
     let mut fields = start.fields.to_vec();
-    fields.push(FieldDef {
-        name: "extra",
-        ty: FieldType::Str,
-        ecs: "ringfence.extra",
-        doc: "A field only the newer sensor supplies.",
-        matchable: true,
-    });
+    fields.push(FieldDef::kernel(
+        "extra",
+        FieldType::Str,
+        "ringfence.extra",
+        "A field only the newer sensor supplies.",
+    ));
     let fields: &'static [FieldDef] = Box::leak(fields.into_boxed_slice());
     let kinds: Vec<KindDef> = SCHEMA
         .kinds
@@ -64,6 +65,9 @@ action = "include"
 match = [{ field = "extra", equals = "not a wildcard" }]
 "#;
 
+/// The index of `extra`: one past the running ProcessStart's last field.
+const EXTRA: u8 = 20;
+
 /// An event from the newer sensor: the running ProcessStart plus `extra`.
 struct NewerProcessStart<'e> {
     event: Event<'e>,
@@ -75,8 +79,8 @@ impl<'e> Fields<'e> for NewerProcessStart<'e> {
         EventKind::ProcessStart
     }
 
-    fn field(&self, index: u8) -> Option<Value<'e>> {
-        if index == 11 { Some(Value::Str(self.extra)) } else { self.event.field(index) }
+    fn lookup(&self, index: u8) -> Lookup<'e> {
+        if index == EXTRA { Lookup::Value(Value::Str(self.extra)) } else { self.event.lookup(index) }
     }
 }
 
@@ -92,13 +96,13 @@ fn content_for_a_newer_schema_reading_its_extra_field_is_rejected_naming_rule_fi
         validate(&content, &SCHEMA).unwrap_err(),
         ValidationError {
             offset: conditions + condition::FIELD,
-            kind: ErrorKind::FieldOutOfRange { rule: 3, field: 11, supplied: 11 },
+            kind: ErrorKind::FieldOutOfRange { rule: 3, field: EXTRA, supplied: EXTRA },
         }
     );
     assert_eq!(
         validate(&content, &SCHEMA).unwrap_err().to_string(),
         format!(
-            "at byte {}: rule 3 reads field 11, but the sensor supplies 11 fields for this event kind",
+            "at byte {}: rule 3 reads field 20, but the sensor supplies 20 fields for this event kind",
             conditions
         )
     );
@@ -151,8 +155,8 @@ impl<'e> Fields<'e> for Lacking<'_, 'e> {
         self.event.kind()
     }
 
-    fn field(&self, index: u8) -> Option<Value<'e>> {
-        if index == self.missing { None } else { self.event.field(index) }
+    fn lookup(&self, index: u8) -> Lookup<'e> {
+        if index == self.missing { Lookup::Absent } else { self.event.lookup(index) }
     }
 }
 
@@ -167,8 +171,8 @@ impl<'e> Fields<'e> for Truncated<'_, 'e> {
         self.event.kind()
     }
 
-    fn field(&self, index: u8) -> Option<Value<'e>> {
-        if index < self.supplied { self.event.field(index) } else { None }
+    fn lookup(&self, index: u8) -> Lookup<'e> {
+        if index < self.supplied { self.event.lookup(index) } else { Lookup::Absent }
     }
 }
 
@@ -183,10 +187,22 @@ fn equals_own_value(event: &Event<'_>, field: u8) -> ConditionSpec {
     ConditionSpec { field, operator: Operator::Equals, negated: false, case_insensitive, value }
 }
 
-/// Rules with a condition on every matchable field, in three orders.
-fn every_field_rules(event: &Event<'_>, action: Action) -> Vec<RuleSpec> {
+/// The matchable fields of `event`'s kind, in windows of at most
+/// `MAX_CONDITIONS_PER_RULE` that together cover every one of them.
+fn field_windows(event: &Event<'_>) -> Vec<Vec<u8>> {
     let def = SCHEMA.kind(event.kind()).unwrap();
     let fields: Vec<u8> = (0..def.field_count()).filter(|&i| def.fields[usize::from(i)].matchable).collect();
+    let width = MAX_CONDITIONS_PER_RULE.min(fields.len());
+    let mut windows = vec![fields[..width].to_vec()];
+    if fields.len() > width {
+        windows.push(fields[fields.len() - width..].to_vec());
+    }
+    windows
+}
+
+/// Rules with a condition on every field of `window`, in three orders.
+fn every_field_rules(event: &Event<'_>, window: &[u8], action: Action) -> Vec<RuleSpec> {
+    let fields = window.to_vec();
     let mut reversed = fields.clone();
     reversed.reverse();
     let mut rotated = fields.clone();
@@ -211,25 +227,39 @@ fn every_field_in_turn_withheld_turns_every_rule_into_no_match() {
     let (image, cmd) = (wide(r"C:\Users\a\AppData\Local\Temp\x.exe"), wide(r#""x.exe" --flag"#));
     for event in activity_events(&image, &cmd) {
         let def = SCHEMA.kind(event.kind()).unwrap();
-        for action in [Action::Include, Action::Exclude] {
-            let rules = every_field_rules(&event, action);
-            let content = compile_rules(&rules, 1, &SCHEMA).unwrap();
-            let valid = validate(&content, &SCHEMA).unwrap();
-            let forward = wide("every field, forward");
-            let (hit, miss) = match action {
-                Action::Include => (kept(&forward), Verdict::Drop),
-                Action::Exclude => (Verdict::Drop, untagged()),
-            };
-            assert_eq!(valid.evaluate(&event), hit, "{} with every field", def.name);
-            for field in (0..def.field_count()).filter(|&i| def.fields[usize::from(i)].matchable) {
-                let lacking = Lacking { event: &event, missing: field };
-                assert_eq!(valid.evaluate(&lacking), miss, "{} without field {field}", def.name);
-                assert_eq!(evaluate_raw(&content, &lacking), miss, "{} raw, without field {field}", def.name);
-            }
-            for supplied in 0..def.field_count() {
-                let short = Truncated { event: &event, supplied };
-                let expected = if supplied >= def.field_count() - 1 { hit } else { miss };
-                assert_eq!(evaluate_raw(&content, &short), expected, "{} with {supplied} fields", def.name);
+        for window in field_windows(&event) {
+            for action in [Action::Include, Action::Exclude] {
+                let rules = every_field_rules(&event, &window, action);
+                let content = compile_rules(&rules, 1, &SCHEMA).unwrap();
+                let valid = validate(&content, &SCHEMA).unwrap();
+                let forward = wide("every field, forward");
+                let (hit, miss) = match action {
+                    Action::Include => (kept(&forward), Verdict::Drop),
+                    Action::Exclude => (Verdict::Drop, untagged()),
+                };
+                assert_eq!(valid.evaluate(&event), hit, "{} with every field of {window:?}", def.name);
+                for field in 0..def.field_count() {
+                    let lacking = Lacking { event: &event, missing: field };
+                    let expected = if window.contains(&field) { &miss } else { &hit };
+                    assert_eq!(&valid.evaluate(&lacking), expected, "{} without field {field}", def.name);
+                    assert_eq!(
+                        &evaluate_raw(&content, &lacking),
+                        expected,
+                        "{} raw, without {field}",
+                        def.name
+                    );
+                }
+                let last = *window.iter().max().unwrap();
+                for supplied in 0..def.field_count() {
+                    let short = Truncated { event: &event, supplied };
+                    let expected = if supplied > last { hit } else { miss };
+                    assert_eq!(
+                        evaluate_raw(&content, &short),
+                        expected,
+                        "{} with {supplied} fields",
+                        def.name
+                    );
+                }
             }
         }
     }

@@ -689,24 +689,24 @@ fn an_unknown_field_type_is_rejected() {
 
 #[test]
 fn a_field_index_the_sensor_does_not_supply_is_rejected() {
-    for field in [11, 200, 255] {
+    for field in [20, 200, 255] {
         edited(
             |b| {
                 let at = condition_at(b, 1, 0) + condition::FIELD;
                 set_u8(b, at, field)
             },
             |b| condition_at(b, 1, 0) + condition::FIELD,
-            ErrorKind::FieldOutOfRange { rule: 1, field, supplied: 11 },
+            ErrorKind::FieldOutOfRange { rule: 1, field, supplied: 20 },
         );
     }
-    // ProcessExit supplies 4 fields: index 4 is one past them.
+    // ProcessExit supplies 8 fields: index 8 is one past them.
     edited(
         |b| {
             let at = condition_at(b, 4, 0) + condition::FIELD;
-            set_u8(b, at, 4)
+            set_u8(b, at, 8)
         },
         |b| condition_at(b, 4, 0) + condition::FIELD,
-        ErrorKind::FieldOutOfRange { rule: 4, field: 4, supplied: 4 },
+        ErrorKind::FieldOutOfRange { rule: 4, field: 8, supplied: 8 },
     );
 }
 

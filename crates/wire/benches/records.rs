@@ -1,5 +1,7 @@
 //! Encode and decode of a typical ProcessStart record (120-character image
-//! path, 400-character command line) beside a memcpy of the same bytes.
+//! path, 400-character command line, the parent's 60-character path and
+//! 100-character command line, two 45-character SIDs, every token field)
+//! beside a memcpy of the same bytes.
 #![allow(clippy::unwrap_used, clippy::arithmetic_side_effects, missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -16,18 +18,30 @@ fn records(c: &mut Criterion) {
     let args =
         wide("\"C:\\Program Files\\Vendor\\Product\\bin\\tool.exe\" --config C:\\ProgramData\\x.toml ", 400);
     let rule = wide("lolbin-execution", 16);
+    let parent = wide("\\Device\\HarddiskVolume3\\Windows\\explorer.exe ", 60);
+    let parent_args = wide("C:\\Windows\\Explorer.EXE /factory,{75dff2b7-6936-4c06-a8bb-676a7b00b24b} ", 100);
+    let sid = wide("S-1-5-21-1004336348-1177238915-682003330-1001", 45);
     let event = Event::ProcessStart {
         pid: 4242,
         parent_pid: 888,
         creating_pid: 888,
         creating_tid: 4000,
         session_id: 1,
-        image_path: Text::wide(&path),
-        command_line: Text::wide(&args),
-        start_key: 0x1_0000_0042,
+        image_path: Some(Text::wide(&path)),
+        command_line: Some(Text::wide(&args)),
+        start_key: 0x0003_0000_0000_0042,
         create_time: 133_700_000_000_000_000,
         image_name_available: true,
         rule_name: Text::wide(&rule),
+        parent_start_key: Some(0x0003_0000_0000_0017),
+        parent_image_path: Some(Text::wide(&parent)),
+        parent_command_line: Some(Text::wide(&parent_args)),
+        user_sid: Some(Text::wide(&sid)),
+        logon_id: Some(0x3_66A1),
+        integrity_level: Some(0x2000),
+        elevation_type: Some(3),
+        parent_user_sid: Some(Text::wide(&sid)),
+        truncated: 0,
     };
     let len = encoded_len(&event).unwrap();
     let mut encoded = vec![0u8; len];

@@ -36,6 +36,11 @@ fn main() {
     let wide = |s: &str| s.encode_utf16().collect::<Vec<u16>>();
     let (path, args, rule) =
         (wide("\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe"), wide("cmd /c whoami"), wide("recon"));
+    let (parent, parent_args, user) = (
+        wide("\\Device\\HarddiskVolume3\\Windows\\explorer.exe"),
+        wide("C:\\Windows\\Explorer.EXE"),
+        wide("S-1-5-21-1004336348-1177238915-682003330-1001"),
+    );
     let surrogates = [0xD800u16, 0x41, 0xDC00, 0xDBFF, 0xDFFF];
     let events = [
         (
@@ -46,23 +51,41 @@ fn main() {
                 creating_pid: 888,
                 creating_tid: 4000,
                 session_id: 1,
-                image_path: Text::wide(&path),
-                command_line: Text::wide(&args),
-                start_key: 0x1_0000_0042,
+                image_path: Some(Text::wide(&path)),
+                command_line: Some(Text::wide(&args)),
+                start_key: 0x0003_0000_0000_0042,
                 create_time: 133_700_000_000_000_000,
                 image_name_available: true,
                 rule_name: Text::wide(&rule),
+                parent_start_key: Some(0x0003_0000_0000_0017),
+                parent_image_path: Some(Text::wide(&parent)),
+                parent_command_line: Some(Text::wide(&parent_args)),
+                user_sid: Some(Text::wide(&user)),
+                logon_id: Some(0x3_66A1),
+                integrity_level: Some(0x2000),
+                elevation_type: Some(3),
+                parent_user_sid: Some(Text::wide(&user)),
+                truncated: 0,
             },
         ),
         (
             "process-exit",
-            Event::ProcessExit { pid: 4242, exit_status: 0xC000_0005, time: 1, rule_name: Text::default() },
+            Event::ProcessExit {
+                pid: 4242,
+                exit_status: 0xC000_0005,
+                time: 1,
+                rule_name: Text::default(),
+                image_path: Some(Text::wide(&path)),
+                start_key: 0x0003_0000_0000_0042,
+                user_sid: None,
+                truncated: 0,
+            },
         ),
         (
             "image-load-surrogates",
             Event::ImageLoad {
                 pid: 0,
-                image_path: Text::wide(&surrogates),
+                image_path: Some(Text::wide(&surrogates)),
                 image_base: 0xFFFF_F800_0000_0000,
                 image_size: 0x10_0000,
                 signature_level: 12,
@@ -70,6 +93,10 @@ fn main() {
                 kernel_image: true,
                 time: 2,
                 rule_name: Text::default(),
+                process_image_path: None,
+                process_start_key: None,
+                user_sid: None,
+                truncated: 0,
             },
         ),
         (

@@ -5,37 +5,55 @@ mod common;
 
 use common::{encoded, wide};
 use ringfence_wire::record::{DecodeError, DecodeErrorKind as E, MAX_STRING_BYTES, layout};
-use ringfence_wire::{Event, EventKind, Record, Text};
+use ringfence_wire::schema::limits;
+use ringfence_wire::{Event, EventKind, Fields, Record, Text};
 
-// The base record: a ProcessStart whose slots end at 120, image path at
-// 120..136, command line at 136..142, empty rule name at 142, two bytes of
-// padding, 144 bytes in all.
+// The base record: a ProcessStart (20 fields) whose slots end at 192, image
+// path at 192..208, command line at 208..214, empty rule name at 214, parent
+// image path at 214..216, user SID at 216..230, two bytes of padding, 232
+// bytes in all; parent command line, elevation type and parent user absent.
 const IMAGE_PATH_SLOT: usize = 32 + 8 * 5;
 const COMMAND_LINE_SLOT: usize = 32 + 8 * 6;
 const IMAGE_NAME_AVAILABLE_SLOT: usize = 32 + 8 * 9;
 const RULE_NAME_SLOT: usize = 32 + 8 * 10;
-const DATA_END: usize = 142;
-const LEN: usize = 144;
+const ELEVATION_TYPE_SLOT: usize = 32 + 8 * 17;
+const TRUNCATED_SLOT: usize = 32 + 8 * 19;
+const SLOTS_END: u32 = 192;
+const DATA_END: usize = 230;
+const LEN: usize = 232;
+const ABSENT: u32 = 1 << 13 | 1 << 17 | 1 << 18;
 
 fn base() -> Vec<u8> {
     let path = wide("C:\\a.exe");
     let args = wide("a b");
+    let parent = wide("p");
+    let sid = wide("S-1-5-1");
     let event = Event::ProcessStart {
         pid: 4242,
         parent_pid: 4,
         creating_pid: 4,
         creating_tid: 8,
         session_id: 1,
-        image_path: Text::wide(&path),
-        command_line: Text::wide(&args),
+        image_path: Some(Text::wide(&path)),
+        command_line: Some(Text::wide(&args)),
         start_key: 77,
         create_time: 133_000_000_000_000_000,
         image_name_available: true,
         rule_name: Text::default(),
+        parent_start_key: Some(9),
+        parent_image_path: Some(Text::wide(&parent)),
+        parent_command_line: None,
+        user_sid: Some(Text::wide(&sid)),
+        logon_id: Some(0x3e7),
+        integrity_level: Some(0x4000),
+        elevation_type: None,
+        parent_user_sid: None,
+        truncated: 0,
     };
     let bytes = encoded(&event, 5, 6);
     assert_eq!(bytes.len(), LEN);
-    assert!(Record::new_checked(&bytes).is_ok());
+    let record = Record::new_checked(&bytes).unwrap();
+    assert_eq!(record.absent(), ABSENT);
     bytes
 }
 
@@ -80,14 +98,14 @@ fn truncation_at_every_byte_names_the_bytes_needed() {
 
 #[test]
 fn a_size_below_the_header_or_off_the_8_byte_grid_is_a_bad_size() {
-    for size in [0u32, 8, 24, 31, 33, 140, 148, u32::MAX] {
+    for size in [0u32, 8, 24, 31, 33, 228, 236, u32::MAX] {
         assert_eq!(error(&with_u32(layout::SIZE, size)), at(0, E::BadSize { size }), "size {size}");
     }
 }
 
 #[test]
 fn a_size_past_the_buffer_is_truncation() {
-    assert_eq!(error(&with_u32(layout::SIZE, 152)), at(LEN, E::Truncated { needed: 152, available: LEN }));
+    assert_eq!(error(&with_u32(layout::SIZE, 240)), at(LEN, E::Truncated { needed: 240, available: LEN }));
     let huge = 0xFFFF_FFF8;
     assert_eq!(
         error(&with_u32(layout::SIZE, huge)),
@@ -104,38 +122,66 @@ fn an_unknown_kind_is_rejected_with_its_code() {
 
 #[test]
 fn another_schema_version_is_rejected() {
-    for found in [0u16, 2, u16::MAX] {
+    for found in [0u16, 1, 3, u16::MAX] {
         assert_eq!(
             error(&with_u16(layout::SCHEMA_VERSION, found)),
-            at(layout::SCHEMA_VERSION, E::SchemaVersion { found, expected: 1 })
+            at(layout::SCHEMA_VERSION, E::SchemaVersion { found, expected: 2 })
         );
     }
 }
 
 #[test]
 fn a_field_count_other_than_the_kinds_is_rejected() {
-    for found in [0u16, 10, 12, 0xFFFF] {
+    for found in [0u16, 11, 19, 21, 0xFFFF] {
         assert_eq!(
             error(&with_u16(layout::FIELD_COUNT, found)),
-            at(layout::FIELD_COUNT, E::FieldCount { kind: EventKind::ProcessStart, found, expected: 11 })
+            at(layout::FIELD_COUNT, E::FieldCount { kind: EventKind::ProcessStart, found, expected: 20 })
         );
     }
 }
 
 #[test]
-fn set_flags_or_reserved_bits_are_rejected() {
+fn set_flags_are_rejected() {
     assert_eq!(error(&with_u16(layout::FLAGS, 1)), at(layout::FLAGS, E::Reserved));
     assert_eq!(error(&with_u16(layout::FLAGS, 0x8000)), at(layout::FLAGS, E::Reserved));
-    assert_eq!(error(&with_u32(layout::RESERVED, 1)), at(layout::RESERVED, E::Reserved));
-    assert_eq!(error(&with_u32(layout::RESERVED, 0x8000_0000)), at(layout::RESERVED, E::Reserved));
+}
+
+#[test]
+fn an_absent_bit_on_a_required_field_or_past_the_fields_names_that_field() {
+    // pid (0), start_key (7), rule_name (10), truncated (19) are required;
+    // 20 and 31 are not fields of a process start.
+    for field in [0u8, 7, 10, 19, 20, 31] {
+        assert_eq!(
+            error(&with_u32(layout::ABSENT, ABSENT | 1 << field)),
+            at(layout::ABSENT, E::NotOptional { field }),
+            "bit {field}"
+        );
+    }
+}
+
+#[test]
+fn an_absent_field_with_a_non_zero_slot_is_rejected() {
+    for raw in [1u64, 1 << 63, u64::from(SLOTS_END)] {
+        assert_eq!(
+            error(&with_u64(ELEVATION_TYPE_SLOT, raw)),
+            at(ELEVATION_TYPE_SLOT, E::AbsentNotZero { field: 17 })
+        );
+    }
+}
+
+#[test]
+fn marking_a_present_string_absent_leaves_its_bytes_unaccounted_for() {
+    // The slot is not zero, so the record is refused at that slot.
+    let bytes = with_u32(layout::ABSENT, ABSENT | 1 << 5);
+    assert_eq!(error(&bytes), at(IMAGE_PATH_SLOT, E::AbsentNotZero { field: 5 }));
 }
 
 #[test]
 fn a_size_too_small_for_the_slots_is_rejected() {
-    for size in [32usize, 112] {
+    for size in [32usize, 184] {
         let mut bytes = with_u32(layout::SIZE, u32::try_from(size).unwrap());
         bytes.truncate(size);
-        assert_eq!(error(&bytes), at(layout::FIELD_COUNT, E::SlotsOutOfBounds { field_count: 11 }));
+        assert_eq!(error(&bytes), at(layout::FIELD_COUNT, E::SlotsOutOfBounds { field_count: 20 }));
     }
 }
 
@@ -157,12 +203,12 @@ fn a_string_outside_its_place_is_out_of_bounds() {
     let cases = [
         (0, 16),             // over the header
         (8, 16),             // before the slots
-        (112, 16),           // overlapping the last slot
-        (122, 16),           // a gap after the slots
-        (136, 16),           // past the end
-        (144, 2),            // starting at the end
+        (184, 16),           // overlapping the last slot
+        (194, 16),           // a gap after the slots
+        (224, 16),           // past the end
+        (232, 2),            // starting at the end
         (0xFFFF_FFF0, 0x20), // offset + len past 4 GiB
-        (120, 0xFFFF_FFFE),  // longer than the record
+        (192, 0xFFFF_FFFE),  // longer than the record
     ];
     for (offset, len) in cases {
         assert_eq!(
@@ -177,12 +223,12 @@ fn a_string_outside_its_place_is_out_of_bounds() {
 fn strings_must_follow_each_other_in_field_order() {
     // The command line pointing back at the image path: in bounds, but aliased.
     assert_eq!(
-        error(&with_string_slot(COMMAND_LINE_SLOT, 120, 6)),
+        error(&with_string_slot(COMMAND_LINE_SLOT, SLOTS_END, 6)),
         at(COMMAND_LINE_SLOT, E::StringOutOfBounds { field: 6 })
     );
     // The empty rule name placed anywhere but right after the command line.
     assert_eq!(
-        error(&with_string_slot(RULE_NAME_SLOT, 120, 0)),
+        error(&with_string_slot(RULE_NAME_SLOT, SLOTS_END, 0)),
         at(RULE_NAME_SLOT, E::StringOutOfBounds { field: 10 })
     );
 }
@@ -190,21 +236,87 @@ fn strings_must_follow_each_other_in_field_order() {
 #[test]
 fn a_string_of_odd_byte_length_is_rejected() {
     assert_eq!(
-        error(&with_string_slot(IMAGE_PATH_SLOT, 120, 15)),
+        error(&with_string_slot(IMAGE_PATH_SLOT, SLOTS_END, 15)),
         at(IMAGE_PATH_SLOT, E::StringOddLength { field: 5 })
     );
 }
 
+fn exit_with_user(sid: &[u16]) -> Vec<u8> {
+    let event = Event::ProcessExit {
+        pid: 1,
+        exit_status: 0,
+        time: 2,
+        rule_name: Text::default(),
+        image_path: None,
+        start_key: 3,
+        user_sid: Some(Text::wide(sid)),
+        truncated: 0,
+    };
+    encoded(&event, 0, 0)
+}
+
 #[test]
-fn a_string_longer_than_a_unicode_string_is_out_of_bounds() {
-    let longest = vec![0x41u16; MAX_STRING_BYTES / 2];
-    let event = Event::ProcessExit { pid: 1, exit_status: 0, time: 2, rule_name: Text::wide(&longest) };
-    let mut bytes = encoded(&event, 0, 0);
-    assert_eq!(bytes.len(), 64 + 0x10000);
+fn a_string_longer_than_its_fields_maximum_is_too_long() {
+    // A user SID is at most 183 units (366 bytes): slots end at 96, the SID
+    // ends at 462, two bytes of padding.
+    let longest = vec![0x31u16; usize::from(limits::SID_TEXT_UNITS)];
+    let mut bytes = exit_with_user(&longest);
+    assert_eq!(bytes.len(), 464);
     assert!(Record::new_checked(&bytes).is_ok());
     // One unit more, taking the two padding bytes: inside the record, but over the limit.
-    bytes[56..64].copy_from_slice(&(64u64 | 0x1_0000 << 32).to_le_bytes());
-    assert_eq!(error(&bytes), at(56, E::StringOutOfBounds { field: 3 }));
+    let slot = 32 + 8 * 6;
+    bytes[slot..slot + 8].copy_from_slice(&(96u64 | 368 << 32).to_le_bytes());
+    assert_eq!(error(&bytes), at(slot, E::StringTooLong { field: 6, bytes: 368, max: 366 }));
+}
+
+#[test]
+fn a_string_longer_than_a_unicode_string_is_too_long() {
+    let longest = vec![0x41u16; MAX_STRING_BYTES / 2];
+    let event = Event::ImageLoad {
+        pid: 1,
+        image_path: Some(Text::wide(&longest)),
+        image_base: 0,
+        image_size: 0,
+        signature_level: 0,
+        signature_type: 0,
+        kernel_image: false,
+        time: 0,
+        rule_name: Text::default(),
+        process_image_path: None,
+        process_start_key: None,
+        user_sid: None,
+        truncated: 0,
+    };
+    let mut bytes = encoded(&event, 0, 0);
+    // Slots end at 136; the path takes 0xFFFE bytes, then 2 bytes of padding.
+    assert_eq!(bytes.len(), 136 + 0xFFFE + 2);
+    assert!(Record::new_checked(&bytes).is_ok());
+    // One unit more, taking the padding: inside the record, but over the limit.
+    bytes[40..48].copy_from_slice(&(136u64 | 0x1_0000 << 32).to_le_bytes());
+    assert_eq!(error(&bytes), at(40, E::StringTooLong { field: 1, bytes: 0x1_0000, max: MAX_STRING_BYTES }));
+}
+
+#[test]
+fn a_truncated_bit_must_name_a_present_string_at_its_maximum() {
+    // The image path (5) is 8 units, far below its maximum; pid (0) is a
+    // scalar; the parent command line (13) is absent; 20 is not a field.
+    for field in [5u8, 0, 13, 20, 31] {
+        assert_eq!(
+            error(&with_u64(TRUNCATED_SLOT, 1 << field)),
+            at(TRUNCATED_SLOT, E::Truncation { field }),
+            "bit {field}"
+        );
+    }
+    let longest = vec![0x31u16; usize::from(limits::SID_TEXT_UNITS)];
+    let mut bytes = exit_with_user(&longest);
+    let truncated = 32 + 8 * 7;
+    bytes[truncated..truncated + 8].copy_from_slice(&(1u64 << 6).to_le_bytes());
+    let record = Record::new_checked(&bytes).unwrap();
+    assert_eq!(
+        record.field(7),
+        Some(ringfence_wire::Value::U32(1 << 6)),
+        "a SID at its maximum may be marked"
+    );
 }
 
 #[test]
@@ -215,7 +327,7 @@ fn non_zero_padding_is_rejected() {
 
 #[test]
 fn slack_past_the_padding_is_rejected() {
-    let mut bytes = with_u32(layout::SIZE, 152);
+    let mut bytes = with_u32(layout::SIZE, 240);
     bytes.extend_from_slice(&[0; 8]);
     assert_eq!(error(&bytes), at(DATA_END, E::Padding));
 }

@@ -5,8 +5,9 @@ mod common;
 
 use common::{OwnedEvent, encoded, event, wide};
 use proptest::prelude::*;
-use ringfence_wire::record::{self, EncodeError, MAX_STRING_BYTES};
-use ringfence_wire::{Event, EventKind, Fields, Record, Text};
+use ringfence_wire::record::{self, EncodeError, MAX_STRING_BYTES, layout};
+use ringfence_wire::schema::{COMPANION_BASE, Lookup, field, limits};
+use ringfence_wire::{Event, EventKind, Fields, Record, Text, Value};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
@@ -23,9 +24,13 @@ proptest! {
         prop_assert_eq!(record.sequence(), sequence);
         prop_assert_eq!(record.timestamp(), timestamp);
         prop_assert_eq!(record.size(), bytes.len());
-        for index in 0..=record.def().field_count() {
-            prop_assert_eq!(record.field(index), event.field(index), "field {}", index);
+        for index in (0..=record.def().field_count()).chain(COMPANION_BASE..=COMPANION_BASE + record.def().companion_count()) {
+            prop_assert_eq!(record.lookup(index), event.lookup(index), "field {}", index);
         }
+        let absent = owned.values.iter().enumerate().fold(0u32, |m, (i, v)| {
+            if *v == common::Owned::Absent { m | 1 << i } else { m }
+        });
+        prop_assert_eq!(record.absent(), absent);
         prop_assert_eq!(record.event(), event);
         prop_assert_eq!(Event::from_fields(&record), Some(event));
         // The decoded event encodes to the very same bytes.
@@ -92,27 +97,85 @@ fn unpaired_surrogates_survive_the_round_trip_unit_for_unit() {
     assert_eq!(chars, [Err(0xD800), Ok('A'), Err(0xDC00), Ok('\u{10FFFF}'), Err(0xD800)]);
 }
 
-#[test]
-fn a_string_one_unit_over_the_limit_is_refused_naming_the_field() {
-    let over = vec![0x41u16; MAX_STRING_BYTES / 2 + 1];
-    let path = wide("C:\\Windows\\System32\\cmd.exe");
-    let event = Event::ProcessStart {
+fn start<'a>(command_line: &'a [u16], parent_command_line: &'a [u16], truncated: u32) -> Event<'a> {
+    Event::ProcessStart {
         pid: 1,
         parent_pid: 2,
         creating_pid: 2,
         creating_tid: 3,
         session_id: 1,
-        image_path: Text::wide(&path),
-        command_line: Text::wide(&over),
+        image_path: None,
+        command_line: Some(Text::wide(command_line)),
         start_key: 4,
         create_time: 5,
         image_name_available: true,
         rule_name: Text::default(),
-    };
-    let error = EncodeError::StringTooLong { field: 6, bytes: MAX_STRING_BYTES + 2 };
+        parent_start_key: Some(6),
+        parent_image_path: None,
+        parent_command_line: Some(Text::wide(parent_command_line)),
+        user_sid: None,
+        logon_id: None,
+        integrity_level: None,
+        elevation_type: None,
+        parent_user_sid: None,
+        truncated,
+    }
+}
+
+#[test]
+fn a_string_one_unit_over_its_fields_limit_is_refused_naming_the_field() {
+    let over_unicode_string = vec![0x41u16; MAX_STRING_BYTES / 2 + 1];
+    let event = start(&over_unicode_string, &[], 0);
+    let error = EncodeError::StringTooLong { field: 6, bytes: MAX_STRING_BYTES + 2, max: MAX_STRING_BYTES };
     assert_eq!(record::encoded_len(&event), Err(error));
     let mut buf = vec![0u8; 1 << 18];
     assert_eq!(record::encode(&event, 0, 0, &mut buf), Err(error));
+    let table_limit = usize::from(limits::TABLE_COMMAND_LINE_UNITS);
+    let over_table = vec![0x42u16; table_limit + 1];
+    let event = start(&[], &over_table, 0);
+    let field = field::ProcessStart::parent_command_line as u8;
+    assert_eq!(
+        record::encoded_len(&event),
+        Err(EncodeError::StringTooLong { field, bytes: 2 * table_limit + 2, max: 2 * table_limit })
+    );
+    assert!(record::encoded_len(&start(&[], &over_table[..table_limit], 0)).is_ok(), "exactly at the limit");
+}
+
+#[test]
+fn a_truncated_bit_is_encoded_only_for_a_string_at_its_limit() {
+    let field = field::ProcessStart::parent_command_line as u8;
+    let at_limit = vec![0x43u16; usize::from(limits::TABLE_COMMAND_LINE_UNITS)];
+    let cut = start(&[], &at_limit, 1 << field);
+    let bytes = encoded(&cut, 1, 1);
+    assert_eq!(Record::new_checked(&bytes).map(|r| r.event()), Ok(cut));
+    let short = start(&[], &at_limit[..10], 1 << field);
+    assert_eq!(record::encoded_len(&short), Err(EncodeError::Truncation { field }));
+    let on_a_scalar = start(&[], &[], 1);
+    assert_eq!(record::encoded_len(&on_a_scalar), Err(EncodeError::Truncation { field: 0 }));
+    let on_an_absent_string = start(&[], &[], 1 << field::ProcessStart::image_path as u8);
+    assert_eq!(record::encoded_len(&on_an_absent_string), Err(EncodeError::Truncation { field: 5 }));
+}
+
+#[test]
+fn absent_fields_are_zero_slots_marked_in_the_absent_bitmap_and_take_no_string_bytes() {
+    let event = start(&[], &[], 0);
+    let bytes = encoded(&event, 1, 1);
+    let record = Record::new_checked(&bytes).unwrap();
+    let absent = [5u32, 12, 14, 15, 16, 17, 18].iter().fold(0u32, |m, i| m | 1 << i);
+    assert_eq!(record.absent(), absent);
+    assert_eq!(u32::from_le_bytes(bytes[layout::ABSENT..layout::ABSENT + 4].try_into().unwrap()), absent);
+    for index in [5usize, 12, 14, 15, 16, 17, 18] {
+        let at = layout::HEADER_LEN + 8 * index;
+        assert_eq!(bytes[at..at + 8], [0; 8], "slot {index}");
+    }
+    // Header, 20 slots, no string bytes at all (the present strings are empty).
+    assert_eq!(bytes.len(), 32 + 8 * 20);
+    assert_eq!(record.lookup(5), Lookup::Absent);
+    assert_eq!(record.lookup(6), Lookup::Value(Value::Str(Text::default())));
+    assert_eq!(record.lookup(11), Lookup::Value(Value::U64(6)));
+    let hashes = ringfence_wire::schema::companion::ProcessStart::hashes as u8;
+    assert_eq!(record.lookup(hashes), Lookup::Unknown, "only user mode computes hashes");
+    assert_eq!(record.event(), event);
 }
 
 #[test]
@@ -122,7 +185,7 @@ fn a_record_decoded_from_bytes_reencodes_from_its_byte_view() {
     let owned = OwnedEvent::uniform(EventKind::ProcessStart, 7, &wide("\\Device\\HarddiskVolume3\\x.exe"));
     let first = encoded(&owned.event(), 1, 1);
     let record = Record::new_checked(&first).unwrap();
-    let image_path = record.field(5).unwrap().as_text().unwrap();
+    let image_path = record.field(field::ProcessStart::image_path as u8).unwrap().as_text().unwrap();
     assert!(image_path.as_le_bytes().is_some());
     assert_eq!(encoded(&record.event(), 1, 1), first);
 }

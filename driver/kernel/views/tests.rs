@@ -37,12 +37,27 @@ fn a_length_beyond_the_maximum_is_cut_to_the_maximum() {
 }
 
 #[test]
+fn a_null_string_or_buffer_is_an_absent_value_and_an_empty_one_is_present() {
+    // SAFETY: null is allowed.
+    assert_eq!(unsafe { unicode_text(core::ptr::null()) }, None);
+    let s = string(core::ptr::null_mut(), 200, 200);
+    // SAFETY: `s` is valid; its buffer is null.
+    assert_eq!(unsafe { unicode_text(&s) }, None);
+    let mut units = [0x41u16];
+    let empty = string(units.as_mut_ptr(), 0, 2);
+    // SAFETY: the buffer holds 2 bytes.
+    assert_eq!(unsafe { unicode_text(&empty) }, Some(&[] as &[u16]));
+}
+
+#[test]
 fn a_misaligned_buffer_reads_as_empty() {
     let mut bytes = [0u8; 9];
     let misaligned = bytes.as_mut_ptr().wrapping_add(if bytes.as_ptr().addr() % 2 == 0 { 1 } else { 0 });
     let s = string(misaligned.cast(), 8, 8);
     // SAFETY: 8 readable bytes at the (misaligned) buffer.
     assert!(unsafe { unicode_units(&s) }.is_empty());
+    // SAFETY: as above.
+    assert_eq!(unsafe { unicode_text(&s) }, None, "as a field value: absent");
 }
 
 fn handle(value: usize) -> HANDLE {
@@ -50,7 +65,7 @@ fn handle(value: usize) -> HANDLE {
 }
 
 #[test]
-fn a_process_start_without_names_has_empty_strings_and_every_id() {
+fn a_process_start_without_names_has_them_absent_and_every_id() {
     let mut info = PS_CREATE_NOTIFY_INFO::default();
     info.ParentProcessId = handle(4);
     info.CreatingThreadId.UniqueProcess = handle(8);
@@ -66,12 +81,21 @@ fn a_process_start_without_names_has_empty_strings_and_every_id() {
             creating_pid: 8,
             creating_tid: 12,
             session_id: 1,
-            image_path: Text::default(),
-            command_line: Text::default(),
+            image_path: None,
+            command_line: None,
             start_key: 77,
             create_time: 133,
             image_name_available: false,
             rule_name: Text::default(),
+            parent_start_key: None,
+            parent_image_path: None,
+            parent_command_line: None,
+            user_sid: None,
+            logon_id: None,
+            integrity_level: None,
+            elevation_type: None,
+            parent_user_sid: None,
+            truncated: 0,
         }
     );
 }
@@ -91,8 +115,8 @@ fn a_process_start_carries_its_image_path_command_line_and_name_flag() {
     let Event::ProcessStart { image_path, command_line, image_name_available, .. } = event else {
         panic!("{event:?}")
     };
-    assert_eq!(image_path, Text::wide(&[0x43, 0x3a, 0x5c]));
-    assert_eq!(command_line, Text::wide(&[0x78, 0x20]));
+    assert_eq!(image_path, Some(Text::wide(&[0x43, 0x3a, 0x5c])));
+    assert_eq!(command_line, Some(Text::wide(&[0x78, 0x20])));
     assert!(image_name_available);
 }
 
@@ -116,7 +140,7 @@ fn a_user_image_load_reports_its_base_and_process() {
         panic!("{event:?}")
     };
     assert_eq!((pid, image_base, image_size, kernel_image), (77, 0x7ff6_1234_0000, 0x5000, false));
-    assert_eq!(image_path, Text::wide(&[0x61, 0x2e, 0x64]));
+    assert_eq!(image_path, Some(Text::wide(&[0x61, 0x2e, 0x64])));
 }
 
 #[test]
@@ -131,7 +155,7 @@ fn a_kernel_image_load_decodes_the_properties_and_hides_its_base() {
         event,
         Event::ImageLoad {
             pid: 0,
-            image_path: Text::default(),
+            image_path: None,
             image_base: 0,
             image_size: 0x2000,
             signature_level: 12,
@@ -139,6 +163,10 @@ fn a_kernel_image_load_decodes_the_properties_and_hides_its_base() {
             kernel_image: true,
             time: 5,
             rule_name: Text::default(),
+            process_image_path: None,
+            process_start_key: None,
+            user_sid: None,
+            truncated: 0,
         }
     );
 }

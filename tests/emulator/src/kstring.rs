@@ -38,6 +38,17 @@ impl KString {
         }
     }
 
+    /// What a correct driver reports as a field value: `None` (absent) when the
+    /// kernel hands over no usable string (a NULL `PUNICODE_STRING` or a NULL
+    /// `Buffer`), else [`KString::expected_units`].
+    pub fn expected_text(&self) -> Option<Vec<u16>> {
+        match self {
+            KString::Null => None,
+            KString::Raw { units, maximum_length: 0, .. } if units.is_empty() => None,
+            _ => Some(self.expected_units()),
+        }
+    }
+
     /// The bytes `Length` claims (0 for NULL): differs from the expected units
     /// exactly for the malformed shapes.
     pub fn place_len(&self) -> usize {

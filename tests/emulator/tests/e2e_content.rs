@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::activity::{assert_reports, kind_of, mixed, with_expected};
+use common::activity::{Expected, assert_reports, expectations, kind_of, mixed};
 use common::sensor::{Sensor, record, start};
 use ringfence_content::format::header;
 use ringfence_content::{ErrorKind, ValidationError, Verdict, compile, validate};
@@ -55,9 +55,9 @@ fn fix_checksum(b: &mut [u8]) {
 }
 
 /// The verdict the user-mode interpreter gives for what the driver will see.
-fn verdict(content: &[u8], activity: &Activity) -> Option<String> {
+fn verdict(content: &[u8], expected: &Expected) -> Option<String> {
     let content = validate(content, &SCHEMA).expect("valid content");
-    with_expected(activity, "", |event: &Event<'_>| match content.evaluate(event) {
+    expected.with_event("", |event: &Event<'_>| match content.evaluate(event) {
         Verdict::Keep { rule_name } => Some(String::from_utf16_lossy(&rule_name.units().collect::<Vec<_>>())),
         Verdict::Drop => None,
     })
@@ -79,8 +79,9 @@ fn valid_content_is_accepted_and_filters_read_and_stats_as_the_user_mode_interpr
     for a in &activity {
         sensor.fire(a);
     }
-    let kept: Vec<(&Activity, String)> =
-        activity.iter().filter_map(|a| verdict(&content, a).map(|rule| (a, rule))).collect();
+    let expected = expectations(&activity);
+    let kept: Vec<(&Expected, String)> =
+        expected.iter().filter_map(|e| verdict(&content, e).map(|rule| (e, rule))).collect();
     assert!(kept.len() < activity.len() && !kept.is_empty(), "the sample has kept and dropped events");
     assert!(kept.iter().any(|(_, rule)| !rule.is_empty()), "the sample has tagged events");
     let records = activity_records(&mut sensor);
@@ -92,7 +93,7 @@ fn valid_content_is_accepted_and_filters_read_and_stats_as_the_user_mode_interpr
     assert_eq!((stats.active_content_version, stats.content_loads_accepted), (7, 1));
     for kind in [EventKind::ProcessStart, EventKind::ProcessExit, EventKind::ImageLoad] {
         let seen = activity.iter().filter(|a| kind_of(a) == kind).count() as u64;
-        let queued = kept.iter().filter(|(a, _)| kind_of(a) == kind).count() as u64;
+        let queued = kept.iter().filter(|(e, _)| kind_of(&e.activity) == kind).count() as u64;
         let c = stats.kind(kind);
         assert_eq!((c.seen, c.filtered, c.queued, c.dropped), (seen, seen - queued, queued, 0), "{kind:?}");
     }
@@ -120,18 +121,12 @@ fn malformed_suite(base: &[u8]) -> Vec<Vec<u8>> {
     suite
 }
 
-/// Content for a schema one version newer whose ProcessStart has a 12th field,
+/// Content for a schema one version newer whose ProcessStart has a 21st field,
 /// matched by a rule: the Channel File 291 shape.
 fn channel_file_291() -> Vec<u8> {
     let start = SCHEMA.kind(EventKind::ProcessStart).expect("process start");
     let mut fields = start.fields.to_vec();
-    fields.push(FieldDef {
-        name: "extra",
-        ty: FieldType::Str,
-        ecs: "x.extra",
-        doc: "newer",
-        matchable: true,
-    });
+    fields.push(FieldDef::kernel("extra", FieldType::Str, "x.extra", "newer"));
     let fields: &'static [FieldDef] = Box::leak(fields.into_boxed_slice());
     let kinds: Vec<KindDef> = SCHEMA
         .kinds
@@ -143,7 +138,7 @@ fn channel_file_291() -> Vec<u8> {
 version = 291
 
 [[rule]]
-name = "reads the 12th field"
+name = "reads the 21st field"
 kind = "process_start"
 action = "include"
 match = [{ field = "extra", equals = "anything" }]
@@ -206,8 +201,12 @@ fn every_malformed_file_is_rejected_by_the_driver_with_the_user_mode_reason_and_
         );
     }
     // The active content still filters: a System32 DLL load is dropped.
-    let dropped = mixed(400, 3).into_iter().find(|a| verdict(&base, a).is_none()).expect("a dropped event");
-    sensor.fire(&dropped);
+    let sample = expectations(&mixed(400, 3));
+    let dropped = sample
+        .iter()
+        .find(|e| matches!(e.activity, Activity::ImageLoad(_)) && verdict(&base, e).is_none())
+        .expect("a dropped image load");
+    sensor.fire(&dropped.activity);
     assert!(activity_records(&mut sensor).is_empty(), "filtered by the content loaded first");
     assert_eq!(sensor.stop().problems(), Vec::new());
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::activity::{assert_reports, kind_of, mixed};
+use common::activity::{assert_reports, expectations, kind_of, mixed};
 use common::sensor::{record, start_with};
 use ringfence_emulator::RegValue;
 use ringfence_wire::ioctl::{QUEUE_BYTES_MIN, QUEUE_BYTES_VALUE_NAME};
@@ -95,8 +95,8 @@ fn events_beyond_the_queue_are_counted_as_lost_per_kind_and_nothing_goes_unaccou
     // What was delivered first is the first events, unchanged.
     let delivered_first: Vec<_> =
         first.iter().filter(|b| record(b).kind() != EventKind::LostEvents).collect();
-    for (bytes, injected) in delivered_first.iter().zip(&activity) {
-        assert_reports(&record(bytes), injected, "");
+    for (bytes, expected) in delivered_first.iter().zip(&expectations(&activity)) {
+        assert_reports(&record(bytes), expected, "");
     }
     assert!(stats.queue_high_water_bytes <= QUEUE_BYTES_MIN);
     assert_eq!(sensor.stop().problems(), Vec::new());

@@ -137,19 +137,28 @@ pub fn process_start<'a>(path: &'a [u16], args: &'a [u16]) -> Event<'a> {
         creating_pid: 888,
         creating_tid: 4000,
         session_id: 1,
-        image_path: Text::wide(path),
-        command_line: Text::wide(args),
-        start_key: 0x1_0000_0042,
+        image_path: Some(Text::wide(path)),
+        command_line: Some(Text::wide(args)),
+        start_key: 0x0003_0000_0000_0042,
         create_time: 133_700_000_000_000_000,
         image_name_available: true,
         rule_name: Text::default(),
+        parent_start_key: None,
+        parent_image_path: None,
+        parent_command_line: None,
+        user_sid: None,
+        logon_id: None,
+        integrity_level: None,
+        elevation_type: None,
+        parent_user_sid: None,
+        truncated: 0,
     }
 }
 
 pub fn image_load(path: &[u16]) -> Event<'_> {
     Event::ImageLoad {
         pid: 4242,
-        image_path: Text::wide(path),
+        image_path: Some(Text::wide(path)),
         image_base: 0x7FF8_1000_0000,
         image_size: 0x2_0000,
         signature_level: 12,
@@ -157,5 +166,9 @@ pub fn image_load(path: &[u16]) -> Event<'_> {
         kernel_image: false,
         time: 133_700_000_000_000_000,
         rule_name: Text::default(),
+        process_image_path: None,
+        process_start_key: None,
+        user_sid: None,
+        truncated: 0,
     }
 }

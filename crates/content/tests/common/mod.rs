@@ -9,6 +9,16 @@ pub fn wide(s: &str) -> Vec<u16> {
     s.encode_utf16().collect()
 }
 
+/// UTF-16 units of `s` that live as long as the test.
+fn leaked(s: &str) -> &'static [u16] {
+    Box::leak(wide(s).into_boxed_slice())
+}
+
+/// The user of the test events.
+pub fn user() -> Text<'static> {
+    Text::wide(leaked("S-1-5-21-1004336348-1177238915-682003330-1001"))
+}
+
 /// A process start with the given image path and command line; other fields fixed.
 pub fn process_start<'a>(image: &'a [u16], command_line: &'a [u16]) -> Event<'a> {
     Event::ProcessStart {
@@ -17,19 +27,28 @@ pub fn process_start<'a>(image: &'a [u16], command_line: &'a [u16]) -> Event<'a>
         creating_pid: 1000,
         creating_tid: 1004,
         session_id: 1,
-        image_path: Text::wide(image),
-        command_line: Text::wide(command_line),
+        image_path: Some(Text::wide(image)),
+        command_line: Some(Text::wide(command_line)),
         start_key: 77,
         create_time: 133_000_000_000_000_000,
         image_name_available: true,
         rule_name: Text::default(),
+        parent_start_key: Some(70),
+        parent_image_path: Some(Text::wide(leaked(r"\Device\HarddiskVolume3\Windows\explorer.exe"))),
+        parent_command_line: Some(Text::wide(leaked(r"C:\Windows\Explorer.EXE"))),
+        user_sid: Some(user()),
+        logon_id: Some(0x3_66A1),
+        integrity_level: Some(0x2000),
+        elevation_type: Some(3),
+        parent_user_sid: Some(user()),
+        truncated: 0,
     }
 }
 
 pub fn image_load(image: &[u16]) -> Event<'_> {
     Event::ImageLoad {
         pid: 4242,
-        image_path: Text::wide(image),
+        image_path: Some(Text::wide(image)),
         image_base: 0x7FF8_0000_0000,
         image_size: 0x1000,
         signature_level: 12,
@@ -37,11 +56,24 @@ pub fn image_load(image: &[u16]) -> Event<'_> {
         kernel_image: false,
         time: 133_000_000_000_000_000,
         rule_name: Text::default(),
+        process_image_path: Some(Text::wide(leaked(r"\Device\HarddiskVolume3\Windows\System32\cmd.exe"))),
+        process_start_key: Some(77),
+        user_sid: Some(user()),
+        truncated: 0,
     }
 }
 
 pub fn process_exit(exit_status: u32) -> Event<'static> {
-    Event::ProcessExit { pid: 4242, exit_status, time: 133_000_000_000_000_001, rule_name: Text::default() }
+    Event::ProcessExit {
+        pid: 4242,
+        exit_status,
+        time: 133_000_000_000_000_001,
+        rule_name: Text::default(),
+        image_path: Some(Text::wide(leaked(r"\Device\HarddiskVolume3\Windows\System32\cmd.exe"))),
+        start_key: 77,
+        user_sid: Some(user()),
+        truncated: 0,
+    }
 }
 
 /// `Keep` tagged with `name`.

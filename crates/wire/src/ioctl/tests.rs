@@ -315,24 +315,38 @@ fn malformed_input_is_an_invalid_parameter() {
 #[test]
 fn the_largest_record_is_max_record_bytes_and_fits_the_smallest_queue() {
     let units = vec![0x41u16; MAX_STRING_BYTES / 2];
-    let long = Text::wide(&units);
+    let at_max = |name: &str| -> Text<'_> {
+        let def = EventKind::ProcessStart.def();
+        let max = def.fields.iter().find(|f| f.name == name).map_or(0, |f| usize::from(f.max_units));
+        Text::wide(&units[..max])
+    };
     let event = Event::ProcessStart {
         pid: 1,
         parent_pid: 2,
         creating_pid: 3,
         creating_tid: 4,
         session_id: 5,
-        image_path: long,
-        command_line: long,
+        image_path: Some(at_max("image_path")),
+        command_line: Some(at_max("command_line")),
         start_key: 6,
         create_time: 7,
         image_name_available: true,
-        rule_name: long,
+        rule_name: at_max("rule_name"),
+        parent_start_key: Some(8),
+        parent_image_path: Some(at_max("parent_image_path")),
+        parent_command_line: Some(at_max("parent_command_line")),
+        user_sid: Some(at_max("user_sid")),
+        logon_id: Some(9),
+        integrity_level: Some(10),
+        elevation_type: Some(11),
+        parent_user_sid: Some(at_max("parent_user_sid")),
+        truncated: 0,
     };
     assert_eq!(record::encoded_len(&event), Ok(MAX_RECORD_BYTES));
     for kind in EventKind::ALL {
-        let strings = kind.def().fields.iter().filter(|f| f.ty == crate::FieldType::Str).count();
-        let len = 32 + 8 * kind.def().fields.len() + strings * MAX_STRING_BYTES;
+        let strings: usize = kind.def().fields.iter().map(|f| f.max_bytes()).sum();
+        let len = 32 + 8 * kind.def().fields.len() + strings;
         assert!(len <= MAX_RECORD_BYTES, "{}", kind.name());
     }
+    assert!(MAX_RECORD_BYTES <= QUEUE_BYTES_MIN as usize);
 }

@@ -1,31 +1,56 @@
 //! Encoding into a caller's buffer: no allocation, every byte written.
 
-use super::{EncodeError, MAX_STRING_BYTES, layout, slots_end};
+use super::{EncodeError, layout, slots_end};
 use crate::bytes::{self, align8};
-use crate::schema::{Event, Fields, SCHEMA_VERSION, ValueVisitor};
+use crate::schema::{Event, Fields, KindDef, SCHEMA_VERSION, ValueVisitor};
 use crate::text::{Text, Value};
 
-/// The bytes `event` needs once encoded, or an error for an overlong string.
+/// The bytes `event` needs once encoded, or an error for a string over its
+/// field's maximum or a `truncated` bit the decoder would refuse.
 pub fn encoded_len(event: &Event<'_>) -> Result<usize, EncodeError> {
-    let mut len = EncodedLen(slots_end(event.kind().def()));
+    let def = event.kind().def();
+    let mut len = EncodedLen { len: slots_end(def), def, at_max: 0, truncated: 0 };
     event.visit_values(&mut len)?;
-    Ok(align8(len.0).unwrap_or(usize::MAX))
+    // `truncated` may only name present strings at their maximum (see `record`).
+    let stray = len.truncated & !len.at_max;
+    if stray != 0 {
+        let field = u8::try_from(stray.trailing_zeros()).unwrap_or(u8::MAX);
+        return Err(EncodeError::Truncation { field });
+    }
+    Ok(align8(len.len).unwrap_or(usize::MAX))
 }
 
-/// Adds up the slots and the string bytes, refusing an overlong string.
-struct EncodedLen(usize);
+/// Adds up the slots and the string bytes, refusing an overlong string, and
+/// notes which strings are at their maximum and what `truncated` claims.
+struct EncodedLen {
+    len: usize,
+    def: &'static KindDef,
+    /// Bit `i`: string field `i` is present and exactly at its maximum.
+    at_max: u32,
+    /// The value of the kind's truncation field.
+    truncated: u32,
+}
 
 impl<'a> ValueVisitor<'a> for EncodedLen {
     type Error = EncodeError;
 
     #[inline(always)]
-    fn visit(&mut self, index: u8, value: Value<'a>) -> Result<(), EncodeError> {
-        if let Value::Str(text) = value {
-            let bytes = text.byte_len();
-            if bytes > MAX_STRING_BYTES {
-                return Err(EncodeError::StringTooLong { field: index, bytes });
+    fn visit(&mut self, index: u8, value: Option<Value<'a>>) -> Result<(), EncodeError> {
+        let Some(value) = value else { return Ok(()) };
+        let Some(field) = self.def.field(index) else { return Ok(()) };
+        match value {
+            Value::Str(text) => {
+                let (bytes, max) = (text.byte_len(), field.max_bytes());
+                if bytes > max {
+                    return Err(EncodeError::StringTooLong { field: index, bytes, max });
+                }
+                if bytes == max {
+                    self.at_max |= 1u32.checked_shl(u32::from(index)).unwrap_or(0);
+                }
+                self.len = self.len.saturating_add(bytes);
             }
-            self.0 = self.0.saturating_add(bytes);
+            Value::U32(v) if field.truncation => self.truncated = v,
+            _ => {}
         }
         Ok(())
     }
@@ -68,15 +93,7 @@ fn write_record(event: &Event<'_>, sequence: u64, timestamp: u64, out: &mut [u8]
     let def = event.kind().def();
     // `out.len()` fits in u32: it is at most MAX_RECORD_BYTES.
     let size = u32::try_from(out.len()).ok()?;
-    let mut header = [0u8; layout::HEADER_LEN];
-    bytes::put_u32(&mut header, layout::SIZE, size)?;
-    bytes::put_u16(&mut header, layout::KIND, event.kind().code())?;
-    bytes::put_u16(&mut header, layout::SCHEMA_VERSION, SCHEMA_VERSION)?;
-    bytes::put_u64(&mut header, layout::SEQUENCE, sequence)?;
-    bytes::put_u64(&mut header, layout::TIMESTAMP, timestamp)?;
-    bytes::put_u16(&mut header, layout::FIELD_COUNT, u16::from(def.field_count()))?;
     let (head, body) = out.split_at_mut_checked(layout::HEADER_LEN)?;
-    head.copy_from_slice(&header);
     let strings_start = slots_end(def);
     let slots_len = strings_start.checked_sub(layout::HEADER_LEN)?;
     let (slots, strings) = body.split_at_mut_checked(slots_len)?;
@@ -86,15 +103,30 @@ fn write_record(event: &Event<'_>, sequence: u64, timestamp: u64, out: &mut [u8]
         Some(tail) => *tail = [0; layout::ALIGN],
         None => strings.fill(0),
     }
-    let mut writer =
-        SlotWriter { slots: slots.chunks_exact_mut(layout::SLOT_LEN), strings, strings_start, cursor: 0 };
+    let mut writer = SlotWriter {
+        slots: slots.chunks_exact_mut(layout::SLOT_LEN),
+        strings,
+        strings_start,
+        cursor: 0,
+        absent: 0,
+    };
     event.visit_values(&mut writer).ok()?;
+    let mut header = [0u8; layout::HEADER_LEN];
+    bytes::put_u32(&mut header, layout::SIZE, size)?;
+    bytes::put_u16(&mut header, layout::KIND, event.kind().code())?;
+    bytes::put_u16(&mut header, layout::SCHEMA_VERSION, SCHEMA_VERSION)?;
+    bytes::put_u64(&mut header, layout::SEQUENCE, sequence)?;
+    bytes::put_u64(&mut header, layout::TIMESTAMP, timestamp)?;
+    bytes::put_u16(&mut header, layout::FIELD_COUNT, u16::from(def.field_count()))?;
+    bytes::put_u32(&mut header, layout::ABSENT, writer.absent)?;
+    head.copy_from_slice(&header);
     // Every byte is accounted for only if the strings end where the padding starts.
     let data_end = strings_start.checked_add(writer.cursor)?;
     (align8(data_end)? == usize::try_from(size).ok()?).then_some(())
 }
 
-/// Writes each field's slot and, for a string, its bytes after the previous string's.
+/// Writes each field's slot and, for a present string, its bytes after the
+/// previous one's; an absent field gets a zero slot and its absent bit.
 struct SlotWriter<'o> {
     slots: core::slice::ChunksExactMut<'o, u8>,
     strings: &'o mut [u8],
@@ -102,22 +134,27 @@ struct SlotWriter<'o> {
     strings_start: usize,
     /// Where the next string goes, from the start of the string area.
     cursor: usize,
+    absent: u32,
 }
 
 impl<'a> ValueVisitor<'a> for SlotWriter<'_> {
     type Error = ();
 
     #[inline(always)]
-    fn visit(&mut self, _index: u8, value: Value<'a>) -> Result<(), ()> {
+    fn visit(&mut self, index: u8, value: Option<Value<'a>>) -> Result<(), ()> {
         let raw = match value {
-            Value::Str(text) => {
+            None => {
+                self.absent |= 1u32.checked_shl(u32::from(index)).ok_or(())?;
+                0
+            }
+            Some(Value::Str(text)) => {
                 let at =
                     u64::try_from(self.strings_start.checked_add(self.cursor).ok_or(())?).map_err(|_| ())?;
                 let len = u64::try_from(text.byte_len()).map_err(|_| ())?;
                 self.cursor = put_text(self.strings, self.cursor, text).ok_or(())?;
                 at | (len << 32)
             }
-            other => other.as_u64().ok_or(())?,
+            Some(other) => other.as_u64().ok_or(())?,
         };
         self.slots.next().ok_or(())?.copy_from_slice(&raw.to_le_bytes());
         Ok(())

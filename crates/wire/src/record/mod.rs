@@ -8,15 +8,20 @@
 //! 6   schema_version  u16
 //! 8   sequence        u64  per boot, gap-free for delivered records
 //! 16  timestamp       u64  100-ns units since 1601 (KeQuerySystemTimePrecise)
-//! 24  field_count     u16  exactly the kind's field count in that schema
+//! 24  field_count     u16  exactly the kind's kernel field count in that schema
 //! 26  flags           u16  zero
-//! 28  reserved        u32  zero
+//! 28  absent          u32  bit i: field i has no value (only optional fields; its slot is zero)
 //! 32  slots           field_count × 8 bytes
 //!       scalar: the value as u64 LE (u32 fits in 32 bits, bool is 0 or 1)
-//!       string: offset u32 (from record start), byte length u32 (even, ≤ 0xFFFE)
-//! ..  string bytes    UTF-16LE, in field order, back to back, then zero
-//!                     padding to the 8-byte boundary
+//!       string: offset u32 (from record start), byte length u32 (even, at
+//!               most the field's declared max)
+//! ..  string bytes    UTF-16LE of the present strings, in field order, back
+//!                     to back, then zero padding to the 8-byte boundary
 //! ```
+//!
+//! In an activity kind, the `truncated` field's bit i says string field i was
+//! cut to its declared maximum: it is set only for a present string exactly
+//! that long.
 //!
 //! Each event has exactly one encoding: the decoder accepts nothing `encode`
 //! would not write, so a decoded record re-encodes to the same bytes.
@@ -27,7 +32,7 @@ mod encode;
 pub use encode::{encode, encode_sized, encoded_len};
 
 use crate::bytes::{self, align8};
-use crate::schema::{Event, EventKind, FieldType, Fields, KindDef};
+use crate::schema::{COMPANION_BASE, Event, EventKind, FieldType, Fields, KindDef, Lookup};
 use crate::text::{Text, Value};
 use check::{check_fields, check_header};
 
@@ -40,17 +45,19 @@ pub mod layout {
     pub const TIMESTAMP: usize = 16;
     pub const FIELD_COUNT: usize = 24;
     pub const FLAGS: usize = 26;
-    pub const RESERVED: usize = 28;
+    /// `u32`: the absent bitmap.
+    pub const ABSENT: usize = 28;
     pub const HEADER_LEN: usize = 32;
     pub const SLOT_LEN: usize = 8;
     pub const ALIGN: usize = 8;
 }
 
 /// The longest string a record carries, in bytes: a `UNICODE_STRING`'s limit.
+/// Each string field declares its own maximum, at most this.
 pub const MAX_STRING_BYTES: usize = 0xFFFE;
 
 /// The largest record the schema allows: the kind with the most header, slot
-/// and string bytes, every string [`MAX_STRING_BYTES`] long, padded.
+/// and string bytes, every string at its declared maximum, padded.
 pub const MAX_RECORD_BYTES: usize = max_record_bytes();
 
 const fn max_record_bytes() -> usize {
@@ -61,9 +68,7 @@ const fn max_record_bytes() -> usize {
         let mut fields = kind.def().fields;
         while let Some((field, rest)) = fields.split_first() {
             len = len.saturating_add(layout::SLOT_LEN);
-            if matches!(field.ty, FieldType::Str) {
-                len = len.saturating_add(MAX_STRING_BYTES);
-            }
+            len = len.saturating_add(field.max_bytes());
             fields = rest;
         }
         if len > max {
@@ -82,8 +87,11 @@ const fn max_record_bytes() -> usize {
 pub enum EncodeError {
     /// The buffer holds fewer bytes than the record needs.
     BufferTooSmall { needed: usize, available: usize },
-    /// A string field is longer than [`MAX_STRING_BYTES`].
-    StringTooLong { field: u8, bytes: usize },
+    /// A string field is longer than its declared maximum (`max` bytes).
+    StringTooLong { field: u8, bytes: usize, max: usize },
+    /// The `truncated` field marks field `field`, which is not a present
+    /// string at its declared maximum: the decoder would refuse the record.
+    Truncation { field: u8 },
     /// [`encode_sized`] was given a buffer other than `encoded_len` bytes long.
     WrongSize { given: usize },
 }
@@ -119,8 +127,17 @@ pub enum DecodeErrorKind {
         found: u16,
         expected: u8,
     },
-    /// Flags or reserved bits are set.
+    /// Flag bits are set.
     Reserved,
+    /// The absent bitmap marks field `field`, which is not an optional field
+    /// of this kind (or not a field of it at all).
+    NotOptional {
+        field: u8,
+    },
+    /// An absent field's slot is not zero.
+    AbsentNotZero {
+        field: u8,
+    },
     /// The slots do not fit in the declared size.
     SlotsOutOfBounds {
         field_count: u16,
@@ -129,14 +146,25 @@ pub enum DecodeErrorKind {
     ScalarOutOfRange {
         field: u8,
     },
-    /// `offset + len` overflows, leaves the record, exceeds [`MAX_STRING_BYTES`],
-    /// or the string is not where the layout puts it: right after the previous
-    /// string field's bytes (the first one right after the slots).
+    /// `offset + len` overflows, leaves the record, or the string is not where
+    /// the layout puts it: right after the previous present string field's
+    /// bytes (the first one right after the slots).
     StringOutOfBounds {
         field: u8,
     },
     /// A UTF-16LE string of odd byte length.
     StringOddLength {
+        field: u8,
+    },
+    /// A string longer than its field's declared maximum of `max` bytes.
+    StringTooLong {
+        field: u8,
+        bytes: usize,
+        max: usize,
+    },
+    /// The `truncated` field marks field `field`, which is not a present
+    /// string exactly at its declared maximum.
+    Truncation {
         field: u8,
     },
     /// The size is not the string area rounded up to 8, padding is not zero,
@@ -154,8 +182,9 @@ impl DecodeError {
 ///
 /// # Invariants
 /// `buf` is exactly one record of kind `def.kind`, `def.fields.len()` slots,
-/// each scalar in range for its type and each string inside `buf` with even
-/// length.
+/// absent bits only for optional fields (their slots zero), each present
+/// scalar in range for its type and each present string inside `buf` with
+/// even length within its field's maximum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Record<'a> {
     buf: &'a [u8],
@@ -223,14 +252,22 @@ impl<'a> Record<'a> {
         bytes::u64_at(self.buf, layout::TIMESTAMP).unwrap_or(0)
     }
 
+    /// The absent bitmap: bit `i` set when field `i` has no value.
+    pub fn absent(&self) -> u32 {
+        bytes::u32_at(self.buf, layout::ABSENT).unwrap_or(0)
+    }
+
     /// The typed event; every field was checked, so none is defaulted.
     #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
     pub fn event(&self) -> Event<'a> {
-        Event::from_fields(self).unwrap_or(Event::ProcessExit {
-            pid: 0,
-            exit_status: 0,
-            time: 0,
-            rule_name: Text::default(),
+        Event::from_fields(self).unwrap_or(Event::LostEvents {
+            count: 0,
+            first_sequence: 0,
+            last_sequence: 0,
+            process_start: 0,
+            process_exit: 0,
+            image_load: 0,
+            content_changed: 0,
         })
     }
 }
@@ -241,10 +278,20 @@ impl<'a> Fields<'a> for Record<'a> {
     }
 
     #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
-    fn field(&self, index: u8) -> Option<Value<'a>> {
-        let ty = self.def.field(index)?.ty;
-        let raw = bytes::u64_at(self.buf, slot_offset(index)?)?;
-        decode_value(self.buf, ty, raw)
+    fn lookup(&self, index: u8) -> Lookup<'a> {
+        if index >= COMPANION_BASE {
+            return self.def.beyond_kernel(index);
+        }
+        let Some(def) = self.def.field(index) else { return Lookup::Absent };
+        if self.absent().checked_shr(u32::from(index)).unwrap_or(0) & 1 == 1 {
+            return Lookup::Absent;
+        }
+        let raw = slot_offset(index).and_then(|at| bytes::u64_at(self.buf, at));
+        match raw.and_then(|raw| decode_value(self.buf, def.ty, raw)) {
+            Some(value) => Lookup::Value(value),
+            // Unreachable for a checked record (see the invariants).
+            None => Lookup::Absent,
+        }
     }
 }
 
@@ -293,104 +340,4 @@ fn slots_end(def: &KindDef) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::check::*;
-    use super::*;
-    use std::vec::Vec;
-
-    /// One record of every kind, strings of lengths 0, 1 and 3 units.
-    fn records() -> Vec<Vec<u8>> {
-        let (a, b, c): ([u16; 0], [u16; 1], [u16; 3]) = ([], [0x41], [0x43, 0x3a, 0x5c]);
-        let events = [
-            Event::ProcessStart {
-                pid: 1,
-                parent_pid: 2,
-                creating_pid: 3,
-                creating_tid: 4,
-                session_id: 5,
-                image_path: Text::wide(&c),
-                command_line: Text::wide(&a),
-                start_key: 6,
-                create_time: 7,
-                image_name_available: true,
-                rule_name: Text::wide(&b),
-            },
-            Event::ProcessExit { pid: 1, exit_status: 2, time: 3, rule_name: Text::wide(&c) },
-            Event::ImageLoad {
-                pid: 1,
-                image_path: Text::wide(&b),
-                image_base: 2,
-                image_size: 3,
-                signature_level: 4,
-                signature_type: 5,
-                kernel_image: false,
-                time: 6,
-                rule_name: Text::wide(&a),
-            },
-            Event::LostEvents {
-                count: 1,
-                first_sequence: 2,
-                last_sequence: 3,
-                process_start: 4,
-                process_exit: 5,
-                image_load: 6,
-                content_changed: 7,
-            },
-            Event::ContentChanged {
-                accepted: true,
-                content_version: 1,
-                active_version: 2,
-                reason: 3,
-                offset: 4,
-            },
-        ];
-        let mut out = Vec::new();
-        for event in &events {
-            let mut buf = std::vec![0u8; encoded_len(event).unwrap_or(0)];
-            assert_eq!(encode(event, 9, 10, &mut buf), Ok(buf.len()));
-            out.push(buf);
-        }
-        out
-    }
-
-    #[test]
-    fn the_fast_field_check_accepts_exactly_what_the_precise_one_accepts() {
-        let values: [u64; 10] = [0, 1, 2, 0xFFFF_FFFF, 1 << 32, u64::MAX, 0xFFFE, 0xFFFF, 0x8000_0000, 7];
-        let mut checked = 0usize;
-        for record in records() {
-            let def = check_header(&record).unwrap_or(EventKind::ProcessExit.def());
-            assert!(fields_valid(&record, def));
-            for at in (layout::HEADER_LEN..record.len()).step_by(2) {
-                for value in values {
-                    for shift in [0u32, 16, 32, 48] {
-                        let mut bytes = record.clone();
-                        let word = (value << shift).to_le_bytes();
-                        for (offset, byte) in word.iter().enumerate() {
-                            if let Some(b) = bytes.get_mut(at.saturating_add(offset)) {
-                                *b = *byte;
-                            }
-                        }
-                        let fast = fields_valid(&bytes, def);
-                        assert_eq!(fast, check_fields_precise(&bytes, def).is_ok(), "at {at}: {bytes:02x?}");
-                        checked = checked.saturating_add(usize::from(!fast));
-                    }
-                }
-            }
-        }
-        assert!(checked > 1000, "only {checked} mutations were rejected");
-    }
-
-    #[test]
-    fn encode_zeroes_the_padding_whatever_the_buffer_held() {
-        let units = [0x61u16; 7];
-        for len in 0..units.len() {
-            let name = Text::wide(units.get(..len).unwrap_or(&[]));
-            let event = Event::ProcessExit { pid: 1, exit_status: 2, time: 3, rule_name: name };
-            let mut buf = [0xAAu8; 88];
-            let size = encode(&event, 4, 5, &mut buf).unwrap_or(0);
-            assert_eq!(size, align8(64 + 2 * len).unwrap_or(0));
-            let record = Record::new_checked(buf.get(..size).unwrap_or(&[]));
-            assert_eq!(record.map(|r| r.event()), Ok(event), "{len} units");
-        }
-    }
-}
+mod tests;

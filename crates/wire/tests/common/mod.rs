@@ -3,10 +3,10 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use proptest::prelude::*;
-use ringfence_wire::record::MAX_STRING_BYTES;
+use ringfence_wire::schema::{FieldDef, Lookup};
 use ringfence_wire::{Event, EventKind, FieldType, Fields, Text, Value};
 
-/// One field's value, owning its string.
+/// One field's value, owning its string; `Absent` for an optional field without one.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Owned {
     U32(u32),
@@ -14,6 +14,7 @@ pub(crate) enum Owned {
     Bool(bool),
     Time(u64),
     Str(Vec<u16>),
+    Absent,
 }
 
 /// An event that owns its values; `view` lends them out as [`Fields`].
@@ -31,13 +32,17 @@ impl<'a> Fields<'a> for View<'a> {
         self.0.kind
     }
 
-    fn field(&self, index: u8) -> Option<Value<'a>> {
-        Some(match self.0.values.get(usize::from(index))? {
+    fn lookup(&self, index: u8) -> Lookup<'a> {
+        let Some(value) = self.0.values.get(usize::from(index)) else {
+            return self.0.kind.def().beyond_kernel(index);
+        };
+        Lookup::Value(match value {
             Owned::U32(v) => Value::U32(*v),
             Owned::U64(v) => Value::U64(*v),
             Owned::Bool(v) => Value::Bool(*v),
             Owned::Time(v) => Value::Time(*v),
             Owned::Str(units) => Value::Str(Text::wide(units)),
+            Owned::Absent => return Lookup::Absent,
         })
     }
 }
@@ -48,50 +53,77 @@ impl OwnedEvent {
         Event::from_fields(&View(self)).unwrap()
     }
 
-    /// An event of `kind` whose every string is `text` and every scalar `n`.
+    /// An event of `kind` whose every string is `text` (cut to its field's
+    /// maximum, and then marked truncated) and every scalar `n`; nothing absent.
     pub(crate) fn uniform(kind: EventKind, n: u32, text: &[u16]) -> Self {
-        let values = kind
-            .def()
+        let def = kind.def();
+        let mut truncated = 0u32;
+        let mut values: Vec<Owned> = def
             .fields
             .iter()
-            .map(|f| match f.ty {
+            .enumerate()
+            .map(|(i, f)| match f.ty {
                 FieldType::U32 => Owned::U32(n),
                 FieldType::U64 => Owned::U64(u64::from(n) << 20),
                 FieldType::Bool => Owned::Bool(n % 2 == 1),
                 FieldType::Time => Owned::Time(u64::from(n) << 40),
-                FieldType::Str => Owned::Str(text.to_vec()),
+                FieldType::Str => {
+                    let max = usize::from(f.max_units);
+                    if text.len() >= max {
+                        truncated |= 1 << i;
+                    }
+                    Owned::Str(text[..text.len().min(max)].to_vec())
+                }
             })
             .collect();
+        if let Some(t) = def.truncation_index() {
+            values[usize::from(t)] = Owned::U32(truncated);
+        }
         OwnedEvent { kind, values }
     }
 }
 
-/// Strings as a sensor sees them: empty, the longest a record carries, short
-/// arbitrary units, and runs of lone surrogates.
-pub(crate) fn units() -> impl Strategy<Value = Vec<u16>> {
+/// Strings as a sensor sees them for a field of `max` units: empty, exactly
+/// the longest the field carries, short arbitrary units, and runs of lone
+/// surrogates.
+pub(crate) fn units(max: u16) -> impl Strategy<Value = Vec<u16>> {
+    let max = usize::from(max);
     prop_oneof![
         2 => Just(Vec::new()),
-        1 => any::<u16>().prop_map(|u| vec![u; MAX_STRING_BYTES / 2]),
-        6 => proptest::collection::vec(any::<u16>(), 0..80),
-        2 => proptest::collection::vec(0xD800u16..0xE000, 0..8),
+        1 => any::<u16>().prop_map(move |u| vec![u; max]),
+        6 => proptest::collection::vec(any::<u16>(), 0..80.min(max + 1)),
+        2 => proptest::collection::vec(0xD800u16..0xE000, 0..8.min(max + 1)),
     ]
 }
 
-fn value(ty: FieldType) -> BoxedStrategy<Owned> {
-    match ty {
+fn value(field: &FieldDef) -> BoxedStrategy<Owned> {
+    let present = match field.ty {
         FieldType::U32 => any::<u32>().prop_map(Owned::U32).boxed(),
         FieldType::U64 => any::<u64>().prop_map(Owned::U64).boxed(),
         FieldType::Bool => any::<bool>().prop_map(Owned::Bool).boxed(),
         FieldType::Time => any::<u64>().prop_map(Owned::Time).boxed(),
-        FieldType::Str => units().prop_map(Owned::Str).boxed(),
-    }
+        FieldType::Str => units(field.max_units).prop_map(Owned::Str).boxed(),
+    };
+    if field.optional { prop_oneof![3 => present, 1 => Just(Owned::Absent)].boxed() } else { present }
 }
 
-/// An arbitrary event of any kind.
+/// An arbitrary event of any kind: optional fields sometimes absent, and a
+/// `truncated` field naming an arbitrary subset of the strings at their maximum.
 pub(crate) fn event() -> impl Strategy<Value = OwnedEvent> {
     proptest::sample::select(EventKind::ALL).prop_flat_map(|kind| {
-        let values: Vec<_> = kind.def().fields.iter().map(|f| value(f.ty)).collect();
-        values.prop_map(move |values| OwnedEvent { kind, values })
+        let values: Vec<_> = kind.def().fields.iter().map(value).collect();
+        (values, any::<u32>()).prop_map(move |(mut values, cut)| {
+            let def = kind.def();
+            if let Some(t) = def.truncation_index() {
+                let at_max =
+                    def.fields.iter().zip(&values).enumerate().fold(0u32, |m, (i, (f, v))| match v {
+                        Owned::Str(s) if s.len() == usize::from(f.max_units) => m | 1 << i,
+                        _ => m,
+                    });
+                values[usize::from(t)] = Owned::U32(cut & at_max);
+            }
+            OwnedEvent { kind, values }
+        })
     })
 }
 

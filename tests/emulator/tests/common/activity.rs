@@ -1,5 +1,7 @@
 //! Activity to inject and what the driver must report for it, field by field.
 
+use std::collections::HashMap;
+
 use ringfence_emulator::{Activity, ImageLoad, KString, ProcessStart};
 use ringfence_wire::schema::Event;
 use ringfence_wire::text::Text;
@@ -114,47 +116,96 @@ pub fn kind_of(activity: &Activity) -> EventKind {
     }
 }
 
-/// Calls `f` with the event the driver must build for `activity`, tagged `rule_name`.
-pub fn with_expected<R>(activity: &Activity, rule_name: &str, f: impl FnOnce(&Event<'_>) -> R) -> R {
-    let rule: Vec<u16> = rule_name.encode_utf16().collect();
-    let rule = Text::wide(&rule);
-    match activity {
-        Activity::ProcessStart(p) => {
-            let (image, command_line) = (p.image.expected_units(), p.command_line.expected_units());
-            f(&Event::ProcessStart {
-                pid: p.pid,
-                parent_pid: p.parent_pid,
-                creating_pid: p.creating_pid,
-                creating_tid: p.creating_tid,
-                session_id: p.session_id,
-                image_path: Text::wide(&image),
-                command_line: Text::wide(&command_line),
-                start_key: p.start_key,
-                create_time: p.create_time,
-                image_name_available: p.file_open_name_available,
+/// An activity and what the driver knows when it reports it: the start key
+/// of the process an exit refers to (the kernel's, from the EPROCESS).
+#[derive(Clone, Debug)]
+pub struct Expected {
+    pub activity: Activity,
+    /// For an exit: the exiting process's start key (0 for a process the
+    /// emulator never saw start, as it models one).
+    pub start_key: u64,
+}
+
+/// What the driver must report for each of `activity`, in order: the
+/// expectations follow the processes that start and exit along the way.
+pub fn expectations(activity: &[Activity]) -> Vec<Expected> {
+    let mut keys: HashMap<u32, u64> = HashMap::new();
+    activity
+        .iter()
+        .map(|a| {
+            let start_key = match a {
+                Activity::ProcessStart(p) => {
+                    keys.insert(p.pid, p.start_key);
+                    p.start_key
+                }
+                Activity::ProcessExit { pid, .. } => keys.remove(pid).unwrap_or(0),
+                Activity::ImageLoad(_) => 0,
+            };
+            Expected { activity: a.clone(), start_key }
+        })
+        .collect()
+}
+
+impl Expected {
+    /// Calls `f` with the event the driver must build, tagged `rule_name`.
+    pub fn with_event<R>(&self, rule_name: &str, f: impl FnOnce(&Event<'_>) -> R) -> R {
+        let rule: Vec<u16> = rule_name.encode_utf16().collect();
+        let rule = Text::wide(&rule);
+        match &self.activity {
+            Activity::ProcessStart(p) => {
+                let (image, command_line) = (p.image.expected_text(), p.command_line.expected_text());
+                f(&Event::ProcessStart {
+                    pid: p.pid,
+                    parent_pid: p.parent_pid,
+                    creating_pid: p.creating_pid,
+                    creating_tid: p.creating_tid,
+                    session_id: p.session_id,
+                    image_path: image.as_deref().map(Text::wide),
+                    command_line: command_line.as_deref().map(Text::wide),
+                    start_key: p.start_key,
+                    create_time: p.create_time,
+                    image_name_available: p.file_open_name_available,
+                    rule_name: rule,
+                    parent_start_key: None,
+                    parent_image_path: None,
+                    parent_command_line: None,
+                    user_sid: None,
+                    logon_id: None,
+                    integrity_level: None,
+                    elevation_type: None,
+                    parent_user_sid: None,
+                    truncated: 0,
+                })
+            }
+            Activity::ProcessExit { pid, exit_status, time } => f(&Event::ProcessExit {
+                pid: *pid,
+                exit_status: *exit_status as u32,
+                time: *time,
                 rule_name: rule,
-            })
-        }
-        Activity::ProcessExit { pid, exit_status, time } => f(&Event::ProcessExit {
-            pid: *pid,
-            exit_status: *exit_status as u32,
-            time: *time,
-            rule_name: rule,
-        }),
-        Activity::ImageLoad(i) => {
-            let path = i.name.expected_units();
-            f(&Event::ImageLoad {
-                pid: i.pid,
-                image_path: Text::wide(&path),
-                // Kernel images report base 0: no record carries a kernel address.
-                image_base: if i.system_mode { 0 } else { i.base },
-                image_size: i.size,
-                signature_level: u32::from(i.signature_level),
-                signature_type: u32::from(i.signature_type),
-                kernel_image: i.system_mode,
-                time: i.time,
-                rule_name: rule,
-            })
+                image_path: None,
+                start_key: self.start_key,
+                user_sid: None,
+                truncated: 0,
+            }),
+            Activity::ImageLoad(i) => {
+                let path = i.name.expected_text();
+                f(&Event::ImageLoad {
+                    pid: i.pid,
+                    image_path: path.as_deref().map(Text::wide),
+                    // Kernel images report base 0: no record carries a kernel address.
+                    image_base: if i.system_mode { 0 } else { i.base },
+                    image_size: i.size,
+                    signature_level: u32::from(i.signature_level),
+                    signature_type: u32::from(i.signature_type),
+                    kernel_image: i.system_mode,
+                    time: i.time,
+                    rule_name: rule,
+                    process_image_path: None,
+                    process_start_key: None,
+                    user_sid: None,
+                    truncated: 0,
+                })
+            }
         }
     }
 }
@@ -168,8 +219,9 @@ pub fn time_of(activity: &Activity) -> u64 {
     }
 }
 
-/// Asserts that `record` reports `activity` exactly, with `rule_name` as the verdict.
-pub fn assert_reports(record: &Record<'_>, activity: &Activity, rule_name: &str) {
-    with_expected(activity, rule_name, |expected| assert_eq!(&record.event(), expected, "{activity:?}"));
+/// Asserts that `record` reports `expected` exactly, with `rule_name` as the verdict.
+pub fn assert_reports(record: &Record<'_>, expected: &Expected, rule_name: &str) {
+    let activity = &expected.activity;
+    expected.with_event(rule_name, |event| assert_eq!(&record.event(), event, "{activity:?}"));
     assert_eq!(record.timestamp(), time_of(activity), "{activity:?}");
 }
