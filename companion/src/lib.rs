@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod commands;
+pub mod config;
 mod content_cmd;
 pub mod device;
 pub mod doc;
