@@ -11,12 +11,14 @@
 #![deny(unsafe_code)]
 
 pub mod client;
+pub mod clock;
 pub mod commands;
 pub mod config;
 mod content_cmd;
 pub mod device;
 pub mod doc;
 pub mod exit;
+pub mod output;
 pub mod render;
 pub mod sequence;
 pub mod stats_view;
