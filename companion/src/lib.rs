@@ -21,6 +21,7 @@ pub mod exit;
 pub mod output;
 pub mod render;
 pub mod sequence;
+pub mod service;
 pub mod stats_view;
 pub mod stream;
 pub mod text;

@@ -321,14 +321,14 @@ pub fn load(path: &Path) -> Result<Config, LoadError> {
     let text =
         std::fs::read_to_string(path).map_err(|error| LoadError::Read { path: path.to_owned(), error })?;
     let base = path.parent().unwrap_or(Path::new("."));
-    parse(&text, base).map_err(|error| LoadError::Invalid { path: path.to_owned(), error })
+    parse(&text, base).map_err(|error| LoadError::Invalid { path: path.to_owned(), error: Box::new(error) })
 }
 
 /// Why [`load`] failed.
 #[derive(Debug)]
 pub enum LoadError {
     Read { path: PathBuf, error: std::io::Error },
-    Invalid { path: PathBuf, error: ConfigError },
+    Invalid { path: PathBuf, error: Box<ConfigError> },
 }
 
 impl fmt::Display for LoadError {
