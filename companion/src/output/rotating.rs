@@ -184,6 +184,9 @@ impl<S: Storage> RotatingLog<S> {
         match active.file.is_at(&path) {
             Ok(true) => {}
             Ok(false) => {
+                // The lines went into a file no longer at its place (moved or deleted with its folder):
+                // take them back out, so that they land exactly once, in the file that replaces it.
+                let _ = active.file.truncate(active.len);
                 self.active = None;
                 return Err(FileError { op: FileOp::Vanished, path, error: io::ErrorKind::NotFound.into() });
             }
@@ -263,18 +266,19 @@ impl<S: Storage> RotatingLog<S> {
         Ok(())
     }
 
-    /// `<name>-20261125T101500.123Z.jsonl`, with `-2`, `-3`... if that is taken.
+    /// `<name>-20261125T101500.123Z.jsonl`; if that name is taken (two
+    /// rotations in one millisecond), the next free millisecond, so that names
+    /// stay unique and their order stays the order of the files.
     fn rotated_name(&self, now: Now, listing: &[(String, u64)]) -> String {
-        let stamp = stamp(now);
-        let base = format!("{}-{stamp}", self.settings.name);
         let taken = |name: &str| listing.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
-        let mut candidate = format!("{base}.jsonl");
-        let mut n = 2u32;
-        while taken(&candidate) {
-            candidate = format!("{base}-{n}.jsonl");
-            n = n.saturating_add(1);
+        let mut at = now;
+        loop {
+            let candidate = format!("{}-{}.jsonl", self.settings.name, stamp(at));
+            if !taken(&candidate) {
+                return candidate;
+            }
+            at.wall += Duration::from_millis(1);
         }
-        candidate
     }
 
     /// The rotated files of this output, oldest first, with their sizes.

@@ -101,7 +101,7 @@ fn rotation_by_age_closes_files_that_have_lines_and_leaves_empty_ones() {
 }
 
 #[test]
-fn rotations_in_the_same_millisecond_get_distinct_names() {
+fn rotations_in_the_same_millisecond_get_distinct_names_in_the_order_they_were_made() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = RotatingLog::new(settings(dir.path(), 1 << 20), FileSystem);
     log.start(at(0)).unwrap();
@@ -109,13 +109,14 @@ fn rotations_in_the_same_millisecond_get_distinct_names() {
         log.append(line(n).as_bytes(), at(5)).unwrap();
         log.rotate(at(5)).unwrap();
     }
-    let names: Vec<String> = files(dir.path()).into_iter().map(|(n, _)| n).collect();
+    let (names, texts): (Vec<String>, Vec<String>) = files(dir.path()).into_iter().unzip();
+    assert_eq!(texts, [line(0), line(1), line(2), String::new()]);
     assert_eq!(
         names,
         [
-            "ringfence-20261125T101500.005Z-2.jsonl",
-            "ringfence-20261125T101500.005Z-3.jsonl",
             "ringfence-20261125T101500.005Z.jsonl",
+            "ringfence-20261125T101500.006Z.jsonl",
+            "ringfence-20261125T101500.007Z.jsonl",
             "ringfence.jsonl"
         ]
     );
