@@ -18,7 +18,8 @@ fn the_example_configuration_checks_valid() {
 fn a_bad_configuration_is_refused_with_its_file_and_line_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ringfence.toml");
-    std::fs::write(&path, "[[output]]\nkind = \"file\"\ndirectory = \"events\"\nrotate_size = \"huge\"\n").unwrap();
+    std::fs::write(&path, "[[output]]\nkind = \"file\"\ndirectory = \"events\"\nrotate_size = \"huge\"\n")
+        .unwrap();
     ringfence()
         .args(["service", "check", "--config"])
         .arg(&path)

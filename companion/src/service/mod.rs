@@ -497,8 +497,9 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
             self.drain(queue);
             left_queued = self.any_output_down();
         }
-        self.link = None;
+        // The last health record still carries the driver's counters.
         self.health(now);
+        self.link = None;
         let c = self.counters;
         let record = ServiceRecord::new(
             "service_stopped",
