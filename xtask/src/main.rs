@@ -157,7 +157,10 @@ fn test() -> Result<(), Failure> {
 /// arguments go to Criterion (e.g. `--measurement-time 3`, or a name filter).
 fn bench(rest: &[String]) -> Result<(), Failure> {
     setup::emulator_packages()?;
+    // The end-to-end benchmark runs the real driver in the emulator.
+    let sys = driver()?;
     Step::new("Criterion benchmarks", "cargo")
+        .env("RINGFENCE_SYS", &sys)
         .args(["bench", "--workspace", "--bench", "*", "--"])
         .args(rest)
         .run()
