@@ -28,7 +28,7 @@ fn workload() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let dll: Vec<u16> = r"\Device\HarddiskVolume3\Windows\System32\kernelbase.dll".encode_utf16().collect();
     let mut batches = Vec::new();
     let mut batch = Vec::new();
-    for i in 0..EVENTS as u32 {
+    for i in 0..1000u32 {
         let event = match i % 10 {
             0 => Event::ProcessStart {
                 pid: 1000 + i,

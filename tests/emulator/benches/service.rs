@@ -33,7 +33,7 @@ fn loaded(image: &[u8]) -> EmulatedSystem {
     system.script([Step::StartDriver]);
     system.script((0..EVENTS).map(|i| {
         Step::Activity(Activity::ImageLoad(ImageLoad {
-            pid: 1000 + (i as u32 % 50) * 4,
+            pid: 1000 + u32::try_from(i % 50).unwrap_or(0) * 4,
             name: KString::Text(r"\Device\HarddiskVolume3\Windows\System32\kernelbase.dll".into()),
             base: 0x7ffa_0000_0000 + (i << 16),
             size: 0x10_0000,

@@ -183,7 +183,7 @@ fn a_day_in_the_life(seed: u64) {
     system.watch_for_kill(faults.clone());
     let (away, back) = (dir.clone(), (dir.clone(), moved.clone()));
     let kill_faults = faults.clone();
-    let (kill_after, partial) = (1 + rng.below(60), rng.below(3000) as usize);
+    let (kill_after, partial) = (1 + rng.below(60), usize::try_from(rng.below(3000)).unwrap());
     system.script(idle(3));
     system.script([Step::StartDriver]);
     system.script(activity(mixed(400, seed)));
