@@ -43,6 +43,14 @@ pub enum Failure {
         path: PathBuf,
         error: ValidationError,
     },
+    /// The service configuration is refused (the message names the file and line).
+    Config {
+        message: String,
+    },
+    /// The service could not run, be installed or be controlled.
+    Service {
+        message: String,
+    },
     /// The driver judged the content in `path` and turned it down.
     Rejected {
         device: String,
@@ -87,7 +95,11 @@ impl Failure {
             Failure::Client(ClientError::Device(_)) => exit::DEVICE_UNAVAILABLE,
             Failure::Client(ClientError::ContentTooLarge { .. }) => exit::REJECTED,
             Failure::Client(_) => exit::DRIVER_MISMATCH,
-            Failure::Output(_) | Failure::ReadFile { .. } | Failure::WriteFile { .. } => exit::IO,
+            Failure::Output(_)
+            | Failure::ReadFile { .. }
+            | Failure::WriteFile { .. }
+            | Failure::Service { .. } => exit::IO,
+            Failure::Config { .. } => exit::REJECTED,
             Failure::Compile { .. } | Failure::Invalid { .. } | Failure::Rejected { .. } => exit::REJECTED,
         }
     }
@@ -98,6 +110,7 @@ impl fmt::Display for Failure {
         match self {
             Failure::Client(e) => e.fmt(f),
             Failure::Output(e) => write!(f, "writing the output failed: {e}"),
+            Failure::Config { message } | Failure::Service { message } => f.write_str(message),
             Failure::ReadFile { path, error } => {
                 write!(f, "cannot read {}: {error} (check the path and its permissions)", path.display())
             }

@@ -11,13 +11,17 @@
 #![deny(unsafe_code)]
 
 pub mod client;
+pub mod clock;
 pub mod commands;
+pub mod config;
 mod content_cmd;
 pub mod device;
 pub mod doc;
 pub mod exit;
+pub mod output;
 pub mod render;
 pub mod sequence;
+pub mod service;
 pub mod stats_view;
 pub mod stream;
 pub mod text;

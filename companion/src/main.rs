@@ -43,6 +43,9 @@ enum Command {
     /// Compile, check, show and load content (filter rules).
     #[command(subcommand)]
     Content(ContentCommand),
+    /// Run as a service writing events to rotating files (and the event log), or manage the Windows service.
+    #[command(subcommand)]
+    Service(ServiceCommand),
     /// Show the driver's counters.
     Stats {
         /// Print one JSON object instead of the human summary.
@@ -82,12 +85,96 @@ enum ContentCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum ServiceCommand {
+    /// Run the service loop with a configuration (what the Service Control
+    /// Manager starts; from a console it runs until Ctrl-C).
+    Run {
+        /// The configuration file (see examples/service/ringfence.toml).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Check a configuration file and print what it configures.
+    Check {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Install the Windows service (automatic start after the driver, LocalSystem). Windows only.
+    Install {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Do not make the service depend on the driver (the SCM would otherwise start the driver first).
+        #[arg(long)]
+        no_driver_dependency: bool,
+    },
+    /// Stop and remove the Windows service. Windows only.
+    Uninstall,
+    /// Start the installed service. Windows only.
+    Start,
+    /// Stop the installed service. Windows only.
+    Stop,
+    /// Print the service's state. Windows only.
+    Status,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum FormatArg {
     /// One Elastic Common Schema JSON document per line.
     Json,
     /// An aligned table for people.
     Table,
+}
+
+/// `ringfence service ...`: configuration errors exit 1, everything else that fails 5.
+fn service(command: ServiceCommand, out: &mut dyn Write) -> Result<(), Failure> {
+    use ringfence_companion::config;
+    let fail = |message: String| Failure::Service { message };
+    match command {
+        ServiceCommand::Check { config: path } => {
+            let config = config::load(&path).map_err(|e| Failure::Config { message: e.to_string() })?;
+            writeln!(out, "{}: valid: {config:#?}", path.display())?;
+            Ok(())
+        }
+        ServiceCommand::Run { config: path } => {
+            let console = |path: PathBuf| -> Result<(), String> {
+                let config = config::load(&path).map_err(|e| e.to_string())?;
+                let stop = Arc::new(AtomicBool::new(false));
+                let flag = Arc::clone(&stop);
+                let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+                ringfence_companion::service::run_on_this_machine(config, Box::new(io::stderr()), &|| {
+                    stop.load(Ordering::SeqCst)
+                })
+                .map(|_| ())
+            };
+            #[cfg(windows)]
+            let outcome = ringfence_companion::service::windows::run(path, console);
+            #[cfg(not(windows))]
+            let outcome = console(path);
+            outcome.map_err(fail)
+        }
+        #[cfg(windows)]
+        other => {
+            use ringfence_companion::config::defaults::EVENT_LOG_SOURCE;
+            use ringfence_companion::service::windows as scm;
+            match other {
+                ServiceCommand::Install { config: path, no_driver_dependency } => {
+                    config::load(&path).map_err(|e| Failure::Config { message: e.to_string() })?;
+                    scm::install(&path, !no_driver_dependency, EVENT_LOG_SOURCE).map_err(fail)
+                }
+                ServiceCommand::Uninstall => scm::uninstall(EVENT_LOG_SOURCE).map_err(fail),
+                ServiceCommand::Start => scm::start().map_err(fail),
+                ServiceCommand::Stop => scm::stop().map_err(fail),
+                ServiceCommand::Status => scm::status(out).map_err(fail),
+                ServiceCommand::Check { .. } | ServiceCommand::Run { .. } => Ok(()),
+            }
+        }
+        #[cfg(not(windows))]
+        _ => Err(fail(
+            "installing and controlling the service needs Windows' Service Control Manager; on this system \
+             `ringfence service run --config FILE` runs the service loop in the foreground"
+                .to_owned(),
+        )),
+    }
 }
 
 fn main() -> ExitCode {
@@ -121,6 +208,7 @@ fn main() -> ExitCode {
         Command::Content(ContentCommand::Push { content }) => open_system_device()
             .map_err(|e| Failure::Client(e.into()))
             .and_then(|device| commands::content_push(device, &content, &mut out)),
+        Command::Service(command) => service(command, &mut out),
         Command::Stats { json } => open_system_device()
             .map_err(|e| Failure::Client(e.into()))
             .and_then(|device| commands::stats(device, json, &mut out)),

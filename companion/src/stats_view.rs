@@ -6,7 +6,8 @@ use ringfence_wire::EventKind;
 use ringfence_wire::ioctl::{HelloResponse, Notes, StatsResponse};
 use serde_json::{Value, json};
 
-fn version(v: u32) -> String {
+/// `major.minor.patch` of a packed driver version.
+pub fn version(v: u32) -> String {
     format!("{}.{}.{}", v >> 16, (v >> 8) & 0xFF, v & 0xFF)
 }
 

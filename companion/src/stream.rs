@@ -186,6 +186,18 @@ impl EventStream {
         }
     }
 
+    /// Continues the accounting of a stream whose records up to `sequence`
+    /// were written by an earlier run: the next record is expected after it.
+    pub fn resume_after(&mut self, sequence: u64) {
+        let _ = self.tracker.observe(sequence);
+    }
+
+    /// Accounts `first..=last` as lost by the companion itself (announced in
+    /// its own record), so that they are not reported as unexplained gaps.
+    pub fn announce_lost(&mut self, first: u64, last: u64) {
+        self.tracker.announce_lost(first, last);
+    }
+
     pub fn summary(&self) -> &Summary {
         &self.summary
     }

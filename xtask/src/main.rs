@@ -16,6 +16,9 @@ usage: cargo xtask <task> [options]
 tasks:
   demo            build ringfence.sys, compile the example content and stream a
                   scenario through the emulated driver, rendered by the companion
+  demo-service [SCENARIO]
+                  the companion's service loop writing rotated files from the
+                  emulated driver (into target/ringfence-service-demo/)
   test            the whole suite: host tests, no-panic proofs, cross build and
                   PE checks, the companion's Windows-target check, emulation
   driver          cross-build ringfence.sys (x86_64-pc-windows-msvc) into target/
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
     };
     let result = match task.as_str() {
         "demo" => demo(rest),
+        "demo-service" => demo_service(rest),
         "test" => test(),
         "driver" => driver().map(|path| println!("{}", path.display())),
         "proofs" => proofs(),
@@ -153,7 +157,10 @@ fn test() -> Result<(), Failure> {
 /// arguments go to Criterion (e.g. `--measurement-time 3`, or a name filter).
 fn bench(rest: &[String]) -> Result<(), Failure> {
     setup::emulator_packages()?;
+    // The end-to-end benchmark runs the real driver in the emulator.
+    let sys = driver()?;
     Step::new("Criterion benchmarks", "cargo")
+        .env("RINGFENCE_SYS", &sys)
         .args(["bench", "--workspace", "--bench", "*", "--"])
         .args(rest)
         .run()
@@ -188,6 +195,31 @@ fn demo(rest: &[String]) -> Result<(), Failure> {
         .arg(&content)
         .arg("--scenario")
         .arg(scenario)
+        .args(rest.get(1..).unwrap_or_default())
+        .run()
+}
+
+fn demo_service(rest: &[String]) -> Result<(), Failure> {
+    setup::emulator_packages()?;
+    let sys = driver()?;
+    let scenario = rest.first().map(PathBuf::from).unwrap_or_else(|| root().join(DEMO_SCENARIO));
+    Step::new("the service loop writing rotated files from the emulated ringfence.sys", "cargo")
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "--package",
+            "ringfence-emulator",
+            "--bin",
+            "ringfence-service-demo",
+            "--",
+        ])
+        .arg("--sys")
+        .arg(&sys)
+        .arg("--scenario")
+        .arg(scenario)
+        .arg("--dir")
+        .arg(target_dir().join("ringfence-service-demo"))
         .args(rest.get(1..).unwrap_or_default())
         .run()
 }

@@ -22,9 +22,11 @@ pub mod events;
 pub mod irp;
 pub mod kstring;
 pub mod scenario;
+pub mod system;
 
 pub use device::{Activity, EmulatedDevice};
 pub use driver::{Caller, Emulator, IoctlLayout, IoctlResult, LoadFailure, RegValue, Unload};
 pub use events::{ImageLoad, ProcessStart};
 pub use kstring::KString;
 pub use scenario::{Scenario, ScenarioError};
+pub use system::{EmulatedHandle, EmulatedSystem, Ledger, Step};
