@@ -73,6 +73,11 @@ pub(crate) fn target_dir() -> PathBuf {
 
 const WINDOWS_TARGET: &str = "x86_64-pc-windows-msvc";
 
+/// The cross build links with the Rust toolchain's rust-lld (lld-link flavour). It is passed
+/// here rather than set in `.cargo/config.toml`, so that `cargo make` on Windows links with
+/// the WDK's link.exe as windows-drivers-rs expects.
+pub(crate) const CROSS_LINKER: (&str, &str) = ("CARGO_TARGET_X86_64_PC_WINDOWS_MSVC_LINKER", "rust-lld");
+
 /// Cross-builds the driver and copies it to `target/ringfence.sys`.
 fn driver() -> Result<PathBuf, Failure> {
     setup::windows_target()?;
@@ -82,6 +87,7 @@ fn driver() -> Result<PathBuf, Failure> {
         // package also builds an rlib for host tests, and cargo skips LTO for that pair.
         .args(["rustc", "--package", "ringfence", "--lib", "--release", "--target", WINDOWS_TARGET])
         .args(["--crate-type", "cdylib"])
+        .env(CROSS_LINKER.0, CROSS_LINKER.1)
         .hint("the driver links with rust-lld from the Rust toolchain; no WDK is needed")
         .run()?;
     let built = target_dir().join(WINDOWS_TARGET).join("release").join("ringfence.dll");
