@@ -214,8 +214,13 @@ fn every_import_is_on_the_committed_allow_list() {
 #[test]
 fn the_image_imports_what_a_sensor_needs() {
     let imports = imports();
-    for name in ["PsSetCreateProcessNotifyRoutineEx", "PsSetLoadImageNotifyRoutine", "IoCreateDevice"] {
+    // The registrations that also report subsystem processes and conflicting-architecture
+    // images (Ex2 and Ex), not the older ones that miss them.
+    for name in ["PsSetCreateProcessNotifyRoutineEx2", "PsSetLoadImageNotifyRoutineEx", "IoCreateDevice"] {
         assert!(imports.contains(&("ntoskrnl.exe".into(), name.into())), "{name} is not imported");
+    }
+    for name in ["PsSetCreateProcessNotifyRoutineEx", "PsSetLoadImageNotifyRoutine"] {
+        assert!(!imports.contains(&("ntoskrnl.exe".into(), name.into())), "{name} is still imported");
     }
 }
 

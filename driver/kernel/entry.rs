@@ -125,8 +125,8 @@ unsafe fn start(driver: *mut DRIVER_OBJECT, registry_path: *const UNICODE_STRING
     let device = Device::create(driver)?;
     device.restrict_to_system_and_administrators()?;
     let link = SymbolicLink::create(&device)?;
-    let process = ProcessNotify::register(Some(on_process))?;
-    let image = ImageNotify::register(Some(on_image))?;
+    let process = ProcessNotify::register(on_process)?;
+    let image = ImageNotify::register(on_image)?;
     let loaded = Loaded { _process: process, _image: image, _link: link, _device: device, _shared: shared };
     let loaded = try_box(loaded).map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
     LOADED.store(Box::into_raw(loaded), Ordering::Release);
@@ -219,6 +219,7 @@ unsafe extern "system" fn dispatch_device_control(_device: *const DEVICE_OBJECT,
 }
 
 /// The process callback (PASSIVE_LEVEL, in the context of the creating or exiting thread).
+/// Subsystem processes arrive here too and are reported like any other (see `ProcessNotify`).
 unsafe extern "system" fn on_process(process: PEPROCESS, pid: HANDLE, info: *mut PS_CREATE_NOTIFY_INFO) {
     let Some(shared) = shared() else { return };
     // SAFETY: `info` is null (exit) or valid for the duration of the callback.
@@ -247,6 +248,7 @@ unsafe extern "system" fn on_process(process: PEPROCESS, pid: HANDLE, info: *mut
 }
 
 /// The image callback (PASSIVE_LEVEL). `pid` is 0 for images mapped into system space.
+/// Images of a conflicting architecture arrive here too (see `ImageNotify`).
 unsafe extern "system" fn on_image(name: *const UNICODE_STRING, pid: HANDLE, info: *const IMAGE_INFO) {
     let Some(shared) = shared() else { return };
     // SAFETY: `info` is valid for the duration of the callback when non-null.

@@ -49,10 +49,17 @@ pub struct ProcessFacts {
     pub session_id: u32,
 }
 
-/// `PS_CREATE_NOTIFY_INFO.Flags` bit 0.
+/// `PS_CREATE_NOTIFY_INFO.Flags` (ntddk.h: `FileOpenNameAvailable : 1`, `IsSubsystemProcess : 1`,
+/// `Reserved : 30`): bit 0.
 const FILE_OPEN_NAME_AVAILABLE: u32 = 1;
 
 /// A `ProcessStart` event from the process callback's arguments.
+///
+/// A subsystem process (`IsSubsystemProcess`, bit 1 of `Flags`, set only for a routine
+/// registered with `PsSetCreateProcessNotifyRoutineEx2`) may come without `FileObject`,
+/// `ImageFileName` and `CommandLine`; it is reported like any process start, with an empty
+/// image path and command line where the kernel gave none. Schema version 1 has no field
+/// to mark it; nothing here dereferences a name that is NULL.
 ///
 /// # Safety
 /// `info`'s `ImageFileName` and `CommandLine` are each null or valid as [`unicode_units`]

@@ -97,6 +97,22 @@ fn a_process_start_carries_its_image_path_command_line_and_name_flag() {
 }
 
 #[test]
+fn a_subsystem_process_without_names_is_reported_with_its_ids_and_empty_strings() {
+    let mut info = PS_CREATE_NOTIFY_INFO::default();
+    info.Anonymous.Flags = 1 << 1; // IsSubsystemProcess; FileObject and both names NULL
+    info.ParentProcessId = handle(900);
+    let facts = ProcessFacts { start_key: 5, create_time: 6, session_id: 0 };
+    // SAFETY: both names are null.
+    let event = unsafe { process_start(handle(901), &info, facts) };
+    let Event::ProcessStart { pid, parent_pid, image_path, command_line, image_name_available, .. } = event
+    else {
+        panic!("{event:?}")
+    };
+    assert_eq!((pid, parent_pid, image_name_available), (901, 900, false));
+    assert_eq!((image_path, command_line), (Text::default(), Text::default()));
+}
+
+#[test]
 fn an_ids_wider_than_32_bits_reads_as_the_maximum() {
     assert_eq!(id(handle(0x1_0000_0004)), u32::MAX);
     assert_eq!(id(handle(0)), 0);
