@@ -4,6 +4,7 @@
 mod fuzz;
 mod setup;
 mod step;
+mod wdk_check;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,7 +25,10 @@ tasks:
   fuzz [--secs N] [TARGET...]
                   run each cargo-fuzz target for N seconds (default 60)
   bench [ARGS]    every Criterion benchmark (ARGS go to Criterion)
-  ci              test + fmt --check + clippy -D warnings + miri + fuzz 30 s each
+  wdk-check       type-check and lint the `wdk` backend against bindings wdk-sys
+                  generates from mingw-w64's DDK headers (says what that proves)
+  ci              test + fmt --check + clippy -D warnings + wdk-check + miri +
+                  fuzz 30 s each
 ";
 
 fn main() -> ExitCode {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         "miri" => miri(),
         "fuzz" => fuzz::run(rest),
         "bench" => bench(rest),
+        "wdk-check" => wdk_check::run(),
         "ci" => ci(),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
@@ -207,6 +212,7 @@ fn ci() -> Result<(), Failure> {
     Step::new("clippy (all targets, warnings are errors)", "cargo")
         .args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
         .run()?;
+    wdk_check::run()?;
     miri()?;
     fuzz::run(&["--secs".into(), "30".into()])
 }
