@@ -14,6 +14,7 @@ use super::registry;
 use super::sync::Kernel;
 use super::views::{self, ProcessFacts};
 use crate::control::{self, Completion};
+use crate::open;
 use crate::platform::Platform;
 use crate::queue::Queue;
 use crate::sensor::Sensor;
@@ -178,11 +179,20 @@ unsafe extern "system" fn dispatch_unsupported(_device: *const DEVICE_OBJECT, ir
     unsafe { complete(irp, answer(STATUS_INVALID_DEVICE_REQUEST)) }
 }
 
+/// Admits an open of the device itself and takes the one client slot; a name below the
+/// device or a directory open is refused first (`open::judge`), so it never holds the slot.
 unsafe extern "system" fn dispatch_create(_device: *const DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
-    let first = shared().is_some_and(|s| {
-        s.client_open.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
-    });
-    let status = if first { STATUS_SUCCESS } else { STATUS_ACCESS_DENIED };
+    // SAFETY: an IRP_MJ_CREATE IRP being dispatched to us, with its file object.
+    let request = unsafe { views::create_request(irp) };
+    let status = match open::judge(request) {
+        Err(refused) => refused,
+        Ok(()) => {
+            let first = shared().is_some_and(|s| {
+                s.client_open.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
+            });
+            if first { STATUS_SUCCESS } else { STATUS_ACCESS_DENIED }
+        }
+    };
     // SAFETY: the I/O manager hands us the IRP to complete.
     unsafe { complete(irp, answer(status)) }
 }

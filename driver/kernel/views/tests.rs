@@ -255,3 +255,37 @@ fn device_control_reads_the_code_and_lengths_at_their_wdm_offsets() {
     assert_eq!(code, BUFFERED);
     assert_eq!((io.input().len(), io.output_len()), (24, 40));
 }
+
+/// A synthetic IRP_MJ_CREATE: `name` in the file object (none without one), `options` in
+/// `Parameters.Create.Options`.
+fn create_irp<R>(name: Option<&mut [u16]>, options: u32, f: impl FnOnce(&IRP) -> R) -> R {
+    let mut file = windows_sys::Wdk::Foundation::FILE_OBJECT::default();
+    let has_file = name.is_some();
+    if let Some(units) = name {
+        let bytes = (units.len() * 2) as u16;
+        file.FileName = string(units.as_mut_ptr(), bytes, bytes);
+    }
+    let mut location = IO_STACK_LOCATION::default();
+    location.Parameters.Create.Options = options;
+    location.FileObject = if has_file { &mut file } else { core::ptr::null_mut() };
+    let mut irp = IRP::default();
+    irp.Tail.Overlay.Anonymous2.Anonymous.CurrentStackLocation = &mut location;
+    f(&irp)
+}
+
+#[test]
+fn a_create_request_reads_the_name_below_the_device_and_the_options() {
+    let mut name = [0x5Cu16, 0x78]; // "\x"
+    let request = create_irp(Some(&mut name), 0x0100_0060, |irp| {
+        // SAFETY: a well-formed synthetic create IRP.
+        unsafe { create_request(irp) }
+    });
+    assert_eq!(request, CreateRequest { name_bytes: 4, options: 0x0100_0060 });
+}
+
+#[test]
+fn a_create_request_without_a_file_object_reads_as_the_device_itself() {
+    // SAFETY: a synthetic create IRP with a null file object.
+    let request = create_irp(None, 1, |irp| unsafe { create_request(irp) });
+    assert_eq!(request, CreateRequest { name_bytes: 0, options: 1 });
+}

@@ -86,6 +86,17 @@ fn the_wake_event_is_signalled_when_records_arrive_and_released_at_cleanup() {
 }
 
 #[test]
+fn an_event_registered_while_records_wait_is_signalled_at_once() {
+    let mut sensor = start();
+    sensor.fire(&mixed(1, 3)[0]);
+    let event = sensor.emu.create_event();
+    assert_eq!(sensor.set_event(event), 0);
+    assert!(sensor.emu.take_signal(event), "a record was already queued");
+    assert_eq!(sensor.read_all().len(), 1);
+    assert_clean(&sensor.stop());
+}
+
+#[test]
 fn a_handle_without_modify_state_or_of_the_wrong_type_is_refused() {
     let mut sensor = start();
     let weak = sensor.emu.create_event_with_access(0x0010_0000);
