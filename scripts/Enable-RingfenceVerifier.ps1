@@ -33,7 +33,7 @@
     verified (the script says which).
 
     Only on a test VM with a snapshot: a violation is a bugcheck (0xC4 and friends). Read
-    docs/windows.md, "Driver Verifier", for what to run while it is on and how to read a
+    docs/verifier.md for what to run while it is on and how to read a
     crash. Disable-RingfenceVerifier.ps1 turns it off.
 
 .PARAMETER LowResources
@@ -55,7 +55,7 @@
 .EXAMPLE
     .\scripts\Enable-RingfenceVerifier.ps1 -Restart
     Standard checks, systematic low resources simulation and IRP logging for ringfence.sys,
-    then reboot. Then: 'sc.exe start ringfence' until it starts (docs/windows.md).
+    then reboot. Then: 'sc.exe start ringfence' until it starts (docs/verifier.md).
 
 .EXAMPLE
     .\scripts\Enable-RingfenceVerifier.ps1 -LowResources Randomized -OneBoot
@@ -135,13 +135,13 @@ Write-Host "'$commandText' takes effect at the next boot (low resources simulati
 switch ($LowResources) {
     'Systematic' {
         Write-Host 'After the reboot, repeat sc.exe start ringfence until it starts: each failed start is DriverEntry'
-        Write-Host 'unwinding from the next call Verifier failed (docs/windows.md, "Driver Verifier").'
+        Write-Host 'unwinding from the next call Verifier failed (docs/verifier.md).'
     }
     'Randomized' {
         Write-Host 'Faults begin 8 minutes after boot, about 6 % of allocations: run the stress workload after that.'
     }
     'None' {
-        Write-Host 'After the reboot: sc.exe start ringfence, then run the workload (docs/windows.md, "Driver Verifier").'
+        Write-Host 'After the reboot: sc.exe start ringfence, then run the workload (docs/verifier.md).'
     }
 }
 if ($Restart) {

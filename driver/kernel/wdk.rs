@@ -30,7 +30,7 @@ use windows_sys::Wdk::System::SystemServices::{PLOAD_IMAGE_NOTIFY_ROUTINE, PSCRE
 use windows_sys::Win32::Foundation::{HANDLE, NTSTATUS, UNICODE_STRING};
 use windows_sys::Win32::Security::ACL;
 
-// wdk-alloc: ExAllocatePool2(POOL_FLAG_NON_PAGED, …, 'rust'); see docs/windows.md for what
+// wdk-alloc: ExAllocatePool2(POOL_FLAG_NON_PAGED, …, 'rust'); see docs/verifier.md for what
 // that means under Driver Verifier (one pool tag, no alignment above the pool's).
 #[global_allocator]
 static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
