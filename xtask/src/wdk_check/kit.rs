@@ -24,13 +24,11 @@ pub(crate) struct Kit {
     pub(crate) declarations: PathBuf,
 }
 
-/// Builds the tree under `work/kit` (replacing an older one).
+/// Builds the tree under `work/kit`, keeping what an earlier run laid out the same way (so
+/// that wdk-sys' build script, which watches these headers, does not rerun for nothing).
 pub(crate) fn lay_out(work: &Path) -> Result<Kit, Failure> {
     let fail = |detail: String| Failure::new("lay out mingw-w64's headers as a WDK", detail);
     let root = work.join("kit");
-    if root.exists() {
-        std::fs::remove_dir_all(&root).map_err(|e| fail(format!("{}: {e}", root.display())))?;
-    }
     let include = root.join("Include").join(KIT_VERSION);
     let mingw = Path::new(MINGW_INCLUDE);
     for dir in [
@@ -43,17 +41,22 @@ pub(crate) fn lay_out(work: &Path) -> Result<Kit, Failure> {
     link_entries(&mingw.join("ddk"), &include.join("km")).map_err(fail)?;
     link_entries(mingw, &include.join("shared")).map_err(fail)?;
     let declarations = root.join("ringfence-wdk-declarations.h");
-    std::fs::write(&declarations, DECLARATIONS)
-        .map_err(|e| fail(format!("{}: {e}", declarations.display())))?;
+    super::wdk_build_patch::write_if_changed(&declarations, DECLARATIONS.as_bytes()).map_err(fail)?;
     Ok(Kit { root, declarations })
 }
 
-/// Symlinks every entry of `from` into `to`.
+/// Symlinks every entry of `from` into `to` (an existing link to the same entry is kept).
 fn link_entries(from: &Path, to: &Path) -> Result<(), String> {
     let entries = std::fs::read_dir(from)
         .map_err(|e| format!("{}: {e} (is mingw-w64-x86-64-dev installed?)", from.display()))?;
     for entry in entries.flatten() {
         let target = to.join(entry.file_name());
+        if std::fs::read_link(&target).is_ok_and(|linked| linked == entry.path()) {
+            continue;
+        }
+        if target.symlink_metadata().is_ok() {
+            std::fs::remove_file(&target).map_err(|e| format!("{}: {e}", target.display()))?;
+        }
         std::os::unix::fs::symlink(entry.path(), &target)
             .map_err(|e| format!("{}: {e}", target.display()))?;
     }

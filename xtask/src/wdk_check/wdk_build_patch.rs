@@ -96,41 +96,62 @@ const PATCHES: &[Patch] = &[
 ];
 
 /// Copies `registry` (the unpacked wdk-build crate) to `destination` and applies every patch.
+/// Files already there with the same content are left alone, so that an unchanged copy does
+/// not make cargo rebuild wdk-build and rerun every build script (and bindgen) behind it.
 pub(crate) fn patched_copy(registry: &Path, destination: &Path) -> Result<PathBuf, Failure> {
     let fail = |detail: String| Failure::new("patch wdk-build", detail);
-    if destination.exists() {
-        std::fs::remove_dir_all(destination).map_err(|e| fail(format!("{}: {e}", destination.display())))?;
-    }
-    copy_tree(registry, destination).map_err(|e| fail(format!("copying {}: {e}", registry.display())))?;
-    for patch in PATCHES {
-        let path = destination.join(patch.file);
-        // The crate is published with CRLF line ends; the anchors are written with LF.
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| fail(format!("{}: {e}", path.display())))?
-            .replace("\r\n", "\n");
-        let found = text.matches(patch.anchor).count();
-        if found != patch.occurrences {
-            return Err(fail(format!(
-                "wdk-build {WDK_BUILD_VERSION}'s {} holds {found} of the anchor {:?}, not {}: the patches \
-                 in xtask/src/wdk_check/wdk_build_patch.rs no longer fit this wdk-build",
-                patch.file, patch.anchor, patch.occurrences
-            )));
-        }
-        let patched = text.replace(patch.anchor, patch.replacement);
-        std::fs::write(&path, patched).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    let mut files = Vec::new();
+    list_files(registry, Path::new(""), &mut files)
+        .map_err(|e| fail(format!("{}: {e}", registry.display())))?;
+    for relative in files {
+        let source = registry.join(&relative);
+        let bytes = std::fs::read(&source).map_err(|e| fail(format!("{}: {e}", source.display())))?;
+        let patches: Vec<&Patch> = PATCHES.iter().filter(|p| Path::new(p.file) == relative).collect();
+        let bytes = if patches.is_empty() {
+            bytes
+        } else {
+            // The crate is published with CRLF line ends; the anchors are written with LF.
+            let mut text = String::from_utf8(bytes)
+                .map_err(|_| fail(format!("{} is not UTF-8", source.display())))?
+                .replace("\r\n", "\n");
+            for patch in patches {
+                let found = text.matches(patch.anchor).count();
+                if found != patch.occurrences {
+                    return Err(fail(format!(
+                        "wdk-build {WDK_BUILD_VERSION}'s {} holds {found} of the anchor {:?}, not {}: the \
+                         patches in xtask/src/wdk_check/wdk_build_patch.rs no longer fit this wdk-build",
+                        patch.file, patch.anchor, patch.occurrences
+                    )));
+                }
+                text = text.replace(patch.anchor, patch.replacement);
+            }
+            text.into_bytes()
+        };
+        write_if_changed(&destination.join(&relative), &bytes).map_err(fail)?;
     }
     Ok(destination.to_path_buf())
 }
 
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
+/// Writes `bytes` to `path` (creating its directory) unless it already holds exactly them.
+pub(crate) fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Every file below `root`, as paths relative to it.
+fn list_files(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(root.join(relative))? {
         let entry = entry?;
-        let target = to.join(entry.file_name());
+        let path = relative.join(entry.file_name());
         if entry.file_type()?.is_dir() {
-            copy_tree(&entry.path(), &target)?;
+            list_files(root, &path, out)?;
         } else {
-            std::fs::copy(entry.path(), &target)?;
+            out.push(path);
         }
     }
     Ok(())
