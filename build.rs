@@ -44,7 +44,7 @@ fn windows_sys_backend() {
         "/SUBSYSTEM:NATIVE,10.00",
         "/ENTRY:DriverEntry",
         "/NODEFAULTLIB",
-        // FORCE_INTEGRITY: PsSetCreateProcessNotifyRoutineEx refuses images without it.
+        // FORCE_INTEGRITY: PsSetCreateProcessNotifyRoutineEx2 refuses images without it.
         "/INTEGRITYCHECK",
         "/NXCOMPAT",
         "/DYNAMICBASE",

@@ -86,7 +86,7 @@ function Find-Package {
 function Get-StartAdvice([int] $code) {
     switch ($code) {
         5 {
-            'Access denied (STATUS_ACCESS_DENIED from DriverEntry): PsSetCreateProcessNotifyRoutineEx refuses ' +
+            'Access denied (STATUS_ACCESS_DENIED from DriverEntry): PsSetCreateProcessNotifyRoutineEx2 refuses ' +
             'an image linked without /INTEGRITYCHECK or not signed. Check the build (cargo make signs; ' +
             "'signtool verify /v /pa ringfence.sys') and the System event log."
         }
