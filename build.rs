@@ -1,23 +1,36 @@
 //! Linker set-up for ringfence.sys.
 //!
-//! windows-sys backend (default): rust-lld in lld-link flavour links the cdylib as a
-//! kernel driver, with the same switches the WDK's link step uses. Host builds are
-//! left untouched. `wdk` feature: windows-drivers-rs' wdk-build does it (Windows only).
+//! windows-sys backend (default): the cdylib is linked as a kernel driver with the switches
+//! the WDK's link step uses; the cross build passes rust-lld (lld-link flavour) as the linker
+//! (`cargo xtask driver`), a Windows host may use link.exe. Host builds are left untouched.
+//! `wdk` feature: windows-drivers-rs' wdk-build configures the link (WDK on Windows), and
+//! ringfence adds what wdk-build does not set (`EXTRA_WDK_LINK_ARGS`).
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     #[cfg(feature = "wdk")]
     {
-        // Built on Windows with the WDK only; see Makefile.toml.
+        // `cargo make` on Windows with the WDK (Makefile.toml); on Linux, `cargo xtask
+        // wdk-check` points it at mingw-w64's headers laid out as a WDK.
         if let Err(error) = wdk_build::configure_wdk_binary_build() {
-            println!("cargo:warning=wdk-build: {error:?}");
+            println!("cargo:warning=wdk-build: {error}");
             std::process::exit(1);
+        }
+        for arg in EXTRA_WDK_LINK_ARGS {
+            println!("cargo:rustc-cdylib-link-arg={arg}");
         }
         return;
     }
     #[allow(unreachable_code)]
     windows_sys_backend();
 }
+
+/// Added to wdk-build 0.6's WDM link line (/DRIVER, /NODEFAULTLIB, /SUBSYSTEM:NATIVE,
+/// /KERNEL, /ENTRY:DriverEntry, /NXCOMPAT, /DYNAMICBASE, /MAP, /OPT:REF,ICF,
+/// /INTEGRITYCHECK, /MANIFEST:NO): CET shadow-stack compatibility, which Windows 11's
+/// kernel-mode hardware-enforced stack protection requires of every driver it loads.
+#[cfg(feature = "wdk")]
+const EXTRA_WDK_LINK_ARGS: &[&str] = &["/CETCOMPAT"];
 
 fn windows_sys_backend() {
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
@@ -31,10 +44,13 @@ fn windows_sys_backend() {
         "/SUBSYSTEM:NATIVE,10.00",
         "/ENTRY:DriverEntry",
         "/NODEFAULTLIB",
-        // FORCE_INTEGRITY: PsSetCreateProcessNotifyRoutineEx refuses images without it.
+        // FORCE_INTEGRITY: PsSetCreateProcessNotifyRoutineEx2 refuses images without it.
         "/INTEGRITYCHECK",
         "/NXCOMPAT",
         "/DYNAMICBASE",
+        // CET shadow-stack compatible (an IMAGE_DEBUG_TYPE_EX_DLLCHARACTERISTICS entry):
+        // kernel-mode hardware-enforced stack protection on Windows 11 requires it.
+        "/CETCOMPAT",
         "/OPT:REF,ICF",
         // Writes the PE checksum, which the kernel loader verifies for drivers.
         "/RELEASE",

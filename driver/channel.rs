@@ -133,9 +133,17 @@ impl<W: Wake> Channel<W> {
     }
 
     /// Installs `waker` (or none) and hands back the previous one, to be released by the
-    /// caller outside the lock.
+    /// caller outside the lock. A waker installed while records already wait is woken at
+    /// once: records only wake the reader when the queue turns non-empty, a moment that has
+    /// passed, and a reader that waits before it reads would otherwise sleep on them.
     pub fn replace_waker(&mut self, waker: Option<W>) -> Option<W> {
-        core::mem::replace(&mut self.waker, waker)
+        let previous = core::mem::replace(&mut self.waker, waker);
+        if !self.queue.is_empty() {
+            if let Some(waker) = &self.waker {
+                waker.wake();
+            }
+        }
+        previous
     }
 
     fn take_sequence(&mut self) -> u64 {

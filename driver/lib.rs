@@ -2,7 +2,8 @@
 //!
 //! Everything outside `kernel/` is ordinary safe, portable Rust: the record queue
 //! ([`queue`], [`channel`]), the sensor that ties content, queue and waker together
-//! ([`sensor`]), the IOCTL handlers ([`control`]) and the service parameters ([`params`]).
+//! ([`sensor`]), the IOCTL handlers ([`control`]), who may open the device ([`open`]) and the
+//! service parameters ([`params`]).
 //! It is compiled and tested on the development host. `kernel/` is the one module exempt from
 //! `deny(unsafe_code)`: safe views over kernel structures (compiled everywhere, exercised under Miri) and, on
 //! Windows, the binding backend (windows-sys by default, wdk-sys with the `wdk` feature).
@@ -27,6 +28,7 @@ extern crate alloc;
 pub mod channel;
 pub mod content_slot;
 pub mod control;
+pub mod open;
 pub mod params;
 pub mod platform;
 pub mod queue;

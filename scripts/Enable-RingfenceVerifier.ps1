@@ -2,31 +2,48 @@
 #Requires -RunAsAdministrator
 <#
 .SYNOPSIS
-    Puts ringfence.sys under Driver Verifier: the standard checks plus randomized low
+    Puts ringfence.sys under Driver Verifier: the standard checks plus systematic low
     resources simulation and IRP logging. Takes effect at the next boot.
 
 .DESCRIPTION
-    Runs 'verifier /flags <flags> /driver ringfence.sys' with
-      0x000209BB  the standard flags (what 'verifier /standard' sets): special pool 0x1,
-                  force IRQL checking 0x2, pool tracking 0x8, I/O verification 0x10,
-                  deadlock detection 0x20, DMA checking 0x80, security checks 0x100,
-                  miscellaneous checks 0x800, DDI compliance checking 0x20000;
-      0x00000004  randomized low resources simulation: pool allocations fail at random, so
-                  DriverEntry must unwind and LOAD_CONTENT must answer
-                  STATUS_INSUFFICIENT_RESOURCES, never crash;
-      0x00000400  IRP logging.
-    0x20DBF in all. This replaces the list of verified drivers: any other driver verified
-    before is no longer verified (the script says which).
+    The standard checks: special pool, force IRQL checking, pool tracking, I/O verification,
+    deadlock detection, DMA checking, security checks, miscellaneous checks, DDI compliance
+    checking. Added to them:
+
+      systematic low resources simulation (the default, -LowResources Systematic): Verifier
+          fails each call of the driver's (pool allocations, object and device creation, ...)
+          the first time it sees that call stack, and lets it through afterwards. So every
+          'sc start ringfence' fails at the next call site not failed before, until a start
+          succeeds: DriverEntry's unwinding is tested site by site, in about as many starts as
+          it has allocations and kernel calls, and reproducibly. This is what tests startup.
+      randomized low resources simulation (-LowResources Randomized): fails about 6 % of
+          allocations, at random, and only from 8 minutes after boot (the defaults). A start
+          in the first 8 minutes tests nothing; after them, each start fails one of its few
+          allocations now and then, so covering each one takes dozens of starts. Use it for
+          the long stress run, not for DriverEntry.
+      IRP logging (unless -NoIrpLogging).
+
+    Windows 10: 'verifier /flags <bits> /driver ringfence.sys' with 0x209BB (standard),
+    0x40000 (systematic) or 0x4 (randomized), 0x400 (IRP logging).
+    Windows 11 (build 22000 and later): 'verifier /rc <classes> /driver ringfence.sys' with
+    rule classes 1 2 4 5 6 8 9 12 18 (standard), 19 and 36 (systematic low resources
+    simulation and the DIF mode it requires) or 3 (randomized), 11 (IRP logging).
+
+    This replaces the list of verified drivers: any other driver verified before is no longer
+    verified (the script says which).
 
     Only on a test VM with a snapshot: a violation is a bugcheck (0xC4 and friends). Read
-    docs/windows.md, "Driver Verifier", for what to run while it is on and how to read a
+    docs/verifier.md for what to run while it is on and how to read a
     crash. Disable-RingfenceVerifier.ps1 turns it off.
 
+.PARAMETER LowResources
+    Systematic (default), Randomized or None.
+
 .PARAMETER NoLowResources
-    Leave out randomized low resources simulation (0x4).
+    The same as -LowResources None.
 
 .PARAMETER NoIrpLogging
-    Leave out IRP logging (0x400).
+    Leave out IRP logging.
 
 .PARAMETER OneBoot
     'verifier /bootmode oneboot': the settings apply to the next boot only, so a crash loop
@@ -37,14 +54,17 @@
 
 .EXAMPLE
     .\scripts\Enable-RingfenceVerifier.ps1 -Restart
-    Standard flags, low resources simulation and IRP logging for ringfence.sys, then reboot.
+    Standard checks, systematic low resources simulation and IRP logging for ringfence.sys,
+    then reboot. Then: 'sc.exe start ringfence' until it starts (docs/verifier.md).
 
 .EXAMPLE
-    .\scripts\Enable-RingfenceVerifier.ps1 -NoLowResources -OneBoot
-    Standard flags and IRP logging, for the next boot only.
+    .\scripts\Enable-RingfenceVerifier.ps1 -LowResources Randomized -OneBoot
+    Standard checks, randomized low resources simulation and IRP logging, for the next boot only.
 #>
 [CmdletBinding(SupportsShouldProcess)]
 param(
+    [ValidateSet('Systematic', 'Randomized', 'None')]
+    [string] $LowResources = 'Systematic',
     [switch] $NoLowResources,
     [switch] $NoIrpLogging,
     [switch] $OneBoot,
@@ -56,16 +76,31 @@ $ErrorActionPreference = 'Stop'
 Import-Module (Join-Path $PSScriptRoot 'Ringfence.psm1') -Force
 Assert-RingfenceElevated
 
-$StandardFlags = 0x209BB
-$LowResourcesSimulation = 0x4
-$IrpLogging = 0x400
+if ($NoLowResources) { $LowResources = 'None' }
 # verifier.exe exits 2 after a change that needs a reboot.
 $VerifierSuccess = 0, 2
+# Windows 11 selects checks by rule class; Windows 10 by flag bits.
+$windows11 = [Environment]::OSVersion.Version.Build -ge 22000
 
-$flags = $StandardFlags
-if (-not $NoLowResources) { $flags = $flags -bor $LowResourcesSimulation }
-if (-not $NoIrpLogging) { $flags = $flags -bor $IrpLogging }
-$flagsText = '0x{0:X}' -f $flags
+if ($windows11) {
+    $classes = @(1, 2, 4, 5, 6, 8, 9, 12, 18)
+    switch ($LowResources) {
+        'Systematic' { $classes += 19, 36 }
+        'Randomized' { $classes += 3 }
+    }
+    if (-not $NoIrpLogging) { $classes += 11 }
+    $selection = @('/rc') + @($classes | ForEach-Object { "$_" })
+} else {
+    $flags = 0x209BB
+    switch ($LowResources) {
+        'Systematic' { $flags = $flags -bor 0x40000 }
+        'Randomized' { $flags = $flags -bor 0x4 }
+    }
+    if (-not $NoIrpLogging) { $flags = $flags -bor 0x400 }
+    $selection = @('/flags', ('0x{0:X}' -f $flags))
+}
+$arguments = $selection + @('/driver', 'ringfence.sys')
+$commandText = 'verifier ' + ($arguments -join ' ')
 
 # What Driver Verifier verifies now (the values verifier.exe keeps; absent when it is off).
 $memoryManagement = 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager\Memory Management'
@@ -79,8 +114,8 @@ if ($others.Count -gt 0) {
     Write-Warning "Driver Verifier now verifies $($others -join ', '); after this only ringfence.sys is verified."
 }
 
-if ($PSCmdlet.ShouldProcess('ringfence.sys', "verifier /flags $flagsText /driver ringfence.sys")) {
-    Invoke-RingfenceNative -FilePath 'verifier.exe' -ArgumentList @('/flags', $flagsText, '/driver', 'ringfence.sys') `
+if ($PSCmdlet.ShouldProcess('ringfence.sys', $commandText)) {
+    Invoke-RingfenceNative -FilePath 'verifier.exe' -ArgumentList $arguments `
         -SuccessCode $VerifierSuccess -Remedy 'verifier.exe ships with Windows (System32); run from an elevated prompt.' | Out-Null
     if ($OneBoot) {
         Invoke-RingfenceNative -FilePath 'verifier.exe' -ArgumentList @('/bootmode', 'oneboot') `
@@ -96,8 +131,19 @@ if ($PSCmdlet.ShouldProcess('ringfence.sys', "verifier /flags $flagsText /driver
 }
 
 Write-Host ''
-Write-Host "Driver Verifier flags $flagsText for ringfence.sys take effect at the next boot."
-Write-Host 'After the reboot: sc.exe start ringfence, then run the workload (docs/windows.md, "Driver Verifier").'
+Write-Host "'$commandText' takes effect at the next boot (low resources simulation: $LowResources)."
+switch ($LowResources) {
+    'Systematic' {
+        Write-Host 'After the reboot, repeat sc.exe start ringfence until it starts: each failed start is DriverEntry'
+        Write-Host 'unwinding from the next call Verifier failed (docs/verifier.md).'
+    }
+    'Randomized' {
+        Write-Host 'Faults begin 8 minutes after boot, about 6 % of allocations: run the stress workload after that.'
+    }
+    'None' {
+        Write-Host 'After the reboot: sc.exe start ringfence, then run the workload (docs/verifier.md).'
+    }
+}
 if ($Restart) {
     if ($PSCmdlet.ShouldProcess($env:COMPUTERNAME, 'Restart-Computer')) {
         Restart-Computer -Force

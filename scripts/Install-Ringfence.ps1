@@ -6,7 +6,9 @@
 
 .DESCRIPTION
     For the package that 'cargo make' writes (ringfence.sys, ringfence.inf, ringfence.cat and
-    WDRLocalTestCert.cer in target\<profile>\ringfence_package), on Windows 10 1903 or later, x64:
+    WDRLocalTestCert.cer in target\<profile>\ringfence_package), on Windows 10 version 2004
+    (build 19041) or later, x64 - the first build that exports ExAllocatePool2, which the driver
+    imports:
 
       1. checks that this boot has test signing on (bcdedit /set testsigning on, Secure Boot
          off, reboot);
@@ -84,7 +86,7 @@ function Find-Package {
 function Get-StartAdvice([int] $code) {
     switch ($code) {
         5 {
-            'Access denied (STATUS_ACCESS_DENIED from DriverEntry): PsSetCreateProcessNotifyRoutineEx refuses ' +
+            'Access denied (STATUS_ACCESS_DENIED from DriverEntry): PsSetCreateProcessNotifyRoutineEx2 refuses ' +
             'an image linked without /INTEGRITYCHECK or not signed. Check the build (cargo make signs; ' +
             "'signtool verify /v /pa ringfence.sys') and the System event log."
         }
@@ -97,6 +99,11 @@ function Get-StartAdvice([int] $code) {
             'The driver was blocked from loading (ERROR_DRIVER_BLOCKED): a 32-bit or wrong-architecture ' +
             'image, or a policy (memory integrity, a vulnerable-driver block list) refused it.'
         }
+        127 {
+            'The kernel lacks a routine the driver imports (ERROR_PROC_NOT_FOUND): ringfence.sys needs ' +
+            "Windows 10 version 2004 (build $MinimumBuild) or later, the first to export ExAllocatePool2. " +
+            "Check 'winver'; the System event log names the missing routine."
+        }
         2 { 'The service binary was not found: the package was not installed completely; reinstall.' }
         1058 { "The service is disabled: 'sc config ringfence start= demand', then start it again." }
         default {
@@ -105,9 +112,15 @@ function Get-StartAdvice([int] $code) {
     }
 }
 
-# 1. Where we are.
-if ([Environment]::OSVersion.Version.Build -lt 18362) {
-    throw 'ringfence installs as a primitive driver, which needs Windows 10 version 1903 (build 18362) or later.'
+# 1. Where we are. The driver imports ExAllocatePool2, which ntoskrnl exports from Windows 10
+# version 2004 (build 19041) on: an older kernel refuses to load it (error 127). Every other
+# import is older (PsSetCreateProcessNotifyRoutineEx2 1703, PsSetLoadImageNotifyRoutineEx 1709,
+# the Ex push-lock routines 1809), and primitive-driver INFs need 1903.
+$MinimumBuild = 19041
+$build = [Environment]::OSVersion.Version.Build
+if ($build -lt $MinimumBuild) {
+    throw ("This is Windows build $build; ringfence.sys needs Windows 10 version 2004 (build $MinimumBuild) " +
+        'or later, the first that exports ExAllocatePool2 (the kernel would refuse to load it: error 127).')
 }
 if (-not [Environment]::Is64BitOperatingSystem) {
     throw 'ringfence.sys is built for x64 only; this Windows is 32-bit.'
@@ -210,7 +223,7 @@ if ($rebootNeeded) {
 # 5. Start and check.
 if ($PSCmdlet.ShouldProcess('ringfence', 'sc start')) {
     $start = Invoke-RingfenceNative -FilePath 'sc.exe' -ArgumentList @('start', 'ringfence') `
-        -SuccessCode 0, 1056, 2, 5, 577, 1058, 1275 `
+        -SuccessCode 0, 1056, 2, 5, 127, 577, 1058, 1275 `
         -Remedy "See the System event log (source 'Service Control Manager') and 'sc.exe qc ringfence'."
     if ($start.ExitCode -ne 0 -and $start.ExitCode -ne 1056) {
         throw ("'sc.exe start ringfence' failed with exit code $($start.ExitCode). " + (Get-StartAdvice $start.ExitCode))

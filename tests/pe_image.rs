@@ -2,7 +2,7 @@
 //! of a kernel driver image.
 //!
 //! The image is `$RINGFENCE_SYS` when set, otherwise this test cross-builds it
-//! (`cargo build -p ringfence --target x86_64-pc-windows-msvc --release`) into
+//! (`cargo build -p ringfence --target x86_64-pc-windows-msvc --release`, linked by rust-lld) into
 //! `<target>/tmp/pe-image` and checks that. Needs `rustup target add x86_64-pc-windows-msvc`.
 
 use object::LittleEndian as LE;
@@ -36,6 +36,8 @@ fn build() -> PathBuf {
         .arg(&target_dir)
         .current_dir(&root)
         .env_remove("RUSTFLAGS")
+        // The cross build's linker (see xtask's CROSS_LINKER): rust-lld, lld-link flavour.
+        .env("CARGO_TARGET_X86_64_PC_WINDOWS_MSVC_LINKER", "rust-lld")
         .status()
         .expect("running cargo");
     assert!(status.success(), "cross-building ringfence.sys failed");
@@ -77,6 +79,64 @@ fn no_section_is_both_writable_and_executable() {
         let wx = pe::IMAGE_SCN_MEM_WRITE | pe::IMAGE_SCN_MEM_EXECUTE;
         assert_ne!(flags & wx, wx, "section {name} is writable and executable ({flags:#010x})");
     }
+}
+
+#[test]
+fn every_section_is_readable_and_has_characteristics() {
+    // An image whose section has no characteristics at all (rust-lld once left `.retplne` so)
+    // fails to start on Windows with error 998, ERROR_NOACCESS.
+    let file = file();
+    for section in file.section_table().iter() {
+        let flags = section.characteristics.get(LE);
+        let name = String::from_utf8_lossy(section.raw_name());
+        assert_ne!(flags, 0, "section {name} has no characteristics");
+        assert_ne!(flags & pe::IMAGE_SCN_MEM_READ, 0, "section {name} is not readable ({flags:#010x})");
+    }
+}
+
+#[test]
+fn no_section_is_pageable_or_discarded_after_init() {
+    // PAGE* sections are paged out and INIT is discarded after DriverEntry; ringfence's
+    // callbacks and dispatch routines run from memory that must stay resident, so the image
+    // has neither. Only the relocations may be discarded once applied.
+    let file = file();
+    for section in file.section_table().iter() {
+        let name = String::from_utf8_lossy(section.raw_name()).into_owned();
+        assert!(!name.starts_with("PAGE") && name != "INIT", "unexpected section {name}");
+        let discardable = section.characteristics.get(LE) & pe::IMAGE_SCN_MEM_DISCARDABLE != 0;
+        assert!(!discardable || name == ".reloc", "section {name} is discardable");
+    }
+}
+
+/// winnt.h: the debug directory entry that carries the extended DLL characteristics.
+const IMAGE_DEBUG_TYPE_EX_DLLCHARACTERISTICS: u32 = 20;
+/// winnt.h: IMAGE_DLLCHARACTERISTICS_EX_CET_COMPAT, what the linker's /CETCOMPAT sets.
+const IMAGE_DLLCHARACTERISTICS_EX_CET_COMPAT: u32 = 0x01;
+
+/// The extended DLL characteristics, from the debug directory (`None` without that entry).
+fn extended_dll_characteristics() -> Option<u32> {
+    let file = file();
+    let directory = file.data_directory(pe::IMAGE_DIRECTORY_ENTRY_DEBUG)?;
+    let bytes = directory.data(image(), &file.section_table()).expect("a readable debug directory");
+    let entry_size = core::mem::size_of::<pe::ImageDebugDirectory>();
+    assert_eq!(bytes.len() % entry_size, 0, "the debug directory holds whole entries");
+    bytes.chunks_exact(entry_size).find_map(|entry| {
+        let field = |at: usize| u32::from_le_bytes(entry[at..at + 4].try_into().unwrap());
+        // ImageDebugDirectory: Type at 12, SizeOfData at 16, PointerToRawData at 24.
+        if field(12) != IMAGE_DEBUG_TYPE_EX_DLLCHARACTERISTICS {
+            return None;
+        }
+        assert_eq!(field(16), 4, "the extended characteristics are one u32");
+        let at = field(24) as usize;
+        Some(u32::from_le_bytes(image()[at..at + 4].try_into().unwrap()))
+    })
+}
+
+#[test]
+fn the_image_is_cet_shadow_stack_compatible() {
+    // Windows 11's kernel-mode hardware-enforced stack protection requires /CETCOMPAT.
+    let found = extended_dll_characteristics().expect("an IMAGE_DEBUG_TYPE_EX_DLLCHARACTERISTICS entry");
+    assert_eq!(found & IMAGE_DLLCHARACTERISTICS_EX_CET_COMPAT, IMAGE_DLLCHARACTERISTICS_EX_CET_COMPAT);
 }
 
 #[test]
@@ -154,8 +214,13 @@ fn every_import_is_on_the_committed_allow_list() {
 #[test]
 fn the_image_imports_what_a_sensor_needs() {
     let imports = imports();
-    for name in ["PsSetCreateProcessNotifyRoutineEx", "PsSetLoadImageNotifyRoutine", "IoCreateDevice"] {
+    // The registrations that also report subsystem processes and conflicting-architecture
+    // images (Ex2 and Ex), not the older ones that miss them.
+    for name in ["PsSetCreateProcessNotifyRoutineEx2", "PsSetLoadImageNotifyRoutineEx", "IoCreateDevice"] {
         assert!(imports.contains(&("ntoskrnl.exe".into(), name.into())), "{name} is not imported");
+    }
+    for name in ["PsSetCreateProcessNotifyRoutineEx", "PsSetLoadImageNotifyRoutine"] {
+        assert!(!imports.contains(&("ntoskrnl.exe".into(), name.into())), "{name} is still imported");
     }
 }
 

@@ -209,12 +209,43 @@ impl std::error::Error for DeviceError {
     }
 }
 
-/// Opens the driver's device on this machine: `WindowsDevice` on Windows,
-/// [`DeviceError::Unsupported`] elsewhere.
+/// Attempts at opening the device while it answers access denied (see [`open_retrying_denials`]).
+pub const OPEN_ATTEMPTS: u32 = 5;
+/// The pause between two of those attempts: [`OPEN_ATTEMPTS`] − 1 pauses, 400 ms in all.
+pub const OPEN_RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Runs `open` until it succeeds, fails otherwise than with access denied, or has been
+/// refused [`OPEN_ATTEMPTS`] times, calling `pause` with [`OPEN_RETRY_PAUSE`] between tries.
+///
+/// Why: the device is exclusive (DO_EXCLUSIVE), and the I/O manager counts a client until it
+/// drops its last reference to the client's file object, which may come a moment after that
+/// client's handle is closed and its IRP_MJ_CLOSE has run. A companion started right after
+/// another one exits (a script, a service restart) would be refused for nothing. A refusal
+/// that lasts (a prompt that is not elevated, another client that really holds the device)
+/// still ends in [`DeviceError::AccessDenied`], 400 ms later.
+pub fn open_retrying_denials<D>(
+    mut open: impl FnMut() -> Result<D, DeviceError>,
+    mut pause: impl FnMut(Duration),
+) -> Result<D, DeviceError> {
+    let mut attempt = 1;
+    loop {
+        match open() {
+            Err(DeviceError::AccessDenied { .. }) if attempt < OPEN_ATTEMPTS => {
+                pause(OPEN_RETRY_PAUSE);
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Opens the driver's device on this machine: `WindowsDevice` on Windows (retrying a
+/// refusal briefly, see [`open_retrying_denials`]), [`DeviceError::Unsupported`] elsewhere.
 pub fn open_system_device() -> Result<Box<dyn Device>, DeviceError> {
     #[cfg(windows)]
     {
-        Ok(Box::new(WindowsDevice::open(DEVICE_PATH)?))
+        let device = open_retrying_denials(|| WindowsDevice::open(DEVICE_PATH), std::thread::sleep)?;
+        Ok(Box::new(device))
     }
     #[cfg(not(windows))]
     {
@@ -257,6 +288,49 @@ mod tests {
             _ => "other",
         };
         assert_eq!([2, 3, 5, 32, 1450].map(kind), ["not found", "not found", "denied", "in use", "os 1450"]);
+    }
+
+    /// Runs `open_retrying_denials` over scripted outcomes; returns what it gave, how many
+    /// attempts it made and the pauses it asked for.
+    fn retried(script: Vec<Result<u32, DeviceError>>) -> (Result<u32, DeviceError>, usize, Vec<Duration>) {
+        let mut script = script.into_iter();
+        let mut attempts = 0;
+        let mut pauses = Vec::new();
+        let outcome = open_retrying_denials(
+            || {
+                attempts += 1;
+                script.next().unwrap_or(Ok(99))
+            },
+            |pause| pauses.push(pause),
+        );
+        (outcome, attempts, pauses)
+    }
+
+    fn denied() -> Result<u32, DeviceError> {
+        Err(DeviceError::AccessDenied { device: DEVICE_PATH.into() })
+    }
+
+    #[test]
+    fn an_access_denied_open_is_retried_until_the_device_is_let_go() {
+        let (outcome, attempts, pauses) = retried(vec![denied(), denied(), Ok(7)]);
+        assert_eq!(outcome.ok(), Some(7));
+        assert_eq!((attempts, pauses), (3, vec![OPEN_RETRY_PAUSE; 2]));
+    }
+
+    #[test]
+    fn a_lasting_denial_ends_in_access_denied_after_a_bounded_wait() {
+        let (outcome, attempts, pauses) = retried((0..10).map(|_| denied()).collect());
+        assert!(matches!(outcome, Err(DeviceError::AccessDenied { .. })), "{outcome:?}");
+        assert_eq!(attempts, OPEN_ATTEMPTS as usize);
+        assert_eq!(pauses.iter().sum::<Duration>(), Duration::from_millis(400));
+    }
+
+    #[test]
+    fn other_open_errors_are_not_retried() {
+        let (outcome, attempts, pauses) =
+            retried(vec![Err(DeviceError::NotFound { device: DEVICE_PATH.into() })]);
+        assert!(matches!(outcome, Err(DeviceError::NotFound { .. })), "{outcome:?}");
+        assert_eq!((attempts, pauses.len()), (1, 0));
     }
 
     #[test]

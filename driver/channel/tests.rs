@@ -223,6 +223,25 @@ fn the_reader_is_woken_when_the_queue_goes_from_empty_to_non_empty() {
 }
 
 #[test]
+fn a_reader_registering_while_records_wait_is_woken_at_once() {
+    let mut ch = channel(4096);
+    ch.push(&exit(1), 0);
+    let wakes = Counting::default();
+    ch.replace_waker(Some(wakes.clone()));
+    assert_eq!(wakes.0.get(), 1, "signalled as it registered");
+    ch.push(&exit(2), 0);
+    assert_eq!(wakes.0.get(), 1, "the queue was not empty: no second signal");
+}
+
+#[test]
+fn a_reader_registering_on_an_empty_queue_is_not_woken() {
+    let mut ch = channel(4096);
+    let wakes = Counting::default();
+    ch.replace_waker(Some(wakes.clone()));
+    assert_eq!(wakes.0.get(), 0);
+}
+
+#[test]
 fn filtered_events_are_counted_but_take_no_sequence_number() {
     let mut ch = channel(4096);
     ch.filtered(EventKind::ImageLoad);

@@ -3,15 +3,16 @@
 
 use super::ffi::{
     IoCreateDevice, IoCreateSymbolicLink, IoDeleteDevice, IoDeleteSymbolicLink, ObOpenObjectByPointer,
-    PsRemoveLoadImageNotifyRoutine, PsSetCreateProcessNotifyRoutineEx, PsSetLoadImageNotifyRoutine,
+    PsRemoveLoadImageNotifyRoutine, PsSetCreateProcessNotifyRoutineEx2, PsSetLoadImageNotifyRoutineEx,
     RtlAddAccessAllowedAce, RtlCreateAcl, RtlCreateSecurityDescriptor, RtlSetDaclSecurityDescriptor, ZwClose,
     ZwSetSecurityObject,
 };
 use core::ffi::c_void;
 use ringfence_wire::ioctl::{DEVICE_NAME, DOS_DEVICE_NAME, FILE_DEVICE_RINGFENCE};
-use windows_sys::Wdk::Foundation::{DEVICE_OBJECT, DRIVER_OBJECT};
+use windows_sys::Wdk::Foundation::{DEVICE_OBJECT, DRIVER_OBJECT, PEPROCESS};
 use windows_sys::Wdk::System::SystemServices::{
-    PCREATE_PROCESS_NOTIFY_ROUTINE_EX, PLOAD_IMAGE_NOTIFY_ROUTINE,
+    IMAGE_INFO, PS_CREATE_NOTIFY_INFO, PS_IMAGE_NOTIFY_CONFLICTING_ARCHITECTURE,
+    PsCreateProcessNotifySubsystems,
 };
 use windows_sys::Win32::Foundation::{HANDLE, NTSTATUS, UNICODE_STRING};
 use windows_sys::Win32::Security::ACL;
@@ -162,40 +163,65 @@ impl Drop for SymbolicLink {
     }
 }
 
+/// A process callback: `PCREATE_PROCESS_NOTIFY_ROUTINE_EX` without the `Option`.
+pub(crate) type ProcessRoutine = unsafe extern "system" fn(PEPROCESS, HANDLE, *mut PS_CREATE_NOTIFY_INFO);
+/// An image callback: `PLOAD_IMAGE_NOTIFY_ROUTINE` without the `Option`.
+pub(crate) type ImageRoutine = unsafe extern "system" fn(*const UNICODE_STRING, HANDLE, *const IMAGE_INFO);
+
 /// The process callback's registration; removed when dropped. Removal waits for callbacks
 /// already running, so nothing runs the routine after the drop returns.
-pub(crate) struct ProcessNotify(PCREATE_PROCESS_NOTIFY_ROUTINE_EX);
+///
+/// Registered with `PsSetCreateProcessNotifyRoutineEx2(PsCreateProcessNotifySubsystems, …)`,
+/// so the routine also sees subsystem processes (Pico processes such as WSL 1's), which
+/// `PsSetCreateProcessNotifyRoutineEx` never reports. Their `PS_CREATE_NOTIFY_INFO` has
+/// `IsSubsystemProcess` set and may carry no image name or command line (see
+/// [`super::views::process_start`]).
+pub(crate) struct ProcessNotify(ProcessRoutine);
 
 impl ProcessNotify {
-    pub(crate) fn register(routine: PCREATE_PROCESS_NOTIFY_ROUTINE_EX) -> Result<ProcessNotify, NTSTATUS> {
-        // SAFETY: `routine` is a static function valid for the driver's lifetime. Refused
-        // with STATUS_ACCESS_DENIED unless the image carries /INTEGRITYCHECK (it does).
-        check(unsafe { PsSetCreateProcessNotifyRoutineEx(routine, false) })?;
+    pub(crate) fn register(routine: ProcessRoutine) -> Result<ProcessNotify, NTSTATUS> {
+        // SAFETY: `routine` is a static function valid for the driver's lifetime, passed as the
+        // PVOID NotifyInformation this notify type takes. Refused with STATUS_ACCESS_DENIED
+        // unless the image carries /INTEGRITYCHECK (it does).
+        check(unsafe {
+            PsSetCreateProcessNotifyRoutineEx2(
+                PsCreateProcessNotifySubsystems,
+                routine as *const c_void,
+                false,
+            )
+        })?;
         Ok(ProcessNotify(routine))
     }
 }
 
 impl Drop for ProcessNotify {
     fn drop(&mut self) {
-        // SAFETY: removes the registration made in `register`.
-        unsafe { PsSetCreateProcessNotifyRoutineEx(self.0, true) };
+        // SAFETY: removes the registration made in `register`, with the same type and routine.
+        unsafe {
+            PsSetCreateProcessNotifyRoutineEx2(PsCreateProcessNotifySubsystems, self.0 as *const c_void, true)
+        };
     }
 }
 
 /// The image-load callback's registration; removed when dropped.
-pub(crate) struct ImageNotify(PLOAD_IMAGE_NOTIFY_ROUTINE);
+///
+/// Registered with `PsSetLoadImageNotifyRoutineEx(…, PS_IMAGE_NOTIFY_CONFLICTING_ARCHITECTURE)`,
+/// so the routine also sees images whose architecture differs from the process's (an x86
+/// image mapped into a 64-bit process), which `PsSetLoadImageNotifyRoutine` does not report.
+pub(crate) struct ImageNotify(ImageRoutine);
 
 impl ImageNotify {
-    pub(crate) fn register(routine: PLOAD_IMAGE_NOTIFY_ROUTINE) -> Result<ImageNotify, NTSTATUS> {
+    pub(crate) fn register(routine: ImageRoutine) -> Result<ImageNotify, NTSTATUS> {
+        let flags = PS_IMAGE_NOTIFY_CONFLICTING_ARCHITECTURE as usize;
         // SAFETY: `routine` is a static function valid for the driver's lifetime.
-        check(unsafe { PsSetLoadImageNotifyRoutine(routine) })?;
+        check(unsafe { PsSetLoadImageNotifyRoutineEx(Some(routine), flags) })?;
         Ok(ImageNotify(routine))
     }
 }
 
 impl Drop for ImageNotify {
     fn drop(&mut self) {
-        // SAFETY: removes the registration made in `register`.
-        unsafe { PsRemoveLoadImageNotifyRoutine(self.0) };
+        // SAFETY: removes the registration made in `register` (one call removes either kind).
+        unsafe { PsRemoveLoadImageNotifyRoutine(Some(self.0)) };
     }
 }

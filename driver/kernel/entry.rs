@@ -14,6 +14,7 @@ use super::registry;
 use super::sync::Kernel;
 use super::views::{self, ProcessFacts};
 use crate::control::{self, Completion};
+use crate::open;
 use crate::platform::Platform;
 use crate::queue::Queue;
 use crate::sensor::Sensor;
@@ -125,8 +126,8 @@ unsafe fn start(driver: *mut DRIVER_OBJECT, registry_path: *const UNICODE_STRING
     let device = Device::create(driver)?;
     device.restrict_to_system_and_administrators()?;
     let link = SymbolicLink::create(&device)?;
-    let process = ProcessNotify::register(Some(on_process))?;
-    let image = ImageNotify::register(Some(on_image))?;
+    let process = ProcessNotify::register(on_process)?;
+    let image = ImageNotify::register(on_image)?;
     let loaded = Loaded { _process: process, _image: image, _link: link, _device: device, _shared: shared };
     let loaded = try_box(loaded).map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
     LOADED.store(Box::into_raw(loaded), Ordering::Release);
@@ -178,11 +179,20 @@ unsafe extern "system" fn dispatch_unsupported(_device: *const DEVICE_OBJECT, ir
     unsafe { complete(irp, answer(STATUS_INVALID_DEVICE_REQUEST)) }
 }
 
+/// Admits an open of the device itself and takes the one client slot; a name below the
+/// device or a directory open is refused first (`open::judge`), so it never holds the slot.
 unsafe extern "system" fn dispatch_create(_device: *const DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
-    let first = shared().is_some_and(|s| {
-        s.client_open.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
-    });
-    let status = if first { STATUS_SUCCESS } else { STATUS_ACCESS_DENIED };
+    // SAFETY: an IRP_MJ_CREATE IRP being dispatched to us, with its file object.
+    let request = unsafe { views::create_request(irp) };
+    let status = match open::judge(request) {
+        Err(refused) => refused,
+        Ok(()) => {
+            let first = shared().is_some_and(|s| {
+                s.client_open.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
+            });
+            if first { STATUS_SUCCESS } else { STATUS_ACCESS_DENIED }
+        }
+    };
     // SAFETY: the I/O manager hands us the IRP to complete.
     unsafe { complete(irp, answer(status)) }
 }
@@ -219,6 +229,7 @@ unsafe extern "system" fn dispatch_device_control(_device: *const DEVICE_OBJECT,
 }
 
 /// The process callback (PASSIVE_LEVEL, in the context of the creating or exiting thread).
+/// Subsystem processes arrive here too and are reported like any other (see `ProcessNotify`).
 unsafe extern "system" fn on_process(process: PEPROCESS, pid: HANDLE, info: *mut PS_CREATE_NOTIFY_INFO) {
     let Some(shared) = shared() else { return };
     // SAFETY: `info` is null (exit) or valid for the duration of the callback.
@@ -249,6 +260,7 @@ unsafe extern "system" fn on_process(process: PEPROCESS, pid: HANDLE, info: *mut
 }
 
 /// The image callback (PASSIVE_LEVEL). `pid` is 0 for images mapped into system space.
+/// Images of a conflicting architecture arrive here too (see `ImageNotify`).
 unsafe extern "system" fn on_image(name: *const UNICODE_STRING, pid: HANDLE, info: *const IMAGE_INFO) {
     let Some(shared) = shared() else { return };
     // SAFETY: `info` is valid for the duration of the callback when non-null.

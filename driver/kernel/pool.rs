@@ -5,7 +5,8 @@ use super::ffi::{ExAllocatePool2, ExFreePoolWithTag, KeBugCheckEx};
 use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
 
-/// Pool tag 'Rfnc' (shown reversed as "cnfR" by pool tools, as every tag is).
+/// Pool tag "Rfnc" as pool tools (poolmon, `!pool`, `!verifier 3`) show it: the tag's bytes in
+/// memory order. A C driver would spell the same tag `'cnfR'`.
 pub(crate) const POOL_TAG: u32 = u32::from_le_bytes(*b"Rfnc");
 /// `POOL_FLAG_NON_PAGED`: callbacks and the reader touch this memory with locks held.
 const POOL_FLAG_NON_PAGED: u64 = 0x40;

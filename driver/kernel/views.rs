@@ -6,6 +6,7 @@
 //! below run under Miri with synthetic kernel structures.
 
 use crate::control::IoBuffers;
+use crate::open::CreateRequest;
 use core::marker::PhantomData;
 use ringfence_wire::schema::Event;
 use ringfence_wire::text::Text;
@@ -65,10 +66,17 @@ pub struct ProcessFacts {
     pub session_id: u32,
 }
 
-/// `PS_CREATE_NOTIFY_INFO.Flags` bit 0.
+/// `PS_CREATE_NOTIFY_INFO.Flags` (ntddk.h: `FileOpenNameAvailable : 1`, `IsSubsystemProcess : 1`,
+/// `Reserved : 30`): bit 0.
 const FILE_OPEN_NAME_AVAILABLE: u32 = 1;
 
 /// A `ProcessStart` event from the process callback's arguments.
+///
+/// A subsystem process (`IsSubsystemProcess`, bit 1 of `Flags`, set only for a routine
+/// registered with `PsSetCreateProcessNotifyRoutineEx2`) may come without `FileObject`,
+/// `ImageFileName` and `CommandLine`; it is reported like any process start, with an empty
+/// image path and command line where the kernel gave none. Schema version 1 has no field
+/// to mark it; nothing here dereferences a name that is NULL.
 ///
 /// # Safety
 /// `info`'s `ImageFileName` and `CommandLine` are each null or valid as [`unicode_units`]
@@ -163,6 +171,35 @@ pub unsafe fn image_load<'a>(
         truncated: 0,
     }
 }
+
+/// What an `IRP_MJ_CREATE` asks for: the length of the name below the device and the create
+/// options (see [`crate::open::judge`]). A NULL file object reads as the device itself.
+///
+/// # Safety
+/// `irp` points to an `IRP_MJ_CREATE` IRP being dispatched to the caller: its current stack
+/// location is valid, and its `FileObject` is null or a valid file object.
+pub unsafe fn create_request(irp: *const IRP) -> CreateRequest {
+    // SAFETY: `irp` is valid for reads (caller).
+    let irp = unsafe { &*irp };
+    // SAFETY: while an IRP is being dispatched, `Tail.Overlay` is the union member in use.
+    let overlay = unsafe { &irp.Tail.Overlay };
+    // SAFETY: and within it, the current stack location pointer.
+    let location = unsafe { overlay.Anonymous2.Anonymous.CurrentStackLocation };
+    // SAFETY: the current stack location of a dispatched IRP is valid (caller).
+    let location = unsafe { &*location };
+    // SAFETY: for IRP_MJ_CREATE the parameters union holds `Create`; `Options` is a plain u32
+    // at offset 8 in wdm.h and in windows-sys alike (checked below).
+    let options = unsafe { location.Parameters.Create.Options };
+    // SAFETY: the file object of a create is null or valid for the dispatch (caller).
+    let name_bytes = unsafe { location.FileObject.as_ref() }.map_or(0, |file| file.FileName.Length);
+    CreateRequest { name_bytes, options }
+}
+
+const _: () = {
+    use windows_sys::Wdk::Foundation::{IO_STACK_LOCATION_0, IO_STACK_LOCATION_0_0};
+    assert!(core::mem::offset_of!(IO_STACK_LOCATION_0_0, Options) == 8);
+    assert!(core::mem::offset_of!(IO_STACK_LOCATION_0, Create) == 0);
+};
 
 /// `CTL_CODE` transfer type bits; only `METHOD_BUFFERED` (0) requests get a buffer view.
 const METHOD_MASK: u32 = 3;

@@ -1,13 +1,19 @@
 //! The `wdk` backend (feature `wdk`): the names `imports` gives the windows-sys backend,
 //! forwarded to windows-drivers-rs' wdk-sys, with wdk-alloc as the global allocator and
-//! wdk-panic as the panic handler. `cargo make` on Windows with the WDK builds it
-//! (Makefile.toml, wdk-build in build.rs).
+//! wdk-panic as the panic handler. `cargo make` on Windows with the WDK builds and links it
+//! (Makefile.toml, wdk-build in build.rs); on Linux, `cargo xtask wdk-check` type-checks and
+//! lints it against the bindings the real wdk-sys build generates from mingw-w64's DDK
+//! headers.
 //!
-//! NOT BUILT ON LINUX OR IN CI: wdk-sys generates its bindings from the installed WDK.
 //! Each forwarder is one call; the casts only rename pointer types, since windows-sys and
-//! wdk-sys both describe the same C declarations (and "system" is "C" on x86-64).
-//! ntifs.h functions that wdk-sys' ntddk bindings may lack are declared at the end and
-//! resolved by ntoskrnl.lib, which wdk-build puts on the link line.
+//! wdk-sys describe the same C declarations (and "system" is "C" on x86-64). Every function
+//! comes from wdk-sys (its base headers are ntifs.h, ntddk.h and ntstrsafe.h) but one:
+//! `PsGetProcessSessionId`, an ntoskrnl export that no WDK header declares, declared below
+//! and resolved by ntoskrnl.lib, which wdk-build puts on the link line.
+//!
+//! The code above this module (device, DACL, callbacks, locks, the reader's event) is the
+//! same for both backends: `super::device` and `super::sync` call these names and nothing
+//! else, so the wdk build sets up exactly what the emulator runs.
 #![allow(
     non_snake_case,
     clippy::missing_safety_doc,
@@ -20,13 +26,12 @@ use wdk_sys::ntddk as k;
 use windows_sys::Wdk::Foundation::{
     DEVICE_OBJECT, DRIVER_OBJECT, IRP, KEVENT, OBJECT_ATTRIBUTES, PEPROCESS, POBJECT_TYPE,
 };
-use windows_sys::Wdk::System::SystemServices::{
-    PCREATE_PROCESS_NOTIFY_ROUTINE_EX, PLOAD_IMAGE_NOTIFY_ROUTINE,
-};
+use windows_sys::Wdk::System::SystemServices::{PLOAD_IMAGE_NOTIFY_ROUTINE, PSCREATEPROCESSNOTIFYTYPE};
 use windows_sys::Win32::Foundation::{HANDLE, NTSTATUS, UNICODE_STRING};
 use windows_sys::Win32::Security::ACL;
 
-// wdk-alloc: ExAllocatePool2, non-paged, tag "rust".
+// wdk-alloc: ExAllocatePool2(POOL_FLAG_NON_PAGED, …, 'rust'); see docs/verifier.md for what
+// that means under Driver Verifier (one pool tag, no alignment above the pool's).
 #[global_allocator]
 static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
 // wdk-panic supplies the #[panic_handler].
@@ -47,7 +52,7 @@ pub(crate) unsafe fn IoCreateDevice(
             driver.cast_mut().cast(),
             extension_size,
             name.cast_mut().cast(),
-            device_type,
+            device_type as _,
             characteristics,
             u8::from(exclusive),
             device.cast(),
@@ -78,36 +83,41 @@ pub(crate) unsafe fn IofCompleteRequest(irp: *const IRP, priority_boost: i8) {
     unsafe { k::IofCompleteRequest(irp.cast_mut().cast(), priority_boost as _) }
 }
 
-pub(crate) unsafe fn PsSetCreateProcessNotifyRoutineEx(
-    routine: PCREATE_PROCESS_NOTIFY_ROUTINE_EX,
+pub(crate) unsafe fn PsSetCreateProcessNotifyRoutineEx2(
+    notify_type: PSCREATEPROCESSNOTIFYTYPE,
+    notify_information: *const c_void,
     remove: bool,
 ) -> NTSTATUS {
-    // SAFETY: the same optional function pointer; "system" and "C" agree on x86-64.
-    let routine = unsafe {
-        core::mem::transmute::<PCREATE_PROCESS_NOTIFY_ROUTINE_EX, wdk_sys::PCREATE_PROCESS_NOTIFY_ROUTINE_EX>(
-            routine,
+    // SAFETY: as above; the routine travels as the same PVOID.
+    unsafe {
+        k::PsSetCreateProcessNotifyRoutineEx2(
+            notify_type as _,
+            notify_information.cast_mut(),
+            u8::from(remove),
         )
-    };
-    // SAFETY: as above.
-    unsafe { k::PsSetCreateProcessNotifyRoutineEx(routine, u8::from(remove)) }
+    }
 }
 
-pub(crate) unsafe fn PsSetLoadImageNotifyRoutine(routine: PLOAD_IMAGE_NOTIFY_ROUTINE) -> NTSTATUS {
-    // SAFETY: the same optional function pointer.
-    let routine = unsafe {
+/// windows-sys' `PLOAD_IMAGE_NOTIFY_ROUTINE` as wdk-sys spells it.
+fn image_routine(routine: PLOAD_IMAGE_NOTIFY_ROUTINE) -> wdk_sys::PLOAD_IMAGE_NOTIFY_ROUTINE {
+    // SAFETY: the same optional function pointer (one nullable word): the parameter types
+    // differ only in pointer names, and "system" and "C" agree on x86-64.
+    unsafe {
         core::mem::transmute::<PLOAD_IMAGE_NOTIFY_ROUTINE, wdk_sys::PLOAD_IMAGE_NOTIFY_ROUTINE>(routine)
-    };
+    }
+}
+
+pub(crate) unsafe fn PsSetLoadImageNotifyRoutineEx(
+    routine: PLOAD_IMAGE_NOTIFY_ROUTINE,
+    flags: usize,
+) -> NTSTATUS {
     // SAFETY: as above.
-    unsafe { k::PsSetLoadImageNotifyRoutine(routine) }
+    unsafe { k::PsSetLoadImageNotifyRoutineEx(image_routine(routine), flags as _) }
 }
 
 pub(crate) unsafe fn PsRemoveLoadImageNotifyRoutine(routine: PLOAD_IMAGE_NOTIFY_ROUTINE) -> NTSTATUS {
-    // SAFETY: the same optional function pointer.
-    let routine = unsafe {
-        core::mem::transmute::<PLOAD_IMAGE_NOTIFY_ROUTINE, wdk_sys::PLOAD_IMAGE_NOTIFY_ROUTINE>(routine)
-    };
     // SAFETY: as above.
-    unsafe { k::PsRemoveLoadImageNotifyRoutine(routine) }
+    unsafe { k::PsRemoveLoadImageNotifyRoutine(image_routine(routine)) }
 }
 
 pub(crate) unsafe fn PsGetProcessExitStatus(process: PEPROCESS) -> NTSTATUS {
@@ -191,10 +201,11 @@ pub(crate) unsafe fn ObfDereferenceObject(object: *const c_void) -> isize {
     unsafe { k::ObfDereferenceObject(object.cast_mut().cast()) as isize }
 }
 
-/// The kernel's event object type (`*ExEventObjectType` in C).
+/// The kernel's event object type (`*ExEventObjectType` in C). wdk-sys generates data
+/// symbols into its constants module, re-exported at the crate root.
 pub(crate) fn event_object_type() -> POBJECT_TYPE {
-    // SAFETY: the import slot, filled by the loader; read-only.
-    let slot = unsafe { k::ExEventObjectType };
+    // SAFETY: the import slot, filled by the loader before DriverEntry; read, never written.
+    let slot = unsafe { wdk_sys::ExEventObjectType };
     // SAFETY: it points to the kernel's POBJECT_TYPE variable, set before drivers load.
     unsafe { *slot as POBJECT_TYPE }
 }
@@ -202,6 +213,21 @@ pub(crate) fn event_object_type() -> POBJECT_TYPE {
 pub(crate) unsafe fn RtlCreateSecurityDescriptor(descriptor: *mut c_void, revision: u32) -> NTSTATUS {
     // SAFETY: as above.
     unsafe { k::RtlCreateSecurityDescriptor(descriptor.cast(), revision) }
+}
+
+pub(crate) unsafe fn RtlCreateAcl(acl: *mut ACL, length: u32, revision: u32) -> NTSTATUS {
+    // SAFETY: as above (ntifs.h).
+    unsafe { k::RtlCreateAcl(acl.cast(), length, revision) }
+}
+
+pub(crate) unsafe fn RtlAddAccessAllowedAce(
+    acl: *mut ACL,
+    revision: u32,
+    mask: u32,
+    sid: *mut c_void,
+) -> NTSTATUS {
+    // SAFETY: as above (ntifs.h).
+    unsafe { k::RtlAddAccessAllowedAce(acl.cast(), revision, mask, sid.cast()) }
 }
 
 pub(crate) unsafe fn RtlSetDaclSecurityDescriptor(
@@ -219,6 +245,38 @@ pub(crate) unsafe fn RtlSetDaclSecurityDescriptor(
             u8::from(defaulted),
         )
     }
+}
+
+pub(crate) unsafe fn ObOpenObjectByPointer(
+    object: *const c_void,
+    attributes: u32,
+    access_state: *const c_void,
+    access: u32,
+    object_type: POBJECT_TYPE,
+    access_mode: i8,
+    handle: *mut HANDLE,
+) -> NTSTATUS {
+    // SAFETY: as above (ntifs.h).
+    unsafe {
+        k::ObOpenObjectByPointer(
+            object.cast_mut(),
+            attributes,
+            access_state.cast_mut().cast(),
+            access,
+            object_type as _,
+            access_mode as _,
+            handle.cast(),
+        )
+    }
+}
+
+pub(crate) unsafe fn ZwSetSecurityObject(
+    handle: HANDLE,
+    information: u32,
+    descriptor: *mut c_void,
+) -> NTSTATUS {
+    // SAFETY: as above (ntifs.h).
+    unsafe { k::ZwSetSecurityObject(handle.cast(), information, descriptor.cast()) }
 }
 
 pub(crate) unsafe fn ZwOpenKey(
@@ -249,24 +307,8 @@ pub(crate) unsafe fn ZwClose(handle: HANDLE) -> NTSTATUS {
     unsafe { k::ZwClose(handle.cast()) }
 }
 
-// ntifs.h exports, declared here with windows-sys types (resolved through ntoskrnl.lib).
+// An ntoskrnl export that no WDK header declares (windows-sys' metadata, generated from the
+// WDK headers, lacks it too), so wdk-sys cannot have it. Resolved through ntoskrnl.lib.
 unsafe extern "system" {
     pub(crate) fn PsGetProcessSessionId(process: PEPROCESS) -> u32;
-    pub(crate) fn RtlCreateAcl(acl: *mut ACL, length: u32, revision: u32) -> NTSTATUS;
-    pub(crate) fn RtlAddAccessAllowedAce(
-        acl: *mut ACL,
-        revision: u32,
-        mask: u32,
-        sid: *mut c_void,
-    ) -> NTSTATUS;
-    pub(crate) fn ObOpenObjectByPointer(
-        object: *const c_void,
-        attributes: u32,
-        access_state: *const c_void,
-        access: u32,
-        object_type: POBJECT_TYPE,
-        access_mode: i8,
-        handle: *mut HANDLE,
-    ) -> NTSTATUS;
-    pub(crate) fn ZwSetSecurityObject(handle: HANDLE, information: u32, descriptor: *mut c_void) -> NTSTATUS;
 }

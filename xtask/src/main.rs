@@ -4,6 +4,7 @@
 mod fuzz;
 mod setup;
 mod step;
+mod wdk_check;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,7 +28,10 @@ tasks:
   fuzz [--secs N] [TARGET...]
                   run each cargo-fuzz target for N seconds (default 60)
   bench [ARGS]    every Criterion benchmark (ARGS go to Criterion)
-  ci              test + fmt --check + clippy -D warnings + miri + fuzz 30 s each
+  wdk-check       type-check and lint the `wdk` backend against bindings wdk-sys
+                  generates from mingw-w64's DDK headers (says what that proves)
+  ci              test + fmt --check + clippy -D warnings + wdk-check + miri +
+                  fuzz 30 s each
 ";
 
 fn main() -> ExitCode {
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         "miri" => miri(),
         "fuzz" => fuzz::run(rest),
         "bench" => bench(rest),
+        "wdk-check" => wdk_check::run(),
         "ci" => ci(),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
@@ -77,6 +82,11 @@ pub(crate) fn target_dir() -> PathBuf {
 
 const WINDOWS_TARGET: &str = "x86_64-pc-windows-msvc";
 
+/// The cross build links with the Rust toolchain's rust-lld (lld-link flavour). It is passed
+/// here rather than set in `.cargo/config.toml`, so that `cargo make` on Windows links with
+/// the WDK's link.exe as windows-drivers-rs expects.
+pub(crate) const CROSS_LINKER: (&str, &str) = ("CARGO_TARGET_X86_64_PC_WINDOWS_MSVC_LINKER", "rust-lld");
+
 /// Cross-builds the driver and copies it to `target/ringfence.sys`.
 fn driver() -> Result<PathBuf, Failure> {
     setup::windows_target()?;
@@ -86,6 +96,7 @@ fn driver() -> Result<PathBuf, Failure> {
         // package also builds an rlib for host tests, and cargo skips LTO for that pair.
         .args(["rustc", "--package", "ringfence", "--lib", "--release", "--target", WINDOWS_TARGET])
         .args(["--crate-type", "cdylib"])
+        .env(CROSS_LINKER.0, CROSS_LINKER.1)
         .hint("the driver links with rust-lld from the Rust toolchain; no WDK is needed")
         .run()?;
     let built = target_dir().join(WINDOWS_TARGET).join("release").join("ringfence.dll");
@@ -233,6 +244,7 @@ fn ci() -> Result<(), Failure> {
     Step::new("clippy (all targets, warnings are errors)", "cargo")
         .args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
         .run()?;
+    wdk_check::run()?;
     miri()?;
     fuzz::run(&["--secs".into(), "30".into()])
 }

@@ -1,5 +1,5 @@
 //! Installs what a fresh machine lacks: rustup targets and components, the
-//! Debian packages Unicorn's build needs, cargo tools.
+//! Debian packages Unicorn's build and the wdk-check need, cargo tools.
 
 use std::path::Path;
 
@@ -74,6 +74,31 @@ pub(crate) fn emulator_packages() -> Result<(), Failure> {
         ));
     }
     Step::new("install cmake and libclang-dev (Debian) for Unicorn", "sh")
+        .args(["-c", INSTALL])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .hint("apt-get must reach Debian's package servers")
+        .run()
+}
+
+/// mingw-w64's headers (with its DDK) and libclang with its builtin headers, for
+/// `cargo xtask wdk-check` (wdk-sys' bindgen parses the former with the latter).
+pub(crate) fn wdk_check_packages() -> Result<(), Failure> {
+    let mingw = Path::new(crate::wdk_check::MINGW_INCLUDE).join("ddk").join("ntifs.h").is_file();
+    if mingw && crate::wdk_check::clang().is_some() {
+        return Ok(());
+    }
+    const INSTALL: &str = "apt-get update && apt-get -o DPkg::Lock::Timeout=600 install -y \
+                           --no-install-recommends mingw-w64-x86-64-dev libclang-dev";
+    if !is_root() {
+        return Err(Failure::new(
+            "wdk-check prerequisites",
+            format!(
+                "mingw-w64's DDK headers and libclang are needed to generate wdk-sys' bindings; run as \
+                 root:\n  sudo sh -c '{INSTALL}'"
+            ),
+        ));
+    }
+    Step::new("install mingw-w64-x86-64-dev and libclang-dev (Debian) for wdk-check", "sh")
         .args(["-c", INSTALL])
         .env("DEBIAN_FRONTEND", "noninteractive")
         .hint("apt-get must reach Debian's package servers")

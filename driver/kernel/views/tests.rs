@@ -121,6 +121,22 @@ fn a_process_start_carries_its_image_path_command_line_and_name_flag() {
 }
 
 #[test]
+fn a_subsystem_process_without_names_is_reported_with_its_ids_and_empty_strings() {
+    let mut info = PS_CREATE_NOTIFY_INFO::default();
+    info.Anonymous.Flags = 1 << 1; // IsSubsystemProcess; FileObject and both names NULL
+    info.ParentProcessId = handle(900);
+    let facts = ProcessFacts { start_key: 5, create_time: 6, session_id: 0 };
+    // SAFETY: both names are null.
+    let event = unsafe { process_start(handle(901), &info, facts) };
+    let Event::ProcessStart { pid, parent_pid, image_path, command_line, image_name_available, .. } = event
+    else {
+        panic!("{event:?}")
+    };
+    assert_eq!((pid, parent_pid, image_name_available), (901, 900, false));
+    assert_eq!((image_path, command_line), (Text::default(), Text::default()));
+}
+
+#[test]
 fn an_ids_wider_than_32_bits_reads_as_the_maximum() {
     assert_eq!(id(handle(0x1_0000_0004)), u32::MAX);
     assert_eq!(id(handle(0)), 0);
@@ -266,4 +282,38 @@ fn device_control_reads_the_code_and_lengths_at_their_wdm_offsets() {
     let (code, io) = unsafe { device_control(&raw mut irp) };
     assert_eq!(code, BUFFERED);
     assert_eq!((io.input().len(), io.output_len()), (24, 40));
+}
+
+/// A synthetic IRP_MJ_CREATE: `name` in the file object (none without one), `options` in
+/// `Parameters.Create.Options`.
+fn create_irp<R>(name: Option<&mut [u16]>, options: u32, f: impl FnOnce(&IRP) -> R) -> R {
+    let mut file = windows_sys::Wdk::Foundation::FILE_OBJECT::default();
+    let has_file = name.is_some();
+    if let Some(units) = name {
+        let bytes = (units.len() * 2) as u16;
+        file.FileName = string(units.as_mut_ptr(), bytes, bytes);
+    }
+    let mut location = IO_STACK_LOCATION::default();
+    location.Parameters.Create.Options = options;
+    location.FileObject = if has_file { &mut file } else { core::ptr::null_mut() };
+    let mut irp = IRP::default();
+    irp.Tail.Overlay.Anonymous2.Anonymous.CurrentStackLocation = &mut location;
+    f(&irp)
+}
+
+#[test]
+fn a_create_request_reads_the_name_below_the_device_and_the_options() {
+    let mut name = [0x5Cu16, 0x78]; // "\x"
+    let request = create_irp(Some(&mut name), 0x0100_0060, |irp| {
+        // SAFETY: a well-formed synthetic create IRP.
+        unsafe { create_request(irp) }
+    });
+    assert_eq!(request, CreateRequest { name_bytes: 4, options: 0x0100_0060 });
+}
+
+#[test]
+fn a_create_request_without_a_file_object_reads_as_the_device_itself() {
+    // SAFETY: a synthetic create IRP with a null file object.
+    let request = create_irp(None, 1, |irp| unsafe { create_request(irp) });
+    assert_eq!(request, CreateRequest { name_bytes: 0, options: 1 });
 }

@@ -12,6 +12,7 @@ use crate::layout::Guest;
 use crate::machine::{Machine, SetupError};
 use crate::model::io::DO_DEVICE_INITIALIZING;
 use crate::model::pool::{Owner, POOL_FLAG_NON_PAGED, Pool};
+use crate::model::ps::{ImageNotify, ProcessNotify};
 use crate::model::{api_address, ob, se};
 use crate::{rd, rd_code, wr, wr_ptr, wr_raw};
 
@@ -228,6 +229,16 @@ impl Emulator {
             findings: k.findings.clone(),
             max_stack_bytes: k.max_stack_bytes,
         }
+    }
+
+    /// The process routine the driver registered, and through which API.
+    pub fn process_registration(&self) -> Option<ProcessNotify> {
+        self.machine.uc.get_data().ps.process_notify
+    }
+
+    /// The image routines the driver registered, with their flags.
+    pub fn image_registrations(&self) -> Vec<ImageNotify> {
+        self.machine.uc.get_data().ps.image_notify.clone()
     }
 
     /// The security descriptor the driver put on its device, if any.

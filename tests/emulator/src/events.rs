@@ -13,7 +13,10 @@ use crate::model::pool::{Owner, POOL_FLAG_NON_PAGED, Pool};
 use crate::model::ps::Process;
 use crate::{rd, wr, wr_ptr};
 
-/// A process creation as `PsSetCreateProcessNotifyRoutineEx` reports it.
+/// A process creation as the process notify routines report it. A subsystem process is
+/// reported only to a routine registered with `PsSetCreateProcessNotifyRoutineEx2` for
+/// subsystems, with `IsSubsystemProcess` set and a NULL `FileObject` (the structure's page
+/// says FileObject, ImageFileName and CommandLine may then be NULL; the names are as given).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessStart {
     pub pid: u32,
@@ -29,7 +32,9 @@ pub struct ProcessStart {
     pub is_subsystem_process: bool,
 }
 
-/// An image mapping as `PsSetLoadImageNotifyRoutine` reports it.
+/// An image mapping as the image notify routines report it. One whose architecture conflicts
+/// with the process's is reported only to routines registered with
+/// `PS_IMAGE_NOTIFY_CONFLICTING_ARCHITECTURE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageLoad {
     pub pid: u32,
@@ -42,6 +47,8 @@ pub struct ImageLoad {
     pub signature_type: u8,
     pub system_mode: bool,
     pub time: u64,
+    /// The image's architecture differs from the process's (an x86 image in a 64-bit process).
+    pub conflicting_architecture: bool,
 }
 
 impl ImageLoad {
@@ -60,7 +67,7 @@ impl Emulator {
     /// Runs the registered process routine for a creation; returns the
     /// `CreationStatus` the driver left (it never vetoes).
     pub fn process_start(&mut self, p: &ProcessStart) -> Result<i32, Stop> {
-        let Some(routine) = self.machine.uc.get_data().ps.process_notify else { return Ok(0) };
+        let Some(notify) = self.machine.uc.get_data().ps.process_notify else { return Ok(0) };
         self.set_time(p.create_time);
         let uc = &mut self.machine.uc;
         let eprocess = Pool::allocate_object(uc, 0x100, *b"Proc").unwrap_or(0);
@@ -70,8 +77,13 @@ impl Emulator {
             start_key: p.start_key,
             exit_status: 0x103,
             create_time: p.create_time,
+            subsystem: p.is_subsystem_process,
         };
         uc.get_data_mut().ps.processes.insert(eprocess, process);
+        if !notify.hears_of(p.is_subsystem_process) {
+            return Ok(0);
+        }
+        let routine = notify.routine;
         let info_size = core::mem::size_of::<PS_CREATE_NOTIFY_INFO>() as u64;
         let info =
             Pool::allocate(uc, info_size, *b"PsCi", POOL_FLAG_NON_PAGED, Owner::Kernel, 16).unwrap_or(0);
@@ -79,6 +91,7 @@ impl Emulator {
         let file =
             Pool::allocate(uc, file_size, *b"File", POOL_FLAG_NON_PAGED, Owner::Kernel, 16).unwrap_or(0);
         wr!(uc, file, FILE_OBJECT, Type = 5i16);
+        let file_object = if p.is_subsystem_process { 0 } else { file };
         let image = p.image.place(uc);
         let command_line = p.command_line.place(uc);
         let flags = u32::from(p.file_open_name_available) | (u32::from(p.is_subsystem_process) << 1);
@@ -87,7 +100,7 @@ impl Emulator {
         wr_ptr!(uc, info, PS_CREATE_NOTIFY_INFO, ParentProcessId = u64::from(p.parent_pid));
         wr_ptr!(uc, info, PS_CREATE_NOTIFY_INFO, CreatingThreadId.UniqueProcess = u64::from(p.creating_pid));
         wr_ptr!(uc, info, PS_CREATE_NOTIFY_INFO, CreatingThreadId.UniqueThread = u64::from(p.creating_tid));
-        wr_ptr!(uc, info, PS_CREATE_NOTIFY_INFO, FileObject = file);
+        wr_ptr!(uc, info, PS_CREATE_NOTIFY_INFO, FileObject = file_object);
         wr_ptr!(uc, info, PS_CREATE_NOTIFY_INFO, ImageFileName = image);
         wr_ptr!(uc, info, PS_CREATE_NOTIFY_INFO, CommandLine = command_line);
         wr!(uc, info, PS_CREATE_NOTIFY_INFO, CreationStatus = 0i32);
@@ -119,13 +132,17 @@ impl Emulator {
                 e
             }
         };
+        let mut subsystem = false;
         if let Some(p) = uc.get_data_mut().ps.processes.get_mut(&eprocess) {
             p.exit_status = exit_status;
+            subsystem = p.subsystem;
         }
         self.set_time(time);
-        let routine = self.machine.uc.get_data().ps.process_notify;
-        let result = match routine {
-            Some(r) => self.machine.call(Entry::ProcessNotify, r, &[eprocess, u64::from(pid), 0]).map(|_| ()),
+        let notify = self.machine.uc.get_data().ps.process_notify.filter(|n| n.hears_of(subsystem));
+        let result = match notify {
+            Some(n) => {
+                self.machine.call(Entry::ProcessNotify, n.routine, &[eprocess, u64::from(pid), 0]).map(|_| ())
+            }
             None => Ok(()),
         };
         let uc = &mut self.machine.uc;
@@ -136,7 +153,10 @@ impl Emulator {
 
     /// Runs every registered image routine for one mapping.
     pub fn image_load(&mut self, i: &ImageLoad) -> Result<(), Stop> {
-        let routines = self.machine.uc.get_data().ps.image_notify.clone();
+        let routines: Vec<u64> = (self.machine.uc.get_data().ps.image_notify.iter())
+            .filter(|n| n.hears_of(i.conflicting_architecture))
+            .map(|n| n.routine)
+            .collect();
         if routines.is_empty() {
             return Ok(());
         }

@@ -14,11 +14,28 @@ use windows_sys::Win32::Foundation::{
 
 use crate::books::{Entry, Finding, Stop};
 use crate::driver::Emulator;
-use crate::layout::{Guest, map};
+use crate::layout::{Guest, map, wide, wide_bytes};
 use crate::model::io::{OpenFile, reap_device};
 use crate::model::pool::{Owner, POOL_FLAG_NON_PAGED, Pool};
 use crate::model::se;
 use crate::{rd, rd_code, rd_ptr, wr, wr_ptr, wr_raw};
+
+/// `Parameters.Create.Options` as CreateFileW sends them for OPEN_EXISTING without
+/// FILE_FLAG_OVERLAPPED: disposition FILE_OPEN (1) in the high byte, options
+/// FILE_SYNCHRONOUS_IO_NONALERT (0x20) | FILE_NON_DIRECTORY_FILE (0x40).
+pub const CREATE_FILE_OPTIONS: u32 = (1 << 24) | 0x20 | 0x40;
+
+/// `FILE_DIRECTORY_FILE`: the caller wants a directory.
+pub const FILE_DIRECTORY_FILE: u32 = 0x1;
+
+/// Frees a file object and the name buffer the I/O manager gave it.
+fn release_file_object(uc: &mut crate::model::Uc<'_>, file: u64) {
+    let name = rd_ptr!(&*uc, file, FILE_OBJECT, FileName.Buffer);
+    if name != 0 {
+        Pool::release(uc, name);
+    }
+    Pool::release(uc, file);
+}
 
 /// Where a user-mode caller's output buffer would be: unmapped, so touching it faults.
 const USER_BUFFER: u64 = 0x0000_0000_0100_0000;
@@ -146,6 +163,20 @@ impl Emulator {
     /// Opens `\\.\Ringfence` as `caller` with read and/or write access: the
     /// I/O manager's checks, then IRP_MJ_CREATE. Returns the status and the file object.
     pub fn open(&mut self, caller: Caller, read: bool, write: bool) -> Result<(i32, Option<u64>), Stop> {
+        self.open_path(caller, read, write, "", CREATE_FILE_OPTIONS)
+    }
+
+    /// Opens `\\.\Ringfence` followed by `remainder` (e.g. `\anything`, which the I/O
+    /// manager leaves in the file object's name for the driver to judge), with `options`
+    /// as `Parameters.Create.Options` (disposition in the high byte).
+    pub fn open_path(
+        &mut self,
+        caller: Caller,
+        read: bool,
+        write: bool,
+        remainder: &str,
+        options: u32,
+    ) -> Result<(i32, Option<u64>), Stop> {
         let Some(device) = self.device() else { return Ok((STATUS_OBJECT_NAME_NOT_FOUND, None)) };
         let k = self.machine.uc.get_data();
         if k.io.unload_pending {
@@ -168,6 +199,14 @@ impl Emulator {
         wr_ptr!(uc, file, FILE_OBJECT, DeviceObject = device);
         wr!(uc, file, FILE_OBJECT, ReadAccess = read);
         wr!(uc, file, FILE_OBJECT, WriteAccess = write);
+        if !remainder.is_empty() {
+            let bytes = wide_bytes(&wide(remainder));
+            let buffer = Pool::place_exact(uc, &bytes).unwrap_or(0);
+            let length = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
+            wr!(uc, file, FILE_OBJECT, FileName.Length = length);
+            wr!(uc, file, FILE_OBJECT, FileName.MaximumLength = length);
+            wr_ptr!(uc, file, FILE_OBJECT, FileName.Buffer = buffer);
+        }
         let context_size = core::mem::size_of::<IO_SECURITY_CONTEXT>() as u64;
         let context =
             Pool::allocate(uc, context_size, *b"IoSc", POOL_FLAG_NON_PAGED, Owner::Kernel, 16).unwrap_or(0);
@@ -176,11 +215,12 @@ impl Emulator {
         let stack =
             rd_ptr!(&self.machine.uc, irp, IRP, Tail.Overlay.Anonymous2.Anonymous.CurrentStackLocation);
         wr_ptr!(&mut self.machine.uc, stack, IO_STACK_LOCATION, Parameters.Create.SecurityContext = context);
+        wr!(&mut self.machine.uc, stack, IO_STACK_LOCATION, Parameters.Create.Options = options);
         let result = self.dispatch(irp, device, IRP_MJ_CREATE);
         Pool::release(&mut self.machine.uc, context);
         let (status, _) = result?;
         if status < 0 {
-            Pool::release(&mut self.machine.uc, file);
+            release_file_object(&mut self.machine.uc, file);
             return Ok((status, None));
         }
         self.machine.uc.get_data_mut().io.files.insert(file, OpenFile { device, read, write });
@@ -205,7 +245,7 @@ impl Emulator {
         }) {
             wr!(uc, open.device, DEVICE_OBJECT, ReferenceCount = count - 1);
         }
-        Pool::release(uc, file);
+        release_file_object(uc, file);
         reap_device(uc, open.device);
         let k = uc.get_data();
         if k.io.unload_pending && k.io.files.is_empty() {

@@ -27,6 +27,8 @@ pub mod system;
 pub use device::{Activity, EmulatedDevice};
 pub use driver::{Caller, Emulator, IoctlLayout, IoctlResult, LoadFailure, RegValue, Unload};
 pub use events::{ImageLoad, ProcessStart};
+pub use irp::{CREATE_FILE_OPTIONS, FILE_DIRECTORY_FILE};
 pub use kstring::KString;
+pub use model::ps::{ImageNotify, ProcessApi, ProcessNotify};
 pub use scenario::{Scenario, ScenarioError};
 pub use system::{EmulatedHandle, EmulatedSystem, Ledger, Step};

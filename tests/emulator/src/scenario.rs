@@ -218,6 +218,7 @@ impl Scenario {
                         signature_type,
                         system_mode: kernel,
                         time,
+                        conflicting_architecture: false,
                     })
                 }
                 EventSrc::ProcessExit { pid, status, .. } => {

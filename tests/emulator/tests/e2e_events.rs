@@ -5,8 +5,9 @@ mod common;
 
 use common::activity::{assert_reports, expectations, kind_of, mixed};
 use common::sensor::{record, start};
-use ringfence_emulator::{Activity, Caller, Report};
+use ringfence_emulator::{Activity, Caller, ProcessApi, Report};
 use ringfence_wire::EventKind;
+use windows_sys::Wdk::System::SystemServices::PS_IMAGE_NOTIFY_CONFLICTING_ARCHITECTURE;
 
 fn assert_clean(report: &Report) {
     assert_eq!(report.problems(), Vec::new(), "the books after unload");
@@ -85,6 +86,17 @@ fn the_wake_event_is_signalled_when_records_arrive_and_released_at_cleanup() {
 }
 
 #[test]
+fn an_event_registered_while_records_wait_is_signalled_at_once() {
+    let mut sensor = start();
+    sensor.fire(&mixed(1, 3)[0]);
+    let event = sensor.emu.create_event();
+    assert_eq!(sensor.set_event(event), 0);
+    assert!(sensor.emu.take_signal(event), "a record was already queued");
+    assert_eq!(sensor.read_all().len(), 1);
+    assert_clean(&sensor.stop());
+}
+
+#[test]
 fn a_handle_without_modify_state_or_of_the_wrong_type_is_refused() {
     let mut sensor = start();
     let weak = sensor.emu.create_event_with_access(0x0010_0000);
@@ -149,5 +161,59 @@ fn the_device_opens_again_after_its_client_closes_it() {
     let (status, file) = sensor.emu.open(Caller::Administrator, true, true).expect("the I/O manager answers");
     assert_eq!(status, 0);
     sensor.file = file.expect("a new file object");
+    assert_clean(&sensor.stop());
+}
+
+#[test]
+fn subsystem_processes_are_reported_with_empty_names_where_the_kernel_gives_none() {
+    let mut sensor = start();
+    let registration = sensor.emu.process_registration().expect("a process routine");
+    assert_eq!(registration.api, ProcessApi::Ex2Subsystems, "registered to hear of subsystem processes");
+    let pico = Activity::ProcessStart(ringfence_emulator::ProcessStart {
+        pid: 7100,
+        parent_pid: 7000,
+        creating_pid: 7000,
+        creating_tid: 7004,
+        session_id: 1,
+        image: ringfence_emulator::KString::Null,
+        command_line: ringfence_emulator::KString::Null,
+        start_key: 0x4_0000,
+        create_time: common::activity::T0,
+        file_open_name_available: false,
+        is_subsystem_process: true,
+    });
+    let exit = Activity::ProcessExit { pid: 7100, exit_status: 0, time: common::activity::T0 + 10 };
+    sensor.fire(&pico);
+    sensor.fire(&exit);
+    let records = sensor.read_all();
+    assert_eq!(
+        records.iter().map(|r| record(r).kind()).collect::<Vec<_>>(),
+        [EventKind::ProcessStart, EventKind::ProcessExit]
+    );
+    common::activity::assert_reports(&record(&records[0]), &pico, "");
+    common::activity::assert_reports(&record(&records[1]), &exit, "");
+    assert_clean(&sensor.stop());
+}
+
+#[test]
+fn images_of_a_conflicting_architecture_are_reported() {
+    let mut sensor = start();
+    let flags: Vec<u64> = sensor.emu.image_registrations().iter().map(|n| n.flags).collect();
+    assert_eq!(flags, [u64::from(PS_IMAGE_NOTIFY_CONFLICTING_ARCHITECTURE)], "one routine, with the flag");
+    let x86 = Activity::ImageLoad(ringfence_emulator::ImageLoad {
+        pid: 4242,
+        name: ringfence_emulator::KString::text("\\Device\\HarddiskVolume3\\Windows\\SysWOW64\\ntdll.dll"),
+        base: 0x77a0_0000,
+        size: 0x1a_0000,
+        signature_level: 12,
+        signature_type: 1,
+        system_mode: false,
+        time: common::activity::T0,
+        conflicting_architecture: true,
+    });
+    sensor.fire(&x86);
+    let records = sensor.read_all();
+    assert_eq!(records.len(), 1, "the image was reported");
+    common::activity::assert_reports(&record(&records[0]), &x86, "");
     assert_clean(&sensor.stop());
 }

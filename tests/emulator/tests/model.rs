@@ -5,7 +5,8 @@ mod common;
 
 use common::probe::probe_sys;
 use ringfence_emulator::{
-    Caller, Emulator, Finding, ImageLoad, KString, LoadFailure, SetupError, Stop, Unload,
+    Caller, Emulator, Finding, ImageLoad, KString, LoadFailure, ProcessApi, ProcessStart, SetupError, Stop,
+    Unload,
 };
 
 const LEAK: u32 = 1;
@@ -23,6 +24,7 @@ const HUGE_FRAME: u32 = 12;
 const FREE_WITH_ANOTHER_TAG: u32 = 13;
 const DEREFERENCE_UNREFERENCED: u32 = 14;
 const OPEN_KEY_AS_USER_HANDLE: u32 = 15;
+const COUNT_PROCESSES: u32 = 16;
 
 fn loaded() -> (Emulator, u64) {
     let mut emu = Emulator::load(&probe_sys(&[])).expect("the probe loads");
@@ -41,6 +43,7 @@ fn image(name: KString) -> ImageLoad {
         signature_type: 0,
         system_mode: false,
         time: 1,
+        conflicting_architecture: false,
     }
 }
 
@@ -241,4 +244,49 @@ fn a_key_opened_without_obj_kernel_handle_and_never_closed_is_reported_twice() {
     );
     assert_eq!(report.kernel_handles.len(), 1, "the handle is still open");
     assert!(report.problems().iter().any(|f| matches!(f, Finding::HandleLeak { .. })));
+}
+
+#[test]
+fn an_image_routine_registered_without_the_flag_never_hears_of_conflicting_architectures() {
+    // The probe registers with PsSetLoadImageNotifyRoutine (no flags).
+    let (mut emu, file) = loaded();
+    let conflicting = ImageLoad { conflicting_architecture: true, ..image(KString::text("C:\\x86\\a.dll")) };
+    emu.image_load(&conflicting).expect("no callback runs");
+    emu.image_load(&image(KString::text("C:\\x64\\b.dll"))).expect("the callback returns");
+    let counted = emu.ioctl(file, COUNT_IMAGES, &[], 4).expect("the ioctl returns");
+    assert_eq!(counted.output, 1u32.to_le_bytes().to_vec(), "only the native image was reported");
+    assert_eq!(emu.image_registrations().iter().map(|n| n.flags).collect::<Vec<_>>(), [0]);
+}
+
+fn process(pid: u32, subsystem: bool) -> ProcessStart {
+    ProcessStart {
+        pid,
+        parent_pid: 4,
+        creating_pid: 4,
+        creating_tid: 8,
+        session_id: 0,
+        image: if subsystem { KString::Null } else { KString::text("\\??\\C:\\Windows\\System32\\cmd.exe") },
+        command_line: KString::Null,
+        start_key: u64::from(pid),
+        create_time: 1,
+        file_open_name_available: !subsystem,
+        is_subsystem_process: subsystem,
+    }
+}
+
+#[test]
+fn a_process_routine_registered_with_ex_never_hears_of_subsystem_processes() {
+    let mut emu = Emulator::load(&probe_sys(&["probe_process_ex"])).expect("the probe loads");
+    let (_, file) = emu.open(Caller::Administrator, true, true).expect("IRP_MJ_CREATE returns");
+    let file = file.expect("a file object");
+    assert_eq!(emu.process_registration().map(|n| n.api), Some(ProcessApi::Ex));
+    emu.process_start(&process(100, false)).expect("the callback returns");
+    emu.process_start(&process(200, true)).expect("no callback runs");
+    emu.process_exit(200, 0, 2).expect("no callback runs");
+    emu.process_exit(100, 0, 3).expect("the callback returns");
+    let counted = emu.ioctl(file, COUNT_PROCESSES, &[], 4).expect("the ioctl returns");
+    assert_eq!(counted.output, 2u32.to_le_bytes().to_vec(), "the Win32 process's start and exit only");
+    emu.close(file).expect("close returns");
+    assert_eq!(emu.unload(), Ok(Unload::Done));
+    assert_eq!(emu.report().problems(), Vec::new());
 }

@@ -12,7 +12,8 @@ pub mod set_event_request {
     pub const LAYOUT_VERSION: u32 = 1;
 }
 
-/// Registers the event the driver signals when records become available.
+/// Registers the event the driver signals when records become available, and at
+/// once when records already wait.
 /// The driver references the event object (user-mode access,
 /// `EVENT_MODIFY_STATE`) and drops the reference at `IRP_MJ_CLEANUP`, at the
 /// next `SET_EVENT` and at unload. Handle 0 unregisters.

@@ -45,7 +45,8 @@
 //!
 //! No record is ever split across two `READ`s. The wake-up: the client creates
 //! an event, registers it with `SET_EVENT`; the driver references the event
-//! object and signals it whenever records become available, and drops the
+//! object and signals it whenever records become available (at once if records
+//! already wait when it registers), and drops the
 //! reference at `IRP_MJ_CLEANUP` of that handle, at a `SET_EVENT` with handle 0
 //! or with another handle, and at unload. The device is exclusive: a second
 //! open fails with [`STATUS_ACCESS_DENIED`].

@@ -14,9 +14,7 @@ use core::ffi::c_void;
 use windows_sys::Wdk::Foundation::{
     DEVICE_OBJECT, DRIVER_OBJECT, IRP, KEVENT, OBJECT_ATTRIBUTES, PEPROCESS, POBJECT_TYPE,
 };
-use windows_sys::Wdk::System::SystemServices::{
-    PCREATE_PROCESS_NOTIFY_ROUTINE_EX, PLOAD_IMAGE_NOTIFY_ROUTINE,
-};
+use windows_sys::Wdk::System::SystemServices::{PLOAD_IMAGE_NOTIFY_ROUTINE, PSCREATEPROCESSNOTIFYTYPE};
 use windows_sys::Win32::Foundation::{HANDLE, NTSTATUS, UNICODE_STRING};
 use windows_sys::Win32::Security::ACL;
 
@@ -37,12 +35,14 @@ unsafe extern "system" {
     pub fn IoDeleteSymbolicLink(link: *const UNICODE_STRING) -> NTSTATUS;
     pub fn IofCompleteRequest(irp: *const IRP, priority_boost: i8);
 
-    // Callbacks and the process queries they need.
-    pub fn PsSetCreateProcessNotifyRoutineEx(
-        routine: PCREATE_PROCESS_NOTIFY_ROUTINE_EX,
+    // Callbacks and the process queries they need. The Ex2/Ex registrations (Windows 10
+    // 1703/1709) also report subsystem processes and images of a conflicting architecture.
+    pub fn PsSetCreateProcessNotifyRoutineEx2(
+        notify_type: PSCREATEPROCESSNOTIFYTYPE,
+        notify_information: *const c_void,
         remove: bool,
     ) -> NTSTATUS;
-    pub fn PsSetLoadImageNotifyRoutine(routine: PLOAD_IMAGE_NOTIFY_ROUTINE) -> NTSTATUS;
+    pub fn PsSetLoadImageNotifyRoutineEx(routine: PLOAD_IMAGE_NOTIFY_ROUTINE, flags: usize) -> NTSTATUS;
     pub fn PsRemoveLoadImageNotifyRoutine(routine: PLOAD_IMAGE_NOTIFY_ROUTINE) -> NTSTATUS;
     pub fn PsGetProcessExitStatus(process: PEPROCESS) -> NTSTATUS;
     pub fn PsGetProcessStartKey(process: PEPROCESS) -> u64;

@@ -99,6 +99,7 @@ pub static APIS: &[Api] = &[
     func("IoGetCurrentProcess", ps::current_process),
     Api { name: "IopInvalidDeviceRequest", provides: Provides::Internal(io::invalid_device_request) },
     func("PsSetCreateProcessNotifyRoutineEx", ps::set_create_process_notify_ex),
+    func("PsSetCreateProcessNotifyRoutineEx2", ps::set_create_process_notify_ex2),
     func("PsSetLoadImageNotifyRoutine", ps::set_load_image_notify),
     func("PsSetLoadImageNotifyRoutineEx", ps::set_load_image_notify_ex),
     func("PsRemoveLoadImageNotifyRoutine", ps::remove_load_image_notify),

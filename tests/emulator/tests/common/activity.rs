@@ -72,7 +72,7 @@ pub fn mixed(n: usize, seed: u64) -> Vec<Activity> {
             let image = IMAGES[rng.below(IMAGES.len() as u64) as usize];
             let command_line =
                 format!("\"{}\" -n {} -enc SQBFAFgA", image.trim_start_matches(r"\??\"), rng.below(1000));
-            out.push(Activity::ProcessStart(ProcessStart {
+            let mut start = ProcessStart {
                 pid,
                 parent_pid: live.last().copied().unwrap_or(4),
                 creating_pid: live.first().copied().unwrap_or(4),
@@ -84,7 +84,15 @@ pub fn mixed(n: usize, seed: u64) -> Vec<Activity> {
                 create_time: time,
                 file_open_name_available: rng.below(4) != 0,
                 is_subsystem_process: false,
-            }));
+            };
+            // Now and then a subsystem (Pico) process, half of them without names.
+            if rng.below(16) == 0 {
+                start.is_subsystem_process = true;
+                if rng.below(2) == 0 {
+                    (start.image, start.command_line) = (KString::Null, KString::Null);
+                }
+            }
+            out.push(Activity::ProcessStart(start));
             live.push(pid);
         } else if pick < 8 {
             let pid = if rng.below(8) == 0 { 0 } else { live[rng.below(live.len() as u64) as usize] };
@@ -98,6 +106,8 @@ pub fn mixed(n: usize, seed: u64) -> Vec<Activity> {
                 signature_type: (rng.below(8)) as u8,
                 system_mode: pid == 0,
                 time,
+                // Now and then an image whose architecture conflicts with its process's.
+                conflicting_architecture: pid != 0 && rng.below(8) == 0,
             }));
         } else {
             let pid = live.swap_remove(rng.below(live.len() as u64) as usize);

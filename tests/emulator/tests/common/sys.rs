@@ -30,6 +30,8 @@ fn build() -> PathBuf {
         .current_dir(&workspace)
         .args(["build", "--quiet", "-p", "ringfence", "--target", "x86_64-pc-windows-msvc", "--release"])
         .env("CARGO_TARGET_DIR", &target_dir)
+        // The cross build's linker (see xtask's CROSS_LINKER): rust-lld, lld-link flavour.
+        .env("CARGO_TARGET_X86_64_PC_WINDOWS_MSVC_LINKER", "rust-lld")
         .status()
         .expect("cargo runs");
     assert!(status.success(), "ringfence.sys builds");
