@@ -74,9 +74,9 @@ const FILE_OPEN_NAME_AVAILABLE: u32 = 1;
 ///
 /// A subsystem process (`IsSubsystemProcess`, bit 1 of `Flags`, set only for a routine
 /// registered with `PsSetCreateProcessNotifyRoutineEx2`) may come without `FileObject`,
-/// `ImageFileName` and `CommandLine`; it is reported like any process start, with an empty
-/// image path and command line where the kernel gave none. Schema version 1 has no field
-/// to mark it; nothing here dereferences a name that is NULL.
+/// `ImageFileName` and `CommandLine`; it is reported like any process start, its image path
+/// and command line absent where the kernel gave none. Nothing here dereferences a name that
+/// is NULL.
 ///
 /// # Safety
 /// `info`'s `ImageFileName` and `CommandLine` are each null or valid as [`unicode_units`]

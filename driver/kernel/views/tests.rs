@@ -121,7 +121,7 @@ fn a_process_start_carries_its_image_path_command_line_and_name_flag() {
 }
 
 #[test]
-fn a_subsystem_process_without_names_is_reported_with_its_ids_and_empty_strings() {
+fn a_subsystem_process_without_names_is_reported_with_its_ids_and_absent_names() {
     let mut info = PS_CREATE_NOTIFY_INFO::default();
     info.Anonymous.Flags = 1 << 1; // IsSubsystemProcess; FileObject and both names NULL
     info.ParentProcessId = handle(900);
@@ -133,7 +133,7 @@ fn a_subsystem_process_without_names_is_reported_with_its_ids_and_empty_strings(
         panic!("{event:?}")
     };
     assert_eq!((pid, parent_pid, image_name_available), (901, 900, false));
-    assert_eq!((image_path, command_line), (Text::default(), Text::default()));
+    assert_eq!((image_path, command_line), (None, None));
 }
 
 #[test]
