@@ -7,6 +7,7 @@
 //! - [`stream`], [`render`], [`doc`], [`sequence`], [`text`], [`time`]: batches to ECS
 //!   JSON or table rows, with lost events, gaps and damage accounted.
 //! - [`commands`], [`exit`], [`stats_view`]: what each subcommand does.
+//! - [`enrich`]: DOS paths, accounts, file identity (hashes, PE version), caches and workers.
 // `deny`, not `forbid`: the Windows transport (device/windows.rs) is the one allowed exception.
 #![deny(unsafe_code)]
 
@@ -15,6 +16,7 @@ pub mod commands;
 mod content_cmd;
 pub mod device;
 pub mod doc;
+pub mod enrich;
 pub mod exit;
 pub mod render;
 pub mod sequence;
