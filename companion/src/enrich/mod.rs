@@ -3,12 +3,14 @@
 //! - [`dos_path`]: NT device paths to DOS paths, from the machine's volume map.
 //! - [`sid`], [`account`], [`token`]: SIDs to `DOMAIN\\user`, integrity levels and
 //!   elevation types to the names Sysmon and ECS use.
+//! - [`pe`]: IMPHASH (pefile's definition) and the version resource of a PE image.
 //! - [`workers`], [`cache`]: blocking work off the READ loop, answers kept in
 //!   bounded caches; a caller waits for an answer only up to its own deadline.
 
 pub mod account;
 pub mod cache;
 pub mod dos_path;
+pub mod pe;
 pub mod sid;
 pub mod token;
 pub mod workers;
