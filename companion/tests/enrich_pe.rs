@@ -87,8 +87,12 @@ fn version_strings_of_debian_pe_files_are_pefiles_string_table() {
         assert_eq!(info.product, field("ProductName"), "{}", file.display());
         assert_eq!(info.company, field("CompanyName"), "{}", file.display());
         assert_eq!(info.original_file_name, field("OriginalFilename"), "{}", file.display());
-        let fixed: Vec<u16> =
-            oracle["fixed"].as_array().unwrap().iter().map(|v| u16::try_from(v.as_u64().unwrap()).unwrap()).collect();
+        let fixed: Vec<u16> = oracle["fixed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| u16::try_from(v.as_u64().unwrap()).unwrap())
+            .collect();
         assert_eq!(info.fixed.map(|f| f.file.to_vec()), Some(fixed), "{}", file.display());
     }
     assert_eq!(with_version, 6, "zlib1, libgcrypt and libgpg-error carry version resources, twice each");
