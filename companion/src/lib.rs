@@ -7,6 +7,7 @@
 //! - [`stream`], [`render`], [`doc`], [`sequence`], [`text`], [`time`]: batches to ECS
 //!   JSON or table rows, with lost events, gaps and damage accounted.
 //! - [`commands`], [`exit`], [`stats_view`]: what each subcommand does.
+//! - [`sysmon`]: enriched events in Sysmon's shape (EventID 1, 5, 7 and their EventData).
 //! - [`enrich`]: DOS paths, accounts, file identity (hashes, PE version), caches and workers.
 // `deny`, not `forbid`: the Windows transport (device/windows.rs) is the one allowed exception.
 #![deny(unsafe_code)]
@@ -22,6 +23,7 @@ pub mod render;
 pub mod sequence;
 pub mod stats_view;
 pub mod stream;
+pub mod sysmon;
 pub mod text;
 pub mod time;
 pub mod watch;

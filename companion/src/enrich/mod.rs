@@ -6,6 +6,7 @@
 //! - [`hashes`], [`file`], [`files`]: a file's hashes (Sysmon's `HashAlgorithms`)
 //!   and PE identity, read within bounds, cached by path and stamp, on workers.
 //! - [`pe`]: IMPHASH (pefile's definition) and the version resource of a PE image.
+//! - [`process_guid`]: ProcessGuid from the host identity and the process start key.
 //! - [`workers`], [`cache`]: blocking work off the READ loop, answers kept in
 //!   bounded caches; a caller waits for an answer only up to its own deadline.
 
@@ -16,6 +17,7 @@ pub mod file;
 pub mod files;
 pub mod hashes;
 pub mod pe;
+pub mod process_guid;
 pub mod sid;
 pub mod token;
 pub mod workers;
