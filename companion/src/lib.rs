@@ -9,7 +9,8 @@
 //! - [`commands`], [`exit`], [`stats_view`]: what each subcommand does.
 //! - [`sysmon`]: enriched events in Sysmon's shape (EventID 1, 5, 7 and their EventData).
 //! - [`enrich`]: DOS paths, accounts, file identity (hashes, PE version), caches and workers.
-// `deny`, not `forbid`: the Windows transport (device/windows.rs) is the one allowed exception.
+// `deny`, not `forbid`: the Windows transport (device/windows.rs) and the Windows enrichment
+// sources (enrich/windows.rs) are the allowed exceptions.
 #![deny(unsafe_code)]
 
 pub mod client;
