@@ -128,6 +128,7 @@ fn miri() -> Result<(), Failure> {
 
 fn test() -> Result<(), Failure> {
     setup::emulator_packages()?;
+    setup::pe_fixtures()?;
     let sys = driver()?;
     Step::new("workspace tests (host, driver core, PE and INF checks, emulation end to end)", "cargo")
         .args(["test", "--workspace"])
@@ -153,6 +154,7 @@ fn test() -> Result<(), Failure> {
 /// arguments go to Criterion (e.g. `--measurement-time 3`, or a name filter).
 fn bench(rest: &[String]) -> Result<(), Failure> {
     setup::emulator_packages()?;
+    setup::pe_fixtures()?;
     Step::new("Criterion benchmarks", "cargo")
         .args(["bench", "--workspace", "--bench", "*", "--"])
         .args(rest)

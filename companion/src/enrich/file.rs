@@ -112,7 +112,7 @@ pub fn identify(
     algorithms: HashAlgorithms,
     limits: FileLimits,
 ) -> Result<FileFacts, FileFailure> {
-    let mut file = File::open(path).map_err(|e| FileFailure::from_io(&e))?;
+    let file = File::open(path).map_err(|e| FileFailure::from_io(&e))?;
     let metadata = file.metadata().map_err(|e| FileFailure::from_io(&e))?;
     if !metadata.is_file() {
         return Err(FileFailure::NotAFile);
@@ -122,6 +122,7 @@ pub fn identify(
         return Err(FileFailure::TooLarge { size, limit: limits.max_file_bytes });
     }
     let pe = pe_identity(&file, limits.max_pe_read_bytes);
+    let mut file = file;
     let mut hashes = if algorithms.reads_content() {
         file.seek(SeekFrom::Start(0)).map_err(|e| FileFailure::from_io(&e))?;
         hash(&mut file, algorithms, limits.max_file_bytes)?
@@ -176,8 +177,10 @@ pub fn hash<R: Read>(
     })
 }
 
-fn pe_identity(file: &File, budget: u64) -> Result<PeIdentity, PeUnavailable> {
-    let cache = ReadCache::new(Budgeted { file, left: budget, exceeded: false, failed: None });
+/// The PE identity of what `reader` holds, reading at most `budget` bytes of it,
+/// on demand (the headers, import tables and version resource).
+pub fn pe_identity<R: Read + Seek>(reader: R, budget: u64) -> Result<PeIdentity, PeUnavailable> {
+    let cache = ReadCache::new(Budgeted { inner: reader, left: budget, exceeded: false, failed: None });
     let identity = pe::inspect(&cache);
     let reader = cache.into_inner();
     if reader.exceeded {
@@ -191,28 +194,28 @@ fn pe_identity(file: &File, budget: u64) -> Result<PeIdentity, PeUnavailable> {
 
 /// A file that may be read only so far, remembering whether the parser was
 /// cut off (the parser sees every failure as "not there").
-struct Budgeted<'f> {
-    file: &'f File,
+struct Budgeted<R> {
+    inner: R,
     left: u64,
     exceeded: bool,
     failed: Option<io::ErrorKind>,
 }
 
-impl Read for Budgeted<'_> {
+impl<R: Read> Read for Budgeted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let want = buf.len() as u64;
         if want > self.left {
             self.exceeded = true;
             return Err(io::Error::other("PE read budget exceeded"));
         }
-        let read = self.file.read(buf).inspect_err(|e| self.failed = Some(e.kind()))?;
+        let read = self.inner.read(buf).inspect_err(|e| self.failed = Some(e.kind()))?;
         self.left -= read as u64;
         Ok(read)
     }
 }
 
-impl Seek for Budgeted<'_> {
+impl<R: Seek> Seek for Budgeted<R> {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        self.file.seek(pos).inspect_err(|e| self.failed = Some(e.kind()))
+        self.inner.seek(pos).inspect_err(|e| self.failed = Some(e.kind()))
     }
 }
