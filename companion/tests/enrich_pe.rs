@@ -216,6 +216,17 @@ fn library_extensions_names_and_skipped_symbols_follow_pefile() {
     ];
     let images = both_kinds("names", &libraries);
     assert_imphashes_match(&images.iter().map(|(n, b)| (n.as_str(), b.clone())).collect::<Vec<_>>());
+    let only = |dll: &'static [u8], name: &'static [u8]| {
+        Some(ringfence_companion::enrich::pe::imphash_of_imports([(dll, vec![Ok(name)])]))
+    };
+    for (name, image) in &images {
+        let expected = if name.starts_with("huge") {
+            only(b"kernel32.dll", b"Sleep")
+        } else {
+            only(b"user32.dll", b"MessageBoxW")
+        };
+        assert_eq!(inspect(image.as_slice()).unwrap().imphash, expected, "{name}");
+    }
 }
 
 #[test]
@@ -224,6 +235,17 @@ fn an_image_without_a_lookup_table_is_hashed_from_its_address_table() {
     only_iat.iat_only = true;
     let images = both_kinds("iat", &[only_iat, Library::new("kernel32.dll", &[Import::Name("Sleep")])]);
     assert_imphashes_match(&images.iter().map(|(n, b)| (n.as_str(), b.clone())).collect::<Vec<_>>());
+    let only = |dll: &'static [u8], name: &'static [u8]| {
+        Some(ringfence_companion::enrich::pe::imphash_of_imports([(dll, vec![Ok(name)])]))
+    };
+    for (name, image) in &images {
+        let expected = if name.starts_with("huge") {
+            only(b"kernel32.dll", b"Sleep")
+        } else {
+            only(b"user32.dll", b"MessageBoxW")
+        };
+        assert_eq!(inspect(image.as_slice()).unwrap().imphash, expected, "{name}");
+    }
 }
 
 #[test]
@@ -336,4 +358,39 @@ fn every_truncation_of_a_real_dll_is_answered_without_a_panic() {
     // Short prefixes lose the headers; long ones keep both imports and version.
     assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
     assert_eq!(inspect(&whole[..0x3f]), Err(PeError::NoDosHeader));
+}
+
+#[test]
+fn thunk_tables_pefile_judges_bogus_count_as_empty_as_pefile_counts_them() {
+    let ordinal_flag = |plus: bool| if plus { 1u64 << 63 } else { 1 << 31 };
+    let mut images = Vec::new();
+    for plus in [false, true] {
+        let kind = if plus { "pe32plus" } else { "pe32" };
+        // An "ordinal" above 65535: the whole table is ignored.
+        let huge_ordinal = [
+            Library::new("bogus.dll", &[Import::Name("A"), Import::Raw(ordinal_flag(plus) | 0x1_0000)]),
+            Library::new("kernel32.dll", &[Import::Name("Sleep")]),
+        ];
+        images.push((format!("huge-ordinal-{kind}"), PeBuilder::new(plus).imports(&huge_ordinal).build()));
+        // The same hint/name RVA fifteen times and more: the table is ignored.
+        let name_rva = 0x1000 + 48; // inside the descriptors: readable, and the same each time
+        let repeated: Vec<Import<'_>> = (0..20).map(|_| Import::Raw(name_rva)).collect();
+        let repeats = [
+            Library::new("repeat.dll", &repeated),
+            Library::new("user32.dll", &[Import::Name("MessageBoxW")]),
+        ];
+        images.push((format!("repeated-{kind}"), PeBuilder::new(plus).imports(&repeats).build()));
+    }
+    assert_imphashes_match(&images.iter().map(|(n, b)| (n.as_str(), b.clone())).collect::<Vec<_>>());
+    let only = |dll: &'static [u8], name: &'static [u8]| {
+        Some(ringfence_companion::enrich::pe::imphash_of_imports([(dll, vec![Ok(name)])]))
+    };
+    for (name, image) in &images {
+        let expected = if name.starts_with("huge") {
+            only(b"kernel32.dll", b"Sleep")
+        } else {
+            only(b"user32.dll", b"MessageBoxW")
+        };
+        assert_eq!(inspect(image.as_slice()).unwrap().imphash, expected, "{name}");
+    }
 }

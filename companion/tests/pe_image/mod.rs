@@ -15,6 +15,8 @@ pub enum Import<'a> {
     Ordinal(u16),
     /// A thunk whose hint/name RVA points nowhere readable.
     Dangling,
+    /// A thunk of exactly this value (ordinal flag included when wanted).
+    Raw(u64),
 }
 
 /// One import descriptor.
@@ -82,6 +84,7 @@ impl PeBuilder {
                     }
                     Import::Ordinal(n) => u64::from(*n) | if self.pe32_plus { 1 << 63 } else { 1 << 31 },
                     Import::Dangling => 0x7000_0000,
+                    Import::Raw(value) => *value,
                 };
                 entries.push(value);
             }
