@@ -214,3 +214,23 @@ fn a_full_queue_refuses_at_once_and_counts_the_events_it_refused() {
     assert!(refused >= 2, "{outcomes:?}");
     assert_eq!(files.counters().busy.load(Ordering::Relaxed), refused as u64);
 }
+
+#[test]
+fn within_one_batch_a_path_is_answered_once_and_a_new_batch_looks_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = copy_to(dir.path(), ZLIB, "app.dll");
+    let files = FileIdentities::new(FileConfig::default()).unwrap();
+    let mut batch = files.batch();
+    let first = batch.identify(&path, soon());
+    std::fs::copy(fixture(GCRYPT64), &path).unwrap();
+    // Every event of a batch happened before the READ returned it: the batch keeps its answer.
+    assert_eq!(batch.identify(&path, soon()), first);
+    assert_eq!(sha256_of(&first), coreutils("sha256sum", Path::new(ZLIB)));
+    let next = files.batch().identify(&path, soon());
+    assert_eq!(sha256_of(&next), coreutils("sha256sum", Path::new(GCRYPT64)));
+    let counters = files.counters();
+    assert_eq!(
+        (counters.requests.load(Ordering::Relaxed), counters.computed.load(Ordering::Relaxed)),
+        (3, 2)
+    );
+}

@@ -1,8 +1,9 @@
 //! File identities for the event stream: cached by path and file identity,
 //! computed on worker threads, waited for only up to a deadline.
 //!
-//! The READ loop [`request`](FileIdentities::request)s the files of a batch
-//! (a warm cache answers at once), then [`resolve`](FileIdentities::resolve)s
+//! The READ loop [`request`](FileBatch::request)s the files of a batch through
+//! a [`FileBatch`] (a warm cache answers at once, and a path named by several
+//! events of the batch is stat-ed once), then [`resolve`](FileIdentities::resolve)s
 //! each with the batch's deadline: an answer that has not arrived by then makes
 //! the event go out not enriched ([`NotEnriched`], counted), and lands in the
 //! cache for the next event. A cache entry is keyed by path *and* the file's
@@ -11,6 +12,7 @@
 //! thread: the kernel has just opened the image, so its metadata is cached; a
 //! network path (`\\server\share\…`) is stat-ed on a worker, like the reading.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -150,6 +152,13 @@ impl FileIdentities {
         Ok(FileIdentities { cache, workers, counters })
     }
 
+    /// A memo for the events of one READ batch: each distinct path is stat-ed
+    /// (and looked up in the cache) once per batch, however many of its events
+    /// name it; every event of a batch happened before the READ returned it.
+    pub fn batch(&self) -> FileBatch<'_> {
+        FileBatch { files: self, answered: HashMap::new() }
+    }
+
     /// Starts finding `path`'s identity; answers at once from the cache.
     pub fn request(&self, path: &Path) -> FileLookup {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
@@ -207,6 +216,40 @@ impl FileIdentities {
     /// Cache entries forgotten to make room.
     pub fn evictions(&self) -> u64 {
         self.cache.evictions()
+    }
+}
+
+/// One batch's view of [`FileIdentities`]; see [`FileIdentities::batch`].
+#[derive(Debug)]
+pub struct FileBatch<'f> {
+    files: &'f FileIdentities,
+    answered: HashMap<PathBuf, Arc<FileOutcome>>,
+}
+
+impl FileBatch<'_> {
+    /// Like [`FileIdentities::request`], answering a path already answered in this batch at once.
+    pub fn request(&mut self, path: &Path) -> FileLookup {
+        if let Some(known) = self.answered.get(path) {
+            self.files.counters.requests.fetch_add(1, Ordering::Relaxed);
+            self.files.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return FileLookup::Ready(Arc::clone(known));
+        }
+        let lookup = self.files.request(path);
+        if let FileLookup::Ready(outcome) = &lookup {
+            self.answered.insert(path.to_path_buf(), Arc::clone(outcome));
+        }
+        lookup
+    }
+
+    /// [`request`](Self::request) then [`FileIdentities::resolve`]; an answer
+    /// that arrives is kept for the rest of the batch.
+    pub fn identify(&mut self, path: &Path, deadline: Instant) -> FileEnrichment {
+        let lookup = self.request(path);
+        let enrichment = self.files.resolve(lookup, deadline);
+        if let FileEnrichment::Done(outcome) = &enrichment {
+            self.answered.entry(path.to_path_buf()).or_insert_with(|| Arc::clone(outcome));
+        }
+        enrichment
     }
 }
 
