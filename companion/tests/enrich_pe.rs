@@ -216,17 +216,6 @@ fn library_extensions_names_and_skipped_symbols_follow_pefile() {
     ];
     let images = both_kinds("names", &libraries);
     assert_imphashes_match(&images.iter().map(|(n, b)| (n.as_str(), b.clone())).collect::<Vec<_>>());
-    let only = |dll: &'static [u8], name: &'static [u8]| {
-        Some(ringfence_companion::enrich::pe::imphash_of_imports([(dll, vec![Ok(name)])]))
-    };
-    for (name, image) in &images {
-        let expected = if name.starts_with("huge") {
-            only(b"kernel32.dll", b"Sleep")
-        } else {
-            only(b"user32.dll", b"MessageBoxW")
-        };
-        assert_eq!(inspect(image.as_slice()).unwrap().imphash, expected, "{name}");
-    }
 }
 
 #[test]
@@ -235,17 +224,6 @@ fn an_image_without_a_lookup_table_is_hashed_from_its_address_table() {
     only_iat.iat_only = true;
     let images = both_kinds("iat", &[only_iat, Library::new("kernel32.dll", &[Import::Name("Sleep")])]);
     assert_imphashes_match(&images.iter().map(|(n, b)| (n.as_str(), b.clone())).collect::<Vec<_>>());
-    let only = |dll: &'static [u8], name: &'static [u8]| {
-        Some(ringfence_companion::enrich::pe::imphash_of_imports([(dll, vec![Ok(name)])]))
-    };
-    for (name, image) in &images {
-        let expected = if name.starts_with("huge") {
-            only(b"kernel32.dll", b"Sleep")
-        } else {
-            only(b"user32.dll", b"MessageBoxW")
-        };
-        assert_eq!(inspect(image.as_slice()).unwrap().imphash, expected, "{name}");
-    }
 }
 
 #[test]
