@@ -186,3 +186,28 @@ fn elevation_types_are_the_three_windows_defines() {
     assert_eq!(ElevationType::from_u32(0), Err(UnknownElevationType(0)));
     assert_eq!(ElevationType::from_u32(4), Err(UnknownElevationType(4)));
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_sid_round_trips_through_text_and_binary(
+            authority in 0u64..(1 << 48),
+            subs in proptest::collection::vec(any::<u32>(), 0..=MAX_SUB_AUTHORITIES),
+        ) {
+            let sid = Sid::new(authority, &subs).unwrap();
+            prop_assert_eq!(sid.to_string().parse::<Sid>(), Ok(sid.clone()));
+            prop_assert_eq!(Sid::from_bytes(&sid.to_bytes()), Ok(sid));
+        }
+
+        #[test]
+        fn any_bytes_parse_to_a_sid_or_a_precise_error(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            if let Ok(sid) = Sid::from_bytes(&bytes) {
+                prop_assert_eq!(sid.to_bytes(), bytes);
+            }
+        }
+    }
+}

@@ -213,3 +213,30 @@ fn a_map_holds_at_most_the_published_number_of_pairs() {
         VolumeMapError::TooManyEntries { count: MAX_VOLUME_MAP_ENTRIES + 1, limit: MAX_VOLUME_MAP_ENTRIES }
     );
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any units after a known volume keep exactly their order and value.
+        #[test]
+        fn a_volume_path_converts_to_the_drive_and_the_same_rest(rest in proptest::collection::vec(any::<u16>(), 0..64)) {
+            let mut nt = wide(r"\Device\HarddiskVolume3\");
+            nt.extend_from_slice(&rest);
+            let mut dos = wide(r"C:\");
+            dos.extend_from_slice(&rest);
+            prop_assert_eq!(machine().to_dos(&nt).path, dos);
+        }
+
+        /// Conversion never fails and never loses the tail of a path it does not know.
+        #[test]
+        fn any_path_converts_or_is_kept_whole(units in proptest::collection::vec(any::<u16>(), 0..96)) {
+            let dos = machine().to_dos(&units);
+            if dos.origin == PathOrigin::UnknownDevice || dos.origin == PathOrigin::AlreadyDos {
+                prop_assert_eq!(dos.path, units);
+            }
+        }
+    }
+}

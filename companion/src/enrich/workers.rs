@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -17,6 +18,7 @@ use std::time::Instant;
 /// A pool of threads answering keys of type `K` with values of type `V`.
 pub struct Workers<K, V> {
     queue: Option<SyncSender<Job<K, V>>>,
+    closing: Arc<AtomicBool>,
     in_flight: Arc<Mutex<HashMap<K, Arc<Slot<V>>>>>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -60,15 +62,17 @@ where
         let jobs = Arc::new(Mutex::new(jobs));
         let work = Arc::new(work);
         let in_flight: Arc<Mutex<HashMap<K, Arc<Slot<V>>>>> = Arc::default();
+        let closing = Arc::new(AtomicBool::new(false));
         let mut handles = Vec::new();
         for index in 0..threads.max(1) {
             let (jobs, work, in_flight) = (Arc::clone(&jobs), Arc::clone(&work), Arc::clone(&in_flight));
+            let closing = Arc::clone(&closing);
             let handle = std::thread::Builder::new()
                 .name(format!("{name}-{index}"))
-                .spawn(move || serve(&jobs, &*work, &in_flight))?;
+                .spawn(move || serve(&jobs, &*work, &in_flight, &closing))?;
             handles.push(handle);
         }
-        Ok(Workers { queue: Some(queue), in_flight, threads: handles })
+        Ok(Workers { queue: Some(queue), closing, in_flight, threads: handles })
     }
 
     /// Queues `key`, or joins the answer already being worked out for it.
@@ -96,7 +100,9 @@ where
 
 impl<K, V> Drop for Workers<K, V> {
     fn drop(&mut self) {
-        // Closing the queue ends each thread once the jobs already queued are done.
+        // Jobs still queued are dropped, not worked out: nobody is left to wait
+        // for them. Each thread ends after the job it is on.
+        self.closing.store(true, Ordering::SeqCst);
         self.queue = None;
         for handle in self.threads.drain(..) {
             let _ = handle.join();
@@ -104,14 +110,21 @@ impl<K, V> Drop for Workers<K, V> {
     }
 }
 
-fn serve<K, V, F>(jobs: &Mutex<Receiver<Job<K, V>>>, work: &F, in_flight: &Mutex<HashMap<K, Arc<Slot<V>>>>)
-where
+fn serve<K, V, F>(
+    jobs: &Mutex<Receiver<Job<K, V>>>,
+    work: &F,
+    in_flight: &Mutex<HashMap<K, Arc<Slot<V>>>>,
+    closing: &AtomicBool,
+) where
     K: Eq + Hash,
     F: Fn(&K) -> V,
 {
     loop {
         let job = jobs.lock().unwrap_or_else(PoisonError::into_inner).recv();
         let Ok((key, slot)) = job else { return };
+        if closing.load(Ordering::SeqCst) {
+            continue;
+        }
         let value = work(&key);
         // Leave the in-flight table before answering, so that a later submit of
         // the same key finds the cache the work function filled, not this slot.
@@ -188,6 +201,37 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(10);
         assert_eq!((first.wait_until(deadline), second.wait_until(deadline)), (Some(5), Some(5)));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn dropping_the_pool_waits_for_the_running_job_only() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let gate = Mutex::new(gate);
+        let counted = Arc::clone(&calls);
+        let workers = Workers::new("t", 1, 8, move |k: &u32| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let _ = gate.lock().unwrap().recv();
+            *k
+        })
+        .unwrap();
+        let running = workers.submit(0).unwrap();
+        while calls.load(Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        for k in 1..5 {
+            workers.submit(k).unwrap();
+        }
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            for _ in 0..5 {
+                let _ = release.send(());
+            }
+        });
+        drop(workers);
+        releaser.join().unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "the four queued jobs were dropped");
+        assert_eq!(running.try_get(), Some(0));
     }
 
     #[test]
