@@ -29,8 +29,8 @@ pub struct FileLimits {
 }
 
 impl Default for FileLimits {
-    /// 256 MiB per file (Windows' largest system images are about 150 MiB);
-    /// 16 MiB for the PE parser (whole sections are read: `.rdata`, `.rsrc`).
+    /// 256 MiB per file; 16 MiB for the PE parser (it reads whole sections:
+    /// the one holding the import tables, and `.rsrc`).
     fn default() -> Self {
         FileLimits { max_file_bytes: 256 << 20, max_pe_read_bytes: 16 << 20 }
     }
