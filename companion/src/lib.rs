@@ -7,7 +7,10 @@
 //! - [`stream`], [`render`], [`doc`], [`sequence`], [`text`], [`time`]: batches to ECS
 //!   JSON or table rows, with lost events, gaps and damage accounted.
 //! - [`commands`], [`exit`], [`stats_view`]: what each subcommand does.
-// `deny`, not `forbid`: the Windows transport (device/windows.rs) is the one allowed exception.
+//! - [`sysmon`]: enriched events in Sysmon's shape (EventID 1, 5, 7 and their EventData).
+//! - [`enrich`]: DOS paths, accounts, file identity (hashes, PE version), caches and workers.
+// `deny`, not `forbid`: the Windows transport (device/windows.rs) and the Windows enrichment
+// sources (enrich/windows.rs) are the allowed exceptions.
 #![deny(unsafe_code)]
 
 pub mod client;
@@ -17,6 +20,7 @@ pub mod config;
 mod content_cmd;
 pub mod device;
 pub mod doc;
+pub mod enrich;
 pub mod exit;
 pub mod output;
 pub mod render;
@@ -24,6 +28,7 @@ pub mod sequence;
 pub mod service;
 pub mod stats_view;
 pub mod stream;
+pub mod sysmon;
 pub mod text;
 pub mod time;
 pub mod watch;

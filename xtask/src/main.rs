@@ -143,6 +143,7 @@ fn miri() -> Result<(), Failure> {
 
 fn test() -> Result<(), Failure> {
     setup::emulator_packages()?;
+    setup::pe_fixtures()?;
     let sys = driver()?;
     Step::new("workspace tests (host, driver core, PE and INF checks, emulation end to end)", "cargo")
         .args(["test", "--workspace"])
@@ -168,6 +169,7 @@ fn test() -> Result<(), Failure> {
 /// arguments go to Criterion (e.g. `--measurement-time 3`, or a name filter).
 fn bench(rest: &[String]) -> Result<(), Failure> {
     setup::emulator_packages()?;
+    setup::pe_fixtures()?;
     // The end-to-end benchmark runs the real driver in the emulator.
     let sys = driver()?;
     Step::new("Criterion benchmarks", "cargo")

@@ -120,3 +120,43 @@ fn is_root() -> bool {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
 }
+
+/// The PE files the companion's enrichment tests read (Debian's mingw-w64
+/// builds of zlib, libgcrypt and libgpg-error: PE32 and PE32+, DLLs and EXEs,
+/// with and without version resources) and the pefile oracle (PyPI) they are
+/// checked against.
+pub(crate) fn pe_fixtures() -> Result<(), Failure> {
+    const FILES: [&str; 4] = [
+        "/usr/x86_64-w64-mingw32/lib/zlib1.dll",
+        "/usr/i686-w64-mingw32/lib/zlib1.dll",
+        "/usr/x86_64-w64-mingw32/bin/libgcrypt-20.dll",
+        "/usr/i686-w64-mingw32/bin/libgpg-error-0.dll",
+    ];
+    if !FILES.iter().all(|f| Path::new(f).exists()) {
+        const INSTALL: &str = "apt-get update && apt-get install -y libz-mingw-w64 libgcrypt-mingw-w64-dev libgpg-error-mingw-w64-dev";
+        if !is_root() {
+            return Err(Failure::new(
+                "PE test fixtures",
+                format!(
+                    "the enrichment tests read Debian's mingw-w64 PE files; run as root:\n  sudo sh -c '{INSTALL}'"
+                ),
+            ));
+        }
+        Step::new("install Debian's mingw-w64 PE files (enrichment test fixtures)", "sh")
+            .args(["-c", INSTALL])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .hint("apt-get must reach Debian's package servers")
+            .run()?;
+    }
+    let probe = format!("import pefile, sys; sys.exit(pefile.__version__ != '{PEFILE_VERSION}')");
+    if Step::new("probe pefile", "python3").args(["-c", &probe]).probe() {
+        return Ok(());
+    }
+    Step::new("install pefile (the IMPHASH and version-resource oracle)", "python3")
+        .args(["-m", "pip", "install", "--quiet", &format!("pefile=={PEFILE_VERSION}")])
+        .hint("python3 with pip must be installed and reach PyPI")
+        .run()
+}
+
+/// The pefile release the tests compare with.
+const PEFILE_VERSION: &str = "2024.8.26";
