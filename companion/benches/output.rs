@@ -5,6 +5,8 @@
 //! deleted (retention) so that the benchmark does not fill the disk; the
 //! baseline's file is cut back to empty at the same size.
 
+mod common;
+
 use std::fs::File;
 use std::hint::black_box;
 use std::io::{Seek, SeekFrom, Write};
@@ -15,56 +17,13 @@ use ringfence_companion::clock::Now;
 use ringfence_companion::config::{FileOutput, Format, FsyncPolicy, defaults};
 use ringfence_companion::output::{FileSystem, RotatingLog};
 use ringfence_companion::{EventStream, Format as Rendering, Host};
-use ringfence_wire::record::{encode, encoded_len};
-use ringfence_wire::{Event, Text};
 
 const EVENTS: u64 = 1000;
 const PER_APPEND: usize = 100;
 
 /// 1,000 records, mostly image loads, and their ECS lines in appends of 100 lines.
 fn workload() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let exe: Vec<u16> = r"\Device\HarddiskVolume3\Program Files\Vendor\app.exe".encode_utf16().collect();
-    let cmd: Vec<u16> = r#""C:\Program Files\Vendor\app.exe" --serve --port 8080"#.encode_utf16().collect();
-    let dll: Vec<u16> = r"\Device\HarddiskVolume3\Windows\System32\kernelbase.dll".encode_utf16().collect();
-    let mut batches = Vec::new();
-    let mut batch = Vec::new();
-    for i in 0..1000u32 {
-        let event = match i % 10 {
-            0 => Event::ProcessStart {
-                pid: 1000 + i,
-                parent_pid: 4,
-                creating_pid: 4,
-                creating_tid: 8,
-                session_id: 1,
-                image_path: Text::wide(&exe),
-                command_line: Text::wide(&cmd),
-                start_key: u64::from(i),
-                create_time: 133_000_000_000_000_000,
-                image_name_available: true,
-                rule_name: Text::default(),
-            },
-            9 => {
-                Event::ProcessExit { pid: 1000 + i - 9, exit_status: 0, time: 1, rule_name: Text::default() }
-            }
-            _ => Event::ImageLoad {
-                pid: 1000 + i - i % 10,
-                image_path: Text::wide(&dll),
-                image_base: 0x7ffa_0000_0000,
-                image_size: 0x10_0000,
-                signature_level: 12,
-                signature_type: 1,
-                kernel_image: false,
-                time: 133_000_000_000_000_000,
-                rule_name: Text::default(),
-            },
-        };
-        let at = batch.len();
-        batch.resize(at + encoded_len(&event).unwrap(), 0);
-        encode(&event, u64::from(i) + 1, 133_000_000_000_000_000, &mut batch[at..]).unwrap();
-        if (i as usize + 1) % PER_APPEND == 0 {
-            batches.push(std::mem::take(&mut batch));
-        }
-    }
+    let batches: Vec<Vec<u8>> = common::records().chunks(PER_APPEND).map(<[Vec<u8>]>::concat).collect();
     let mut stream = EventStream::new(Host { name: "bench".into() }, Rendering::Json);
     let lines = batches
         .iter()

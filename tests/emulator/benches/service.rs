@@ -41,6 +41,7 @@ fn loaded(image: &[u8]) -> EmulatedSystem {
             signature_type: 1,
             system_mode: false,
             time: 133_000_000_000_000_000 + i,
+            conflicting_architecture: false,
         }))
     }));
     while system.step() {}
