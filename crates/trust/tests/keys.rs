@@ -60,7 +60,7 @@ fn a_registry_blob_is_whole_keys_at_most_the_limit() {
         Err(KeyListError { index: 1, kind: KeyErrorKind::BlobLength { len: 33 } })
     );
     let mut many = Vec::new();
-    for seed in 1..=MAX_TRUSTED_KEYS as u8 + 1 {
+    for seed in 1..=u8::try_from(MAX_TRUSTED_KEYS + 1).unwrap() {
         many.extend_from_slice(&SigningKey::from_seed([seed; 32]).unwrap().public_key());
     }
     assert_eq!(
