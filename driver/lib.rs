@@ -24,9 +24,12 @@
 
 extern crate alloc;
 
+pub mod admission;
 pub mod channel;
 pub mod content_slot;
 pub mod control;
+pub mod guard;
+pub mod health;
 pub mod params;
 pub mod platform;
 pub mod queue;

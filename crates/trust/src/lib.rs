@@ -8,7 +8,8 @@
 //! - [`keys`]: the trusted keys, built in and provisioned;
 //! - [`policy`]: the signature stage and the policy decision (ring, sensor
 //!   versions, pin), as pure functions;
-//! - [`reason`]: every refusal and fallback as a stable code on the wire.
+//! - [`reason`]: every refusal and fallback as a stable code on the wire;
+//! - [`guard_state`]: the crash-loop guard's state, as the driver keeps it in its service key.
 //!
 //! `no_std`, no allocation, no `unsafe`; every parser and decision function
 //! is in the link-time no-panic proof except the SHA-512 inside signature
@@ -29,12 +30,14 @@
 extern crate std;
 
 pub mod envelope;
+pub mod guard_state;
 pub mod keys;
 pub mod policy;
 pub mod reason;
 pub mod signature;
 
 pub use envelope::{Declaration, EmitError, Envelope, EnvelopeError, EnvelopeErrorKind};
+pub use guard_state::{GuardState, Level};
 pub use keys::{KeyId, KeyListError, KeySource, MAX_TRUSTED_KEYS, TrustedKeys};
 pub use policy::{
     AuthError, Authentic, Judgement, Pin, Policy, PolicyRefusal, RING_GENERAL, SignaturePolicy, authenticate,

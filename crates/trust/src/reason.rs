@@ -122,6 +122,8 @@ pub enum Reason {
     Restored {
         slot: Slot,
     },
+    /// The content on trial ran healthily and is now the last-known-good (an accepted record).
+    Promoted,
 }
 
 mod code {
@@ -146,6 +148,7 @@ mod code {
     pub(super) const PERSISTED_UNREADABLE: u32 = 0x1042;
     pub(super) const PERSISTED_TOO_LARGE: u32 = 0x1043;
     pub(super) const RESTORED: u32 = 0x1050;
+    pub(super) const PROMOTED: u32 = 0x1051;
 }
 
 fn narrow(v: u64) -> u32 {
@@ -190,6 +193,7 @@ impl Reason {
             Reason::PersistedUnreadable { .. } => code::PERSISTED_UNREADABLE,
             Reason::PersistedTooLarge { .. } => code::PERSISTED_TOO_LARGE,
             Reason::Restored { .. } => code::RESTORED,
+            Reason::Promoted => code::PROMOTED,
         }
     }
 
@@ -213,6 +217,7 @@ impl Reason {
                 E::EmptySensorRange { min, max } => [min, max, 0, 0],
             },
             Reason::Auth(AuthError::Unsigned)
+            | Reason::Promoted
             | Reason::Auth(AuthError::Signature(SignatureError::Malformed | SignatureError::Mismatch)) => {
                 [0; 4]
             }
@@ -282,6 +287,7 @@ impl Reason {
             }
             code::PERSISTED_TOO_LARGE => Some(Reason::PersistedTooLarge { slot: slot()?, size: b, max: c }),
             code::RESTORED => Some(Reason::Restored { slot: slot()? }),
+            code::PROMOTED => Some(Reason::Promoted),
             _ => None,
         }
     }
@@ -403,6 +409,7 @@ impl core::fmt::Display for Reason {
                 write!(f, "{} is {size} bytes, more than the {max} any content can be", slot.name())
             }
             Reason::Restored { slot } => write!(f, "restored {} when the driver started", slot.name()),
+            Reason::Promoted => f.write_str("the content passed its trial and is now the last-known-good"),
         }
     }
 }

@@ -34,6 +34,7 @@ fn every_reason() -> Vec<Reason> {
         Reason::PersistedUnreadable { slot: Slot::Trial, status: 0xC000_0185_u32 as i32 },
         Reason::PersistedTooLarge { slot: Slot::LastKnownGood, size: 1 << 30, max: 1 << 24 },
         Reason::Restored { slot: Slot::Trial },
+        Reason::Promoted,
     ]
 }
 
