@@ -11,9 +11,9 @@
 //!   load itself counts as a start on trial. Only then is it installed.
 //! - DriverEntry: a count at or past the threshold means the last starts did
 //!   not survive: step down one level (trial → last-known-good → nothing),
-//!   count reset. Then count this start *before* anything of the content runs,
-//!   read the file (bounded), admit it exactly as a load is admitted, and
-//!   install it; a refused or missing file steps down too. Last-known-good
+//!   count reset. Then read the file (bounded), count this start *before*
+//!   anything of the content runs (admission included), admit it exactly as a
+//!   load is admitted, and install it; a refused or missing file steps down too. Last-known-good
 //!   that is byte for byte the content that failed its trial is skipped.
 //! - Healthy (see [`crate::health`]): trial content is written to the
 //!   last-known-good file, then the state becomes (last-known-good, 0), then
@@ -158,12 +158,16 @@ impl<S: Store> Guard<S> {
     }
 
     /// DriverEntry: restores what the state says, stepping down past crash loops and
-    /// refused files. The returned content is on trial if `level()` says trial.
-    pub fn start(mut store: S, settings: &TrustSettings, threshold: u32) -> (Guard<S>, Restored) {
+    /// refused files. Without a store (persistence unavailable) nothing is restored.
+    pub fn start(store: Option<S>, settings: &TrustSettings, threshold: u32) -> (Guard<S>, Restored) {
         let mut restored = Restored::default();
-        let state = match store.read_state() {
-            Ok(Some(value)) => GuardState::parse(&value).unwrap_or(GuardState::INITIAL),
-            Ok(None) | Err(_) => GuardState::INITIAL,
+        let Some(mut store) = store else {
+            let guard = Guard { threshold: threshold.max(1), ..Guard::default() };
+            return (guard, restored);
+        };
+        let (state, recorded) = match store.read_state() {
+            Ok(Some(value)) => (GuardState::parse(&value).unwrap_or(GuardState::INITIAL), true),
+            Ok(None) | Err(_) => (GuardState::INITIAL, false),
         };
         let mut guard = Guard { store: Some(store), state, threshold: threshold.max(1), promotions: 0 };
         let mut level = state.level;
@@ -181,14 +185,10 @@ impl<S: Store> Guard<S> {
                 (level, starts) = (level.below(), 0);
                 continue;
             }
-            // Count this start before any of the content runs.
-            let counted = GuardState { level, unhealthy_starts: starts.saturating_add(1), ..guard.state };
-            if let Err(status) = guard.save(counted) {
-                restored.record(refused(0, Reason::NotPersisted { step: PersistStep::Registry, status }));
-                return (guard, restored);
-            }
             let bytes = match guard.read(slot) {
                 Ok(Some(bytes)) => bytes,
+                // A machine that never persisted anything has no last-known-good: not a fallback.
+                Ok(None) if !recorded => return (guard, restored),
                 Ok(None) => {
                     restored.record(refused(0, Reason::PersistedMissing { slot }));
                     (level, starts) = (level.below(), 0);
@@ -206,6 +206,12 @@ impl<S: Store> Guard<S> {
                 restored.record(refused(declared_version(&bytes), reason));
                 (level, starts) = (level.below(), 0);
                 continue;
+            }
+            // Count this start before anything of the content (admission included) runs.
+            let counted = GuardState { level, unhealthy_starts: starts.saturating_add(1), ..guard.state };
+            if let Err(status) = guard.save(counted) {
+                restored.record(refused(0, Reason::NotPersisted { step: PersistStep::Registry, status }));
+                return (guard, restored);
             }
             let admission = admit(&bytes, settings, guard.state.newest_offered);
             match admission.verdict {

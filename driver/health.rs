@@ -92,6 +92,11 @@ impl TrialWatch {
         }
     }
 
+    /// Whether a generation became healthy and was not yet taken.
+    pub fn is_due(&self) -> bool {
+        self.due.load(Ordering::Relaxed) != 0
+    }
+
     /// The generation that became healthy, once: whoever takes it concludes the trial.
     pub fn take_due(&self) -> Option<u64> {
         if self.due.load(Ordering::Relaxed) == 0 {

@@ -34,6 +34,7 @@ pub mod params;
 pub mod platform;
 pub mod queue;
 pub mod sensor;
+pub mod trust_params;
 
 #[allow(unsafe_code)]
 pub mod kernel;

@@ -25,7 +25,7 @@ fn boot_with(store: &MemoryStore, trust: TrustSettings) -> Sensor<Host> {
     let queue = Queue::with_capacity(1 << 20).unwrap();
     let settings = StartSettings {
         trust,
-        store: store.clone(),
+        store: Some(store.clone()),
         threshold: THRESHOLD_DEFAULT,
         health: HEALTH,
         notes: Notes::NONE,

@@ -79,7 +79,8 @@ pub enum Offered {
 #[derive(Debug)]
 pub struct StartSettings<S> {
     pub trust: TrustSettings,
-    pub store: S,
+    /// `None`: persistence is unavailable (the directory could not be prepared).
+    pub store: Option<S>,
     pub threshold: u32,
     pub health: HealthCriteria,
     /// Notes from reading the trust parameters.
@@ -160,6 +161,11 @@ impl<P: Platform> Sensor<P> {
             }
             Offered::Accepted { version }
         })
+    }
+
+    /// Whether active content became healthy and waits for [`Sensor::conclude`] (one load).
+    pub fn health_is_due(&self) -> bool {
+        self.health.is_due()
     }
 
     /// The generation of active content that just became healthy, once: whoever takes it
