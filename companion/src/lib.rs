@@ -22,6 +22,7 @@ pub mod stats_view;
 pub mod stream;
 pub mod text;
 pub mod time;
+pub mod trust_cmd;
 pub mod watch;
 
 pub use client::ClientError;
