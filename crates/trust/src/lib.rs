@@ -12,9 +12,9 @@
 //! - [`guard_state`]: the crash-loop guard's state, as the driver keeps it in its service key.
 //!
 //! `no_std`, no allocation, no `unsafe`; every parser and decision function
-//! is in the link-time no-panic proof except the SHA-512 inside signature
-//! verification (see [`signature`] for the two bounds checks left and why they
-//! cannot fail).
+//! is in the link-time no-panic proof; signature verification is not (see
+//! [`signature`] for the bounds checks `ed25519-compact` leaves and why none
+//! can fail).
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(

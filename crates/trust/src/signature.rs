@@ -11,18 +11,27 @@
 //! envelope, which the caller bounds) and then does a fixed amount of curve
 //! arithmetic; it allocates nothing and uses a few KiB of stack.
 //!
-//! Panic paths: `ed25519-compact`'s SHA-512 keeps two slice bounds checks
-//! that the optimiser cannot remove, so [`verify`] is outside the link-time
-//! no-panic proof (everything else in this crate is inside it). Both are
-//! unreachable by the hash's own invariants:
-//! - `State::blocks` slices `&input[128..]` inside `while inlen >= 128`,
-//!   where `inlen` starts as `input.len()` and both shrink by 128 together;
-//! - `Hash::finalize` slices `w[..r]` and `padded[..r]` with `r`, the count of
-//!   buffered bytes, which `update` only ever sets to a value below 128 (the
-//!   partial block it keeps, or the remainder `blocks` returns, `< 128`).
+//! Panic paths: [`verify`] is outside the link-time no-panic proof, because
+//! `ed25519-compact` 2.6 keeps bounds checks the optimiser cannot remove. They
+//! were read off the release build's code (each call to a slice or index
+//! failure routine in the verification path), and each is unreachable by an
+//! invariant of the crate's own code:
+//! - `sha512::State::blocks`: `&input[128..]` and the 8-byte reads in
+//!   `load_be`, inside `while inlen >= 128`, where `inlen` starts as
+//!   `input.len()` and both shrink by 128 together;
+//! - `sha512::Hash::finalize`: `w[..r]`, `padded[..r]` and `padded[r]`, where
+//!   `r`, the count of buffered bytes, is only ever set below 128 by `update`
+//!   (the partial block it keeps, or the remainder `blocks` returns);
+//! - `edwards25519::GeP2::slide`: `a[i >> 3]` with `i < 256` on 32-byte
+//!   scalars, and `r[i + b]` with `b < min(7, 256 - i)`;
+//! - `edwards25519::GeP2::double_scalarmult_vartime`: `ai[|s| / 2]` and
+//!   `BI[|s| / 2]` (8 entries each) indexed by `slide` digits, which `slide`
+//!   keeps odd and within −15..=15, so the index is at most 7.
 //!
-//! The key check, the scalar check, point decoding and the curve arithmetic
-//! are in the proof (`crates/proofs` links [`check_signature_shape`]).
+//! The key check ([`crate::keys::check_key`]: point decoding, small-order
+//! test) is in the proof, through `TrustedKeys::add_blob`; verification is
+//! fuzzed (`fuzz/fuzz_targets/envelope.rs`) and tested with every byte of an
+//! envelope flipped.
 
 use crate::envelope::{Declaration, Envelope, PUBLIC_KEY_LEN, layout};
 use crate::keys::{KeyId, TrustedKeys};
@@ -59,15 +68,6 @@ pub fn verify<'a>(envelope: &Envelope<'a>, trusted: &TrustedKeys) -> Result<Veri
     state.absorb(envelope.signed_bytes());
     state.verify().map_err(|_| SignatureError::Mismatch)?;
     Ok(Verified { declaration, content: envelope.content() })
-}
-
-/// The part of verification that does not hash the message: the signature's
-/// scalar and point checks and the signer key's decoding. Linked into the
-/// no-panic proof; [`verify`] runs the same checks first.
-#[cfg_attr(feature = "no-panic", no_panic::no_panic)]
-pub fn check_signature_shape(signer: &[u8; PUBLIC_KEY_LEN], signature: &[u8; layout::SIGNATURE_LEN]) -> bool {
-    let key = ed25519_compact::PublicKey::new(*signer);
-    key.verify_incremental(&ed25519_compact::Signature::new(*signature)).is_ok()
 }
 
 /// A signing key: the 32-byte seed from which the key pair is derived (RFC 8032).
