@@ -327,3 +327,58 @@ fn a_crash_at_every_operation_across_consecutive_starts_always_ends_running() {
         }
     }
 }
+
+#[test]
+fn a_persisted_file_too_large_or_unreadable_is_not_loaded_and_says_why() {
+    let store = with_last_known_good();
+    let sensor = boot(&store);
+    offer(&sensor, &content(7));
+    drop(sensor);
+    let huge = vec![0u8; crate::guard::MAX_PERSISTED_BYTES + 1];
+    store.disk().files.insert("trial.bin", huge);
+    let sensor = boot(&store);
+    assert_eq!(sensor.content_version(), 5);
+    let too_large = Reason::PersistedTooLarge {
+        slot: Slot::Trial,
+        size: u32::try_from(crate::guard::MAX_PERSISTED_BYTES + 1).unwrap(),
+        max: u32::try_from(crate::guard::MAX_PERSISTED_BYTES).unwrap(),
+    };
+    assert_eq!(content_records(&sensor)[0], (false, 0, 5, too_large.code()));
+    drop(sensor);
+
+    let store = with_last_known_good();
+    store.disk().reboot();
+    store.disk().fail.insert(Op::Read, STATUS_IO_DEVICE_ERROR);
+    let sensor = boot_with(&store, TrustSettings::default());
+    let unreadable =
+        Reason::PersistedUnreadable { slot: Slot::LastKnownGood, status: STATUS_IO_DEVICE_ERROR };
+    assert_eq!(content_records(&sensor), vec![(false, 0, 0, unreadable.code())]);
+    assert_eq!(sensor.content_version(), 0);
+}
+
+#[test]
+fn a_malformed_guard_state_is_read_as_the_initial_state() {
+    let store = with_last_known_good();
+    for bad in [vec![], vec![0xFF; 16], vec![1, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], vec![0; 40]] {
+        store.disk().state = Some(bad.clone());
+        let sensor = boot(&store);
+        assert_eq!(sensor.content_version(), 5, "{bad:?}: the last-known-good is loaded");
+        assert_eq!(
+            state(&store),
+            GuardState { level: Level::LastKnownGood, unhealthy_starts: 1, newest_offered: 0 }
+        );
+    }
+}
+
+#[test]
+fn a_missing_file_that_the_state_names_is_reported_and_stepped_past() {
+    let store = with_last_known_good();
+    let sensor = boot(&store);
+    offer(&sensor, &content(7));
+    drop(sensor);
+    store.disk().files.remove("trial.bin");
+    let sensor = boot(&store);
+    let missing = Reason::PersistedMissing { slot: Slot::Trial }.code();
+    let restored = Reason::Restored { slot: Slot::LastKnownGood }.code();
+    assert_eq!(content_records(&sensor), vec![(false, 0, 5, missing), (true, 5, 5, restored)]);
+}

@@ -2,7 +2,7 @@
 //! content (read, Ed25519-verified, validated, counted in the service key) beside the same
 //! DriverEntry on a machine with nothing persisted. Emulated time, not native time: the
 //! difference between the two is what restoring content adds, in emulation.
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation, missing_docs)]
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use ringfence_content::compile;
