@@ -159,6 +159,7 @@ impl<S: Store> Guard<S> {
 
     /// DriverEntry: restores what the state says, stepping down past crash loops and
     /// refused files. Without a store (persistence unavailable) nothing is restored.
+    #[inline(never)]
     pub fn start(store: Option<S>, settings: &TrustSettings, threshold: u32) -> (Guard<S>, Restored) {
         let mut restored = Restored::default();
         let Some(mut store) = store else {

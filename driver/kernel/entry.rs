@@ -25,7 +25,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use ringfence_wire::ioctl::{
-    Notes, STATUS_ACCESS_DENIED, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST, STATUS_SUCCESS,
+    STATUS_ACCESS_DENIED, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST, STATUS_SUCCESS,
 };
 use windows_sys::Wdk::Foundation::{DEVICE_OBJECT, DRIVER_OBJECT, IRP, PEPROCESS};
 use windows_sys::Wdk::System::SystemServices::{IMAGE_INFO, PS_CREATE_NOTIFY_INFO};
@@ -111,13 +111,10 @@ unsafe extern "system" fn DriverEntry(
 /// As DriverEntry.
 unsafe fn start(driver: *mut DRIVER_OBJECT, registry_path: *const UNICODE_STRING) -> Result<(), NTSTATUS> {
     // SAFETY: forwarded.
-    let (queue_bytes, notes) = unsafe { registry::queue_bytes(registry_path) };
-    let queue = Queue::with_capacity(usize::try_from(queue_bytes).unwrap_or(0))
-        .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+    let mut shared = unsafe { new_shared(registry_path) }?;
     // SAFETY: forwarded.
-    let sensor = unsafe { restore(registry_path, queue, notes) };
-    let shared = Shared { sensor, client_open: AtomicBool::new(false) };
-    let shared = Published::new(try_box(shared).map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?);
+    unsafe { restore(registry_path, &mut shared.sensor) };
+    let shared = Published::new(shared);
     // SAFETY: the driver object is ours to set up during DriverEntry.
     let object = unsafe { &mut *driver };
     for routine in object.MajorFunction.iter_mut() {
@@ -148,14 +145,30 @@ unsafe fn start(driver: *mut DRIVER_OBJECT, registry_path: *const UNICODE_STRING
     Ok(())
 }
 
-/// The sensor with its trust parameters and its persisted content restored (admitted exactly
-/// as a load is) before any callback runs. Its own frame: signature checks and the guard
-/// need a few KiB of stack that DriverEntry's frame should not carry.
+/// The sensor (queue from the Parameters key) in pool. Its own frame: the sensor is built
+/// on the stack and moved, and that kilobyte must not stay under `restore`'s deep calls.
 ///
 /// # Safety
 /// `registry_path` is DriverEntry's `RegistryPath` argument.
 #[inline(never)]
-unsafe fn restore(registry_path: *const UNICODE_STRING, queue: Queue, notes: Notes) -> Sensor<Kernel> {
+unsafe fn new_shared(registry_path: *const UNICODE_STRING) -> Result<Box<Shared>, NTSTATUS> {
+    // SAFETY: forwarded.
+    let (queue_bytes, notes) = unsafe { registry::queue_bytes(registry_path) };
+    let queue = Queue::with_capacity(usize::try_from(queue_bytes).unwrap_or(0))
+        .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+    let shared = Shared { sensor: Sensor::new(queue, notes), client_open: AtomicBool::new(false) };
+    try_box(shared).map_err(|_| STATUS_INSUFFICIENT_RESOURCES)
+}
+
+/// Gives the sensor (already in pool) its trust parameters and restores its persisted
+/// content (admitted exactly as a load is) before any callback runs. Its own frame:
+/// signature checks and the guard need a few KiB of stack that DriverEntry's frame should
+/// not carry.
+///
+/// # Safety
+/// `registry_path` is DriverEntry's `RegistryPath` argument.
+#[inline(never)]
+unsafe fn restore(registry_path: *const UNICODE_STRING, sensor: &mut Sensor<Kernel>) {
     // SAFETY: forwarded.
     let trust = unsafe { registry::trust_parameters(registry_path) };
     // SAFETY: the I/O manager's RegistryPath is a valid counted string during DriverEntry.
@@ -167,7 +180,7 @@ unsafe fn restore(registry_path: *const UNICODE_STRING, queue: Queue, notes: Not
         health: trust.health,
         notes: trust.notes,
     };
-    Sensor::start(queue, notes, settings)
+    sensor.restore(settings);
 }
 
 const IRP_MJ_CREATE: usize = 0x00;

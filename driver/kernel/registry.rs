@@ -104,6 +104,7 @@ struct ReadValue {
 ///
 /// # Safety
 /// `registry_path` is DriverEntry's `RegistryPath` argument.
+#[inline(never)]
 pub(crate) unsafe fn trust_parameters(registry_path: *const UNICODE_STRING) -> TrustParameters {
     // SAFETY: forwarded.
     let values = unsafe { read_parameters(registry_path, &trust_params::VALUE_NAMES) };

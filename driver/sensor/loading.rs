@@ -88,9 +88,19 @@ pub struct StartSettings<S> {
 }
 
 impl<P: Platform> Sensor<P> {
-    /// DriverEntry: a sensor that restores its persisted content through the guard before
-    /// any callback is registered, and reports what it restored or refused.
+    /// A sensor that restores its persisted content ([`Sensor::restore`]).
     pub fn start(queue: Queue, notes: Notes, settings: StartSettings<P::Store>) -> Self {
+        let mut sensor = Sensor::new(queue, notes);
+        sensor.restore(settings);
+        sensor
+    }
+
+    /// DriverEntry: takes the trust settings and restores the persisted content through the
+    /// guard, in place (the sensor is already where it will live: nothing large is moved),
+    /// before any callback is registered; reports what it restored or refused. Its own
+    /// frame, so that its locals and the signature check's never stack on DriverEntry's.
+    #[inline(never)]
+    pub fn restore(&mut self, settings: StartSettings<P::Store>) {
         let (guard, mut restored) = Guard::start(settings.store, &settings.trust, settings.threshold);
         let fallbacks = restored.records().filter(|r| !r.accepted).count();
         let fallbacks = u64::try_from(fallbacks).unwrap_or(u64::MAX);
@@ -98,25 +108,24 @@ impl<P: Platform> Sensor<P> {
         if fallbacks > 0 {
             trust_notes = trust_notes.union(Notes::CONTENT_FALLBACK);
         }
-        let trust = Trust {
-            settings: settings.trust,
-            guard,
-            notes: trust_notes,
-            refused: Refusals::default(),
-            start_fallbacks: fallbacks,
-        };
-        let mut sensor = Sensor::new(queue, notes);
-        sensor.trust = P::lock(trust);
-        sensor.health = crate::health::TrialWatch::new(settings.health);
+        self.trust.write(|trust| {
+            *trust = Trust {
+                settings: settings.trust,
+                guard,
+                notes: trust_notes,
+                refused: Refusals::default(),
+                start_fallbacks: fallbacks,
+            };
+        });
+        self.health = crate::health::TrialWatch::new(settings.health);
         if let Some(content) = restored.content.take() {
-            sensor.install(content);
-            sensor.health.watch(P::now());
+            self.install(content);
+            self.health.watch(P::now());
         }
-        let active_version = sensor.content_version();
+        let active_version = self.content_version();
         for record in restored.records() {
-            sensor.report_content(record, active_version);
+            self.report_content(record, active_version);
         }
-        sensor
     }
 
     fn report_content(&self, record: &StartRecord, active_version: u32) {

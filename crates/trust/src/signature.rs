@@ -62,12 +62,27 @@ pub fn verify<'a>(envelope: &Envelope<'a>, trusted: &TrustedKeys) -> Result<Veri
         let count = u32::try_from(trusted.len()).unwrap_or(u32::MAX);
         return Err(SignatureError::UntrustedSigner { key: KeyId::of(&declaration.signer), trusted: count });
     }
-    let key = ed25519_compact::PublicKey::new(declaration.signer);
-    let signature = ed25519_compact::Signature::new(envelope.signature());
-    let mut state = key.verify_incremental(&signature).map_err(|_| SignatureError::Malformed)?;
+    let mut state = begin(&declaration.signer, &envelope.signature())?;
     state.absorb(envelope.signed_bytes());
-    state.verify().map_err(|_| SignatureError::Mismatch)?;
+    finish(&state)?;
     Ok(Verified { declaration, content: envelope.content() })
+}
+
+// The two halves of verification in frames of their own, so that their temporaries are
+// never live at once: this runs in DriverEntry and in IOCTL dispatch, on kernel stacks.
+#[inline(never)]
+fn begin(
+    signer: &[u8; PUBLIC_KEY_LEN],
+    signature: &[u8; layout::SIGNATURE_LEN],
+) -> Result<ed25519_compact::VerifyingState, SignatureError> {
+    let key = ed25519_compact::PublicKey::new(*signer);
+    key.verify_incremental(&ed25519_compact::Signature::new(*signature))
+        .map_err(|_| SignatureError::Malformed)
+}
+
+#[inline(never)]
+fn finish(state: &ed25519_compact::VerifyingState) -> Result<(), SignatureError> {
+    state.verify().map_err(|_| SignatureError::Mismatch)
 }
 
 /// A signing key: the 32-byte seed from which the key pair is derived (RFC 8032).

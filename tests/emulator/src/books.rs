@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// Where the driver was entered from, for findings that happen on return.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Entry {
     DriverEntry,
     DriverUnload,
@@ -219,6 +219,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Deepest kernel stack use seen, in bytes.
     pub max_stack_bytes: u64,
+    /// Deepest kernel stack use per entry point.
+    pub max_stack_by_entry: std::collections::BTreeMap<Entry, u64>,
 }
 
 impl Report {

@@ -231,6 +231,7 @@ impl Emulator {
             work_items: k.work.items.keys().copied().collect(),
             findings: k.findings.clone(),
             max_stack_bytes: k.max_stack_bytes,
+            max_stack_by_entry: k.max_stack_by_entry.clone(),
         }
     }
 

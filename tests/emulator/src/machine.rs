@@ -174,6 +174,8 @@ impl Machine {
         let depth = stack_depth(uc);
         let k = uc.get_data_mut();
         k.max_stack_bytes = k.max_stack_bytes.max(depth);
+        let deepest = k.max_stack_by_entry.entry(entry).or_default();
+        *deepest = (*deepest).max(depth);
         if let Some(stop) = k.stop.take() {
             let guard = map::STACK - map::PAGE..map::STACK;
             if matches!(stop, Stop::Fault { address, .. } if guard.contains(&address)) {

@@ -74,6 +74,10 @@ fn accepted_content_is_restored_by_driver_entry_before_any_client_connects() {
     let restored = Reason::Restored { slot: Slot::Trial }.code();
     assert_eq!(sensor.content_records(), vec![(true, 7, 7, restored)]);
     assert_eq!(sensor.trust().active_level, Level::Trial as u32);
+    // DriverEntry runs on a system thread's 24 KiB kernel stack; restoring signed content
+    // (Ed25519 included) stays within the documented budget of 16 KiB.
+    let deepest = sensor.emu.report().max_stack_by_entry[&ringfence_emulator::books::Entry::DriverEntry];
+    assert!(deepest < 16 << 10, "DriverEntry used {deepest} bytes of stack");
     sensor.shutdown();
 }
 

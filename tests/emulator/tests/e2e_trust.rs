@@ -45,6 +45,10 @@ fn a_provisioned_key_makes_the_sensor_take_signed_content_only_and_says_so() {
     let records = sensor.content_records();
     assert_eq!(records, vec![(true, 7, 7, 0), (false, 8, 7, reason(Reason::Auth(AuthError::Unsigned)))]);
     assert_eq!(sensor.trust().refused_signature, 1);
+    // A signed load (Ed25519 included) stays within 12 KiB of the caller's kernel stack.
+    let dispatch = ringfence_emulator::books::Entry::Dispatch { major: 0x0e };
+    let deepest = sensor.emu.report().max_stack_by_entry[&dispatch];
+    assert!(deepest < 12 << 10, "IRP_MJ_DEVICE_CONTROL used {deepest} bytes of stack");
     sensor.shutdown();
 }
 

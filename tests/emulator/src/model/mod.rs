@@ -49,6 +49,8 @@ pub struct Kernel {
     /// The image's mapped range, for checking callback addresses.
     pub image_range: (u64, u64),
     pub max_stack_bytes: u64,
+    /// Deepest stack use per entry point.
+    pub max_stack_by_entry: BTreeMap<crate::books::Entry, u64>,
     /// Basic blocks the current call may still run.
     pub blocks_left: u64,
     /// APIs whose next call fails with the given NTSTATUS instead of running.
