@@ -1,6 +1,7 @@
 //! The persisted-file loader: what DriverEntry does with files and a state value it finds
 //! on disk. Arbitrary bytes become the trial file, the last-known-good file and the
-//! `GuardState` value (split by the first two bytes); the guard starts over them under
+//! `GuardState` value (the first byte is the state's length, the next two the trial
+//! file's, little-endian); the guard starts over them under
 //! either signature policy, three times over what each start left. Whatever a start
 //! restores must be one of the files, byte for byte, and content that admission accepts on
 //! its own; no start panics, whatever the files and the state hold.
@@ -19,9 +20,9 @@ fn start(store: &MemoryStore, settings: &TrustSettings) -> Option<Vec<u8>> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&[a, b], rest)) = data.split_first_chunk::<2>() else { return };
-    let (state, rest) = rest.split_at(usize::from(a).min(rest.len()).min(32));
-    let (trial, lkg) = rest.split_at(usize::from(b).saturating_mul(8).min(rest.len()));
+    let Some((&[state_len, t0, t1], rest)) = data.split_first_chunk::<3>() else { return };
+    let (state, rest) = rest.split_at(usize::from(state_len).min(rest.len()).min(32));
+    let (trial, lkg) = rest.split_at(usize::from(u16::from_le_bytes([t0, t1])).min(rest.len()));
     for signatures in [SignaturePolicy::Required, SignaturePolicy::AcceptUnsigned] {
         let mut settings = TrustSettings::default();
         settings.policy.signatures = signatures;
