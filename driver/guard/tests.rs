@@ -382,14 +382,3 @@ fn a_missing_file_that_the_state_names_is_reported_and_stepped_past() {
     let restored = Reason::Restored { slot: Slot::LastKnownGood }.code();
     assert_eq!(content_records(&sensor), vec![(false, 0, 5, missing), (true, 5, 5, restored)]);
 }
-
-#[test]
-fn zz_sizes() {
-    eprintln!("Sensor {}", core::mem::size_of::<Sensor<Host>>());
-    eprintln!("Trust {}", core::mem::size_of::<crate::sensor::Trust<MemoryStore>>());
-    eprintln!("TrustSettings {}", core::mem::size_of::<TrustSettings>());
-    eprintln!("Restored {}", core::mem::size_of::<crate::guard::Restored>());
-    eprintln!("Channel {}", core::mem::size_of::<crate::channel::Channel<crate::host::HostWaker>>());
-    eprintln!("TrialWatch {}", core::mem::size_of::<crate::health::TrialWatch>());
-    eprintln!("StartSettings {}", core::mem::size_of::<crate::sensor::StartSettings<MemoryStore>>());
-}
