@@ -1,35 +1,36 @@
-//! The active content: validated bytes in pool memory, swapped whole.
+//! The active content: admitted bytes in pool memory, swapped whole.
 //!
 //! Concurrency is the sensor's business ([`crate::sensor`]): callbacks evaluate under the
 //! content lock held shared, a load swaps under it held exclusive. Exclusive acquisition
 //! waits for every shared holder, so once the swap returns no callback can still be
 //! reading the old bytes, and they are freed right after, outside the lock.
 
+use crate::admission::{Admitted, Refused, TrustSettings, admit};
 use alloc::vec::Vec;
-use ringfence_content::{Content, ValidationError, Verdict, format, validate};
-use ringfence_wire::schema::{Event, SCHEMA};
+use ringfence_content::{Content, Verdict};
+use ringfence_trust::Level;
+use ringfence_wire::schema::Event;
 use ringfence_wire::text::Text;
 
 #[derive(Debug, Default)]
 pub struct ContentSlot {
-    /// Bytes that passed [`validate`] against [`SCHEMA`]; `None` until content is loaded.
-    active: Option<Vec<u8>>,
+    active: Option<Accepted>,
     loads_accepted: u64,
     loads_rejected: u64,
 }
 
-/// Offered bytes that passed validation, still in the caller's buffer.
-#[derive(Clone, Copy, Debug)]
-pub struct Judged<'a> {
-    bytes: &'a [u8],
-    version: u32,
-}
-
-/// Validated content copied into pool memory, ready to be swapped in.
+/// Admitted content copied into pool memory, ready to be swapped in. It keeps every byte
+/// that was offered (the envelope with its signature), so that it can be persisted and
+/// checked again at the next start; the validated content is a range inside it.
 #[derive(Debug)]
 pub struct Accepted {
     bytes: Vec<u8>,
+    content_offset: usize,
+    content_len: usize,
     version: u32,
+    /// What DriverEntry would load to get this content back: the trial file for a load,
+    /// the level it was restored from at start.
+    level: Level,
 }
 
 /// No pool for a copy of the content.
@@ -38,19 +39,32 @@ pub struct OutOfPool {
     pub bytes: usize,
 }
 
-impl<'a> Judged<'a> {
-    pub fn version(&self) -> u32 {
-        self.version
+/// Admission with the default settings (unsigned content accepted, no pin): what a sensor
+/// without trust parameters does with `bytes`.
+pub fn judge(bytes: &[u8]) -> Result<Admitted<'_>, Refused> {
+    admit(bytes, &TrustSettings::default(), 0).verdict
+}
+
+impl Admitted<'_> {
+    /// [`Admitted::into_owned_at`] for a load: the content goes on trial.
+    pub fn into_owned(self) -> Result<Accepted, OutOfPool> {
+        self.into_owned_at(Level::Trial)
     }
 
-    /// Copies the validated bytes into pool memory: the one allocation of a content load.
-    /// The source is the I/O manager's kernel copy of the request, so it cannot change
-    /// between validation and this copy.
-    pub fn into_owned(self) -> Result<Accepted, OutOfPool> {
+    /// Copies the admitted bytes into pool memory: the one allocation of a content load.
+    /// The source is the I/O manager's kernel copy of the request (or the buffer a persisted
+    /// file was read into), so it cannot change between admission and this copy.
+    pub fn into_owned_at(self, level: Level) -> Result<Accepted, OutOfPool> {
         let mut bytes = Vec::new();
         bytes.try_reserve_exact(self.bytes.len()).map_err(|_| OutOfPool { bytes: self.bytes.len() })?;
         bytes.extend_from_slice(self.bytes);
-        Ok(Accepted { bytes, version: self.version })
+        Ok(Accepted {
+            bytes,
+            content_offset: self.content_offset,
+            content_len: self.content_len,
+            version: self.version,
+            level,
+        })
     }
 }
 
@@ -58,37 +72,32 @@ impl Accepted {
     pub fn version(&self) -> u32 {
         self.version
     }
-}
 
-/// Offered content that failed validation: what it declared and why it was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rejected {
-    pub declared_version: u32,
-    pub error: ValidationError,
-}
-
-/// Runs the validator (the companion's `content check` runs the same code) over `bytes`,
-/// in place: nothing is allocated for content that is refused.
-pub fn judge(bytes: &[u8]) -> Result<Judged<'_>, Rejected> {
-    match validate(bytes, &SCHEMA) {
-        Ok(content) => Ok(Judged { bytes, version: content.version() }),
-        Err(error) => Err(Rejected { declared_version: declared_version(bytes), error }),
+    pub fn level(&self) -> Level {
+        self.level
     }
-}
 
-/// The content version a header declares, or 0 when the header is too short to say.
-fn declared_version(bytes: &[u8]) -> u32 {
-    let at = format::header::CONTENT_VERSION;
-    at.checked_add(4)
-        .and_then(|end| bytes.get(at..end))
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map_or(0, u32::from_le_bytes)
+    /// Every byte that was offered: what the persisted file holds.
+    pub fn persisted_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The validated content.
+    fn content(&self) -> Content<'_> {
+        let end = self.content_offset.saturating_add(self.content_len);
+        Content::from_validated(self.bytes.get(self.content_offset..end).unwrap_or(&[]))
+    }
 }
 
 impl ContentSlot {
     /// The active content version, 0 when none is loaded.
     pub fn version(&self) -> u32 {
-        self.active.as_deref().map_or(0, |bytes| Content::from_validated(bytes).version())
+        self.active.as_ref().map_or(0, Accepted::version)
+    }
+
+    /// The active content, if any.
+    pub fn active(&self) -> Option<&Accepted> {
+        self.active.as_ref()
     }
 
     /// Content loads accepted and rejected since the driver started.
@@ -98,16 +107,23 @@ impl ContentSlot {
 
     /// Keep or drop `event`; with no content loaded every event is kept, untagged.
     pub fn verdict<'s>(&'s self, event: &Event<'_>) -> Verdict<'s> {
-        match self.active.as_deref() {
-            Some(bytes) => Content::from_validated(bytes).evaluate(event),
+        match &self.active {
+            Some(accepted) => accepted.content().evaluate(event),
             None => Verdict::Keep { rule_name: Text::default() },
         }
     }
 
-    /// Installs `accepted` and hands back the previous bytes, to be freed outside the lock.
-    pub fn replace(&mut self, accepted: Accepted) -> Option<Vec<u8>> {
+    /// Installs `accepted` and hands back the previous content, to be freed outside the lock.
+    pub fn replace(&mut self, accepted: Accepted) -> Option<Accepted> {
         self.loads_accepted = self.loads_accepted.saturating_add(1);
-        self.active.replace(accepted.bytes)
+        self.active.replace(accepted)
+    }
+
+    /// The active content now passed its trial: it is what DriverEntry loads as last-known-good.
+    pub fn mark_last_known_good(&mut self) {
+        if let Some(active) = &mut self.active {
+            active.level = Level::LastKnownGood;
+        }
     }
 
     pub fn count_rejected(&mut self) {

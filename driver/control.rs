@@ -2,9 +2,8 @@
 //! NTSTATUS and the number of output bytes written. The contract is ringfence-wire's
 //! `ioctl` module; every input goes through its strict parser first.
 
-use crate::content_slot::judge;
 use crate::platform::Platform;
-use crate::sensor::Sensor;
+use crate::sensor::{Offered, Sensor};
 use ringfence_wire::ioctl::{
     Capabilities, Code, EmptyRequest, HelloRequest, HelloResponse, IoctlError, LoadContentResponse,
     PROTOCOL_VERSION, STATUS_BUFFER_TOO_SMALL, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST,
@@ -50,6 +49,7 @@ pub fn dispatch<P: Platform>(sensor: &Sensor<P>, code: u32, io: &mut impl IoBuff
         Some(Code::LoadContent) => load_content(sensor, io),
         Some(Code::Stats) => stats(sensor, io),
         Some(Code::SetEvent) => set_event(sensor, io),
+        Some(Code::Trust) => trust(sensor, io),
         None => Completion::new(STATUS_INVALID_DEVICE_REQUEST, 0),
     }
 }
@@ -95,6 +95,13 @@ fn stats<P: Platform>(sensor: &Sensor<P>, io: &mut impl IoBuffers) -> Completion
     emitted(sensor.stats().emit(io.output()))
 }
 
+fn trust<P: Platform>(sensor: &Sensor<P>, io: &mut impl IoBuffers) -> Completion {
+    if let Err(error) = EmptyRequest::parse(io.input()) {
+        return Completion::failed(error);
+    }
+    emitted(sensor.trust_report().emit(io.output()))
+}
+
 fn set_event<P: Platform>(sensor: &Sensor<P>, io: &mut impl IoBuffers) -> Completion {
     let request = match SetEventRequest::parse(io.input()) {
         Ok(request) => request,
@@ -114,39 +121,32 @@ fn set_event<P: Platform>(sensor: &Sensor<P>, io: &mut impl IoBuffers) -> Comple
     }
 }
 
-/// Validates in place, copies accepted content to pool, swaps it in, and reports the
-/// outcome both to the caller and as a `ContentChanged` record. A refusal changes nothing
-/// but the counters, and still answers `STATUS_SUCCESS` so the reason reaches the caller.
+/// Admits in place (signature → validation → policy), copies accepted content to pool,
+/// persists it as the trial, swaps it in, and reports the outcome both to the caller and as a
+/// `ContentChanged` record. A refusal changes nothing but the counters, and still answers
+/// `STATUS_SUCCESS` so the reason reaches the caller.
 fn load_content<P: Platform>(sensor: &Sensor<P>, io: &mut impl IoBuffers) -> Completion {
     let available = io.output_len();
     if available < LoadContentResponse::LEN {
         let needed = LoadContentResponse::LEN;
         return Completion::failed(IoctlError::BufferTooSmall { needed, available });
     }
-    let response = match judge(io.input()) {
-        Ok(judged) => match judged.into_owned() {
-            Ok(accepted) => {
-                let version = sensor.install(accepted);
-                LoadContentResponse {
-                    accepted: true,
-                    content_version: version,
-                    active_version: version,
-                    ..Default::default()
-                }
-            }
-            Err(_) => return Completion::new(STATUS_INSUFFICIENT_RESOURCES, 0),
+    let response = match sensor.offer(io.input()) {
+        Offered::Accepted { version } => LoadContentResponse {
+            accepted: true,
+            content_version: version,
+            active_version: version,
+            ..Default::default()
         },
-        Err(rejected) => {
-            sensor.count_rejected();
-            LoadContentResponse {
-                accepted: false,
-                content_version: rejected.declared_version,
-                active_version: sensor.content_version(),
-                reason: rejected.error.code(),
-                offset: u32::try_from(rejected.error.offset).unwrap_or(u32::MAX),
-                args: rejected.error.args(),
-            }
-        }
+        Offered::Refused { declared_version, refusal } => LoadContentResponse {
+            accepted: false,
+            content_version: declared_version,
+            active_version: sensor.content_version(),
+            reason: refusal.code(),
+            offset: refusal.offset(),
+            args: refusal.args(),
+        },
+        Offered::OutOfPool => return Completion::new(STATUS_INSUFFICIENT_RESOURCES, 0),
     };
     sensor.report(&Event::ContentChanged {
         accepted: response.accepted,

@@ -1,5 +1,10 @@
 //! The host platform: std locks, a counting clock and counting event objects, so that the
-//! portable driver runs in unit tests, integration tests and benches on the build machine.
+//! portable driver runs in unit tests, integration tests and benches on the build machine,
+//! and a store in memory that can fail or crash at any operation ([`store`]).
+
+mod store;
+
+pub use store::{Disk, MemoryStore, Op, STATUS_IO_DEVICE_ERROR, file_name, temporary_name};
 
 use crate::platform::{Guard, Platform, Wake};
 use ringfence_wire::ioctl::STATUS_INVALID_HANDLE;
@@ -76,6 +81,7 @@ pub enum Host {}
 impl Platform for Host {
     type Lock<T> = HostLock<T>;
     type Waker = HostWaker;
+    type Store = MemoryStore;
 
     fn lock<T>(value: T) -> HostLock<T> {
         HostLock(RwLock::new(value))

@@ -25,14 +25,18 @@
 
 extern crate alloc;
 
+pub mod admission;
 pub mod channel;
 pub mod content_slot;
 pub mod control;
+pub mod guard;
+pub mod health;
 pub mod open;
 pub mod params;
 pub mod platform;
 pub mod queue;
 pub mod sensor;
+pub mod trust_params;
 
 #[allow(unsafe_code)]
 pub mod kernel;

@@ -1,6 +1,6 @@
 //! What the portable driver needs from its platform: locks, a clock and the reader's
-//! wake-up. The kernel backend supplies push locks, `KeQuerySystemTimePrecise` and a
-//! referenced `KEVENT`; [`crate::host`] supplies std equivalents for tests and benches.
+//! wake-up, and where content is persisted. The kernel backend supplies push locks,
+//! `KeQuerySystemTimePrecise`, a referenced `KEVENT` and the registry and files; [`crate::host`] supplies std equivalents for tests and benches.
 
 /// A reader-writer lock around a `T`.
 pub trait Guard<T> {
@@ -18,6 +18,8 @@ pub trait Wake {
 pub trait Platform {
     type Lock<T>: Guard<T>;
     type Waker: Wake;
+    /// Where the crash-loop guard persists content and state (registry and files in the kernel).
+    type Store: crate::guard::Store;
 
     fn lock<T>(value: T) -> Self::Lock<T>;
     /// System time, 100-ns units since 1601-01-01 UTC.

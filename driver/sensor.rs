@@ -4,12 +4,18 @@
 //! way round. Callbacks evaluate under the content lock held shared, then encode straight
 //! into the queue under the channel lock: no allocation, bounded work, and at most one
 //! `KeSetEvent` (under the channel lock, so CLEANUP cannot release the event under it).
+//! Loading content ([`loading`]) takes the trust lock first, then content, then channel;
+//! callbacks never take the trust lock.
+
+mod loading;
+
+pub use loading::{Offered, StartSettings, Trust};
 
 use crate::channel::{Channel, Pushed};
 use crate::content_slot::{Accepted, ContentSlot};
+use crate::health::TrialWatch;
 use crate::platform::{Guard, Platform};
 use crate::queue::Queue;
-use alloc::vec::Vec;
 use ringfence_content::Verdict;
 use ringfence_wire::ioctl::{Notes, StatsResponse};
 use ringfence_wire::schema::{Event, Fields};
@@ -17,6 +23,8 @@ use ringfence_wire::schema::{Event, Fields};
 pub struct Sensor<P: Platform> {
     content: P::Lock<ContentSlot>,
     channel: P::Lock<Channel<P::Waker>>,
+    trust: P::Lock<Trust<P::Store>>,
+    health: TrialWatch,
     notes: Notes,
 }
 
@@ -27,12 +35,21 @@ impl<P: Platform> core::fmt::Debug for Sensor<P> {
 }
 
 impl<P: Platform> Sensor<P> {
+    /// A sensor without persistence and with the default trust settings (unsigned content
+    /// accepted): what host tests and benches of the portable core use.
     pub fn new(queue: Queue, notes: Notes) -> Self {
-        Sensor { content: P::lock(ContentSlot::default()), channel: P::lock(Channel::new(queue)), notes }
+        Sensor {
+            content: P::lock(ContentSlot::default()),
+            channel: P::lock(Channel::new(queue)),
+            trust: P::lock(Trust::default()),
+            health: TrialWatch::default(),
+            notes,
+        }
     }
 
     /// The callback path: evaluate, tag with the matching rule, encode, enqueue, wake.
     pub fn observe(&self, event: Event<'_>) -> Option<Pushed> {
+        self.health.tick(P::now);
         self.content.read(|slot| match slot.verdict(&event) {
             Verdict::Drop => {
                 self.channel.write(|channel| channel.filtered(event.kind()));
@@ -55,7 +72,7 @@ impl<P: Platform> Sensor<P> {
     /// here, after the exclusive section: no callback can be reading them any more.
     pub fn install(&self, accepted: Accepted) -> u32 {
         let version = accepted.version();
-        let old: Option<Vec<u8>> = self.content.write(|slot| slot.replace(accepted));
+        let old: Option<Accepted> = self.content.write(|slot| slot.replace(accepted));
         drop(old);
         version
     }
@@ -100,7 +117,7 @@ impl<P: Platform> Sensor<P> {
                 queue_used_bytes: bytes(queue.used()),
                 queue_high_water_bytes: bytes(queue.high_water()),
                 records_delivered: channel.records_delivered(),
-                notes: self.notes,
+                notes: self.notes.union(self.trust.read(Trust::notes)),
             }
         })
     }

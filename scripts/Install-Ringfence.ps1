@@ -44,6 +44,19 @@
     ringfence.exe, used to check the running driver. Default: on PATH, else
     target\release\ringfence.exe.
 
+.PARAMETER StartAtBoot
+    Make the service start with the system (SERVICE_SYSTEM_START), so that persisted content
+    filters from early boot. The default stays demand start until the crash-loop guard has run
+    on your machines: read docs/windows.md, "Recovering from a content crash loop", first.
+
+.PARAMETER TrustedKey
+    Public key files (KEY.pub, from 'ringfence content keygen') whose signatures the sensor
+    trusts: written to Parameters\TrustedKeys. With a key provisioned, the sensor takes signed
+    content only (unless Parameters\RequireSignedContent is 0).
+
+.PARAMETER Ring
+    The rollout ring this machine is in (0 = canary); default: none set (general).
+
 .EXAMPLE
     .\scripts\Install-Ringfence.ps1
     Installs target\release\ringfence_package (or debug) and starts the driver.
@@ -59,7 +72,10 @@ param(
     [switch] $SkipCertificate,
     [switch] $SkipTestSigningCheck,
     [switch] $NoStart,
-    [string] $Companion
+    [string] $Companion,
+    [switch] $StartAtBoot,
+    [string[]] $TrustedKey = @(),
+    [Nullable[uint32]] $Ring
 )
 
 Set-StrictMode -Version Latest
@@ -209,6 +225,34 @@ if ($PSCmdlet.ShouldProcess($inf, 'pnputil /add-driver /install')) {
             'DefaultInstall.NTamd64.Services section did not run. See %SystemRoot%\INF\setupapi.dev.log.')
     }
     Write-Host 'Driver package added to the Driver Store; service ringfence created (demand start).'
+}
+
+# Content trust and start type (the service key exists now).
+$parameters = 'HKLM:\SYSTEM\CurrentControlSet\Services\ringfence\Parameters'
+if ($TrustedKey.Count -gt 0 -and $PSCmdlet.ShouldProcess($parameters, 'set TrustedKeys')) {
+    $blob = New-Object System.Collections.Generic.List[byte]
+    foreach ($file in $TrustedKey) {
+        $hex = (Get-Content -LiteralPath $file -Raw).Trim()
+        if ($hex -notmatch '^[0-9a-fA-F]{64}$') {
+            throw "$file does not hold a public key (64 hex digits): pass the .pub file 'ringfence content keygen' wrote."
+        }
+        for ($i = 0; $i -lt 64; $i += 2) { $blob.Add([Convert]::ToByte($hex.Substring($i, 2), 16)) }
+    }
+    New-Item -Path $parameters -Force | Out-Null
+    Set-ItemProperty -LiteralPath $parameters -Name TrustedKeys -Type Binary -Value $blob.ToArray()
+    Write-Host "Trusted keys: $($TrustedKey.Count) (signed content only from now on)."
+}
+if ($null -ne $Ring -and $PSCmdlet.ShouldProcess($parameters, "set Ring = $Ring")) {
+    New-Item -Path $parameters -Force | Out-Null
+    Set-ItemProperty -LiteralPath $parameters -Name Ring -Type DWord -Value ([int]$Ring)
+    Write-Host "Rollout ring: $Ring."
+}
+if ($StartAtBoot -and $PSCmdlet.ShouldProcess('ringfence', 'sc config start= system')) {
+    Invoke-RingfenceNative -FilePath 'sc.exe' -ArgumentList @('config', 'ringfence', 'start=', 'system') `
+        -Remedy "Check 'sc.exe qc ringfence'." | Out-Null
+    Write-Warning ('ringfence now starts with the system. If a content update ever makes the machine crash ' +
+        'at boot, the crash-loop guard falls back after CrashLoopThreshold starts; see docs/windows.md, ' +
+        '"Recovering from a content crash loop". Back to demand start: sc.exe config ringfence start= demand')
 }
 
 if ($NoStart -or $WhatIfPreference) {

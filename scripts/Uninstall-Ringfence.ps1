@@ -135,6 +135,13 @@ if ($RemoveCertificate) {
     }
 }
 
+# The persisted content (trial and last-known-good) the driver kept for its next start.
+$contentDirectory = Join-Path $env:SystemRoot 'System32\drivers\ringfence'
+if ((Test-Path -LiteralPath $contentDirectory) -and $PSCmdlet.ShouldProcess($contentDirectory, 'Remove-Item -Recurse')) {
+    Remove-Item -LiteralPath $contentDirectory -Recurse -Force
+    Write-Host "Removed the persisted content in $contentDirectory."
+}
+
 if ($rebootNeeded) {
     Write-Warning 'Windows finishes the removal at the next reboot.'
 } else {

@@ -9,7 +9,7 @@ use ringfence_wire::ioctl::{
     Code, EmptyRequest, HelloRequest, HelloResponse, IoctlError, LoadContentResponse, PROTOCOL_VERSION,
     STATUS_ACCESS_DENIED, STATUS_BUFFER_TOO_SMALL, STATUS_INSUFFICIENT_RESOURCES,
     STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_HANDLE, STATUS_INVALID_PARAMETER,
-    STATUS_OBJECT_TYPE_MISMATCH, STATUS_REVISION_MISMATCH, SetEventRequest, StatsResponse,
+    STATUS_OBJECT_TYPE_MISMATCH, STATUS_REVISION_MISMATCH, SetEventRequest, StatsResponse, TrustResponse,
 };
 
 use crate::device::{Device, DeviceError, IoctlOutcome};
@@ -209,6 +209,17 @@ pub fn stats<D: Device + ?Sized>(device: &mut D) -> Result<StatsResponse, Client
     let mut output = vec![0u8; StatsResponse::LEN];
     let answer = request(device, Code::Stats, &[], &mut output)?;
     StatsResponse::parse(answer).map_err(bad(device, Code::Stats))
+}
+
+/// TRUST: the sensor's content-trust policy and crash-loop guard. `Ok(None)` from a driver
+/// that predates the request (it answers `STATUS_INVALID_DEVICE_REQUEST`).
+pub fn trust<D: Device + ?Sized>(device: &mut D) -> Result<Option<TrustResponse>, ClientError> {
+    let mut output = vec![0u8; TrustResponse::LEN];
+    match request(device, Code::Trust, &[], &mut output) {
+        Ok(answer) => TrustResponse::parse(answer).map(Some).map_err(bad(device, Code::Trust)),
+        Err(ClientError::Refused { status: STATUS_INVALID_DEVICE_REQUEST, .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// SET_EVENT: registers the event handle the driver signals (0 unregisters).

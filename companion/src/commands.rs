@@ -17,7 +17,10 @@ use crate::stats_view;
 use crate::stream::{EventStream, Format};
 use crate::watch::{Session, WatchError};
 
-pub use crate::content_cmd::{content_check, content_compile, content_show};
+pub use crate::content_cmd::{content_check, content_compile, content_compile_signed, content_show};
+pub use crate::trust_cmd::{content_keygen, content_sign, content_verify};
+
+use crate::trust_cmd::{self, KeyFileError, Refusal};
 
 /// Why a command failed; [`Failure::exit_code`] maps it to the documented code.
 #[derive(Debug)]
@@ -56,6 +59,30 @@ pub enum Failure {
         device: String,
         path: PathBuf,
         verdict: LoadContentResponse,
+    },
+    /// A key file that cannot be used.
+    KeyFile {
+        path: PathBuf,
+        error: KeyFileError,
+    },
+    /// `path` fails a trust check (signature, envelope) or validation offline.
+    Refused {
+        path: PathBuf,
+        refusal: Refusal,
+    },
+    /// The running sensor's policy refuses `path`; it was not pushed.
+    WouldBeRefused {
+        device: String,
+        path: PathBuf,
+        refusal: Refusal,
+    },
+    /// `path` is already a signed envelope.
+    AlreadySigned {
+        path: PathBuf,
+    },
+    /// The envelope for `path` could not be built.
+    Sealing {
+        path: PathBuf,
     },
 }
 
@@ -98,9 +125,16 @@ impl Failure {
             Failure::Output(_)
             | Failure::ReadFile { .. }
             | Failure::WriteFile { .. }
-            | Failure::Service { .. } => exit::IO,
-            Failure::Config { .. } => exit::REJECTED,
-            Failure::Compile { .. } | Failure::Invalid { .. } | Failure::Rejected { .. } => exit::REJECTED,
+            | Failure::Service { .. }
+            | Failure::KeyFile { .. } => exit::IO,
+            Failure::Config { .. }
+            | Failure::Compile { .. }
+            | Failure::Invalid { .. }
+            | Failure::Rejected { .. }
+            | Failure::Refused { .. }
+            | Failure::WouldBeRefused { .. }
+            | Failure::AlreadySigned { .. }
+            | Failure::Sealing { .. } => exit::REJECTED,
         }
     }
 }
@@ -132,11 +166,25 @@ impl fmt::Display for Failure {
             ),
             Failure::Rejected { device, path, verdict } => {
                 write!(f, "{device} rejected {}: {}", path.display(), Verdict(verdict))?;
-                write!(
-                    f,
-                    " (content version {} stays active; fix the content and push again)",
-                    verdict.active_version
-                )
+                let what =
+                    refusal_of(verdict).map_or("fix the content and push again", |r| trust_cmd::advice(&r));
+                write!(f, " (content version {} stays active; {what})", verdict.active_version)
+            }
+            Failure::KeyFile { path, error } => write!(f, "{}: unusable key file: {error}", path.display()),
+            Failure::Refused { path, refusal } => {
+                write!(f, "{}: {refusal} ({})", path.display(), trust_cmd::advice(refusal))
+            }
+            Failure::WouldBeRefused { device, path, refusal } => write!(
+                f,
+                "{device} would refuse {}: {refusal}; not pushed ({}; --force pushes anyway)",
+                path.display(),
+                trust_cmd::advice(refusal)
+            ),
+            Failure::AlreadySigned { path } => {
+                write!(f, "{} is already signed: sign the content it holds, not the envelope", path.display())
+            }
+            Failure::Sealing { path } => {
+                write!(f, "{}: the signed envelope could not be built", path.display())
             }
         }
     }
@@ -158,6 +206,9 @@ impl fmt::Display for Verdict<'_> {
                 v.content_version, v.active_version
             );
         }
+        if let Some(Refusal::Trust(reason)) = refusal_of(v) {
+            return reason.fmt(f);
+        }
         match ValidationError::from_wire(v.reason, v.offset, v.args) {
             Some(error) => error.fmt(f),
             None => write!(
@@ -167,6 +218,15 @@ impl fmt::Display for Verdict<'_> {
                 v.reason, v.offset, v.args
             ),
         }
+    }
+}
+
+/// A verdict's reason as a refusal: a trust reason, or the validator's.
+pub fn refusal_of(v: &LoadContentResponse) -> Option<Refusal> {
+    if ringfence_trust::reason::is_trust_reason(v.reason) {
+        ringfence_trust::Reason::from_wire(v.reason, v.offset, v.args).map(Refusal::Trust)
+    } else {
+        ValidationError::from_wire(v.reason, v.offset, v.args).map(Refusal::Validation)
     }
 }
 
@@ -215,13 +275,41 @@ where
     outcome.map_err(Failure::from)
 }
 
-/// `ringfence content push`: prints the driver's verdict.
+/// `ringfence content push`: [`content_push_with`] without `--force`.
 pub fn content_push<D: Device, W: Write + ?Sized>(
     device: D,
     path: &Path,
     out: &mut W,
 ) -> Result<(), Failure> {
+    content_push_with(device, path, false, out)
+}
+
+/// Shows the sensor's policy and what it will make of the file, pushes it unless the sensor
+/// would refuse it (`force` pushes anyway), and prints the sensor's verdict.
+pub fn content_push_with<D: Device, W: Write + ?Sized>(
+    device: D,
+    path: &Path,
+    force: bool,
+    out: &mut W,
+) -> Result<(), Failure> {
     let mut session = Session::open(device)?;
+    let name = session.device().name().to_owned();
+    match session.trust()? {
+        Some(trust) => {
+            trust_cmd::describe_policy(&trust, out)?;
+            let bytes = read_file(path)?;
+            match trust_cmd::predict(&trust, &bytes) {
+                Ok(version) => writeln!(out, "prediction       {name} will take content version {version}")?,
+                Err(refusal) if !force => {
+                    return Err(Failure::WouldBeRefused { device: name, path: path.to_owned(), refusal });
+                }
+                Err(refusal) => {
+                    writeln!(out, "prediction       {name} will refuse it: {refusal}; pushing anyway")?
+                }
+            }
+        }
+        None => writeln!(out, "{name} does not report its trust policy (an older driver): pushing")?,
+    }
     let verdict = push(&mut session, path)?;
     writeln!(out, "{}: {}", path.display(), Verdict(&verdict))?;
     Ok(())
@@ -231,13 +319,22 @@ pub fn content_push<D: Device, W: Write + ?Sized>(
 pub fn stats<D: Device, W: Write + ?Sized>(device: D, json: bool, out: &mut W) -> Result<(), Failure> {
     let mut session = Session::open(device)?;
     let stats = session.stats()?;
+    let trust = session.trust()?;
     let name = session.device().name().to_owned();
     if json {
-        serde_json::to_writer(&mut *out, &stats_view::json(&name, session.hello(), &stats))
-            .map_err(io::Error::from)?;
+        let mut doc = stats_view::json(&name, session.hello(), &stats);
+        if let (Some(trust), Some(map)) = (trust, doc.as_object_mut()) {
+            map.insert("trust".into(), stats_view::trust_json(&trust));
+        }
+        serde_json::to_writer(&mut *out, &doc).map_err(io::Error::from)?;
         writeln!(out)?;
     } else {
         stats_view::human(&name, session.hello(), &stats, out)?;
+        if let Some(trust) = trust {
+            writeln!(out)?;
+            trust_cmd::describe_policy(&trust, out)?;
+            stats_view::guard_human(&trust, out)?;
+        }
     }
     Ok(())
 }

@@ -37,14 +37,48 @@ pub fn content_compile<W: Write + ?Sized>(rules: &Path, output: &Path, out: &mut
     Ok(())
 }
 
+/// `content compile RULES -o FILE --sign KEY`: compiles, checks, signs, writes the envelope.
+pub fn content_compile_signed<W: Write + ?Sized>(
+    rules: &Path,
+    output: &Path,
+    key: &Path,
+    release: crate::trust_cmd::Release,
+    out: &mut W,
+) -> Result<(), Failure> {
+    let source = read_file(rules)?;
+    let source = String::from_utf8(source).map_err(|e| Failure::ReadFile {
+        path: rules.to_owned(),
+        error: std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()),
+    })?;
+    let bytes =
+        compile(&source, &SCHEMA).map_err(|error| Failure::Compile { path: rules.to_owned(), error })?;
+    let key = crate::trust_cmd::read_signing_key(key)?;
+    let sealed = crate::trust_cmd::seal(output, &bytes, &key, release)?;
+    std::fs::write(output, &sealed).map_err(|error| Failure::WriteFile { path: output.to_owned(), error })?;
+    writeln!(
+        out,
+        "{}: compiled and signed, {} bytes written to {}",
+        rules.display(),
+        sealed.len(),
+        output.display()
+    )?;
+    Ok(())
+}
+
+/// The content inside a signed envelope, or the bytes themselves when unsigned.
+fn unwrapped(bytes: &[u8]) -> &[u8] {
+    ringfence_trust::Envelope::new_checked(bytes).map_or(bytes, |e| e.content())
+}
+
 fn validated<'a>(path: &Path, bytes: &'a [u8]) -> Result<Content<'a>, Failure> {
     validate(bytes, &SCHEMA).map_err(|error| Failure::Invalid { path: path.to_owned(), error })
 }
 
-/// `content check FILE`: exit 0 when the driver would accept it.
+/// `content check FILE`: exit 0 when the driver would accept it (for a signed file, the
+/// content inside; `content verify` checks the signature).
 pub fn content_check<W: Write + ?Sized>(path: &Path, out: &mut W) -> Result<(), Failure> {
     let bytes = read_file(path)?;
-    let content = validated(path, &bytes)?;
+    let content = validated(path, unwrapped(&bytes))?;
     let s = content.summary();
     writeln!(
         out,
@@ -62,7 +96,7 @@ pub fn content_check<W: Write + ?Sized>(path: &Path, out: &mut W) -> Result<(), 
 /// `content show FILE`: the header, then each rule with its conditions.
 pub fn content_show<W: Write + ?Sized>(path: &Path, out: &mut W) -> Result<(), Failure> {
     let bytes = read_file(path)?;
-    let content = validated(path, &bytes)?;
+    let content = validated(path, unwrapped(&bytes))?;
     let s = content.summary();
     writeln!(out, "content version {}", s.version)?;
     writeln!(out, "schema version  {}", s.schema_version)?;

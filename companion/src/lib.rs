@@ -31,6 +31,7 @@ pub mod stream;
 pub mod sysmon;
 pub mod text;
 pub mod time;
+pub mod trust_cmd;
 pub mod watch;
 
 pub use client::ClientError;

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use ringfence_companion::commands::{self, Failure};
 use ringfence_companion::device::open_system_device;
 use ringfence_companion::exit;
+use ringfence_companion::trust_cmd::{Release, parse_ring, parse_sensor_version};
 use ringfence_companion::{Format, Host};
 
 /// The user-mode companion of ringfence.sys: stream its events as ECS JSON,
@@ -64,6 +65,41 @@ enum ContentCommand {
         /// Where to write the compiled content.
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
+        /// Sign the compiled content with this secret key (see `content keygen`).
+        #[arg(long, value_name = "KEY")]
+        sign: Option<PathBuf>,
+        #[command(flatten)]
+        release: ReleaseArgs,
+    },
+    /// Make a new Ed25519 key pair for signing content: the secret in KEY, the public key in KEY.pub.
+    Keygen {
+        /// Where to write the secret key (never overwritten).
+        key: PathBuf,
+    },
+    /// Sign compiled content: wrap it in an envelope that declares its rollout ring and the
+    /// driver versions it supports, signed with Ed25519 over every byte.
+    Sign {
+        /// The compiled content.
+        content: PathBuf,
+        /// The secret key (see `content keygen`).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// Where to write the signed content.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        #[command(flatten)]
+        release: ReleaseArgs,
+    },
+    /// Check a signed file: envelope, signature and the content inside.
+    ///
+    /// With --key, the signature must be by one of these public keys; without, it is only
+    /// checked against the key the file names.
+    Verify {
+        /// The signed content.
+        file: PathBuf,
+        /// A public key file (KEY.pub) to check the signature against; repeatable.
+        #[arg(long, value_name = "PUB")]
+        key: Vec<PathBuf>,
     },
     /// Validate compiled content with the very validator the driver runs.
     ///
@@ -78,10 +114,15 @@ enum ContentCommand {
         /// The compiled content.
         content: PathBuf,
     },
-    /// Load compiled content into the driver and print its verdict.
+    /// Show what the driver will make of the content (its trust policy from the TRUST
+    /// request), then load it and print its verdict. Content the driver would refuse is not
+    /// pushed unless --force.
     Push {
-        /// The compiled content.
+        /// The compiled (and possibly signed) content.
         content: PathBuf,
+        /// Push even when the driver's policy will refuse it (the refusal is then counted).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -115,6 +156,30 @@ enum ServiceCommand {
     Stop,
     /// Print the service's state. Windows only.
     Status,
+}
+
+/// What signed content declares.
+#[derive(Debug, clap::Args)]
+struct ReleaseArgs {
+    /// The last rollout ring the content is released to: a number (0 = canary) or `general`.
+    #[arg(long, value_name = "RING", default_value = "general", value_parser = parse_ring)]
+    ring: u32,
+    /// The oldest driver version the content supports.
+    #[arg(long, value_name = "X.Y.Z", default_value = "0.0.0", value_parser = parse_sensor_version)]
+    sensor_min: u32,
+    /// The newest driver version the content supports (default: any).
+    #[arg(long, value_name = "X.Y.Z", value_parser = parse_sensor_version)]
+    sensor_max: Option<u32>,
+}
+
+impl ReleaseArgs {
+    fn release(&self) -> Release {
+        Release {
+            ring: self.ring,
+            sensor_min: self.sensor_min,
+            sensor_max: self.sensor_max.unwrap_or(u32::MAX),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -200,14 +265,22 @@ fn main() -> ExitCode {
                 })
             })
         }
-        Command::Content(ContentCommand::Compile { rules, output }) => {
-            commands::content_compile(&rules, &output, &mut out)
+        Command::Content(ContentCommand::Compile { rules, output, sign, release }) => match sign {
+            None => commands::content_compile(&rules, &output, &mut out),
+            Some(key) => commands::content_compile_signed(&rules, &output, &key, release.release(), &mut out),
+        },
+        Command::Content(ContentCommand::Keygen { key }) => commands::content_keygen(&key, &mut out),
+        Command::Content(ContentCommand::Sign { content, key, output, release }) => {
+            commands::content_sign(&content, &key, &output, release.release(), &mut out)
+        }
+        Command::Content(ContentCommand::Verify { file, key }) => {
+            commands::content_verify(&file, &key, &mut out)
         }
         Command::Content(ContentCommand::Check { content }) => commands::content_check(&content, &mut out),
         Command::Content(ContentCommand::Show { content }) => commands::content_show(&content, &mut out),
-        Command::Content(ContentCommand::Push { content }) => open_system_device()
+        Command::Content(ContentCommand::Push { content, force }) => open_system_device()
             .map_err(|e| Failure::Client(e.into()))
-            .and_then(|device| commands::content_push(device, &content, &mut out)),
+            .and_then(|device| commands::content_push_with(device, &content, force, &mut out)),
         Command::Service(command) => service(command, &mut out),
         Command::Stats { json } => open_system_device()
             .map_err(|e| Failure::Client(e.into()))

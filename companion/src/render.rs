@@ -232,7 +232,19 @@ fn table_details(record: &Record<'_>) -> String {
         }
         EventKind::ContentChanged => {
             use field::ContentChanged as F;
-            if n(F::accepted as u8) == 1 {
+            let reason = u32::try_from(n(F::reason as u8)).unwrap_or(u32::MAX);
+            let offset = u32::try_from(n(F::offset as u8)).unwrap_or(u32::MAX);
+            let trust = ringfence_trust::reason::is_trust_reason(reason)
+                .then(|| ringfence_trust::Reason::from_wire(reason, offset, [0; 4]))
+                .flatten();
+            if let Some(trust) = trust {
+                let verdict = if n(F::accepted as u8) == 1 { "taken" } else { "not loaded" };
+                format!(
+                    "content version {} {verdict}: {trust}; version {} active",
+                    n(F::content_version as u8),
+                    n(F::active_version as u8)
+                )
+            } else if n(F::accepted as u8) == 1 {
                 format!("content version {} accepted", n(F::content_version as u8))
             } else {
                 format!(

@@ -20,6 +20,25 @@ fn notes(stats: &StatsResponse) -> Vec<&'static str> {
     if stats.notes.contains(Notes::QUEUE_BYTES_CLAMPED) {
         out.push("the QueueBytes registry value is outside the limits: it was clamped");
     }
+    if stats.notes.contains(Notes::CONTENT_FALLBACK) {
+        out.push(
+            "at this start the crash-loop guard did not load the persisted content it was asked to (the \
+             content_changed records say why): check `ringfence content push` output and docs/windows.md, \
+             \"Recovering from a content crash loop\"",
+        );
+    }
+    if stats.notes.contains(Notes::TRUST_PARAM_INVALID) {
+        out.push(
+            "a content-trust parameter (RequireSignedContent, Ring, ContentPin, CrashLoopThreshold, TrialEvents, \
+             TrialSeconds) has the wrong type or value: its default is used",
+        );
+    }
+    if stats.notes.contains(Notes::TRUSTED_KEYS_INVALID) {
+        out.push(
+            "the TrustedKeys registry value (or the keys built into the driver) is malformed: no key from it is \
+             trusted",
+        );
+    }
     out
 }
 
@@ -104,4 +123,81 @@ pub fn human<W: Write + ?Sized>(
         writeln!(out, "note: {note}")?;
     }
     Ok(())
+}
+
+fn level(level: u32) -> &'static str {
+    match level {
+        2 => "the content on trial",
+        1 => "the last-known-good content",
+        _ => "no content",
+    }
+}
+
+/// The crash-loop guard, for people.
+pub fn guard_human<W: Write + ?Sized>(
+    trust: &ringfence_wire::ioctl::TrustResponse,
+    out: &mut W,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "guard            next start loads {}; {} unhealthy starts in a row (threshold {}); {} promotions, {} \
+         fallbacks at this start",
+        level(trust.level),
+        trust.unhealthy_starts,
+        trust.threshold,
+        trust.promotions,
+        trust.start_fallbacks
+    )?;
+    let watching = if trust.watching {
+        format!(
+            "on trial: {} of {} events over at least {} s before it counts as healthy",
+            trust.watched_events, trust.health_events, trust.health_seconds
+        )
+    } else {
+        "not on trial".to_owned()
+    };
+    writeln!(out, "active content   from {}; {watching}", level(trust.active_level))?;
+    writeln!(
+        out,
+        "loads refused    {} signature, {} validation, {} policy, {} could not be saved{}",
+        trust.refused_signature,
+        trust.refused_validation,
+        trust.refused_policy,
+        trust.refused_persistence,
+        if trust.persistent { "" } else { " (persistence unavailable: content is not kept across restarts)" }
+    )
+}
+
+/// The trust policy and guard as JSON.
+pub fn trust_json(trust: &ringfence_wire::ioctl::TrustResponse) -> Value {
+    let keys: Vec<String> = trust.keys().iter().map(|id| ringfence_trust::KeyId(*id).to_string()).collect();
+    json!({
+        "signatures_required": trust.signatures_required,
+        "trusted_keys": keys,
+        "ring": trust.ring,
+        "pin": trust.pin,
+        "driver_version": version(trust.sensor_version),
+        "persistent": trust.persistent,
+        "guard": {
+            "level": trust.level,
+            "unhealthy_starts": trust.unhealthy_starts,
+            "threshold": trust.threshold,
+            "newest_offered": trust.newest_offered,
+            "promotions": trust.promotions,
+            "start_fallbacks": trust.start_fallbacks,
+        },
+        "active_level": trust.active_level,
+        "trial": {
+            "watching": trust.watching,
+            "events": trust.watched_events,
+            "events_needed": trust.health_events,
+            "seconds_needed": trust.health_seconds,
+        },
+        "refused": {
+            "signature": trust.refused_signature,
+            "validation": trust.refused_validation,
+            "policy": trust.refused_policy,
+            "persistence": trust.refused_persistence,
+        },
+    })
 }

@@ -90,6 +90,11 @@ impl<D: Device> Session<D> {
         client::load_content(&mut self.device, content)
     }
 
+    /// The sensor's trust policy and guard; `None` from a driver without the TRUST request.
+    pub fn trust(&mut self) -> Result<Option<ringfence_wire::ioctl::TrustResponse>, ClientError> {
+        client::trust(&mut self.device)
+    }
+
     pub fn stats(&mut self) -> Result<StatsResponse, ClientError> {
         client::stats(&mut self.device)
     }

@@ -253,3 +253,152 @@ fn a_reader_that_goes_away_early_is_not_an_error() {
     let output = child.wait_with_output().unwrap();
     assert_eq!((output.status.code(), String::from_utf8_lossy(&output.stderr).as_ref()), (Some(0), ""));
 }
+
+/// `content keygen` in a fresh directory: (dir, secret key path).
+fn keys() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("signing.key");
+    ringfence()
+        .args(["content", "keygen"])
+        .arg(&key)
+        .assert()
+        .success()
+        .stdout(contains("public key").and(contains("Parameters\\TrustedKeys")));
+    (dir, key)
+}
+
+#[test]
+fn keygen_writes_a_secret_and_a_public_key_and_never_overwrites_either() {
+    let (_dir, key) = keys();
+    let public = std::fs::read_to_string(format!("{}.pub", key.display())).unwrap();
+    assert_eq!(public.trim().len(), 64, "64 hex digits");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    ringfence()
+        .args(["content", "keygen"])
+        .arg(&key)
+        .assert()
+        .code(5)
+        .stderr(contains("already exists; keys are never overwritten"));
+}
+
+#[test]
+fn signed_content_verifies_against_its_key_and_not_against_another() {
+    let (dir, key) = keys();
+    let (_content_dir, content) = compiled();
+    let signed = dir.path().join("signed.bin");
+    ringfence()
+        .args(["content", "sign"])
+        .arg(&content)
+        .arg("--key")
+        .arg(&key)
+        .args(["--ring", "2", "--sensor-min", "0.1.0", "-o"])
+        .arg(&signed)
+        .assert()
+        .success()
+        .stdout(contains("content version 7, released to ring 2, driver versions 0.1.0 to any"));
+    ringfence()
+        .args(["content", "verify"])
+        .arg(&signed)
+        .arg("--key")
+        .arg(format!("{}.pub", key.display()))
+        .assert()
+        .success()
+        .stdout(contains("signature valid against the given keys; content valid"));
+    let other = dir.path().join("other.key");
+    ringfence().args(["content", "keygen"]).arg(&other).assert().success();
+    ringfence()
+        .args(["content", "verify"])
+        .arg(&signed)
+        .arg("--key")
+        .arg(format!("{}.pub", other.display()))
+        .assert()
+        .code(1)
+        .stderr(contains("is not among the 1 keys"));
+    // `content check` looks inside the envelope.
+    ringfence()
+        .args(["content", "check"])
+        .arg(&signed)
+        .assert()
+        .success()
+        .stdout(contains("valid: content version 7"));
+}
+
+#[test]
+fn a_signed_file_with_one_byte_changed_fails_verification() {
+    let (dir, key) = keys();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, RULES).unwrap();
+    let signed = dir.path().join("signed.bin");
+    ringfence()
+        .args(["content", "compile"])
+        .arg(&rules)
+        .arg("-o")
+        .arg(&signed)
+        .arg("--sign")
+        .arg(&key)
+        .assert()
+        .success()
+        .stdout(contains("compiled and signed"));
+    let mut bytes = std::fs::read(&signed).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&signed, &bytes).unwrap();
+    ringfence()
+        .args(["content", "verify"])
+        .arg(&signed)
+        .assert()
+        .code(1)
+        .stderr(contains("the signature does not match the content"));
+}
+
+#[test]
+fn signing_an_envelope_again_or_with_a_malformed_key_is_refused() {
+    let (dir, key) = keys();
+    let (_content_dir, content) = compiled();
+    let signed = dir.path().join("signed.bin");
+    ringfence()
+        .args(["content", "sign"])
+        .arg(&content)
+        .arg("--key")
+        .arg(&key)
+        .arg("-o")
+        .arg(&signed)
+        .assert()
+        .success();
+    ringfence()
+        .args(["content", "sign"])
+        .arg(&signed)
+        .arg("--key")
+        .arg(&key)
+        .arg("-o")
+        .arg(dir.path().join("twice.bin"))
+        .assert()
+        .code(1)
+        .stderr(contains("is already signed"));
+    let bad = dir.path().join("bad.key");
+    std::fs::write(&bad, "not a key\n").unwrap();
+    ringfence()
+        .args(["content", "sign"])
+        .arg(&content)
+        .arg("--key")
+        .arg(&bad)
+        .arg("-o")
+        .arg(dir.path().join("x.bin"))
+        .assert()
+        .code(5)
+        .stderr(contains("unusable key file"));
+    ringfence()
+        .args(["content", "sign"])
+        .arg(&content)
+        .arg("--key")
+        .arg(&key)
+        .args(["--ring", "soon", "-o"])
+        .arg(dir.path().join("y.bin"))
+        .assert()
+        .code(2)
+        .stderr(contains("neither a ring number nor `general`"));
+}

@@ -221,7 +221,11 @@ fn accepted_content_prints_the_verdict_on_stdout() {
     commands::content_push(&mut driver, &path, &mut out).unwrap();
     assert_eq!(
         String::from_utf8(out).unwrap(),
-        format!("{}: accepted content version 9; version 9 is active\n", path.display())
+        format!(
+            "scripted driver does not report its trust policy (an older driver): pushing\n{}: accepted content \
+             version 9; version 9 is active\n",
+            path.display()
+        )
     );
 }
 
@@ -390,4 +394,76 @@ fn watch_with_rejected_content_streams_nothing_and_exits_1() {
     assert_eq!(failure.exit_code(), exit::REJECTED);
     assert_eq!(driver.calls, [Code::Hello, Code::LoadContent]);
     assert!(failure.to_string().contains("not ringfence content (magic 0x0000007f)"), "{failure}");
+}
+
+fn signing_policy(required: bool) -> ringfence_wire::ioctl::TrustResponse {
+    ringfence_wire::ioctl::TrustResponse {
+        signatures_required: required,
+        persistent: true,
+        ring: u32::MAX,
+        threshold: 2,
+        level: 1,
+        sensor_version: ringfence_wire::ioctl::driver_version(0, 1, 0),
+        ..Default::default()
+    }
+}
+
+fn compiled_content(dir: &std::path::Path) -> std::path::PathBuf {
+    let rules = "version = 4\n[[rule]]\nname = \"x\"\nkind = \"process_exit\"\naction = \"include\"\nmatch = [{ field = \"pid\", equals = 4 }]\n";
+    let bytes = ringfence_content::compile(rules, &ringfence_wire::SCHEMA).unwrap();
+    let path = dir.join("content.bin");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn push_shows_the_policy_and_does_not_push_what_the_sensor_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = compiled_content(dir.path());
+    let mut driver = ScriptedDriver::new();
+    driver.trust = Some(signing_policy(true));
+    let failure = commands::content_push(&mut driver, &path, &mut Vec::new()).unwrap_err();
+    assert_eq!(failure.exit_code(), exit::REJECTED);
+    assert_eq!(
+        failure.to_string(),
+        format!(
+            "scripted driver would refuse {}: the content is not signed, and this sensor takes signed content \
+             only; not pushed (sign it with `ringfence content sign --key KEY` (or, on a test machine only, set \
+             Parameters\\RequireSignedContent to 0); --force pushes anyway)",
+            path.display()
+        )
+    );
+    assert!(driver.loaded.is_empty(), "nothing was pushed");
+    driver.verdict = LoadContentResponse {
+        accepted: false,
+        content_version: 4,
+        active_version: 0,
+        reason: ringfence_trust::Reason::Auth(ringfence_trust::AuthError::Unsigned).code(),
+        ..Default::default()
+    };
+    let forced = commands::content_push_with(&mut driver, &path, true, &mut Vec::new()).unwrap_err();
+    assert_eq!(driver.loaded.len(), 1, "--force pushed it");
+    assert!(forced.to_string().contains("rejected"), "{forced}");
+}
+
+#[test]
+fn push_predicts_acceptance_then_prints_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = compiled_content(dir.path());
+    let mut driver = ScriptedDriver::new();
+    driver.trust = Some(signing_policy(false));
+    driver.verdict =
+        LoadContentResponse { accepted: true, content_version: 4, active_version: 4, ..Default::default() };
+    let mut out = Vec::new();
+    commands::content_push(&mut driver, &path, &mut out).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(
+        out,
+        format!(
+            "policy           unsigned content accepted; trusted keys: none\nring             general; pin none \
+             (the newest pushed wins); driver 0.1.0\nprediction       scripted driver will take content version \
+             4\n{}: accepted content version 4; version 4 is active\n",
+            path.display()
+        )
+    );
 }

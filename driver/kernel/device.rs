@@ -122,6 +122,13 @@ impl Device {
     }
 }
 
+impl Device {
+    /// The device object, for APIs that take it (`IoAllocateWorkItem`); alive while `self` is.
+    pub(crate) fn as_ptr(&self) -> *const DEVICE_OBJECT {
+        self.device
+    }
+}
+
 impl Drop for Device {
     fn drop(&mut self) {
         // SAFETY: created by this value and not yet deleted (invariant).

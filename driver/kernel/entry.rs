@@ -1,7 +1,9 @@
 //! DriverEntry, unload, the dispatch routines and the two callbacks.
 //!
-//! DriverEntry builds, in order: the sensor (queue from the Parameters key), the device
-//! with its DACL, the symbolic link, then the process and image registrations. Each step
+//! DriverEntry builds, in order: the sensor (queue and trust parameters from the Parameters
+//! key, persisted content restored through the crash-loop guard), the device with its DACL,
+//! the symbolic link, the work item that concludes trials, then the process and image
+//! registrations. Each step
 //! is a guard; a failure returns its status and the guards made so far undo themselves
 //! in reverse. Unload drops them in the same reverse order: callbacks first.
 
@@ -11,13 +13,15 @@ use super::ffi::{
     PsGetProcessStartKey,
 };
 use super::registry;
+use super::store::KernelStore;
 use super::sync::Kernel;
 use super::views::{self, ProcessFacts};
+use super::work::{self, ConclusionWork};
 use crate::control::{self, Completion};
 use crate::open;
 use crate::platform::Platform;
 use crate::queue::Queue;
-use crate::sensor::Sensor;
+use crate::sensor::{Sensor, StartSettings};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
@@ -71,6 +75,7 @@ struct Loaded {
     _process: ProcessNotify,
     _image: ImageNotify,
     _link: SymbolicLink,
+    _conclusion: ConclusionWork,
     _device: Device,
     _shared: Published,
 }
@@ -107,11 +112,10 @@ unsafe extern "system" fn DriverEntry(
 /// As DriverEntry.
 unsafe fn start(driver: *mut DRIVER_OBJECT, registry_path: *const UNICODE_STRING) -> Result<(), NTSTATUS> {
     // SAFETY: forwarded.
-    let (queue_bytes, notes) = unsafe { registry::queue_bytes(registry_path) };
-    let queue = Queue::with_capacity(usize::try_from(queue_bytes).unwrap_or(0))
-        .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
-    let shared = Shared { sensor: Sensor::new(queue, notes), client_open: AtomicBool::new(false) };
-    let shared = Published::new(try_box(shared).map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?);
+    let mut shared = unsafe { new_shared(registry_path) }?;
+    // SAFETY: forwarded.
+    unsafe { restore(registry_path, &mut shared.sensor) };
+    let shared = Published::new(shared);
     // SAFETY: the driver object is ours to set up during DriverEntry.
     let object = unsafe { &mut *driver };
     for routine in object.MajorFunction.iter_mut() {
@@ -126,12 +130,58 @@ unsafe fn start(driver: *mut DRIVER_OBJECT, registry_path: *const UNICODE_STRING
     let device = Device::create(driver)?;
     device.restrict_to_system_and_administrators()?;
     let link = SymbolicLink::create(&device)?;
+    let conclusion = ConclusionWork::allocate(&device)?;
     let process = ProcessNotify::register(on_process)?;
     let image = ImageNotify::register(on_image)?;
-    let loaded = Loaded { _process: process, _image: image, _link: link, _device: device, _shared: shared };
+    let loaded = Loaded {
+        _process: process,
+        _image: image,
+        _link: link,
+        _conclusion: conclusion,
+        _device: device,
+        _shared: shared,
+    };
     let loaded = try_box(loaded).map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
     LOADED.store(Box::into_raw(loaded), Ordering::Release);
     Ok(())
+}
+
+/// The sensor (queue from the Parameters key) in pool. Its own frame: the sensor is built
+/// on the stack and moved, and that kilobyte must not stay under `restore`'s deep calls.
+///
+/// # Safety
+/// `registry_path` is DriverEntry's `RegistryPath` argument.
+#[inline(never)]
+unsafe fn new_shared(registry_path: *const UNICODE_STRING) -> Result<Box<Shared>, NTSTATUS> {
+    // SAFETY: forwarded.
+    let (queue_bytes, notes) = unsafe { registry::queue_bytes(registry_path) };
+    let queue = Queue::with_capacity(usize::try_from(queue_bytes).unwrap_or(0))
+        .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+    let shared = Shared { sensor: Sensor::new(queue, notes), client_open: AtomicBool::new(false) };
+    try_box(shared).map_err(|_| STATUS_INSUFFICIENT_RESOURCES)
+}
+
+/// Gives the sensor (already in pool) its trust parameters and restores its persisted
+/// content (admitted exactly as a load is) before any callback runs. Its own frame:
+/// signature checks and the guard need a few KiB of stack that DriverEntry's frame should
+/// not carry.
+///
+/// # Safety
+/// `registry_path` is DriverEntry's `RegistryPath` argument.
+#[inline(never)]
+unsafe fn restore(registry_path: *const UNICODE_STRING, sensor: &mut Sensor<Kernel>) {
+    // SAFETY: forwarded.
+    let trust = unsafe { registry::trust_parameters(registry_path) };
+    // SAFETY: the I/O manager's RegistryPath is a valid counted string during DriverEntry.
+    let service_key = unsafe { views::unicode_units(registry_path) };
+    let settings = StartSettings {
+        trust: trust.settings,
+        store: KernelStore::prepare(service_key).ok(),
+        threshold: trust.threshold,
+        health: trust.health,
+        notes: trust.notes,
+    };
+    sensor.restore(settings);
 }
 
 const IRP_MJ_CREATE: usize = 0x00;
@@ -257,6 +307,24 @@ unsafe extern "system" fn on_process(process: PEPROCESS, pid: HANDLE, info: *mut
             shared.sensor.observe(views::process_exit(pid, status, start_key, Kernel::now()));
         }
     }
+    schedule_conclusion(shared);
+}
+
+/// Once the active content is healthy, its trial is concluded (file I/O) in a system worker
+/// thread at PASSIVE_LEVEL, never inside a callback.
+fn schedule_conclusion(shared: &Shared) {
+    if shared.sensor.health_is_due() {
+        work::queue(conclude_trial);
+    }
+}
+
+unsafe extern "system" fn conclude_trial(_device: *const DEVICE_OBJECT, _context: *const core::ffi::c_void) {
+    work::started();
+    if let Some(shared) = shared() {
+        while let Some(generation) = shared.sensor.health_due() {
+            shared.sensor.conclude(generation);
+        }
+    }
 }
 
 /// The image callback (PASSIVE_LEVEL). `pid` is 0 for images mapped into system space.
@@ -268,4 +336,5 @@ unsafe extern "system" fn on_image(name: *const UNICODE_STRING, pid: HANDLE, inf
     // SAFETY: `name` is null or valid for the duration of the callback.
     let event = unsafe { views::image_load(name, pid, info, Kernel::now()) };
     shared.sensor.observe(event);
+    schedule_conclusion(shared);
 }

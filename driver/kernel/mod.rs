@@ -36,4 +36,10 @@ mod entry;
 #[cfg(target_os = "windows")]
 mod registry;
 #[cfg(target_os = "windows")]
+mod security;
+#[cfg(target_os = "windows")]
+mod store;
+#[cfg(target_os = "windows")]
 mod sync;
+#[cfg(target_os = "windows")]
+mod work;

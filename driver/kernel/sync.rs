@@ -105,6 +105,7 @@ pub(crate) enum Kernel {}
 impl Platform for Kernel {
     type Lock<T> = PushLock<T>;
     type Waker = EventRef;
+    type Store = super::store::KernelStore;
 
     fn lock<T>(value: T) -> PushLock<T> {
         PushLock { lock: UnsafeCell::new(0), value: UnsafeCell::new(value) }

@@ -29,6 +29,7 @@ use windows_sys::Wdk::Foundation::{
 use windows_sys::Wdk::System::SystemServices::{PLOAD_IMAGE_NOTIFY_ROUTINE, PSCREATEPROCESSNOTIFYTYPE};
 use windows_sys::Win32::Foundation::{HANDLE, NTSTATUS, UNICODE_STRING};
 use windows_sys::Win32::Security::ACL;
+use windows_sys::Win32::System::IO::IO_STATUS_BLOCK;
 
 // wdk-alloc: ExAllocatePool2(POOL_FLAG_NON_PAGED, …, 'rust'); see docs/verifier.md for what
 // that means under Driver Verifier (one pool tag, no alignment above the pool's).
@@ -311,4 +312,159 @@ pub(crate) unsafe fn ZwClose(handle: HANDLE) -> NTSTATUS {
 // WDK headers, lacks it too), so wdk-sys cannot have it. Resolved through ntoskrnl.lib.
 unsafe extern "system" {
     pub(crate) fn PsGetProcessSessionId(process: PEPROCESS) -> u32;
+}
+
+// The crash-loop guard's registry value and persisted files, and the work item that
+// concludes trials. Same forwarding rule: one call, pointer casts only.
+
+/// `IO_WORKITEM_ROUTINE` with windows-sys types.
+pub(crate) type WorkItemRoutine =
+    Option<unsafe extern "system" fn(device: *const DEVICE_OBJECT, context: *const c_void)>;
+
+pub(crate) unsafe fn ZwSetValueKey(
+    key: HANDLE,
+    name: *const UNICODE_STRING,
+    title_index: u32,
+    kind: u32,
+    data: *const c_void,
+    size: u32,
+) -> NTSTATUS {
+    // SAFETY: as above.
+    unsafe { k::ZwSetValueKey(key.cast(), name.cast_mut().cast(), title_index, kind, data.cast_mut(), size) }
+}
+
+pub(crate) unsafe fn ZwFlushKey(key: HANDLE) -> NTSTATUS {
+    // SAFETY: as above.
+    unsafe { k::ZwFlushKey(key.cast()) }
+}
+
+pub(crate) unsafe fn ZwCreateFile(
+    file: *mut HANDLE,
+    access: u32,
+    attributes: *const OBJECT_ATTRIBUTES,
+    io_status: *mut IO_STATUS_BLOCK,
+    allocation_size: *const i64,
+    file_attributes: u32,
+    share_access: u32,
+    disposition: u32,
+    options: u32,
+    ea_buffer: *const c_void,
+    ea_length: u32,
+) -> NTSTATUS {
+    // SAFETY: as above; LARGE_INTEGER is an i64 in memory.
+    unsafe {
+        k::ZwCreateFile(
+            file.cast(),
+            access,
+            attributes.cast_mut().cast(),
+            io_status.cast(),
+            allocation_size.cast_mut().cast(),
+            file_attributes,
+            share_access,
+            disposition,
+            options,
+            ea_buffer.cast_mut(),
+            ea_length,
+        )
+    }
+}
+
+pub(crate) unsafe fn ZwReadFile(
+    file: HANDLE,
+    event: HANDLE,
+    apc_routine: *const c_void,
+    apc_context: *const c_void,
+    io_status: *mut IO_STATUS_BLOCK,
+    buffer: *mut c_void,
+    length: u32,
+    byte_offset: *const i64,
+    key: *const u32,
+) -> NTSTATUS {
+    // SAFETY: as above; the APC routine is always null here, so its type does not matter.
+    unsafe {
+        k::ZwReadFile(
+            file.cast(),
+            event.cast(),
+            core::mem::transmute::<*const c_void, wdk_sys::PIO_APC_ROUTINE>(apc_routine),
+            apc_context.cast_mut(),
+            io_status.cast(),
+            buffer,
+            length,
+            byte_offset.cast_mut().cast(),
+            key.cast_mut(),
+        )
+    }
+}
+
+pub(crate) unsafe fn ZwWriteFile(
+    file: HANDLE,
+    event: HANDLE,
+    apc_routine: *const c_void,
+    apc_context: *const c_void,
+    io_status: *mut IO_STATUS_BLOCK,
+    buffer: *const c_void,
+    length: u32,
+    byte_offset: *const i64,
+    key: *const u32,
+) -> NTSTATUS {
+    // SAFETY: as above.
+    unsafe {
+        k::ZwWriteFile(
+            file.cast(),
+            event.cast(),
+            core::mem::transmute::<*const c_void, wdk_sys::PIO_APC_ROUTINE>(apc_routine),
+            apc_context.cast_mut(),
+            io_status.cast(),
+            buffer.cast_mut(),
+            length,
+            byte_offset.cast_mut().cast(),
+            key.cast_mut(),
+        )
+    }
+}
+
+pub(crate) unsafe fn ZwQueryInformationFile(
+    file: HANDLE,
+    io_status: *mut IO_STATUS_BLOCK,
+    information: *mut c_void,
+    length: u32,
+    class: i32,
+) -> NTSTATUS {
+    // SAFETY: as above.
+    unsafe { k::ZwQueryInformationFile(file.cast(), io_status.cast(), information, length, class as _) }
+}
+
+pub(crate) unsafe fn ZwSetInformationFile(
+    file: HANDLE,
+    io_status: *mut IO_STATUS_BLOCK,
+    information: *const c_void,
+    length: u32,
+    class: i32,
+) -> NTSTATUS {
+    // SAFETY: as above.
+    unsafe {
+        k::ZwSetInformationFile(file.cast(), io_status.cast(), information.cast_mut(), length, class as _)
+    }
+}
+
+pub(crate) unsafe fn IoAllocateWorkItem(device: *const DEVICE_OBJECT) -> *mut c_void {
+    // SAFETY: as above; PIO_WORKITEM is an opaque pointer.
+    unsafe { k::IoAllocateWorkItem(device.cast_mut().cast()).cast() }
+}
+
+pub(crate) unsafe fn IoQueueWorkItem(
+    item: *mut c_void,
+    routine: WorkItemRoutine,
+    queue: i32,
+    context: *const c_void,
+) {
+    // SAFETY: the same optional function pointer; "system" and "C" agree on x86-64.
+    let routine = unsafe { core::mem::transmute::<WorkItemRoutine, wdk_sys::PIO_WORKITEM_ROUTINE>(routine) };
+    // SAFETY: as above.
+    unsafe { k::IoQueueWorkItem(item.cast(), routine, queue as _, context.cast_mut()) }
+}
+
+pub(crate) unsafe fn IoFreeWorkItem(item: *mut c_void) {
+    // SAFETY: as above.
+    unsafe { k::IoFreeWorkItem(item.cast()) }
 }

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use ringfence_wire::ioctl::{
     Code, EmptyRequest, HelloRequest, HelloResponse, LoadContentResponse, Message, SetEventRequest,
-    StatsResponse, nt_success,
+    StatsResponse, TrustResponse, nt_success,
 };
 
 fn round_trip<M: Message + PartialEq + core::fmt::Debug>(data: &[u8]) {
@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
     round_trip::<SetEventRequest>(data);
     round_trip::<StatsResponse>(data);
     round_trip::<EmptyRequest>(data);
+    round_trip::<TrustResponse>(data);
     if let Some(bytes) = data.get(..4) {
         let value = u32::from_le_bytes(bytes.try_into().unwrap());
         if let Some(code) = Code::from_u32(value) {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ringfence_companion::device::{Device, DeviceError, IoctlOutcome};
 use ringfence_wire::ioctl::{
     Capabilities, Code, HelloRequest, HelloResponse, LoadContentResponse, PROTOCOL_VERSION, STATUS_SUCCESS,
-    SetEventRequest, StatsResponse, driver_version,
+    SetEventRequest, StatsResponse, TrustResponse, driver_version,
 };
 use ringfence_wire::record::{MAX_RECORD_BYTES, encode, encoded_len};
 use ringfence_wire::{Event, SCHEMA_VERSION, Text};
@@ -228,6 +228,8 @@ pub struct ScriptedDriver {
     pub waits: usize,
     /// Every request received, in order.
     pub calls: Vec<Code>,
+    /// The TRUST answer; `None` answers as a driver without the request does.
+    pub trust: Option<TrustResponse>,
 }
 
 impl ScriptedDriver {
@@ -250,6 +252,7 @@ impl ScriptedDriver {
             loaded: Vec::new(),
             waits: 0,
             calls: Vec::new(),
+            trust: None,
         }
     }
 
@@ -296,6 +299,13 @@ impl Device for ScriptedDriver {
                 self.registered_event = Some(SetEventRequest::parse(input).unwrap().handle);
                 IoctlOutcome { status: STATUS_SUCCESS, information: 0 }
             }
+            Some(Code::Trust) => match self.trust {
+                Some(t) => Self::answer(output, |o| t.emit(o).unwrap()),
+                None => IoctlOutcome {
+                    status: ringfence_wire::ioctl::STATUS_INVALID_DEVICE_REQUEST,
+                    information: 0,
+                },
+            },
             None => {
                 IoctlOutcome { status: ringfence_wire::ioctl::STATUS_INVALID_DEVICE_REQUEST, information: 0 }
             }

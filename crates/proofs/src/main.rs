@@ -7,8 +7,10 @@
 use std::io::Read;
 
 use ringfence_content::{Content, evaluate_event, evaluate_record, validate};
+use ringfence_trust::{Envelope, GuardState, KeySource, Pin, Policy, SignaturePolicy, TrustedKeys, decide};
 use ringfence_wire::ioctl::{
     EmptyRequest, HelloRequest, HelloResponse, LoadContentResponse, SetEventRequest, StatsResponse,
+    TrustResponse,
 };
 use ringfence_wire::{Batch, Record, SCHEMA};
 
@@ -29,6 +31,25 @@ fn main() {
     outcomes += usize::from(StatsResponse::parse(record_bytes).is_ok());
     outcomes += usize::from(SetEventRequest::parse(record_bytes).is_ok());
     outcomes += usize::from(EmptyRequest::parse(record_bytes).is_ok());
+    outcomes += usize::from(TrustResponse::parse(record_bytes).is_ok());
+
+    // Content trust: the envelope, the guard's persisted state, the trusted-key blob (with
+    // each key's point decoding) and the policy decision. Signature verification stays
+    // outside: ringfence_trust::signature names the bounds checks left and why they hold.
+    outcomes += usize::from(GuardState::parse(record_bytes).is_ok());
+    outcomes += usize::from(TrustedKeys::new().add_blob(record_bytes, KeySource::Provisioned).is_ok());
+    if let Ok(envelope) = Envelope::new_checked(content_bytes) {
+        let declaration = envelope.declaration();
+        outcomes += envelope.content().len() + usize::from(envelope.signature()[0]);
+        let policy = Policy {
+            signatures: SignaturePolicy::Required,
+            ring: u32::from(input.first().copied().unwrap_or(0)),
+            pin: Pin::from_dword(u32::from(input.last().copied().unwrap_or(0))),
+            sensor_version: 0x100,
+        };
+        outcomes +=
+            usize::from(decide(&policy, Some(&declaration), declaration.content_version, 7).verdict.is_ok());
+    }
 
     let trusted = Content::from_validated(content_bytes);
     if let Ok(record) = Record::new_checked(record_bytes) {

@@ -4,13 +4,17 @@
 use std::fmt;
 
 /// Where the driver was entered from, for findings that happen on return.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Entry {
     DriverEntry,
     DriverUnload,
-    Dispatch { major: u8 },
+    Dispatch {
+        major: u8,
+    },
     ProcessNotify,
     ImageNotify,
+    /// A work item routine, run by the system worker thread.
+    WorkItem,
 }
 
 /// One rule the driver broke, as precise as the model can say it.
@@ -134,6 +138,10 @@ pub enum Finding {
     StackOverflow {
         entry: Entry,
     },
+    /// A work item the driver allocated and never freed.
+    WorkItemLeft {
+        item: u64,
+    },
 }
 
 impl fmt::Display for Finding {
@@ -166,6 +174,8 @@ pub enum Stop {
     InstructionBudget { rip: u64 },
     /// An API the image imports was called although the model does not implement it.
     Unmodelled { api: String },
+    /// The machine crashed (as the harness asked) in this call, the `call`-th of the boot.
+    Crash { api: &'static str, call: u64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,9 +214,13 @@ pub struct Report {
     /// (object, references the driver holds)
     pub references: Vec<(u64, i64)>,
     pub kernel_handles: Vec<u64>,
+    /// Work items allocated and not freed.
+    pub work_items: Vec<u64>,
     pub findings: Vec<Finding>,
     /// Deepest kernel stack use seen, in bytes.
     pub max_stack_bytes: u64,
+    /// Deepest kernel stack use per entry point.
+    pub max_stack_by_entry: std::collections::BTreeMap<Entry, u64>,
 }
 
 impl Report {
@@ -233,6 +247,7 @@ impl Report {
         );
         all.extend(self.references.iter().map(|&(object, count)| Finding::ReferenceLeak { object, count }));
         all.extend(self.kernel_handles.iter().map(|&handle| Finding::HandleLeak { handle }));
+        all.extend(self.work_items.iter().map(|&item| Finding::WorkItemLeft { item }));
         all
     }
 

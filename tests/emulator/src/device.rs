@@ -25,13 +25,15 @@ pub enum Activity {
 }
 
 impl Emulator {
-    /// Delivers one activity to the driver's callbacks.
+    /// Delivers one activity to the driver's callbacks, then lets the system worker thread
+    /// run what the callback queued.
     pub fn apply(&mut self, activity: &Activity) -> Result<(), Stop> {
         match activity {
             Activity::ProcessStart(p) => self.process_start(p).map(|_| ()),
             Activity::ProcessExit { pid, exit_status, time } => self.process_exit(*pid, *exit_status, *time),
             Activity::ImageLoad(i) => self.image_load(i),
-        }
+        }?;
+        self.run_work_items()
     }
 }
 

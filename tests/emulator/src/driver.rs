@@ -55,6 +55,7 @@ impl Emulator {
         let key = SERVICE_KEY.to_lowercase();
         uc.get_data_mut().ob.registry.insert(key.clone(), Default::default());
         uc.get_data_mut().ob.registry.insert(format!("{key}\\parameters"), Default::default());
+        uc.get_data_mut().fs.make_directories(crate::boot::DRIVERS_DIRECTORY);
         let system = Pool::allocate_object(uc, 0x100, *b"Proc").unwrap_or(0);
         uc.get_data_mut()
             .ps
@@ -161,8 +162,10 @@ impl Emulator {
         self.machine.uc.get_data_mut().ke.time = time;
     }
 
-    /// Stops the service: DriverUnload now, or after the last handle closes.
+    /// Stops the service: DriverUnload now, or after the last handle closes. Queued work
+    /// items hold a reference on the device: they run to completion first.
     pub fn unload(&mut self) -> Result<Unload, Stop> {
+        self.run_work_items()?;
         if !self.machine.uc.get_data().io.files.is_empty() {
             self.machine.uc.get_data_mut().io.unload_pending = true;
             return Ok(Unload::Pending);
@@ -226,8 +229,10 @@ impl Emulator {
             irql: k.ke.irql,
             references: k.ob.driver_references(),
             kernel_handles: k.ob.kernel_handles(),
+            work_items: k.work.items.keys().copied().collect(),
             findings: k.findings.clone(),
             max_stack_bytes: k.max_stack_bytes,
+            max_stack_by_entry: k.max_stack_by_entry.clone(),
         }
     }
 

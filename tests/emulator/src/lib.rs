@@ -16,6 +16,7 @@ pub mod pe;
 
 pub use books::{Entry, Finding, Report, Stop};
 pub use machine::{Machine, SetupError};
+pub mod boot;
 pub mod device;
 pub mod driver;
 pub mod events;
@@ -24,6 +25,7 @@ pub mod kstring;
 pub mod scenario;
 pub mod system;
 
+pub use boot::{CONTENT_DIRECTORY, DRIVERS_DIRECTORY, Disk};
 pub use device::{Activity, EmulatedDevice};
 pub use driver::{Caller, Emulator, IoctlLayout, IoctlResult, LoadFailure, RegValue, Unload};
 pub use events::{ImageLoad, ProcessStart};

@@ -174,6 +174,8 @@ impl Machine {
         let depth = stack_depth(uc);
         let k = uc.get_data_mut();
         k.max_stack_bytes = k.max_stack_bytes.max(depth);
+        let deepest = k.max_stack_by_entry.entry(entry).or_default();
+        *deepest = (*deepest).max(depth);
         if let Some(stop) = k.stop.take() {
             let guard = map::STACK - map::PAGE..map::STACK;
             if matches!(stop, Stop::Fault { address, .. } if guard.contains(&address)) {
@@ -252,6 +254,18 @@ fn install_hooks(uc: &mut Uc<'_>) -> Result<(), unicorn_engine::unicorn_const::u
             return;
         };
         *uc.get_data_mut().calls.entry(api.name).or_default() += 1;
+        let k = uc.get_data_mut();
+        k.api_calls += 1;
+        if k.crash_at == Some(k.api_calls) {
+            // The machine dies in this call: a write gets half its bytes out, nothing else happens.
+            let call = k.api_calls;
+            if api.name == "ZwWriteFile" {
+                model::fs::write_file(&mut Call { uc, api: api.name }, true);
+            }
+            uc.get_data_mut().stop = Some(Stop::Crash { api: api.name, call });
+            let _ = uc.emu_stop();
+            return;
+        }
         let rax = match uc.get_data_mut().fail_next.remove(api.name) {
             Some(status) => model::status(status),
             None => f(&mut Call { uc, api: api.name }),

@@ -13,7 +13,7 @@ use ringfence_wire::ioctl::{
     LoadContentResponse, METHOD_BUFFERED, STATUS_ACCESS_DENIED, STATUS_BUFFER_TOO_SMALL,
     STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_HANDLE,
     STATUS_INVALID_PARAMETER, STATUS_OBJECT_TYPE_MISMATCH, STATUS_REVISION_MISMATCH, STATUS_SUCCESS,
-    SetEventRequest, StatsResponse, ctl_code,
+    SetEventRequest, StatsResponse, TrustResponse, ctl_code,
 };
 
 const DEFINED: [i32; 9] = [
@@ -42,6 +42,7 @@ fn request(code: u32, max_record: usize) -> (Vec<u8>, usize) {
             (compile(rules, &SCHEMA).expect("compiles"), LoadContentResponse::LEN)
         }
         Some(Code::Stats) => (Vec::new(), StatsResponse::LEN),
+        Some(Code::Trust) => (Vec::new(), TrustResponse::LEN),
         Some(Code::SetEvent) => {
             let mut b = vec![0; SetEventRequest::LEN];
             SetEventRequest { handle: 0 }.emit(&mut b).expect("fits");

@@ -15,6 +15,7 @@
 //! | `LOAD_CONTENT` | 0x802 | read+write | the content file's bytes      | [`LoadContentResponse`] (48 B)  |
 //! | `STATS`        | 0x803 | read       | nothing (0 B)                 | [`StatsResponse`]               |
 //! | `SET_EVENT`    | 0x804 | read+write | [`SetEventRequest`] (16 B)    | nothing (0 B)                   |
+//! | `TRUST`        | 0x808 | read       | nothing (0 B)                 | [`TrustResponse`] (256 B)       |
 //!
 //! Statuses, per code (`Information` is the number of output bytes written):
 //!
@@ -30,6 +31,7 @@
 //! | `LOAD_CONTENT` | [`STATUS_SUCCESS`]              | the content was judged: accepted or rejected, see the response |
 //! | `LOAD_CONTENT` | [`STATUS_INSUFFICIENT_RESOURCES`] | no pool for a copy of the content; nothing changed        |
 //! | `STATS`        | [`STATUS_SUCCESS`]              | `Information` = [`StatsResponse::LEN`]                      |
+//! | `TRUST`        | [`STATUS_SUCCESS`]              | `Information` = [`TrustResponse::LEN`]                      |
 //! | `SET_EVENT`    | [`STATUS_SUCCESS`]              | the event is registered (handle 0: unregistered)            |
 //! | `SET_EVENT`    | [`STATUS_INVALID_HANDLE`], [`STATUS_OBJECT_TYPE_MISMATCH`], [`STATUS_ACCESS_DENIED`] | `ObReferenceObjectByHandle` refused the handle (user-mode access, `EVENT_MODIFY_STATE`); the previous registration stays |
 //!
@@ -63,11 +65,13 @@ mod content;
 mod event;
 mod hello;
 mod stats;
+mod trust;
 
 pub use content::{LoadContentResponse, load_content_response};
 pub use event::{EmptyRequest, SetEventRequest, set_event_request};
 pub use hello::{Capabilities, HelloRequest, HelloResponse, driver_version, hello_request, hello_response};
 pub use stats::{KIND_COUNT, KindCounters, Notes, StatsResponse, stats_response};
+pub use trust::{MAX_KEY_IDS, TrustResponse, trust_response};
 
 use crate::bytes;
 
@@ -126,10 +130,13 @@ pub enum Code {
         METHOD_BUFFERED,
         FILE_READ_ACCESS | FILE_WRITE_ACCESS,
     ),
+    /// The content-trust codes start at function 0x808.
+    Trust = ctl_code(FILE_DEVICE_RINGFENCE, FUNCTION_BASE | 8, METHOD_BUFFERED, FILE_READ_ACCESS),
 }
 
 impl Code {
-    pub const ALL: [Code; 5] = [Code::Hello, Code::Read, Code::LoadContent, Code::Stats, Code::SetEvent];
+    pub const ALL: [Code; 6] =
+        [Code::Hello, Code::Read, Code::LoadContent, Code::Stats, Code::SetEvent, Code::Trust];
 
     /// The code `value` stands for, or `None` for any other value.
     pub const fn from_u32(value: u32) -> Option<Self> {
@@ -139,6 +146,7 @@ impl Code {
             v if v == Code::LoadContent as u32 => Some(Code::LoadContent),
             v if v == Code::Stats as u32 => Some(Code::Stats),
             v if v == Code::SetEvent as u32 => Some(Code::SetEvent),
+            v if v == Code::Trust as u32 => Some(Code::Trust),
             _ => None,
         }
     }
@@ -170,6 +178,7 @@ impl Code {
             Code::LoadContent => "LOAD_CONTENT",
             Code::Stats => "STATS",
             Code::SetEvent => "SET_EVENT",
+            Code::Trust => "TRUST",
         }
     }
 }

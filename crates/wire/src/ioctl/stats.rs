@@ -66,7 +66,13 @@ impl Notes {
     pub const QUEUE_BYTES_PARAM_INVALID: Self = Notes(1);
     /// The queue-size registry value was outside the limits and was clamped.
     pub const QUEUE_BYTES_CLAMPED: Self = Notes(1 << 1);
-    pub const ALL: Self = Notes(0b11);
+    /// At this start the crash-loop guard stepped past persisted content (see `TRUST`).
+    pub const CONTENT_FALLBACK: Self = Notes(1 << 2);
+    /// A content-trust parameter had a wrong type or value: its default is used.
+    pub const TRUST_PARAM_INVALID: Self = Notes(1 << 3);
+    /// The `TrustedKeys` value was refused whole: no provisioned key is trusted.
+    pub const TRUSTED_KEYS_INVALID: Self = Notes(1 << 4);
+    pub const ALL: Self = Notes(0b1_1111);
     pub const NONE: Self = Notes(0);
 
     /// The flags `bits` stands for; `None` when an unknown bit is set.

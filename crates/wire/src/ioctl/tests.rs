@@ -103,6 +103,7 @@ fn every_code_is_buffered_vendor_defined_and_requires_access() {
     assert_eq!(Code::Stats.access(), FILE_READ_ACCESS);
     assert_eq!(Code::LoadContent.access(), rw);
     assert_eq!(Code::SetEvent.access(), rw);
+    assert_eq!(Code::Trust.access(), FILE_READ_ACCESS);
 }
 
 #[test]
@@ -126,6 +127,7 @@ fn every_layout_rejects_every_wrong_length() {
     rejects_every_wrong_length(&load_rejected());
     rejects_every_wrong_length(&SetEventRequest { handle: 0x1F4 });
     rejects_every_wrong_length(&stats());
+    rejects_every_wrong_length(&TrustResponse { ring: 1, threshold: 2, ..Default::default() });
     for found in [1, 8, 64 << 10] {
         assert_eq!(EmptyRequest::parse(&vec![0; found]), Err(IoctlError::Length { expected: 0, found }));
     }
@@ -253,7 +255,7 @@ fn a_load_content_verdict_must_be_consistent() {
 #[test]
 fn stats_values_out_of_range_are_rejected() {
     let cases = [
-        (st::NOTES, 1 << 2),
+        (st::NOTES, 1 << 5),
         (st::QUEUE_CAPACITY_BYTES, QUEUE_BYTES_MAX + 1),
         (st::QUEUE_HIGH_WATER_BYTES, QUEUE_BYTES_MIN + 1),
         (st::QUEUE_USED_BYTES, 8193),

@@ -17,6 +17,11 @@ use windows_sys::Wdk::Foundation::{
 use windows_sys::Wdk::System::SystemServices::{PLOAD_IMAGE_NOTIFY_ROUTINE, PSCREATEPROCESSNOTIFYTYPE};
 use windows_sys::Win32::Foundation::{HANDLE, NTSTATUS, UNICODE_STRING};
 use windows_sys::Win32::Security::ACL;
+use windows_sys::Win32::System::IO::IO_STATUS_BLOCK;
+
+/// `IO_WORKITEM_ROUTINE`: the device object and the context given to `IoQueueWorkItem`.
+pub type WorkItemRoutine =
+    Option<unsafe extern "system" fn(device: *const DEVICE_OBJECT, context: *const c_void)>;
 
 #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
 unsafe extern "system" {
@@ -102,6 +107,72 @@ unsafe extern "system" {
         result_length: *mut u32,
     ) -> NTSTATUS;
     pub fn ZwClose(handle: HANDLE) -> NTSTATUS;
+
+    // The crash-loop guard's state (service key) and persisted content (files).
+    pub fn ZwSetValueKey(
+        key: HANDLE,
+        name: *const UNICODE_STRING,
+        title_index: u32,
+        kind: u32,
+        data: *const c_void,
+        size: u32,
+    ) -> NTSTATUS;
+    pub fn ZwFlushKey(key: HANDLE) -> NTSTATUS;
+    pub fn ZwCreateFile(
+        file: *mut HANDLE,
+        access: u32,
+        attributes: *const OBJECT_ATTRIBUTES,
+        io_status: *mut IO_STATUS_BLOCK,
+        allocation_size: *const i64,
+        file_attributes: u32,
+        share_access: u32,
+        disposition: u32,
+        options: u32,
+        ea_buffer: *const c_void,
+        ea_length: u32,
+    ) -> NTSTATUS;
+    pub fn ZwReadFile(
+        file: HANDLE,
+        event: HANDLE,
+        apc_routine: *const c_void,
+        apc_context: *const c_void,
+        io_status: *mut IO_STATUS_BLOCK,
+        buffer: *mut c_void,
+        length: u32,
+        byte_offset: *const i64,
+        key: *const u32,
+    ) -> NTSTATUS;
+    pub fn ZwWriteFile(
+        file: HANDLE,
+        event: HANDLE,
+        apc_routine: *const c_void,
+        apc_context: *const c_void,
+        io_status: *mut IO_STATUS_BLOCK,
+        buffer: *const c_void,
+        length: u32,
+        byte_offset: *const i64,
+        key: *const u32,
+    ) -> NTSTATUS;
+    pub fn ZwFlushBuffersFile(file: HANDLE, io_status: *mut IO_STATUS_BLOCK) -> NTSTATUS;
+    pub fn ZwQueryInformationFile(
+        file: HANDLE,
+        io_status: *mut IO_STATUS_BLOCK,
+        information: *mut c_void,
+        length: u32,
+        class: i32,
+    ) -> NTSTATUS;
+    pub fn ZwSetInformationFile(
+        file: HANDLE,
+        io_status: *mut IO_STATUS_BLOCK,
+        information: *const c_void,
+        length: u32,
+        class: i32,
+    ) -> NTSTATUS;
+
+    // Concluding a trial at PASSIVE_LEVEL, outside the callbacks.
+    pub fn IoAllocateWorkItem(device: *const DEVICE_OBJECT) -> *mut c_void;
+    pub fn IoQueueWorkItem(item: *mut c_void, routine: WorkItemRoutine, queue: i32, context: *const c_void);
+    pub fn IoFreeWorkItem(item: *mut c_void);
 
     // The panic handler's last word.
     pub fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;

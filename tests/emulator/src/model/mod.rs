@@ -1,12 +1,15 @@
 //! The kernel model: the state behind every modelled API and the table that
 //! binds API names to Rust functions. One submodule per kernel component.
 
+pub mod cm;
+pub mod fs;
 pub mod io;
 pub mod ke;
 pub mod ob;
 pub mod pool;
 pub mod ps;
 pub mod se;
+pub mod workitem;
 
 use std::collections::BTreeMap;
 
@@ -30,6 +33,10 @@ pub struct Kernel {
     pub ob: ob::Ob,
     pub io: io::Io,
     pub ps: ps::Ps,
+    /// The file system and the registry writes that must survive a crash.
+    pub fs: fs::Fs,
+    pub cm: cm::Cm,
+    pub work: workitem::WorkItems,
     pub findings: Vec<Finding>,
     /// Set by a model that must stop the CPU (bugcheck, fault).
     pub stop: Option<Stop>,
@@ -42,10 +49,17 @@ pub struct Kernel {
     /// The image's mapped range, for checking callback addresses.
     pub image_range: (u64, u64),
     pub max_stack_bytes: u64,
+    /// Deepest stack use per entry point.
+    pub max_stack_by_entry: BTreeMap<crate::books::Entry, u64>,
     /// Basic blocks the current call may still run.
     pub blocks_left: u64,
     /// APIs whose next call fails with the given NTSTATUS instead of running.
     pub fail_next: BTreeMap<&'static str, i32>,
+    /// Modelled API calls so far (every API, every entry).
+    pub api_calls: u64,
+    /// The call (counted like `api_calls`, from 1) at which the machine crashes: that call
+    /// does not happen (a write is cut in half), and the boot is over.
+    pub crash_at: Option<u64>,
 }
 
 /// How a modelled API is provided.
@@ -142,6 +156,17 @@ pub static APIS: &[Api] = &[
     func("ZwOpenKey", ob::zw_open_key),
     func("ZwQueryValueKey", ob::zw_query_value_key),
     func("ZwClose", ob::zw_close),
+    func("ZwSetValueKey", cm::zw_set_value_key),
+    func("ZwFlushKey", cm::zw_flush_key),
+    func("ZwCreateFile", fs::zw_create_file),
+    func("ZwReadFile", fs::zw_read_file),
+    func("ZwWriteFile", fs::zw_write_file),
+    func("ZwFlushBuffersFile", fs::zw_flush_buffers_file),
+    func("ZwQueryInformationFile", fs::zw_query_information_file),
+    func("ZwSetInformationFile", fs::zw_set_information_file),
+    func("IoAllocateWorkItem", workitem::allocate),
+    func("IoQueueWorkItem", workitem::queue),
+    func("IoFreeWorkItem", workitem::free),
     func("ObSetSecurityObjectByPointer", se::set_security_object_by_pointer),
     func("ZwSetSecurityObject", se::zw_set_security_object),
     func("RtlCreateSecurityDescriptor", se::create_security_descriptor),

@@ -25,9 +25,13 @@ const USER_MODE: u64 = 1;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectKind {
     Event,
-    Key { path: String },
+    Key {
+        path: String,
+    },
     Device,
     Process,
+    /// A file or directory opened with `ZwCreateFile` (see `fs`).
+    File,
 }
 
 impl ObjectKind {
@@ -38,6 +42,7 @@ impl ObjectKind {
             ObjectKind::Key { .. } => "CmKeyObjectType",
             ObjectKind::Device => "IoDeviceObjectType",
             ObjectKind::Process => "PsProcessType",
+            ObjectKind::File => "IoFileObjectType",
         }
     }
 }
@@ -134,6 +139,9 @@ pub fn close_handle(uc: &mut Uc<'_>, handle: u64) -> bool {
     let Some(h) = uc.get_data_mut().ob.handles.remove(&handle) else { return false };
     if let Some(o) = uc.get_data_mut().ob.objects.get_mut(&h.object) {
         o.handles = o.handles.saturating_sub(1);
+        if o.handles == 0 && o.kind == ObjectKind::File {
+            super::fs::closed(uc, h.object);
+        }
     }
     release_if_unused(uc, h.object);
     true

@@ -308,7 +308,17 @@ pub fn valid_sid(c: &mut Call<'_, '_>) -> u64 {
 
 fn apply(c: &mut Call<'_, '_>, object: u64, information: u32, sd: u64) -> u64 {
     c.require_irql(PASSIVE_LEVEL);
-    let is_device = matches!(c.k().ob.objects.get(&object).map(|o| &o.kind), Some(ObjectKind::Device));
+    let kind = c.k().ob.objects.get(&object).map(|o| o.kind.clone());
+    if kind == Some(ObjectKind::File) {
+        return match read_security_descriptor(c.uc, sd, information) {
+            Ok(parsed) => {
+                let set = super::fs::set_security(c.uc, object, parsed);
+                status(if set { STATUS_SUCCESS } else { STATUS_INVALID_HANDLE })
+            }
+            Err(s) => status(s),
+        };
+    }
+    let is_device = kind == Some(ObjectKind::Device);
     if !is_device {
         c.finding(Finding::UnknownObject { api: c.api, address: object });
         return status(STATUS_INVALID_PARAMETER);

@@ -4,6 +4,7 @@
 #![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 
 pub mod activity;
+pub mod boots;
 pub mod probe;
 pub mod sensor;
 pub mod sys;
