@@ -39,7 +39,16 @@ fn boot(store: &MemoryStore) -> Sensor<Host> {
 }
 
 fn exit_event() -> Event<'static> {
-    Event::ProcessExit { pid: 4, exit_status: 1, time: 1, rule_name: Text::default() }
+    Event::ProcessExit {
+        pid: 4,
+        exit_status: 1,
+        time: 1,
+        rule_name: Text::default(),
+        image_path: None,
+        start_key: 1,
+        user_sid: None,
+        truncated: 0,
+    }
 }
 
 /// Runs the active content through enough events to be healthy, then concludes it.
