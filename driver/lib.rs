@@ -24,11 +24,13 @@
 
 extern crate alloc;
 
+pub mod activity;
 pub mod channel;
 pub mod content_slot;
 pub mod control;
 pub mod params;
 pub mod platform;
+pub mod processes;
 pub mod queue;
 pub mod sensor;
 

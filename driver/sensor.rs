@@ -1,13 +1,17 @@
 //! The sensor: what a callback does with an event, and the state IOCTLs act on.
 //!
-//! Lock order: content (shared) before channel (exclusive); nothing takes them the other
-//! way round. Callbacks evaluate under the content lock held shared, then encode straight
-//! into the queue under the channel lock: no allocation, bounded work, and at most one
+//! Lock order: process table (shared) before content (shared) before channel (exclusive);
+//! nothing takes them the other way round, and the table is taken exclusive only alone
+//! (see [`crate::activity`]). Callbacks evaluate under the content lock held shared, then
+//! encode straight into the queue under the channel lock: bounded work, and at most one
 //! `KeSetEvent` (under the channel lock, so CLEANUP cannot release the event under it).
+//! The one allocation on a callback path is a process table entry, at a process start or
+//! when a process the table lacks is filled.
 
 use crate::channel::{Channel, Pushed};
 use crate::content_slot::{Accepted, ContentSlot};
 use crate::platform::{Guard, Platform};
+use crate::processes::ProcessTable;
 use crate::queue::Queue;
 use alloc::vec::Vec;
 use ringfence_content::Verdict;
@@ -15,6 +19,7 @@ use ringfence_wire::ioctl::{Notes, StatsResponse};
 use ringfence_wire::schema::{Event, Fields};
 
 pub struct Sensor<P: Platform> {
+    pub(crate) processes: P::Lock<ProcessTable>,
     content: P::Lock<ContentSlot>,
     channel: P::Lock<Channel<P::Waker>>,
     notes: Notes,
@@ -27,8 +32,13 @@ impl<P: Platform> core::fmt::Debug for Sensor<P> {
 }
 
 impl<P: Platform> Sensor<P> {
-    pub fn new(queue: Queue, notes: Notes) -> Self {
-        Sensor { content: P::lock(ContentSlot::default()), channel: P::lock(Channel::new(queue)), notes }
+    pub fn new(queue: Queue, processes: ProcessTable, notes: Notes) -> Self {
+        Sensor {
+            processes: P::lock(processes),
+            content: P::lock(ContentSlot::default()),
+            channel: P::lock(Channel::new(queue)),
+            notes,
+        }
     }
 
     /// The callback path: evaluate, tag with the matching rule, encode, enqueue, wake.
@@ -86,6 +96,7 @@ impl<P: Platform> Sensor<P> {
 
     /// A consistent snapshot of every counter (taken under the channel lock).
     pub fn stats(&self) -> StatsResponse {
+        let process_table = self.processes.read(ProcessTable::counters);
         let (active_content_version, (loads_accepted, loads_rejected)) =
             self.content.read(|slot| (slot.version(), slot.loads()));
         self.channel.read(|channel| {
@@ -101,6 +112,7 @@ impl<P: Platform> Sensor<P> {
                 queue_high_water_bytes: bytes(queue.high_water()),
                 records_delivered: channel.records_delivered(),
                 notes: self.notes,
+                process_table,
             }
         })
     }

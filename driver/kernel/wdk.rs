@@ -191,6 +191,14 @@ pub(crate) unsafe fn ObfDereferenceObject(object: *const c_void) -> isize {
     unsafe { k::ObfDereferenceObject(object.cast_mut().cast()) as isize }
 }
 
+/// The kernel's process object type (`*PsProcessType` in C).
+pub(crate) fn process_object_type() -> POBJECT_TYPE {
+    // SAFETY: the import slot, filled by the loader; read-only.
+    let slot = unsafe { k::PsProcessType };
+    // SAFETY: it points to the kernel's POBJECT_TYPE variable, set before drivers load.
+    unsafe { *slot as POBJECT_TYPE }
+}
+
 /// The kernel's event object type (`*ExEventObjectType` in C).
 pub(crate) fn event_object_type() -> POBJECT_TYPE {
     // SAFETY: the import slot, filled by the loader; read-only.
@@ -269,4 +277,20 @@ unsafe extern "system" {
         handle: *mut HANDLE,
     ) -> NTSTATUS;
     pub(crate) fn ZwSetSecurityObject(handle: HANDLE, information: u32, descriptor: *mut c_void) -> NTSTATUS;
+    pub(crate) fn PsLookupProcessByProcessId(pid: HANDLE, process: *mut PEPROCESS) -> NTSTATUS;
+    pub(crate) fn SeLocateProcessImageName(process: PEPROCESS, name: *mut *mut UNICODE_STRING) -> NTSTATUS;
+    pub(crate) fn ZwQueryInformationProcess(
+        process: HANDLE,
+        class: i32,
+        information: *mut c_void,
+        length: u32,
+        returned: *mut u32,
+    ) -> NTSTATUS;
+    pub(crate) fn PsReferencePrimaryToken(process: PEPROCESS) -> *mut c_void;
+    pub(crate) fn SeQueryInformationToken(
+        token: *mut c_void,
+        class: i32,
+        information: *mut *mut c_void,
+    ) -> NTSTATUS;
+    pub(crate) fn ExFreePool(pointer: *mut c_void);
 }

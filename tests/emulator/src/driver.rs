@@ -54,11 +54,7 @@ impl Emulator {
         let key = SERVICE_KEY.to_lowercase();
         uc.get_data_mut().ob.registry.insert(key.clone(), Default::default());
         uc.get_data_mut().ob.registry.insert(format!("{key}\\parameters"), Default::default());
-        let system = Pool::allocate_object(uc, 0x100, *b"Proc").unwrap_or(0);
-        uc.get_data_mut()
-            .ps
-            .processes
-            .insert(system, crate::model::ps::Process { pid: 4, ..Default::default() });
+        let system = crate::model::ps::create(uc, crate::model::ps::Process { pid: 4, ..Default::default() });
         uc.get_data_mut().ps.current = system;
         Ok(Emulator {
             machine,
@@ -194,11 +190,7 @@ impl Emulator {
     pub fn create_process_handle(&mut self) -> u64 {
         let uc = &mut self.machine.uc;
         let system = uc.get_data().ps.current;
-        let ob = &mut uc.get_data_mut().ob;
-        if !ob.objects.contains_key(&system) {
-            ob.insert(system, ob::ObjectKind::Process, false);
-        }
-        ob.open_handle(system, 0x1F_FFFF, false)
+        uc.get_data_mut().ob.open_handle(system, 0x1F_FFFF, false)
     }
 
     /// Whether the event was signalled since the last look (and resets it).

@@ -27,4 +27,5 @@ pub use device::{Activity, EmulatedDevice};
 pub use driver::{Caller, Emulator, IoctlLayout, IoctlResult, LoadFailure, RegValue, Unload};
 pub use events::{ImageLoad, ProcessStart};
 pub use kstring::KString;
+pub use model::ps::{Process, Token};
 pub use scenario::{Scenario, ScenarioError};

@@ -134,6 +134,7 @@ fn the_longest_strings_a_unicode_string_can_hold_arrive_whole() {
         create_time: common::activity::T0,
         file_open_name_available: true,
         is_subsystem_process: false,
+        token: ringfence_emulator::Token::default(),
     });
     sensor.fire(&start_event);
     let records = sensor.read_all();

@@ -7,6 +7,7 @@ pub mod ob;
 pub mod pool;
 pub mod ps;
 pub mod se;
+pub mod token;
 
 use std::collections::BTreeMap;
 
@@ -109,6 +110,11 @@ pub static APIS: &[Api] = &[
     func("PsGetProcessCreateTimeQuadPart", ps::process_create_time),
     func("PsGetCurrentProcessId", ps::current_process_id),
     func("PsGetCurrentThreadId", ps::current_thread_id),
+    func("PsLookupProcessByProcessId", ps::lookup_process_by_process_id),
+    func("SeLocateProcessImageName", ps::locate_process_image_name),
+    func("ZwQueryInformationProcess", ps::zw_query_information_process),
+    func("PsReferencePrimaryToken", token::reference_primary_token),
+    func("SeQueryInformationToken", token::query_information_token),
     func("ExAllocatePool2", pool::allocate_pool2),
     func("ExFreePoolWithTag", pool::free_pool_with_tag),
     func("ExFreePool", pool::free_pool),
