@@ -142,6 +142,12 @@ impl Emulator {
         self.machine.uc.get_data_mut().fail_next.insert(api, status);
     }
 
+    /// Makes call number `call` of `api` (counting every call since the machine started, as
+    /// [`Emulator::api_calls`] does) fail with `status`, doing nothing.
+    pub fn fail_call(&mut self, api: &'static str, call: u64, status: i32) {
+        self.machine.uc.get_data_mut().fail_at.insert(api, (call, status));
+    }
+
     pub fn clear_allocation_failure(&mut self) {
         self.machine.uc.get_data_mut().pool.fail_attempt = None;
     }

@@ -47,6 +47,8 @@ pub struct Kernel {
     pub blocks_left: u64,
     /// APIs whose next call fails with the given NTSTATUS instead of running.
     pub fail_next: BTreeMap<&'static str, i32>,
+    /// APIs whose call with this number (counting every call so far) fails with the status.
+    pub fail_at: BTreeMap<&'static str, (u64, i32)>,
 }
 
 /// How a modelled API is provided.

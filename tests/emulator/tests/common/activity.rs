@@ -192,6 +192,21 @@ fn wide(text: &str) -> Vec<u16> {
 }
 
 impl World {
+    /// The kernel with System (as the emulator starts it) and `running` besides.
+    pub fn with_running(running: &[ringfence_emulator::Process]) -> World {
+        let mut world = World::default();
+        for p in running {
+            let known = Known {
+                start_key: p.start_key,
+                image: p.image.clone(),
+                command_line: p.command_line.clone(),
+                user: Some(wide(&p.token.user)),
+            };
+            world.kernel.insert(p.pid, known);
+        }
+        world
+    }
+
     /// What the table holds for `pid` after a lookup under the kernel's start key (filled
     /// from the kernel on a miss); `None` when the kernel has no such process.
     fn known(&mut self, pid: u32) -> Option<(u64, Held)> {
