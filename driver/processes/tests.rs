@@ -209,3 +209,19 @@ fn random_inserts_and_removals_agree_with_a_plain_map() {
         }
     }
 }
+
+/// The memory figure BENCHMARKS.md quotes: a typical process (a 60-unit image path,
+/// a 100-unit command line, a 45-unit SID) costs its strings' pool block plus its
+/// share of the index (two slots: the index is at most half full).
+#[test]
+fn a_typical_process_costs_its_strings_block_and_two_index_slots() {
+    let slot = core::mem::size_of::<Slot>();
+    assert_eq!(slot, 56);
+    let strings = charge(60 + 100 + 45);
+    assert_eq!(strings, 432);
+    assert_eq!(strings + 2 * slot, 544, "bytes of table memory per typical process");
+    // The default budget holds its 4,096 entries at that size with room to spare.
+    let table = ProcessTable::with_budget(4 << 20).unwrap();
+    assert_eq!(table.max_entries, 4096);
+    assert!(table.index_bytes + table.max_entries * strings <= 4 << 20);
+}
