@@ -4,6 +4,11 @@
 //! `ProcessCommandLineInformation`, through a kernel handle: the kernel reads the other
 //! process's memory under its own protection, ringfence never does) and its user (the
 //! primary token). Every reference, handle and buffer is a guard released on every path.
+//!
+//! These run in the image-load callback too. Up to Windows 7 the kernel held an internal
+//! lock during load-image notifications that made querying user-space memory (as the
+//! command line query does) deadlock-prone; Windows 8 dropped it (PLOAD_IMAGE_NOTIFY_ROUTINE,
+//! Remarks). ringfence needs Windows 10 1703 or later anyway (`PsGetProcessStartKey`).
 
 use super::ffi::{
     ObOpenObjectByPointer, ObfDereferenceObject, PsGetProcessStartKey, PsLookupProcessByProcessId,
