@@ -172,11 +172,7 @@ impl<P: Platform> Sensor<P> {
     /// pid stood for before).
     pub fn process_start(&self, new: &NewProcess<'_>, source: &impl ProcessSource) -> Option<Pushed> {
         let parent_key = source.start_key(new.parent_pid);
-        if let Some(key) = parent_key {
-            self.know(new.parent_pid, key, source);
-        }
-        let pushed = self.processes.read(|table| {
-            let parent = parent_key.and_then(|key| table.get(new.parent_pid, key));
+        let pushed = self.with_known(new.parent_pid, parent_key, source, |parent| {
             self.observe(start_event(new, parent_key, parent))
         });
         let facts = Facts {
@@ -226,30 +222,35 @@ impl<P: Platform> Sensor<P> {
     /// Kernel images belong to no process.
     pub fn image_load(&self, load: &ImageMapping<'_>, source: &impl ProcessSource) -> Option<Pushed> {
         let key = if load.kernel_image || load.pid == 0 { None } else { source.start_key(load.pid) };
-        if let Some(key) = key {
-            self.know(load.pid, key, source);
-        }
-        self.processes.read(|table| {
-            let known = key.and_then(|key| table.get(load.pid, key));
-            self.observe(load_event(load, key, known))
-        })
+        self.with_known(load.pid, key, source, |known| self.observe(load_event(load, key, known)))
     }
 
-    /// Makes sure the table holds process `pid` under `start_key`, asking the
-    /// kernel when it does not (a miss; a failure when the kernel cannot say).
-    fn know(&self, pid: u32, start_key: u64, source: &impl ProcessSource) {
-        let held = self.processes.read(|table| table.get(pid, start_key).is_some());
-        if held {
-            return;
+    /// Runs `report` under the table's shared lock with process `pid` as the table holds
+    /// it under `start_key` (`None` when the kernel named no process); it runs once. A
+    /// miss asks the kernel with no lock held, enters what it says, and looks again; a
+    /// failure to fill is counted and the process reported unknown.
+    fn with_known<R>(
+        &self,
+        pid: u32,
+        start_key: Option<u64>,
+        source: &impl ProcessSource,
+        report: impl Fn(Option<Known<'_>>) -> R,
+    ) -> R {
+        let Some(key) = start_key else { return self.processes.read(|_| report(None)) };
+        if let Some(reported) =
+            self.processes.read(|table| table.get(pid, key).map(|known| report(Some(known))))
+        {
+            return reported;
         }
         self.processes.read(ProcessTable::count_miss);
-        let filled = source.describe(pid, start_key, |facts| {
+        let filled = source.describe(pid, key, |facts| {
             // A failed insert counts itself.
-            self.processes.write(|table| table.insert(pid, start_key, facts))
+            self.processes.write(|table| table.insert(pid, key, facts))
         });
         if filled.is_none() {
             self.processes.read(ProcessTable::count_failure);
         }
+        self.processes.read(|table| report(table.get(pid, key)))
     }
 }
 
