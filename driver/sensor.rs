@@ -5,8 +5,9 @@
 //! (see [`crate::activity`]). Callbacks evaluate under the content lock held shared, then
 //! encode straight into the queue under the channel lock: bounded work, and at most one
 //! `KeSetEvent` (under the channel lock, so CLEANUP cannot release the event under it).
-//! The one allocation on a callback path is a process table entry, at a process start or
-//! when a process the table lacks is filled.
+//! The allocations on a callback path are a process table entry (at a process start, or
+//! when a process the table lacks is filled) and, for such a fill, the kernel's command
+//! line answer; each may fail, costing only the values it would have held.
 
 use crate::channel::{Channel, Pushed};
 use crate::content_slot::{Accepted, ContentSlot};
@@ -17,6 +18,13 @@ use alloc::vec::Vec;
 use ringfence_content::Verdict;
 use ringfence_wire::ioctl::{Notes, StatsResponse};
 use ringfence_wire::schema::{Event, Fields};
+
+// Every rule name content can carry fits the records' `rule_name` field, so tagging an
+// event never makes it unencodable.
+const _: () = assert!(
+    ringfence_content::format::MAX_RULE_NAME_UNITS
+        <= ringfence_wire::schema::limits::RULE_NAME_UNITS as usize
+);
 
 pub struct Sensor<P: Platform> {
     pub(crate) processes: P::Lock<ProcessTable>,
