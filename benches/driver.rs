@@ -1,10 +1,16 @@
-//! The driver's hot paths on the host, each beside a memcpy of the same bytes measured in
-//! the same run (BENCHMARKS.md):
-//! - callback: evaluate a 100-rule content + encode + enqueue, for a typical ProcessStart;
+//! The driver's hot paths on the host, each beside a baseline measured in the same run
+//! (BENCHMARKS.md):
+//! - callback: evaluate a 100-rule content + encode + enqueue, for a typical ProcessStart,
+//!   beside a memcpy of the record;
+//! - the callback paths with the process table and the token's fields: a process start
+//!   (its parent looked up, itself entered), an image load (its process looked up), beside
+//!   the same event without them (the version 1 callback);
 //! - drain: READ emptying a full queue into 64 KiB buffers.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use ringfence::host::Host;
+use ringfence::activity::{ImageMapping, NewProcess, Token};
+use ringfence::host::{Host, HostProcesses};
+use ringfence::processes::ProcessTable;
 use ringfence::queue::Queue;
 use ringfence::sensor::Sensor;
 use ringfence_wire::ioctl::Notes;
@@ -73,8 +79,14 @@ fn process_start<'a>(path: &'a [u16], command_line: &'a [u16]) -> Event<'a> {
 const QUEUE_BYTES: usize = 4 << 20;
 const READ_BYTES: usize = 64 << 10;
 
+/// A sensor with the default queue and process table.
+fn bare() -> Sensor<Host> {
+    let table = ProcessTable::with_budget(4 << 20).expect("table");
+    Sensor::new(Queue::with_capacity(QUEUE_BYTES).expect("queue"), table, Notes::NONE)
+}
+
 fn sensor_with(content: &[u8]) -> Sensor<Host> {
-    let sensor = Sensor::new(Queue::with_capacity(QUEUE_BYTES).expect("queue"), Notes::NONE);
+    let sensor = bare();
     let judged = ringfence::content_slot::judge(content).expect("valid content");
     sensor.install(judged.into_owned().expect("pool"));
     sensor
@@ -101,7 +113,7 @@ fn callback(c: &mut Criterion) {
     group.bench_function("part_evaluate_100_rules", |b| {
         b.iter(|| matches!(slot.verdict(black_box(&event)), ringfence_content::Verdict::Keep { .. }))
     });
-    let bare = Sensor::<Host>::new(Queue::with_capacity(QUEUE_BYTES).expect("queue"), Notes::NONE);
+    let bare = bare();
     group.bench_function("part_encode_enqueue", |b| {
         b.iter_custom(|iterations| timed_observe(&bare, &event, record_len, &mut sink, iterations))
     });
@@ -122,7 +134,7 @@ fn drain(c: &mut Criterion) {
     // As many records as fit without a drop (a drop would add a LostEvents record).
     let fits = QUEUE_BYTES / record::encoded_len(&event).expect("encodable");
     let full = || {
-        let sensor = Sensor::<Host>::new(Queue::with_capacity(QUEUE_BYTES).expect("queue"), Notes::NONE);
+        let sensor = bare();
         for _ in 0..fits {
             sensor.observe(event);
         }
@@ -160,7 +172,98 @@ fn drain(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, callback, drain);
+const EXPLORER: &str = r"\Device\HarddiskVolume3\Windows\explorer.exe";
+const USER: &str = "S-1-5-21-1004336348-1177238915-682003330-1001";
+const BOOT: u64 = 0x0003_0000_0000_0000;
+
+/// The same process start and image load with and without the process table and token
+/// fields, through the 100-rule content. The start's parent (explorer) is in the table;
+/// each timed start enters the same new process again, so it replaces its own entry (one
+/// allocation and one free per start, as a start and its exit cost).
+fn table_paths(c: &mut Criterion) {
+    let path = wide("\\Device\\HarddiskVolume3\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe");
+    let line = wide("powershell.exe -NoProfile -ExecutionPolicy Bypass -File C:\\Scripts\\inventory.ps1");
+    let sid = wide(USER);
+    let new = NewProcess {
+        pid: 7412,
+        parent_pid: 4120,
+        creating_pid: 4120,
+        creating_tid: 9812,
+        session_id: 1,
+        image_path: Some(&path),
+        command_line: Some(&line),
+        start_key: BOOT | 0x2f41,
+        create_time: 133_800_000_000_000_000,
+        image_name_available: true,
+        token: Token {
+            user_sid: Some(&sid),
+            logon_id: Some(0x3_66A1),
+            integrity_level: Some(0x2000),
+            elevation_type: Some(3),
+        },
+    };
+    let mut kernel = HostProcesses::default();
+    kernel.run(4120, BOOT | 0x2f00, EXPLORER, r"C:\Windows\Explorer.EXE", USER);
+    kernel.run(7412, BOOT | 0x2f41, "", "", USER);
+    let sensor = sensor_with(&hundred_rules());
+    // Explorer enters the table once, from the kernel, as a running process would.
+    sensor.process_start(&new, &kernel);
+    let v1 = process_start(&path, &line);
+    let mut sink = vec![0u8; QUEUE_BYTES];
+    let mut group = c.benchmark_group("callback_with_process_table");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("process_start_with_parent_and_token", |b| {
+        b.iter_custom(|iterations| {
+            timed(&sensor, &mut sink, iterations, || {
+                black_box(sensor.process_start(black_box(&new), &kernel))
+            })
+        })
+    });
+    group.bench_function("baseline_process_start_without_them", |b| {
+        b.iter_custom(|iterations| {
+            timed(&sensor, &mut sink, iterations, || black_box(sensor.observe(black_box(v1))))
+        })
+    });
+    let dll = wide("\\Device\\HarddiskVolume3\\Windows\\System32\\kernel32.dll");
+    let load = ImageMapping {
+        pid: 7412,
+        image_path: Some(&dll),
+        image_base: 0x7ffa_1234_0000,
+        image_size: 0xc_2000,
+        signature_level: 12,
+        signature_type: 1,
+        kernel_image: false,
+        time: 133_800_000_000_000_100,
+    };
+    let v1_load = Event::ImageLoad {
+        pid: load.pid,
+        image_path: Some(Text::wide(&dll)),
+        image_base: load.image_base,
+        image_size: load.image_size,
+        signature_level: load.signature_level,
+        signature_type: load.signature_type,
+        kernel_image: false,
+        time: load.time,
+        rule_name: Text::default(),
+        process_image_path: None,
+        process_start_key: None,
+        user_sid: None,
+        truncated: 0,
+    };
+    group.bench_function("image_load_with_process", |b| {
+        b.iter_custom(|iterations| {
+            timed(&sensor, &mut sink, iterations, || black_box(sensor.image_load(black_box(&load), &kernel)))
+        })
+    });
+    group.bench_function("baseline_image_load_without_it", |b| {
+        b.iter_custom(|iterations| {
+            timed(&sensor, &mut sink, iterations, || black_box(sensor.observe(black_box(v1_load))))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, callback, table_paths, drain);
 criterion_main!(benches);
 
 /// Times `iterations` callbacks in batches that fit the queue; the queue is
@@ -179,6 +282,29 @@ fn timed_observe(
         let start = Instant::now();
         for _ in 0..batch {
             black_box(sensor.observe(black_box(*event)));
+        }
+        timed += start.elapsed();
+        while matches!(sensor.read(sink), Ok(n) if n > 0) {}
+        left -= batch;
+    }
+    timed
+}
+
+/// Times `iterations` calls of `callback` in batches that surely fit the queue (records of
+/// at most 4 KiB here); the queue is drained between batches, outside the clock.
+fn timed<R>(
+    sensor: &Sensor<Host>,
+    sink: &mut [u8],
+    iterations: u64,
+    mut callback: impl FnMut() -> R,
+) -> Duration {
+    let mut timed = Duration::ZERO;
+    let mut left = iterations;
+    while left > 0 {
+        let batch = left.min((QUEUE_BYTES / 4096) as u64);
+        let start = Instant::now();
+        for _ in 0..batch {
+            callback();
         }
         timed += start.elapsed();
         while matches!(sensor.read(sink), Ok(n) if n > 0) {}

@@ -105,3 +105,57 @@ impl Platform for Host {
         Ok(HostWaker(object))
     }
 }
+
+/// One process as the host's model of the kernel knows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostProcess {
+    pub start_key: u64,
+    pub image_path: Option<Vec<u16>>,
+    pub command_line: Option<Vec<u16>>,
+    pub user_sid: Option<Vec<u16>>,
+}
+
+/// The host's model of what the kernel answers about live processes (what
+/// `PsLookupProcessByProcessId`, `SeLocateProcessImageName`, the command line
+/// query and the token would say), for tests and benches. Counts the questions.
+#[derive(Debug, Default)]
+pub struct HostProcesses {
+    pub live: BTreeMap<u32, HostProcess>,
+    /// `describe` calls so far.
+    pub described: Cell<u64>,
+}
+
+impl HostProcesses {
+    /// Makes `pid` a live process with `start_key` and these strings.
+    pub fn run(&mut self, pid: u32, start_key: u64, image: &str, command_line: &str, user: &str) {
+        let wide = |s: &str| Some(s.encode_utf16().collect::<Vec<u16>>());
+        let process = HostProcess {
+            start_key,
+            image_path: wide(image),
+            command_line: wide(command_line),
+            user_sid: wide(user),
+        };
+        self.live.insert(pid, process);
+    }
+}
+
+impl crate::activity::ProcessSource for HostProcesses {
+    fn start_key(&self, pid: u32) -> Option<u64> {
+        self.live.get(&pid).map(|p| p.start_key)
+    }
+
+    fn describe<R>(
+        &self,
+        pid: u32,
+        start_key: u64,
+        f: impl FnOnce(crate::processes::Facts<'_>) -> R,
+    ) -> Option<R> {
+        self.described.set(self.described.get().saturating_add(1));
+        let process = self.live.get(&pid).filter(|p| p.start_key == start_key)?;
+        Some(f(crate::processes::Facts {
+            image_path: process.image_path.as_deref(),
+            command_line: process.command_line.as_deref(),
+            user_sid: process.user_sid.as_deref(),
+        }))
+    }
+}

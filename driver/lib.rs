@@ -25,6 +25,7 @@
 
 extern crate alloc;
 
+pub mod activity;
 pub mod admission;
 pub mod channel;
 pub mod content_slot;
@@ -34,6 +35,7 @@ pub mod health;
 pub mod open;
 pub mod params;
 pub mod platform;
+pub mod processes;
 pub mod queue;
 pub mod sensor;
 pub mod trust_params;

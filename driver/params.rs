@@ -1,6 +1,10 @@
-//! The service's `Parameters` key: the queue size, checked and clamped.
+//! The service's `Parameters` key: the queue size and the process table's
+//! budget, each checked and clamped.
 
-use ringfence_wire::ioctl::{Notes, QUEUE_BYTES_DEFAULT, QUEUE_BYTES_MAX, QUEUE_BYTES_MIN};
+use ringfence_wire::ioctl::{
+    Notes, PROCESS_TABLE_BYTES_DEFAULT, PROCESS_TABLE_BYTES_MAX, PROCESS_TABLE_BYTES_MIN,
+    QUEUE_BYTES_DEFAULT, QUEUE_BYTES_MAX, QUEUE_BYTES_MIN,
+};
 
 /// `REG_DWORD`.
 pub const REG_DWORD: u32 = 4;
@@ -12,18 +16,53 @@ pub struct RegValue<'a> {
     pub data: &'a [u8],
 }
 
-/// The queue size to allocate for `value` (`None`: absent), and what differs from the request.
-/// A wrong type or size falls back to the default; a value out of limits is clamped; the
-/// size is rounded down to whole 8-byte record units.
+/// A `REG_DWORD` size with its limits and the notes that say it was not used as given.
+struct SizeParameter {
+    default: u32,
+    min: u32,
+    max: u32,
+    invalid: Notes,
+    clamped: Notes,
+}
+
+impl SizeParameter {
+    /// The size for `value` (`None`: absent) and what differs from the request. A wrong
+    /// type or size falls back to the default; a value out of limits is clamped; the size
+    /// is rounded down to a multiple of 8.
+    fn apply(&self, value: Option<RegValue<'_>>) -> (u32, Notes) {
+        let Some(value) = value else { return (self.default, Notes::NONE) };
+        let dword = match (value.ty, <[u8; 4]>::try_from(value.data)) {
+            (REG_DWORD, Ok(bytes)) => u32::from_le_bytes(bytes),
+            _ => return (self.default, self.invalid),
+        };
+        let clamped = dword.clamp(self.min, self.max) & !7;
+        let notes = if clamped == dword { Notes::NONE } else { self.clamped };
+        (clamped, notes)
+    }
+}
+
+/// The queue size to allocate for `value` (`Parameters\QueueBytes`).
 pub fn queue_bytes(value: Option<RegValue<'_>>) -> (u32, Notes) {
-    let Some(value) = value else { return (QUEUE_BYTES_DEFAULT, Notes::NONE) };
-    let dword = match (value.ty, <[u8; 4]>::try_from(value.data)) {
-        (REG_DWORD, Ok(bytes)) => u32::from_le_bytes(bytes),
-        _ => return (QUEUE_BYTES_DEFAULT, Notes::QUEUE_BYTES_PARAM_INVALID),
-    };
-    let clamped = dword.clamp(QUEUE_BYTES_MIN, QUEUE_BYTES_MAX) & !7;
-    let notes = if clamped == dword { Notes::NONE } else { Notes::QUEUE_BYTES_CLAMPED };
-    (clamped, notes)
+    SizeParameter {
+        default: QUEUE_BYTES_DEFAULT,
+        min: QUEUE_BYTES_MIN,
+        max: QUEUE_BYTES_MAX,
+        invalid: Notes::QUEUE_BYTES_PARAM_INVALID,
+        clamped: Notes::QUEUE_BYTES_CLAMPED,
+    }
+    .apply(value)
+}
+
+/// The process table's budget for `value` (`Parameters\ProcessTableBytes`).
+pub fn process_table_bytes(value: Option<RegValue<'_>>) -> (u32, Notes) {
+    SizeParameter {
+        default: PROCESS_TABLE_BYTES_DEFAULT,
+        min: PROCESS_TABLE_BYTES_MIN,
+        max: PROCESS_TABLE_BYTES_MAX,
+        invalid: Notes::PROCESS_TABLE_BYTES_PARAM_INVALID,
+        clamped: Notes::PROCESS_TABLE_BYTES_CLAMPED,
+    }
+    .apply(value)
 }
 
 /// `KEY_VALUE_PARTIAL_INFORMATION`: TitleIndex, Type, DataLength (u32 each), then Data.
@@ -102,6 +141,30 @@ mod tests {
         assert_eq!(
             queue_bytes(Some(RegValue { ty: REG_DWORD, data: &odd })),
             (QUEUE_BYTES_MIN, Notes::QUEUE_BYTES_CLAMPED)
+        );
+    }
+
+    #[test]
+    fn the_process_table_budget_has_its_own_default_limits_and_notes() {
+        assert_eq!(process_table_bytes(None), (PROCESS_TABLE_BYTES_DEFAULT, Notes::NONE));
+        let inside = dword(16 << 20);
+        assert_eq!(
+            process_table_bytes(Some(RegValue { ty: REG_DWORD, data: &inside })),
+            (16 << 20, Notes::NONE)
+        );
+        let small = dword(1024);
+        assert_eq!(
+            process_table_bytes(Some(RegValue { ty: REG_DWORD, data: &small })),
+            (PROCESS_TABLE_BYTES_MIN, Notes::PROCESS_TABLE_BYTES_CLAMPED)
+        );
+        let large = dword(1 << 30);
+        assert_eq!(
+            process_table_bytes(Some(RegValue { ty: REG_DWORD, data: &large })),
+            (PROCESS_TABLE_BYTES_MAX, Notes::PROCESS_TABLE_BYTES_CLAMPED)
+        );
+        assert_eq!(
+            process_table_bytes(Some(RegValue { ty: 1, data: &inside })),
+            (PROCESS_TABLE_BYTES_DEFAULT, Notes::PROCESS_TABLE_BYTES_PARAM_INVALID)
         );
     }
 

@@ -1,9 +1,13 @@
 //! The sensor: what a callback does with an event, and the state IOCTLs act on.
 //!
-//! Lock order: content (shared) before channel (exclusive); nothing takes them the other
-//! way round. Callbacks evaluate under the content lock held shared, then encode straight
-//! into the queue under the channel lock: no allocation, bounded work, and at most one
+//! Lock order: process table (shared) before content (shared) before channel (exclusive);
+//! nothing takes them the other way round, and the table is taken exclusive only alone
+//! (see [`crate::activity`]). Callbacks evaluate under the content lock held shared, then
+//! encode straight into the queue under the channel lock: bounded work, and at most one
 //! `KeSetEvent` (under the channel lock, so CLEANUP cannot release the event under it).
+//! The allocations on a callback path are a process table entry (at a process start, or
+//! when a process the table lacks is filled) and, for such a fill, the kernel's command
+//! line answer; each may fail, costing only the values it would have held.
 //! Loading content ([`loading`]) takes the trust lock first, then content, then channel;
 //! callbacks never take the trust lock.
 
@@ -15,12 +19,21 @@ use crate::channel::{Channel, Pushed};
 use crate::content_slot::{Accepted, ContentSlot};
 use crate::health::TrialWatch;
 use crate::platform::{Guard, Platform};
+use crate::processes::ProcessTable;
 use crate::queue::Queue;
 use ringfence_content::Verdict;
 use ringfence_wire::ioctl::{Notes, StatsResponse};
 use ringfence_wire::schema::{Event, Fields};
 
+// Every rule name content can carry fits the records' `rule_name` field, so tagging an
+// event never makes it unencodable.
+const _: () = assert!(
+    ringfence_content::format::MAX_RULE_NAME_UNITS
+        <= ringfence_wire::schema::limits::RULE_NAME_UNITS as usize
+);
+
 pub struct Sensor<P: Platform> {
+    pub(crate) processes: P::Lock<ProcessTable>,
     content: P::Lock<ContentSlot>,
     channel: P::Lock<Channel<P::Waker>>,
     trust: P::Lock<Trust<P::Store>>,
@@ -37,8 +50,9 @@ impl<P: Platform> core::fmt::Debug for Sensor<P> {
 impl<P: Platform> Sensor<P> {
     /// A sensor without persistence and with the default trust settings (unsigned content
     /// accepted): what host tests and benches of the portable core use.
-    pub fn new(queue: Queue, notes: Notes) -> Self {
+    pub fn new(queue: Queue, processes: ProcessTable, notes: Notes) -> Self {
         Sensor {
+            processes: P::lock(processes),
             content: P::lock(ContentSlot::default()),
             channel: P::lock(Channel::new(queue)),
             trust: P::lock(Trust::default()),
@@ -103,6 +117,7 @@ impl<P: Platform> Sensor<P> {
 
     /// A consistent snapshot of every counter (taken under the channel lock).
     pub fn stats(&self) -> StatsResponse {
+        let process_table = self.processes.read(ProcessTable::counters);
         let (active_content_version, (loads_accepted, loads_rejected)) =
             self.content.read(|slot| (slot.version(), slot.loads()));
         self.channel.read(|channel| {
@@ -118,6 +133,7 @@ impl<P: Platform> Sensor<P> {
                 queue_high_water_bytes: bytes(queue.high_water()),
                 records_delivered: channel.records_delivered(),
                 notes: self.notes.union(self.trust.read(Trust::notes)),
+                process_table,
             }
         })
     }

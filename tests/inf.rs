@@ -1,7 +1,7 @@
 //! inf/ringfence.inx follows the primitive-driver rules and installs the service the driver
 //! expects.
 
-use ringfence_wire::ioctl::QUEUE_BYTES_DEFAULT;
+use ringfence_wire::ioctl::{PROCESS_TABLE_BYTES_DEFAULT, QUEUE_BYTES_DEFAULT};
 use std::collections::BTreeMap;
 
 const INX: &str = include_str!("../inf/ringfence.inx");
@@ -121,13 +121,20 @@ fn the_service_is_a_demand_start_kernel_driver() {
 }
 
 #[test]
-fn the_parameters_key_carries_the_drivers_default_queue_size() {
+fn the_parameters_key_carries_the_drivers_default_queue_and_process_table_sizes() {
     let inf = inf();
     assert_eq!(inf.value("Ringfence.Service", "AddReg"), "Ringfence.Parameters");
     let entry = inf.section("Ringfence.Parameters");
-    assert_eq!(entry.len(), 1);
-    let fields: Vec<&str> = entry[0].split(',').map(str::trim).collect();
-    assert_eq!(fields, ["HKR", "Parameters", "QueueBytes", "0x00010001", &QUEUE_BYTES_DEFAULT.to_string()]);
+    assert_eq!(entry.len(), 2);
+    let fields = |i: usize| -> Vec<&str> { entry[i].split(',').map(str::trim).collect() };
+    assert_eq!(
+        fields(0),
+        ["HKR", "Parameters", "QueueBytes", "0x00010001", &QUEUE_BYTES_DEFAULT.to_string()]
+    );
+    assert_eq!(
+        fields(1),
+        ["HKR", "Parameters", "ProcessTableBytes", "0x00010001", &PROCESS_TABLE_BYTES_DEFAULT.to_string()]
+    );
 }
 
 #[test]

@@ -208,14 +208,28 @@ fn table_details(record: &Record<'_>) -> String {
     let mut line = match record.kind() {
         EventKind::ProcessStart => {
             use field::ProcessStart as F;
-            format!(
-                "ppid {} {} [{}]",
-                n(F::parent_pid as u8),
-                t(F::image_path as u8),
-                t(F::command_line as u8)
-            )
+            let mut line = format!("ppid {}", n(F::parent_pid as u8));
+            let parent = t(F::parent_image_path as u8);
+            if let Some(name) = parent.rsplit('\\').next().filter(|n| !n.is_empty()) {
+                line.push_str(&format!(" ({name})"));
+            }
+            line.push_str(&format!(" {} [{}]", t(F::image_path as u8), t(F::command_line as u8)));
+            let user = t(F::user_sid as u8);
+            if !user.is_empty() {
+                line.push_str(&format!(" user {user}"));
+            }
+            if let Some(rid) = record.field(F::integrity_level as u8).and_then(|v| v.as_u64()) {
+                line.push_str(&format!(" integrity {}", integrity_name(rid)));
+            }
+            line
         }
-        EventKind::ProcessExit => format!("exit status {:#010x}", n(field::ProcessExit::exit_status as u8)),
+        EventKind::ProcessExit => {
+            use field::ProcessExit as F;
+            let image = t(F::image_path as u8);
+            let name = image.rsplit('\\').next().unwrap_or_default();
+            let status = format!("exit status {:#010x}", n(F::exit_status as u8));
+            if name.is_empty() { status } else { format!("{name} {status}") }
+        }
         EventKind::ImageLoad => {
             use field::ImageLoad as F;
             let kernel = if n(F::kernel_image as u8) == 1 { " (kernel)" } else { "" };
@@ -275,6 +289,21 @@ fn truncated_names(def: &'static KindDef, value: Value<'_>) -> Option<Vec<&'stat
             .map(|(_, f)| f.ecs)
             .collect(),
     )
+}
+
+/// A mandatory label RID as a person reads it in the table (the exact RID when
+/// it is not one of the named levels).
+fn integrity_name(rid: u64) -> String {
+    match rid {
+        0 => "untrusted".into(),
+        0x1000 => "low".into(),
+        0x2000 => "medium".into(),
+        0x2100 => "medium+".into(),
+        0x3000 => "high".into(),
+        0x4000 => "system".into(),
+        0x5000 => "protected".into(),
+        other => format!("{other:#x}"),
+    }
 }
 
 /// Text for a terminal: the rendered form with control characters escaped.

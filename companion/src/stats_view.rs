@@ -39,6 +39,14 @@ fn notes(stats: &StatsResponse) -> Vec<&'static str> {
              trusted",
         );
     }
+    if stats.notes.contains(Notes::PROCESS_TABLE_BYTES_PARAM_INVALID) {
+        out.push(
+            "the ProcessTableBytes registry value has the wrong type or size: the default table size is used",
+        );
+    }
+    if stats.notes.contains(Notes::PROCESS_TABLE_BYTES_CLAMPED) {
+        out.push("the ProcessTableBytes registry value is outside the limits: it was clamped");
+    }
     out
 }
 
@@ -69,6 +77,17 @@ pub fn json(device: &str, hello: &HelloResponse, stats: &StatsResponse) -> Value
             "high_water_bytes": stats.queue_high_water_bytes,
         },
         "records_delivered": stats.records_delivered,
+        "process_table": {
+            "capacity_bytes": stats.process_table.capacity_bytes,
+            "used_bytes": stats.process_table.used_bytes,
+            "entries": stats.process_table.entries,
+            "max_entries": stats.process_table.max_entries,
+            "inserts": stats.process_table.inserts,
+            "evictions": stats.process_table.evictions,
+            "truncations": stats.process_table.truncations,
+            "misses": stats.process_table.misses,
+            "failures": stats.process_table.failures,
+        },
         "kinds": kinds,
         "balanced": stats.balanced(),
         "notes": notes(stats),
@@ -99,6 +118,20 @@ pub fn human<W: Write + ?Sized>(
         stats.queue_used_bytes, stats.queue_capacity_bytes, stats.queue_high_water_bytes
     )?;
     writeln!(out, "records read     {}", stats.records_delivered)?;
+    let t = &stats.process_table;
+    writeln!(
+        out,
+        "process table    {} of {} processes, {} of {} bytes; {} entered, {} evicted, {} strings cut, {} misses ({} not filled)",
+        t.entries,
+        t.max_entries,
+        t.used_bytes,
+        t.capacity_bytes,
+        t.inserts,
+        t.evictions,
+        t.truncations,
+        t.misses,
+        t.failures
+    )?;
     writeln!(out)?;
     writeln!(out, "{:<16} {:>12} {:>12} {:>12} {:>12}", "EVENT", "SEEN", "FILTERED", "QUEUED", "DROPPED")?;
     for kind in EventKind::ALL {

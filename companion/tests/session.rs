@@ -52,12 +52,12 @@ fn a_driver_answering_with_another_schema_is_refused_with_both_versions() {
         }
     }
     let error = Session::open(OtherSchema(ScriptedDriver::new())).unwrap_err();
-    let expected = (1, u32::from(SCHEMA_VERSION + 1));
+    let expected = (2, u32::from(SCHEMA_VERSION + 1));
     assert!(
         matches!(error, ClientError::VersionMismatch { driver: Some(v), .. } if v == expected),
         "{error:?}"
     );
-    assert!(error.to_string().contains(&format!("(protocol 1, schema {})", SCHEMA_VERSION + 1)));
+    assert!(error.to_string().contains(&format!("(protocol 2, schema {})", SCHEMA_VERSION + 1)));
 }
 
 #[test]
@@ -245,6 +245,11 @@ fn stats_as_json_carry_every_kind_and_the_queue() {
     );
     assert_eq!(doc["records_delivered"], 17);
     assert_eq!(doc["queue"]["capacity_bytes"], 1 << 20);
+    assert_eq!(
+        doc["process_table"],
+        serde_json::json!({"capacity_bytes": 4 << 20, "used_bytes": 64 << 10, "entries": 120, "max_entries": 4096,
+            "inserts": 130, "evictions": 0, "truncations": 1, "misses": 9, "failures": 2})
+    );
     assert_eq!(doc["balanced"], true);
     assert_eq!(doc["device"], "scripted driver");
 }
@@ -255,11 +260,15 @@ fn stats_for_people_are_an_aligned_table() {
     commands::stats(&mut ScriptedDriver::new(), false, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(
-        text.starts_with("driver           scripted driver: version 0.1.0, protocol 1, schema 2\n"),
+        text.starts_with("driver           scripted driver: version 0.1.0, protocol 2, schema 2\n"),
         "{text}"
     );
     assert!(
         text.contains("\nprocess_start               0            0            0            0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nprocess table    120 of 4096 processes, 65536 of 4194304 bytes; 130 entered, 0 evicted, 1 strings cut, 9 misses (2 not filled)\n"),
         "{text}"
     );
 }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::host::{self, Host};
+use crate::processes::ProcessTable;
 use crate::queue::Queue;
 use ringfence_wire::ioctl::{
     Code, HelloRequest, LoadContentResponse, Notes, QUEUE_BYTES_MIN, STATUS_INVALID_HANDLE,
@@ -48,7 +49,11 @@ impl IoBuffers for SystemBuffer {
 }
 
 fn sensor() -> Sensor<Host> {
-    Sensor::new(Queue::with_capacity(QUEUE_BYTES_MIN as usize).unwrap(), Notes::NONE)
+    Sensor::new(
+        Queue::with_capacity(QUEUE_BYTES_MIN as usize).unwrap(),
+        ProcessTable::with_budget(256 << 10).unwrap(),
+        Notes::NONE,
+    )
 }
 
 fn call(sensor: &Sensor<Host>, code: Code, input: &[u8], output_len: usize) -> (Completion, Vec<u8>) {

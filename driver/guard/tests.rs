@@ -5,6 +5,7 @@ use crate::admission::{Refusal, TrustSettings};
 use crate::guard::{Conclusion, THRESHOLD_DEFAULT};
 use crate::health::HealthCriteria;
 use crate::host::{Host, MemoryStore, Op, STATUS_IO_DEVICE_ERROR, file_name};
+use crate::processes::ProcessTable;
 use crate::queue::Queue;
 use crate::sensor::{Offered, Sensor, StartSettings};
 use ringfence_trust::{AuthError, GuardState, Level, PersistStep, Reason, SignaturePolicy, Slot};
@@ -30,7 +31,7 @@ fn boot_with(store: &MemoryStore, trust: TrustSettings) -> Sensor<Host> {
         health: HEALTH,
         notes: Notes::NONE,
     };
-    Sensor::start(queue, Notes::NONE, settings)
+    Sensor::start(queue, ProcessTable::with_budget(256 << 10).unwrap(), Notes::NONE, settings)
 }
 
 fn boot(store: &MemoryStore) -> Sensor<Host> {

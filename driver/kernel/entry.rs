@@ -12,14 +12,17 @@ use super::ffi::{
     IofCompleteRequest, PsGetProcessCreateTimeQuadPart, PsGetProcessExitStatus, PsGetProcessSessionId,
     PsGetProcessStartKey,
 };
+use super::process_query::KernelProcesses;
 use super::registry;
 use super::store::KernelStore;
 use super::sync::Kernel;
+use super::token::TokenFacts;
 use super::views::{self, ProcessFacts};
 use super::work::{self, ConclusionWork};
 use crate::control::{self, Completion};
 use crate::open;
 use crate::platform::Platform;
+use crate::processes::ProcessTable;
 use crate::queue::Queue;
 use crate::sensor::{Sensor, StartSettings};
 use alloc::boxed::Box;
@@ -154,10 +157,15 @@ unsafe fn start(driver: *mut DRIVER_OBJECT, registry_path: *const UNICODE_STRING
 #[inline(never)]
 unsafe fn new_shared(registry_path: *const UNICODE_STRING) -> Result<Box<Shared>, NTSTATUS> {
     // SAFETY: forwarded.
-    let (queue_bytes, notes) = unsafe { registry::queue_bytes(registry_path) };
+    let (queue_bytes, queue_notes) = unsafe { registry::queue_bytes(registry_path) };
+    // SAFETY: forwarded.
+    let (table_bytes, table_notes) = unsafe { registry::process_table_bytes(registry_path) };
     let queue = Queue::with_capacity(usize::try_from(queue_bytes).unwrap_or(0))
         .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
-    let shared = Shared { sensor: Sensor::new(queue, notes), client_open: AtomicBool::new(false) };
+    let table = ProcessTable::with_budget(usize::try_from(table_bytes).unwrap_or(0))
+        .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+    let sensor = Sensor::new(queue, table, queue_notes | table_notes);
+    let shared = Shared { sensor, client_open: AtomicBool::new(false) };
     try_box(shared).map_err(|_| STATUS_INSUFFICIENT_RESOURCES)
 }
 
@@ -282,29 +290,30 @@ unsafe extern "system" fn dispatch_device_control(_device: *const DEVICE_OBJECT,
 /// Subsystem processes arrive here too and are reported like any other (see `ProcessNotify`).
 unsafe extern "system" fn on_process(process: PEPROCESS, pid: HANDLE, info: *mut PS_CREATE_NOTIFY_INFO) {
     let Some(shared) = shared() else { return };
+    // SAFETY (every query below): `process` is the process being created or exiting,
+    // referenced by the kernel for the duration of the callback; they only read it.
+    // SAFETY: as above.
+    let start_key = unsafe { PsGetProcessStartKey(process) };
     // SAFETY: `info` is null (exit) or valid for the duration of the callback.
     match unsafe { info.as_ref() } {
         Some(info) => {
-            // SAFETY (the three queries): `process` is the process being created, referenced
-            // by the kernel for the duration of the callback; they only read it.
-            // SAFETY: as above.
-            let start_key = unsafe { PsGetProcessStartKey(process) };
             // SAFETY: as above.
             let create_time = unsafe { PsGetProcessCreateTimeQuadPart(process) };
             // SAFETY: as above.
             let session_id = unsafe { PsGetProcessSessionId(process) };
             let create_time = u64::try_from(create_time).unwrap_or(0);
             let facts = ProcessFacts { start_key, create_time, session_id };
+            let token = TokenFacts::of(process);
             // SAFETY: the names in `info` are valid for the duration of the callback.
-            let event = unsafe { views::process_start(pid, info, facts) };
-            shared.sensor.observe(event);
+            let new = unsafe { views::process_start(pid, info, facts, token.view()) };
+            shared.sensor.process_start(&new, &KernelProcesses::new());
         }
         None => {
-            // SAFETY: as above, for the exiting process.
-            let status = unsafe { PsGetProcessExitStatus(process) };
             // SAFETY: as above.
-            let start_key = unsafe { PsGetProcessStartKey(process) };
-            shared.sensor.observe(views::process_exit(pid, status, start_key, Kernel::now()));
+            let status = unsafe { PsGetProcessExitStatus(process) };
+            let pid = views::id(pid);
+            let source = KernelProcesses::with_current(pid, process);
+            shared.sensor.process_exit(pid, start_key, views::exit_status(status), Kernel::now(), &source);
         }
     }
     schedule_conclusion(shared);
@@ -334,7 +343,7 @@ unsafe extern "system" fn on_image(name: *const UNICODE_STRING, pid: HANDLE, inf
     // SAFETY: `info` is valid for the duration of the callback when non-null.
     let Some(info) = (unsafe { info.as_ref() }) else { return };
     // SAFETY: `name` is null or valid for the duration of the callback.
-    let event = unsafe { views::image_load(name, pid, info, Kernel::now()) };
-    shared.sensor.observe(event);
+    let load = unsafe { views::image_load(name, pid, info, Kernel::now()) };
+    shared.sensor.image_load(&load, &KernelProcesses::new());
     schedule_conclusion(shared);
 }

@@ -9,3 +9,9 @@ pub(crate) fn event_object_type() -> POBJECT_TYPE {
     // SAFETY: a data export the kernel initialises before any driver loads; read-only.
     unsafe { ExEventObjectType }
 }
+
+/// The kernel's process object type.
+pub(crate) fn process_object_type() -> POBJECT_TYPE {
+    // SAFETY: a data export the kernel initialises before any driver loads; read-only.
+    unsafe { PsProcessType }
+}

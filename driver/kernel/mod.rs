@@ -5,8 +5,9 @@
 //!   with synthetic structures.
 //! - On Windows: `entry` (DriverEntry, unload, dispatch, callbacks), `device` (device,
 //!   link, DACL, callback registrations as guards that undo themselves when dropped),
-//!   `sync` (push locks, the reader's event, the clock), `registry`, written once against
-//!   `ffi`, which is the binding backend:
+//!   `sync` (push locks, the reader's event, the clock), `registry`, `token` (a process's
+//!   primary token) and `process_query` (a process by id, its names and user, for the
+//!   process table), written once against `ffi`, which is the binding backend:
 //!   - windows-sys (default): `imports` (raw-dylib) plus `pool` (allocator, panic handler);
 //!   - `wdk` feature: `wdk` forwards the same names to wdk-sys; wdk-alloc and wdk-panic
 //!     supply allocator and panic handler. Built on Windows with the WDK only.
@@ -34,6 +35,8 @@ mod device;
 #[cfg(target_os = "windows")]
 mod entry;
 #[cfg(target_os = "windows")]
+mod process_query;
+#[cfg(target_os = "windows")]
 mod registry;
 #[cfg(target_os = "windows")]
 mod security;
@@ -41,5 +44,7 @@ mod security;
 mod store;
 #[cfg(target_os = "windows")]
 mod sync;
+#[cfg(target_os = "windows")]
+mod token;
 #[cfg(target_os = "windows")]
 mod work;

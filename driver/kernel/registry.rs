@@ -1,12 +1,12 @@
-//! The service key's `Parameters` values (`QueueBytes`, the content-trust parameters),
-//! read once at DriverEntry.
+//! The service key's `Parameters` values (`QueueBytes`, `ProcessTableBytes`, the content-trust
+//! parameters), read once at DriverEntry.
 
 use super::ffi::{ZwClose, ZwOpenKey, ZwQueryValueKey};
 use super::views::unicode_units;
 use crate::params::{self, RegValue};
 use crate::trust_params::{self, TrustParameters};
 use alloc::vec::Vec;
-use ringfence_wire::ioctl::{Notes, QUEUE_BYTES_VALUE_NAME};
+use ringfence_wire::ioctl::{Notes, PROCESS_TABLE_BYTES_VALUE_NAME, QUEUE_BYTES_VALUE_NAME};
 use windows_sys::Wdk::Foundation::OBJECT_ATTRIBUTES;
 use windows_sys::Win32::Foundation::{HANDLE, UNICODE_STRING};
 
@@ -29,21 +29,43 @@ fn ascii(text: &str, out: &mut Vec<u16>) {
 /// # Safety
 /// `registry_path` is DriverEntry's `RegistryPath` argument.
 pub(crate) unsafe fn queue_bytes(registry_path: *const UNICODE_STRING) -> (u32, Notes) {
+    // SAFETY: forwarded.
+    unsafe { parameter(registry_path, QUEUE_BYTES_VALUE_NAME, params::queue_bytes) }
+}
+
+/// The process table's budget and its notes, as [`queue_bytes`].
+///
+/// # Safety
+/// As [`queue_bytes`].
+pub(crate) unsafe fn process_table_bytes(registry_path: *const UNICODE_STRING) -> (u32, Notes) {
+    // SAFETY: forwarded.
+    unsafe { parameter(registry_path, PROCESS_TABLE_BYTES_VALUE_NAME, params::process_table_bytes) }
+}
+
+/// Reads `Parameters\<value_name>` and hands it (or `None`) to `apply`.
+///
+/// # Safety
+/// As [`queue_bytes`].
+unsafe fn parameter(
+    registry_path: *const UNICODE_STRING,
+    value_name: &str,
+    apply: fn(Option<RegValue<'_>>) -> (u32, Notes),
+) -> (u32, Notes) {
     // SAFETY: the I/O manager's RegistryPath is a valid counted string during DriverEntry.
     let service = unsafe { unicode_units(registry_path) };
     let mut path = Vec::new();
     if path.try_reserve_exact(service.len().saturating_add(SUBKEY.len())).is_err() {
-        return params::queue_bytes(None);
+        return apply(None);
     }
     path.extend_from_slice(service);
     ascii(SUBKEY, &mut path);
     let mut name = Vec::new();
-    if name.try_reserve_exact(QUEUE_BYTES_VALUE_NAME.len()).is_err() {
-        return params::queue_bytes(None);
+    if name.try_reserve_exact(value_name.len()).is_err() {
+        return apply(None);
     }
-    ascii(QUEUE_BYTES_VALUE_NAME, &mut name);
+    ascii(value_name, &mut name);
     let (Some(path), Some(name)) = (counted(&mut path), counted(&mut name)) else {
-        return params::queue_bytes(None);
+        return apply(None);
     };
     let attributes = OBJECT_ATTRIBUTES {
         Length: u32::try_from(core::mem::size_of::<OBJECT_ATTRIBUTES>()).unwrap_or(0),
@@ -56,7 +78,7 @@ pub(crate) unsafe fn queue_bytes(registry_path: *const UNICODE_STRING) -> (u32, 
     let mut key: HANDLE = core::ptr::null_mut();
     // SAFETY: valid attributes naming a counted string that outlives the call.
     if unsafe { ZwOpenKey(&mut key, KEY_READ, &attributes) } < 0 {
-        return params::queue_bytes(None);
+        return apply(None);
     }
     // Header (12 bytes) and room for more than a DWORD, so a wrong size is seen as such.
     let mut buffer = [0u64; 4];
@@ -76,14 +98,14 @@ pub(crate) unsafe fn queue_bytes(registry_path: *const UNICODE_STRING) -> (u32, 
     // SAFETY: closes the key opened above, once.
     unsafe { ZwClose(key) };
     if status < 0 && status != STATUS_BUFFER_OVERFLOW {
-        return params::queue_bytes(None);
+        return apply(None);
     }
     let mut raw = [0u8; 32];
     for (chunk, word) in raw.chunks_exact_mut(8).zip(buffer) {
         chunk.copy_from_slice(&word.to_le_bytes());
     }
     let value: Option<RegValue<'_>> = params::partial_information(&raw);
-    params::queue_bytes(value)
+    apply(value)
 }
 
 /// A `UNICODE_STRING` over `units`, or `None` when it is too long to count in 16 bits.

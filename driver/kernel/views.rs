@@ -5,11 +5,12 @@
 //! Compiled on every target (windows-sys' types are plain repr(C) structs), so the tests
 //! below run under Miri with synthetic kernel structures.
 
+use crate::activity::{ImageMapping, NewProcess, Token};
 use crate::control::IoBuffers;
 use crate::open::CreateRequest;
+use core::ffi::c_void;
 use core::marker::PhantomData;
-use ringfence_wire::schema::Event;
-use ringfence_wire::text::Text;
+use ringfence_wire::sid;
 use windows_sys::Wdk::Foundation::IRP;
 use windows_sys::Wdk::System::SystemServices::{IMAGE_INFO, PS_CREATE_NOTIFY_INFO};
 use windows_sys::Win32::Foundation::{HANDLE, UNICODE_STRING};
@@ -70,7 +71,8 @@ pub struct ProcessFacts {
 /// `Reserved : 30`): bit 0.
 const FILE_OPEN_NAME_AVAILABLE: u32 = 1;
 
-/// A `ProcessStart` event from the process callback's arguments.
+/// A process creation from the process callback's arguments, the kernel's
+/// answers about the process and its token.
 ///
 /// A subsystem process (`IsSubsystemProcess`, bit 1 of `Flags`, set only for a routine
 /// registered with `PsSetCreateProcessNotifyRoutineEx2`) may come without `FileObject`,
@@ -85,48 +87,32 @@ pub unsafe fn process_start<'a>(
     pid: HANDLE,
     info: &'a PS_CREATE_NOTIFY_INFO,
     facts: ProcessFacts,
-) -> Event<'a> {
+    token: Token<'a>,
+) -> NewProcess<'a> {
     // SAFETY: `Flags` and its bitfield view are both a plain u32.
     let flags = unsafe { info.Anonymous.Flags };
     // SAFETY: forwarded from this function's contract.
     let image_path = unsafe { unicode_text(info.ImageFileName) };
     // SAFETY: forwarded from this function's contract.
     let command_line = unsafe { unicode_text(info.CommandLine) };
-    Event::ProcessStart {
+    NewProcess {
         pid: id(pid),
         parent_pid: id(info.ParentProcessId),
         creating_pid: id(info.CreatingThreadId.UniqueProcess),
         creating_tid: id(info.CreatingThreadId.UniqueThread),
         session_id: facts.session_id,
-        image_path: image_path.map(Text::wide),
-        command_line: command_line.map(Text::wide),
+        image_path,
+        command_line,
         start_key: facts.start_key,
         create_time: facts.create_time,
         image_name_available: flags & FILE_OPEN_NAME_AVAILABLE != 0,
-        rule_name: Text::default(),
-        parent_start_key: None,
-        parent_image_path: None,
-        parent_command_line: None,
-        user_sid: None,
-        logon_id: None,
-        integrity_level: None,
-        elevation_type: None,
-        parent_user_sid: None,
-        truncated: 0,
+        token,
     }
 }
 
-pub fn process_exit(pid: HANDLE, exit_status: i32, start_key: u64, time: u64) -> Event<'static> {
-    Event::ProcessExit {
-        pid: id(pid),
-        exit_status: u32::from_ne_bytes(exit_status.to_ne_bytes()),
-        time,
-        rule_name: Text::default(),
-        image_path: None,
-        start_key,
-        user_sid: None,
-        truncated: 0,
-    }
+/// An exit status as the record's `u32`, bit for bit.
+pub fn exit_status(status: i32) -> u32 {
+    u32::from_ne_bytes(status.to_ne_bytes())
 }
 
 // IMAGE_INFO.Properties bitfield (ntddk.h): ImageAddressingMode:8, SystemModeImage:1,
@@ -138,8 +124,8 @@ const SIGNATURE_LEVEL_MASK: u32 = 0xF;
 const SIGNATURE_TYPE_SHIFT: u32 = 16;
 const SIGNATURE_TYPE_MASK: u32 = 0x7;
 
-/// An `ImageLoad` event from the image callback's arguments. Kernel images report pid 0
-/// and base 0: no record carries a kernel address (KASLR stays intact for the reader).
+/// An image mapping from the image callback's arguments. Kernel images report pid 0 and
+/// base 0: no record carries a kernel address (KASLR stays intact for the reader).
 ///
 /// # Safety
 /// `name` is null or valid as [`unicode_units`] requires, for `'a`.
@@ -148,27 +134,22 @@ pub unsafe fn image_load<'a>(
     pid: HANDLE,
     info: &IMAGE_INFO,
     time: u64,
-) -> Event<'a> {
+) -> ImageMapping<'a> {
     // SAFETY: `Properties` and its bitfield view are both a plain u32.
     let properties = unsafe { info.Anonymous.Properties };
     // SAFETY: forwarded from this function's contract.
     let path = unsafe { unicode_text(name) };
     let kernel_image = properties & SYSTEM_MODE_IMAGE != 0;
     let base = if kernel_image { 0 } else { info.ImageBase.addr() };
-    Event::ImageLoad {
+    ImageMapping {
         pid: id(pid),
-        image_path: path.map(Text::wide),
+        image_path: path,
         image_base: u64::try_from(base).unwrap_or(u64::MAX),
         image_size: u64::try_from(info.ImageSize).unwrap_or(u64::MAX),
         signature_level: (properties >> SIGNATURE_LEVEL_SHIFT) & SIGNATURE_LEVEL_MASK,
         signature_type: (properties >> SIGNATURE_TYPE_SHIFT) & SIGNATURE_TYPE_MASK,
         kernel_image,
         time,
-        rule_name: Text::default(),
-        process_image_path: None,
-        process_start_key: None,
-        user_sid: None,
-        truncated: 0,
     }
 }
 
@@ -200,6 +181,82 @@ const _: () = {
     assert!(core::mem::offset_of!(IO_STACK_LOCATION_0_0, Options) == 8);
     assert!(core::mem::offset_of!(IO_STACK_LOCATION_0, Create) == 0);
 };
+/// The bytes of the SID at `sid`, as long as its header says; `None` for a null pointer
+/// or a header that is not a SID's (revision, more than 15 sub-authorities).
+///
+/// # Safety
+/// `sid` is null or points to a SID as the kernel lays it out, readable and unchanged for
+/// `'a`: its 8-byte header, then as many sub-authorities as the header counts.
+pub unsafe fn sid_bytes<'a>(sid: *const c_void) -> Option<&'a [u8]> {
+    if sid.is_null() {
+        return None;
+    }
+    // SAFETY: a SID starts with an 8-byte header (caller).
+    let header = unsafe { core::slice::from_raw_parts(sid.cast::<u8>(), sid::layout::SUB_AUTHORITIES) };
+    let len = sid::sid_len(header).ok()?;
+    // SAFETY: the header checked out, and the SID holds the sub-authorities it counts (caller).
+    Some(unsafe { core::slice::from_raw_parts(sid.cast::<u8>(), len) })
+}
+
+/// The SID of a `SID_AND_ATTRIBUTES` at the start of a token information buffer: what
+/// `TokenUser` (`TOKEN_USER.User`) and `TokenIntegrityLevel` (`TOKEN_MANDATORY_LABEL.Label`)
+/// return.
+///
+/// # Safety
+/// `information` is null or a buffer `SeQueryInformationToken` filled for one of those two
+/// classes, valid for `'a`.
+pub unsafe fn token_sid<'a>(information: *const c_void) -> Option<&'a [u8]> {
+    // SAFETY: the buffer starts with a SID_AND_ATTRIBUTES (caller); null reads as None.
+    let entry = unsafe { information.cast::<windows_sys::Win32::Security::SID_AND_ATTRIBUTES>().as_ref() }?;
+    // SAFETY: the kernel points `Sid` at a SID inside the same buffer (caller).
+    unsafe { sid_bytes(entry.Sid.cast_const()) }
+}
+
+/// `TOKEN_STATISTICS.AuthenticationId` as one `u64`, `HighPart` in the upper half.
+///
+/// # Safety
+/// `information` is null or a buffer `SeQueryInformationToken` filled for `TokenStatistics`.
+pub unsafe fn token_logon_id(information: *const c_void) -> Option<u64> {
+    // SAFETY: as the caller guarantees; null reads as None.
+    let statistics =
+        unsafe { information.cast::<windows_sys::Win32::Security::TOKEN_STATISTICS>().as_ref() }?;
+    let id = statistics.AuthenticationId;
+    Some(u64::from(u32::from_ne_bytes(id.HighPart.to_ne_bytes())) << 32 | u64::from(id.LowPart))
+}
+
+/// The `TOKEN_ELEVATION_TYPE` a `TokenElevationType` query returned.
+///
+/// # Safety
+/// `information` is null or a buffer `SeQueryInformationToken` filled for `TokenElevationType`.
+pub unsafe fn token_elevation_type(information: *const c_void) -> Option<u32> {
+    // SAFETY: as the caller guarantees: one TOKEN_ELEVATION_TYPE (an i32); null reads as None.
+    let value = unsafe { information.cast::<i32>().as_ref() }?;
+    Some(u32::from_ne_bytes(value.to_ne_bytes()))
+}
+
+/// Byte offset of `UNICODE_STRING.Buffer` in a `ProcessCommandLineInformation` result.
+const COMMAND_LINE_BUFFER_FIELD: usize = 8;
+/// The `UNICODE_STRING` header that starts the result.
+pub const COMMAND_LINE_HEADER_BYTES: usize = 16;
+
+/// The command line in a `ProcessCommandLineInformation` result: the `UNICODE_STRING` at
+/// its start, whose `Buffer` must point inside the result (past the header) and whose
+/// `Length` must end inside it; anything else is not trusted and reads as `None`.
+pub fn command_line(result: &[u64]) -> Option<&[u16]> {
+    // SAFETY: u16 has no invalid bit patterns and an alignment dividing u64's; the view
+    // covers exactly the same bytes for the same lifetime.
+    let units =
+        unsafe { core::slice::from_raw_parts(result.as_ptr().cast::<u16>(), result.len().saturating_mul(4)) };
+    let length = usize::from(*units.first()?);
+    let maximum = usize::from(*units.get(1)?);
+    let pointer = result.get(COMMAND_LINE_BUFFER_FIELD / 8).copied()?;
+    let start = usize::try_from(pointer).ok()?.checked_sub(result.as_ptr().addr())?;
+    if start % 2 != 0 || start < COMMAND_LINE_HEADER_BYTES {
+        return None;
+    }
+    let len = length.min(maximum) / 2;
+    units.get(start / 2..(start / 2).checked_add(len)?)
+}
 
 /// `CTL_CODE` transfer type bits; only `METHOD_BUFFERED` (0) requests get a buffer view.
 const METHOD_MASK: u32 = 3;

@@ -202,8 +202,16 @@ pub(crate) unsafe fn ObfDereferenceObject(object: *const c_void) -> isize {
     unsafe { k::ObfDereferenceObject(object.cast_mut().cast()) as isize }
 }
 
-/// The kernel's event object type (`*ExEventObjectType` in C). wdk-sys generates data
-/// symbols into its constants module, re-exported at the crate root.
+/// The kernel's process object type (`*PsProcessType` in C). wdk-sys generates data symbols
+/// into its constants module, re-exported at the crate root.
+pub(crate) fn process_object_type() -> POBJECT_TYPE {
+    // SAFETY: the import slot, filled by the loader; read-only.
+    let slot = unsafe { wdk_sys::PsProcessType };
+    // SAFETY: it points to the kernel's POBJECT_TYPE variable, set before drivers load.
+    unsafe { *slot as POBJECT_TYPE }
+}
+
+/// The kernel's event object type (`*ExEventObjectType` in C), a data symbol like the above.
 pub(crate) fn event_object_type() -> POBJECT_TYPE {
     // SAFETY: the import slot, filled by the loader before DriverEntry; read, never written.
     let slot = unsafe { wdk_sys::ExEventObjectType };
@@ -467,4 +475,50 @@ pub(crate) unsafe fn IoQueueWorkItem(
 pub(crate) unsafe fn IoFreeWorkItem(item: *mut c_void) {
     // SAFETY: as above.
     unsafe { k::IoFreeWorkItem(item.cast()) }
+}
+
+// The process table and the token: a process by id, its image name, its command line
+// (through a kernel handle), its primary token and what the token says. Same forwarding rule.
+
+pub(crate) unsafe fn PsLookupProcessByProcessId(pid: HANDLE, process: *mut PEPROCESS) -> NTSTATUS {
+    // SAFETY: as above (ntifs.h).
+    unsafe { k::PsLookupProcessByProcessId(pid.cast(), process.cast()) }
+}
+
+pub(crate) unsafe fn SeLocateProcessImageName(
+    process: PEPROCESS,
+    name: *mut *mut UNICODE_STRING,
+) -> NTSTATUS {
+    // SAFETY: as above (ntifs.h).
+    unsafe { k::SeLocateProcessImageName(process.cast(), name.cast()) }
+}
+
+pub(crate) unsafe fn ZwQueryInformationProcess(
+    process: HANDLE,
+    class: i32,
+    information: *mut c_void,
+    length: u32,
+    returned: *mut u32,
+) -> NTSTATUS {
+    // SAFETY: as above (ntddk.h).
+    unsafe { k::ZwQueryInformationProcess(process.cast(), class as _, information, length, returned) }
+}
+
+pub(crate) unsafe fn PsReferencePrimaryToken(process: PEPROCESS) -> *mut c_void {
+    // SAFETY: as above (ntifs.h); PACCESS_TOKEN is an opaque pointer.
+    unsafe { k::PsReferencePrimaryToken(process.cast()).cast() }
+}
+
+pub(crate) unsafe fn SeQueryInformationToken(
+    token: *mut c_void,
+    class: i32,
+    information: *mut *mut c_void,
+) -> NTSTATUS {
+    // SAFETY: as above (ntifs.h).
+    unsafe { k::SeQueryInformationToken(token.cast(), class as _, information.cast()) }
+}
+
+pub(crate) unsafe fn ExFreePool(pointer: *mut c_void) {
+    // SAFETY: as above (wdm.h).
+    unsafe { k::ExFreePool(pointer.cast()) }
 }

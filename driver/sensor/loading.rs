@@ -9,6 +9,7 @@ use crate::content_slot::ContentSlot;
 use crate::guard::{Conclusion, Guard, StartRecord};
 use crate::health::HealthCriteria;
 use crate::platform::{Guard as _, Platform};
+use crate::processes::ProcessTable;
 use crate::queue::Queue;
 use ringfence_trust::{KeyId, Level, Pin, Reason, SignaturePolicy};
 use ringfence_wire::ioctl::{MAX_KEY_IDS, Notes, TrustResponse};
@@ -89,8 +90,13 @@ pub struct StartSettings<S> {
 
 impl<P: Platform> Sensor<P> {
     /// A sensor that restores its persisted content ([`Sensor::restore`]).
-    pub fn start(queue: Queue, notes: Notes, settings: StartSettings<P::Store>) -> Self {
-        let mut sensor = Sensor::new(queue, notes);
+    pub fn start(
+        queue: Queue,
+        processes: ProcessTable,
+        notes: Notes,
+        settings: StartSettings<P::Store>,
+    ) -> Self {
+        let mut sensor = Sensor::new(queue, processes, notes);
         sensor.restore(settings);
         sensor
     }

@@ -3,11 +3,16 @@
 use super::*;
 use crate::content_slot::judge;
 use crate::host::Host;
+use crate::processes::ProcessTable;
 use ringfence_wire::schema::{EventKind, SCHEMA};
 use ringfence_wire::{Batch, Text};
 
 fn sensor() -> Sensor<Host> {
-    Sensor::new(Queue::with_capacity(1 << 20).unwrap(), Notes::NONE)
+    Sensor::new(
+        Queue::with_capacity(1 << 20).unwrap(),
+        ProcessTable::with_budget(256 << 10).unwrap(),
+        Notes::NONE,
+    )
 }
 
 fn content(source: &str) -> Vec<u8> {

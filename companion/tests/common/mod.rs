@@ -247,7 +247,21 @@ impl ScriptedDriver {
             hello_status: STATUS_SUCCESS,
             batches: VecDeque::new(),
             verdict: LoadContentResponse::default(),
-            stats: StatsResponse { queue_capacity_bytes: 1 << 20, ..StatsResponse::default() },
+            stats: StatsResponse {
+                queue_capacity_bytes: 1 << 20,
+                process_table: ringfence_wire::ioctl::TableCounters {
+                    capacity_bytes: ringfence_wire::ioctl::PROCESS_TABLE_BYTES_DEFAULT,
+                    used_bytes: 64 << 10,
+                    entries: 120,
+                    max_entries: 4096,
+                    inserts: 130,
+                    evictions: 0,
+                    truncations: 1,
+                    misses: 9,
+                    failures: 2,
+                },
+                ..StatsResponse::default()
+            },
             registered_event: None,
             loaded: Vec::new(),
             waits: 0,

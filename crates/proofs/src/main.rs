@@ -12,6 +12,7 @@ use ringfence_wire::ioctl::{
     EmptyRequest, HelloRequest, HelloResponse, LoadContentResponse, SetEventRequest, StatsResponse,
     TrustResponse,
 };
+use ringfence_wire::sid::{SidText, last_sub_authority, sid_len};
 use ringfence_wire::{Batch, Record, SCHEMA};
 
 fn main() {
@@ -50,6 +51,9 @@ fn main() {
         outcomes +=
             usize::from(decide(&policy, Some(&declaration), declaration.content_version, 7).verdict.is_ok());
     }
+    outcomes += usize::from(sid_len(record_bytes).is_ok());
+    outcomes += SidText::parse(record_bytes).map_or(0, |t| t.as_units().len());
+    outcomes += usize::from(last_sub_authority(record_bytes).is_ok_and(|rid| rid.is_some()));
 
     let trusted = Content::from_validated(content_bytes);
     if let Ok(record) = Record::new_checked(record_bytes) {

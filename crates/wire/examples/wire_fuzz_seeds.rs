@@ -6,7 +6,8 @@
 
 use ringfence_wire::ioctl::{
     Capabilities, HelloRequest, HelloResponse, KindCounters, LoadContentResponse, Message, Notes,
-    QUEUE_BYTES_DEFAULT, SetEventRequest, StatsResponse, driver_version,
+    PROCESS_TABLE_BYTES_DEFAULT, QUEUE_BYTES_DEFAULT, SetEventRequest, StatsResponse, TableCounters,
+    driver_version,
 };
 use ringfence_wire::record::{MAX_RECORD_BYTES, encode, encoded_len};
 use ringfence_wire::{Event, Text};
@@ -158,6 +159,17 @@ fn main() {
         queue_high_water_bytes: 4096,
         records_delivered: 40,
         notes: Notes::QUEUE_BYTES_CLAMPED,
+        process_table: TableCounters {
+            capacity_bytes: PROCESS_TABLE_BYTES_DEFAULT,
+            used_bytes: 96 << 10,
+            entries: 120,
+            max_entries: 4096,
+            inserts: 140,
+            evictions: 0,
+            truncations: 1,
+            misses: 12,
+            failures: 0,
+        },
         ..StatsResponse::default()
     };
     for counters in &mut stats.kinds {

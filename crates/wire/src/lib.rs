@@ -5,6 +5,7 @@
 //! - [`record`] / [`batch`]: the record format, encoded without allocation and
 //!   decoded zero-copy after a single validating pass.
 //! - [`ioctl`]: control codes and the versioned request/response layouts.
+//! - [`sid`]: security identifiers as text, formatted from the kernel's bytes.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(
@@ -23,6 +24,7 @@ pub mod bytes;
 pub mod ioctl;
 pub mod record;
 pub mod schema;
+pub mod sid;
 pub mod text;
 
 pub use batch::{Batch, BatchError};

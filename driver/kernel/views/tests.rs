@@ -71,11 +71,18 @@ fn a_process_start_without_names_has_them_absent_and_every_id() {
     info.CreatingThreadId.UniqueProcess = handle(8);
     info.CreatingThreadId.UniqueThread = handle(12);
     let facts = ProcessFacts { start_key: 77, create_time: 133, session_id: 1 };
+    let sid = [0x53u16, 0x2d, 0x31];
+    let token = Token {
+        user_sid: Some(&sid),
+        logon_id: Some(0x3e7),
+        integrity_level: Some(0x4000),
+        elevation_type: None,
+    };
     // SAFETY: both names are null.
-    let event = unsafe { process_start(handle(1234), &info, facts) };
+    let new = unsafe { process_start(handle(1234), &info, facts, token) };
     assert_eq!(
-        event,
-        Event::ProcessStart {
+        new,
+        NewProcess {
             pid: 1234,
             parent_pid: 4,
             creating_pid: 8,
@@ -86,16 +93,7 @@ fn a_process_start_without_names_has_them_absent_and_every_id() {
             start_key: 77,
             create_time: 133,
             image_name_available: false,
-            rule_name: Text::default(),
-            parent_start_key: None,
-            parent_image_path: None,
-            parent_command_line: None,
-            user_sid: None,
-            logon_id: None,
-            integrity_level: None,
-            elevation_type: None,
-            parent_user_sid: None,
-            truncated: 0,
+            token,
         }
     );
 }
@@ -111,13 +109,10 @@ fn a_process_start_carries_its_image_path_command_line_and_name_flag() {
     info.ImageFileName = &mut image;
     info.CommandLine = &mut command;
     // SAFETY: both strings point at live arrays of at least min(Length, MaximumLength) bytes.
-    let event = unsafe { process_start(handle(1), &info, ProcessFacts::default()) };
-    let Event::ProcessStart { image_path, command_line, image_name_available, .. } = event else {
-        panic!("{event:?}")
-    };
-    assert_eq!(image_path, Some(Text::wide(&[0x43, 0x3a, 0x5c])));
-    assert_eq!(command_line, Some(Text::wide(&[0x78, 0x20])));
-    assert!(image_name_available);
+    let new = unsafe { process_start(handle(1), &info, ProcessFacts::default(), Token::default()) };
+    assert_eq!(new.image_path, Some(&[0x43, 0x3a, 0x5c][..]));
+    assert_eq!(new.command_line, Some(&[0x78, 0x20][..]));
+    assert!(new.image_name_available);
 }
 
 #[test]
@@ -127,19 +122,21 @@ fn a_subsystem_process_without_names_is_reported_with_its_ids_and_absent_names()
     info.ParentProcessId = handle(900);
     let facts = ProcessFacts { start_key: 5, create_time: 6, session_id: 0 };
     // SAFETY: both names are null.
-    let event = unsafe { process_start(handle(901), &info, facts) };
-    let Event::ProcessStart { pid, parent_pid, image_path, command_line, image_name_available, .. } = event
-    else {
-        panic!("{event:?}")
-    };
-    assert_eq!((pid, parent_pid, image_name_available), (901, 900, false));
-    assert_eq!((image_path, command_line), (None, None));
+    let new = unsafe { process_start(handle(901), &info, facts, Token::default()) };
+    assert_eq!((new.pid, new.parent_pid, new.image_name_available), (901, 900, false));
+    assert_eq!((new.image_path, new.command_line), (None, None));
 }
 
 #[test]
 fn an_ids_wider_than_32_bits_reads_as_the_maximum() {
     assert_eq!(id(handle(0x1_0000_0004)), u32::MAX);
     assert_eq!(id(handle(0)), 0);
+}
+
+#[test]
+fn an_exit_status_keeps_its_bits() {
+    assert_eq!(exit_status(0xC000_0005_u32 as i32), 0xC000_0005);
+    assert_eq!(exit_status(0), 0);
 }
 
 #[test]
@@ -151,12 +148,13 @@ fn a_user_image_load_reports_its_base_and_process() {
     let mut units = [0x61u16, 0x2e, 0x64];
     let name = string(units.as_mut_ptr(), 6, 6);
     // SAFETY: `name` points at a live array of 6 bytes.
-    let event = unsafe { image_load(&name, handle(77), &info, 9) };
-    let Event::ImageLoad { pid, image_path, image_base, image_size, kernel_image, .. } = event else {
-        panic!("{event:?}")
-    };
-    assert_eq!((pid, image_base, image_size, kernel_image), (77, 0x7ff6_1234_0000, 0x5000, false));
-    assert_eq!(image_path, Some(Text::wide(&[0x61, 0x2e, 0x64])));
+    let load = unsafe { image_load(&name, handle(77), &info, 9) };
+    assert_eq!(
+        (load.pid, load.image_base, load.image_size, load.kernel_image),
+        (77, 0x7ff6_1234_0000, 0x5000, false)
+    );
+    assert_eq!((load.signature_level, load.time), (3, 9));
+    assert_eq!(load.image_path, Some(&[0x61, 0x2e, 0x64][..]));
 }
 
 #[test]
@@ -166,10 +164,10 @@ fn a_kernel_image_load_decodes_the_properties_and_hides_its_base() {
     info.ImageBase = core::ptr::without_provenance_mut(0xffff_f800_0000_0000);
     info.ImageSize = 0x2000;
     // SAFETY: a null name is allowed.
-    let event = unsafe { image_load(core::ptr::null(), handle(0), &info, 5) };
+    let load = unsafe { image_load(core::ptr::null(), handle(0), &info, 5) };
     assert_eq!(
-        event,
-        Event::ImageLoad {
+        load,
+        ImageMapping {
             pid: 0,
             image_path: None,
             image_base: 0,
@@ -178,13 +176,90 @@ fn a_kernel_image_load_decodes_the_properties_and_hides_its_base() {
             signature_type: 1,
             kernel_image: true,
             time: 5,
-            rule_name: Text::default(),
-            process_image_path: None,
-            process_start_key: None,
-            user_sid: None,
-            truncated: 0,
         }
     );
+}
+
+/// A binary SID, 4-byte aligned as the kernel lays one out.
+fn sid_words(authority: u8, subs: &[u32]) -> Vec<u32> {
+    let count = u8::try_from(subs.len()).unwrap();
+    let mut words = vec![u32::from_le_bytes([1, count, 0, 0]), u32::from_le_bytes([0, 0, 0, authority])];
+    words.extend_from_slice(subs);
+    words
+}
+
+#[test]
+fn a_sid_is_read_exactly_as_long_as_its_header_says() {
+    let words = sid_words(5, &[21, 7, 8, 9, 1001]);
+    // SAFETY: `words` holds the whole SID.
+    let bytes = unsafe { sid_bytes(words.as_ptr().cast()) }.unwrap();
+    assert_eq!(bytes.len(), 28);
+    assert_eq!(
+        sid::SidText::parse(bytes).map(|t| String::from_utf16_lossy(t.as_units())),
+        Ok("S-1-5-21-7-8-9-1001".into())
+    );
+    // SAFETY: null is allowed.
+    assert_eq!(unsafe { sid_bytes(core::ptr::null()) }, None);
+    let mut bad = sid_words(5, &[1]);
+    bad[0] = u32::from_le_bytes([1, 16, 0, 0]);
+    // SAFETY: the header is readable; it claims 16 sub-authorities and is refused before more is read.
+    assert_eq!(unsafe { sid_bytes(bad.as_ptr().cast()) }, None);
+}
+
+#[test]
+fn token_buffers_yield_the_user_the_label_the_logon_session_and_the_elevation() {
+    // TOKEN_USER: SID_AND_ATTRIBUTES { Sid, Attributes } then the SID, as the kernel packs it.
+    let sid = sid_words(16, &[0x3000]);
+    let entry = windows_sys::Win32::Security::SID_AND_ATTRIBUTES {
+        Sid: sid.as_ptr().cast_mut().cast(),
+        Attributes: 0x60,
+    };
+    // SAFETY: `entry` points at `sid`, both alive.
+    let found = unsafe { token_sid((&raw const entry).cast()) }.unwrap();
+    assert_eq!(sid::last_sub_authority(found), Ok(Some(0x3000)));
+    // SAFETY: null is allowed.
+    assert_eq!(unsafe { token_sid(core::ptr::null()) }, None);
+    let mut statistics = windows_sys::Win32::Security::TOKEN_STATISTICS::default();
+    statistics.AuthenticationId.LowPart = 0x3_66A1;
+    statistics.AuthenticationId.HighPart = 2;
+    // SAFETY: a live TOKEN_STATISTICS.
+    assert_eq!(unsafe { token_logon_id((&raw const statistics).cast()) }, Some(0x2_0003_66A1));
+    let full: i32 = 2;
+    // SAFETY: a live TOKEN_ELEVATION_TYPE.
+    assert_eq!(unsafe { token_elevation_type((&raw const full).cast()) }, Some(2));
+}
+
+/// A `ProcessCommandLineInformation` result over `line`, its `Buffer` at `offset` bytes.
+fn command_result(line: &str, offset: usize, length: u16) -> Vec<u64> {
+    let units: Vec<u16> = line.encode_utf16().collect();
+    let mut result = vec![0u64; (offset + units.len() * 2).div_ceil(8) + 1];
+    let base = result.as_ptr().addr();
+    result[1] = u64::try_from(base + offset).unwrap();
+    result[0] = u64::from(length) | u64::from(length) << 16;
+    for (i, unit) in units.iter().enumerate() {
+        let byte = offset + 2 * i;
+        let word = &mut result[byte / 8];
+        *word |= u64::from(*unit) << (8 * (byte % 8));
+    }
+    result
+}
+
+#[test]
+fn a_command_line_result_is_read_only_inside_its_own_buffer() {
+    let line = "cmd.exe /c dir";
+    let bytes = u16::try_from(line.len() * 2).unwrap();
+    let good = command_result(line, 16, bytes);
+    assert_eq!(command_line(&good).map(String::from_utf16_lossy), Some(line.into()));
+    assert_eq!(command_line(&command_result(line, 8, bytes)), None, "inside the header");
+    assert_eq!(command_line(&command_result(line, 17, bytes)), None, "odd");
+    let mut outside = good.clone();
+    outside[1] = 0x1000;
+    assert_eq!(command_line(&outside), None, "pointing elsewhere");
+    let mut long = good.clone();
+    long[0] = u64::from(u16::MAX) | u64::from(u16::MAX) << 16;
+    assert_eq!(command_line(&long), None, "longer than the buffer");
+    assert_eq!(command_line(&[]), None);
+    assert_eq!(command_line(&command_result("", 16, 0)), Some(&[][..]));
 }
 
 /// A synthetic device-control IRP over `buffer` (the system buffer), as the I/O manager

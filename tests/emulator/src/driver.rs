@@ -56,11 +56,7 @@ impl Emulator {
         uc.get_data_mut().ob.registry.insert(key.clone(), Default::default());
         uc.get_data_mut().ob.registry.insert(format!("{key}\\parameters"), Default::default());
         uc.get_data_mut().fs.make_directories(crate::boot::DRIVERS_DIRECTORY);
-        let system = Pool::allocate_object(uc, 0x100, *b"Proc").unwrap_or(0);
-        uc.get_data_mut()
-            .ps
-            .processes
-            .insert(system, crate::model::ps::Process { pid: 4, ..Default::default() });
+        let system = crate::model::ps::create(uc, crate::model::ps::Process { pid: 4, ..Default::default() });
         uc.get_data_mut().ps.current = system;
         Ok(Emulator {
             machine,
@@ -148,6 +144,12 @@ impl Emulator {
         self.machine.uc.get_data_mut().fail_next.insert(api, status);
     }
 
+    /// Makes call number `call` of `api` (counting every call since the machine started, as
+    /// [`Emulator::api_calls`] does) fail with `status`, doing nothing.
+    pub fn fail_call(&mut self, api: &'static str, call: u64, status: i32) {
+        self.machine.uc.get_data_mut().fail_at.insert(api, (call, status));
+    }
+
     pub fn clear_allocation_failure(&mut self) {
         self.machine.uc.get_data_mut().pool.fail_attempt = None;
     }
@@ -198,11 +200,7 @@ impl Emulator {
     pub fn create_process_handle(&mut self) -> u64 {
         let uc = &mut self.machine.uc;
         let system = uc.get_data().ps.current;
-        let ob = &mut uc.get_data_mut().ob;
-        if !ob.objects.contains_key(&system) {
-            ob.insert(system, ob::ObjectKind::Process, false);
-        }
-        ob.open_handle(system, 0x1F_FFFF, false)
+        uc.get_data_mut().ob.open_handle(system, 0x1F_FFFF, false)
     }
 
     /// Whether the event was signalled since the last look (and resets it).

@@ -10,13 +10,14 @@ use crate::books::{Entry, Stop};
 use crate::driver::Emulator;
 use crate::kstring::KString;
 use crate::model::pool::{Owner, POOL_FLAG_NON_PAGED, Pool};
-use crate::model::ps::Process;
+use crate::model::ps::{self, Process, Token};
 use crate::{rd, wr, wr_ptr};
 
-/// A process creation as the process notify routines report it. A subsystem process is
-/// reported only to a routine registered with `PsSetCreateProcessNotifyRoutineEx2` for
-/// subsystems, with `IsSubsystemProcess` set and a NULL `FileObject` (the structure's page
-/// says FileObject, ImageFileName and CommandLine may then be NULL; the names are as given).
+/// A process creation as the process notify routines report it, and the process's primary
+/// token. A subsystem process is reported only to a routine registered with
+/// `PsSetCreateProcessNotifyRoutineEx2` for subsystems, with `IsSubsystemProcess` set and a
+/// NULL `FileObject` (the structure's page says FileObject, ImageFileName and CommandLine may
+/// then be NULL; the names are as given).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessStart {
     pub pid: u32,
@@ -30,6 +31,26 @@ pub struct ProcessStart {
     pub create_time: u64,
     pub file_open_name_available: bool,
     pub is_subsystem_process: bool,
+    pub token: Token,
+}
+
+impl ProcessStart {
+    /// The process the kernel holds for this creation: its image name and command line
+    /// are the ones the notification carries.
+    pub fn process(&self) -> Process {
+        Process {
+            pid: self.pid,
+            session_id: self.session_id,
+            start_key: self.start_key,
+            exit_status: 0x103,
+            create_time: self.create_time,
+            image: self.image.expected_text(),
+            command_line: self.command_line.expected_text(),
+            token: self.token.clone(),
+            token_object: 0,
+            subsystem: self.is_subsystem_process,
+        }
+    }
 }
 
 /// An image mapping as the image notify routines report it. One whose architecture conflicts
@@ -64,26 +85,40 @@ impl ImageLoad {
 }
 
 impl Emulator {
+    /// A process the kernel knows without any notification: one running before the
+    /// driver loaded, or one created whose start is not notified yet (Windows maps the
+    /// executable and ntdll.dll first). Returns its EPROCESS address.
+    pub fn run(&mut self, process: Process) -> u64 {
+        ps::create(&mut self.machine.uc, process)
+    }
+
+    /// The process `pid` goes away without the exit routine running (as if it exited
+    /// while no routine was registered): its pid is free for another process.
+    pub fn exit_unnoticed(&mut self, pid: u32) -> bool {
+        let Some(eprocess) = self.machine.uc.get_data().ps.by_pid(pid) else { return false };
+        ps::delete(&mut self.machine.uc, eprocess);
+        true
+    }
+
     /// Runs the registered process routine for a creation; returns the
-    /// `CreationStatus` the driver left (it never vetoes).
+    /// `CreationStatus` the driver left (it never vetoes). The process is created
+    /// first, unless [`Emulator::run`] already created it with this start key.
     pub fn process_start(&mut self, p: &ProcessStart) -> Result<i32, Stop> {
-        let Some(notify) = self.machine.uc.get_data().ps.process_notify else { return Ok(0) };
-        self.set_time(p.create_time);
-        let uc = &mut self.machine.uc;
-        let eprocess = Pool::allocate_object(uc, 0x100, *b"Proc").unwrap_or(0);
-        let process = Process {
-            pid: p.pid,
-            session_id: p.session_id,
-            start_key: p.start_key,
-            exit_status: 0x103,
-            create_time: p.create_time,
-            subsystem: p.is_subsystem_process,
+        let existing = self.machine.uc.get_data().ps.by_pid(p.pid);
+        let existing = existing.filter(|e| {
+            self.machine.uc.get_data().ps.processes.get(e).is_some_and(|q| q.start_key == p.start_key)
+        });
+        let eprocess = match existing {
+            Some(e) => e,
+            None => self.run(p.process()),
         };
-        uc.get_data_mut().ps.processes.insert(eprocess, process);
+        let Some(notify) = self.machine.uc.get_data().ps.process_notify else { return Ok(0) };
         if !notify.hears_of(p.is_subsystem_process) {
             return Ok(0);
         }
         let routine = notify.routine;
+        self.set_time(p.create_time);
+        let uc = &mut self.machine.uc;
         let info_size = core::mem::size_of::<PS_CREATE_NOTIFY_INFO>() as u64;
         let info =
             Pool::allocate(uc, info_size, *b"PsCi", POOL_FLAG_NON_PAGED, Owner::Kernel, 16).unwrap_or(0);
@@ -119,19 +154,13 @@ impl Emulator {
         Ok(creation_status)
     }
 
-    /// Runs the registered process routine for an exit (CreateInfo NULL).
+    /// Runs the registered process routine for an exit (CreateInfo NULL); the process is
+    /// then deleted.
     pub fn process_exit(&mut self, pid: u32, exit_status: i32, time: u64) -> Result<(), Stop> {
+        let found = self.machine.uc.get_data().ps.by_pid(pid);
+        // A process the model was never told about exits as a nameless one.
+        let eprocess = found.unwrap_or_else(|| self.run(Process { pid, ..Default::default() }));
         let uc = &mut self.machine.uc;
-        let found = uc.get_data().ps.processes.iter().find(|(_, p)| p.pid == pid).map(|(&a, _)| a);
-        let eprocess = match found {
-            Some(e) => e,
-            None => {
-                // A process that started before the driver loaded.
-                let e = Pool::allocate_object(uc, 0x100, *b"Proc").unwrap_or(0);
-                uc.get_data_mut().ps.processes.insert(e, Process { pid, ..Default::default() });
-                e
-            }
-        };
         let mut subsystem = false;
         if let Some(p) = uc.get_data_mut().ps.processes.get_mut(&eprocess) {
             p.exit_status = exit_status;
@@ -145,9 +174,7 @@ impl Emulator {
             }
             None => Ok(()),
         };
-        let uc = &mut self.machine.uc;
-        uc.get_data_mut().ps.processes.remove(&eprocess);
-        Pool::release(uc, eprocess);
+        ps::delete(&mut self.machine.uc, eprocess);
         result
     }
 

@@ -31,6 +31,6 @@ pub use driver::{Caller, Emulator, IoctlLayout, IoctlResult, LoadFailure, RegVal
 pub use events::{ImageLoad, ProcessStart};
 pub use irp::{CREATE_FILE_OPTIONS, FILE_DIRECTORY_FILE};
 pub use kstring::KString;
-pub use model::ps::{ImageNotify, ProcessApi, ProcessNotify};
+pub use model::ps::{ImageNotify, Process, ProcessApi, ProcessNotify, Token};
 pub use scenario::{Scenario, ScenarioError};
 pub use system::{EmulatedHandle, EmulatedSystem, Ledger, Step};

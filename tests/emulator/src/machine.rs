@@ -253,8 +253,10 @@ fn install_hooks(uc: &mut Uc<'_>) -> Result<(), unicorn_engine::unicorn_const::u
             let _ = uc.emu_stop();
             return;
         };
-        *uc.get_data_mut().calls.entry(api.name).or_default() += 1;
         let k = uc.get_data_mut();
+        let count = k.calls.entry(api.name).or_default();
+        *count += 1;
+        let count = *count;
         k.api_calls += 1;
         if k.crash_at == Some(k.api_calls) {
             // The machine dies in this call: a write gets half its bytes out, nothing else happens.
@@ -266,7 +268,14 @@ fn install_hooks(uc: &mut Uc<'_>) -> Result<(), unicorn_engine::unicorn_const::u
             let _ = uc.emu_stop();
             return;
         }
-        let rax = match uc.get_data_mut().fail_next.remove(api.name) {
+        let numbered = match k.fail_at.get(api.name) {
+            Some(&(n, status)) if n == count => {
+                k.fail_at.remove(api.name);
+                Some(status)
+            }
+            _ => None,
+        };
+        let rax = match numbered.or_else(|| uc.get_data_mut().fail_next.remove(api.name)) {
             Some(status) => model::status(status),
             None => f(&mut Call { uc, api: api.name }),
         };

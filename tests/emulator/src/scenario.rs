@@ -4,9 +4,14 @@
 
 use serde::Deserialize;
 
+use std::collections::BTreeMap;
+
 use crate::device::Activity;
+use crate::driver::Emulator;
 use crate::events::{ImageLoad, ProcessStart};
 use crate::kstring::KString;
+use crate::layout::wide;
+use crate::model::ps::{Process, Token};
 
 /// Why a scenario file is unusable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +26,8 @@ pub enum ScenarioError {
     UnknownProcess { index: usize, pid: u32 },
     /// Event `index` starts a process whose id is already running.
     PidInUse { index: usize, pid: u32 },
+    /// A token value is not one the format knows (`what` names the key).
+    Token { what: &'static str, value: String },
 }
 
 impl std::fmt::Display for ScenarioError {
@@ -37,6 +44,9 @@ impl std::fmt::Display for ScenarioError {
             ScenarioError::PidInUse { index, pid } => {
                 write!(f, "event {index}: process {pid} is already running")
             }
+            ScenarioError::Token { what, value } => {
+                write!(f, "{what} = {value:?} is not a value it can have")
+            }
         }
     }
 }
@@ -49,10 +59,35 @@ struct File {
     description: String,
     host: String,
     start: String,
+    /// The boot's id: the high 16 bits of every start key (Windows' `PsGetProcessStartKey`).
+    #[serde(default = "one_u64")]
+    boot: u64,
     #[serde(default)]
-    running: Vec<u32>,
+    running: Vec<RunningSrc>,
     #[serde(rename = "event")]
     events: Vec<EventSrc>,
+}
+
+/// A process running before the scenario: a pid alone, or a process with its names and token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RunningSrc {
+    Pid(u32),
+    Process(RunningProcessSrc),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunningProcessSrc {
+    pid: u32,
+    #[serde(default = "one")]
+    session: u32,
+    image: Option<String>,
+    command_line: Option<String>,
+    user: Option<String>,
+    integrity: Option<String>,
+    logon_id: Option<u64>,
+    elevation: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +106,10 @@ enum EventSrc {
         command_line: Option<String>,
         #[serde(default = "yes")]
         file_open_name_available: bool,
+        user: Option<String>,
+        integrity: Option<String>,
+        logon_id: Option<u64>,
+        elevation: Option<String>,
     },
     ImageLoad {
         at: u64,
@@ -97,6 +136,52 @@ fn one() -> u32 {
     1
 }
 
+fn one_u64() -> u64 {
+    1
+}
+
+/// A mandatory label RID by Sysmon's name, or as a number.
+fn integrity_rid(text: &str) -> Result<u32, ScenarioError> {
+    Ok(match text {
+        "untrusted" => 0,
+        "low" => 0x1000,
+        "medium" => 0x2000,
+        "medium_plus" => 0x2100,
+        "high" => 0x3000,
+        "system" => 0x4000,
+        "protected" => 0x5000,
+        other => {
+            other.parse().map_err(|_| ScenarioError::Token { what: "integrity", value: other.into() })?
+        }
+    })
+}
+
+/// A `TOKEN_ELEVATION_TYPE` by name.
+fn elevation_type(text: &str) -> Result<u32, ScenarioError> {
+    match text {
+        "default" => Ok(1),
+        "full" => Ok(2),
+        "limited" => Ok(3),
+        other => Err(ScenarioError::Token { what: "elevation", value: other.into() }),
+    }
+}
+
+/// `inherited` with whatever the event sets.
+fn token(
+    inherited: &Token,
+    user: Option<String>,
+    integrity: Option<String>,
+    logon_id: Option<u64>,
+    elevation: Option<String>,
+) -> Result<Token, ScenarioError> {
+    Ok(Token {
+        user: user.unwrap_or_else(|| inherited.user.clone()),
+        integrity: integrity.as_deref().map(integrity_rid).transpose()?.unwrap_or(inherited.integrity),
+        logon_id: logon_id.unwrap_or(inherited.logon_id),
+        elevation: elevation.as_deref().map(elevation_type).transpose()?.unwrap_or(inherited.elevation),
+    })
+}
+
 fn yes() -> bool {
     true
 }
@@ -108,7 +193,33 @@ pub struct Scenario {
     pub host: String,
     /// When the scenario starts, 100-ns units since 1601 (the kernel's clock).
     pub start: u64,
+    /// The processes running before it (System, pid 4, among them), start keys assigned.
+    pub running: Vec<Process>,
     pub activity: Vec<Activity>,
+}
+
+impl Scenario {
+    /// Puts the scenario's running processes into the emulated kernel and sets its clock:
+    /// call before DriverEntry, as they were running before the driver loaded.
+    pub fn install(&self, emulator: &mut Emulator) {
+        emulator.set_time(self.start);
+        for process in &self.running {
+            match emulator.machine.uc.get_data().ps.by_pid(process.pid) {
+                // System exists from the start; it takes the scenario's names and key.
+                Some(at) => {
+                    let token_object =
+                        emulator.machine.uc.get_data().ps.processes.get(&at).map(|p| p.token_object);
+                    let k = emulator.machine.uc.get_data_mut();
+                    if let (Some(p), Some(token_object)) = (k.ps.processes.get_mut(&at), token_object) {
+                        *p = Process { token_object, ..process.clone() };
+                    }
+                }
+                None => {
+                    emulator.run(process.clone());
+                }
+            }
+        }
+    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` → 100-ns units since 1601-01-01.
@@ -149,9 +260,43 @@ impl Scenario {
             message: e.message().to_owned(),
         })?;
         let start = filetime(&file.start).ok_or(ScenarioError::Start { value: file.start.clone() })?;
-        let mut running: Vec<u32> = file.running.clone();
+        // Start keys as Windows builds them: the boot id above a per-boot sequence number.
+        let boot = file.boot << 48;
+        let mut next_key = boot;
+        let mut take_key = || {
+            next_key += 1;
+            next_key
+        };
+        let mut tokens: BTreeMap<u32, Token> = BTreeMap::new();
+        let mut initial = Vec::new();
+        let system = Process { pid: 4, start_key: take_key(), create_time: start, ..Process::default() };
+        if !file
+            .running
+            .iter()
+            .any(|r| matches!(r, RunningSrc::Pid(4)) || matches!(r, RunningSrc::Process(p) if p.pid == 4))
+        {
+            initial.push(system);
+        }
+        for r in &file.running {
+            let process = match r.clone() {
+                RunningSrc::Pid(pid) => Process { pid, ..Process::default() },
+                RunningSrc::Process(p) => Process {
+                    pid: p.pid,
+                    session_id: p.session,
+                    image: p.image.as_deref().map(wide),
+                    command_line: p.command_line.as_deref().map(wide),
+                    token: token(&Token::default(), p.user, p.integrity, p.logon_id, p.elevation)?,
+                    ..Process::default()
+                },
+            };
+            let key = if process.pid == 4 { boot | 1 } else { take_key() };
+            initial.push(Process { start_key: key, create_time: start, exit_status: 0x103, ..process });
+        }
+        for p in &initial {
+            tokens.insert(p.pid, p.token.clone());
+        }
+        let mut running: Vec<u32> = initial.iter().map(|p| p.pid).collect();
         let mut previous = 0;
-        let mut next_key = 0x1_0000u64;
         let mut activity = Vec::with_capacity(file.events.len());
         for (index, event) in file.events.into_iter().enumerate() {
             let at = match &event {
@@ -175,13 +320,20 @@ impl Scenario {
                     image,
                     command_line,
                     file_open_name_available,
+                    user,
+                    integrity,
+                    logon_id,
+                    elevation,
                     ..
                 } => {
                     if running.contains(&pid) {
                         return Err(ScenarioError::PidInUse { index, pid });
                     }
                     running.push(pid);
-                    next_key += 1;
+                    // A new process gets its creator's token unless the event says otherwise.
+                    let inherited = tokens.get(&creator.unwrap_or(parent)).cloned().unwrap_or_default();
+                    let token = token(&inherited, user, integrity, logon_id, elevation)?;
+                    tokens.insert(pid, token.clone());
                     Activity::ProcessStart(ProcessStart {
                         pid,
                         parent_pid: parent,
@@ -190,10 +342,11 @@ impl Scenario {
                         session_id: session,
                         image: string(image),
                         command_line: string(command_line),
-                        start_key: next_key,
+                        start_key: take_key(),
                         create_time: time,
                         file_open_name_available,
                         is_subsystem_process: false,
+                        token,
                     })
                 }
                 EventSrc::ImageLoad {
@@ -230,7 +383,7 @@ impl Scenario {
                 }
             });
         }
-        Ok(Scenario { description: file.description, host: file.host, start, activity })
+        Ok(Scenario { description: file.description, host: file.host, start, running: initial, activity })
     }
 }
 

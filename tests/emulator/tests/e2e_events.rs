@@ -146,6 +146,7 @@ fn the_longest_strings_a_unicode_string_can_hold_arrive_whole() {
         create_time: common::activity::T0,
         file_open_name_available: true,
         is_subsystem_process: false,
+        token: ringfence_emulator::Token::default(),
     });
     sensor.fire(&start_event);
     let records = sensor.read_all();
@@ -181,6 +182,7 @@ fn subsystem_processes_are_reported_with_empty_names_where_the_kernel_gives_none
         create_time: common::activity::T0,
         file_open_name_available: false,
         is_subsystem_process: true,
+        token: ringfence_emulator::Token::default(),
     });
     let exit = Activity::ProcessExit { pid: 7100, exit_status: 0, time: common::activity::T0 + 10 };
     sensor.fire(&pico);

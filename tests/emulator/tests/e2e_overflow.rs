@@ -97,7 +97,7 @@ fn events_beyond_the_queue_are_counted_as_lost_per_kind_and_nothing_goes_unaccou
     // record (which is how a loss can be announced, and later events queued, before any READ:
     // a smaller event fits where a larger one did not).
     let expected = expectations(&activity);
-    let mut announcements = 0;
+    let (mut announcements, mut delivered_events) = (0, 0);
     for bytes in &first {
         let r = record(bytes);
         if r.kind() == EventKind::LostEvents {
@@ -106,7 +106,9 @@ fn events_beyond_the_queue_are_counted_as_lost_per_kind_and_nothing_goes_unaccou
         }
         let index = usize::try_from(r.sequence() - 1 - announcements).expect("an index");
         assert_reports(&r, &expected[index], "");
+        delivered_events += 1;
     }
+    assert!(delivered_events > 0 && delivered_events <= activity.len());
     assert!(stats.queue_high_water_bytes <= QUEUE_BYTES_MIN);
     assert_eq!(sensor.stop().problems(), Vec::new());
 }

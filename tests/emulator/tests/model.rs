@@ -271,6 +271,7 @@ fn process(pid: u32, subsystem: bool) -> ProcessStart {
         create_time: 1,
         file_open_name_available: !subsystem,
         is_subsystem_process: subsystem,
+        token: ringfence_emulator::Token::default(),
     }
 }
 

@@ -29,7 +29,7 @@ fn play(scenario: &str, rules: Option<&str>) -> Vec<serde_json::Value> {
     });
     let mut emu = Emulator::new(ringfence_sys()).unwrap_or_else(|e| panic!("{e}"));
     emu.ioctl_layout = common::ioctl_layout();
-    emu.set_time(scenario.start);
+    scenario.install(&mut emu);
     assert_eq!(emu.driver_entry(), Ok(0));
     let mut device = EmulatedDevice::open(emu, "emulated").expect("the device opens");
     device.queue(scenario.activity.iter().cloned());
@@ -62,9 +62,10 @@ fn rule_names(events: &[serde_json::Value]) -> Vec<(String, String)> {
         .iter()
         .filter_map(|e| {
             let rule = e.pointer("/rule/name")?.as_str()?.to_owned();
+            // An image load names its DLL; a process event its executable.
             let what = e
-                .pointer("/process/executable")
-                .or_else(|| e.pointer("/dll/path"))
+                .pointer("/dll/path")
+                .or_else(|| e.pointer("/process/executable"))
                 .and_then(|v| v.as_str())
                 .unwrap_or_default()
                 .rsplit('\\')

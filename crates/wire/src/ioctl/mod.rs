@@ -70,13 +70,15 @@ mod trust;
 pub use content::{LoadContentResponse, load_content_response};
 pub use event::{EmptyRequest, SetEventRequest, set_event_request};
 pub use hello::{Capabilities, HelloRequest, HelloResponse, driver_version, hello_request, hello_response};
-pub use stats::{KIND_COUNT, KindCounters, Notes, StatsResponse, stats_response};
+pub use stats::{KIND_COUNT, KindCounters, Notes, StatsResponse, TableCounters, stats_response};
 pub use trust::{MAX_KEY_IDS, TrustResponse, trust_response};
 
 use crate::bytes;
 
 /// The version of this control interface; `HELLO` carries it both ways.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2: event schema 2 (absent bitmap, string limits, the process table's
+/// fields) and `STATS` layout 2 (the process table block).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The kernel device, its DOS link and the path user mode opens.
 pub const DEVICE_NAME: &str = "\\Device\\Ringfence";
@@ -92,9 +94,21 @@ pub const QUEUE_BYTES_DEFAULT: u32 = 4 << 20;
 pub const QUEUE_BYTES_MIN: u32 = 256 << 10;
 pub const QUEUE_BYTES_MAX: u32 = 64 << 20;
 
+/// The `Parameters` value that bounds the process table's memory (`REG_DWORD`, bytes).
+pub const PROCESS_TABLE_BYTES_VALUE_NAME: &str = "ProcessTableBytes";
+/// Process table budget when the value is absent or unusable: about 4,000
+/// processes with their paths, command lines and users.
+pub const PROCESS_TABLE_BYTES_DEFAULT: u32 = 4 << 20;
+pub const PROCESS_TABLE_BYTES_MIN: u32 = 256 << 10;
+pub const PROCESS_TABLE_BYTES_MAX: u32 = 64 << 20;
+
 // The largest record fits in the smallest queue, and the default is a legal size.
 const _: () = assert!(crate::record::MAX_RECORD_BYTES <= QUEUE_BYTES_MIN as usize);
 const _: () = assert!(QUEUE_BYTES_MIN <= QUEUE_BYTES_DEFAULT && QUEUE_BYTES_DEFAULT <= QUEUE_BYTES_MAX);
+const _: () = assert!(
+    PROCESS_TABLE_BYTES_MIN <= PROCESS_TABLE_BYTES_DEFAULT
+        && PROCESS_TABLE_BYTES_DEFAULT <= PROCESS_TABLE_BYTES_MAX
+);
 
 /// `DeviceType` of every code: in the vendor range (0x8000-0xFFFF).
 pub const FILE_DEVICE_RINGFENCE: u32 = 0x8A52;

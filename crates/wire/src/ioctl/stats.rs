@@ -1,10 +1,12 @@
 //! `STATS`: the driver's counters. Per event kind, in [`EventKind::ALL`]
 //! order: how many were seen, filtered out by content, queued and dropped
 //! for lack of queue space. Nothing is dropped silently, so every kind balances.
+//! Then the process table's size and what it could not do (evictions, truncated
+//! strings, misses and failed fills).
 
 use super::{
-    IoctlError, Message, QUEUE_BYTES_MAX, QUEUE_BYTES_MIN, check_header, emit_header, put_u32, put_u64,
-    reserved_zero, u32_field, u64_field,
+    IoctlError, Message, PROCESS_TABLE_BYTES_MAX, PROCESS_TABLE_BYTES_MIN, QUEUE_BYTES_MAX, QUEUE_BYTES_MIN,
+    check_header, emit_header, put_u32, put_u64, reserved_zero, u32_field, u64_field,
 };
 use crate::schema::EventKind;
 
@@ -25,16 +27,32 @@ pub mod stats_response {
     pub const CONTENT_LOADS_ACCEPTED: usize = 32;
     pub const CONTENT_LOADS_REJECTED: usize = 40;
     pub const RECORDS_DELIVERED: usize = 48;
+    /// `u32`: the process table's budget (`ProcessTableBytes` as applied).
+    pub const TABLE_CAPACITY_BYTES: usize = 56;
+    /// `u32`: bytes the table uses now (its index and the strings of live entries).
+    pub const TABLE_USED_BYTES: usize = 60;
+    /// `u32`: processes in the table now.
+    pub const TABLE_ENTRIES: usize = 64;
+    /// `u32`: the most processes the table holds at once.
+    pub const TABLE_MAX_ENTRIES: usize = 68;
+    /// `u64` each: entries added, entries evicted to make room, strings cut to
+    /// their limit, lookups that found no entry, misses that could not be filled.
+    pub const TABLE_INSERTS: usize = 72;
+    pub const TABLE_EVICTIONS: usize = 80;
+    pub const TABLE_TRUNCATIONS: usize = 88;
+    pub const TABLE_MISSES: usize = 96;
+    pub const TABLE_FAILURES: usize = 104;
     /// [`super::KIND_COUNT`] entries of `KIND_LEN` bytes: seen, filtered, queued, dropped (`u64` each).
-    pub const KINDS: usize = 56;
+    pub const KINDS: usize = 112;
     pub const KIND_SEEN: usize = 0;
     pub const KIND_FILTERED: usize = 8;
     pub const KIND_QUEUED: usize = 16;
     pub const KIND_DROPPED: usize = 24;
     pub const KIND_LEN: usize = 32;
     pub const LEN: usize = KINDS.saturating_add(super::KIND_COUNT.saturating_mul(KIND_LEN));
-    /// The layout version; it changes whenever the schema adds a kind.
-    pub const LAYOUT_VERSION: u32 = 1;
+    /// The layout version; it changes whenever the layout changes (version 2
+    /// added the process table block), including when the schema adds a kind.
+    pub const LAYOUT_VERSION: u32 = 2;
 }
 
 /// The four counters of one event kind.
@@ -72,7 +90,11 @@ impl Notes {
     pub const TRUST_PARAM_INVALID: Self = Notes(1 << 3);
     /// The `TrustedKeys` value was refused whole: no provisioned key is trusted.
     pub const TRUSTED_KEYS_INVALID: Self = Notes(1 << 4);
-    pub const ALL: Self = Notes(0b1_1111);
+    /// The process-table-size registry value had a wrong type or size: the default was used.
+    pub const PROCESS_TABLE_BYTES_PARAM_INVALID: Self = Notes(1 << 5);
+    /// The process-table-size registry value was outside the limits and was clamped.
+    pub const PROCESS_TABLE_BYTES_CLAMPED: Self = Notes(1 << 6);
+    pub const ALL: Self = Notes(0b111_1111);
     pub const NONE: Self = Notes(0);
 
     /// The flags `bits` stands for; `None` when an unknown bit is set.
@@ -100,6 +122,31 @@ impl core::ops::BitOr for Notes {
     }
 }
 
+/// The process table's size and counters (see `driver/processes` for the policy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TableCounters {
+    /// The table's budget in bytes (`ProcessTableBytes` as applied).
+    pub capacity_bytes: u32,
+    /// Bytes in use: the index and the strings of the live entries.
+    pub used_bytes: u32,
+    /// Processes in the table now.
+    pub entries: u32,
+    /// The most processes the table holds at once.
+    pub max_entries: u32,
+    /// Entries added (process starts and fills of processes met first elsewhere).
+    pub inserts: u64,
+    /// Entries removed to make room for others.
+    pub evictions: u64,
+    /// Strings cut to their documented limit when stored.
+    pub truncations: u64,
+    /// Lookups (parent, loading or exiting process) that found no entry for
+    /// that process id and start key.
+    pub misses: u64,
+    /// Misses the kernel could not fill (process gone, query refused, no
+    /// memory): the record carries those fields absent.
+    pub failures: u64,
+}
+
 /// A snapshot of the driver's counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct StatsResponse {
@@ -114,6 +161,7 @@ pub struct StatsResponse {
     /// Records handed out by `READ`.
     pub records_delivered: u64,
     pub notes: Notes,
+    pub process_table: TableCounters,
 }
 
 impl StatsResponse {
@@ -156,6 +204,7 @@ impl StatsResponse {
             return Err(IoctlError::Value { offset: at::QUEUE_USED_BYTES });
         }
         reserved_zero(buf, at::RESERVED)?;
+        let process_table = parse_table(buf)?;
         let mut kinds = [KindCounters::default(); KIND_COUNT];
         let mut base = at::KINDS;
         for counters in &mut kinds {
@@ -177,6 +226,7 @@ impl StatsResponse {
             queue_high_water_bytes: high_water,
             records_delivered: u64_field(buf, at::RECORDS_DELIVERED),
             notes,
+            process_table,
         })
     }
 
@@ -191,6 +241,16 @@ impl StatsResponse {
         put_u64(out, at::CONTENT_LOADS_ACCEPTED, self.content_loads_accepted);
         put_u64(out, at::CONTENT_LOADS_REJECTED, self.content_loads_rejected);
         put_u64(out, at::RECORDS_DELIVERED, self.records_delivered);
+        let table = &self.process_table;
+        put_u32(out, at::TABLE_CAPACITY_BYTES, table.capacity_bytes);
+        put_u32(out, at::TABLE_USED_BYTES, table.used_bytes);
+        put_u32(out, at::TABLE_ENTRIES, table.entries);
+        put_u32(out, at::TABLE_MAX_ENTRIES, table.max_entries);
+        put_u64(out, at::TABLE_INSERTS, table.inserts);
+        put_u64(out, at::TABLE_EVICTIONS, table.evictions);
+        put_u64(out, at::TABLE_TRUNCATIONS, table.truncations);
+        put_u64(out, at::TABLE_MISSES, table.misses);
+        put_u64(out, at::TABLE_FAILURES, table.failures);
         let mut base = at::KINDS;
         for counters in &self.kinds {
             put_u64(out, base.saturating_add(at::KIND_SEEN), counters.seen);
@@ -201,6 +261,39 @@ impl StatsResponse {
         }
         Ok(Self::LEN)
     }
+}
+
+/// The process table block: a budget within the limits, no more used than
+/// the budget, no more entries than the table holds.
+fn parse_table(buf: &[u8]) -> Result<TableCounters, IoctlError> {
+    use stats_response as at;
+    let capacity_bytes = u32_field(buf, at::TABLE_CAPACITY_BYTES);
+    if !(PROCESS_TABLE_BYTES_MIN..=PROCESS_TABLE_BYTES_MAX).contains(&capacity_bytes) {
+        return Err(IoctlError::Value { offset: at::TABLE_CAPACITY_BYTES });
+    }
+    let used_bytes = u32_field(buf, at::TABLE_USED_BYTES);
+    if used_bytes > capacity_bytes {
+        return Err(IoctlError::Value { offset: at::TABLE_USED_BYTES });
+    }
+    let max_entries = u32_field(buf, at::TABLE_MAX_ENTRIES);
+    if max_entries == 0 || max_entries > capacity_bytes {
+        return Err(IoctlError::Value { offset: at::TABLE_MAX_ENTRIES });
+    }
+    let entries = u32_field(buf, at::TABLE_ENTRIES);
+    if entries > max_entries {
+        return Err(IoctlError::Value { offset: at::TABLE_ENTRIES });
+    }
+    Ok(TableCounters {
+        capacity_bytes,
+        used_bytes,
+        entries,
+        max_entries,
+        inserts: u64_field(buf, at::TABLE_INSERTS),
+        evictions: u64_field(buf, at::TABLE_EVICTIONS),
+        truncations: u64_field(buf, at::TABLE_TRUNCATIONS),
+        misses: u64_field(buf, at::TABLE_MISSES),
+        failures: u64_field(buf, at::TABLE_FAILURES),
+    })
 }
 
 impl Message for StatsResponse {

@@ -41,7 +41,18 @@ fn stats() -> StatsResponse {
         queue_used_bytes: 4096,
         queue_high_water_bytes: 8192,
         records_delivered: 99,
-        notes: Notes::QUEUE_BYTES_CLAMPED,
+        notes: Notes::QUEUE_BYTES_CLAMPED | Notes::PROCESS_TABLE_BYTES_PARAM_INVALID,
+        process_table: TableCounters {
+            capacity_bytes: PROCESS_TABLE_BYTES_DEFAULT,
+            used_bytes: 600 << 10,
+            entries: 310,
+            max_entries: 4096,
+            inserts: 900,
+            evictions: 3,
+            truncations: 2,
+            misses: 40,
+            failures: 1,
+        },
         ..StatsResponse::default()
     };
     for (i, counters) in stats.kinds.iter_mut().enumerate() {
@@ -159,7 +170,7 @@ fn layouts_have_the_documented_sizes() {
     assert_eq!(LoadContentResponse::LEN, 48);
     assert_eq!(SetEventRequest::LEN, 16);
     assert_eq!(KIND_COUNT, EventKind::ALL.len());
-    assert_eq!(StatsResponse::LEN, 56 + 32 * EventKind::ALL.len());
+    assert_eq!(StatsResponse::LEN, 112 + 32 * EventKind::ALL.len());
 }
 
 #[test]
@@ -171,12 +182,16 @@ fn a_size_field_that_disagrees_with_the_length_is_rejected() {
 
 #[test]
 fn another_layout_version_is_a_revision_mismatch_whatever_its_size() {
-    let mut buf = bytes_of(&stats());
-    set_u32(&mut buf, header::VERSION, 2);
-    buf.extend_from_slice(&[0; 32]);
-    let error = StatsResponse::parse(&buf).unwrap_err();
-    assert_eq!(error, IoctlError::Version { found: 2, expected: 1 });
-    assert_eq!(error.status(), STATUS_REVISION_MISMATCH);
+    // A version-1 STATS (56 bytes shorter, no process table block) and a
+    // hypothetical version 3 (longer): both told "revision mismatch", not "length".
+    for (version, len) in [(1u32, StatsResponse::LEN - 56), (3, StatsResponse::LEN + 32)] {
+        let mut buf = bytes_of(&stats());
+        set_u32(&mut buf, header::VERSION, version);
+        buf.resize(len, 0);
+        let error = StatsResponse::parse(&buf).unwrap_err();
+        assert_eq!(error, IoctlError::Version { found: version, expected: 2 });
+        assert_eq!(error.status(), STATUS_REVISION_MISMATCH);
+    }
 }
 
 #[test]
@@ -255,7 +270,12 @@ fn a_load_content_verdict_must_be_consistent() {
 #[test]
 fn stats_values_out_of_range_are_rejected() {
     let cases = [
-        (st::NOTES, 1 << 5),
+        (st::NOTES, 1 << 7),
+        (st::TABLE_CAPACITY_BYTES, PROCESS_TABLE_BYTES_MIN - 1),
+        (st::TABLE_CAPACITY_BYTES, PROCESS_TABLE_BYTES_MAX + 1),
+        (st::TABLE_USED_BYTES, PROCESS_TABLE_BYTES_DEFAULT + 1),
+        (st::TABLE_MAX_ENTRIES, 0),
+        (st::TABLE_ENTRIES, 4097),
         (st::QUEUE_CAPACITY_BYTES, QUEUE_BYTES_MAX + 1),
         (st::QUEUE_HIGH_WATER_BYTES, QUEUE_BYTES_MIN + 1),
         (st::QUEUE_USED_BYTES, 8193),

@@ -173,6 +173,22 @@ unsafe extern "system" {
     pub fn IoAllocateWorkItem(device: *const DEVICE_OBJECT) -> *mut c_void;
     pub fn IoQueueWorkItem(item: *mut c_void, routine: WorkItemRoutine, queue: i32, context: *const c_void);
     pub fn IoFreeWorkItem(item: *mut c_void);
+    // The process table and the token: a process by id, its image name, its command
+    // line (through a kernel handle), its primary token and what the token says.
+    pub fn PsLookupProcessByProcessId(pid: HANDLE, process: *mut PEPROCESS) -> NTSTATUS;
+    pub fn SeLocateProcessImageName(process: PEPROCESS, name: *mut *mut UNICODE_STRING) -> NTSTATUS;
+    pub fn ZwQueryInformationProcess(
+        process: HANDLE,
+        class: i32,
+        information: *mut c_void,
+        length: u32,
+        returned: *mut u32,
+    ) -> NTSTATUS;
+    pub fn PsReferencePrimaryToken(process: PEPROCESS) -> *mut c_void;
+    pub fn SeQueryInformationToken(token: *mut c_void, class: i32, information: *mut *mut c_void)
+    -> NTSTATUS;
+    /// Frees what SeLocateProcessImageName and SeQueryInformationToken allocate.
+    pub fn ExFreePool(pointer: *mut c_void);
 
     // The panic handler's last word.
     pub fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;
@@ -181,6 +197,9 @@ unsafe extern "system" {
     /// the kernel's `POBJECT_TYPE` variable, and reading this static reads that variable
     /// (C drivers spell it `*ExEventObjectType`).
     pub static ExEventObjectType: POBJECT_TYPE;
+
+    /// The kernel's process object type, a data export like `ExEventObjectType`.
+    pub static PsProcessType: POBJECT_TYPE;
 }
 
 // The compiler lowers copies, moves, fills and comparisons to these; on the msvc target

@@ -90,8 +90,11 @@ fn main() -> ExitCode {
         Ok(e) => e,
         Err(e) => return fail(format_args!("{}: {e}", args.sys.display())),
     };
-    // The kernel clock starts at the first scenario's start, so that content records are dated.
-    emulator.set_time(scenarios.first().map_or(0, |s| s.start));
+    // The scenarios' running processes were there before the driver; the kernel clock ends
+    // at the first scenario's start, so that content records are dated.
+    for s in scenarios.iter().rev() {
+        s.install(&mut emulator);
+    }
     match emulator.driver_entry() {
         Ok(0..) => {}
         Ok(status) => {

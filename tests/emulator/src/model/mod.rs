@@ -9,6 +9,7 @@ pub mod ob;
 pub mod pool;
 pub mod ps;
 pub mod se;
+pub mod token;
 pub mod workitem;
 
 use std::collections::BTreeMap;
@@ -60,6 +61,8 @@ pub struct Kernel {
     /// The call (counted like `api_calls`, from 1) at which the machine crashes: that call
     /// does not happen (a write is cut in half), and the boot is over.
     pub crash_at: Option<u64>,
+    /// APIs whose call with this number (counting every call so far) fails with the status.
+    pub fail_at: BTreeMap<&'static str, (u64, i32)>,
 }
 
 /// How a modelled API is provided.
@@ -124,6 +127,11 @@ pub static APIS: &[Api] = &[
     func("PsGetProcessCreateTimeQuadPart", ps::process_create_time),
     func("PsGetCurrentProcessId", ps::current_process_id),
     func("PsGetCurrentThreadId", ps::current_thread_id),
+    func("PsLookupProcessByProcessId", ps::lookup_process_by_process_id),
+    func("SeLocateProcessImageName", ps::locate_process_image_name),
+    func("ZwQueryInformationProcess", ps::zw_query_information_process),
+    func("PsReferencePrimaryToken", token::reference_primary_token),
+    func("SeQueryInformationToken", token::query_information_token),
     func("ExAllocatePool2", pool::allocate_pool2),
     func("ExFreePoolWithTag", pool::free_pool_with_tag),
     func("ExFreePool", pool::free_pool),

@@ -32,6 +32,7 @@ pub enum ObjectKind {
     Process,
     /// A file or directory opened with `ZwCreateFile` (see `fs`).
     File,
+    Token,
 }
 
 impl ObjectKind {
@@ -43,6 +44,7 @@ impl ObjectKind {
             ObjectKind::Device => "IoDeviceObjectType",
             ObjectKind::Process => "PsProcessType",
             ObjectKind::File => "IoFileObjectType",
+            ObjectKind::Token => "SeTokenObjectType",
         }
     }
 }
@@ -260,9 +262,13 @@ pub fn open_object_by_pointer(c: &mut Call<'_, '_>) -> u64 {
     if attributes & OBJ_KERNEL_HANDLE == 0 {
         c.finding(Finding::HandleNotKernel { api: c.api });
     }
-    if !c.k().ob.objects.contains_key(&object) {
+    let Some(kind) = c.k().ob.objects.get(&object).map(|o| o.kind.clone()) else {
         c.finding(Finding::UnknownObject { api: c.api, address: object });
         return status(STATUS_INVALID_PARAMETER);
+    };
+    let object_type = c.arg(4);
+    if object_type != 0 && c.k().ob.types.get(&object_type) != Some(&kind.type_variable()) {
+        return status(STATUS_OBJECT_TYPE_MISMATCH);
     }
     let handle = c.k().ob.open_handle(object, desired, true);
     c.uc.write_uint(out, handle, 8);

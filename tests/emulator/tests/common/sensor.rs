@@ -18,8 +18,15 @@ pub struct Sensor {
 
 /// Starts the driver with `parameters` under its Parameters key and says HELLO.
 pub fn start_with(parameters: &[(&str, RegValue)]) -> Sensor {
+    start_after(parameters, |_| {})
+}
+
+/// Prepares the kernel with `before` (processes already running, ...), then starts the
+/// driver with `parameters` and says HELLO.
+pub fn start_after(parameters: &[(&str, RegValue)], before: impl FnOnce(&mut Emulator)) -> Sensor {
     let mut emu = Emulator::new(ringfence_sys()).unwrap_or_else(|e| panic!("{e}"));
     emu.ioctl_layout = super::ioctl_layout();
+    before(&mut emu);
     for (name, value) in parameters {
         emu.set_parameter(name, value.clone());
     }
