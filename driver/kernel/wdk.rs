@@ -16,6 +16,8 @@
 //! else, so the wdk build sets up exactly what the emulator runs.
 #![allow(
     non_snake_case,
+    // Forwarders take the kernel's own parameter lists.
+    clippy::too_many_arguments,
     clippy::missing_safety_doc,
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss
@@ -388,12 +390,14 @@ pub(crate) unsafe fn ZwReadFile(
     byte_offset: *const i64,
     key: *const u32,
 ) -> NTSTATUS {
-    // SAFETY: as above; the APC routine is always null here, so its type does not matter.
+    // SAFETY: the same optional function pointer type (the routine is always null here).
+    let apc_routine = unsafe { core::mem::transmute::<*const c_void, wdk_sys::PIO_APC_ROUTINE>(apc_routine) };
+    // SAFETY: as above.
     unsafe {
         k::ZwReadFile(
             file.cast(),
             event.cast(),
-            core::mem::transmute::<*const c_void, wdk_sys::PIO_APC_ROUTINE>(apc_routine),
+            apc_routine,
             apc_context.cast_mut(),
             io_status.cast(),
             buffer,
@@ -415,12 +419,14 @@ pub(crate) unsafe fn ZwWriteFile(
     byte_offset: *const i64,
     key: *const u32,
 ) -> NTSTATUS {
+    // SAFETY: the same optional function pointer type (the routine is always null here).
+    let apc_routine = unsafe { core::mem::transmute::<*const c_void, wdk_sys::PIO_APC_ROUTINE>(apc_routine) };
     // SAFETY: as above.
     unsafe {
         k::ZwWriteFile(
             file.cast(),
             event.cast(),
-            core::mem::transmute::<*const c_void, wdk_sys::PIO_APC_ROUTINE>(apc_routine),
+            apc_routine,
             apc_context.cast_mut(),
             io_status.cast(),
             buffer.cast_mut(),
@@ -429,6 +435,11 @@ pub(crate) unsafe fn ZwWriteFile(
             key.cast_mut(),
         )
     }
+}
+
+pub(crate) unsafe fn ZwFlushBuffersFile(file: HANDLE, io_status: *mut IO_STATUS_BLOCK) -> NTSTATUS {
+    // SAFETY: as above.
+    unsafe { k::ZwFlushBuffersFile(file.cast(), io_status.cast()) }
 }
 
 pub(crate) unsafe fn ZwQueryInformationFile(
@@ -490,7 +501,7 @@ pub(crate) unsafe fn SeLocateProcessImageName(
     name: *mut *mut UNICODE_STRING,
 ) -> NTSTATUS {
     // SAFETY: as above (ntifs.h).
-    unsafe { k::SeLocateProcessImageName(process.cast(), name.cast()) }
+    unsafe { k::SeLocateProcessImageName(process as _, name.cast()) }
 }
 
 pub(crate) unsafe fn ZwQueryInformationProcess(
@@ -506,7 +517,7 @@ pub(crate) unsafe fn ZwQueryInformationProcess(
 
 pub(crate) unsafe fn PsReferencePrimaryToken(process: PEPROCESS) -> *mut c_void {
     // SAFETY: as above (ntifs.h); PACCESS_TOKEN is an opaque pointer.
-    unsafe { k::PsReferencePrimaryToken(process.cast()).cast() }
+    unsafe { k::PsReferencePrimaryToken(process as _).cast() }
 }
 
 pub(crate) unsafe fn SeQueryInformationToken(
