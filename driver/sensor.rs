@@ -9,7 +9,9 @@
 //! when a process the table lacks is filled) and, for such a fill, the kernel's command
 //! line answer; each may fail, costing only the values it would have held.
 //! Loading content ([`loading`]) takes the trust lock first, then content, then channel;
-//! callbacks never take the trust lock.
+//! callbacks never take the trust lock. STATS takes each lock alone, one after the other:
+//! reading trust under the channel lock closed a cycle with a load (trust, waiting for
+//! content) and a callback (content, waiting for the channel).
 
 mod loading;
 
@@ -120,6 +122,9 @@ impl<P: Platform> Sensor<P> {
         let process_table = self.processes.read(ProcessTable::counters);
         let (active_content_version, (loads_accepted, loads_rejected)) =
             self.content.read(|slot| (slot.version(), slot.loads()));
+        // Before the channel lock, never under it: LOAD_CONTENT holds trust while it waits
+        // for content, and a callback holds content while it waits for the channel.
+        let notes = self.notes.union(self.trust.read(Trust::notes));
         self.channel.read(|channel| {
             let queue = channel.queue();
             let bytes = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
@@ -132,7 +137,7 @@ impl<P: Platform> Sensor<P> {
                 queue_used_bytes: bytes(queue.used()),
                 queue_high_water_bytes: bytes(queue.high_water()),
                 records_delivered: channel.records_delivered(),
-                notes: self.notes.union(self.trust.read(Trust::notes)),
+                notes,
                 process_table,
             }
         })
