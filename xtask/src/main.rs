@@ -28,10 +28,12 @@ tasks:
   fuzz [--secs N] [TARGET...]
                   run each cargo-fuzz target for N seconds (default 60)
   bench [ARGS]    every Criterion benchmark (ARGS go to Criterion)
+  loom            loom models of the driver core's concurrency (tests/concurrency),
+                  preemptions bounded by LOOM_MAX_PREEMPTIONS (default 2)
   wdk-check       type-check and lint the `wdk` backend against bindings wdk-sys
                   generates from mingw-w64's DDK headers (says what that proves)
-  ci              test + fmt --check + clippy -D warnings + wdk-check + miri +
-                  fuzz 30 s each
+  ci              test + fmt --check + clippy -D warnings + loom + wdk-check +
+                  miri + fuzz 30 s each
 ";
 
 fn main() -> ExitCode {
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         "miri" => miri(),
         "fuzz" => fuzz::run(rest),
         "bench" => bench(rest),
+        "loom" => loom(),
         "wdk-check" => wdk_check::run(),
         "ci" => ci(),
         "help" | "-h" | "--help" => {
@@ -139,6 +142,29 @@ fn miri() -> Result<(), Failure> {
         .args(["+nightly", "miri", "test", "--package", "ringfence", "--lib", "kernel::"])
         .env("MIRIFLAGS", "-Zmiri-strict-provenance")
         .run()
+}
+
+/// Preemptions per execution when LOOM_MAX_PREEMPTIONS is unset: tokio's CI bound, and what
+/// keeps the whole loom run within a few minutes on two cores.
+const LOOM_MAX_PREEMPTIONS: &str = "2";
+
+/// The loom models of tests/concurrency, in release (as loom advises) and in a target
+/// directory of their own: `--cfg loom` changes every crate's flags, and sharing `target/`
+/// would rebuild the workspace twice per CI run.
+fn loom() -> Result<(), Failure> {
+    let preemptions =
+        std::env::var("LOOM_MAX_PREEMPTIONS").unwrap_or_else(|_| LOOM_MAX_PREEMPTIONS.to_owned());
+    Step::new(
+        "loom models of the driver core (callbacks racing READ, LOAD_CONTENT, SET_EVENT/CLEANUP, STATS)",
+        "cargo",
+    )
+    .args(["test", "--release", "--package", "ringfence-concurrency", "--tests"])
+    .arg("--target-dir")
+    .arg(target_dir().join("loom"))
+    .env("RUSTFLAGS", "--cfg loom")
+    .env("LOOM_MAX_PREEMPTIONS", &preemptions)
+    .hint("a failing model prints the interleaving; rerun with LOOM_LOG=trace LOOM_LOCATION=1")
+    .run()
 }
 
 fn test() -> Result<(), Failure> {
@@ -246,6 +272,7 @@ fn ci() -> Result<(), Failure> {
     Step::new("clippy (all targets, warnings are errors)", "cargo")
         .args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
         .run()?;
+    loom()?;
     wdk_check::run()?;
     miri()?;
     fuzz::run(&["--secs".into(), "30".into()])
