@@ -11,6 +11,7 @@ use crate::driver::Emulator;
 use crate::kstring::KString;
 use crate::model::pool::{Owner, POOL_FLAG_NON_PAGED, Pool};
 use crate::model::ps::{self, Process, Token};
+use crate::threads::Pending;
 use crate::{rd, wr, wr_ptr};
 
 /// A process creation as the process notify routines report it, and the process's primary
@@ -104,6 +105,13 @@ impl Emulator {
     /// `CreationStatus` the driver left (it never vetoes). The process is created
     /// first, unless [`Emulator::run`] already created it with this start key.
     pub fn process_start(&mut self, p: &ProcessStart) -> Result<i32, Stop> {
+        let pending = self.prepare_process_start(p);
+        self.run_pending(pending)
+    }
+
+    /// [`Emulator::process_start`] up to the call: the structures laid out, the call and
+    /// what follows it (reading `CreationStatus`, freeing everything) left to the caller.
+    pub(crate) fn prepare_process_start(&mut self, p: &ProcessStart) -> Pending<Result<i32, Stop>> {
         let existing = self.machine.uc.get_data().ps.by_pid(p.pid);
         let existing = existing.filter(|e| {
             self.machine.uc.get_data().ps.processes.get(e).is_some_and(|q| q.start_key == p.start_key)
@@ -112,9 +120,9 @@ impl Emulator {
             Some(e) => e,
             None => self.run(p.process()),
         };
-        let Some(notify) = self.machine.uc.get_data().ps.process_notify else { return Ok(0) };
+        let Some(notify) = self.machine.uc.get_data().ps.process_notify else { return Pending::ready(Ok(0)) };
         if !notify.hears_of(p.is_subsystem_process) {
-            return Ok(0);
+            return Pending::ready(Ok(0));
         }
         let routine = notify.routine;
         self.set_time(p.create_time);
@@ -142,21 +150,33 @@ impl Emulator {
         // The routine runs in the context of the creating thread.
         let previous = uc.get_data().ps.current;
         uc.get_data_mut().ps.current_thread = p.creating_tid;
-        let result = self.machine.call(Entry::ProcessNotify, routine, &[eprocess, u64::from(p.pid), info]);
-        let uc = &mut self.machine.uc;
-        uc.get_data_mut().ps.current = previous;
-        let creation_status: i32 = rd!(&*uc, info, PS_CREATE_NOTIFY_INFO, CreationStatus);
-        KString::release(uc, image);
-        KString::release(uc, command_line);
-        Pool::release(uc, file);
-        Pool::release(uc, info);
-        result?;
-        Ok(creation_status)
+        let call = (Entry::ProcessNotify, routine, vec![eprocess, u64::from(p.pid), info]);
+        Pending::new(vec![call], move |emulator: &mut Emulator, result: Result<Vec<u64>, Stop>| {
+            let uc = &mut emulator.machine.uc;
+            uc.get_data_mut().ps.current = previous;
+            let creation_status: i32 = rd!(&*uc, info, PS_CREATE_NOTIFY_INFO, CreationStatus);
+            KString::release(uc, image);
+            KString::release(uc, command_line);
+            Pool::release(uc, file);
+            Pool::release(uc, info);
+            result?;
+            Ok(creation_status)
+        })
     }
 
     /// Runs the registered process routine for an exit (CreateInfo NULL); the process is
     /// then deleted.
     pub fn process_exit(&mut self, pid: u32, exit_status: i32, time: u64) -> Result<(), Stop> {
+        let pending = self.prepare_process_exit(pid, exit_status, time);
+        self.run_pending(pending)
+    }
+
+    pub(crate) fn prepare_process_exit(
+        &mut self,
+        pid: u32,
+        exit_status: i32,
+        time: u64,
+    ) -> Pending<Result<(), Stop>> {
         let found = self.machine.uc.get_data().ps.by_pid(pid);
         // A process the model was never told about exits as a nameless one.
         let eprocess = found.unwrap_or_else(|| self.run(Process { pid, ..Default::default() }));
@@ -168,24 +188,29 @@ impl Emulator {
         }
         self.set_time(time);
         let notify = self.machine.uc.get_data().ps.process_notify.filter(|n| n.hears_of(subsystem));
-        let result = match notify {
-            Some(n) => {
-                self.machine.call(Entry::ProcessNotify, n.routine, &[eprocess, u64::from(pid), 0]).map(|_| ())
-            }
-            None => Ok(()),
+        let calls = match notify {
+            Some(n) => vec![(Entry::ProcessNotify, n.routine, vec![eprocess, u64::from(pid), 0])],
+            None => Vec::new(),
         };
-        ps::delete(&mut self.machine.uc, eprocess);
-        result
+        Pending::new(calls, move |emulator: &mut Emulator, result: Result<Vec<u64>, Stop>| {
+            ps::delete(&mut emulator.machine.uc, eprocess);
+            result.map(|_| ())
+        })
     }
 
     /// Runs every registered image routine for one mapping.
     pub fn image_load(&mut self, i: &ImageLoad) -> Result<(), Stop> {
+        let pending = self.prepare_image_load(i);
+        self.run_pending(pending)
+    }
+
+    pub(crate) fn prepare_image_load(&mut self, i: &ImageLoad) -> Pending<Result<(), Stop>> {
         let routines: Vec<u64> = (self.machine.uc.get_data().ps.image_notify.iter())
             .filter(|n| n.hears_of(i.conflicting_architecture))
             .map(|n| n.routine)
             .collect();
         if routines.is_empty() {
-            return Ok(());
+            return Pending::ready(Ok(()));
         }
         self.set_time(i.time);
         let uc = &mut self.machine.uc;
@@ -197,17 +222,15 @@ impl Emulator {
         wr_ptr!(uc, info, IMAGE_INFO, ImageBase = i.base);
         wr!(uc, info, IMAGE_INFO, ImageSize = i.size as usize);
         let name = i.name.place(uc);
-        let mut result = Ok(());
-        for routine in routines {
-            if let Err(stop) = self.machine.call(Entry::ImageNotify, routine, &[name, u64::from(i.pid), info])
-            {
-                result = Err(stop);
-                break;
-            }
-        }
-        let uc = &mut self.machine.uc;
-        KString::release(uc, name);
-        Pool::release(uc, ex);
-        result
+        let calls = routines
+            .into_iter()
+            .map(|r| (Entry::ImageNotify, r, vec![name, u64::from(i.pid), info]))
+            .collect();
+        Pending::new(calls, move |emulator: &mut Emulator, result: Result<Vec<u64>, Stop>| {
+            let uc = &mut emulator.machine.uc;
+            KString::release(uc, name);
+            Pool::release(uc, ex);
+            result.map(|_| ())
+        })
     }
 }

@@ -18,6 +18,7 @@ use crate::layout::{Guest, map, wide, wide_bytes};
 use crate::model::io::{OpenFile, reap_device};
 use crate::model::pool::{Owner, POOL_FLAG_NON_PAGED, Pool};
 use crate::model::se;
+use crate::threads::Pending;
 use crate::{rd, rd_code, rd_ptr, wr, wr_ptr, wr_raw};
 
 /// `Parameters.Create.Options` as CreateFileW sends them for OPEN_EXISTING without
@@ -135,14 +136,31 @@ impl Emulator {
 
     /// Sends `irp` to the driver's dispatch routine and checks it was completed once.
     fn dispatch(&mut self, irp: u64, device: u64, major: u32) -> Result<(i32, u64), Stop> {
+        let (entry, routine, args) = self.dispatch_call(irp, device, major);
+        let returned = self.call_status(entry, routine, &args);
+        self.dispatch_finish(irp, major, returned)
+    }
+
+    /// The call that dispatches `irp`: its entry, the routine and the arguments.
+    fn dispatch_call(&self, irp: u64, device: u64, major: u32) -> (Entry, u64, Vec<u64>) {
         let routine = rd_code!(
             &self.machine.uc,
             self.driver_object + 8 * u64::from(major),
             DRIVER_OBJECT,
             MajorFunction
         );
+        (Entry::Dispatch { major: major as u8 }, routine, vec![device, irp])
+    }
+
+    /// After the dispatch routine returned `returned`: checks `irp` was completed once, with
+    /// the status returned, and frees it.
+    fn dispatch_finish(
+        &mut self,
+        irp: u64,
+        major: u32,
+        returned: Result<i32, Stop>,
+    ) -> Result<(i32, u64), Stop> {
         let major8 = major as u8;
-        let returned = self.call_status(Entry::Dispatch { major: major8 }, routine, &[device, irp]);
         let uc = &mut self.machine.uc;
         let completions = uc.get_data_mut().io.irps.remove(&irp).unwrap_or(0);
         let completed: i32 = rd!(uc, irp, IRP, IoStatus.Anonymous.Status);
@@ -262,17 +280,34 @@ impl Emulator {
         input: &[u8],
         output_len: u32,
     ) -> Result<IoctlResult, Stop> {
+        let pending = self.prepare_ioctl(file, code, input, output_len);
+        self.run_pending(pending)
+    }
+
+    /// [`Emulator::ioctl`] up to the dispatch call: the I/O manager's checks, the system
+    /// buffer and the IRP; the call and the completion left to the caller.
+    pub(crate) fn prepare_ioctl(
+        &mut self,
+        file: u64,
+        code: u32,
+        input: &[u8],
+        output_len: u32,
+    ) -> Pending<Result<IoctlResult, Stop>> {
         let Some(open) = self.machine.uc.get_data().io.files.get(&file).copied() else {
-            return Ok(IoctlResult {
+            return Pending::ready(Ok(IoctlResult {
                 status: windows_sys::Win32::Foundation::STATUS_INVALID_HANDLE,
                 information: 0,
                 output: Vec::new(),
-            });
+            }));
         };
         // The access bits of the code, checked against the handle before the driver runs.
         let access = (code >> 14) & 3;
         if (access & 1 != 0 && !open.read) || (access & 2 != 0 && !open.write) {
-            return Ok(IoctlResult { status: STATUS_ACCESS_DENIED, information: 0, output: Vec::new() });
+            return Pending::ready(Ok(IoctlResult {
+                status: STATUS_ACCESS_DENIED,
+                information: 0,
+                output: Vec::new(),
+            }));
         }
         let uc = &mut self.machine.uc;
         let length = (input.len() as u64).max(u64::from(output_len));
@@ -308,27 +343,31 @@ impl Emulator {
                 wr!(uc, stack, IO_STACK_LOCATION, Parameters.DeviceIoControl.IoControlCode = code);
             }
         }
-        let result = self.dispatch(irp, open.device, IRP_MJ_DEVICE_CONTROL);
-        let uc = &mut self.machine.uc;
-        let output = match &result {
-            Ok((status, information)) if *status >= 0 || (*status as u32) >> 30 == 2 => {
-                if *information > u64::from(output_len) {
-                    let information = *information;
-                    uc.get_data_mut().findings.push(Finding::InformationExceedsOutput {
-                        code,
-                        information,
-                        output: output_len,
-                    });
+        let call = self.dispatch_call(irp, open.device, IRP_MJ_DEVICE_CONTROL);
+        Pending::new(vec![call], move |emulator: &mut Emulator, returned: Result<Vec<u64>, Stop>| {
+            let returned = returned.map(|rax| rax.first().map_or(0, |&r| (r & 0xFFFF_FFFF) as u32 as i32));
+            let result = emulator.dispatch_finish(irp, IRP_MJ_DEVICE_CONTROL, returned);
+            let uc = &mut emulator.machine.uc;
+            let output = match &result {
+                Ok((status, information)) if *status >= 0 || (*status as u32) >> 30 == 2 => {
+                    if *information > u64::from(output_len) {
+                        let information = *information;
+                        uc.get_data_mut().findings.push(Finding::InformationExceedsOutput {
+                            code,
+                            information,
+                            output: output_len,
+                        });
+                    }
+                    let n = (*information).min(u64::from(output_len)) as usize;
+                    uc.read_bytes(system, n).unwrap_or_default()
                 }
-                let n = (*information).min(u64::from(output_len)) as usize;
-                uc.read_bytes(system, n).unwrap_or_default()
+                _ => Vec::new(),
+            };
+            if system != 0 {
+                Pool::release(uc, system);
             }
-            _ => Vec::new(),
-        };
-        if system != 0 {
-            Pool::release(uc, system);
-        }
-        let (status, information) = result?;
-        Ok(IoctlResult { status, information, output })
+            let (status, information) = result?;
+            Ok(IoctlResult { status, information, output })
+        })
     }
 }

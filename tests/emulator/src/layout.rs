@@ -24,6 +24,10 @@ pub mod map {
     /// The kernel stack: KERNEL_STACK_SIZE on x64, unmapped pages on both sides.
     pub const STACK: u64 = 0x0000_0000_7300_0000;
     pub const STACK_LEN: u64 = 0x6000;
+    /// Emulated threads' kernel stacks ([`crate::threads`]): thread `i`'s `STACK_LEN` bytes
+    /// start at `THREAD_STACKS + i * THREAD_STACK_STRIDE`, unmapped pages between them.
+    pub const THREAD_STACKS: u64 = 0x0000_0000_7600_0000;
+    pub const THREAD_STACK_STRIDE: u64 = 0x10000;
     /// The return address every call into the driver returns to.
     pub const RETURN: u64 = 0x0000_0000_7400_0000;
     /// Pool: every allocation gets its own pages, ending at a guard page.

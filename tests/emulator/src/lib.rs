@@ -24,6 +24,7 @@ pub mod irp;
 pub mod kstring;
 pub mod scenario;
 pub mod system;
+pub mod threads;
 
 pub use boot::{CONTENT_DIRECTORY, DRIVERS_DIRECTORY, Disk};
 pub use device::{Activity, EmulatedDevice};
@@ -32,5 +33,7 @@ pub use events::{ImageLoad, ProcessStart};
 pub use irp::{CREATE_FILE_OPTIONS, FILE_DIRECTORY_FILE};
 pub use kstring::KString;
 pub use model::ps::{ImageNotify, Process, ProcessApi, ProcessNotify, Token};
+pub use model::threads::LockMode;
 pub use scenario::{Scenario, ScenarioError};
 pub use system::{EmulatedHandle, EmulatedSystem, Ledger, Step};
+pub use threads::{Done, Run, Schedule, ThreadsError, Waiting, Work};

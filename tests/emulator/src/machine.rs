@@ -7,7 +7,9 @@ use unicorn_engine::{RegisterX86, Unicorn};
 
 use crate::books::{Access, Entry, Finding, Stop};
 use crate::layout::{Guest, map};
-use crate::model::{self, APIS, Call, Kernel, PASSIVE_LEVEL, Provides, Uc};
+use crate::model::ke::PushHold;
+use crate::model::threads::{SWITCH_POINTS, Yield};
+use crate::model::{self, APIS, Call, DISPATCH_LEVEL, Kernel, PASSIVE_LEVEL, Provides, Uc};
 use crate::pe::{Image, LoadError};
 
 /// Why the machine could not be set up.
@@ -170,42 +172,154 @@ impl Machine {
         let _ = uc.reg_write(RegisterX86::CR8, 0);
         uc.get_data_mut().blocks_left = self.block_budget;
         let run = uc.emu_start(address, map::RETURN, 0, 0);
-        let rip = uc.pc_read().unwrap_or(0);
         let depth = stack_depth(uc);
         let k = uc.get_data_mut();
         k.max_stack_bytes = k.max_stack_bytes.max(depth);
         let deepest = k.max_stack_by_entry.entry(entry).or_default();
         *deepest = (*deepest).max(depth);
-        if let Some(stop) = k.stop.take() {
+        if let Some(stop) = k.stop.as_ref() {
             let guard = map::STACK - map::PAGE..map::STACK;
-            if matches!(stop, Stop::Fault { address, .. } if guard.contains(&address)) {
+            if matches!(stop, Stop::Fault { address, .. } if guard.contains(address)) {
                 k.findings.push(Finding::StackOverflow { entry });
             }
-            return Err(stop);
         }
-        if let Err(e) = run {
-            return Err(Stop::Cpu { error: format!("{e:?}"), rip });
-        }
-        if rip != map::RETURN {
-            return Err(Stop::InstructionBudget { rip });
-        }
-        let irql = k.ke.irql;
-        if irql != PASSIVE_LEVEL {
-            k.findings.push(Finding::IrqlOnReturn { irql, entry });
-            k.ke.irql = PASSIVE_LEVEL;
-        }
-        let held: Vec<u64> = k.ke.locks.keys().chain(k.ke.push_locks.keys()).copied().collect();
-        for lock in held {
-            k.findings.push(Finding::LockHeldOnReturn { lock, entry });
-        }
-        k.ke.locks.clear();
-        k.ke.push_locks.clear();
-        if k.ke.critical_region != 0 {
-            k.findings.push(Finding::CriticalRegionOnReturn { depth: k.ke.critical_region, entry });
-            k.ke.critical_region = 0;
-        }
-        uc.reg_read(RegisterX86::RAX).map_err(|e| Stop::Cpu { error: format!("{e:?}"), rip })
+        returned(uc, entry, run)
     }
+
+    /// Prepares a call of `address` with `args` on emulated thread `thread`'s own stack, at
+    /// PASSIVE_LEVEL with a full block budget; nothing runs until [`Machine::resume`].
+    pub fn begin(&mut self, thread: usize, entry: Entry, address: u64, args: &[u64]) -> ThreadContext {
+        let uc = &mut self.uc;
+        let base = map::THREAD_STACKS + thread as u64 * map::THREAD_STACK_STRIDE;
+        if !uc.readable(base, 8) {
+            let _ = uc.mem_map(base, map::STACK_LEN, Prot::READ | Prot::WRITE);
+        }
+        let caller_rsp = (base + map::STACK_LEN - 0x100) & !0xF;
+        let rsp = caller_rsp - 8;
+        uc.write_uint(rsp, map::RETURN, 8);
+        for (i, &a) in args.iter().enumerate().skip(4) {
+            uc.write_uint(rsp + 8 + 8 * i as u64, a, 8);
+        }
+        let regs = [RegisterX86::RCX, RegisterX86::RDX, RegisterX86::R8, RegisterX86::R9];
+        for (i, reg) in regs.iter().enumerate() {
+            let _ = uc.reg_write(*reg, args.get(i).copied().unwrap_or(0));
+        }
+        let _ = uc.reg_write(RegisterX86::RSP, rsp);
+        let _ = uc.reg_write(RegisterX86::RAX, 0);
+        let _ = uc.reg_write(RegisterX86::CR8, 0);
+        let _ = uc.set_pc(address);
+        let mut registers = uc.context_alloc().expect("a CPU context is allocated");
+        let _ = uc.context_save(&mut registers);
+        let k = uc.get_data();
+        ThreadContext {
+            registers,
+            entry,
+            irql: PASSIVE_LEVEL,
+            critical_region: 0,
+            process: k.ps.current,
+            thread_id: k.ps.current_thread,
+            blocks_left: self.block_budget,
+        }
+    }
+
+    /// Runs an emulated thread from `context` until its call returns (`Some`, checked as
+    /// [`Machine::call`] checks a return, for this thread's locks) or it leaves the CPU
+    /// (`None`: the reason is in `Kernel::threads`).
+    pub fn resume(&mut self, context: &mut ThreadContext) -> Option<Result<u64, Stop>> {
+        let uc = &mut self.uc;
+        let _ = uc.context_restore(&context.registers);
+        let _ = uc.reg_write(RegisterX86::CR8, u64::from(context.irql));
+        let k = uc.get_data_mut();
+        k.stop = None;
+        k.ke.irql = context.irql;
+        k.ke.critical_region = context.critical_region;
+        k.ps.current = context.process;
+        k.ps.current_thread = context.thread_id;
+        k.blocks_left = context.blocks_left;
+        let pc = uc.pc_read().unwrap_or(0);
+        let run = uc.emu_start(pc, map::RETURN, 0, 0);
+        let _ = uc.context_save(&mut context.registers);
+        let k = uc.get_data_mut();
+        context.irql = k.ke.irql;
+        context.critical_region = k.ke.critical_region;
+        context.blocks_left = k.blocks_left;
+        let gave_way = k.threads.as_ref().is_some_and(|t| t.yielded.is_some());
+        if gave_way && k.stop.is_none() {
+            return None;
+        }
+        Some(returned(uc, context.entry, run))
+    }
+}
+
+/// One emulated thread's state between its slices on the CPU.
+pub struct ThreadContext {
+    registers: unicorn_engine::Context,
+    entry: Entry,
+    irql: u8,
+    critical_region: u32,
+    process: u64,
+    thread_id: u32,
+    blocks_left: u64,
+}
+
+impl std::fmt::Debug for ThreadContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadContext").field("entry", &self.entry).field("irql", &self.irql).finish()
+    }
+}
+
+/// What a call into the driver came to, once emulation stopped: its RAX, or why it did not
+/// return; and the rules of returning (PASSIVE_LEVEL, no lock held, no critical region),
+/// for the running thread's locks when several threads run.
+fn returned(
+    uc: &mut Uc<'_>,
+    entry: Entry,
+    run: Result<(), unicorn_engine::unicorn_const::uc_error>,
+) -> Result<u64, Stop> {
+    let rip = uc.pc_read().unwrap_or(0);
+    let k = uc.get_data_mut();
+    if let Some(stop) = k.stop.take() {
+        return Err(stop);
+    }
+    if let Err(e) = run {
+        return Err(Stop::Cpu { error: format!("{e:?}"), rip });
+    }
+    if rip != map::RETURN {
+        return Err(Stop::InstructionBudget { rip });
+    }
+    let irql = k.ke.irql;
+    if irql != PASSIVE_LEVEL {
+        k.findings.push(Finding::IrqlOnReturn { irql, entry });
+        k.ke.irql = PASSIVE_LEVEL;
+    }
+    let spin: Vec<u64> = k.ke.locks.keys().copied().collect();
+    k.ke.locks.clear();
+    let push: Vec<u64> = match k.threads.as_mut() {
+        Some(threads) => {
+            let current = threads.current;
+            let held = std::mem::take(&mut threads.held[current]);
+            for (lock, _) in &held {
+                match k.ke.push_locks.get(lock).copied() {
+                    Some(PushHold::Shared(n)) if n > 1 => {
+                        k.ke.push_locks.insert(*lock, PushHold::Shared(n - 1));
+                    }
+                    _ => {
+                        k.ke.push_locks.remove(lock);
+                    }
+                }
+            }
+            held.into_iter().map(|(lock, _)| lock).collect()
+        }
+        None => std::mem::take(&mut k.ke.push_locks).into_keys().collect(),
+    };
+    for lock in spin.into_iter().chain(push) {
+        k.findings.push(Finding::LockHeldOnReturn { lock, entry });
+    }
+    if k.ke.critical_region != 0 {
+        k.findings.push(Finding::CriticalRegionOnReturn { depth: k.ke.critical_region, entry });
+        k.ke.critical_region = 0;
+    }
+    uc.reg_read(RegisterX86::RAX).map_err(|e| Stop::Cpu { error: format!("{e:?}"), rip })
 }
 
 fn stack_depth(uc: &Uc<'_>) -> u64 {
@@ -240,6 +354,33 @@ fn install_data(uc: &mut Uc<'_>) -> Result<(), unicorn_engine::unicorn_const::uc
     uc.mem_protect(map::DATA, map::DATA_LEN, Prot::READ)
 }
 
+/// Whether the running emulated thread leaves the CPU here, before `api` runs: blocked on a
+/// push lock it cannot be granted, or giving way at a switch point by the schedule's draw
+/// (never at DISPATCH_LEVEL, nor at the call it resumes at). Always false with one thread.
+fn gives_way(uc: &mut Uc<'_>, api: &'static str) -> bool {
+    let lock = uc.reg_read(RegisterX86::RCX).unwrap_or(0);
+    let Kernel { threads, ke, .. } = uc.get_data_mut();
+    let Some(threads) = threads.as_mut() else { return false };
+    let resuming = std::mem::take(&mut threads.resuming);
+    if let Some(mode) = model::threads::acquire_mode(api) {
+        if !threads.grantable(&ke.push_locks, threads.current, lock, mode) {
+            let current = threads.current;
+            threads.wants[current] = Some((lock, mode));
+            threads.yielded = Some(Yield::Blocked { lock, mode });
+            return true;
+        }
+    }
+    if resuming || ke.irql >= DISPATCH_LEVEL || !SWITCH_POINTS.contains(&api) {
+        return false;
+    }
+    if threads.gives_way() {
+        threads.switches += 1;
+        threads.yielded = Some(Yield::Switch);
+        return true;
+    }
+    false
+}
+
 fn install_hooks(uc: &mut Uc<'_>) -> Result<(), unicorn_engine::unicorn_const::uc_error> {
     uc.add_code_hook(map::STUBS, map::STUBS + map::STUBS_LEN - 1, |uc, address, _size| {
         let Some((_, api)) = model::api_at(address).filter(|_| (address - map::STUBS) % map::STUB_SIZE == 0)
@@ -253,6 +394,12 @@ fn install_hooks(uc: &mut Uc<'_>) -> Result<(), unicorn_engine::unicorn_const::u
             let _ = uc.emu_stop();
             return;
         };
+        if gives_way(uc, api.name) {
+            // Checked right after this hook: the stub's `ret` does not run, and the thread
+            // resumes at this call (crate::threads).
+            let _ = uc.emu_stop();
+            return;
+        }
         let k = uc.get_data_mut();
         let count = k.calls.entry(api.name).or_default();
         *count += 1;

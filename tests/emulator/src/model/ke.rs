@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use unicorn_engine::RegisterX86;
 use windows_sys::Win32::Foundation::UNICODE_STRING;
 
+use super::threads::LockMode;
 use super::{APC_LEVEL, Call, DISPATCH_LEVEL};
 use crate::books::Finding;
 use crate::layout::{Guest, Scalar};
@@ -70,15 +71,31 @@ pub fn acquire_push_lock_exclusive(c: &mut Call<'_, '_>) -> u64 {
     if !push_lock_checks(c, lock) {
         return 0;
     }
-    if c.k().ke.push_locks.contains_key(&lock) {
-        // One thread: waiting for itself never ends.
+    if holds(c, lock).is_some() || c.k().ke.push_locks.contains_key(&lock) {
+        // Held by this thread: waiting for itself never ends. (Held by another emulated
+        // thread, the scheduler blocked this one before the call.)
         c.finding(Finding::LockAlreadyHeld { lock });
         return c.bugcheck(0xE2, [lock, 0, 0, 0]);
     }
     c.k().ke.push_locks.insert(lock, PushHold::Exclusive);
     c.k().ke.lock_acquisitions += 1;
+    if let Some(threads) = &mut c.k().threads {
+        threads.acquired(lock, LockMode::Exclusive);
+    }
     c.uc.write_uint(lock, 1, 8);
     0
+}
+
+/// How the running thread holds `lock`: per thread when threads run, else the one thread's.
+fn holds(c: &mut Call<'_, '_>, lock: u64) -> Option<LockMode> {
+    let k = c.k();
+    match &k.threads {
+        Some(threads) => threads.holds(threads.current, lock),
+        None => k.ke.push_locks.get(&lock).map(|h| match h {
+            PushHold::Exclusive => LockMode::Exclusive,
+            PushHold::Shared(_) => LockMode::Shared,
+        }),
+    }
 }
 
 /// `ExAcquirePushLockSharedEx(PushLock, Flags)`.
@@ -97,6 +114,9 @@ pub fn acquire_push_lock_shared(c: &mut Call<'_, '_>) -> u64 {
     };
     c.k().ke.push_locks.insert(lock, hold);
     c.k().ke.lock_acquisitions += 1;
+    if let Some(threads) = &mut c.k().threads {
+        threads.acquired(lock, LockMode::Shared);
+    }
     c.uc.write_uint(lock, 0x11, 8);
     0
 }
@@ -104,6 +124,14 @@ pub fn acquire_push_lock_shared(c: &mut Call<'_, '_>) -> u64 {
 fn release_push_lock(c: &mut Call<'_, '_>, exclusive: bool) -> u64 {
     let lock = c.arg(0);
     c.require_irql(APC_LEVEL);
+    let mode = if exclusive { LockMode::Exclusive } else { LockMode::Shared };
+    if let Some(threads) = &mut c.k().threads {
+        if !threads.released(lock, mode) {
+            // Another emulated thread's lock (or none): not this thread's to release.
+            c.finding(Finding::LockNotHeld { lock });
+            return 0;
+        }
+    }
     let next = match (c.k().ke.push_locks.get(&lock).copied(), exclusive) {
         (Some(PushHold::Exclusive), true) | (Some(PushHold::Shared(1)), false) => None,
         (Some(PushHold::Shared(n)), false) => Some(PushHold::Shared(n - 1)),

@@ -9,6 +9,7 @@ pub mod ob;
 pub mod pool;
 pub mod ps;
 pub mod se;
+pub mod threads;
 pub mod token;
 pub mod workitem;
 
@@ -63,6 +64,8 @@ pub struct Kernel {
     pub crash_at: Option<u64>,
     /// APIs whose call with this number (counting every call so far) fails with the status.
     pub fail_at: BTreeMap<&'static str, (u64, i32)>,
+    /// The emulated threads of a concurrent run ([`crate::threads`]); `None`: one thread.
+    pub threads: Option<threads::Threads>,
 }
 
 /// How a modelled API is provided.
