@@ -148,9 +148,10 @@ fn miri() -> Result<(), Failure> {
 /// keeps the whole loom run within a few minutes on two cores.
 const LOOM_MAX_PREEMPTIONS: &str = "2";
 
-/// The loom models of tests/concurrency, in release (as loom advises) and in a target
-/// directory of their own: `--cfg loom` changes every crate's flags, and sharing `target/`
-/// would rebuild the workspace twice per CI run.
+/// The loom models of tests/concurrency, in a target directory of their own: `--cfg loom`
+/// changes every crate's flags, and sharing `target/` would rebuild the workspace twice per
+/// CI run. The dev profile: the models explore at most a few hundred interleavings each and
+/// run in about a second, while the release profile's LTO would cost minutes of build.
 fn loom() -> Result<(), Failure> {
     let preemptions =
         std::env::var("LOOM_MAX_PREEMPTIONS").unwrap_or_else(|_| LOOM_MAX_PREEMPTIONS.to_owned());
