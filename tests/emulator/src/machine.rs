@@ -362,6 +362,11 @@ fn gives_way(uc: &mut Uc<'_>, api: &'static str) -> bool {
     let Kernel { threads, ke, .. } = uc.get_data_mut();
     let Some(threads) = threads.as_mut() else { return false };
     let resuming = std::mem::take(&mut threads.resuming);
+    if ke.irql >= DISPATCH_LEVEL {
+        // No thread switch at DISPATCH_LEVEL: a push lock another thread holds is then the
+        // acquire model's finding (a wait at DISPATCH_LEVEL), not a block.
+        return false;
+    }
     if let Some(mode) = model::threads::acquire_mode(api) {
         if !threads.grantable(&ke.push_locks, threads.current, lock, mode) {
             let current = threads.current;
@@ -370,7 +375,7 @@ fn gives_way(uc: &mut Uc<'_>, api: &'static str) -> bool {
             return true;
         }
     }
-    if resuming || ke.irql >= DISPATCH_LEVEL || !SWITCH_POINTS.contains(&api) {
+    if resuming || !SWITCH_POINTS.contains(&api) {
         return false;
     }
     if threads.gives_way() {
