@@ -122,9 +122,12 @@ pub const MAX_RULES: usize = 4096;
 pub const MAX_CONDITIONS: usize = 16384;
 pub const MAX_CONDITIONS_PER_RULE: usize = 16;
 pub const MAX_STRING_POOL_BYTES: usize = 512 * 1024;
-/// The longest pattern, in UTF-16 units: bounds a `contains` to pattern × value unit compares.
+/// The longest pattern, in UTF-16 units: bounds the matcher's stack tables.
 pub const MAX_PATTERN_UNITS: usize = 256;
 pub const MAX_RULE_NAME_UNITS: usize = 64;
+/// The most work one event's evaluation may cost, in work units (see
+/// [`crate::cost`]): content whose worst case is higher is refused.
+pub const MAX_EVALUATION_COST: u64 = 4_000_000;
 
 /// How a condition compares a field with its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -932,7 +932,7 @@ fn an_anchor_mask_that_does_not_match_the_rules_is_rejected() {
 #[test]
 fn unknown_wire_codes_and_arguments_rebuild_nothing() {
     assert_eq!(ValidationError::from_wire(0, 0, [0; 4]), None);
-    assert_eq!(ValidationError::from_wire(47, 0, [0; 4]), None);
+    assert_eq!(ValidationError::from_wire(49, 0, [0; 4]), None);
     assert_eq!(ValidationError::from_wire(8, 0, [99, 0, 0, 0]), None, "unknown limit");
     assert_eq!(ValidationError::from_wire(34, 0, [1, 256, 11, 0]), None, "field index over u8");
 }
