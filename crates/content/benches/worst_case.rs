@@ -78,11 +78,11 @@ fn raw_over_the_limits(bytes: &mut Vec<u8>) {
     let new_strings = bytes.len();
     bytes.extend_from_slice(&tail);
     bytes[rules + rule::CONDITION_COUNT] = 255;
-    let len = (255 * condition::LEN) as u32;
+    let len = u32::try_from(255 * condition::LEN).unwrap();
     bytes[dir(2) + section::LEN..dir(2) + section::LEN + 4].copy_from_slice(&len.to_le_bytes());
     bytes[dir(3) + section::OFFSET..dir(3) + section::OFFSET + 4]
-        .copy_from_slice(&(new_strings as u32).to_le_bytes());
-    let total = bytes.len() as u32;
+        .copy_from_slice(&u32::try_from(new_strings).unwrap().to_le_bytes());
+    let total = u32::try_from(bytes.len()).unwrap();
     bytes[header::TOTAL_LEN..header::TOTAL_LEN + 4].copy_from_slice(&total.to_le_bytes());
 }
 
