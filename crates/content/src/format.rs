@@ -25,7 +25,7 @@
 //!             then the unanchored ones sorted by id
 //!   0 id u32 (the rule's position in the source) · 4 first_condition u32
 //!   8 name_offset u32 · 12 name_len u16 · 14 condition_count u8 · 15 anchor u8 (NO_ANCHOR)
-//!   16 key u64 (the anchor condition's index key)
+//!   16 key u64 (the anchor condition's index key; 0 for a rule without an anchor)
 //! conditions  (16 bytes each) each rule's conditions contiguous, in rule order
 //!   0 field u8 · 1 field_type u8 · 2 operator u8 · 3 flags u8 · 4 reserved u32
 //!   8 value u64: the integer, 0/1 for bool, or offset (low 32) | length (high 32) of a pattern
