@@ -158,6 +158,16 @@ impl fmt::Display for Failure {
             Failure::Compile { path, error } => {
                 write!(f, "{}: {error} (fix the rule file and compile again)", path.display())
             }
+            Failure::Invalid { path, error }
+                if matches!(error.kind, ringfence_content::ErrorKind::CostOverBudget { .. }) =>
+            {
+                write!(
+                    f,
+                    "{} is not valid content: {error} (fewer `contains` on long fields, or anchor the rules with \
+                     `equals`, `starts_with` or `ends_with`)",
+                    path.display()
+                )
+            }
             Failure::Invalid { path, error } => write!(
                 f,
                 "{} is not valid content: {error} (recompile it from its rules with `ringfence content \

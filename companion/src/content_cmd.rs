@@ -21,18 +21,20 @@ pub fn content_compile<W: Write + ?Sized>(rules: &Path, output: &Path, out: &mut
     })?;
     let bytes =
         compile(&source, &SCHEMA).map_err(|error| Failure::Compile { path: rules.to_owned(), error })?;
-    let s = validated(output, &bytes)?.summary();
+    let content = validated(output, &bytes)?;
+    let s = content.summary();
     std::fs::write(output, &bytes).map_err(|error| Failure::WriteFile { path: output.to_owned(), error })?;
     writeln!(
         out,
-        "{}: content version {}, schema {}, {} rules, {} conditions, {} bytes written to {}",
+        "{}: content version {}, schema {}, {} rules, {} conditions, {} bytes written to {}; {}",
         rules.display(),
         s.version,
         s.schema_version,
         s.rules,
         s.conditions,
         s.bytes,
-        output.display()
+        output.display(),
+        Cost(&content)
     )?;
     Ok(())
 }
@@ -65,6 +67,20 @@ pub fn content_compile_signed<W: Write + ?Sized>(
     Ok(())
 }
 
+/// An event's worst-case evaluation cost beside the budget the validator holds it to.
+struct Cost<'c, 'a>(&'c Content<'a>);
+
+impl std::fmt::Display for Cost<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "worst-case evaluation cost {} of the {} work units allowed per event",
+            self.0.worst_case_cost(&SCHEMA),
+            ringfence_content::MAX_EVALUATION_COST
+        )
+    }
+}
+
 /// The content inside a signed envelope, or the bytes themselves when unsigned.
 fn unwrapped(bytes: &[u8]) -> &[u8] {
     ringfence_trust::Envelope::new_checked(bytes).map_or(bytes, |e| e.content())
@@ -82,13 +98,14 @@ pub fn content_check<W: Write + ?Sized>(path: &Path, out: &mut W) -> Result<(), 
     let s = content.summary();
     writeln!(
         out,
-        "{}: valid: content version {}, schema {}, {} rules, {} conditions, {} bytes",
+        "{}: valid: content version {}, schema {}, {} rules, {} conditions, {} bytes; {}",
         path.display(),
         s.version,
         s.schema_version,
         s.rules,
         s.conditions,
-        s.bytes
+        s.bytes,
+        Cost(&content)
     )?;
     Ok(())
 }

@@ -138,6 +138,68 @@ fn check_accepts_compiled_content() {
 }
 
 #[test]
+fn compile_and_check_report_the_worst_case_evaluation_cost() {
+    let bytes = ringfence_content::compile(RULES, &ringfence_wire::SCHEMA).unwrap();
+    let cost = ringfence_content::validate(&bytes, &ringfence_wire::SCHEMA)
+        .unwrap()
+        .worst_case_cost(&ringfence_wire::SCHEMA);
+    let line = format!(
+        "worst-case evaluation cost {cost} of the {} work units allowed per event\n",
+        ringfence_content::MAX_EVALUATION_COST
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (rules, content) = (dir.path().join("rules.toml"), dir.path().join("content.bin"));
+    std::fs::write(&rules, RULES).unwrap();
+    ringfence()
+        .args(["content", "compile"])
+        .arg(&rules)
+        .arg("-o")
+        .arg(&content)
+        .assert()
+        .success()
+        .stdout(contains(line.clone()));
+    ringfence().args(["content", "check"]).arg(&content).assert().success().stdout(contains(line));
+}
+
+/// 31 rules of one command-line `contains` each: every process start may scan
+/// the longest command line 31 times, over the budget.
+fn over_budget_rules() -> String {
+    let mut rules = String::from("version = 3\n");
+    for i in 0..31 {
+        rules.push_str(&format!(
+            "\n[[rule]]\nname = \"r{i}\"\nkind = \"process_start\"\naction = \"include\"\nmatch = [{{ field = \"command_line\", contains = \"x{i}\" }}]\n"
+        ));
+    }
+    rules
+}
+
+#[test]
+fn compile_refuses_content_over_the_cost_budget_with_the_validators_error_and_exits_1() {
+    let source = over_budget_rules();
+    let bytes = ringfence_content::compile(&source, &ringfence_wire::SCHEMA).unwrap();
+    let error = ringfence_content::validate(&bytes, &ringfence_wire::SCHEMA).map(|_| ()).unwrap_err();
+    assert!(
+        matches!(error.kind, ringfence_content::ErrorKind::CostOverBudget { entry: 0, rule: 30, .. }),
+        "{error}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (rules, content) = (dir.path().join("rules.toml"), dir.path().join("content.bin"));
+    std::fs::write(&rules, &source).unwrap();
+    ringfence()
+        .args(["content", "compile"])
+        .arg(&rules)
+        .arg("-o")
+        .arg(&content)
+        .assert()
+        .code(1)
+        .stderr(contains(format!("{} is not valid content: {error}", content.display())));
+    assert!(!content.exists(), "nothing written");
+    // `check` of the same bytes gives the same error.
+    std::fs::write(&content, &bytes).unwrap();
+    ringfence().args(["content", "check"]).arg(&content).assert().code(1).stderr(contains(error.to_string()));
+}
+
+#[test]
 fn check_rejects_a_flipped_byte_with_offset_and_reason_and_exits_1() {
     let (_dir, content) = compiled();
     let mut bytes = std::fs::read(&content).unwrap();

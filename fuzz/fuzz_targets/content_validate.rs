@@ -1,12 +1,12 @@
 //! Content validation on arbitrary bytes, as given and with the checksum
 //! repaired (so that mutations reach the checks behind it). Content the
 //! validator accepts must list its rules, and evaluate every kind of event
-//! exactly as the unvalidated entry point does.
+//! exactly as the unvalidated entry point does, within its worst-case cost.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use ringfence_content::format::header;
-use ringfence_content::{content_checksum, evaluate_raw, validate};
+use ringfence_content::{Meter, content_checksum, evaluate_raw, validate};
 use ringfence_wire::{Event, SCHEMA, Text};
 
 fuzz_target!(|data: &[u8]| {
@@ -88,7 +88,10 @@ fn check(data: &[u8]) {
             truncated: 0,
         },
     ];
+    let bound = content.worst_case_cost(&SCHEMA);
     for event in &events {
-        assert_eq!(content.evaluate(event), evaluate_raw(data, event));
+        let mut meter = Meter::new(u64::MAX);
+        assert_eq!(content.evaluate_metered(event, &mut meter), evaluate_raw(data, event));
+        assert!(meter.used() <= bound, "{} work units, worst case {bound}", meter.used());
     }
 }

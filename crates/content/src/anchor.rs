@@ -88,7 +88,7 @@ fn has_length(lengths: &Lengths, units: usize) -> bool {
 }
 
 /// The longest length in the set (0 when empty).
-fn longest(lengths: &Lengths) -> usize {
+pub(crate) fn longest(lengths: &Lengths) -> usize {
     let mut at = lengths.len();
     while at > 0 {
         at = at.wrapping_sub(1);
@@ -233,14 +233,15 @@ pub(crate) fn suffix_key(field: u8, pattern: Text<'_>) -> u64 {
 }
 
 /// Calls `visit` with the key of every prefix (or suffix) of `text` whose
-/// length is in `lengths`, in one pass over at most the longest such length;
-/// stops early when `visit` returns true, and returns whether it did.
+/// length is in `lengths`, with that length, in one pass over at most the
+/// longest such length; stops early when `visit` returns true, and returns
+/// whether it did.
 pub(crate) fn affix_keys(
     field: u8,
     text: Text<'_>,
     suffix: bool,
     lengths: &Lengths,
-    mut visit: impl FnMut(u64) -> bool,
+    mut visit: impl FnMut(u64, usize) -> bool,
 ) -> bool {
     let n = text.len();
     let upto = longest(lengths).min(n);
@@ -256,7 +257,7 @@ pub(crate) fn affix_keys(
         };
         hasher.push(unit.unwrap_or(0));
         taken = taken.wrapping_add(1);
-        if has_length(lengths, taken) && visit(key(field, class, hasher.value())) {
+        if has_length(lengths, taken) && visit(key(field, class, hasher.value()), taken) {
             return true;
         }
     }
@@ -302,14 +303,14 @@ mod tests {
         set_length(&mut lengths, suffix.len());
         set_length(&mut lengths, 200);
         let mut seen = Vec::new();
-        affix_keys(6, text, false, &lengths, |k| {
+        affix_keys(6, text, false, &lengths, |k, _| {
             seen.push(k);
             false
         });
         assert_eq!(seen.len(), 2, "lengths 17 and 11; 200 is longer than the text");
         assert!(seen.contains(&prefix_key(6, Text::wide(&prefix))));
         seen.clear();
-        affix_keys(6, text, true, &lengths, |k| {
+        affix_keys(6, text, true, &lengths, |k, _| {
             seen.push(k);
             false
         });

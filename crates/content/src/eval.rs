@@ -9,8 +9,9 @@
 //! when all its conditions hold. The index only narrows which rules are tried.
 
 use crate::anchor::{self, AnchorClass};
-use crate::format::{Action, Operator, condition};
+use crate::format::{Action, MAX_EVALUATION_COST, Operator, condition};
 use crate::matching;
+use crate::meter::Meter;
 use crate::view::{ConditionEntry, Content, GroupEntry, RuleEntry};
 use ringfence_wire::{Event, FieldType, Fields, Record, Text, Value};
 
@@ -26,7 +27,9 @@ pub enum Verdict<'a> {
 }
 
 /// Evaluates content that was never validated. Garbage is "no match" or, when
-/// no group can be read at all, "no rules": the event is kept untagged.
+/// no group can be read at all, "no rules": the event is kept untagged. The
+/// work is bounded as for validated content: an evaluation that would do more
+/// than [`MAX_EVALUATION_COST`] units stops there and keeps the event untagged.
 pub fn evaluate_raw<'a, 'e, F: Fields<'e>>(bytes: &'a [u8], event: &F) -> Verdict<'a> {
     Content::from_validated(bytes).evaluate(event)
 }
@@ -46,15 +49,31 @@ pub fn evaluate_record<'a>(content: &Content<'a>, record: &Record<'_>) -> Verdic
 impl<'a> Content<'a> {
     /// Keeps or drops `event` by this content's rules.
     pub fn evaluate<'e, F: Fields<'e>>(&self, event: &F) -> Verdict<'a> {
+        self.evaluate_metered(event, &mut Meter::new(MAX_EVALUATION_COST))
+    }
+
+    /// [`Content::evaluate`], counting its work on `meter`. When the work goes
+    /// past the meter's limit evaluation stops and the event is kept untagged,
+    /// as when there are no rules: a sensor that cannot decide drops nothing.
+    pub fn evaluate_metered<'e, F: Fields<'e>>(&self, event: &F, meter: &mut Meter) -> Verdict<'a> {
+        let verdict = self.verdict(event, meter);
+        if meter.exhausted() { Verdict::Keep { rule_name: Text::default() } } else { verdict }
+    }
+
+    fn verdict<'e, F: Fields<'e>>(&self, event: &F, meter: &mut Meter) -> Verdict<'a> {
         let code = event.kind().code();
         let mut include = None;
         for index in 0..self.group_count() {
+            meter.charge(1);
+            if meter.exhausted() {
+                break;
+            }
             let Some(g) = self.group(index) else { break };
             if g.kind != code {
                 continue;
             }
             match Action::from_code(g.action) {
-                Some(Action::Exclude) if self.any_match(&g, event) => return Verdict::Drop,
+                Some(Action::Exclude) if self.any_match(&g, event, meter) => return Verdict::Drop,
                 Some(Action::Exclude) => {}
                 // An empty include group (only in unvalidated content) is no include rule.
                 Some(Action::Include) if g.anchored != 0 || g.unanchored != 0 => {
@@ -65,27 +84,44 @@ impl<'a> Content<'a> {
             }
         }
         let Some(g) = include else { return Verdict::Keep { rule_name: Text::default() } };
-        match self.first_match(&g, event) {
+        match self.first_match(&g, event, meter) {
             Some(entry) => Verdict::Keep { rule_name: self.rule_name(&entry) },
             None => Verdict::Drop,
         }
     }
 
     /// Whether any rule of the group matches.
-    fn any_match<'e, F: Fields<'e>>(&self, g: &GroupEntry, event: &F) -> bool {
+    fn any_match<'e, F: Fields<'e>>(&self, g: &GroupEntry, event: &F, meter: &mut Meter) -> bool {
         let mut found = false;
-        self.candidates(g, event, |entry| {
-            found = self.rule_matches(&entry, event);
+        self.candidates(g, event, meter, |entry, meter| {
+            found = self.rule_matches(&entry, event, meter);
             found
         });
-        found || self.unanchored(g).any(|entry| self.rule_matches(&entry, event))
+        if found {
+            return true;
+        }
+        for entry in self.unanchored(g) {
+            meter.charge(1);
+            if meter.exhausted() {
+                return false;
+            }
+            if self.rule_matches(&entry, event, meter) {
+                return true;
+            }
+        }
+        false
     }
 
     /// The matching rule with the lowest id.
-    fn first_match<'e, F: Fields<'e>>(&self, g: &GroupEntry, event: &F) -> Option<RuleEntry> {
+    fn first_match<'e, F: Fields<'e>>(
+        &self,
+        g: &GroupEntry,
+        event: &F,
+        meter: &mut Meter,
+    ) -> Option<RuleEntry> {
         let mut best: Option<RuleEntry> = None;
-        self.candidates(g, event, |entry| {
-            if best.is_none_or(|b| entry.id < b.id) && self.rule_matches(&entry, event) {
+        self.candidates(g, event, meter, |entry, meter| {
+            if best.is_none_or(|b| entry.id < b.id) && self.rule_matches(&entry, event, meter) {
                 best = Some(entry);
             }
             false
@@ -95,7 +131,11 @@ impl<'a> Content<'a> {
             if best.is_some_and(|b| b.id < entry.id) {
                 break;
             }
-            if self.rule_matches(&entry, event) {
+            meter.charge(1);
+            if meter.exhausted() {
+                return None;
+            }
+            if self.rule_matches(&entry, event, meter) {
                 return Some(entry);
             }
         }
@@ -108,31 +148,44 @@ impl<'a> Content<'a> {
         (start..end).filter_map(|i| self.rule(i))
     }
 
-    /// Calls `visit` on every anchored rule whose key the event has, until it returns true.
+    /// Calls `visit` on every anchored rule whose key the event has, until it
+    /// returns true. A prefix or suffix lookup of L units visits only the rules
+    /// whose anchor pattern has L units, so that a key shared by patterns of
+    /// other lengths (a hash collision) never has a rule evaluated twice.
     fn candidates<'e, F: Fields<'e>>(
         &self,
         g: &GroupEntry,
         event: &F,
-        mut visit: impl FnMut(RuleEntry) -> bool,
+        meter: &mut Meter,
+        mut visit: impl FnMut(RuleEntry, &mut Meter) -> bool,
     ) {
         if g.anchored == 0 || g.mask == 0 {
             return;
         }
         let first = to_usize(g.first_rule).min(self.rule_count());
         let end = first.saturating_add(to_usize(g.anchored)).min(self.rule_count());
-        // Visits the rules stored under `key`; true when `visit` asked to stop.
-        let mut search = |key: u64| {
-            let mut at = self.lower_bound(first, end, key);
-            while at < end && self.rule_key(at) == Some(key) {
-                if self.rule(at).is_some_and(&mut visit) {
+        // Visits the rules stored under `key` (anchored by `units` units, 0: any
+        // length); true when `visit` asked to stop.
+        let mut search = |key: u64, units: usize, meter: &mut Meter| {
+            let mut at = self.lower_bound(first, end, key, meter);
+            loop {
+                meter.charge(1);
+                if at >= end || self.rule_key(at) != Some(key) || meter.exhausted() {
+                    return false;
+                }
+                let length_fits = |rule: &RuleEntry| units == 0 || self.anchor_units(rule) == Some(units);
+                if self.rule(at).filter(length_fits).is_some_and(|rule| visit(rule, meter)) {
                     return true;
                 }
                 at = at.saturating_add(1);
             }
-            false
         };
         let has = |class: AnchorClass| g.mask & anchor::class_bit(class.code()) != 0;
         for field in 0..=g.max_field {
+            meter.charge(1);
+            if meter.exhausted() {
+                return;
+            }
             if g.mask & anchor::field_bit(field) == 0 {
                 continue;
             }
@@ -140,15 +193,27 @@ impl<'a> Content<'a> {
             let Some(value) = event.field(field) else { continue };
             let stop = match value {
                 Value::Str(text) => {
-                    (has(AnchorClass::Whole) && search(anchor::whole_key(field, text)))
-                        || (has(AnchorClass::Prefix)
-                            && anchor::affix_keys(field, text, false, &g.prefix_lengths, &mut search))
-                        || (has(AnchorClass::Suffix)
-                            && anchor::affix_keys(field, text, true, &g.suffix_lengths, &mut search))
+                    let affixes = |lengths: &anchor::Lengths| anchor::longest(lengths).min(text.len());
+                    (has(AnchorClass::Whole) && {
+                        meter.charge_usize(text.len());
+                        search(anchor::whole_key(field, text), 0, meter)
+                    }) || (has(AnchorClass::Prefix) && {
+                        meter.charge_usize(affixes(&g.prefix_lengths));
+                        anchor::affix_keys(field, text, false, &g.prefix_lengths, |key, units| {
+                            search(key, units, meter)
+                        })
+                    }) || (has(AnchorClass::Suffix) && {
+                        meter.charge_usize(affixes(&g.suffix_lengths));
+                        anchor::affix_keys(field, text, true, &g.suffix_lengths, |key, units| {
+                            search(key, units, meter)
+                        })
+                    })
                 }
                 Value::U32(_) | Value::U64(_) | Value::Time(_) => {
-                    has(AnchorClass::Integer)
-                        && search(anchor::integer_key(field, value.as_u64().unwrap_or(0)))
+                    has(AnchorClass::Integer) && {
+                        meter.charge(1);
+                        search(anchor::integer_key(field, value.as_u64().unwrap_or(0)), 0, meter)
+                    }
                 }
                 Value::Bool(_) => false,
             };
@@ -159,8 +224,9 @@ impl<'a> Content<'a> {
     }
 
     /// The first index in `first..end` whose key is not below `key`.
-    fn lower_bound(&self, mut lo: usize, mut hi: usize, key: u64) -> usize {
+    fn lower_bound(&self, mut lo: usize, mut hi: usize, key: u64, meter: &mut Meter) -> usize {
         while lo < hi {
+            meter.charge(1);
             let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
             if self.rule_key(mid).is_some_and(|k| k < key) {
                 lo = mid.saturating_add(1);
@@ -171,16 +237,30 @@ impl<'a> Content<'a> {
         lo
     }
 
-    fn rule_matches<'e, F: Fields<'e>>(&self, entry: &RuleEntry, event: &F) -> bool {
+    /// The length of a rule's anchor pattern, in units.
+    fn anchor_units(&self, rule: &RuleEntry) -> Option<usize> {
+        let at = to_usize(rule.first_condition).checked_add(usize::from(rule.anchor))?;
+        usize::try_from(self.condition(at)?.string_ref().1).ok()
+    }
+
+    fn rule_matches<'e, F: Fields<'e>>(&self, entry: &RuleEntry, event: &F, meter: &mut Meter) -> bool {
         let first = to_usize(entry.first_condition);
-        (0..usize::from(entry.condition_count)).all(|i| {
-            first.checked_add(i).and_then(|at| self.condition(at)).is_some_and(|c| self.holds(&c, event))
-        })
+        for i in 0..usize::from(entry.condition_count) {
+            meter.charge(1);
+            if meter.exhausted() {
+                return false;
+            }
+            let Some(c) = first.checked_add(i).and_then(|at| self.condition(at)) else { return false };
+            if !self.holds(&c, event, meter) {
+                return false;
+            }
+        }
+        true
     }
 
     /// Whether one condition holds. A missing field, a type the field does not
     /// have or an unknown operator makes it false, negated or not.
-    fn holds<'e, F: Fields<'e>>(&self, c: &ConditionEntry, event: &F) -> bool {
+    fn holds<'e, F: Fields<'e>>(&self, c: &ConditionEntry, event: &F, meter: &mut Meter) -> bool {
         if c.flags & !condition::KNOWN_FLAGS != 0 {
             return false;
         }
@@ -197,10 +277,10 @@ impl<'a> Content<'a> {
                 let (offset, len) = c.string_ref();
                 let Some(pattern) = self.string(offset, len) else { return false };
                 match op {
-                    Operator::Equals => matching::equals(text, pattern, fold_case),
-                    Operator::StartsWith => matching::starts_with(text, pattern, fold_case),
-                    Operator::EndsWith => matching::ends_with(text, pattern, fold_case),
-                    Operator::Contains => matching::contains(text, pattern, fold_case),
+                    Operator::Equals => matching::equals(text, pattern, fold_case, meter),
+                    Operator::StartsWith => matching::starts_with(text, pattern, fold_case, meter),
+                    Operator::EndsWith => matching::ends_with(text, pattern, fold_case, meter),
+                    Operator::Contains => matching::contains(text, pattern, fold_case, meter),
                     Operator::LessThan | Operator::GreaterThan => return false,
                 }
             }

@@ -25,7 +25,7 @@
 //!             then the unanchored ones sorted by id
 //!   0 id u32 (the rule's position in the source) · 4 first_condition u32
 //!   8 name_offset u32 · 12 name_len u16 · 14 condition_count u8 · 15 anchor u8 (NO_ANCHOR)
-//!   16 key u64 (the anchor condition's index key)
+//!   16 key u64 (the anchor condition's index key; 0 for a rule without an anchor)
 //! conditions  (16 bytes each) each rule's conditions contiguous, in rule order
 //!   0 field u8 · 1 field_type u8 · 2 operator u8 · 3 flags u8 · 4 reserved u32
 //!   8 value u64: the integer, 0/1 for bool, or offset (low 32) | length (high 32) of a pattern
@@ -122,9 +122,12 @@ pub const MAX_RULES: usize = 4096;
 pub const MAX_CONDITIONS: usize = 16384;
 pub const MAX_CONDITIONS_PER_RULE: usize = 16;
 pub const MAX_STRING_POOL_BYTES: usize = 512 * 1024;
-/// The longest pattern, in UTF-16 units: bounds a `contains` to pattern × value unit compares.
+/// The longest pattern, in UTF-16 units: bounds the matcher's stack tables.
 pub const MAX_PATTERN_UNITS: usize = 256;
 pub const MAX_RULE_NAME_UNITS: usize = 64;
+/// The most work one event's evaluation may cost, in work units (see
+/// [`crate::cost`]): content whose worst case is higher is refused.
+pub const MAX_EVALUATION_COST: u64 = 4_000_000;
 
 /// How a condition compares a field with its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -7,6 +7,10 @@
 //! - [`Content::evaluate`] / [`evaluate_raw`]: keep or drop an event. The
 //!   interpreter never trusts the bytes it walks: a field the event lacks, an
 //!   offset outside a table or an unknown operator is "no match", never a read.
+//!   Its work is linear in the event's strings plus the content, counted on a
+//!   [`Meter`] and bounded: the validator refuses content whose worst case
+//!   ([`Content::worst_case_cost`], `cost` module) is over
+//!   [`MAX_EVALUATION_COST`], and unvalidated bytes are cut off there.
 //! - [`compile`] (feature `compiler`): TOML rules → binary content.
 //!
 //! Field counts, ids and types all come from a [`ringfence_wire::Schema`]
@@ -36,10 +40,12 @@ extern crate std;
 
 mod anchor;
 mod checksum;
+mod cost;
 mod error;
 mod eval;
 pub mod format;
 mod matching;
+mod meter;
 mod validate;
 mod view;
 
@@ -51,9 +57,11 @@ pub use checksum::{content_checksum, xxh64};
 pub use error::{ErrorKind, Limit, ValidationError};
 pub use eval::{Verdict, evaluate_event, evaluate_raw, evaluate_record};
 pub use format::{
-    Action, MAX_CONDITIONS, MAX_CONDITIONS_PER_RULE, MAX_CONTENT_BYTES, MAX_GROUPS, MAX_PATTERN_UNITS,
-    MAX_RULE_NAME_UNITS, MAX_RULES, MAX_STRING_POOL_BYTES, Operator,
+    Action, MAX_CONDITIONS, MAX_CONDITIONS_PER_RULE, MAX_CONTENT_BYTES, MAX_EVALUATION_COST, MAX_GROUPS,
+    MAX_PATTERN_UNITS, MAX_RULE_NAME_UNITS, MAX_RULES, MAX_STRING_POOL_BYTES, Operator,
 };
+pub use matching::contains_cost;
+pub use meter::Meter;
 pub use validate::validate;
 pub use view::{Condition, ConditionValue, Content, Rule, Rules, Summary};
 

@@ -9,8 +9,8 @@ mod common;
 use common::wide;
 use proptest::prelude::*;
 use ringfence_content::{
-    Action, ConditionSpec, Operator, RuleSpec, SpecValue, Verdict, compile_rules, compile_rules_unindexed,
-    evaluate_raw, evaluate_record, validate,
+    Action, ConditionSpec, Meter, Operator, RuleSpec, SpecValue, Verdict, compile_rules,
+    compile_rules_unindexed, evaluate_raw, evaluate_record, validate,
 };
 use ringfence_wire::{Event, EventKind, FieldType, Fields, Record, SCHEMA, Text, Value};
 
@@ -231,6 +231,11 @@ proptest! {
             prop_assert_eq!(as_reference(valid.evaluate(&event)), expected.clone(), "typed event {:?}", event);
             prop_assert_eq!(as_reference(evaluate_raw(&content, &event)), expected.clone());
             prop_assert_eq!(as_reference(scan.evaluate(&event)), expected.clone(), "without the index");
+            for content in [&valid, &scan] {
+                let mut meter = Meter::new(u64::MAX);
+                content.evaluate_metered(&event, &mut meter);
+                prop_assert!(meter.used() <= content.worst_case_cost(&SCHEMA), "work within the worst case");
+            }
 
             let mut buf = vec![0u8; 4096];
             let len = ringfence_wire::record::encode(&event, 1, 2, &mut buf).unwrap();

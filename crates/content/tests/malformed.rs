@@ -898,6 +898,20 @@ fn rules_out_of_index_order_are_rejected() {
 }
 
 #[test]
+fn a_key_on_a_rule_outside_the_index_is_rejected() {
+    // Rule 2 ("console", a `contains` only) has no anchor: its key must be 0.
+    let key = 0x0605_0000_0000_0001;
+    edited(
+        |b| {
+            let at = rule_at(b, 2) + rule::KEY;
+            set_u64(b, at, key);
+        },
+        |b| rule_at(b, 2) + rule::KEY,
+        ErrorKind::KeyWithoutAnchor { rule: 2, key },
+    );
+}
+
+#[test]
 fn an_anchor_mask_that_does_not_match_the_rules_is_rejected() {
     edited(
         |b| {
@@ -932,7 +946,7 @@ fn an_anchor_mask_that_does_not_match_the_rules_is_rejected() {
 #[test]
 fn unknown_wire_codes_and_arguments_rebuild_nothing() {
     assert_eq!(ValidationError::from_wire(0, 0, [0; 4]), None);
-    assert_eq!(ValidationError::from_wire(47, 0, [0; 4]), None);
+    assert_eq!(ValidationError::from_wire(49, 0, [0; 4]), None);
     assert_eq!(ValidationError::from_wire(8, 0, [99, 0, 0, 0]), None, "unknown limit");
     assert_eq!(ValidationError::from_wire(34, 0, [1, 256, 11, 0]), None, "field index over u8");
 }

@@ -172,3 +172,56 @@ pub fn image_load(path: &[u16]) -> Event<'_> {
         truncated: 0,
     }
 }
+
+/// The longest command line a process start can carry.
+pub const LONGEST: usize = ringfence_wire::schema::limits::UNICODE_STRING_UNITS as usize;
+
+/// 256 units the first/last-unit filter passes at every position of a run of
+/// `a`s, each failing only after 128 compares: `a`×127, `mid`, `a`×128.
+pub fn needle(mid: char) -> Vec<u16> {
+    wide(&format!("{}{mid}{}", "a".repeat(127), "a".repeat(128)))
+}
+
+/// A command line of the longest length, all `a`s but for `needle('b')` at its end.
+pub fn hostile_command_line() -> Vec<u16> {
+    let mut line = vec![u16::from(b'a'); LONGEST - ringfence_content::MAX_PATTERN_UNITS];
+    line.extend(needle('b'));
+    line
+}
+
+/// `conditions` command-line `contains` of 256 units in include rules of at
+/// most 16, every condition of a rule holding on the hostile command line but
+/// the last: no rule matches and every condition scans the whole line.
+pub fn hostile_rules(conditions: usize) -> Vec<RuleSpec> {
+    let contains =
+        |mid| cond(field::ProcessStart::command_line as u8, Operator::Contains, SpecValue::Str(needle(mid)));
+    let mut rules = Vec::new();
+    let mut left = conditions;
+    while left > 0 {
+        let n = left.min(ringfence_content::MAX_CONDITIONS_PER_RULE);
+        let mut conditions: Vec<ConditionSpec> = (1..n).map(|_| contains('b')).collect();
+        conditions.push(contains('c'));
+        rules.push(RuleSpec {
+            name: format!("hostile {}", rules.len()),
+            kind: EventKind::ProcessStart,
+            action: Action::Include,
+            conditions,
+        });
+        left -= n;
+    }
+    rules
+}
+
+/// The costliest content of `hostile_rules` the validator accepts, and its condition count.
+pub fn costliest_accepted() -> (usize, Vec<u8>) {
+    let schema = &ringfence_wire::SCHEMA;
+    let mut accepted = None;
+    for conditions in 1.. {
+        let bytes = ringfence_content::compile_rules(&hostile_rules(conditions), 1, schema).unwrap();
+        if ringfence_content::validate(&bytes, schema).is_err() {
+            break;
+        }
+        accepted = Some((conditions, bytes));
+    }
+    accepted.unwrap()
+}

@@ -29,6 +29,18 @@ impl fmt::Display for Which {
     }
 }
 
+struct Rule(u32);
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == ErrorKind::INDEX_LOOKUPS {
+            f.write_str("its index lookups")
+        } else {
+            write!(f, "rule {}", self.0)
+        }
+    }
+}
+
 impl fmt::Display for ValidationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use ErrorKind::*;
@@ -148,6 +160,16 @@ impl fmt::Display for ValidationError {
             EmptyGroup { entry } => write!(f, "group {entry} has no rules"),
             AnchorMaskMismatch { entry } => {
                 write!(f, "group {entry}: anchor mask does not match its rules")
+            }
+            KeyWithoutAnchor { rule, key } => {
+                write!(f, "rule {rule} is outside the index but has key {key:#018x}, not 0")
+            }
+            CostOverBudget { entry, rule, cost, budget } => {
+                let what = Rule(rule);
+                write!(
+                    f,
+                    "group {entry}, {what}: an event's worst-case evaluation cost reaches {cost} work units, over the budget of {budget}"
+                )
             }
         }
     }

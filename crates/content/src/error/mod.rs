@@ -280,6 +280,22 @@ pub enum ErrorKind {
     EmptyGroup {
         entry: u32,
     },
+    /// A rule outside the index (no anchor) whose key is not zero: a key means
+    /// something only for an anchored rule.
+    KeyWithoutAnchor {
+        rule: u32,
+        key: u64,
+    },
+    /// Evaluating one event could cost more than the published budget: group
+    /// `entry`'s rule `rule` (its id; [`ErrorKind::INDEX_LOOKUPS`] for the
+    /// group's index lookups) brings the worst case of an event of the group's
+    /// kind to `cost` work units (saturated at u32::MAX).
+    CostOverBudget {
+        entry: u32,
+        rule: u32,
+        cost: u32,
+        budget: u32,
+    },
 }
 
 /// `condition` in string errors that concern the rule's name.
@@ -288,6 +304,8 @@ pub(crate) const NAME: u32 = ErrorKind::RULE_NAME;
 impl ErrorKind {
     /// The `condition` of a string error about the rule's name rather than a pattern.
     pub const RULE_NAME: u32 = u32::MAX;
+    /// The `rule` of a cost error charged to a group's index lookups.
+    pub const INDEX_LOOKUPS: u32 = u32::MAX;
 }
 
 mod display;

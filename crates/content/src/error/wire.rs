@@ -77,6 +77,8 @@ impl ValidationError {
             IndexNotSorted { .. } => 44,
             AnchorMaskMismatch { .. } => 45,
             EmptyGroup { .. } => 46,
+            KeyWithoutAnchor { .. } => 47,
+            CostOverBudget { .. } => 48,
         }
     }
 
@@ -130,6 +132,8 @@ impl ValidationError {
             StringOutOfBounds { rule, condition, end, pool } => [rule, condition, end, pool],
             BadAnchor { rule, anchor } => [rule, anchor.into(), 0, 0],
             IndexKeyMismatch { rule } | IndexNotSorted { rule } => [rule, 0, 0, 0],
+            KeyWithoutAnchor { rule, key } => [rule, lo(key), hi(key), 0],
+            CostOverBudget { entry, rule, cost, budget } => [entry, rule, cost, budget],
         }
     }
 
@@ -185,6 +189,8 @@ impl ValidationError {
             44 => IndexNotSorted { rule: a },
             45 => AnchorMaskMismatch { entry: a },
             46 => EmptyGroup { entry: a },
+            47 => KeyWithoutAnchor { rule: a, key: wide(b, c) },
+            48 => CostOverBudget { entry: a, rule: b, cost: c, budget: d },
             _ => return None,
         };
         Some(ValidationError { offset: usize::try_from(offset).ok()?, kind })

@@ -3,6 +3,7 @@
 //! the published limits before any loop is sized from them.
 
 use crate::checksum::content_checksum;
+use crate::cost;
 use crate::error::{ErrorKind, Limit, ValidationError};
 use crate::format::{self, condition, group, header, rule, section};
 use crate::view::{Content, entry};
@@ -28,13 +29,16 @@ pub(super) fn small(v: usize) -> u32 {
 /// for the running one). The schema version in the header is informational:
 /// compatibility is decided field by field, so content compiled for a newer
 /// schema is accepted exactly when every field it reads is one this sensor
-/// supplies, with the type it supplies.
+/// supplies, with the type it supplies. Last, its worst-case evaluation cost
+/// ([`Content::worst_case_cost`]) must be within [`format::MAX_EVALUATION_COST`].
 #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
 pub fn validate<'a>(bytes: &'a [u8], schema: &Schema) -> Result<Content<'a>> {
     check_header(bytes)?;
     let (content, offsets) = check_directory(bytes)?;
     let mut walk = Walk::new(content, offsets, schema);
     walk.groups()?;
+    let tables = [walk.section_start(section::GROUPS), walk.section_start(section::RULES)];
+    cost::check(&content, schema, format::MAX_EVALUATION_COST, tables)?;
     Ok(content)
 }
 

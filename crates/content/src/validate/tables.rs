@@ -35,7 +35,7 @@ impl<'a, 's> Walk<'a, 's> {
         Walk { content, offsets, schema, ids: [0; MAX_RULES_WORDS], next_rule: 0, next_condition: 0 }
     }
 
-    fn section_start(&self, id: u16) -> usize {
+    pub(super) fn section_start(&self, id: u16) -> usize {
         self.offsets.get(usize::from(id).saturating_sub(1)).copied().unwrap_or(0)
     }
 
@@ -153,6 +153,12 @@ impl<'a, 's> Walk<'a, 's> {
                 return err(
                     at.saturating_add(rule::ANCHOR),
                     ErrorKind::BadAnchor { rule: r.id, anchor: r.anchor },
+                );
+            }
+            if r.key != 0 {
+                return err(
+                    at.saturating_add(rule::KEY),
+                    ErrorKind::KeyWithoutAnchor { rule: r.id, key: r.key },
                 );
             }
             if previous.is_some_and(|p| p >= r.id) {
