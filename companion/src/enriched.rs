@@ -58,7 +58,8 @@ const DLL_FILE: FileNames = FileNames {
 
 /// (DOS path's ECS name, NT path's ECS name) of each path an event names.
 const PROCESS_EXECUTABLE: (&str, &str) = ("process.executable", "ringfence.process.executable_nt");
-const PARENT_EXECUTABLE: (&str, &str) = ("process.parent.executable", "ringfence.process.parent.executable_nt");
+const PARENT_EXECUTABLE: (&str, &str) =
+    ("process.parent.executable", "ringfence.process.parent.executable_nt");
 const DLL_PATH: (&str, &str) = ("dll.path", "ringfence.dll.path_nt");
 
 /// Adds what `e` holds for `record` to its ECS document: paths in DOS form
@@ -70,11 +71,20 @@ pub fn put_ecs(record: &Record<'_>, e: &Enrichment, doc: &mut Doc, escaped: &mut
         EventKind::ProcessStart => {
             use field::ProcessStart as F;
             put_path(doc, escaped, PROCESS_EXECUTABLE, text_of(F::image_path as u8), e.image.as_ref());
-            put_path(doc, escaped, PARENT_EXECUTABLE, text_of(F::parent_image_path as u8), e.parent_image.as_ref());
+            put_path(
+                doc,
+                escaped,
+                PARENT_EXECUTABLE,
+                text_of(F::parent_image_path as u8),
+                e.parent_image.as_ref(),
+            );
             put_user(doc, e.user.as_ref(), text_of(F::user_sid as u8), "process.user.name", true);
             put_user(doc, e.parent_user.as_ref(), None, "process.parent.user.name", false);
             if let Some(level) = integrity(record) {
-                doc.put("ringfence.process.integrity_level_name", Leaf::Str(level.sysmon_name(false).into_owned()));
+                doc.put(
+                    "ringfence.process.integrity_level_name",
+                    Leaf::Str(level.sysmon_name(false).into_owned()),
+                );
             }
             put_file(doc, &PROCESS_FILE, e.file.as_ref());
         }
@@ -86,7 +96,13 @@ pub fn put_ecs(record: &Record<'_>, e: &Enrichment, doc: &mut Doc, escaped: &mut
         EventKind::ImageLoad => {
             use field::ImageLoad as F;
             put_path(doc, escaped, DLL_PATH, text_of(F::image_path as u8), e.image.as_ref());
-            put_path(doc, escaped, PROCESS_EXECUTABLE, text_of(F::process_image_path as u8), e.process_image.as_ref());
+            put_path(
+                doc,
+                escaped,
+                PROCESS_EXECUTABLE,
+                text_of(F::process_image_path as u8),
+                e.process_image.as_ref(),
+            );
             put_user(doc, e.user.as_ref(), text_of(F::user_sid as u8), "process.user.name", true);
             put_file(doc, &DLL_FILE, e.file.as_ref());
             let level = record.field(F::signature_level as u8).and_then(|v| v.as_u64()).unwrap_or(0);
@@ -127,7 +143,13 @@ fn leaf(t: Text<'_>, name: &'static str, escaped: &mut Vec<&'static str>) -> Lea
 /// The schema's `DOMAIN\user` field at `name_field`; for the event's own user
 /// (`subject`) also ECS's `user.id` (the SID), `user.name` and `user.domain`,
 /// or why the SID has no name.
-fn put_user(doc: &mut Doc, account: Option<&Account>, sid: Option<Text<'_>>, name_field: &'static str, subject: bool) {
+fn put_user(
+    doc: &mut Doc,
+    account: Option<&Account>,
+    sid: Option<Text<'_>>,
+    name_field: &'static str,
+    subject: bool,
+) {
     if subject {
         if let Some(sid) = sid.filter(|s| !s.is_empty()) {
             doc.put("user.id", Leaf::Str(text::render(sid).value));
@@ -153,7 +175,9 @@ fn put_user(doc: &mut Doc, account: Option<&Account>, sid: Option<Text<'_>>, nam
 fn put_file(doc: &mut Doc, names: &FileNames, file: Option<&FileEnrichment>) {
     match file {
         None => {}
-        Some(FileEnrichment::NotEnriched(why)) => doc.put("ringfence.not_enriched.file", Leaf::Static(why.as_str())),
+        Some(FileEnrichment::NotEnriched(why)) => {
+            doc.put("ringfence.not_enriched.file", Leaf::Static(why.as_str()))
+        }
         Some(FileEnrichment::Done(outcome)) => match outcome.as_ref() {
             Err(failure) => doc.put("ringfence.not_enriched.file", Leaf::Str(failure.to_string())),
             Ok(facts) => put_facts(doc, names, facts),
@@ -283,6 +307,10 @@ pub fn table_user(record: &Record<'_>, e: Option<&Enrichment>, sid_field: u8) ->
 pub fn table_path(record: &Record<'_>, forms: Option<&PathForms>, nt_field: u8) -> String {
     match forms {
         Some(f) => text::render(Text::wide(&f.dos)).value,
-        None => record.field(nt_field).and_then(|v| v.as_text()).map(|t| text::render(t).value).unwrap_or_default(),
+        None => record
+            .field(nt_field)
+            .and_then(|v| v.as_text())
+            .map(|t| text::render(t).value)
+            .unwrap_or_default(),
     }
 }

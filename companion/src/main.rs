@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::{Parser, Subcommand, ValueEnum};
 use ringfence_companion::commands::{self, Failure};
 use ringfence_companion::device::open_system_device;
-use ringfence_companion::exit;
-use ringfence_companion::trust_cmd::{Release, parse_ring, parse_sensor_version};
 use ringfence_companion::enrich::files::FileConfig;
 use ringfence_companion::enrich::hashes::HashAlgorithms;
 use ringfence_companion::enrich::stage::{EnrichConfig, Enricher, Sources};
+use ringfence_companion::exit;
+use ringfence_companion::trust_cmd::{Release, parse_ring, parse_sensor_version};
 use ringfence_companion::{EventStream, Format, Host};
 
 /// The user-mode companion of ringfence.sys: stream its events as ECS JSON,
@@ -271,7 +271,8 @@ fn main() -> ExitCode {
             let flag = Arc::clone(&stop);
             // Without a handler Ctrl-C would kill the process before the summary.
             let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
-            let files = (!no_file_identity).then(|| FileConfig { algorithms: hashes, ..FileConfig::default() });
+            let files =
+                (!no_file_identity).then(|| FileConfig { algorithms: hashes, ..FileConfig::default() });
             let config = EnrichConfig { files, ..EnrichConfig::default() };
             let enrich_failure = |message: String| Failure::Enrichment { message };
             Sources::this_machine()

@@ -259,10 +259,9 @@ pub fn table_details(record: &Record<'_>, e: Option<&Enrichment>) -> String {
             let parent = path(e.and_then(|e| e.parent_image.as_ref()), F::parent_image_path as u8);
             let parent_name = parent.rsplit('\\').next().filter(|n| !n.is_empty()).unwrap_or("?");
             line.push_str(&format!(" <- {parent_name} ({})", n(F::parent_pid as u8)));
-            let parent_user = e
-                .and_then(|e| e.parent_user.as_ref())
-                .map(ToString::to_string)
-                .or_else(|| record.field(F::parent_user_sid as u8).and_then(|v| v.as_text()).map(|t| printable(t)));
+            let parent_user = e.and_then(|e| e.parent_user.as_ref()).map(ToString::to_string).or_else(|| {
+                record.field(F::parent_user_sid as u8).and_then(|v| v.as_text()).map(|t| printable(t))
+            });
             if let Some(user) = parent_user.filter(|u| !u.is_empty()) {
                 line.push_str(&format!(" user {}", printable_str(&user)));
             }

@@ -154,7 +154,13 @@ impl SysmonWriter {
     /// A sensor record Sysmon has no event for, in the shape of Sysmon's own
     /// error event (EventID 255: `UtcTime`, `ID`, `Description`): ringfence's
     /// lost-events records, so that a Sysmon-shaped stream says what it lost.
-    pub fn write_error<W: Write + ?Sized>(&self, time: u64, id: &str, description: &str, out: &mut W) -> io::Result<()> {
+    pub fn write_error<W: Write + ?Sized>(
+        &self,
+        time: u64,
+        id: &str,
+        description: &str,
+        out: &mut W,
+    ) -> io::Result<()> {
         write!(out, "{{\"EventID\":255")?;
         let mut fields = Fields { out };
         fields.put("Computer", &self.computer)?;

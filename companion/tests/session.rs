@@ -361,8 +361,15 @@ fn watch_says_hello_then_loads_content_then_arms_the_wakeup_then_reads() {
     driver.verdict =
         LoadContentResponse { accepted: true, content_version: 2, active_version: 2, ..Default::default() };
     let mut diag = Vec::new();
-    commands::watch(&mut driver, Some(&path), EventStream::new(host(), Format::Json), &mut Vec::new(), &mut diag, || true)
-        .unwrap();
+    commands::watch(
+        &mut driver,
+        Some(&path),
+        EventStream::new(host(), Format::Json),
+        &mut Vec::new(),
+        &mut diag,
+        || true,
+    )
+    .unwrap();
     assert_eq!(driver.calls, [Code::Hello, Code::LoadContent, Code::SetEvent, Code::Read]);
     let diag = String::from_utf8(diag).unwrap();
     assert!(

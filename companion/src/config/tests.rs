@@ -72,7 +72,10 @@ fn an_output_takes_the_sysmon_format_and_an_unknown_format_names_both() {
 fn the_configured_hashes_are_the_enrichment_stages_algorithms_and_none_means_sha256() {
     use crate::enrich::hashes::HashAlgorithms;
     let algorithms = |list: &str| {
-        parse(&format!("[enrichment]\nhashes = {list}\n{MINIMAL}"), Path::new("/")).unwrap().enrichment.algorithms()
+        parse(&format!("[enrichment]\nhashes = {list}\n{MINIMAL}"), Path::new("/"))
+            .unwrap()
+            .enrichment
+            .algorithms()
     };
     assert_eq!(
         algorithms("[\"imphash\", \"md5\"]"),

@@ -17,7 +17,7 @@ use ringfence_wire::{EventKind, Fields, Record};
 
 use super::account::{Account, AccountLookup, AccountTable, Accounts};
 use super::dos_path::{PathOrigin, VolumeMap};
-use super::files::{FileBatch, FileConfig, FileEnrichment, FileIdentities, FileLookup, NotEnriched};
+use super::files::{FileConfig, FileEnrichment, FileIdentities, FileLookup, NotEnriched};
 use super::process_guid::HostIdentity;
 use super::sid::Sid;
 
@@ -99,7 +99,8 @@ impl FileLocation {
                     ("UNC".to_owned(), unc)
                 } else {
                     let (drive, rest) = dos.split_once(':')?;
-                    let letter = drive.chars().next().filter(|c| c.is_ascii_alphabetic() && drive.len() == 1)?;
+                    let letter =
+                        drive.chars().next().filter(|c| c.is_ascii_alphabetic() && drive.len() == 1)?;
                     (letter.to_ascii_uppercase().to_string(), rest)
                 };
                 let mut path = root.join(head);
@@ -228,7 +229,8 @@ impl Enricher {
     /// Enriches the records of one READ batch, in order.
     pub fn enrich_batch(&mut self, records: &[Record<'_>]) -> Vec<Enrichment> {
         let deadline = Instant::now().checked_add(self.wait).unwrap_or_else(Instant::now);
-        let mut enrichments: Vec<Enrichment> = records.iter().map(|r| self.paths_and_users(r, deadline)).collect();
+        let mut enrichments: Vec<Enrichment> =
+            records.iter().map(|r| self.paths_and_users(r, deadline)).collect();
         let Some(files) = &self.files else { return enrichments };
         let mut batch = files.batch();
         // First pass: ask for every file, so that the workers read them side by side.
@@ -237,7 +239,11 @@ impl Enricher {
             .zip(&enrichments)
             .map(|(record, e)| {
                 let image = e.image.as_ref().filter(|_| has_file_identity(record.kind()))?;
-                Some(local_path(&self.location, image).map(|p| batch.request(&p)).ok_or(NotEnriched::NoDosPath))
+                Some(
+                    local_path(&self.location, image)
+                        .map(|p| batch.request(&p))
+                        .ok_or(NotEnriched::NoDosPath),
+                )
             })
             .collect();
         // Second pass: take each answer, waiting until the deadline at the latest.
@@ -256,8 +262,15 @@ impl Enricher {
     }
 
     fn paths_and_users(&mut self, record: &Record<'_>, deadline: Instant) -> Enrichment {
-        let path = |i: u8| record.field(i).and_then(|v| v.as_text()).map(|t| self.dos(&t.units().collect::<Vec<_>>()));
-        let sid = |i: u8| record.field(i).and_then(|v| v.as_text()).map(|t| String::from_utf16_lossy(&t.units().collect::<Vec<_>>()));
+        let path = |i: u8| {
+            record.field(i).and_then(|v| v.as_text()).map(|t| self.dos(&t.units().collect::<Vec<_>>()))
+        };
+        let sid = |i: u8| {
+            record
+                .field(i)
+                .and_then(|v| v.as_text())
+                .map(|t| String::from_utf16_lossy(&t.units().collect::<Vec<_>>()))
+        };
         let (image, process_image, parent_image, user, parent_user) = match record.kind() {
             EventKind::ProcessStart => {
                 use field::ProcessStart as F;
@@ -275,7 +288,13 @@ impl Enricher {
             }
             EventKind::ImageLoad => {
                 use field::ImageLoad as F;
-                (path(F::image_path as u8), path(F::process_image_path as u8), None, sid(F::user_sid as u8), None)
+                (
+                    path(F::image_path as u8),
+                    path(F::process_image_path as u8),
+                    None,
+                    sid(F::user_sid as u8),
+                    None,
+                )
             }
             EventKind::LostEvents | EventKind::ContentChanged => return Enrichment::default(),
         };

@@ -135,7 +135,8 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
         let host = config.host_name.clone().map_or_else(Host::local, |name| Host { name });
         let started = clock.now();
         let connect = Retry::new(config.retry_max);
-        let sources = Sources::this_machine().map_err(|e| format!("the enrichment stage cannot start: {e}"))?;
+        let sources =
+            Sources::this_machine().map_err(|e| format!("the enrichment stage cannot start: {e}"))?;
         let stream = enriched_stream(&config, &host, sources)?;
         Ok(Service {
             stream,
@@ -476,7 +477,8 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
             outs.push((Format::Sysmon, &mut sysmon));
         }
         let mut diag = Vec::new();
-        let rendered = self.stream.render_batch_to(batch, &mut outs, &mut diag).map(|o| o.rendered).unwrap_or(0);
+        let rendered =
+            self.stream.render_batch_to(batch, &mut outs, &mut diag).map(|o| o.rendered).unwrap_or(0);
         drop(outs);
         if self.stream.summary().restarts > restarts {
             let record = ServiceRecord::new(
