@@ -165,19 +165,28 @@ fn an_intrusion_process_start_in_ecs_has_dos_paths_its_parent_its_user_integrity
     assert_eq!(p["name"], "powershell.exe");
     assert_eq!(p["command_line"], POWERSHELL_LINE);
     assert_eq!(p["parent"]["executable"], r"C:\Windows\System32\cmd.exe");
-    assert_eq!(powershell["ringfence"]["process"]["parent"]["executable_nt"], r"\??\C:\Windows\System32\cmd.exe");
+    assert_eq!(
+        powershell["ringfence"]["process"]["parent"]["executable_nt"],
+        r"\??\C:\Windows\System32\cmd.exe"
+    );
     assert_eq!(p["parent"]["command_line"], CMD_LINE);
     assert_eq!(p["parent"]["pid"], 5012);
     assert_eq!(p["user"]["name"], r"FINANCE\ana.silva");
     assert_eq!(p["parent"]["user"]["name"], r"FINANCE\ana.silva");
-    assert_eq!(powershell["user"], serde_json::json!({ "id": USER_SID, "name": "ana.silva", "domain": "FINANCE" }));
+    assert_eq!(
+        powershell["user"],
+        serde_json::json!({ "id": USER_SID, "name": "ana.silva", "domain": "FINANCE" })
+    );
     assert_eq!(powershell["ringfence"]["process"]["integrity_level_name"], "Medium");
     assert_eq!(p["entity_id"], host.process_guid(key(powershell)).hex());
     assert_eq!(p["parent"]["entity_id"], cmd["process"]["entity_id"], "the child names its parent's id");
     assert_eq!(cmd["process"]["entity_id"], host.process_guid(key(cmd)).hex());
     // explorer.exe was running before the driver: its path comes from SeLocateProcessImageName.
     assert_eq!(cmd["process"]["parent"]["executable"], r"C:\Windows\explorer.exe");
-    assert_eq!(cmd["ringfence"]["process"]["parent"]["executable_nt"], r"\Device\HarddiskVolume3\Windows\explorer.exe");
+    assert_eq!(
+        cmd["ringfence"]["process"]["parent"]["executable_nt"],
+        r"\Device\HarddiskVolume3\Windows\explorer.exe"
+    );
     assert_eq!(powershell["ringfence"].get("not_enriched"), None, "nothing was asked that is missing");
 }
 
@@ -264,7 +273,10 @@ fn image_files_on_the_machine_get_hashes_and_a_missing_one_goes_out_not_enriched
     let of = |pid: &str| sysmon.iter().find(|e| e["EventID"] == 1 && e["ProcessId"] == pid).expect("a start");
     assert_eq!(of("5012")["Hashes"], format!("SHA256={sha256}"));
     assert_eq!(of("5012").get("RingfenceNotEnriched"), None);
-    assert_eq!((&of("6144")["Hashes"], &of("6144")["RingfenceNotEnriched"]), (&"-".into(), &"file not found".into()));
+    assert_eq!(
+        (&of("6144")["Hashes"], &of("6144")["RingfenceNotEnriched"]),
+        (&"-".into(), &"file not found".into())
+    );
     // Every process start and image load asked; all but cmd.exe's two are missing here.
     assert!(
         played.diag.contains(

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 use common::sys::ringfence_sys;
-use ringfence_companion::config::{Config, Enrichment, FileOutput, Format, FsyncPolicy, HashAlgorithm, Output};
+use ringfence_companion::config::{
+    Config, Enrichment, FileOutput, Format, FsyncPolicy, HashAlgorithm, Output,
+};
 use ringfence_companion::enrich::stage::FileLocation;
 use ringfence_companion::output::FileSystem;
 use ringfence_companion::service::Service;
@@ -79,12 +81,18 @@ fn the_service_writes_sysmon_shaped_events_beside_ecs_with_the_configured_hashes
     assert_eq!(cmd["User"], r"FINANCE\ana.silva");
     assert_eq!(cmd["IntegrityLevel"], "Medium");
     // MD5 and IMPHASH, as configured; a file that is not a PE has Sysmon's IMPHASH of zeros.
-    let md5 = std::process::Command::new("md5sum").arg(system32.join("cmd.exe")).output().expect("md5sum runs");
+    let md5 =
+        std::process::Command::new("md5sum").arg(system32.join("cmd.exe")).output().expect("md5sum runs");
     let md5 = String::from_utf8(md5.stdout).expect("UTF-8");
     let md5 = md5.split_whitespace().next().expect("a digest").to_uppercase();
     assert_eq!(cmd["Hashes"], format!("MD5={md5},IMPHASH=00000000000000000000000000000000"));
-    let ntdll = events.iter().find(|e| e["EventID"] == 7 && e["ProcessId"] == "6144" && e["ImageLoaded"] == r"C:\Windows\System32\ntdll.dll");
-    assert_eq!(ntdll.map(|e| (&e["RingfenceNotEnriched"], &e["Signed"])), Some((&"file not found".into(), &"true".into())));
+    let ntdll = events.iter().find(|e| {
+        e["EventID"] == 7 && e["ProcessId"] == "6144" && e["ImageLoaded"] == r"C:\Windows\System32\ntdll.dll"
+    });
+    assert_eq!(
+        ntdll.map(|e| (&e["RingfenceNotEnriched"], &e["Signed"])),
+        Some((&"file not found".into(), &"true".into()))
+    );
 
     let ecs = lines(&ecs_dir);
     let ecs_cmd = ecs

@@ -140,7 +140,8 @@ fn main() -> ExitCode {
         s.sources(args.files.clone().map_or(FileLocation::Native, FileLocation::Rooted))
     });
     let files = args.files.is_some().then(|| FileConfig { algorithms: args.hashes, ..FileConfig::default() });
-    let enricher = match Enricher::new(EnrichConfig { files, ..EnrichConfig::default() }, sources, &host.name) {
+    let enricher = match Enricher::new(EnrichConfig { files, ..EnrichConfig::default() }, sources, &host.name)
+    {
         Ok(e) => e,
         Err(e) => return fail(format_args!("the enrichment stage cannot start: {e}")),
     };
@@ -182,8 +183,7 @@ fn main() -> ExitCode {
         let _ = writeln!(
             diag,
             "ringfence-emulate: unloaded cleanly: {} pool allocations freed, no callback, device, link, lock or reference left; deepest stack {} bytes",
-            report.pool_frees,
-            report.max_stack_bytes
+            report.pool_frees, report.max_stack_bytes
         );
         ExitCode::SUCCESS
     } else {

@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 
 use clap::Parser;
-use ringfence_companion::enrich::stage::FileLocation;
 use ringfence_companion::config::{Config, Enrichment, FileOutput, Format, FsyncPolicy, Output};
+use ringfence_companion::enrich::stage::FileLocation;
 use ringfence_companion::output::FileSystem;
 use ringfence_companion::service::Service;
 use ringfence_emulator::{EmulatedSystem, Scenario, Step};
