@@ -77,7 +77,9 @@ fn the_service_writes_sysmon_shaped_events_beside_ecs_with_the_configured_hashes
     assert_eq!((ids.iter().filter(|i| **i == 1).count(), ids.iter().filter(|i| **i == 5).count()), (7, 5));
     let cmd = events.iter().find(|e| e["EventID"] == 1 && e["ProcessId"] == "5012").expect("cmd.exe's start");
     assert_eq!(cmd["Image"], r"C:\Windows\System32\cmd.exe");
-    assert_eq!(cmd["ParentImage"], r"C:\Windows\explorer.exe");
+    let powershell = events.iter().find(|e| e["EventID"] == 1 && e["ProcessId"] == "6144").expect("a start");
+    assert_eq!(powershell["ParentImage"], r"C:\Windows\System32\cmd.exe");
+    assert_eq!(powershell["ParentProcessGuid"], cmd["ProcessGuid"]);
     assert_eq!(cmd["User"], r"FINANCE\ana.silva");
     assert_eq!(cmd["IntegrityLevel"], "Medium");
     // MD5 and IMPHASH, as configured; a file that is not a PE has Sysmon's IMPHASH of zeros.
