@@ -15,6 +15,78 @@ use crate::enrich::token::IntegrityLevel;
 use crate::sysmon::{self, EnrichedEvent, ImageSignature};
 use crate::text;
 
+/// Every name the enrichment stage writes in ECS documents, with what it
+/// holds: the table of ECS.md is generated from this list, and a test checks
+/// that the golden output writes no other.
+pub const ECS_FIELDS: &[(&str, &str)] = &[
+    (
+        "process.executable",
+        "The image path in DOS form (`C:\\…`), replacing the NT form when a rule or the volume map converts it.",
+    ),
+    ("ringfence.process.executable_nt", "The NT form the kernel gave, when the DOS form differs."),
+    ("process.parent.executable", "The parent's image path in DOS form."),
+    ("ringfence.process.parent.executable_nt", "The parent's NT form, when the DOS form differs."),
+    ("dll.path", "The loaded image's path in DOS form."),
+    ("ringfence.dll.path_nt", "The loaded image's NT form, when the DOS form differs."),
+    ("user.id", "The event's user SID (as `process.user.id`)."),
+    ("user.name", "The account name, without its domain (`ana.silva`)."),
+    (
+        "user.domain",
+        "The account's domain (`FINANCE`, `NT AUTHORITY`); left out for names without one (`Everyone`).",
+    ),
+    ("process.user.name", "The user as `DOMAIN\\user`, the form Sysmon's `User` has."),
+    ("process.parent.user.name", "The parent's user as `DOMAIN\\user`."),
+    (
+        "ringfence.process.integrity_level_name",
+        "The integrity level by Sysmon's name: `Low`, `Medium`, `High`, `System`, …",
+    ),
+    (
+        "process.hash.sha256",
+        "SHA-256 of the process's image file, lower-case hex (also `sha1`, `md5` when chosen).",
+    ),
+    ("process.hash.sha1", "SHA-1 of the image file, when chosen."),
+    ("process.hash.md5", "MD5 of the image file, when chosen."),
+    (
+        "process.pe.imphash",
+        "IMPHASH (pefile's definition) of the image, when chosen and it imports anything.",
+    ),
+    (
+        "ringfence.process.hashes",
+        "The chosen hashes in Sysmon's form, `SHA256=…,IMPHASH=…` (upper-case hex).",
+    ),
+    ("process.pe.original_file_name", "`OriginalFilename` of the image's version resource."),
+    ("process.pe.file_version", "`FileVersion` of the version resource (the string, as Sysmon shows it)."),
+    ("process.pe.description", "`FileDescription` of the version resource."),
+    ("process.pe.product", "`ProductName` of the version resource."),
+    ("process.pe.company", "`CompanyName` of the version resource."),
+    ("dll.hash.sha256", "SHA-256 of the loaded image's file (also `sha1`, `md5` when chosen)."),
+    ("dll.hash.sha1", "SHA-1 of the loaded image's file, when chosen."),
+    ("dll.hash.md5", "MD5 of the loaded image's file, when chosen."),
+    ("dll.pe.imphash", "IMPHASH of the loaded image, when chosen and it imports anything."),
+    ("ringfence.dll.hashes", "The loaded image's hashes in Sysmon's form."),
+    ("dll.pe.original_file_name", "`OriginalFilename` of the loaded image's version resource."),
+    ("dll.pe.file_version", "`FileVersion` of the loaded image's version resource."),
+    ("dll.pe.description", "`FileDescription` of the loaded image's version resource."),
+    ("dll.pe.product", "`ProductName` of the loaded image's version resource."),
+    ("dll.pe.company", "`CompanyName` of the loaded image's version resource."),
+    (
+        "dll.code_signature.exists",
+        "Whether code integrity found the image signed (`signature_level` above unsigned); left out when it did not check.",
+    ),
+    (
+        "dll.code_signature.status",
+        "`Valid` for a validated signature, `Unavailable` for an unsigned image (Sysmon's `SignatureStatus`).",
+    ),
+    (
+        "ringfence.not_enriched.file",
+        "Why the image file's identity is missing: `timed_out`, `busy` (workers' queue full), `no_dos_path`, `file not found`, `access denied or locked`, …",
+    ),
+    (
+        "ringfence.not_enriched.user",
+        "Why the user has no name: `not found`, `timed out`, `lookup queue full`, `lookup failed (error N)`.",
+    ),
+];
+
 /// The ECS names of one image's file identity: the process's or the DLL's.
 struct FileNames {
     sha256: &'static str,

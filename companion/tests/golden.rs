@@ -172,3 +172,58 @@ fn ecs_md_lists_every_schema_field_under_its_ecs_name() {
     }
     assert_eq!(doc, expected, "ECS.md's schema table is out of date: run with RINGFENCE_BLESS=1");
 }
+
+/// The enrichment table of ECS.md, generated from `enriched::ECS_FIELDS`.
+fn enrichment_table() -> String {
+    let mut t = String::from("| ECS name | value |\n|---|---|\n");
+    for (name, meaning) in ringfence_companion::enriched::ECS_FIELDS {
+        t.push_str(&format!("| `{name}` | {meaning} |\n"));
+    }
+    t
+}
+
+#[test]
+fn ecs_md_lists_every_field_the_enrichment_stage_writes() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ECS.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let (start, end) = ("<!-- enrichment-table:start -->\n", "<!-- enrichment-table:end -->");
+    let (head, rest) = doc.split_once(start).expect("start marker");
+    let (_, tail) = rest.split_once(end).expect("end marker");
+    let expected = format!("{head}{start}{}{end}{tail}", enrichment_table());
+    if std::env::var_os("RINGFENCE_BLESS").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+        return;
+    }
+    assert_eq!(doc, expected, "ECS.md's enrichment table is out of date: run with RINGFENCE_BLESS=1");
+}
+
+/// Dotted names of every leaf of `value`.
+fn leaves(prefix: &str, value: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+    match value.as_object() {
+        Some(map) => {
+            for (key, inner) in map {
+                let name = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                leaves(&name, inner, out);
+            }
+        }
+        None => {
+            out.insert(prefix.to_owned());
+        }
+    }
+}
+
+#[test]
+fn every_name_enrichment_adds_to_the_golden_batch_is_one_ecs_md_lists() {
+    let names = |text: Vec<u8>| {
+        let mut set = std::collections::BTreeSet::new();
+        for line in String::from_utf8(text).unwrap().lines() {
+            leaves("", &serde_json::from_str(line).unwrap(), &mut set);
+        }
+        set
+    };
+    let (plain, enriched) = (names(render(Format::Json).0), names(render_enriched(Format::Json).0));
+    let listed: std::collections::BTreeSet<String> =
+        ringfence_companion::enriched::ECS_FIELDS.iter().map(|(n, _)| (*n).to_owned()).collect();
+    let added: Vec<&String> = enriched.difference(&plain).filter(|n| !listed.contains(*n)).collect();
+    assert_eq!(added, Vec::<&String>::new(), "names enrichment writes that ECS.md does not list");
+}
