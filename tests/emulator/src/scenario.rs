@@ -487,4 +487,27 @@ mod tests {
             Err(ScenarioError::TimeGoesBack { index: 1, at_ms: 4, previous_ms: 5 })
         );
     }
+
+    #[test]
+    fn the_machine_facts_become_the_enrichment_sources_and_bad_ones_are_refused() {
+        let head =
+            "description = \"x\"\nhost = \"h\"\nstart = \"2026-11-25T09:00:00Z\"\nmachine_guid = \"g\"\n";
+        let tail = "[[event]]\nkind = \"image_load\"\nat = 0\npid = 0\nbase = 0\nsize = 1\n";
+        let volume = "[[volume]]\nnt = '\\Device\\HarddiskVolume3'\ndos = 'C:'\n";
+        let account = "[[account]]\nsid = \"S-1-5-21-1-2-3-1001\"\ndomain = \"D\"\nname = \"u\"\n";
+        let s = Scenario::parse(&format!("{head}{volume}{account}{tail}")).unwrap();
+        assert_eq!(s.machine_guid.as_deref(), Some("g"));
+        assert_eq!(s.volumes.pairs().collect::<Vec<_>>(), [(r"\Device\HarddiskVolume3", "C:")]);
+        assert_eq!(s.accounts, [("S-1-5-21-1-2-3-1001".parse().unwrap(), AccountName::new("D", "u"))]);
+        let bad_volume = "[[volume]]\nnt = 'Device'\ndos = 'C:'\n";
+        assert_eq!(
+            Scenario::parse(&format!("{head}{bad_volume}{tail}")),
+            Err(ScenarioError::Volumes(VolumeMapError::NtPrefixNotAbsolute { entry: 0 }))
+        );
+        let bad_account = "[[account]]\nsid = \"S-1-x\"\nname = \"u\"\n";
+        assert_eq!(
+            Scenario::parse(&format!("{head}{bad_account}{tail}")),
+            Err(ScenarioError::AccountSid { index: 0, value: "S-1-x".into() })
+        );
+    }
 }
