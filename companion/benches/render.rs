@@ -6,8 +6,9 @@
 //! 100 through the event stream with its enrichment stage, warm (DOS paths
 //! from a volume map, accounts, each start's and load's image file identity
 //! from the cache, with the stat that checks a file is unchanged once per
-//! distinct path and batch), rendered as ECS and in Sysmon's shape; baseline
-//! in the same run: the same batches rendered as ECS without enrichment.
+//! distinct path and batch), rendered as ECS and in Sysmon's shape, and the
+//! enrichment stage alone over the decoded batches; baseline in the same run:
+//! the same batches rendered as ECS without enrichment.
 
 mod common;
 
@@ -84,6 +85,27 @@ fn stream_enriched(c: &mut Criterion) {
         }
         out.len()
     };
+    group.bench_function("enrichment_stage_alone_warm", |b| {
+        let mut stream_enricher = {
+            let sources = Sources {
+                volumes: VolumeMap::from_pairs([(r"\Device\HarddiskVolume3", "C:")]).unwrap(),
+                files: FileLocation::Rooted(root.path().to_owned()),
+                ..Sources::default()
+            };
+            Enricher::new(EnrichConfig::default(), sources, "bench").unwrap()
+        };
+        let decoded: Vec<Vec<ringfence_wire::Record<'_>>> =
+            batches.iter().map(|b| Records::new(b).flatten().collect()).collect();
+        for records in &decoded {
+            stream_enricher.enrich_batch(records);
+        }
+        b.iter(|| {
+            decoded
+                .iter()
+                .map(|records| stream_enricher.enrich_batch(black_box(records)).len())
+                .sum::<usize>()
+        })
+    });
     group.bench_function("baseline_ecs_without_enrichment", |b| {
         let mut stream = EventStream::new(Host { name: "bench".into() }, Format::Json);
         b.iter(|| run(&mut stream, &mut out))
