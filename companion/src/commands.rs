@@ -12,9 +12,8 @@ use ringfence_wire::ioctl::LoadContentResponse;
 use crate::client::ClientError;
 use crate::device::{Device, DeviceError};
 use crate::exit;
-use crate::render::Host;
 use crate::stats_view;
-use crate::stream::{EventStream, Format};
+use crate::stream::EventStream;
 use crate::watch::{Session, WatchError};
 
 pub use crate::content_cmd::{content_check, content_compile, content_compile_signed, content_show};
@@ -52,6 +51,10 @@ pub enum Failure {
     },
     /// The service could not run, be installed or be controlled.
     Service {
+        message: String,
+    },
+    /// The enrichment stage could not start (its sources or its worker threads).
+    Enrichment {
         message: String,
     },
     /// The driver judged the content in `path` and turned it down.
@@ -126,6 +129,7 @@ impl Failure {
             | Failure::ReadFile { .. }
             | Failure::WriteFile { .. }
             | Failure::Service { .. }
+            | Failure::Enrichment { .. }
             | Failure::KeyFile { .. } => exit::IO,
             Failure::Config { .. }
             | Failure::Compile { .. }
@@ -145,6 +149,7 @@ impl fmt::Display for Failure {
             Failure::Client(e) => e.fmt(f),
             Failure::Output(e) => write!(f, "writing the output failed: {e}"),
             Failure::Config { message } | Failure::Service { message } => f.write_str(message),
+            Failure::Enrichment { message } => write!(f, "the enrichment stage cannot start: {message}"),
             Failure::ReadFile { path, error } => {
                 write!(f, "cannot read {}: {error} (check the path and its permissions)", path.display())
             }
@@ -256,13 +261,12 @@ fn push<D: Device>(session: &mut Session<D>, path: &Path) -> Result<LoadContentR
     }
 }
 
-/// `ringfence watch`: HELLO, optional content, then events until `stop()`;
-/// the summary goes to `diag` on the way out.
+/// `ringfence watch`: HELLO, optional content, then events until `stop()`,
+/// rendered (and enriched) by `stream`; the summary goes to `diag` on the way out.
 pub fn watch<D, W, E, S>(
     device: D,
     content: Option<&Path>,
-    format: Format,
-    host: Host,
+    mut stream: EventStream,
     out: &mut W,
     diag: &mut E,
     stop: S,
@@ -278,7 +282,6 @@ where
         let verdict = push(&mut session, path)?;
         writeln!(diag, "ringfence: {}: {}", path.display(), Verdict(&verdict))?;
     }
-    let mut stream = EventStream::new(host, format);
     let started = Instant::now();
     let outcome = session.watch(&mut stream, out, diag, stop);
     writeln!(diag, "ringfence: {}", stream.summary().display(started.elapsed()))?;

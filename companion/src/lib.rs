@@ -8,6 +8,7 @@
 //!   JSON or table rows, with lost events, gaps and damage accounted.
 //! - [`commands`], [`exit`], [`stats_view`]: what each subcommand does.
 //! - [`sysmon`]: enriched events in Sysmon's shape (EventID 1, 5, 7 and their EventData).
+//! - [`enriched`]: what enrichment added, as ECS fields, Sysmon's events and table words.
 //! - [`enrich`]: DOS paths, accounts, file identity (hashes, PE version), caches and workers.
 // `deny`, not `forbid`: the Windows transport (device/windows.rs) and the Windows enrichment
 // sources (enrich/windows.rs) are the allowed exceptions.
@@ -21,6 +22,7 @@ mod content_cmd;
 pub mod device;
 pub mod doc;
 pub mod enrich;
+pub mod enriched;
 pub mod exit;
 pub mod output;
 pub mod render;

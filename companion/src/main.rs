@@ -10,9 +10,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::{Parser, Subcommand, ValueEnum};
 use ringfence_companion::commands::{self, Failure};
 use ringfence_companion::device::open_system_device;
+use ringfence_companion::enrich::files::FileConfig;
+use ringfence_companion::enrich::hashes::HashAlgorithms;
+use ringfence_companion::enrich::stage::{EnrichConfig, Enricher, Sources};
 use ringfence_companion::exit;
 use ringfence_companion::trust_cmd::{Release, parse_ring, parse_sensor_version};
-use ringfence_companion::{Format, Host};
+use ringfence_companion::{EventStream, Format, Host};
 
 /// The user-mode companion of ringfence.sys: stream its events as ECS JSON,
 /// compile and load its content, read its counters.
@@ -40,6 +43,12 @@ enum Command {
         /// The host.name to put in every event (default: this machine's name).
         #[arg(long, value_name = "NAME")]
         host_name: Option<String>,
+        /// Hashes of process and image files, as Sysmon's HashAlgorithms (`sha256,imphash`, `*`).
+        #[arg(long, value_name = "LIST", default_value = "sha256")]
+        hashes: HashAlgorithms,
+        /// Do not read image files (no hashes, no PE version fields).
+        #[arg(long)]
+        no_file_identity: bool,
     },
     /// Compile, check, show and load content (filter rules).
     #[command(subcommand)]
@@ -188,6 +197,8 @@ enum FormatArg {
     Json,
     /// An aligned table for people.
     Table,
+    /// One JSON object per line in Sysmon's shape (EventID 1, 5, 7 and Sysmon's EventData names).
+    Sysmon,
 }
 
 /// `ringfence service ...`: configuration errors exit 1, everything else that fails 5.
@@ -247,10 +258,11 @@ fn main() -> ExitCode {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let result = match cli.command {
-        Command::Watch { content, format, host_name } => {
+        Command::Watch { content, format, host_name, hashes, no_file_identity } => {
             let format = match format {
                 Some(FormatArg::Json) => Format::Json,
                 Some(FormatArg::Table) => Format::Table,
+                Some(FormatArg::Sysmon) => Format::Sysmon,
                 None if io::stdout().is_terminal() => Format::Table,
                 None => Format::Json,
             };
@@ -259,11 +271,22 @@ fn main() -> ExitCode {
             let flag = Arc::clone(&stop);
             // Without a handler Ctrl-C would kill the process before the summary.
             let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
-            open_system_device().map_err(|e| Failure::Client(e.into())).and_then(|device| {
-                commands::watch(device, content.as_deref(), format, host, &mut out, &mut io::stderr(), || {
-                    stop.load(Ordering::SeqCst)
+            let files =
+                (!no_file_identity).then(|| FileConfig { algorithms: hashes, ..FileConfig::default() });
+            let config = EnrichConfig { files, ..EnrichConfig::default() };
+            let enrich_failure = |message: String| Failure::Enrichment { message };
+            Sources::this_machine()
+                .map_err(|e| enrich_failure(e.to_string()))
+                .and_then(|sources| {
+                    Enricher::new(config, sources, &host.name).map_err(|e| enrich_failure(e.to_string()))
                 })
-            })
+                .and_then(|enricher| {
+                    let stream = EventStream::with_enricher(host, enricher, format);
+                    let device = open_system_device().map_err(|e| Failure::Client(e.into()))?;
+                    commands::watch(device, content.as_deref(), stream, &mut out, &mut io::stderr(), || {
+                        stop.load(Ordering::SeqCst)
+                    })
+                })
         }
         Command::Content(ContentCommand::Compile { rules, output, sign, release }) => match sign {
             None => commands::content_compile(&rules, &output, &mut out),

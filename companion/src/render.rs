@@ -10,6 +10,9 @@ use ringfence_wire::{EventKind, Fields, KindDef, Record, Text, Value};
 use serde_json::Value as Json;
 
 use crate::doc::{Doc, Leaf};
+use crate::enrich::process_guid::HostIdentity;
+use crate::enrich::stage::{Enrichment, PathForms};
+use crate::enriched;
 use crate::text;
 use crate::time::rfc3339;
 
@@ -46,22 +49,14 @@ pub fn classification(kind: EventKind) -> (&'static [&'static str], &'static [&'
     }
 }
 
-/// The host half of an entity id: FNV-1a (64 bit) of the host name in lower
-/// case, so that the same machine gives the same ids whoever renders them.
-pub fn host_id(host_name: &str) -> u64 {
-    host_name
-        .to_lowercase()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
-}
-
-/// `process.entity_id` of a process: the host id then the process's start key
-/// (`PsGetProcessStartKey`, which embeds the boot id), 16 hex digits each.
-/// Unique across pid reuse and reboots on one host, and across hosts; the same
-/// process gets the same id in its start, its image loads, its exit and as the
-/// parent of its children.
-pub fn entity_id(host_id: u64, start_key: u64) -> String {
-    format!("{host_id:016x}{start_key:016x}")
+/// `process.entity_id` of a process: its ProcessGuid's 32 hex digits, from
+/// the host identity and the process's start key (`PsGetProcessStartKey`,
+/// which embeds the boot id). Unique across pid reuse and reboots on one host,
+/// and across hosts; the same process gets the same id in its start, its image
+/// loads, its exit and as the parent of its children, and the same digits as
+/// its Sysmon-shaped `ProcessGuid`.
+pub fn entity_id(host: HostIdentity, start_key: u64) -> String {
+    host.process_guid(start_key).hex()
 }
 
 /// Renders records. Stateless apart from the host: every id a record refers
@@ -69,12 +64,23 @@ pub fn entity_id(host_id: u64, start_key: u64) -> String {
 #[derive(Debug)]
 pub struct Renderer {
     host_name: Arc<str>,
-    host_id: u64,
+    identity: HostIdentity,
 }
 
 impl Renderer {
+    /// A renderer whose host identity is the host name (in lower case).
     pub fn new(host: Host) -> Self {
-        Renderer { host_id: host_id(&host.name), host_name: Arc::from(host.name) }
+        let identity = HostIdentity::from_host_name(&host.name);
+        Renderer::with_identity(host, identity)
+    }
+
+    /// A renderer for a host of known identity (`MachineGuid`, the scenario's).
+    pub fn with_identity(host: Host, identity: HostIdentity) -> Self {
+        Renderer { identity, host_name: Arc::from(host.name) }
+    }
+
+    pub fn host_name(&self) -> &str {
+        &self.host_name
     }
 
     /// The ECS document for `record`; updates the process table.
@@ -82,8 +88,13 @@ impl Renderer {
         self.doc(record).into_json()
     }
 
-    /// The ECS document for `record`, ready to write; updates the process table.
+    /// The ECS document for `record`, ready to write.
     pub fn doc(&mut self, record: &Record<'_>) -> Doc {
+        self.doc_with(record, None)
+    }
+
+    /// The ECS document for `record` with what enrichment added to it.
+    pub fn doc_with(&mut self, record: &Record<'_>, enrichment: Option<&Enrichment>) -> Doc {
         let kind = record.kind();
         let (category, ty, action) = classification(kind);
         let mut doc = Doc::default();
@@ -118,6 +129,9 @@ impl Renderer {
             doc.put(def.ecs, json_value(value, def.ecs, &mut escaped));
         }
         self.add_derived(record, &mut doc, &mut escaped);
+        if let Some(enrichment) = enrichment {
+            crate::enriched::put_ecs(record, enrichment, &mut doc, &mut escaped);
+        }
         if !escaped.is_empty() {
             doc.put("ringfence.escaped", Leaf::List(escaped));
         }
@@ -128,7 +142,7 @@ impl Renderer {
     /// start keys it carries. Absent when the driver could not name the process.
     pub fn entity_ids(&self, record: &Record<'_>) -> (Option<String>, Option<String>) {
         let key = |i: u8| record.field(i).and_then(|v| v.as_u64());
-        let id = |key: Option<u64>| key.map(|k| entity_id(self.host_id, k));
+        let id = |key: Option<u64>| key.map(|k| entity_id(self.identity, k));
         match record.kind() {
             EventKind::ProcessStart => {
                 use field::ProcessStart as F;
@@ -179,7 +193,17 @@ impl Renderer {
 
     /// Writes `record` as one JSON line.
     pub fn write_json<W: Write + ?Sized>(&mut self, record: &Record<'_>, out: &mut W) -> io::Result<()> {
-        self.doc(record).write(out)?;
+        self.write_json_with(record, None, out)
+    }
+
+    /// Writes `record` with its enrichment as one JSON line.
+    pub fn write_json_with<W: Write + ?Sized>(
+        &mut self,
+        record: &Record<'_>,
+        enrichment: Option<&Enrichment>,
+        out: &mut W,
+    ) -> io::Result<()> {
+        self.doc_with(record, enrichment).write(out)?;
         out.write_all(b"\n")
     }
 
@@ -190,50 +214,85 @@ impl Renderer {
 
     /// Writes `record` as one row of the human table.
     pub fn write_table_row<W: Write + ?Sized>(&mut self, record: &Record<'_>, out: &mut W) -> io::Result<()> {
+        self.write_table_row_with(record, None, out)
+    }
+
+    /// Writes `record` with its enrichment as one row of the human table.
+    pub fn write_table_row_with<W: Write + ?Sized>(
+        &mut self,
+        record: &Record<'_>,
+        enrichment: Option<&Enrichment>,
+        out: &mut W,
+    ) -> io::Result<()> {
         let time = rfc3339(record.timestamp()).unwrap_or_else(|| format!("filetime {}", record.timestamp()));
         let pid = record
             .field(0)
             .filter(|_| record.def().fields.first().is_some_and(|f| f.name == "pid"))
             .and_then(|v| v.as_u64())
             .map_or_else(|| "-".to_owned(), |p| p.to_string());
-        let details = table_details(record);
+        let details = table_details(record, enrichment);
         writeln!(out, "{time:<28} {:>8} {:<15} {pid:>6}  {details}", record.sequence(), record.kind().name())
     }
 }
 
-/// The DETAILS column: the fields a person looks at first, one line, no control characters.
-fn table_details(record: &Record<'_>) -> String {
+/// The DETAILS column: the fields a person looks at first, one line, no control
+/// characters. A process start reads `image [command line] user … integrity …
+/// <- parent (ppid) user …`.
+pub fn table_details(record: &Record<'_>, e: Option<&Enrichment>) -> String {
     let t = |i: u8| record.field(i).and_then(|v| v.as_text()).map(|t| printable(t)).unwrap_or_default();
     let n = |i: u8| record.field(i).and_then(|v| v.as_u64()).unwrap_or(0);
+    let path = |forms: Option<&PathForms>, i: u8| printable_str(&enriched::table_path(record, forms, i));
     let mut line = match record.kind() {
         EventKind::ProcessStart => {
             use field::ProcessStart as F;
-            let mut line = format!("ppid {}", n(F::parent_pid as u8));
-            let parent = t(F::parent_image_path as u8);
-            if let Some(name) = parent.rsplit('\\').next().filter(|n| !n.is_empty()) {
-                line.push_str(&format!(" ({name})"));
-            }
-            line.push_str(&format!(" {} [{}]", t(F::image_path as u8), t(F::command_line as u8)));
-            let user = t(F::user_sid as u8);
-            if !user.is_empty() {
-                line.push_str(&format!(" user {user}"));
+            let mut line = format!(
+                "{} [{}]",
+                path(e.and_then(|e| e.image.as_ref()), F::image_path as u8),
+                t(F::command_line as u8)
+            );
+            if let Some(user) = enriched::table_user(record, e, F::user_sid as u8).filter(|u| !u.is_empty()) {
+                line.push_str(&format!(" user {}", printable_str(&user)));
             }
             if let Some(rid) = record.field(F::integrity_level as u8).and_then(|v| v.as_u64()) {
                 line.push_str(&format!(" integrity {}", integrity_name(rid)));
+            }
+            let parent = path(e.and_then(|e| e.parent_image.as_ref()), F::parent_image_path as u8);
+            let parent_name = parent.rsplit('\\').next().filter(|n| !n.is_empty()).unwrap_or("?");
+            line.push_str(&format!(" <- {parent_name} ({})", n(F::parent_pid as u8)));
+            let parent_user = e.and_then(|e| e.parent_user.as_ref()).map(ToString::to_string).or_else(|| {
+                record.field(F::parent_user_sid as u8).and_then(|v| v.as_text()).map(|t| printable(t))
+            });
+            if let Some(user) = parent_user.filter(|u| !u.is_empty()) {
+                line.push_str(&format!(" user {}", printable_str(&user)));
             }
             line
         }
         EventKind::ProcessExit => {
             use field::ProcessExit as F;
-            let image = t(F::image_path as u8);
+            let image = path(e.and_then(|e| e.image.as_ref()), F::image_path as u8);
             let name = image.rsplit('\\').next().unwrap_or_default();
-            let status = format!("exit status {:#010x}", n(F::exit_status as u8));
-            if name.is_empty() { status } else { format!("{name} {status}") }
+            let mut line = format!("exit status {:#010x}", n(F::exit_status as u8));
+            if !name.is_empty() {
+                line = format!("{name} {line}");
+            }
+            if let Some(user) = enriched::table_user(record, e, F::user_sid as u8).filter(|u| !u.is_empty()) {
+                line.push_str(&format!(" user {}", printable_str(&user)));
+            }
+            line
         }
         EventKind::ImageLoad => {
             use field::ImageLoad as F;
             let kernel = if n(F::kernel_image as u8) == 1 { " (kernel)" } else { "" };
-            format!("{} at {:#x}{kernel}", t(F::image_path as u8), n(F::image_base as u8))
+            let mut line = format!(
+                "{} at {:#x}{kernel}",
+                path(e.and_then(|e| e.image.as_ref()), F::image_path as u8),
+                n(F::image_base as u8)
+            );
+            let process = path(e.and_then(|e| e.process_image.as_ref()), F::process_image_path as u8);
+            if let Some(name) = process.rsplit('\\').next().filter(|n| !n.is_empty()) {
+                line.push_str(&format!(" into {name}"));
+            }
+            line
         }
         EventKind::LostEvents => {
             use field::LostEvents as F;
@@ -308,7 +367,10 @@ fn integrity_name(rid: u64) -> String {
 
 /// Text for a terminal: the rendered form with control characters escaped.
 fn printable(text: Text<'_>) -> String {
-    let rendered = text::render(text).value;
+    printable_str(&text::render(text).value)
+}
+
+fn printable_str(rendered: &str) -> String {
     rendered
         .chars()
         .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })

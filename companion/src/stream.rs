@@ -1,5 +1,6 @@
-//! Batches in, rendered lines out: decode with ringfence-wire, render the good
-//! prefix, report damage, lost events and gaps on the diagnostic stream, count
+//! Batches in, rendered lines out: decode with ringfence-wire, enrich the good
+//! prefix (paths, users, image files: [`Enricher`]), render it in each output's
+//! format, report damage, lost events and gaps on the diagnostic stream, count
 //! everything for the summary.
 
 use std::fmt;
@@ -10,8 +11,11 @@ use ringfence_wire::batch::Records;
 use ringfence_wire::schema::field;
 use ringfence_wire::{BatchError, DecodeErrorKind, EventKind, Fields, Record};
 
+use crate::enrich::stage::{Enricher, Enrichment, StageCounts};
+use crate::enriched;
 use crate::render::{Host, Renderer};
 use crate::sequence::{Observation, SequenceTracker};
+use crate::sysmon::SysmonWriter;
 
 /// How events are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +24,8 @@ pub enum Format {
     Json,
     /// An aligned table for people.
     Table,
+    /// One JSON object per line in Sysmon's shape (EventID 1, 5, 7 and their EventData).
+    Sysmon,
 }
 
 /// What a watch saw, for the summary.
@@ -35,6 +41,8 @@ pub struct Summary {
     pub restarts: u64,
     /// Batches that ended in bytes that do not decode.
     pub damaged_batches: u64,
+    /// What the enrichment stage did (all zero without one).
+    pub enrichment: StageCounts,
 }
 
 impl Summary {
@@ -69,7 +77,17 @@ impl fmt::Display for SummaryLine<'_> {
             f,
             "; lost {} (announced by the driver), missing unannounced {}, restarts {}, damaged batches {}",
             s.lost, s.unexplained, s.restarts, s.damaged_batches
-        )
+        )?;
+        let e = &s.enrichment;
+        if e.files_asked > 0 || e.users_unnamed > 0 {
+            write!(
+                f,
+                "; not enriched {} (timed out {}, queue full {}), image files unreadable {}, without a DOS path {}, \
+                 users without a name {}",
+                e.not_enriched, e.timed_out, e.busy, e.unreadable, e.no_dos_path, e.users_unnamed
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -86,6 +104,8 @@ pub struct BatchOutcome {
 #[derive(Debug)]
 pub struct EventStream {
     renderer: Renderer,
+    sysmon: SysmonWriter,
+    enricher: Option<Enricher>,
     format: Format,
     tracker: SequenceTracker,
     summary: Summary,
@@ -93,10 +113,30 @@ pub struct EventStream {
 }
 
 impl EventStream {
+    /// Records rendered as the kernel gave them, without an enrichment stage
+    /// (NT paths, SIDs, no file identity).
     pub fn new(host: Host, format: Format) -> Self {
+        let identity = crate::enrich::process_guid::HostIdentity::from_host_name(&host.name);
+        EventStream::build(host, identity, None, format)
+    }
+
+    /// Records enriched by `enricher` before they are rendered.
+    pub fn with_enricher(host: Host, enricher: Enricher, format: Format) -> Self {
+        let identity = enricher.host();
+        EventStream::build(host, identity, Some(enricher), format)
+    }
+
+    fn build(
+        host: Host,
+        identity: crate::enrich::process_guid::HostIdentity,
+        enricher: Option<Enricher>,
+        format: Format,
+    ) -> Self {
         let by_kind = EventKind::ALL.iter().map(|k| (*k, 0)).collect();
         EventStream {
-            renderer: Renderer::new(host),
+            sysmon: SysmonWriter::new(identity, &host.name),
+            renderer: Renderer::with_identity(host, identity),
+            enricher,
             format,
             tracker: SequenceTracker::default(),
             summary: Summary { by_kind, ..Summary::default() },
@@ -111,24 +151,51 @@ impl EventStream {
         W: Write + ?Sized,
         E: Write + ?Sized,
     {
-        let mut rendered = 0usize;
+        let format = self.format;
+        self.render_batch_to(batch, &mut [(format, &mut Unsized(out))], diag)
+    }
+
+    /// Like [`render_batch`](Self::render_batch), each record enriched once
+    /// and written in every `(format, output)` of `outs`.
+    pub fn render_batch_to<E>(
+        &mut self,
+        batch: &[u8],
+        outs: &mut [(Format, &mut dyn Write)],
+        diag: &mut E,
+    ) -> io::Result<BatchOutcome>
+    where
+        E: Write + ?Sized,
+    {
+        let mut records = Vec::new();
         let mut damage = None;
         for item in Records::new(batch) {
             match item {
-                Ok(record) => {
-                    self.account(&record, diag)?;
-                    self.write(&record, out)?;
-                    rendered = rendered.saturating_add(1);
-                }
-                Err(error) => {
-                    self.summary.damaged_batches = self.summary.damaged_batches.saturating_add(1);
-                    writeln!(diag, "ringfence: {}", DamagedBatch { error, len: batch.len() })?;
-                    damage = Some(error);
-                }
+                Ok(record) => records.push(record),
+                Err(error) => damage = Some(error),
             }
+        }
+        let enrichments = match &mut self.enricher {
+            Some(enricher) => enricher.enrich_batch(&records),
+            None => Vec::new(),
+        };
+        let mut rendered = 0usize;
+        for (index, record) in records.iter().enumerate() {
+            self.account(record, diag)?;
+            let enrichment = enrichments.get(index);
+            for (format, out) in outs.iter_mut() {
+                self.write(record, enrichment, *format, &mut **out)?;
+            }
+            rendered = rendered.saturating_add(1);
+        }
+        if let Some(error) = damage {
+            self.summary.damaged_batches = self.summary.damaged_batches.saturating_add(1);
+            writeln!(diag, "ringfence: {}", DamagedBatch { error, len: batch.len() })?;
         }
         self.summary.unexplained = self.tracker.unexplained();
         self.summary.restarts = self.tracker.restarts();
+        if let Some(enricher) = &self.enricher {
+            self.summary.enrichment = enricher.counts();
+        }
         Ok(BatchOutcome { rendered, damage })
     }
 
@@ -173,17 +240,42 @@ impl EventStream {
         }
     }
 
-    fn write<W: Write + ?Sized>(&mut self, record: &Record<'_>, out: &mut W) -> io::Result<()> {
-        match self.format {
-            Format::Json => self.renderer.write_json(record, out),
+    fn write(
+        &mut self,
+        record: &Record<'_>,
+        enrichment: Option<&Enrichment>,
+        format: Format,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        match format {
+            Format::Json => self.renderer.write_json_with(record, enrichment, out),
             Format::Table => {
                 if !self.header_written {
                     Renderer::write_table_header(out)?;
                     self.header_written = true;
                 }
-                self.renderer.write_table_row(record, out)
+                self.renderer.write_table_row_with(record, enrichment, out)
+            }
+            Format::Sysmon => {
+                let none = Enrichment::default();
+                match enriched::sysmon_event(record, enrichment.unwrap_or(&none)) {
+                    Some(event) => self.sysmon.write(&event, out),
+                    None => {
+                        let details = crate::render::table_details(record, None);
+                        if record.kind() == EventKind::ContentChanged {
+                            self.sysmon.write_config_state(record.timestamp(), &details, out)
+                        } else {
+                            self.sysmon.write_error(record.timestamp(), "RingfenceLostEvents", &details, out)
+                        }
+                    }
+                }
             }
         }
+    }
+
+    /// The enrichment stage's counters now (backlog included); zero without one.
+    pub fn enrichment(&self) -> StageCounts {
+        self.enricher.as_ref().map(Enricher::counts).unwrap_or_default()
     }
 
     /// Continues the accounting of a stream whose records up to `sequence`
@@ -200,6 +292,23 @@ impl EventStream {
 
     pub fn summary(&self) -> &Summary {
         &self.summary
+    }
+}
+
+/// An unsized writer behind a sized one, to be handed on as `&mut dyn Write`.
+struct Unsized<'w, W: ?Sized>(&'w mut W);
+
+impl<W: Write + ?Sized> Write for Unsized<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.0.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
     }
 }
 
@@ -282,6 +391,7 @@ mod tests {
             unexplained: 2,
             restarts: 1,
             damaged_batches: 0,
+            enrichment: StageCounts::default(),
         };
         assert_eq!(
             summary.display(Duration::from_secs(4)).to_string(),

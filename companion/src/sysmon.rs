@@ -151,6 +151,42 @@ impl SysmonWriter {
         fields.out.write_all(b"}\n")
     }
 
+    /// A sensor record Sysmon has no event for, in the shape of Sysmon's own
+    /// error event (EventID 255: `UtcTime`, `ID`, `Description`): ringfence's
+    /// lost-events records, so that a Sysmon-shaped stream says what it lost.
+    pub fn write_error<W: Write + ?Sized>(
+        &self,
+        time: u64,
+        id: &str,
+        description: &str,
+        out: &mut W,
+    ) -> io::Result<()> {
+        write!(out, "{{\"EventID\":255")?;
+        let mut fields = Fields { out };
+        fields.put("Computer", &self.computer)?;
+        fields.put("UtcTime", &utc_or_note(time))?;
+        fields.put("ID", id)?;
+        fields.put("Description", description)?;
+        fields.out.write_all(b"}\n")
+    }
+
+    /// A content change, in the shape of Sysmon's configuration-change event
+    /// (EventID 16: `UtcTime`, `Configuration`, `ConfigurationFileHash`).
+    pub fn write_config_state<W: Write + ?Sized>(
+        &self,
+        time: u64,
+        configuration: &str,
+        out: &mut W,
+    ) -> io::Result<()> {
+        write!(out, "{{\"EventID\":16")?;
+        let mut fields = Fields { out };
+        fields.put("Computer", &self.computer)?;
+        fields.put("UtcTime", &utc_or_note(time))?;
+        fields.put("Configuration", configuration)?;
+        fields.put("ConfigurationFileHash", NONE)?;
+        fields.out.write_all(b"}\n")
+    }
+
     fn process_start<W: Write + ?Sized>(&self, e: &ProcessStart, f: &mut Fields<'_, W>) -> io::Result<()> {
         f.head(e.rule_name.as_deref(), e.time)?;
         self.process(&e.process, f)?;
@@ -204,6 +240,10 @@ pub fn utc_time(filetime: u64) -> Option<String> {
     Some(format!("{} {}", full.get(..10)?, full.get(11..23)?))
 }
 
+fn utc_or_note(time: u64) -> String {
+    utc_time(time).unwrap_or_else(|| format!("Incorrect filetime: {time:#x}"))
+}
+
 fn or_none(value: &Option<String>) -> &str {
     value.as_deref().filter(|v| !v.is_empty()).unwrap_or(NONE)
 }
@@ -228,8 +268,7 @@ impl<W: Write + ?Sized> Fields<'_, W> {
     /// RuleName, UtcTime.
     fn head(&mut self, rule_name: Option<&str>, time: u64) -> io::Result<()> {
         self.put("RuleName", rule_name.filter(|r| !r.is_empty()).unwrap_or(NONE))?;
-        let utc = utc_time(time).unwrap_or_else(|| format!("Incorrect filetime: {time:#x}"));
-        self.put("UtcTime", &utc)
+        self.put("UtcTime", &utc_or_note(time))
     }
 
     /// FileVersion, Description, Product, Company, OriginalFileName.

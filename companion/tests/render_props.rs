@@ -260,8 +260,10 @@ fn entity_ids_join_a_process_across_its_records_and_its_children() {
     let batch = common::golden_batch();
     let records: Vec<_> = ringfence_wire::batch::Records::new(&batch).filter_map(Result::ok).collect();
     let ids: Vec<_> = records.iter().map(|r| renderer.entity_ids(r)).collect();
-    let own =
-        ringfence_companion::render::entity_id(ringfence_companion::render::host_id("golden-host"), key);
+    let host = ringfence_companion::enrich::process_guid::HostIdentity::from_host_name("golden-host");
+    let own = ringfence_companion::render::entity_id(host, key);
+    assert_eq!(own, host.process_guid(key).hex(), "the ProcessGuid's digits");
+    assert!(own.ends_with("0003000000001234"), "{own}");
     assert_eq!(ids[0].0.as_deref(), Some(own.as_str()), "the start");
     assert_eq!(ids[1].0.as_deref(), Some(own.as_str()), "its image load");
     assert_eq!(ids[2].1.as_deref(), Some(own.as_str()), "its child's parent");

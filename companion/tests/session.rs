@@ -132,8 +132,7 @@ fn a_refused_read_stops_the_watch_with_the_status_and_exit_code_4() {
     let failure = commands::watch(
         Starved(ScriptedDriver::new()),
         None,
-        Format::Json,
-        host(),
+        EventStream::new(host(), Format::Json),
         &mut out,
         &mut diag,
         || false,
@@ -362,8 +361,15 @@ fn watch_says_hello_then_loads_content_then_arms_the_wakeup_then_reads() {
     driver.verdict =
         LoadContentResponse { accepted: true, content_version: 2, active_version: 2, ..Default::default() };
     let mut diag = Vec::new();
-    commands::watch(&mut driver, Some(&path), Format::Json, host(), &mut Vec::new(), &mut diag, || true)
-        .unwrap();
+    commands::watch(
+        &mut driver,
+        Some(&path),
+        EventStream::new(host(), Format::Json),
+        &mut Vec::new(),
+        &mut diag,
+        || true,
+    )
+    .unwrap();
     assert_eq!(driver.calls, [Code::Hello, Code::LoadContent, Code::SetEvent, Code::Read]);
     let diag = String::from_utf8(diag).unwrap();
     assert!(
@@ -393,8 +399,7 @@ fn watch_with_rejected_content_streams_nothing_and_exits_1() {
     let failure = commands::watch(
         &mut driver,
         Some(&path),
-        Format::Json,
-        host(),
+        EventStream::new(host(), Format::Json),
         &mut Vec::new(),
         &mut Vec::new(),
         || true,

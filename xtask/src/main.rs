@@ -17,6 +17,7 @@ usage: cargo xtask <task> [options]
 tasks:
   demo            build ringfence.sys, compile the example content and stream a
                   scenario through the emulated driver, rendered by the companion
+                  (a table, then the same events in Sysmon's shape)
   demo-service [SCENARIO]
                   the companion's service loop writing rotated files from the
                   emulated driver (into target/ringfence-service-demo/)
@@ -218,24 +219,34 @@ fn demo(rest: &[String]) -> Result<(), Failure> {
         .stdout_to_stderr()
         .run()?;
     let scenario = rest.first().map(PathBuf::from).unwrap_or_else(|| root().join(DEMO_SCENARIO));
-    Step::new("stream the scenario through the emulated ringfence.sys", "cargo")
-        .args([
-            "run",
-            "--quiet",
-            "--release",
-            "--package",
-            "ringfence-emulator",
-            "--bin",
-            "ringfence-emulate",
-            "--",
-        ])
-        .arg("--sys")
-        .arg(&sys)
-        .arg("--content")
-        .arg(&content)
-        .arg("--scenario")
-        .arg(scenario)
-        .args(rest.get(1..).unwrap_or_default())
+    let emulate = |name: &str| {
+        Step::new(name, "cargo")
+            .args([
+                "run",
+                "--quiet",
+                "--release",
+                "--package",
+                "ringfence-emulator",
+                "--bin",
+                "ringfence-emulate",
+                "--",
+            ])
+            .arg("--sys")
+            .arg(&sys)
+            .arg("--content")
+            .arg(&content)
+            .arg("--scenario")
+            .arg(&scenario)
+    };
+    let extra = rest.get(1..).unwrap_or_default();
+    emulate("stream the scenario through the emulated ringfence.sys").args(extra).run()?;
+    // Unless another format was asked for: the same events once more, in Sysmon's shape.
+    if extra.iter().any(|a| a.starts_with("--format")) {
+        return Ok(());
+    }
+    emulate("the same events in Sysmon's shape (ringfence watch --format sysmon)")
+        .args(["--format", "sysmon", "--quiet"])
+        .args(extra)
         .run()
 }
 

@@ -54,11 +54,28 @@ pub struct Config {
     pub outputs: Vec<Output>,
 }
 
-/// What the companion computes about images (the work itself is not in this build).
+/// What the companion computes about images.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Enrichment {
-    /// Hashes of process and image files, in the order written, no duplicates.
+    /// Hashes of process and image files, in the order written, no duplicates;
+    /// empty: SHA256, Sysmon's default.
     pub hashes: Vec<HashAlgorithm>,
+}
+
+impl Enrichment {
+    /// The hashes as the enrichment stage takes them.
+    pub fn algorithms(&self) -> crate::enrich::hashes::HashAlgorithms {
+        if self.hashes.is_empty() {
+            return crate::enrich::hashes::HashAlgorithms::default();
+        }
+        let has = |h: HashAlgorithm| self.hashes.contains(&h);
+        crate::enrich::hashes::HashAlgorithms {
+            sha1: has(HashAlgorithm::Sha1),
+            md5: has(HashAlgorithm::Md5),
+            sha256: has(HashAlgorithm::Sha256),
+            imphash: has(HashAlgorithm::Imphash),
+        }
+    }
 }
 
 /// Sysmon's `HashAlgorithms` choices.
@@ -89,6 +106,8 @@ impl HashAlgorithm {
 pub enum Format {
     /// Elastic Common Schema JSON, one document per line.
     Ecs,
+    /// Sysmon's shape: EventID 1, 5, 7 with Sysmon's EventData names and formats.
+    Sysmon,
 }
 
 /// Where events go.
@@ -170,10 +189,6 @@ pub enum Reason {
     UnknownFormat {
         found: String,
     },
-    /// A format this build names but cannot write yet.
-    FormatNotAvailable {
-        format: &'static str,
-    },
     MissingKey {
         output: &'static str,
         key: &'static str,
@@ -228,12 +243,9 @@ impl fmt::Display for ConfigError {
             Reason::UnknownOutputKind { found } => {
                 write!(f, "output kind {found:?} is unknown: use \"file\", \"stdout\" or \"eventlog\"")
             }
-            Reason::UnknownFormat { found } => write!(f, "format {found:?} is unknown: use \"ecs\""),
-            Reason::FormatNotAvailable { format } => write!(
-                f,
-                "format \"{format}\" is not available in this build of ringfence (it needs the enrichment stage): \
-                 use \"ecs\""
-            ),
+            Reason::UnknownFormat { found } => {
+                write!(f, "format {found:?} is unknown: use \"ecs\" or \"sysmon\"")
+            }
             Reason::MissingKey { output, key } => write!(f, "a {output} output needs `{key}`"),
             Reason::KeyNotForOutput { output, key } => {
                 write!(f, "`{key}` does not apply to a {output} output: remove it")

@@ -98,8 +98,7 @@ fn format(text: &str, value: Option<&Spanned<String>>) -> Result<Format, ConfigE
     let line = line_of(text, value.span().start);
     match value.get_ref().as_str() {
         "ecs" => Ok(Format::Ecs),
-        // The Sysmon-shaped output is produced by the enrichment stage, which this build does not have.
-        "sysmon" => Err(ConfigError { line, reason: Reason::FormatNotAvailable { format: "sysmon" } }),
+        "sysmon" => Ok(Format::Sysmon),
         other => Err(ConfigError { line, reason: Reason::UnknownFormat { found: other.to_owned() } }),
     }
 }

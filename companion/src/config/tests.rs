@@ -60,13 +60,29 @@ fn a_file_output_with_only_a_directory_takes_every_default() {
 }
 
 #[test]
-fn the_sysmon_format_is_named_and_refused_until_this_build_can_write_it() {
-    let e = error("[[output]]\nkind = \"stdout\"\nformat = \"sysmon\"\n");
-    assert_eq!(e, ConfigError { line: 3, reason: Reason::FormatNotAvailable { format: "sysmon" } });
+fn an_output_takes_the_sysmon_format_and_an_unknown_format_names_both() {
+    let config = parse("[[output]]\nkind = \"stdout\"\nformat = \"sysmon\"\n", Path::new("/")).unwrap();
+    assert_eq!(config.outputs, vec![Output::Stdout { format: Format::Sysmon }]);
+    let e = error("[[output]]\nkind = \"stdout\"\nformat = \"winlog\"\n");
+    assert_eq!(e, ConfigError { line: 3, reason: Reason::UnknownFormat { found: "winlog".into() } });
+    assert_eq!(e.to_string(), "line 3: format \"winlog\" is unknown: use \"ecs\" or \"sysmon\"");
+}
+
+#[test]
+fn the_configured_hashes_are_the_enrichment_stages_algorithms_and_none_means_sha256() {
+    use crate::enrich::hashes::HashAlgorithms;
+    let algorithms = |list: &str| {
+        parse(&format!("[enrichment]\nhashes = {list}\n{MINIMAL}"), Path::new("/"))
+            .unwrap()
+            .enrichment
+            .algorithms()
+    };
     assert_eq!(
-        e.to_string(),
-        "line 3: format \"sysmon\" is not available in this build of ringfence (it needs the enrichment stage): use \"ecs\""
+        algorithms("[\"imphash\", \"md5\"]"),
+        HashAlgorithms { sha1: false, md5: true, sha256: false, imphash: true }
     );
+    assert_eq!(algorithms("[\"*\"]"), HashAlgorithms::ALL);
+    assert_eq!(algorithms("[]"), HashAlgorithms { sha1: false, md5: false, sha256: true, imphash: false });
 }
 
 #[test]

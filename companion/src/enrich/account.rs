@@ -70,6 +70,12 @@ pub trait AccountLookup: Send + Sync + 'static {
     fn lookup(&self, sid: &Sid) -> Result<AccountName, LookupFailure>;
 }
 
+impl<T: AccountLookup + ?Sized> AccountLookup for Box<T> {
+    fn lookup(&self, sid: &Sid) -> Result<AccountName, LookupFailure> {
+        (**self).lookup(sid)
+    }
+}
+
 /// A fixed table of accounts: the scenario's users in emulation, and the
 /// whole database where no other exists.
 #[derive(Clone, Debug, Default)]

@@ -108,6 +108,9 @@ pub enum NotEnriched {
     TimedOut,
     /// The worker queue was full.
     Busy,
+    /// The path has no DOS form (a device no drive letter names), so there is
+    /// no file user mode can open by it.
+    NoDosPath,
 }
 
 impl NotEnriched {
@@ -115,6 +118,7 @@ impl NotEnriched {
         match self {
             NotEnriched::TimedOut => "timed_out",
             NotEnriched::Busy => "busy",
+            NotEnriched::NoDosPath => "no_dos_path",
         }
     }
 }
@@ -211,6 +215,11 @@ impl FileIdentities {
 
     pub fn cached(&self) -> usize {
         self.cache.len()
+    }
+
+    /// Files queued for a worker or being read now: the backlog.
+    pub fn in_flight(&self) -> usize {
+        self.workers.in_flight()
     }
 
     /// Cache entries forgotten to make room.

@@ -7,6 +7,8 @@
 //!   and PE identity, read within bounds, cached by path and stamp, on workers.
 //! - [`pe`]: IMPHASH (pefile's definition) and the version resource of a PE image.
 //! - [`process_guid`]: ProcessGuid from the host identity and the process start key.
+//! - [`stage`]: the stage the event stream runs: each record's paths, users and
+//!   image file, from the machine's [`stage::Sources`], waited for within a bound.
 //! - `windows` (Windows only): the machine's DOS device map, `LookupAccountSid`, MachineGuid.
 //! - [`workers`], [`cache`]: blocking work off the READ loop, answers kept in
 //!   bounded caches; a caller waits for an answer only up to its own deadline.
@@ -20,6 +22,7 @@ pub mod hashes;
 pub mod pe;
 pub mod process_guid;
 pub mod sid;
+pub mod stage;
 pub mod token;
 #[cfg(windows)]
 pub mod windows;

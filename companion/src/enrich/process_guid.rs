@@ -34,6 +34,11 @@ impl HostIdentity {
         HostIdentity(prefix)
     }
 
+    /// For a machine whose identity is not known: its host name, in lower case.
+    pub fn from_host_name(name: &str) -> Self {
+        HostIdentity::new(&name.to_lowercase())
+    }
+
     pub fn process_guid(self, start_key: u64) -> ProcessGuid {
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&self.0);
@@ -49,6 +54,15 @@ pub struct ProcessGuid(pub [u8; 16]);
 impl ProcessGuid {
     /// All zeros: what Sysmon writes when it has no GUID for a process.
     pub const NONE: ProcessGuid = ProcessGuid([0; 16]);
+
+    /// The 32 hex digits without braces or dashes: ECS's `process.entity_id`.
+    pub fn hex(self) -> String {
+        self.0.iter().fold(String::with_capacity(32), |mut out, b| {
+            use std::fmt::Write;
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+    }
 
     /// The start key it was made from.
     pub fn start_key(self) -> u64 {

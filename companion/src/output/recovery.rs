@@ -52,6 +52,12 @@ pub fn recover<F: LogFile>(file: &mut F) -> io::Result<Recovered> {
     Ok(Recovered { torn_bytes, last_sequence })
 }
 
+/// `event.sequence` of the last whole line of `file` that has one, within the scan limit.
+pub fn last_sequence_in<F: LogFile>(file: &mut F) -> io::Result<Option<u64>> {
+    let len = file.size()?;
+    last_sequence(file, len, len.saturating_sub(SCAN_LIMIT))
+}
+
 /// `event.sequence` of the last line before `end` that has one (service records have none).
 fn last_sequence<F: LogFile>(file: &mut F, end: u64, floor: u64) -> io::Result<Option<u64>> {
     let mut buffer: Vec<u8> = Vec::new();

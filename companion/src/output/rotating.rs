@@ -11,7 +11,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use super::recovery::{Recovered, recover};
+use super::recovery::{Recovered, last_sequence_in, recover};
 use super::storage::{LogFile, Storage};
 use crate::clock::Now;
 use crate::config::{FileOutput, FsyncPolicy};
@@ -138,7 +138,12 @@ impl<S: Storage> RotatingLog<S> {
             path: path.clone(),
             error,
         })?;
-        let recovered = recover(&mut file).map_err(|error| FileError { op: FileOp::Recover, path, error })?;
+        let mut recovered =
+            recover(&mut file).map_err(|error| FileError { op: FileOp::Recover, path, error })?;
+        // Killed just after a rotation, the active file holds no event yet: the newest rotated one does.
+        if recovered.last_sequence.is_none() {
+            recovered.last_sequence = self.last_rotated_sequence();
+        }
         self.counters.torn_bytes_cut = self.counters.torn_bytes_cut.saturating_add(recovered.torn_bytes);
         let len = file.size().unwrap_or(0);
         self.active = Some(Active { file, len, opened: now.wall });
@@ -279,6 +284,13 @@ impl<S: Storage> RotatingLog<S> {
             }
             at.wall += Duration::from_millis(1);
         }
+    }
+
+    /// `event.sequence` of the last event in the newest rotated file.
+    fn last_rotated_sequence(&mut self) -> Option<u64> {
+        let (name, _) = self.rotated_files().ok()?.pop()?;
+        let mut file = self.storage.open(&self.settings.directory.join(name)).ok()?;
+        last_sequence_in(&mut file).ok()?
     }
 
     /// The rotated files of this output, oldest first, with their sizes.

@@ -33,6 +33,8 @@ use crate::clock::{Clock, Now};
 use crate::commands::Verdict;
 use crate::config::{Config, Output, show_duration};
 use crate::device::Device;
+use crate::enrich::files::FileConfig;
+use crate::enrich::stage::{EnrichConfig, Enricher, Sources};
 use crate::output::{RotatingLog, Sink, Storage};
 use crate::render::Host;
 use crate::stream::{EventStream, Format};
@@ -104,6 +106,14 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
     ) -> Result<Self, String> {
         let mut slots = Vec::new();
         for output in &config.outputs {
+            let format = match output {
+                Output::File(file) => file.format,
+                Output::Stdout { format } | Output::EventLog { format, .. } => *format,
+            };
+            let format = match format {
+                crate::config::Format::Ecs => Format::Json,
+                crate::config::Format::Sysmon => Format::Sysmon,
+            };
             let sink = match output {
                 Output::File(file) => Sink::File(RotatingLog::new(file.clone(), storage())),
                 Output::Stdout { .. } => Sink::Stream { name: "standard output".into(), writer: stdout() },
@@ -120,13 +130,16 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
                     );
                 }
             };
-            slots.push(Slot::new(sink, config.retry_max));
+            slots.push(Slot::new(sink, format, config.retry_max));
         }
         let host = config.host_name.clone().map_or_else(Host::local, |name| Host { name });
         let started = clock.now();
         let connect = Retry::new(config.retry_max);
+        let sources =
+            Sources::this_machine().map_err(|e| format!("the enrichment stage cannot start: {e}"))?;
+        let stream = enriched_stream(&config, &host, sources)?;
         Ok(Service {
-            stream: EventStream::new(host.clone(), Format::Json),
+            stream,
             config,
             connector,
             clock,
@@ -142,6 +155,13 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
             unavailable: None,
             read_buffer: Vec::new(),
         })
+    }
+
+    /// Enriches from `sources` instead of this machine's (an emulated machine's
+    /// device map, accounts and identity).
+    pub fn with_sources(mut self, sources: Sources) -> Result<Self, String> {
+        self.stream = enriched_stream(&self.config, &self.host, sources)?;
+        Ok(self)
     }
 
     pub fn counters(&self) -> Counters {
@@ -282,10 +302,11 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
         }
     }
 
-    /// Writes a batch of events to every output; those that fail keep it.
-    fn write_events(&mut self, lines: &[u8], events: u64, now: Now) {
+    /// Writes a batch of events to every output, in its format; those that fail keep it.
+    fn write_events(&mut self, ecs: &[u8], sysmon: &[u8], events: u64, now: Now) {
         let mut notes = Vec::new();
         for slot in &mut self.slots {
+            let lines = if slot.format == Format::Sysmon { sysmon } else { ecs };
             if let Err(error) = slot.write_events(lines, now) {
                 self.counters.output_failures = self.counters.output_failures.saturating_add(1);
                 notes.extend(slot.failed(&error, now));
@@ -444,10 +465,21 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
             }
         }
         let restarts = self.stream.summary().restarts;
-        let mut events = Vec::with_capacity(batch.len().saturating_mul(2));
+        let wants = |format: Format| self.slots.iter().any(|s| s.format == format);
+        let (wants_ecs, wants_sysmon) = (wants(Format::Json), wants(Format::Sysmon));
+        let mut ecs = Vec::with_capacity(if wants_ecs { batch.len().saturating_mul(2) } else { 0 });
+        let mut sysmon = Vec::with_capacity(if wants_sysmon { batch.len().saturating_mul(2) } else { 0 });
+        let mut outs: Vec<(Format, &mut dyn Write)> = Vec::with_capacity(2);
+        if wants_ecs {
+            outs.push((Format::Json, &mut ecs));
+        }
+        if wants_sysmon {
+            outs.push((Format::Sysmon, &mut sysmon));
+        }
         let mut diag = Vec::new();
         let rendered =
-            self.stream.render_batch(batch, &mut events, &mut diag).map(|o| o.rendered).unwrap_or(0);
+            self.stream.render_batch_to(batch, &mut outs, &mut diag).map(|o| o.rendered).unwrap_or(0);
+        drop(outs);
         if self.stream.summary().restarts > restarts {
             let record = ServiceRecord::new(
                 "driver_restarted",
@@ -459,9 +491,12 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
             );
             lines.extend_from_slice(&record.line(&self.host.name, now));
         }
-        lines.extend_from_slice(&events);
+        // Service records go to every output as they are; events in each output's format.
+        let mut sysmon_lines = lines.clone();
+        lines.extend_from_slice(&ecs);
+        sysmon_lines.extend_from_slice(&sysmon);
         let _ = self.diag.write_all(&diag);
-        self.write_events(&lines, rendered as u64, now);
+        self.write_events(&lines, &sysmon_lines, rendered as u64, now);
     }
 
     /// READs until the queue is empty, at most `max_bytes` (and never while an output is down).
@@ -542,6 +577,15 @@ pub fn run_on_this_machine(
         diag,
     )?;
     Ok(service.run(stop))
+}
+
+/// The event stream of `config`'s enrichment over `sources`.
+fn enriched_stream(config: &Config, host: &Host, sources: Sources) -> Result<EventStream, String> {
+    let files = FileConfig { algorithms: config.enrichment.algorithms(), ..FileConfig::default() };
+    let enrich = EnrichConfig { files: Some(files), ..EnrichConfig::default() };
+    let enricher = Enricher::new(enrich, sources, &host.name)
+        .map_err(|e| format!("the enrichment stage cannot start its workers: {e}"))?;
+    Ok(EventStream::with_enricher(host.clone(), enricher, Format::Json))
 }
 
 /// How long to sleep from `now` until `at`, at most one wait slice.

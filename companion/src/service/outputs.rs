@@ -12,6 +12,7 @@ use super::records::ServiceRecord;
 use crate::clock::Now;
 use crate::config::show_duration;
 use crate::output::{Sink, SinkError, Storage};
+use crate::stream::Format;
 
 /// Exponential backoff from 250 ms to a cap.
 #[derive(Clone, Copy, Debug)]
@@ -61,6 +62,8 @@ pub(super) struct Outage {
 #[derive(Debug)]
 pub(super) struct Slot<S: Storage> {
     pub(super) sink: Sink<S>,
+    /// How its events are written.
+    pub(super) format: Format,
     /// Lines it has not taken yet (only while `down`).
     pub(super) pending: Vec<u8>,
     pub(super) down: Option<Outage>,
@@ -68,8 +71,8 @@ pub(super) struct Slot<S: Storage> {
 }
 
 impl<S: Storage> Slot<S> {
-    pub(super) fn new(sink: Sink<S>, retry_max: Duration) -> Self {
-        Slot { sink, pending: Vec::new(), down: None, retry: Retry::new(retry_max) }
+    pub(super) fn new(sink: Sink<S>, format: Format, retry_max: Duration) -> Self {
+        Slot { sink, format, pending: Vec::new(), down: None, retry: Retry::new(retry_max) }
     }
 
     /// Records a failure; returns the message to report when this starts an outage.

@@ -6,6 +6,11 @@ use serde::Deserialize;
 
 use std::collections::BTreeMap;
 
+use ringfence_companion::enrich::account::{AccountName, AccountTable};
+use ringfence_companion::enrich::dos_path::{VolumeMap, VolumeMapError};
+use ringfence_companion::enrich::sid::Sid;
+use ringfence_companion::enrich::stage::{FileLocation, Sources};
+
 use crate::device::Activity;
 use crate::driver::Emulator;
 use crate::events::{ImageLoad, ProcessStart};
@@ -28,6 +33,10 @@ pub enum ScenarioError {
     PidInUse { index: usize, pid: u32 },
     /// A token value is not one the format knows (`what` names the key).
     Token { what: &'static str, value: String },
+    /// The `[[volume]]` pairs are not a volume map.
+    Volumes(VolumeMapError),
+    /// `[[account]]` entry `index` (0-based) has a SID that does not parse.
+    AccountSid { index: usize, value: String },
 }
 
 impl std::fmt::Display for ScenarioError {
@@ -47,6 +56,10 @@ impl std::fmt::Display for ScenarioError {
             ScenarioError::Token { what, value } => {
                 write!(f, "{what} = {value:?} is not a value it can have")
             }
+            ScenarioError::Volumes(e) => write!(f, "[[volume]]: {e}"),
+            ScenarioError::AccountSid { index, value } => {
+                write!(f, "[[account]] {index}: sid = {value:?} is not a SID (S-1-…)")
+            }
         }
     }
 }
@@ -62,10 +75,34 @@ struct File {
     /// The boot's id: the high 16 bits of every start key (Windows' `PsGetProcessStartKey`).
     #[serde(default = "one_u64")]
     boot: u64,
+    /// The machine's `MachineGuid`: the host part of its ProcessGuids.
+    machine_guid: Option<String>,
+    /// What `QueryDosDevice` and the Windows directory say: NT prefix → DOS prefix.
+    #[serde(default, rename = "volume")]
+    volumes: Vec<VolumeSrc>,
+    /// What `LookupAccountSid` answers.
+    #[serde(default, rename = "account")]
+    accounts: Vec<AccountSrc>,
     #[serde(default)]
     running: Vec<RunningSrc>,
     #[serde(rename = "event")]
     events: Vec<EventSrc>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VolumeSrc {
+    nt: String,
+    dos: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountSrc {
+    sid: String,
+    #[serde(default)]
+    domain: String,
+    name: String,
 }
 
 /// A process running before the scenario: a pid alone, or a process with its names and token.
@@ -196,9 +233,26 @@ pub struct Scenario {
     /// The processes running before it (System, pid 4, among them), start keys assigned.
     pub running: Vec<Process>,
     pub activity: Vec<Activity>,
+    /// The machine's `MachineGuid`, when the scenario gives it.
+    pub machine_guid: Option<String>,
+    /// The machine's DOS device map.
+    pub volumes: VolumeMap,
+    /// The machine's account database.
+    pub accounts: Vec<(Sid, AccountName)>,
 }
 
 impl Scenario {
+    /// What the companion's enrichment asks the machine, answered by the
+    /// scenario; its files are read as `files` says.
+    pub fn sources(&self, files: FileLocation) -> Sources {
+        Sources {
+            host_identity: self.machine_guid.clone(),
+            volumes: self.volumes.clone(),
+            accounts: Box::new(AccountTable(self.accounts.clone())),
+            files,
+        }
+    }
+
     /// Puts the scenario's running processes into the emulated kernel and sets its clock:
     /// call before DriverEntry, as they were running before the driver loaded.
     pub fn install(&self, emulator: &mut Emulator) {
@@ -260,6 +314,14 @@ impl Scenario {
             message: e.message().to_owned(),
         })?;
         let start = filetime(&file.start).ok_or(ScenarioError::Start { value: file.start.clone() })?;
+        let volumes = VolumeMap::from_pairs(file.volumes.iter().map(|v| (v.nt.as_str(), v.dos.as_str())))
+            .map_err(ScenarioError::Volumes)?;
+        let mut accounts = Vec::with_capacity(file.accounts.len());
+        for (index, a) in file.accounts.iter().enumerate() {
+            let sid: Sid =
+                a.sid.parse().map_err(|_| ScenarioError::AccountSid { index, value: a.sid.clone() })?;
+            accounts.push((sid, AccountName::new(&a.domain, &a.name)));
+        }
         // Start keys as Windows builds them: the boot id above a per-boot sequence number.
         let boot = file.boot << 48;
         let mut next_key = boot;
@@ -383,7 +445,16 @@ impl Scenario {
                 }
             });
         }
-        Ok(Scenario { description: file.description, host: file.host, start, running: initial, activity })
+        Ok(Scenario {
+            description: file.description,
+            host: file.host,
+            start,
+            running: initial,
+            activity,
+            machine_guid: file.machine_guid,
+            volumes,
+            accounts,
+        })
     }
 }
 
@@ -414,6 +485,29 @@ mod tests {
         assert_eq!(
             Scenario::parse(text),
             Err(ScenarioError::TimeGoesBack { index: 1, at_ms: 4, previous_ms: 5 })
+        );
+    }
+
+    #[test]
+    fn the_machine_facts_become_the_enrichment_sources_and_bad_ones_are_refused() {
+        let head =
+            "description = \"x\"\nhost = \"h\"\nstart = \"2026-11-25T09:00:00Z\"\nmachine_guid = \"g\"\n";
+        let tail = "[[event]]\nkind = \"image_load\"\nat = 0\npid = 0\nbase = 0\nsize = 1\n";
+        let volume = "[[volume]]\nnt = '\\Device\\HarddiskVolume3'\ndos = 'C:'\n";
+        let account = "[[account]]\nsid = \"S-1-5-21-1-2-3-1001\"\ndomain = \"D\"\nname = \"u\"\n";
+        let s = Scenario::parse(&format!("{head}{volume}{account}{tail}")).unwrap();
+        assert_eq!(s.machine_guid.as_deref(), Some("g"));
+        assert_eq!(s.volumes.pairs().collect::<Vec<_>>(), [(r"\Device\HarddiskVolume3", "C:")]);
+        assert_eq!(s.accounts, [("S-1-5-21-1-2-3-1001".parse().unwrap(), AccountName::new("D", "u"))]);
+        let bad_volume = "[[volume]]\nnt = 'Device'\ndos = 'C:'\n";
+        assert_eq!(
+            Scenario::parse(&format!("{head}{bad_volume}{tail}")),
+            Err(ScenarioError::Volumes(VolumeMapError::NtPrefixNotAbsolute { entry: 0 }))
+        );
+        let bad_account = "[[account]]\nsid = \"S-1-x\"\nname = \"u\"\n";
+        assert_eq!(
+            Scenario::parse(&format!("{head}{bad_account}{tail}")),
+            Err(ScenarioError::AccountSid { index: 0, value: "S-1-x".into() })
         );
     }
 }

@@ -48,3 +48,35 @@ fn a_scenario_that_exits_a_process_never_started_is_refused_with_its_index() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("event 0: process 77 is not running"));
 }
+
+#[test]
+fn the_demos_sysmon_pass_prints_only_the_events_with_the_chain_linked() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ringfence-emulate"))
+        .arg("--sys")
+        .arg(common::sys::ringfence_sys_path())
+        .args(["--rules", &examples("content/noise-reduction.toml")])
+        .args(["--format", "sysmon", "--quiet", "--scenario", &examples("scenarios/intrusion.toml")])
+        .output()
+        .expect("the command runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "--quiet prints nothing but the events");
+    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON lines"))
+        .collect();
+    let ids: Vec<u64> = events.iter().map(|e| e["EventID"].as_u64().expect("an EventID")).collect();
+    assert_eq!(ids, [16, 1, 1, 1, 7], "the content change, the three starts kept, the unsigned DLL");
+    let (powershell, rundll32) = (&events[2], &events[3]);
+    assert_eq!(rundll32["ParentProcessGuid"], powershell["ProcessGuid"]);
+    assert_eq!(rundll32["ParentImage"], r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe");
+    assert_eq!(
+        (&rundll32["User"], &rundll32["IntegrityLevel"]),
+        (&r"FINANCE\ana.silva".into(), &"Medium".into())
+    );
+    assert_eq!(events[4]["ImageLoaded"], r"C:\Users\ana.silva\AppData\Local\Temp\upd4711.dll");
+    assert_eq!(
+        (&events[4]["Signed"], &events[4]["SignatureStatus"]),
+        (&"false".into(), &"Unavailable".into())
+    );
+}

@@ -8,7 +8,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use ringfence_companion::commands;
-use ringfence_companion::{Format, Host};
+use ringfence_companion::enrich::files::FileConfig;
+use ringfence_companion::enrich::hashes::HashAlgorithms;
+use ringfence_companion::enrich::stage::{EnrichConfig, Enricher, FileLocation, Sources};
+use ringfence_companion::{EventStream, Format, Host};
 use ringfence_emulator::{EmulatedDevice, Emulator, Scenario, Unload};
 use ringfence_wire::SCHEMA;
 
@@ -16,6 +19,7 @@ use ringfence_wire::SCHEMA;
 enum OutputFormat {
     Table,
     Json,
+    Sysmon,
 }
 
 /// Play activity scenarios through the real ringfence.sys in an emulated
@@ -37,6 +41,16 @@ struct Args {
     /// Print the emulated kernel's books (pool, callbacks, locks, ...) after the unload.
     #[arg(long)]
     books: bool,
+    /// The emulated machine's files: `C:\x\y.dll` is read from `DIR/C/x/y.dll` for hashes and
+    /// PE version fields. Without it, file identity is not asked for.
+    #[arg(long, value_name = "DIR")]
+    files: Option<PathBuf>,
+    /// Hashes of image files, as Sysmon's HashAlgorithms (`sha256,imphash`, `*`).
+    #[arg(long, value_name = "LIST", default_value = "sha256")]
+    hashes: HashAlgorithms,
+    /// Print only the events: no diagnostics, summary, counters or books (which are still checked).
+    #[arg(long)]
+    quiet: bool,
     /// A scenario file (examples/scenarios/*.toml); repeatable.
     #[arg(long = "scenario", value_name = "FILE")]
     scenario_flags: Vec<PathBuf>,
@@ -111,23 +125,34 @@ fn main() -> ExitCode {
         Err(e) => return fail(e),
     };
     let host = Host { name: scenarios.first().map_or_else(|| "emulated".to_owned(), |s| s.host.clone()) };
+    let mut diag: Box<dyn Write> = if args.quiet { Box::new(io::sink()) } else { Box::new(io::stderr()) };
     for s in &scenarios {
-        let _ = writeln!(io::stderr(), "ringfence-emulate: scenario: {}", s.description);
+        let _ = writeln!(diag, "ringfence-emulate: scenario: {}", s.description);
         device.queue(s.activity.iter().cloned());
     }
     let format = match args.format {
         OutputFormat::Table => Format::Table,
         OutputFormat::Json => Format::Json,
+        OutputFormat::Sysmon => Format::Sysmon,
+    };
+    // The first scenario's machine answers the enrichment's questions.
+    let sources = scenarios.first().map_or_else(Sources::default, |s| {
+        s.sources(args.files.clone().map_or(FileLocation::Native, FileLocation::Rooted))
+    });
+    let files = args.files.is_some().then(|| FileConfig { algorithms: args.hashes, ..FileConfig::default() });
+    let enricher = match Enricher::new(EnrichConfig { files, ..EnrichConfig::default() }, sources, &host.name)
+    {
+        Ok(e) => e,
+        Err(e) => return fail(format_args!("the enrichment stage cannot start: {e}")),
     };
     let played_out = device.played_out();
-    let (stdout, stderr) = (io::stdout(), io::stderr());
+    let stdout = io::stdout();
     let watched = commands::watch(
         &mut device,
         content.as_deref(),
-        format,
-        host,
+        EventStream::with_enricher(host, enricher, format),
         &mut stdout.lock(),
-        &mut stderr.lock(),
+        &mut diag,
         || played_out.get(),
     );
     if let (Some(_), Some(path)) = (&args.rules, &content) {
@@ -137,7 +162,7 @@ fn main() -> ExitCode {
         return fail(e);
     }
     // What `ringfence stats` would print now: the driver's own account of every event.
-    if let Err(e) = commands::stats(&mut device, false, &mut stderr.lock()) {
+    if let Err(e) = commands::stats(&mut device, false, &mut diag) {
         return fail(e);
     }
     let mut emulator = match device.close() {
@@ -151,15 +176,14 @@ fn main() -> ExitCode {
     }
     let report = emulator.report();
     if args.books {
-        let _ = writeln!(io::stderr(), "ringfence-emulate: books after unload: {report:#?}");
+        let _ = writeln!(diag, "ringfence-emulate: books after unload: {report:#?}");
     }
     let problems = report.problems();
     if problems.is_empty() {
         let _ = writeln!(
-            io::stderr(),
+            diag,
             "ringfence-emulate: unloaded cleanly: {} pool allocations freed, no callback, device, link, lock or reference left; deepest stack {} bytes",
-            report.pool_frees,
-            report.max_stack_bytes
+            report.pool_frees, report.max_stack_bytes
         );
         ExitCode::SUCCESS
     } else {

@@ -12,6 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use clap::Parser;
 use ringfence_companion::config::{Config, Enrichment, FileOutput, Format, FsyncPolicy, Output};
+use ringfence_companion::enrich::stage::FileLocation;
 use ringfence_companion::output::FileSystem;
 use ringfence_companion::service::Service;
 use ringfence_emulator::{EmulatedSystem, Scenario, Step};
@@ -91,7 +92,9 @@ fn main() -> ExitCode {
         system.clone(),
         || Box::new(io::sink()),
         Box::new(io::stderr()),
-    ) {
+    )
+    .and_then(|service| service.with_sources(scenario.sources(FileLocation::Native)))
+    {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
