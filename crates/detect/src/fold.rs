@@ -58,6 +58,9 @@ fn fold_exception(c: char) -> Option<char> {
         '\u{1C86}' => '\u{044A}',
         '\u{1C87}' => '\u{0463}',
         '\u{1C88}' => '\u{A64B}',
+        '\u{1FD3}' => '\u{0390}',
+        '\u{1FE3}' => '\u{03B0}',
+        '\u{FB05}' => '\u{FB06}',
         _ => return None,
     })
 }
