@@ -28,6 +28,9 @@ tasks:
   fuzz [--secs N] [TARGET...]
                   run each cargo-fuzz target for N seconds (default 60)
   bench [ARGS]    every Criterion benchmark (ARGS go to Criterion)
+  sigma-coverage [--refusals] DIR...
+                  compile the Sigma rules under DIR and count them: kernel stage,
+                  companion stage, refused by reason (per logsource)
   wdk-check       type-check and lint the `wdk` backend against bindings wdk-sys
                   generates from mingw-w64's DDK headers (says what that proves)
   ci              test + fmt --check + clippy -D warnings + wdk-check + miri +
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         "miri" => miri(),
         "fuzz" => fuzz::run(rest),
         "bench" => bench(rest),
+        "sigma-coverage" => sigma_coverage(rest),
         "wdk-check" => wdk_check::run(),
         "ci" => ci(),
         "help" | "-h" | "--help" => {
@@ -175,6 +179,30 @@ fn bench(rest: &[String]) -> Result<(), Failure> {
     Step::new("Criterion benchmarks", "cargo")
         .env("RINGFENCE_SYS", &sys)
         .args(["bench", "--workspace", "--bench", "*", "--"])
+        .args(rest)
+        .run()
+}
+
+/// Counts what the Sigma compiler makes of a rule directory (e.g. a SigmaHQ checkout's
+/// `rules/`, which is not part of this repository).
+fn sigma_coverage(rest: &[String]) -> Result<(), Failure> {
+    if rest.iter().all(|a| a.starts_with("--")) {
+        return Err(Failure::new(
+            "sigma-coverage",
+            "give a directory of Sigma rules, e.g. a SigmaHQ checkout's rules/",
+        ));
+    }
+    Step::new("compile the Sigma rules and count them by stage", "cargo")
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "--package",
+            "ringfence-detect",
+            "--bin",
+            "sigma-coverage",
+            "--",
+        ])
         .args(rest)
         .run()
 }

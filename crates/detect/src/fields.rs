@@ -95,7 +95,10 @@ impl Field {
 
     /// Where this field's value comes from in events of `kind`.
     pub fn source(self, kind: EventKind) -> Source {
-        table(kind).iter().find(|(field, _)| *field == self).map_or(Source::Unsupported(NOT_IN_KIND), |(_, s)| *s)
+        table(kind)
+            .iter()
+            .find(|(field, _)| *field == self)
+            .map_or(Source::Unsupported(NOT_IN_KIND), |(_, s)| *s)
     }
 }
 

@@ -231,7 +231,10 @@ pub enum Operator {
     Glob,
     /// The field contains a match of a regular expression (the `regex` crate's
     /// syntax, linear time); flags as Sigma's `re|m` and `re|s`.
-    Regex { multi_line: bool, dot_all: bool },
+    Regex {
+        multi_line: bool,
+        dot_all: bool,
+    },
     /// Integer comparison.
     Compare(Compare),
     /// The field is present (`true`) or absent (`false`); takes no values.
@@ -301,7 +304,8 @@ impl Rule {
         if let Some(found) = checks.into_iter().find(|(limit, n)| *n > limit.bound()) {
             return Some(found);
         }
-        let longest = self.predicates.iter().flat_map(|p| p.values.iter()).map(value_bytes).max().unwrap_or(0);
+        let longest =
+            self.predicates.iter().flat_map(|p| p.values.iter()).map(value_bytes).max().unwrap_or(0);
         (longest > Limit::ValueBytes.bound()).then_some((Limit::ValueBytes, longest))
     }
 }

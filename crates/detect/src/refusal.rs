@@ -13,6 +13,8 @@ pub struct Refusal {
     pub id: Option<String>,
     pub title: Option<String>,
     pub file: Option<PathBuf>,
+    /// The rule's logsource category, when the document got that far.
+    pub category: Option<String>,
     pub reason: Reason,
 }
 
@@ -20,38 +22,78 @@ pub struct Refusal {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reason {
     /// The YAML, or a document's Sigma structure, is malformed (the parser's message).
-    Parse { message: String },
+    Parse {
+        message: String,
+    },
     /// Correlation and filter documents are not detection rules.
-    NotADetectionRule { what: &'static str },
+    NotADetectionRule {
+        what: &'static str,
+    },
     /// The logsource is not one ringfence has events for.
-    LogSource { product: Option<String>, category: Option<String>, service: Option<String> },
+    LogSource {
+        product: Option<String>,
+        category: Option<String>,
+        service: Option<String>,
+    },
     MissingId,
     /// Another rule of the set has this id.
     DuplicateId,
     /// No field of that name exists in ringfence's field table.
-    UnknownField { field: String },
+    UnknownField {
+        field: String,
+    },
     /// A field Sysmon has that ringfence does not produce.
-    UnsupportedField { field: String, why: &'static str },
-    UnsupportedModifier { field: String, modifier: String },
+    UnsupportedField {
+        field: String,
+        why: &'static str,
+    },
+    UnsupportedModifier {
+        field: String,
+        modifier: String,
+    },
     /// Modifiers that contradict each other or cannot apply together.
-    ModifierCombination { field: String, modifiers: String, why: &'static str },
+    ModifierCombination {
+        field: String,
+        modifiers: String,
+        why: &'static str,
+    },
     /// A value of a type the modifier or field cannot take.
-    ValueType { field: String, expected: &'static str },
+    ValueType {
+        field: String,
+        expected: &'static str,
+    },
     /// A detection of values without a field.
-    Keywords { detection: String },
+    Keywords {
+        detection: String,
+    },
     /// A detection form with no meaning on ringfence's events (array scopes).
-    DetectionForm { detection: String, form: &'static str },
+    DetectionForm {
+        detection: String,
+        form: &'static str,
+    },
     /// The condition names a detection the rule does not define.
-    UndefinedDetection { name: String },
+    UndefinedDetection {
+        name: String,
+    },
     /// `1 of x*` / `all of x*` matching no detection.
-    EmptySelector { pattern: String },
+    EmptySelector {
+        pattern: String,
+    },
     /// `N of …` with N above 1.
-    CountSelector { count: u64 },
+    CountSelector {
+        count: u64,
+    },
     /// A regular expression the linear-time engine refuses (lookaround,
     /// back-references, too large…): the engine's message.
-    Regex { field: String, message: String },
+    Regex {
+        field: String,
+        message: String,
+    },
     /// Over a published limit.
-    Limit { limit: Limit, value: usize },
+    Limit {
+        limit: Limit,
+        value: usize,
+    },
     /// Aggregations (`timeframe`, `| count()`) are correlation, not detection.
     Timeframe,
 }
@@ -114,8 +156,12 @@ impl fmt::Display for Reason {
             Reason::DetectionForm { detection, form } => {
                 write!(f, "detection {detection} uses {form}, which has no meaning on ringfence's events")
             }
-            Reason::UndefinedDetection { name } => write!(f, "the condition names {name}, which is not defined"),
-            Reason::EmptySelector { pattern } => write!(f, "the condition's `of {pattern}` matches no detection"),
+            Reason::UndefinedDetection { name } => {
+                write!(f, "the condition names {name}, which is not defined")
+            }
+            Reason::EmptySelector { pattern } => {
+                write!(f, "the condition's `of {pattern}` matches no detection")
+            }
             Reason::CountSelector { count } => write!(f, "`{count} of …` is not supported (only 1 and all)"),
             Reason::Regex { field, message } => write!(f, "{field}: regular expression refused: {message}"),
             Reason::Limit { limit, value } => {

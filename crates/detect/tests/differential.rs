@@ -162,7 +162,11 @@ fn flip_case(text: &str, mask: u64) -> String {
             if mask.rotate_left(i as u32 % 64) & 1 == 0 {
                 return c;
             }
-            let mut other = if c.is_uppercase() { c.to_lowercase().collect::<Vec<_>>() } else { c.to_uppercase().collect() };
+            let mut other = if c.is_uppercase() {
+                c.to_lowercase().collect::<Vec<_>>()
+            } else {
+                c.to_uppercase().collect()
+            };
             match (other.pop(), other.is_empty()) {
                 (Some(one), true) => one,
                 _ => c,
@@ -174,7 +178,11 @@ fn flip_case(text: &str, mask: u64) -> String {
 /// Pads `text` to exactly the longest command line, before or after it.
 fn to_max_length(text: &str, before: bool) -> String {
     let units = text.encode_utf16().count();
-    let pad = "ab ".repeat(MAX_COMMAND_LINE_UNITS).chars().take(MAX_COMMAND_LINE_UNITS.saturating_sub(units)).collect::<String>();
+    let pad = "ab "
+        .repeat(MAX_COMMAND_LINE_UNITS)
+        .chars()
+        .take(MAX_COMMAND_LINE_UNITS.saturating_sub(units))
+        .collect::<String>();
     let out = if before { pad + text } else { text.to_owned() + &pad };
     out
 }
@@ -221,7 +229,9 @@ fn event() -> impl Strategy<Value = Event> {
 }
 
 fn split(ids: BTreeSet<String>) -> (BTreeSet<String>, BTreeSet<String>) {
-    ids.into_iter().filter(|id| !NOT_COMPARED.contains(&id.as_str())).partition(|id| SUPERSET_OF_ORACLE.contains(&id.as_str()))
+    ids.into_iter()
+        .filter(|id| !NOT_COMPARED.contains(&id.as_str()))
+        .partition(|id| SUPERSET_OF_ORACLE.contains(&id.as_str()))
 }
 
 /// The event with each text cut to 60 characters, for failure messages.
@@ -230,7 +240,12 @@ fn summary(event: &Event) -> String {
         .fields
         .iter()
         .map(|(f, v)| match v {
-            Val::Text(s) => format!("{}={:?} ({} chars)", f.sigma_name(), s.chars().take(60).collect::<String>(), s.chars().count()),
+            Val::Text(s) => format!(
+                "{}={:?} ({} chars)",
+                f.sigma_name(),
+                s.chars().take(60).collect::<String>(),
+                s.chars().count()
+            ),
             Val::Int(n) => format!("{}={n}", f.sigma_name()),
         })
         .collect();
@@ -284,9 +299,10 @@ proptest! {
 fn the_generated_events_reach_every_fixture_rule() {
     // Fixed seeds: the differential test above is only as good as the rules its events fire.
     use proptest::strategy::ValueTree;
-    use proptest::test_runner::{Config, TestRng, RngAlgorithm, TestRunner};
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
     let setup = setup();
-    let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]));
+    let mut runner =
+        TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]));
     let mut fired = BTreeSet::new();
     let strategy = event();
     for _ in 0..20_000 {

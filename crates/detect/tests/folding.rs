@@ -21,7 +21,13 @@ fn two_characters_fold_alike_exactly_when_simple_case_folding_relates_them() {
             if folded != c {
                 // A case pair the standard library's Unicode tables know and regex-syntax's
                 // (an older Unicode version) do not: both of its letters are uncased there.
-                assert_eq!(class_of(folded).len(), 1, "U+{:04X} has no case partner but folds to U+{:04X}", c as u32, folded as u32);
+                assert_eq!(
+                    class_of(folded).len(),
+                    1,
+                    "U+{:04X} has no case partner but folds to U+{:04X}",
+                    c as u32,
+                    folded as u32
+                );
                 newer.push(c);
             }
             continue;

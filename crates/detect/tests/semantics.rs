@@ -12,7 +12,9 @@ use ringfence_wire::EventKind;
 use support::{Event, ids};
 
 fn rule(detection: &str) -> String {
-    format!("title: t\nid: r\nlogsource: {{product: windows, category: process_creation}}\ndetection:\n{detection}")
+    format!(
+        "title: t\nid: r\nlogsource: {{product: windows, category: process_creation}}\ndetection:\n{detection}"
+    )
 }
 
 fn set(yaml: &str) -> RuleSet {
@@ -51,7 +53,9 @@ fn windash_keeps_wildcards() {
 fn base64offset_finds_a_value_followed_by_more_text() {
     // "xInvoke-Mimikatz -DumpCreds" base64-encoded: the oracle's variants keep the
     // characters that depend on the byte after the value and miss it.
-    let set = set(&rule("    s:\n        CommandLine|base64offset|contains: 'Invoke-Mimikatz'\n    condition: s\n"));
+    let set = set(&rule(
+        "    s:\n        CommandLine|base64offset|contains: 'Invoke-Mimikatz'\n    condition: s\n",
+    ));
     for prefix in ["", "x", "xy"] {
         let encoded = base64(format!("{prefix}Invoke-Mimikatz -DumpCreds").as_bytes());
         assert!(matches(&set, &cli(&format!("powershell -enc {encoded}"))), "{prefix}");
@@ -79,7 +83,9 @@ fn wildcards_cross_newlines() {
 
 #[test]
 fn case_folding_is_simple_unicode_folding_on_non_ascii_text() {
-    let set = set(&rule("    s:\n        CommandLine|contains:\n            - 'привет'\n            - 'σοφία'\n    condition: s\n"));
+    let set = set(&rule(
+        "    s:\n        CommandLine|contains:\n            - 'привет'\n            - 'σοφία'\n    condition: s\n",
+    ));
     assert!(matches(&set, &cli("echo ПРИВЕТ")));
     // Final sigma and capital sigma fold to σ: the oracle's to_lowercase turns a word-final Σ into ς.
     assert!(matches(&set, &cli("ΣΟΦΊΑ")));
@@ -98,7 +104,9 @@ fn globs_and_literals_fold_alike() {
 #[test]
 fn null_in_a_list_of_values_still_means_absent() {
     // The oracle ignores a null that shares its list with other values.
-    let set = set(&rule("    s:\n        ParentImage:\n            - null\n            - 'C:\\a.exe'\n    condition: s\n"));
+    let set = set(&rule(
+        "    s:\n        ParentImage:\n            - null\n            - 'C:\\a.exe'\n    condition: s\n",
+    ));
     assert!(matches(&set, &Event::new(EventKind::ProcessStart)));
     assert!(matches(&set, &Event::new(EventKind::ProcessStart).text(Field::ParentImage, "c:\\A.EXE")));
     assert!(!matches(&set, &Event::new(EventKind::ProcessStart).text(Field::ParentImage, "C:\\b.exe")));
@@ -111,7 +119,9 @@ fn an_unknown_field_leaves_a_rule_undecided_unless_the_known_part_decides_it() {
          condition: img or name\n",
     ));
     let event = |image: &str| {
-        Event::new(EventKind::ProcessStart).text(Field::Image, image).text(Field::OriginalFileName, "RUNDLL32.EXE")
+        Event::new(EventKind::ProcessStart)
+            .text(Field::Image, image)
+            .text(Field::OriginalFileName, "RUNDLL32.EXE")
     };
     let decided = set.evaluate(&KernelStage(&event("C:\\Windows\\System32\\rundll32.exe")));
     assert_eq!((decided.matched, decided.undecided), (vec![0], vec![]));
@@ -181,11 +191,18 @@ fn each_refused_construct_is_named_and_the_other_rules_compile() {
                 why: "it lives in the new process's PEB, user memory the kernel callback does not read",
             },
         ),
-        (Some("rf-ref-04"), Reason::UnsupportedModifier { field: field("CommandLine"), modifier: field("fieldref") }),
+        (
+            Some("rf-ref-04"),
+            Reason::UnsupportedModifier { field: field("CommandLine"), modifier: field("fieldref") },
+        ),
         (Some("rf-ref-06"), Reason::CountSelector { count: 2 }),
         (
             Some("rf-ref-07"),
-            Reason::LogSource { product: Some(field("windows")), category: Some(field("registry_set")), service: None },
+            Reason::LogSource {
+                product: Some(field("windows")),
+                category: Some(field("registry_set")),
+                service: None,
+            },
         ),
         (Some("rf-ref-08"), Reason::UndefinedDetection { name: field("filter") }),
         (
@@ -198,7 +215,10 @@ fn each_refused_construct_is_named_and_the_other_rules_compile() {
         ),
         (
             Some("rf-ref-10"),
-            Reason::UnsupportedField { field: field("CommandLine"), why: "Sysmon has no such field for this event kind" },
+            Reason::UnsupportedField {
+                field: field("CommandLine"),
+                why: "Sysmon has no such field for this event kind",
+            },
         ),
         (
             Some("rf-ref-11"),
@@ -222,10 +242,14 @@ fn each_refused_construct_is_named_and_the_other_rules_compile() {
     assert!(matches!(regex.as_slice(), [(_, Reason::Regex { field, .. })] if field == "CommandLine"));
     let expected: Vec<(Option<&str>, &Reason)> = expected.iter().map(|(id, r)| (*id, r)).collect();
     assert_eq!(rest, expected);
-    let shown = compilation.refusals.iter().find(|r| r.id.as_deref() == Some("rf-ref-02")).unwrap().to_string();
+    let shown =
+        compilation.refusals.iter().find(|r| r.id.as_deref() == Some("rf-ref-02")).unwrap().to_string();
     assert_eq!(
         shown,
-        format!("{}: rule rf-ref-02 (Unknown field): field CommandLineX is not in ringfence's field table", path.display())
+        format!(
+            "{}: rule rf-ref-02 (Unknown field): field CommandLineX is not in ringfence's field table",
+            path.display()
+        )
     );
 }
 
@@ -243,15 +267,18 @@ fn malformed_yaml_is_refused_with_the_parsers_message() {
 #[test]
 fn a_rule_over_a_limit_is_refused_naming_the_limit() {
     // x and (x or (x and (x or … ))): 40 alternating levels the parser cannot flatten.
-    let deep = (0..40).fold("x".to_owned(), |inner, i| format!("(x {} {inner})", if i % 2 == 0 { "and" } else { "or" }));
-    let compilation = compile_yaml(&rule(&format!("    x:\n        CommandLine: a\n    condition: {deep}\n")));
+    let deep = (0..40)
+        .fold("x".to_owned(), |inner, i| format!("(x {} {inner})", if i % 2 == 0 { "and" } else { "or" }));
+    let compilation =
+        compile_yaml(&rule(&format!("    x:\n        CommandLine: a\n    condition: {deep}\n")));
     assert!(
         matches!(compilation.refusals.as_slice(), [r] if matches!(r.reason, Reason::Limit { limit: Limit::Depth, .. })),
         "{:?}",
         compilation.refusals
     );
     let many: String = (0..5000).map(|i| format!("            - 'v{i}'\n")).collect();
-    let compilation = compile_yaml(&rule(&format!("    x:\n        CommandLine|contains:\n{many}    condition: x\n")));
+    let compilation =
+        compile_yaml(&rule(&format!("    x:\n        CommandLine|contains:\n{many}    condition: x\n")));
     assert!(
         matches!(compilation.refusals.as_slice(), [r] if r.reason == Reason::Limit { limit: Limit::Values, value: 5000 }),
         "{:?}",

@@ -137,11 +137,18 @@ impl std::error::Error for BuildError {}
 #[derive(Clone, Copy, Debug)]
 enum Check {
     /// A literal slot with any of these hit flags.
-    Literal { slot: usize, need: u8 },
+    Literal {
+        slot: usize,
+        need: u8,
+    },
     /// The empty literal: always found, except `equals ''` needs an empty field.
-    Empty { need: u8 },
+    Empty {
+        need: u8,
+    },
     /// A glob or regex slot.
-    Regex { slot: usize },
+    Regex {
+        slot: usize,
+    },
     IntegerEquals(i64),
     IntegerCompare(Compare, i64),
 }
@@ -214,8 +221,11 @@ impl RuleSet {
             return matches;
         };
         let mut hits = vec![0u8; index.slots];
-        let states: Vec<FieldState> =
-            index.fields.iter().map(|(field, matchers)| scan(event.field(*field), matchers, &mut hits)).collect();
+        let states: Vec<FieldState> = index
+            .fields
+            .iter()
+            .map(|(field, matchers)| scan(event.field(*field), matchers, &mut hits))
+            .collect();
         for (rule_index, predicates) in &index.rules {
             let Some(rule) = self.rules.get(*rule_index) else { continue };
             match truth(&rule.condition, predicates, &states, &hits) {
@@ -284,7 +294,8 @@ fn index_kind(kind: EventKind, rules: &[Rule]) -> Result<KindIndex, BuildError> 
                 }
             };
             let Some(builder) = builders.get_mut(position) else { continue };
-            let view = View { case_insensitive: predicate.case == Case::Insensitive, windash: predicate.windash };
+            let view =
+                View { case_insensitive: predicate.case == Case::Insensitive, windash: predicate.windash };
             let exists = match predicate.operator {
                 Operator::Exists(present) => Some(present),
                 _ => None,
@@ -292,13 +303,20 @@ fn index_kind(kind: EventKind, rules: &[Rule]) -> Result<KindIndex, BuildError> 
             let mut checks = Vec::with_capacity(predicate.values.len());
             for value in &predicate.values {
                 checks.push(match (predicate.operator, value) {
-                    (Operator::Compare(op), Value::Integer(n)) => Pending::Done(Check::IntegerCompare(op, *n)),
-                    (Operator::Equals, Value::Integer(n)) => Pending::Done(Check::IntegerEquals(*n)),
-                    (Operator::Glob, Value::Glob(parts)) => {
-                        Pending::Regex { local: builder.regex(index::glob_regex(parts, predicate.case, predicate.windash)) }
+                    (Operator::Compare(op), Value::Integer(n)) => {
+                        Pending::Done(Check::IntegerCompare(op, *n))
                     }
+                    (Operator::Equals, Value::Integer(n)) => Pending::Done(Check::IntegerEquals(*n)),
+                    (Operator::Glob, Value::Glob(parts)) => Pending::Regex {
+                        local: builder.regex(index::glob_regex(parts, predicate.case, predicate.windash)),
+                    },
                     (Operator::Regex { multi_line, dot_all }, Value::Text(source)) => Pending::Regex {
-                        local: builder.regex(index::flagged_regex(source, predicate.case, multi_line, dot_all)),
+                        local: builder.regex(index::flagged_regex(
+                            source,
+                            predicate.case,
+                            multi_line,
+                            dot_all,
+                        )),
                     },
                     (operator, Value::Text(text)) => {
                         let need = match operator {
@@ -345,7 +363,9 @@ fn index_kind(kind: EventKind, rules: &[Rule]) -> Result<KindIndex, BuildError> 
                                 slot: views.get(view).copied().unwrap_or(0).saturating_add(local),
                                 need,
                             },
-                            Pending::Regex { local } => Check::Regex { slot: regex_base.saturating_add(local) },
+                            Pending::Regex { local } => {
+                                Check::Regex { slot: regex_base.saturating_add(local) }
+                            }
                             Pending::Done(check) => check,
                         })
                         .collect();

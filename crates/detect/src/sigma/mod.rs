@@ -35,6 +35,7 @@ impl Compilation {
             id,
             title,
             file: file_buf.clone(),
+            category: None,
             reason,
         };
         let collection = match rsigma_parser::parse_sigma_yaml(yaml) {
@@ -58,7 +59,10 @@ impl Compilation {
         for rule in &collection.rules {
             let outcome = compile_rule(rule, file).and_then(|compiled| {
                 if self.rules.len() >= limits::MAX_RULES {
-                    return Err(Reason::Limit { limit: Limit::Rules, value: self.rules.len().saturating_add(1) });
+                    return Err(Reason::Limit {
+                        limit: Limit::Rules,
+                        value: self.rules.len().saturating_add(1),
+                    });
                 }
                 if self.rules.iter().any(|r| r.meta.id == compiled.meta.id) {
                     return Err(Reason::DuplicateId);
@@ -67,7 +71,10 @@ impl Compilation {
             });
             match outcome {
                 Ok(compiled) => self.rules.push(compiled),
-                Err(reason) => self.refusals.push(refuse(rule.id.clone(), Some(rule.title.clone()), reason)),
+                Err(reason) => self.refusals.push(Refusal {
+                    category: rule.logsource.category.clone(),
+                    ..refuse(rule.id.clone(), Some(rule.title.clone()), reason)
+                }),
             }
         }
     }
@@ -76,8 +83,11 @@ impl Compilation {
     pub fn add_path(&mut self, path: &Path) -> Result<(), ReadError> {
         let error = |e: io::Error| ReadError { path: path.to_path_buf(), error: e };
         if path.is_dir() {
-            let mut entries: Vec<PathBuf> =
-                std::fs::read_dir(path).map_err(error)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(error)?;
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(error)?
+                .map(|e| e.map(|e| e.path()))
+                .collect::<Result<_, _>>()
+                .map_err(error)?;
             entries.sort();
             for entry in entries {
                 let is_yaml = entry.extension().is_some_and(|e| e == "yml" || e == "yaml");
@@ -142,13 +152,10 @@ pub fn compile_rule(rule: &SigmaRule, file: Option<&Path>) -> Result<Rule, Reaso
     if rule.detection.timeframe.is_some() {
         return Err(Reason::Timeframe);
     }
-    let mut compiler = Compiler { kind, detections: &rule.detection.named, predicates: Vec::new(), done: HashMap::new() };
-    let mut conditions = rule
-        .detection
-        .conditions
-        .iter()
-        .map(|c| compiler.condition(c, 1))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut compiler =
+        Compiler { kind, detections: &rule.detection.named, predicates: Vec::new(), done: HashMap::new() };
+    let mut conditions =
+        rule.detection.conditions.iter().map(|c| compiler.condition(c, 1)).collect::<Result<Vec<_>, _>>()?;
     let condition = if conditions.len() == 1 { conditions.remove(0) } else { Expr::Any(conditions) };
     let compiled = Rule {
         meta: RuleMeta {
@@ -210,7 +217,8 @@ impl Compiler<'_> {
                 if names.is_empty() {
                     return Err(Reason::EmptySelector { pattern: pattern.to_string() });
                 }
-                let items = names.into_iter().map(|name| self.named(name, next)).collect::<Result<Vec<_>, _>>()?;
+                let items =
+                    names.into_iter().map(|name| self.named(name, next)).collect::<Result<Vec<_>, _>>()?;
                 match quantifier {
                     Quantifier::Any | Quantifier::Count(1) => Expr::Any(items),
                     Quantifier::All => Expr::All(items),
@@ -269,7 +277,10 @@ impl Compiler<'_> {
     /// Adds a predicate and refers to it.
     fn push(&mut self, predicate: Predicate) -> Result<Expr, Reason> {
         if self.predicates.len() >= limits::MAX_PREDICATES {
-            return Err(Reason::Limit { limit: Limit::Predicates, value: self.predicates.len().saturating_add(1) });
+            return Err(Reason::Limit {
+                limit: Limit::Predicates,
+                value: self.predicates.len().saturating_add(1),
+            });
         }
         let id = u32::try_from(self.predicates.len())
             .map_err(|_| Reason::Limit { limit: Limit::Predicates, value: self.predicates.len() })?;

@@ -113,7 +113,11 @@ impl Modifiers {
             }
         }
         let names = || list.iter().map(|m| modifier_name(*m)).collect::<Vec<_>>().join("|");
-        let refuse = |why: &'static str| Reason::ModifierCombination { field: field.to_owned(), modifiers: names(), why };
+        let refuse = |why: &'static str| Reason::ModifierCombination {
+            field: field.to_owned(),
+            modifiers: names(),
+            why,
+        };
         let positional = [m.contains, m.starts_with, m.ends_with].into_iter().filter(|b| *b).count();
         let encoded = m.base64 || m.base64_offset;
         if positional > 1 {
@@ -174,7 +178,9 @@ impl Compiler<'_> {
         };
         let field = match fields::resolve(self.kind, name) {
             Resolved::Field(field) => field,
-            Resolved::Unsupported(why) => return Err(Reason::UnsupportedField { field: name.to_owned(), why }),
+            Resolved::Unsupported(why) => {
+                return Err(Reason::UnsupportedField { field: name.to_owned(), why });
+            }
             Resolved::Unknown => return Err(Reason::UnknownField { field: name.to_owned() }),
         };
         let m = Modifiers::parse(name, &item.field.modifiers)?;
@@ -217,7 +223,9 @@ impl Compiler<'_> {
                     return Err(value_type("an integer (gt, gte, lt and lte compare numbers)"));
                 };
                 if !field.is_integer() {
-                    return Err(value_type("compared with a text field (gt, gte, lt and lte need a number field)"));
+                    return Err(value_type(
+                        "compared with a text field (gt, gte, lt and lte need a number field)",
+                    ));
                 }
                 add(Operator::Compare(compare), Some(Value::Integer(*n)));
                 continue;
@@ -226,7 +234,9 @@ impl Compiler<'_> {
                 SigmaValue::Null => add(Operator::Exists(false), None),
                 SigmaValue::Float(_) => return Err(value_type("an integer or a string")),
                 SigmaValue::Bool(b) => add(m.text_operator(), Some(Value::Text(b.to_string()))),
-                SigmaValue::Integer(n) if field.is_integer() && m.text_operator() == Operator::Equals && !m.re => {
+                SigmaValue::Integer(n)
+                    if field.is_integer() && m.text_operator() == Operator::Equals && !m.re =>
+                {
                     add(Operator::Equals, Some(Value::Integer(*n)))
                 }
                 SigmaValue::Integer(n) => {
@@ -267,7 +277,10 @@ impl Compiler<'_> {
         }
         if m.base64 || m.base64_offset {
             let Some(plain) = text.as_plain() else {
-                return Err(Reason::ValueType { field: field.to_owned(), expected: "free of wildcards under base64" });
+                return Err(Reason::ValueType {
+                    field: field.to_owned(),
+                    expected: "free of wildcards under base64",
+                });
             };
             let bytes = encode(plain.as_str(), m.encoding);
             let encoded = if m.base64 { vec![base64(&bytes)] } else { base64_offsets(&bytes) };
@@ -327,7 +340,9 @@ fn encode(text: &str, encoding: Option<Encoding>) -> Vec<u8> {
         None => text.as_bytes().to_vec(),
         Some(Encoding::Utf16Le) => text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
         Some(Encoding::Utf16Be) => text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
-        Some(Encoding::Utf16Bom) => [0xFF, 0xFE].into_iter().chain(text.encode_utf16().flat_map(u16::to_le_bytes)).collect(),
+        Some(Encoding::Utf16Bom) => {
+            [0xFF, 0xFE].into_iter().chain(text.encode_utf16().flat_map(u16::to_le_bytes)).collect()
+        }
     }
 }
 
@@ -337,7 +352,11 @@ const BASE64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq
 pub(crate) fn base64(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3).saturating_mul(4));
     for chunk in bytes.chunks(3) {
-        let b = [chunk.first().copied().unwrap_or(0), chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let sextets = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
         let keep = chunk.len().saturating_add(1);
