@@ -18,6 +18,7 @@ use crate::stream::{EventStream, Format};
 use crate::watch::{Session, WatchError};
 
 pub use crate::content_cmd::{content_check, content_compile, content_compile_signed, content_show};
+pub use crate::sigma_cmd::sigma_check;
 pub use crate::trust_cmd::{content_keygen, content_sign, content_verify};
 
 use crate::trust_cmd::{self, KeyFileError, Refusal};
@@ -84,6 +85,10 @@ pub enum Failure {
     Sealing {
         path: PathBuf,
     },
+    /// Sigma rules were refused (`sigma check`).
+    Sigma {
+        message: String,
+    },
 }
 
 impl From<ClientError> for Failure {
@@ -134,7 +139,8 @@ impl Failure {
             | Failure::Refused { .. }
             | Failure::WouldBeRefused { .. }
             | Failure::AlreadySigned { .. }
-            | Failure::Sealing { .. } => exit::REJECTED,
+            | Failure::Sealing { .. }
+            | Failure::Sigma { .. } => exit::REJECTED,
         }
     }
 }
@@ -144,7 +150,9 @@ impl fmt::Display for Failure {
         match self {
             Failure::Client(e) => e.fmt(f),
             Failure::Output(e) => write!(f, "writing the output failed: {e}"),
-            Failure::Config { message } | Failure::Service { message } => f.write_str(message),
+            Failure::Config { message } | Failure::Service { message } | Failure::Sigma { message } => {
+                f.write_str(message)
+            }
             Failure::ReadFile { path, error } => {
                 write!(f, "cannot read {}: {error} (check the path and its permissions)", path.display())
             }
