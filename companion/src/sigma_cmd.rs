@@ -14,9 +14,7 @@ use crate::commands::Failure;
 pub fn sigma_check<W: Write + ?Sized>(paths: &[PathBuf], out: &mut W) -> Result<(), Failure> {
     let mut compilation = Compilation::default();
     for path in paths {
-        compilation
-            .add_path(path)
-            .map_err(|e| Failure::ReadFile { path: e.path, error: e.error })?;
+        compilation.add_path(path).map_err(|e| Failure::ReadFile { path: e.path, error: e.error })?;
     }
     for rule in &compilation.rules {
         let file = rule.meta.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default();
@@ -33,7 +31,9 @@ pub fn sigma_check<W: Write + ?Sized>(paths: &[PathBuf], out: &mut W) -> Result<
     RuleSet::new(compilation.rules).map_err(|e| Failure::Sigma { message: e.to_string() })?;
     if refused > 0 {
         return Err(Failure::Sigma {
-            message: format!("{refused} Sigma rule(s) or document(s) refused (listed above); the others compile"),
+            message: format!(
+                "{refused} Sigma rule(s) or document(s) refused (listed above); the others compile"
+            ),
         });
     }
     Ok(())

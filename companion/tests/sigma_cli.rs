@@ -65,12 +65,10 @@ fn malformed_yaml_is_reported_with_the_parsers_message_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.yml");
     std::fs::write(&file, "title: [unclosed\n").unwrap();
-    ringfence()
-        .args(["sigma", "check"])
-        .arg(&file)
-        .assert()
-        .code(1)
-        .stdout(contains(format!("refused   {}: not a valid Sigma document: YAML parse error", file.display())));
+    ringfence().args(["sigma", "check"]).arg(&file).assert().code(1).stdout(contains(format!(
+        "refused   {}: not a valid Sigma document: YAML parse error",
+        file.display()
+    )));
 }
 
 #[test]

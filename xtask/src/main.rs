@@ -154,7 +154,11 @@ fn test() -> Result<(), Failure> {
         .env("RINGFENCE_SYS", &sys)
         .run()?;
     proofs()?;
-    Step::new("companion compiles and passes clippy for Windows", "cargo")
+    let mut windows_check = Step::new("companion compiles and passes clippy for Windows", "cargo");
+    for (key, value) in setup::msvc_c_tools()? {
+        windows_check = windows_check.env(key, value);
+    }
+    windows_check
         .args([
             "clippy",
             "--package",

@@ -38,10 +38,10 @@ struct Modifiers {
 /// A UTF-16 encoding applied before base64.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Encoding {
-    Utf16Le,
-    Utf16Be,
+    LittleEndian,
+    BigEndian,
     /// Little-endian with a byte order mark (Sigma's `utf16`).
-    Utf16Bom,
+    LittleEndianWithBom,
 }
 
 fn modifier_name(m: Modifier) -> &'static str {
@@ -91,9 +91,9 @@ impl Modifiers {
                 Modifier::WindAsh => m.windash = true,
                 Modifier::Base64 => m.base64 = true,
                 Modifier::Base64Offset => m.base64_offset = true,
-                Modifier::Wide => m.encoding = Some(Encoding::Utf16Le),
-                Modifier::Utf16be => m.encoding = Some(Encoding::Utf16Be),
-                Modifier::Utf16 => m.encoding = Some(Encoding::Utf16Bom),
+                Modifier::Wide => m.encoding = Some(Encoding::LittleEndian),
+                Modifier::Utf16be => m.encoding = Some(Encoding::BigEndian),
+                Modifier::Utf16 => m.encoding = Some(Encoding::LittleEndianWithBom),
                 Modifier::Re => m.re = true,
                 Modifier::IgnoreCase => m.re_insensitive = true,
                 Modifier::Multiline => m.re_multi_line = true,
@@ -338,9 +338,9 @@ fn check_regex(source: &str, m: &Modifiers, field: &str) -> Result<(), Reason> {
 fn encode(text: &str, encoding: Option<Encoding>) -> Vec<u8> {
     match encoding {
         None => text.as_bytes().to_vec(),
-        Some(Encoding::Utf16Le) => text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
-        Some(Encoding::Utf16Be) => text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
-        Some(Encoding::Utf16Bom) => {
+        Some(Encoding::LittleEndian) => text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+        Some(Encoding::BigEndian) => text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+        Some(Encoding::LittleEndianWithBom) => {
             [0xFF, 0xFE].into_iter().chain(text.encode_utf16().flat_map(u16::to_le_bytes)).collect()
         }
     }
