@@ -159,7 +159,7 @@ fn flip_case(text: &str, mask: u64) -> String {
     text.chars()
         .enumerate()
         .map(|(i, c)| {
-            if mask.rotate_left(i as u32 % 64) & 1 == 0 {
+            if (mask >> (i % 64)) & 1 == 0 {
                 return c;
             }
             let mut other = if c.is_uppercase() {
@@ -183,8 +183,7 @@ fn to_max_length(text: &str, before: bool) -> String {
         .chars()
         .take(MAX_COMMAND_LINE_UNITS.saturating_sub(units))
         .collect::<String>();
-    let out = if before { pad + text } else { text.to_owned() + &pad };
-    out
+    if before { pad + text } else { text.to_owned() + &pad }
 }
 
 type FieldDraw = (u8, Vec<usize>, u64, u64, u8);
@@ -201,11 +200,11 @@ fn build(kind: EventKind, draws: Vec<FieldDraw>) -> Event {
         }
         if field.is_integer() {
             let choices = [0, 1, 4, 7, 8, 999, 1000, 1001, number % 70_000];
-            event.fields.push((field, Val::Int(choices[(number % 9) as usize])));
+            event.fields.push((field, Val::Int(choices[usize::try_from(number % 9).unwrap_or(0)])));
             continue;
         }
         let text: String = match small_pool(field) {
-            Some(pool) => pool[(number % pool.len() as u64) as usize].to_owned(),
+            Some(pool) => pool[usize::try_from(number).unwrap_or(0) % pool.len()].to_owned(),
             None => pieces.iter().map(|&i| FRAGMENTS[i]).collect(),
         };
         let mut text = flip_case(&text, mask);
