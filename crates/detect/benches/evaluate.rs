@@ -22,8 +22,10 @@ impl Words {
     }
 
     fn word(&mut self) -> String {
-        const SYLLABLES: [&str; 16] =
-            ["ad", "bin", "cmd", "dll", "exe", "fo", "gr", "hta", "in", "js", "ke", "lo", "mo", "net", "ps", "reg"];
+        const SYLLABLES: [&str; 16] = [
+            "ad", "bin", "cmd", "dll", "exe", "fo", "gr", "hta", "in", "js", "ke", "lo", "mo", "net", "ps",
+            "reg",
+        ];
         let n = 2 + self.next() % 3;
         (0..n).map(|_| SYLLABLES[(self.next() % 16) as usize]).collect()
     }
@@ -44,28 +46,41 @@ fn rule(i: usize, words: &mut Words) -> String {
     let n = 6 + words.next() % 12;
     match shape {
         0 => {
-            let _ = write!(y, "    selection_img:\n        - Image|endswith:\n{}", list(words, 3, "\\", ".exe"));
+            let _ =
+                write!(y, "    selection_img:\n        - Image|endswith:\n{}", list(words, 3, "\\", ".exe"));
             let _ = write!(y, "        - OriginalFileName:\n{}", list(words, 3, "", ".exe"));
-            let _ = write!(y, "    selection_cli:\n        CommandLine|contains:\n{}", list(words, n, " ", ""));
+            let _ =
+                write!(y, "    selection_cli:\n        CommandLine|contains:\n{}", list(words, n, " ", ""));
             y.push_str("    condition: all of selection_*\n");
         }
         1 => {
-            let _ = write!(y, "    selection:\n        ParentImage|endswith:\n{}", list(words, 4, "\\", ".exe"));
+            let _ =
+                write!(y, "    selection:\n        ParentImage|endswith:\n{}", list(words, 4, "\\", ".exe"));
             let _ = write!(y, "        Image|endswith:\n{}", list(words, n, "\\", ".exe"));
             let _ = write!(y, "    filter_main:\n        CommandLine|contains:\n{}", list(words, 3, "", ""));
             y.push_str("    condition: selection and not 1 of filter_*\n");
         }
         2 => {
-            let _ = write!(y, "    selection:\n        CommandLine|contains|all:\n{}", list(words, 3, "", ""));
+            let _ =
+                write!(y, "    selection:\n        CommandLine|contains|all:\n{}", list(words, 3, "", ""));
             let _ = write!(y, "        Image|endswith:\n{}", list(words, n, "\\", ".exe"));
             y.push_str("    condition: selection\n");
         }
         3 => {
-            let _ = write!(y, "    selection:\n        CommandLine|windash|contains:\n{}", list(words, n, " -", " "));
+            let _ = write!(
+                y,
+                "    selection:\n        CommandLine|windash|contains:\n{}",
+                list(words, n, " -", " ")
+            );
             y.push_str("    condition: selection\n");
         }
         4 if i % 12 == 4 => {
-            let _ = write!(y, "    selection:\n        CommandLine|re: '{}\\s+-[a-z]{{2,8}}\\s+{}'\n", words.word(), words.word());
+            let _ = write!(
+                y,
+                "    selection:\n        CommandLine|re: '{}\\s+-[a-z]{{2,8}}\\s+{}'\n",
+                words.word(),
+                words.word()
+            );
             y.push_str("    condition: selection\n");
         }
         _ => {
