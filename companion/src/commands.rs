@@ -17,6 +17,7 @@ use crate::stream::EventStream;
 use crate::watch::{Session, WatchError};
 
 pub use crate::content_cmd::{content_check, content_compile, content_compile_signed, content_show};
+pub use crate::sigma_cmd::sigma_check;
 pub use crate::trust_cmd::{content_keygen, content_sign, content_verify};
 
 use crate::trust_cmd::{self, KeyFileError, Refusal};
@@ -87,6 +88,10 @@ pub enum Failure {
     Sealing {
         path: PathBuf,
     },
+    /// Sigma rules were refused (`sigma check`).
+    Sigma {
+        message: String,
+    },
 }
 
 impl From<ClientError> for Failure {
@@ -138,7 +143,8 @@ impl Failure {
             | Failure::Refused { .. }
             | Failure::WouldBeRefused { .. }
             | Failure::AlreadySigned { .. }
-            | Failure::Sealing { .. } => exit::REJECTED,
+            | Failure::Sealing { .. }
+            | Failure::Sigma { .. } => exit::REJECTED,
         }
     }
 }
@@ -148,7 +154,9 @@ impl fmt::Display for Failure {
         match self {
             Failure::Client(e) => e.fmt(f),
             Failure::Output(e) => write!(f, "writing the output failed: {e}"),
-            Failure::Config { message } | Failure::Service { message } => f.write_str(message),
+            Failure::Config { message } | Failure::Service { message } | Failure::Sigma { message } => {
+                f.write_str(message)
+            }
             Failure::Enrichment { message } => write!(f, "the enrichment stage cannot start: {message}"),
             Failure::ReadFile { path, error } => {
                 write!(f, "cannot read {}: {error} (check the path and its permissions)", path.display())

@@ -28,6 +28,7 @@ pub mod output;
 pub mod render;
 pub mod sequence;
 pub mod service;
+mod sigma_cmd;
 pub mod stats_view;
 pub mod stream;
 pub mod sysmon;

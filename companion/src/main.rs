@@ -56,6 +56,9 @@ enum Command {
     /// Run as a service writing events to rotating files (and the event log), or manage the Windows service.
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// Compile Sigma rules and say where each runs.
+    #[command(subcommand)]
+    Sigma(SigmaCommand),
     /// Show the driver's counters.
     Stats {
         /// Print one JSON object instead of the human summary.
@@ -132,6 +135,18 @@ enum ContentCommand {
         /// Push even when the driver's policy will refuse it (the refusal is then counted).
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SigmaCommand {
+    /// Compile Sigma rules (YAML files or directories of them) and print, per rule, the stage
+    /// it runs in (kernel: only kernel-reported fields; companion: needs enrichment) or why it
+    /// was refused. Exit 1 when any rule or document is refused.
+    Check {
+        /// Sigma rule files, or directories searched for .yml and .yaml files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
     },
 }
 
@@ -305,6 +320,7 @@ fn main() -> ExitCode {
             .map_err(|e| Failure::Client(e.into()))
             .and_then(|device| commands::content_push_with(device, &content, force, &mut out)),
         Command::Service(command) => service(command, &mut out),
+        Command::Sigma(SigmaCommand::Check { paths }) => commands::sigma_check(&paths, &mut out),
         Command::Stats { json } => open_system_device()
             .map_err(|e| Failure::Client(e.into()))
             .and_then(|device| commands::stats(device, json, &mut out)),

@@ -31,6 +31,9 @@ tasks:
   bench [ARGS]    every Criterion benchmark (ARGS go to Criterion)
   loom            loom models of the driver core's concurrency (tests/concurrency),
                   preemptions bounded by LOOM_MAX_PREEMPTIONS (default 2)
+  sigma-coverage [--refusals] DIR...
+                  compile the Sigma rules under DIR and count them: kernel stage,
+                  companion stage, refused by reason (per logsource)
   wdk-check       type-check and lint the `wdk` backend against bindings wdk-sys
                   generates from mingw-w64's DDK headers (says what that proves)
   ci              test + fmt --check + clippy -D warnings + loom + wdk-check +
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz::run(rest),
         "bench" => bench(rest),
         "loom" => loom(),
+        "sigma-coverage" => sigma_coverage(rest),
         "wdk-check" => wdk_check::run(),
         "ci" => ci(),
         "help" | "-h" | "--help" => {
@@ -178,7 +182,11 @@ fn test() -> Result<(), Failure> {
         .env("RINGFENCE_SYS", &sys)
         .run()?;
     proofs()?;
-    Step::new("companion compiles and passes clippy for Windows", "cargo")
+    let mut windows_check = Step::new("companion compiles and passes clippy for Windows", "cargo");
+    for (key, value) in setup::msvc_c_tools()? {
+        windows_check = windows_check.env(key, value);
+    }
+    windows_check
         .args([
             "clippy",
             "--package",
@@ -203,6 +211,30 @@ fn bench(rest: &[String]) -> Result<(), Failure> {
     Step::new("Criterion benchmarks", "cargo")
         .env("RINGFENCE_SYS", &sys)
         .args(["bench", "--workspace", "--bench", "*", "--"])
+        .args(rest)
+        .run()
+}
+
+/// Counts what the Sigma compiler makes of a rule directory (e.g. a SigmaHQ checkout's
+/// `rules/`, which is not part of this repository).
+fn sigma_coverage(rest: &[String]) -> Result<(), Failure> {
+    if rest.iter().all(|a| a.starts_with("--")) {
+        return Err(Failure::new(
+            "sigma-coverage",
+            "give a directory of Sigma rules, e.g. a SigmaHQ checkout's rules/",
+        ));
+    }
+    Step::new("compile the Sigma rules and count them by stage", "cargo")
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "--package",
+            "ringfence-detect",
+            "--bin",
+            "sigma-coverage",
+            "--",
+        ])
         .args(rest)
         .run()
 }

@@ -160,3 +160,44 @@ pub(crate) fn pe_fixtures() -> Result<(), Failure> {
 
 /// The pefile release the tests compare with.
 const PEFILE_VERSION: &str = "2024.8.26";
+
+/// C tools for build scripts that assemble for `x86_64-pc-windows-msvc` on Linux (psm, which
+/// the Sigma parser's pest pulls in for its stack guard): mingw-w64's gcc assembles psm's GNU
+/// assembly into COFF, and a wrapper turns cc-rs's `lib.exe`-style archiver call
+/// (`-out:LIB -nologo OBJ…`) into mingw-w64's `ar`. Returns the environment to set.
+pub(crate) fn msvc_c_tools() -> Result<Vec<(&'static str, std::path::PathBuf)>, Failure> {
+    const GCC: &str = "x86_64-w64-mingw32-gcc";
+    const AR: &str = "x86_64-w64-mingw32-ar";
+    let found = |tool: &str| Step::new("probe", tool).arg("--version").probe();
+    if !(found(GCC) && found(AR)) {
+        const INSTALL: &str = "apt-get update && apt-get -o DPkg::Lock::Timeout=600 install -y \
+                               --no-install-recommends gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64";
+        if !is_root() {
+            return Err(Failure::new(
+                "mingw-w64 gcc",
+                format!(
+                    "the Windows-target check assembles psm with mingw-w64's gcc; run as root:\n  sudo sh -c '{INSTALL}'"
+                ),
+            ));
+        }
+        Step::new("install mingw-w64's gcc and binutils (Debian) for the Windows-target check", "sh")
+            .args(["-c", INSTALL])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .hint("apt-get must reach Debian's package servers")
+            .run()?;
+    }
+    let wrapper = crate::target_dir().join("xtask").join("msvc-lib");
+    let script = "#!/bin/sh\n# cc-rs archives for the msvc target as lib.exe would be called: -out:LIB -nologo OBJ...\n\
+                  out=\"\"\nfor a in \"$@\"; do case \"$a\" in -out:*) out=\"${a#-out:}\";; esac; done\n\
+                  [ -n \"$out\" ] || { echo \"msvc-lib: no -out:\" >&2; exit 2; }\n\
+                  for a in \"$@\"; do shift; case \"$a\" in -*) ;; *) set -- \"$@\" \"$a\";; esac; done\n\
+                  exec x86_64-w64-mingw32-ar crs \"$out\" \"$@\"\n";
+    let write = || -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(wrapper.parent().unwrap_or(Path::new(".")))?;
+        std::fs::write(&wrapper, script)?;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
+    };
+    write().map_err(|e| Failure::new("msvc-lib wrapper", format!("{}: {e}", wrapper.display())))?;
+    Ok(vec![("CC_x86_64_pc_windows_msvc", GCC.into()), ("AR_x86_64_pc_windows_msvc", wrapper)])
+}

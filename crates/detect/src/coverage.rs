@@ -1,0 +1,140 @@
+//! The coverage report: how many rules of a rule directory compile, to which
+//! stage, and why the others were refused, per logsource category ringfence
+//! has events for.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use ringfence_wire::EventKind;
+
+use crate::ir::Stage;
+use crate::refusal::Reason;
+use crate::sigma::{Compilation, ReadError};
+
+/// The categories reported, in order.
+pub const CATEGORIES: [&str; 3] = ["process_creation", "image_load", "process_termination"];
+
+/// One category's figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub kernel: usize,
+    pub companion: usize,
+    /// Refused rules by [`Reason::class`].
+    pub refused: BTreeMap<String, usize>,
+}
+
+impl Counts {
+    pub fn compiled(&self) -> usize {
+        self.kernel.saturating_add(self.companion)
+    }
+
+    pub fn refused_total(&self) -> usize {
+        self.refused.values().sum()
+    }
+
+    pub fn total(&self) -> usize {
+        self.compiled().saturating_add(self.refused_total())
+    }
+}
+
+/// A directory's coverage.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Per category of [`CATEGORIES`].
+    pub categories: BTreeMap<&'static str, Counts>,
+    /// Rules for logsources ringfence has no events for (not counted above).
+    pub other_logsources: usize,
+    /// Documents that did not parse, or are not detection rules.
+    pub unparsed: usize,
+}
+
+fn category(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::ImageLoad => "image_load",
+        EventKind::ProcessExit => "process_termination",
+        _ => "process_creation",
+    }
+}
+
+impl Coverage {
+    /// Compiles every rule under `dir` and counts.
+    pub fn measure(dir: &Path) -> Result<Coverage, ReadError> {
+        let mut compilation = Compilation::default();
+        compilation.add_path(dir)?;
+        Ok(Coverage::of(&compilation))
+    }
+
+    pub fn of(compilation: &Compilation) -> Coverage {
+        let mut coverage = Coverage::default();
+        for name in CATEGORIES {
+            coverage.categories.insert(name, Counts::default());
+        }
+        for rule in &compilation.rules {
+            if let Some(counts) = coverage.categories.get_mut(category(rule.kind)) {
+                match rule.stage() {
+                    Stage::Kernel => counts.kernel = counts.kernel.saturating_add(1),
+                    Stage::Companion => counts.companion = counts.companion.saturating_add(1),
+                }
+            }
+        }
+        for refusal in &compilation.refusals {
+            match (&refusal.reason, refusal.category.as_deref()) {
+                (Reason::Parse { .. } | Reason::NotADetectionRule { .. }, _) => {
+                    coverage.unparsed = coverage.unparsed.saturating_add(1)
+                }
+                (Reason::LogSource { .. }, _) => {
+                    coverage.other_logsources = coverage.other_logsources.saturating_add(1)
+                }
+                (reason, Some(name)) => match coverage.categories.iter_mut().find(|(c, _)| **c == name) {
+                    Some((_, counts)) => *counts.refused.entry(reason.class()).or_default() += 1,
+                    None => coverage.other_logsources = coverage.other_logsources.saturating_add(1),
+                },
+                (_, None) => coverage.other_logsources = coverage.other_logsources.saturating_add(1),
+            }
+        }
+        coverage
+    }
+}
+
+fn percent(part: usize, whole: usize) -> String {
+    if whole == 0 {
+        return "-".into();
+    }
+    let tenths = part.saturating_mul(1000) / whole;
+    format!("{}.{}%", tenths / 10, tenths % 10)
+}
+
+impl fmt::Display for Coverage {
+    /// A Markdown table, then the refusals by reason.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "| logsource | rules | compiled | kernel stage | companion stage | refused |")?;
+        writeln!(f, "|---|---:|---:|---:|---:|---:|")?;
+        for (name, c) in &self.categories {
+            writeln!(
+                f,
+                "| {name} | {} | {} ({}) | {} ({}) | {} | {} |",
+                c.total(),
+                c.compiled(),
+                percent(c.compiled(), c.total()),
+                c.kernel,
+                percent(c.kernel, c.total()),
+                c.companion,
+                c.refused_total()
+            )?;
+        }
+        writeln!(f)?;
+        writeln!(f, "| logsource | refused because | rules |")?;
+        writeln!(f, "|---|---|---:|")?;
+        for (name, c) in &self.categories {
+            let mut reasons: Vec<(&String, &usize)> = c.refused.iter().collect();
+            reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            for (reason, n) in reasons {
+                writeln!(f, "| {name} | {reason} | {n} |")?;
+            }
+        }
+        writeln!(f)?;
+        writeln!(f, "Rules for other logsources (no ringfence events): {}", self.other_logsources)?;
+        write!(f, "Documents that did not parse or are not detection rules: {}", self.unparsed)
+    }
+}
