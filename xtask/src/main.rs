@@ -319,5 +319,5 @@ fn ci() -> Result<(), Failure> {
     loom()?;
     wdk_check::run()?;
     miri()?;
-    fuzz::run(&["--secs".into(), "30".into()])
+    fuzz::run(&["--secs".into(), "20".into()])
 }
