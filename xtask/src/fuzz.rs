@@ -26,19 +26,37 @@ pub(crate) fn run(args: &[String]) -> Result<(), Failure> {
             return Err(Failure::new("fuzz", format!("no target `{name}`; targets: {}", all.join(", "))));
         }
     }
-    let run = if chosen.is_empty() { all } else { chosen };
     let fuzz_dir = crate::root().join("fuzz");
-    for target in &run {
-        let corpus = fuzz_dir.join("corpus").join(target);
-        std::fs::create_dir_all(&corpus)
-            .map_err(|e| Failure::new("fuzz", format!("{}: {e}", corpus.display())))?;
-        Step::new(&format!("fuzz {target} for {secs} s"), "cargo")
+    if chosen.is_empty() {
+        // One build of every target (cargo compiles them in parallel); each run below then
+        // finds its binary up to date.
+        Step::new("build every fuzz target", "cargo")
             .current_dir(&fuzz_dir)
-            .args(["+nightly", "fuzz", "run", target.as_str(), "--"])
-            .arg(format!("-max_total_time={secs}"))
-            .arg("-rss_limit_mb=4096")
-            .hint("a crash input is saved under fuzz/artifacts/<target>/; reproduce with `cargo +nightly fuzz run <target> <file>`")
+            .args(["+nightly", "fuzz", "build"])
             .run()?;
+    }
+    let run = if chosen.is_empty() { all } else { chosen };
+    // A libFuzzer process keeps one core busy: run as many targets at once as there are cores.
+    let at_once = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    for batch in run.chunks(at_once) {
+        let mut running = Vec::new();
+        for target in batch {
+            let corpus = fuzz_dir.join("corpus").join(target);
+            std::fs::create_dir_all(&corpus)
+                .map_err(|e| Failure::new("fuzz", format!("{}: {e}", corpus.display())))?;
+            running.push(
+                Step::new(&format!("fuzz {target} for {secs} s"), "cargo")
+                    .current_dir(&fuzz_dir)
+                    .args(["+nightly", "fuzz", "run", target.as_str(), "--"])
+                    .arg(format!("-max_total_time={secs}"))
+                    .arg("-rss_limit_mb=4096")
+                    .hint("a crash input is saved under fuzz/artifacts/<target>/; reproduce with `cargo +nightly fuzz run <target> <file>`")
+                    .spawn()?,
+            );
+        }
+        // Wait for every target of the batch before reporting the first failure.
+        let results: Vec<_> = running.into_iter().map(crate::step::Running::wait).collect();
+        results.into_iter().collect::<Result<Vec<()>, Failure>>()?;
     }
     Ok(())
 }

@@ -81,16 +81,18 @@ impl Step {
             .command
             .status()
             .map_err(|e| Failure::new(&self.name, format!("could not start {:?}: {e}", self.command)))?;
-        let took = started.elapsed().as_secs_f64();
-        if status.success() {
-            eprintln!("<== {} ({took:.0} s)", self.name);
-            return Ok(());
-        }
-        let mut detail = format!("{status} after {took:.0} s");
-        if let Some(hint) = self.hint {
-            detail.push_str(&format!("\n  hint: {hint}"));
-        }
-        Err(Failure::new(&self.name, detail))
+        finish(&self.name, self.hint, status, started)
+    }
+
+    /// Starts the step without waiting for it: [`Running::wait`] finishes it. For steps
+    /// that each keep one core busy (a fuzz target), run as many at once as there are cores.
+    pub(crate) fn spawn(mut self) -> Result<Running, Failure> {
+        eprintln!("==> {} (started)", self.name);
+        let child = self
+            .command
+            .spawn()
+            .map_err(|e| Failure::new(&self.name, format!("could not start {:?}: {e}", self.command)))?;
+        Ok(Running { name: self.name, hint: self.hint, child, started: Instant::now() })
     }
 
     /// Runs quietly and reports only whether it succeeded (for probes).
@@ -98,4 +100,38 @@ impl Step {
         self.command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
         self.command.status().is_ok_and(|s| s.success())
     }
+}
+
+/// A step started by [`Step::spawn`].
+pub(crate) struct Running {
+    name: String,
+    hint: Option<&'static str>,
+    child: std::process::Child,
+    started: Instant,
+}
+
+impl Running {
+    pub(crate) fn wait(mut self) -> Result<(), Failure> {
+        let status =
+            self.child.wait().map_err(|e| Failure::new(&self.name, format!("could not wait for it: {e}")))?;
+        finish(&self.name, self.hint, status, self.started)
+    }
+}
+
+fn finish(
+    name: &str,
+    hint: Option<&'static str>,
+    status: std::process::ExitStatus,
+    started: Instant,
+) -> Result<(), Failure> {
+    let took = started.elapsed().as_secs_f64();
+    if status.success() {
+        eprintln!("<== {name} ({took:.0} s)");
+        return Ok(());
+    }
+    let mut detail = format!("{status} after {took:.0} s");
+    if let Some(hint) = hint {
+        detail.push_str(&format!("\n  hint: {hint}"));
+    }
+    Err(Failure::new(name, detail))
 }
