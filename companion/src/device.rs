@@ -8,9 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 #[cfg(windows)]
-mod windows;
-#[cfg(windows)]
-pub use self::windows::WindowsDevice;
+pub use crate::windows::device::WindowsDevice;
 
 /// The Win32 path of the driver's control device.
 pub const DEVICE_PATH: &str = r"\\.\Ringfence";

@@ -10,8 +10,9 @@
 //! - [`sysmon`]: enriched events in Sysmon's shape (EventID 1, 5, 7 and their EventData).
 //! - [`enriched`]: what enrichment added, as ECS fields, Sysmon's events and table words.
 //! - [`enrich`]: DOS paths, accounts, file identity (hashes, PE version), caches and workers.
-// `deny`, not `forbid`: the Windows transport (device/windows.rs) and the Windows enrichment
-// sources (enrich/windows.rs) are the allowed exceptions.
+//! - [`windows`] (Windows only): the one layer over the Win32 and NT APIs, and the
+//!   companion's only `unsafe`.
+// `deny`, not `forbid`: the Windows layer (`windows/`) is the one allowed exception.
 #![deny(unsafe_code)]
 
 pub mod client;
@@ -36,6 +37,8 @@ pub mod text;
 pub mod time;
 pub mod trust_cmd;
 pub mod watch;
+#[cfg(windows)]
+pub mod windows;
 
 pub use client::ClientError;
 pub use device::{DEVICE_PATH, Device, DeviceError, IoctlOutcome};

@@ -25,5 +25,5 @@ pub mod sid;
 pub mod stage;
 pub mod token;
 #[cfg(windows)]
-pub mod windows;
+pub use crate::windows::sources as windows;
 pub mod workers;

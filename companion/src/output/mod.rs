@@ -11,7 +11,7 @@ pub mod rotating;
 pub mod storage;
 
 #[cfg(windows)]
-pub mod eventlog;
+pub use crate::windows::eventlog;
 
 use std::fmt;
 use std::io::{self, Write};

@@ -15,7 +15,7 @@ mod health;
 mod outputs;
 pub mod records;
 #[cfg(windows)]
-pub mod windows;
+pub use crate::windows::service as windows;
 
 use std::io::Write;
 use std::time::Duration;

@@ -2,9 +2,7 @@
 //! clippy for x86_64-pc-windows-msvc, never run on Linux): the Service Control
 //! Manager's entry point and stop control, `service install | uninstall |
 //! start | stop | status`, the event log source's registration, and the
-//! driver service's state for [`super::Connector::driver_stopping`].
-
-#![allow(unsafe_code)]
+//! driver service's state for [`crate::service::Connector::driver_stopping`].
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};
@@ -274,7 +272,7 @@ fn service_main(_arguments: Vec<OsString>) {
     let exit = match CONFIG.get().map(|path| (path, crate::config::load(path))) {
         Some((_, Ok(config))) => {
             let diag = diagnostics(&config);
-            match super::run_on_this_machine(config, diag, &|| stop.load(Ordering::SeqCst)) {
+            match crate::service::run_on_this_machine(config, diag, &|| stop.load(Ordering::SeqCst)) {
                 Ok(_) => 0,
                 Err(_) => 1,
             }

@@ -11,8 +11,6 @@
 //! One insertion string holds at most 31,839 characters: a longer line is
 //! split over several (param1, param2, ... in Winlogbeat's `winlog.event_data`).
 
-#![allow(unsafe_code)]
-
 use std::ptr;
 
 use windows_sys::Win32::Foundation::{GetLastError, HANDLE};
@@ -21,7 +19,7 @@ use windows_sys::Win32::System::EventLog::{
     RegisterEventSourceW, ReportEventW,
 };
 
-use super::SinkError;
+use crate::output::SinkError;
 
 /// The most UTF-16 units `ReportEventW` takes in one insertion string.
 const MAX_STRING_UNITS: usize = 31_839;

@@ -1,8 +1,6 @@
 //! The machine's own sources of enrichment on Windows: its DOS device map,
 //! its account database and its MachineGuid. Each call stands alone with the
-//! reason it is sound; everything above this file is portable.
-
-#![allow(unsafe_code)]
+//! reason it is sound; what uses them is portable.
 
 use std::ptr;
 
@@ -12,9 +10,9 @@ use windows_sys::Win32::Storage::FileSystem::QueryDosDeviceW;
 use windows_sys::Win32::System::Registry::{HKEY_LOCAL_MACHINE, RRF_RT_REG_SZ, RegGetValueW};
 use windows_sys::Win32::System::SystemInformation::GetSystemWindowsDirectoryW;
 
-use super::account::{AccountLookup, AccountName, LookupFailure};
-use super::dos_path::{VolumeMap, VolumeMapError};
-use super::sid::Sid;
+use crate::enrich::account::{AccountLookup, AccountName, LookupFailure};
+use crate::enrich::dos_path::{VolumeMap, VolumeMapError};
+use crate::enrich::sid::Sid;
 
 /// The longest DOS device target or directory read, in UTF-16 units.
 const MAX_PATH_UNITS: usize = 1024;

@@ -1,12 +1,9 @@
-//! The Windows transport: `\\.\Ringfence` through the Win32 and NT APIs. The
-//! only file of the companion with `unsafe`; each call stands alone with the
-//! reason it is sound.
+//! The Windows transport: `\\.\Ringfence` through the Win32 and NT APIs; each
+//! call stands alone with the reason it is sound.
 //!
 //! Requests go through `NtDeviceIoControlFile` rather than `DeviceIoControl`
 //! because [`IoctlOutcome`] carries the driver's NTSTATUS, which
 //! `DeviceIoControl` folds into a Win32 error code.
-
-#![allow(unsafe_code)]
 
 use std::ffi::c_void;
 use std::ptr;
@@ -23,7 +20,7 @@ use windows_sys::Win32::Storage::FileSystem::{
 use windows_sys::Win32::System::IO::IO_STATUS_BLOCK;
 use windows_sys::Win32::System::Threading::{CreateEventW, WaitForSingleObject};
 
-use super::{Device, DeviceError, IoctlOutcome, Operation, win32};
+use crate::device::{Device, DeviceError, IoctlOutcome, Operation, win32};
 
 // The platform-neutral codes `DeviceError::from_open_error` maps are Windows' own.
 const _: () = {
