@@ -31,7 +31,10 @@
 
 use super::content::{Content, ScannerEntry, ix};
 use super::fold::fold_unit;
-use super::format::{NONE, scanner};
+use super::format::NONE;
+
+/// Entries of a class table's ASCII part.
+const ASCII: u32 = 128;
 use crate::meter::Meter;
 use ringfence_wire::Text;
 
@@ -109,8 +112,8 @@ impl Automaton<'_, '_> {
                 .class_entry(self.s.first_class.saturating_add(u32::from(unit)))
                 .map_or(0, |e| e.1);
         }
-        let base = self.s.first_class.saturating_add(scanner::ASCII as u32);
-        let n = self.s.class_entries.saturating_sub(scanner::ASCII as u32);
+        let base = self.s.first_class.saturating_add(ASCII);
+        let n = self.s.class_entries.saturating_sub(ASCII);
         meter.charge(search_steps(n));
         let (mut lo, mut hi) = (0u32, n);
         while lo < hi {

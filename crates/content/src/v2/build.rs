@@ -3,6 +3,9 @@
 //! are folded (when case-insensitive) and `windash`-expanded here; every text
 //! predicate's values join the automaton of its (kind, field, case mode).
 //! A refusal names the rule (its id) and the construct or limit.
+// Host-side code, as format 1's compiler: every count is checked against a
+// limit of `format` (all far below u16/u32) before it is narrowed.
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 
 use super::fold::fold_unit;
 use super::format::{

@@ -35,7 +35,7 @@ mod tests {
     #[test]
     fn ascii_letters_fold_to_lower_case_and_nothing_else_in_ascii_moves() {
         for unit in 0u16..0x80 {
-            let expected = if (b'A'..=b'Z').contains(&(unit as u8)) { unit + 32 } else { unit };
+            let expected = if (unit as u8).is_ascii_uppercase() { unit + 32 } else { unit };
             assert_eq!(fold_unit(unit), expected);
         }
     }

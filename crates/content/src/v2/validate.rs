@@ -160,6 +160,7 @@ impl Validator<'_, '_> {
     }
 
     /// Checks that `first .. first + count` lies inside section `target`.
+    #[allow(clippy::too_many_arguments)]
     fn range(
         &self,
         table: Table,

@@ -1,6 +1,6 @@
 //! Shared by the format-2 tests: an event built from plain values, rule
 //! constructors, and one call that evaluates and collects the verdict.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::cast_possible_truncation)]
 
 use ringfence_content::v2::build::{ExprSpec, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build};
 use ringfence_content::v2::{Content, EventInput, Filter, Input, Role, RuleIds, validate};
