@@ -158,7 +158,9 @@ pub enum ErrorKind {
         end: u32,
         total: u32,
     },
-    /// An entry's (first, count) range reaches past the table it refers to.
+    /// An entry's (first, count) range reaches past the table it refers to (`len`:
+    /// the table's entries), or does not start where the previous entry's range
+    /// ended, for the tables that are partitioned in order (`len`: that position).
     RangeOutOfBounds {
         table: Table,
         entry: u32,
