@@ -2,6 +2,8 @@
 //! minimal corruption of valid content (the checksum recomputed, so the
 //! structural check is what refuses it), with the exact error asserted.
 
+#![allow(clippy::cast_possible_truncation)]
+
 mod v2_common;
 
 use ringfence_content::content_checksum;

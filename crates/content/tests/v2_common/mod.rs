@@ -52,12 +52,10 @@ impl<'a> EventInput<'a> for &'a TestEvent {
             Some(Field::Split(h, t)) => Input::Text { head: Text::wide(h), tail: Text::wide(t) },
             Some(Field::Int(n)) => Input::Integer(*n),
             Some(Field::Unknown) => Input::Unknown,
-            Some(Field::Absent) | None => {
-                if field >= 128 {
-                    Input::Unknown
-                } else {
-                    Input::Absent
-                }
+            Some(Field::Absent) => Input::Absent,
+            None => {
+                // Not given: a companion field is unknown, a kernel field absent.
+                if field >= 128 { Input::Unknown } else { Input::Absent }
             }
         }
     }
