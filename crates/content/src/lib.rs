@@ -49,6 +49,9 @@ mod meter;
 mod validate;
 mod view;
 
+/// Content format 2: boolean rules, one automaton pass per field, three-valued evaluation.
+pub mod v2;
+
 #[cfg(feature = "compiler")]
 mod compile;
 

@@ -6,7 +6,7 @@
 
 use std::io::Read;
 
-use ringfence_content::{Content, evaluate_event, evaluate_record, validate};
+use ringfence_content::{Content, evaluate_event, evaluate_record, v2, validate};
 use ringfence_trust::{Envelope, GuardState, KeySource, Pin, Policy, SignaturePolicy, TrustedKeys, decide};
 use ringfence_wire::ioctl::{
     EmptyRequest, HelloRequest, HelloResponse, LoadContentResponse, SetEventRequest, StatsResponse,
@@ -62,6 +62,15 @@ fn main() {
         outcomes += usize::from(evaluate_record(&trusted, &record) != ringfence_content::Verdict::Drop);
         if let Ok(content) = validate(content_bytes, &SCHEMA) {
             outcomes += usize::from(evaluate_event(&content, &event) != ringfence_content::Verdict::Drop);
+        }
+        // Content format 2: the unvalidated entry point, then validation and the validated one.
+        let mut scratch = [0u64; 64];
+        let (mut matched, mut undecided) = ([0u32; 8], [0u32; 8]);
+        let ids = v2::RuleIds { matched: &mut matched, undecided: &mut undecided };
+        outcomes += v2::evaluate_event_raw(content_bytes, &event, &mut scratch, ids).map_or(0, |v| v.matched);
+        if let Ok(content) = v2::validate(content_bytes, &SCHEMA) {
+            let ids = v2::RuleIds { matched: &mut matched, undecided: &mut undecided };
+            outcomes += v2::evaluate_event(&content, &event, &mut scratch, ids).map_or(0, |v| v.undecided);
         }
     }
     #[cfg(feature = "canary")]

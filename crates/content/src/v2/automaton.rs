@@ -1,0 +1,287 @@
+//! One pass per field: the Aho-Corasick scan of a field's text that finds
+//! every literal pattern of every predicate on that field, and the glob
+//! simulation.
+//!
+//! **Scan.** Each unit is folded (when the scanner folds case), mapped to its
+//! alphabet class (a 128-entry ASCII table, then a binary search among the
+//! non-ASCII units patterns hold; any other unit is class 0), and fed to the
+//! automaton: the root's goto row is dense, other states' rows are sorted and
+//! searched; a missing goto follows the failure link. The validator proved
+//! that a goto leads exactly one unit deeper and a failure link strictly
+//! shallower, so the depth rises by at most one per unit and every failure
+//! step lowers it: failure steps ≤ text length. After each unit the state's
+//! output and its dictionary-suffix chain are marked *contained*; the walk
+//! stops at the first pattern already marked (its own chain was marked with
+//! it), so chain steps ≤ patterns + text length.
+//!
+//! The same pass yields the anchored operators: while the state's depth equals
+//! the units read, the state *is* the text read so far, and its output is a
+//! *prefix* of the text; if that still holds at the end, its output *equals*
+//! the text. At the end, the final state's output and whole dictionary chain
+//! are the patterns the text *ends with*.
+//!
+//! **Globs** (`*`, `?`, literal units; at most 63 tokens) run as a bit-parallel
+//! NFA (shift-and): bit k of one u64 says "the first k tokens match a prefix of
+//! the text read". Per unit: one binary search for the unit's token mask among
+//! at most 63 entries, and a constant number of word operations; a `*` keeps
+//! its bit and the closure over it is one shift, since the compiler never
+//! emits two stars in a row. Linear in the text, no backtracking.
+//!
+//! Every step is charged on the [`Meter`]; [`super::cost`] bounds the sum.
+
+use super::content::{Content, ScannerEntry, ix};
+use super::fold::fold_unit;
+use super::format::NONE;
+
+/// Entries of a class table's ASCII part.
+const ASCII: u32 = 128;
+use crate::meter::Meter;
+use ringfence_wire::Text;
+
+/// Bitsets over the content's patterns, in the caller's scratch memory.
+pub(crate) struct Hits<'s> {
+    words: &'s mut [u64],
+    /// Words per bitset.
+    stride: usize,
+}
+
+/// Which bitset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Hit {
+    Contained = 0,
+    Prefix = 1,
+    Suffix = 2,
+    Whole = 3,
+}
+
+impl<'s> Hits<'s> {
+    /// Cleared bitsets for `patterns` patterns; `None` when `scratch` is too small.
+    pub(crate) fn new(scratch: &'s mut [u64], patterns: usize) -> Option<Self> {
+        let stride = patterns.div_ceil(64);
+        let words = scratch.get_mut(..stride.checked_mul(4)?)?;
+        words.fill(0);
+        Some(Hits { words, stride })
+    }
+
+    #[inline(always)]
+    fn slot(&self, hit: Hit, pattern: usize) -> usize {
+        (hit as usize).saturating_mul(self.stride).saturating_add(pattern / 64)
+    }
+
+    #[inline(always)]
+    pub(crate) fn get(&self, hit: Hit, pattern: usize) -> bool {
+        let bit = 1u64 << (pattern % 64);
+        self.words.get(self.slot(hit, pattern)).is_some_and(|w| w & bit != 0)
+    }
+
+    /// Sets the bit; answers whether it was already set (an unknown pattern counts as set).
+    #[inline(always)]
+    fn set(&mut self, hit: Hit, pattern: usize) -> bool {
+        let bit = 1u64 << (pattern % 64);
+        let slot = self.slot(hit, pattern);
+        match self.words.get_mut(slot) {
+            Some(w) => {
+                let was = *w & bit != 0;
+                *w |= bit;
+                was
+            }
+            None => true,
+        }
+    }
+}
+
+/// Binary search steps charged for a search among `n` entries.
+#[inline(always)]
+fn search_steps(n: u32) -> u64 {
+    u64::from(u32::BITS.saturating_sub(n.leading_zeros())).saturating_add(1)
+}
+
+struct Automaton<'c, 'a> {
+    content: &'c Content<'a>,
+    s: ScannerEntry,
+}
+
+impl Automaton<'_, '_> {
+    #[inline(always)]
+    fn class(&self, unit: u16, meter: &mut Meter) -> u16 {
+        let unit = if self.s.case == 1 { fold_unit(unit) } else { unit };
+        meter.charge(1);
+        if unit < 0x80 {
+            return self
+                .content
+                .class_entry(self.s.first_class.saturating_add(u32::from(unit)))
+                .map_or(0, |e| e.1);
+        }
+        let base = self.s.first_class.saturating_add(ASCII);
+        let n = self.s.class_entries.saturating_sub(ASCII);
+        meter.charge(search_steps(n));
+        let (mut lo, mut hi) = (0u32, n);
+        while lo < hi {
+            let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
+            let Some((u, class)) = self.content.class_entry(base.saturating_add(mid)) else { return 0 };
+            match u.cmp(&unit) {
+                core::cmp::Ordering::Equal => return class,
+                core::cmp::Ordering::Less => lo = mid.saturating_add(1),
+                core::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        0
+    }
+
+    /// The goto of `state` on `class`, if it has one (root: its dense row, 0 = none).
+    #[inline(always)]
+    fn goto(&self, state: u32, first: u32, count: u32, class: u16, meter: &mut Meter) -> Option<u32> {
+        if state == 0 {
+            meter.charge(1);
+            let (_, target) = self.content.goto(first.saturating_add(u32::from(class)))?;
+            return (target != 0).then_some(target);
+        }
+        meter.charge(search_steps(count));
+        let (mut lo, mut hi) = (0u32, count);
+        while lo < hi {
+            let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
+            let (c, target) = self.content.goto(first.saturating_add(mid))?;
+            match c.cmp(&class) {
+                core::cmp::Ordering::Equal => return Some(target),
+                core::cmp::Ordering::Less => lo = mid.saturating_add(1),
+                core::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        None
+    }
+
+    /// Marks `state`'s output and its dictionary chain as contained, stopping at the first already marked.
+    #[inline(always)]
+    fn contained(&self, mut state: u32, output: u32, dict: u32, hits: &mut Hits<'_>, meter: &mut Meter) {
+        if output == NONE {
+            state = dict;
+        }
+        while state != NONE {
+            meter.charge(1);
+            if meter.exhausted() {
+                return;
+            }
+            let Some(st) = self.content.state(&self.s, state) else { return };
+            let global = ix(self.s.first_pattern.saturating_add(st.output));
+            if st.output == NONE || hits.set(Hit::Contained, global) {
+                return;
+            }
+            state = st.dict;
+        }
+    }
+
+    /// Marks the output of `state` (if any) as `hit`.
+    #[inline(always)]
+    fn mark(&self, output: u32, hit: Hit, hits: &mut Hits<'_>) {
+        if output != NONE && output < self.s.pattern_count {
+            hits.set(hit, ix(self.s.first_pattern.saturating_add(output)));
+        }
+    }
+}
+
+/// Scans `head` ++ `tail` with scanner `s`, marking what it finds in `hits`.
+pub(crate) fn scan(
+    content: &Content<'_>,
+    s: ScannerEntry,
+    head: Text<'_>,
+    tail: Text<'_>,
+    hits: &mut Hits<'_>,
+    meter: &mut Meter,
+) {
+    let a = Automaton { content, s };
+    let Some(root) = content.state(&s, 0) else { return };
+    let mut state = 0u32;
+    let mut st = root;
+    let mut read = 0u32;
+    let mut anchored = true;
+    a.mark(st.output, Hit::Prefix, hits);
+    a.contained(0, st.output, st.dict, hits, meter);
+    for unit in head.units().chain(tail.units()) {
+        if meter.exhausted() {
+            return;
+        }
+        let class = a.class(unit, meter);
+        loop {
+            if let Some(target) = a.goto(state, st.first_goto, st.goto_count, class, meter) {
+                state = target;
+                break;
+            }
+            if state == 0 {
+                break;
+            }
+            meter.charge(1);
+            state = st.fail;
+            let Some(next) = content.state(&s, state) else { return };
+            st = next;
+            if meter.exhausted() {
+                return;
+            }
+        }
+        let Some(next) = content.state(&s, state) else { return };
+        st = next;
+        read = read.saturating_add(1);
+        anchored = anchored && st.depth == read;
+        if anchored {
+            a.mark(st.output, Hit::Prefix, hits);
+        }
+        a.contained(state, st.output, st.dict, hits, meter);
+    }
+    if anchored {
+        a.mark(st.output, Hit::Whole, hits);
+    }
+    // The final state's output and dictionary chain: every pattern the text ends with.
+    let mut at = if st.output == NONE { st.dict } else { state };
+    while at != NONE {
+        meter.charge(1);
+        if meter.exhausted() {
+            return;
+        }
+        let Some(e) = content.state(&s, at) else { return };
+        a.mark(e.output, Hit::Suffix, hits);
+        at = e.dict;
+    }
+}
+
+/// Whether `head` ++ `tail` matches glob `index`.
+pub(crate) fn glob_matches(
+    content: &Content<'_>,
+    index: usize,
+    head: Text<'_>,
+    tail: Text<'_>,
+    meter: &mut Meter,
+) -> bool {
+    let Some(g) = content.glob(index) else { return false };
+    if g.tokens > 63 {
+        return false;
+    }
+    let star = g.star_mask;
+    let mut d = 1u64;
+    d |= (d & star) << 1;
+    for unit in head.units().chain(tail.units()) {
+        let unit = if g.case == 1 { fold_unit(unit) } else { unit };
+        meter.charge(1u64.saturating_add(search_steps(u32::from(g.unit_count))));
+        if meter.exhausted() {
+            return false;
+        }
+        let mut m = g.any_mask;
+        let (mut lo, mut hi) = (0u32, u32::from(g.unit_count));
+        while lo < hi {
+            let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
+            let Some((u, mask)) = content.glob_unit(g.first_unit.saturating_add(mid)) else { break };
+            match u.cmp(&unit) {
+                core::cmp::Ordering::Equal => {
+                    m |= mask;
+                    break;
+                }
+                core::cmp::Ordering::Less => lo = mid.saturating_add(1),
+                core::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        d = ((d & m) << 1) | (d & star);
+        d |= (d & star) << 1;
+        if d == 0 {
+            return false;
+        }
+    }
+    d & (1u64 << g.tokens) != 0
+}

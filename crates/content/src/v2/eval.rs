@@ -1,0 +1,375 @@
+//! The interpreter: scan every field the event's kind has an automaton for,
+//! then run each rule's expression code over its predicates in Kleene's
+//! three-valued logic. No allocation: the pattern bitsets live in the caller's
+//! scratch buffer ([`Content::scratch_words`]), the expression stack in two
+//! u64 bit-stacks, the verdict's rule ids in the caller's arrays.
+//!
+//! Semantics:
+//! - a predicate on a field the event answers *unknown* for (a companion field
+//!   in the kernel, a path on a volume the sensor cannot translate) is
+//!   unknown; on an absent field it is false, except `absent` (true);
+//! - a detection rule whose expression is true is *matched*, unknown is
+//!   *undecided*: both are reported by id, in id order, as many as the
+//!   caller's arrays hold, with a count of the rest;
+//! - the filter (format 1's, in three values): an event is kept when
+//!   (no include rule for its kind, or some include rule holds) and no exclude
+//!   rule holds; [`Filter::Undecided`] when that is unknown. The sensor drops
+//!   an event only on [`Filter::Drop`] with nothing matched or undecided.
+
+use super::automaton::{Hit, Hits, glob_matches, scan};
+use super::content::{Content, PredicateEntry, RuleEntry, ix};
+use super::error::EvaluationError;
+use super::expr::{Stack, Truth};
+use super::format::{MAX_EVALUATION_COST, Operator, Role, code, predicate, section, value};
+use crate::meter::Meter;
+use ringfence_wire::schema::Lookup;
+use ringfence_wire::{EventKind, Fields, Text, Value};
+
+/// What the event supplies for one field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// Text as two slices scanned as one (`head` ++ `tail`): a translated DOS
+    /// volume prefix and the NT path's remainder, without copying.
+    Text { head: Text<'a>, tail: Text<'a> },
+    /// An integer, a time or a bool (0/1).
+    Integer(u64),
+    /// Known to have no value.
+    Absent,
+    /// Not known here (a companion field in the kernel, a path on an unknown volume).
+    Unknown,
+}
+
+/// An event as format 2 reads it.
+pub trait EventInput<'a> {
+    fn kind(&self) -> EventKind;
+    fn input(&self, field: u8) -> Input<'a>;
+}
+
+/// Any [`Fields`] source (a typed event, a decoded record) as an [`EventInput`]:
+/// text whole in `head`, lookups as they are.
+#[derive(Debug)]
+pub struct FromFields<'f, F>(pub &'f F);
+
+impl<'a, F: Fields<'a>> EventInput<'a> for FromFields<'_, F> {
+    fn kind(&self) -> EventKind {
+        self.0.kind()
+    }
+
+    fn input(&self, field: u8) -> Input<'a> {
+        match self.0.lookup(field) {
+            Lookup::Value(Value::Str(text)) => Input::Text { head: text, tail: Text::default() },
+            Lookup::Value(v) => v.as_u64().map_or(Input::Absent, Input::Integer),
+            Lookup::Absent => Input::Absent,
+            Lookup::Unknown => Input::Unknown,
+        }
+    }
+}
+
+/// The filter's decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filter {
+    Keep,
+    Drop,
+    Undecided,
+}
+
+/// The outcome of one evaluation; the ids are in the caller's arrays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// Matched detection rule ids written to the `matched` array.
+    pub matched: usize,
+    /// Matched detection rules that did not fit the array.
+    pub matched_rest: u32,
+    /// Undecided detection rule ids written to the `undecided` array.
+    pub undecided: usize,
+    pub undecided_rest: u32,
+    pub filter: Filter,
+    /// The include rule with the lowest id that holds, when the filter keeps by one.
+    pub include_rule: Option<u32>,
+}
+
+impl Verdict {
+    /// Whether the sensor may drop the event: the filter drops it and no
+    /// detection rule matched or could match.
+    pub fn droppable(&self) -> bool {
+        self.filter == Filter::Drop
+            && self.matched == 0
+            && self.matched_rest == 0
+            && self.undecided == 0
+            && self.undecided_rest == 0
+    }
+}
+
+/// Where an evaluation writes its rule ids.
+#[derive(Debug)]
+pub struct RuleIds<'b> {
+    pub matched: &'b mut [u32],
+    pub undecided: &'b mut [u32],
+}
+
+fn push(ids: &mut [u32], written: &mut usize, rest: &mut u32, id: u32) {
+    match ids.get_mut(*written) {
+        Some(slot) => {
+            *slot = id;
+            *written = written.saturating_add(1);
+        }
+        None => *rest = rest.saturating_add(1),
+    }
+}
+
+impl<'a> Content<'a> {
+    /// Evaluates `event`, with the content's own budget on the meter.
+    pub fn evaluate<'e, E: EventInput<'e>>(
+        &self,
+        event: &E,
+        scratch: &mut [u64],
+        ids: RuleIds<'_>,
+    ) -> Result<Verdict, EvaluationError> {
+        self.evaluate_metered(event, scratch, ids, &mut Meter::new(MAX_EVALUATION_COST))
+    }
+
+    /// [`Content::evaluate`], counting work on `meter`; past its limit the
+    /// evaluation stops with [`EvaluationError::CostExceeded`].
+    pub fn evaluate_metered<'e, E: EventInput<'e>>(
+        &self,
+        event: &E,
+        scratch: &mut [u64],
+        ids: RuleIds<'_>,
+        meter: &mut Meter,
+    ) -> Result<Verdict, EvaluationError> {
+        let needed = self.scratch_words();
+        let given = scratch.len();
+        let Some(mut hits) = Hits::new(scratch, self.pattern_count()) else {
+            return Err(EvaluationError::ScratchTooSmall { needed, given });
+        };
+        meter.charge_usize(needed);
+        let kind = event.kind().code();
+        for index in 0..self.count(section::SCANNERS) {
+            meter.charge(1);
+            let Some(s) = self.scanner(index) else { break };
+            if s.kind != kind {
+                continue;
+            }
+            if let Input::Text { head, tail } = event.input(s.field) {
+                scan(self, s, head, tail, &mut hits, meter);
+            }
+            if meter.exhausted() {
+                return Err(EvaluationError::CostExceeded { limit: meter.limit() });
+            }
+        }
+        let verdict = self.rules_verdict(kind, event, &hits, ids, meter);
+        if meter.exhausted() {
+            return Err(EvaluationError::CostExceeded { limit: meter.limit() });
+        }
+        Ok(verdict)
+    }
+
+    fn rules_verdict<'e, E: EventInput<'e>>(
+        &self,
+        kind: u16,
+        event: &E,
+        hits: &Hits<'_>,
+        ids: RuleIds<'_>,
+        meter: &mut Meter,
+    ) -> Verdict {
+        let mut v = Verdict {
+            matched: 0,
+            matched_rest: 0,
+            undecided: 0,
+            undecided_rest: 0,
+            filter: Filter::Keep,
+            include_rule: None,
+        };
+        let (mut exclude, mut include, mut has_include) = (Truth::False, Truth::False, false);
+        for index in 0..self.rule_count() {
+            meter.charge(1);
+            if meter.exhausted() {
+                break;
+            }
+            let Some(r) = self.rule(index) else { break };
+            if r.kind != kind {
+                continue;
+            }
+            let truth = self.rule_truth(&r, event, hits, meter);
+            match Role::from_code(r.role) {
+                Some(Role::Detection) => match truth {
+                    Truth::True => push(ids.matched, &mut v.matched, &mut v.matched_rest, r.id),
+                    Truth::Unknown => push(ids.undecided, &mut v.undecided, &mut v.undecided_rest, r.id),
+                    Truth::False => {}
+                },
+                Some(Role::Exclude) => exclude = exclude.or(truth),
+                Some(Role::Include) => {
+                    has_include = true;
+                    if truth == Truth::True && v.include_rule.is_none() {
+                        v.include_rule = Some(r.id);
+                    }
+                    include = include.or(truth);
+                }
+                None => {}
+            }
+        }
+        let include = if has_include { include } else { Truth::True };
+        v.filter = match include.and(exclude.not()) {
+            Truth::True => Filter::Keep,
+            Truth::False => Filter::Drop,
+            Truth::Unknown => Filter::Undecided,
+        };
+        if v.filter != Filter::Keep {
+            v.include_rule = None;
+        }
+        v
+    }
+
+    /// A rule's expression; malformed code (only in unvalidated content) is unknown.
+    fn rule_truth<'e, E: EventInput<'e>>(
+        &self,
+        r: &RuleEntry,
+        event: &E,
+        hits: &Hits<'_>,
+        meter: &mut Meter,
+    ) -> Truth {
+        let mut stack = Stack::new();
+        for at in 0..r.code_len {
+            meter.charge(1);
+            if meter.exhausted() {
+                return Truth::Unknown;
+            }
+            let Some((op, arg)) = self.instruction(ix(r.first_code.saturating_add(at))) else {
+                return Truth::Unknown;
+            };
+            let ok = match op {
+                code::PRED => {
+                    let truth = if u32::from(arg) < r.predicate_count {
+                        let index = ix(r.first_predicate.saturating_add(u32::from(arg)));
+                        self.predicate(index)
+                            .map_or(Truth::Unknown, |p| self.predicate_truth(&p, event, hits, meter))
+                    } else {
+                        Truth::Unknown
+                    };
+                    stack.push(truth)
+                }
+                code::AND => stack.and(arg),
+                code::OR => stack.or(arg),
+                code::NOT => stack.not(),
+                _ => false,
+            };
+            if !ok {
+                return Truth::Unknown;
+            }
+        }
+        stack.result().unwrap_or(Truth::Unknown)
+    }
+
+    fn predicate_truth<'e, E: EventInput<'e>>(
+        &self,
+        p: &PredicateEntry,
+        event: &E,
+        hits: &Hits<'_>,
+        meter: &mut Meter,
+    ) -> Truth {
+        meter.charge(1);
+        let Some(op) = Operator::from_code(p.operator) else { return Truth::Unknown };
+        let input = event.input(p.field);
+        match (op, input) {
+            (_, Input::Unknown) => Truth::Unknown,
+            (Operator::Exists, Input::Absent)
+            | (Operator::Absent, Input::Text { .. } | Input::Integer(_)) => Truth::False,
+            (Operator::Exists, _) | (Operator::Absent, Input::Absent) => Truth::True,
+            (_, Input::Absent) => Truth::False,
+            (op, Input::Integer(x)) if op.is_integer() => self.values(p, meter, |v, _| match op {
+                Operator::IntEquals => x == v,
+                Operator::Less => x < v,
+                Operator::LessOrEqual => x <= v,
+                Operator::Greater => x > v,
+                _ => x >= v,
+            }),
+            (Operator::Glob, Input::Text { head, tail }) => self.values(p, meter, |v, meter| {
+                u32::try_from(v).is_ok_and(|g| glob_matches(self, ix(g), head, tail, meter))
+            }),
+            (op, Input::Text { .. }) if op.is_literal() => {
+                let hit = match op {
+                    Operator::Equals => Hit::Whole,
+                    Operator::StartsWith => Hit::Prefix,
+                    Operator::EndsWith => Hit::Suffix,
+                    _ => Hit::Contained,
+                };
+                let s = self.scanner(ix(p.scanner)).unwrap_or_default();
+                self.values(p, meter, |v, _| {
+                    u32::try_from(v).is_ok_and(|local| {
+                        local < s.pattern_count && hits.get(hit, ix(s.first_pattern.saturating_add(local)))
+                    })
+                })
+            }
+            _ => Truth::False,
+        }
+    }
+
+    /// Some value holds (`any`), or every group of alternatives has one that holds (`all`).
+    fn values(
+        &self,
+        p: &PredicateEntry,
+        meter: &mut Meter,
+        mut holds: impl FnMut(u64, &mut Meter) -> bool,
+    ) -> Truth {
+        let all = p.flags & predicate::ALL != 0;
+        let mut group_holds = false;
+        let mut started = false;
+        for i in 0..p.value_count {
+            meter.charge(1);
+            if meter.exhausted() {
+                return Truth::Unknown;
+            }
+            let Some((v, flags)) = self.value(ix(p.first_value.saturating_add(i))) else {
+                return Truth::Unknown;
+            };
+            if flags & value::ALT == 0 {
+                if all && started && !group_holds {
+                    return Truth::False;
+                }
+                started = true;
+                group_holds = false;
+            }
+            if group_holds {
+                continue;
+            }
+            group_holds = holds(v, meter);
+            if group_holds && !all {
+                return Truth::True;
+            }
+        }
+        Truth::from_bool(all && started && group_holds)
+    }
+}
+
+/// Evaluates bytes nobody validated: memory-safe and bounded by
+/// [`MAX_EVALUATION_COST`] whatever they hold.
+pub fn evaluate_raw<'e, E: EventInput<'e>>(
+    bytes: &[u8],
+    event: &E,
+    scratch: &mut [u64],
+    ids: RuleIds<'_>,
+) -> Result<Verdict, EvaluationError> {
+    Content::from_unvalidated(bytes).evaluate(event, scratch, ids)
+}
+
+/// [`Content::evaluate`] on a typed event, monomorphic for the no-panic proof.
+#[cfg_attr(feature = "no-panic", no_panic::no_panic)]
+pub fn evaluate_event(
+    content: &Content<'_>,
+    event: &ringfence_wire::Event<'_>,
+    scratch: &mut [u64],
+    ids: RuleIds<'_>,
+) -> Result<Verdict, EvaluationError> {
+    content.evaluate(&FromFields(event), scratch, ids)
+}
+
+/// [`evaluate_raw`] on a typed event, monomorphic for the no-panic proof.
+#[cfg_attr(feature = "no-panic", no_panic::no_panic)]
+pub fn evaluate_event_raw(
+    bytes: &[u8],
+    event: &ringfence_wire::Event<'_>,
+    scratch: &mut [u64],
+    ids: RuleIds<'_>,
+) -> Result<Verdict, EvaluationError> {
+    evaluate_raw(bytes, &FromFields(event), scratch, ids)
+}

@@ -1,0 +1,328 @@
+//! Format 2's binary layout, named once, and its published limits.
+//!
+//! The 24-byte header is format 1's (same magic, same field offsets, see
+//! [`crate::format::header`]) with `format_version` 2: each validator reads
+//! the version at the same offset and refuses the other's with a precise
+//! "unsupported format" error. The directory (12-byte entries: id u16,
+//! reserved u16, offset u32, len u32) lists [`section::COUNT`] sections,
+//! contiguous and in id order, the last ending at `total_len`.
+//!
+//! ```text
+//! scanners    (32) one automaton per (kind, field, case mode)
+//!   0 kind u16 · 2 field u8 · 3 case u8 (0 exact, 1 folded) · 4 first_state u32
+//!   8 state_count u32 · 12 first_class u32 · 16 class_entries u32 (128 ASCII + non-ASCII)
+//!   20 class_count u32 · 24 first_pattern u32 · 28 pattern_count u32
+//! classes     (4)  unit u16 · class u16; per scanner 128 ASCII entries in unit order,
+//!                  then the non-ASCII units of its patterns, strictly ascending
+//! states      (24) 0 depth u32 · 4 fail u32 · 8 dict u32 · 12 output u32 ·
+//!                  16 first_goto u32 · 20 goto_count u32 (state indexes local to the scanner,
+//!                  pattern indexes local too; NONE = u32::MAX)
+//! gotos       (8)  0 class u16 · 2 reserved u16 · 4 target u32; the root's row is dense
+//!                  (entry i is class i, target 0 = no edge), other rows sorted by class
+//! patterns    (8)  0 state u32 (where the pattern ends) · 4 len u32 (its units)
+//! globs       (24) 0 star_mask u64 · 8 any_mask u64 · 16 first_unit u32 · 20 unit_count u8 ·
+//!                  21 tokens u8 · 22 case u8 · 23 reserved u8
+//! glob_units  (12) 0 unit u16 · 2 reserved u16 · 4 mask u64 (token positions holding unit)
+//! predicates  (16) 0 field u8 · 1 operator u8 · 2 flags u8 · 3 reserved u8 · 4 scanner u32 ·
+//!                  8 first_value u32 · 12 value_count u32
+//! values      (12) 0 value u64 (pattern index, glob index or integer) · 8 flags u32
+//! rules       (40) 0 id u32 · 4 kind u16 · 6 role u8 · 7 reserved u8 · 8 first_predicate u32 ·
+//!                  12 predicate_count u32 · 16 first_code u32 · 20 code_len u32 ·
+//!                  24 name_offset u32 · 28 name_len u16 · 30 meta_len u16 · 32 meta_offset u32 ·
+//!                  36 reserved u32; sorted by id, ids unique
+//! code        (4)  0 opcode u8 · 1 reserved u8 · 2 arg u16
+//! strings     UTF-16LE units: rule names and metadata
+//! ```
+
+pub use crate::format::{MAGIC, header};
+
+pub const FORMAT_VERSION: u16 = 2;
+/// "No such state / pattern" in a state entry.
+pub const NONE: u32 = u32::MAX;
+
+/// Section directory entries and section ids.
+pub mod section {
+    pub use crate::format::section::{ENTRY_LEN, ID, LEN, OFFSET, RESERVED};
+    pub const SCANNERS: u16 = 1;
+    pub const CLASSES: u16 = 2;
+    pub const STATES: u16 = 3;
+    pub const GOTOS: u16 = 4;
+    pub const PATTERNS: u16 = 5;
+    pub const GLOBS: u16 = 6;
+    pub const GLOB_UNITS: u16 = 7;
+    pub const PREDICATES: u16 = 8;
+    pub const VALUES: u16 = 9;
+    pub const RULES: u16 = 10;
+    pub const CODE: u16 = 11;
+    pub const STRINGS: u16 = 12;
+    pub const COUNT: usize = 12;
+    pub const FIRST_OFFSET: usize = super::header::LEN + COUNT * ENTRY_LEN;
+    /// Entry size of each section, by id - 1 (strings: one UTF-16 unit).
+    pub const ENTRY: [usize; COUNT] = [32, 4, 24, 8, 8, 24, 12, 16, 12, 40, 4, 2];
+}
+
+pub mod scanner {
+    pub const KIND: usize = 0;
+    pub const FIELD: usize = 2;
+    pub const CASE: usize = 3;
+    pub const FIRST_STATE: usize = 4;
+    pub const STATE_COUNT: usize = 8;
+    pub const FIRST_CLASS: usize = 12;
+    pub const CLASS_ENTRIES: usize = 16;
+    pub const CLASS_COUNT: usize = 20;
+    pub const FIRST_PATTERN: usize = 24;
+    pub const PATTERN_COUNT: usize = 28;
+    pub const LEN: usize = 32;
+    /// Entries of the ASCII part of a class table.
+    pub const ASCII: usize = 128;
+}
+
+pub mod class {
+    pub const UNIT: usize = 0;
+    pub const CLASS: usize = 2;
+    pub const LEN: usize = 4;
+}
+
+pub mod state {
+    pub const DEPTH: usize = 0;
+    pub const FAIL: usize = 4;
+    pub const DICT: usize = 8;
+    pub const OUTPUT: usize = 12;
+    pub const FIRST_GOTO: usize = 16;
+    pub const GOTO_COUNT: usize = 20;
+    pub const LEN: usize = 24;
+}
+
+pub mod goto {
+    pub const CLASS: usize = 0;
+    pub const RESERVED: usize = 2;
+    pub const TARGET: usize = 4;
+    pub const LEN: usize = 8;
+}
+
+pub mod pattern {
+    pub const STATE: usize = 0;
+    pub const LEN_UNITS: usize = 4;
+    pub const LEN: usize = 8;
+}
+
+pub mod glob {
+    pub const STAR_MASK: usize = 0;
+    pub const ANY_MASK: usize = 8;
+    pub const FIRST_UNIT: usize = 16;
+    pub const UNIT_COUNT: usize = 20;
+    pub const TOKENS: usize = 21;
+    pub const CASE: usize = 22;
+    pub const RESERVED: usize = 23;
+    pub const LEN: usize = 24;
+}
+
+pub mod glob_unit {
+    pub const UNIT: usize = 0;
+    pub const RESERVED: usize = 2;
+    pub const MASK: usize = 4;
+    pub const LEN: usize = 12;
+}
+
+pub mod predicate {
+    pub const FIELD: usize = 0;
+    pub const OPERATOR: usize = 1;
+    pub const FLAGS: usize = 2;
+    pub const RESERVED: usize = 3;
+    pub const SCANNER: usize = 4;
+    pub const FIRST_VALUE: usize = 8;
+    pub const VALUE_COUNT: usize = 12;
+    pub const LEN: usize = 16;
+    /// Every value group must match (else: some value).
+    pub const ALL: u8 = 1;
+    pub const KNOWN_FLAGS: u8 = ALL;
+}
+
+pub mod value {
+    pub const VALUE: usize = 0;
+    pub const FLAGS: usize = 8;
+    pub const LEN: usize = 12;
+    /// This value is an alternative of the previous one (a `windash` spelling):
+    /// under `all`, a group of alternatives counts as one value.
+    pub const ALT: u32 = 1;
+    pub const KNOWN_FLAGS: u32 = ALT;
+}
+
+pub mod rule {
+    pub const ID: usize = 0;
+    pub const KIND: usize = 4;
+    pub const ROLE: usize = 6;
+    pub const RESERVED: usize = 7;
+    pub const FIRST_PREDICATE: usize = 8;
+    pub const PREDICATE_COUNT: usize = 12;
+    pub const FIRST_CODE: usize = 16;
+    pub const CODE_LEN: usize = 20;
+    pub const NAME_OFFSET: usize = 24;
+    pub const NAME_LEN: usize = 28;
+    pub const META_LEN: usize = 30;
+    pub const META_OFFSET: usize = 32;
+    pub const RESERVED2: usize = 36;
+    pub const LEN: usize = 40;
+}
+
+pub mod code {
+    pub const OPCODE: usize = 0;
+    pub const RESERVED: usize = 1;
+    pub const ARG: usize = 2;
+    pub const LEN: usize = 4;
+    /// Push predicate `arg` (an index in the rule's predicates).
+    pub const PRED: u8 = 1;
+    /// Pop `arg` results, push their Kleene conjunction (`arg` 0 pushes true).
+    pub const AND: u8 = 2;
+    /// Pop `arg` results, push their Kleene disjunction (`arg` 0 pushes false).
+    pub const OR: u8 = 3;
+    /// Negate the top result (unknown stays unknown).
+    pub const NOT: u8 = 4;
+}
+
+/// The largest content accepted, in bytes. SigmaHQ's process-creation set
+/// (about 20,000 values) builds to a few MiB, mostly automaton states.
+pub const MAX_CONTENT_BYTES: usize = 16 << 20;
+pub const MAX_SCANNERS: usize = 256;
+/// States of all automata together.
+pub const MAX_STATES: usize = 1 << 20;
+/// Alphabet classes of one automaton (class 0 is every unit no pattern holds).
+pub const MAX_CLASSES: usize = 4096;
+pub const MAX_CLASS_ENTRIES: usize = MAX_SCANNERS * 512;
+pub const MAX_GOTOS: usize = MAX_STATES;
+/// Distinct patterns of all automata together.
+pub const MAX_PATTERNS: usize = 1 << 17;
+/// The longest pattern, in UTF-16 units (an automaton's deepest state).
+pub const MAX_PATTERN_UNITS: usize = 1024;
+pub const MAX_GLOBS: usize = 4096;
+/// Tokens of one glob (literal units, `?`, `*`): its positions fit one u64.
+pub const MAX_GLOB_TOKENS: usize = 63;
+pub const MAX_GLOB_UNITS: usize = MAX_GLOBS * MAX_GLOB_TOKENS;
+pub const MAX_PREDICATES: usize = 1 << 16;
+pub const MAX_VALUES: usize = 1 << 17;
+pub const MAX_RULES: usize = 8192;
+pub const MAX_CODE: usize = 1 << 17;
+/// Instructions of one rule's expression.
+pub const MAX_CODE_PER_RULE: usize = 4096;
+/// Predicates of one rule (a `PRED` argument is a u16).
+pub const MAX_PREDICATES_PER_RULE: usize = 1024;
+/// Results on the expression stack at once: two u64 bit-stacks hold them.
+pub const MAX_STACK: usize = 64;
+pub const MAX_STRING_UNITS: usize = 256 * 1024;
+pub const MAX_NAME_UNITS: usize = 256;
+pub const MAX_META_UNITS: usize = 1024;
+/// The most work one event's evaluation may cost, in work units ([`crate::v2::cost`]).
+pub const MAX_EVALUATION_COST: u64 = 16_000_000;
+/// The most section entries, by id - 1 (strings: units).
+pub const SECTION_LIMITS: [usize; section::COUNT] = [
+    MAX_SCANNERS,
+    MAX_CLASS_ENTRIES,
+    MAX_STATES,
+    MAX_GOTOS,
+    MAX_PATTERNS,
+    MAX_GLOBS,
+    MAX_GLOB_UNITS,
+    MAX_PREDICATES,
+    MAX_VALUES,
+    MAX_RULES,
+    MAX_CODE,
+    MAX_STRING_UNITS,
+];
+
+/// What a predicate checks of its field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Operator {
+    Equals = 1,
+    Contains = 2,
+    StartsWith = 3,
+    EndsWith = 4,
+    /// `*` and `?` over the whole text.
+    Glob = 5,
+    IntEquals = 6,
+    Less = 7,
+    LessOrEqual = 8,
+    Greater = 9,
+    GreaterOrEqual = 10,
+    /// The field has a value (takes no values).
+    Exists = 11,
+    /// The field is known to have no value (takes no values).
+    Absent = 12,
+}
+
+impl Operator {
+    pub const fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            1 => Operator::Equals,
+            2 => Operator::Contains,
+            3 => Operator::StartsWith,
+            4 => Operator::EndsWith,
+            5 => Operator::Glob,
+            6 => Operator::IntEquals,
+            7 => Operator::Less,
+            8 => Operator::LessOrEqual,
+            9 => Operator::Greater,
+            10 => Operator::GreaterOrEqual,
+            11 => Operator::Exists,
+            12 => Operator::Absent,
+            _ => return None,
+        })
+    }
+
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// Found by a field's automaton: values are pattern indexes.
+    pub const fn is_literal(self) -> bool {
+        matches!(self, Operator::Equals | Operator::Contains | Operator::StartsWith | Operator::EndsWith)
+    }
+
+    pub const fn is_integer(self) -> bool {
+        matches!(
+            self,
+            Operator::IntEquals
+                | Operator::Less
+                | Operator::LessOrEqual
+                | Operator::Greater
+                | Operator::GreaterOrEqual
+        )
+    }
+
+    /// Whether the operator applies to a field of type `ty`.
+    pub const fn fits(self, ty: ringfence_wire::FieldType) -> bool {
+        use ringfence_wire::FieldType;
+        match self {
+            Operator::Exists | Operator::Absent => true,
+            Operator::Equals
+            | Operator::Contains
+            | Operator::StartsWith
+            | Operator::EndsWith
+            | Operator::Glob => matches!(ty, FieldType::Str),
+            _ => !matches!(ty, FieldType::Str),
+        }
+    }
+}
+
+/// What a rule is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Role {
+    /// Reported by id when it matches (Sigma).
+    Detection = 0,
+    /// A match drops the event (Sysmon's exclude).
+    Exclude = 1,
+    /// With include rules for a kind, only events matching one are kept.
+    Include = 2,
+}
+
+impl Role {
+    pub const fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(Role::Detection),
+            1 => Some(Role::Exclude),
+            2 => Some(Role::Include),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Content format 2: boolean rules over predicates, one automaton pass per
+//! field, three-valued evaluation for the two stages (kernel, companion).
+//!
+//! - [`format`]: the layout and the published limits. The header is format
+//!   1's with version 2, so each format's validator refuses the other's bytes
+//!   with "unsupported format".
+//! - [`validate()`]: `&[u8]` → a validated [`Content`] or a precise
+//!   [`ValidationError`]: every index, every automaton table (gotos one unit
+//!   deeper, failure and dictionary links strictly shallower, sorted rows),
+//!   every expression (no underflow, one result, stack ≤ 64), every field
+//!   against the running schema (the Channel File 291 class), and the
+//!   worst-case cost ([`cost`]) against [`MAX_EVALUATION_COST`].
+//! - [`Content::evaluate`]: scans each field of the event's kind once
+//!   (`automaton`: Aho-Corasick for equals / contains / starts with / ends
+//!   with, a bit-parallel NFA for globs), then runs each rule's postfix code
+//!   in Kleene logic. No allocation: scratch words and rule-id arrays come
+//!   from the caller. [`evaluate_raw`] runs bytes nobody validated, memory-safe
+//!   and cut off at the same budget.
+//! - [`build`] (feature `compiler`): rules as Rust values → validated bytes.
+//!
+//! Regular expressions are not in format 2: a rule that needs one stays in
+//! the companion stage. Case-insensitive matching is Unicode simple case
+//! folding on the BMP ([`fold`]); units outside the BMP compare unfolded.
+//!
+//! **For the driver** (not wired yet): LOAD_CONTENT dispatches on the header's
+//! version (offset 8) to [`crate::validate`] or [`validate()`]; the callbacks
+//! implement [`EventInput`] over the callback's data (a path field as a
+//! translated DOS volume prefix in `head` and the NT remainder in `tail`, or
+//! [`Input::Unknown`] when the volume is not in the map), evaluate with a
+//! scratch buffer of [`Content::scratch_words`] words allocated at load time
+//! (not on the kernel stack) and two small id arrays, put the matched and
+//! undecided ids in the record, and drop only when [`Verdict::droppable`].
+
+mod automaton;
+mod content;
+pub mod cost;
+pub mod error;
+mod eval;
+pub mod expr;
+pub mod fold;
+pub mod format;
+mod validate;
+
+#[cfg(feature = "compiler")]
+pub mod build;
+
+pub use content::{Content, RuleInfo};
+pub use error::{ErrorKind, EvaluationError, Limit, Table, ValidationError};
+pub use eval::{
+    EventInput, Filter, FromFields, Input, RuleIds, Verdict, evaluate_event, evaluate_event_raw, evaluate_raw,
+};
+pub use expr::Truth;
+pub use format::{MAX_EVALUATION_COST, Operator, Role};
+pub use validate::validate;

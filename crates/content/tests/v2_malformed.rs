@@ -1,0 +1,353 @@
+//! Format 2's malformed-content suite: each validator error produced by a
+//! minimal corruption of valid content (the checksum recomputed, so the
+//! structural check is what refuses it), with the exact error asserted.
+
+#![allow(clippy::cast_possible_truncation)]
+
+mod v2_common;
+
+use ringfence_content::content_checksum;
+use ringfence_content::v2::build::{
+    BuildErrorKind, Compare, ExprSpec, GlobPart, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build,
+};
+use ringfence_content::v2::format::{
+    self, MAX_EVALUATION_COST, MAX_STRING_UNITS, NONE, code, glob, goto, header, pattern, predicate, rule,
+    scanner, section, state, value,
+};
+use ringfence_content::v2::{
+    ErrorKind, Filter, Limit, Role, RuleIds, Table, ValidationError, evaluate_raw, validate,
+};
+use ringfence_wire::{EventKind, KindDef, SCHEMA, Schema};
+use v2_common::*;
+
+/// One rule reading every table: contains ["ab", "ac", "b", "éü"] on the
+/// command line (scanner 0; states: root 0, a 1, ab 2, ac 3, b 4, é 5, éü 6), a glob,
+/// an integer comparison; a second rule so that rule order matters.
+fn base() -> Vec<u8> {
+    let glob = PredicateSpec {
+        field: COMMAND_LINE,
+        operator: OperatorSpec::Glob,
+        values: vec![ValueSpec::Glob(vec![
+            GlobPart::Literal("a".into()),
+            GlobPart::AnyRun,
+            GlobPart::AnyChar,
+        ])],
+        all: false,
+        case_insensitive: true,
+        windash: false,
+    };
+    let session = PredicateSpec {
+        field: SESSION,
+        operator: OperatorSpec::Compare(Compare::Equals),
+        values: vec![ValueSpec::Integer(1)],
+        all: false,
+        case_insensitive: false,
+        windash: false,
+    };
+    let rules = [
+        detection(
+            1,
+            vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["ab", "ac", "b", "éü"]), glob, session],
+        ),
+        detection(2, vec![predicate(PARENT_IMAGE, OperatorSpec::EndsWith, &["x"])]),
+    ];
+    built(&rules)
+}
+
+fn section_offset(bytes: &[u8], id: u16) -> usize {
+    let at = header::LEN + (usize::from(id) - 1) * section::ENTRY_LEN + section::OFFSET;
+    u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize
+}
+
+/// Byte offset of `field` in entry `index` of section `id`.
+fn at(bytes: &[u8], id: u16, index: usize, field: usize) -> usize {
+    section_offset(bytes, id) + index * section::ENTRY[usize::from(id) - 1] + field
+}
+
+/// `bytes` with `new` written at `offset`, checksum recomputed.
+fn patched(bytes: &[u8], offset: usize, new: &[u8]) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    b[offset..offset + new.len()].copy_from_slice(new);
+    let sum = content_checksum(&b);
+    b[header::CHECKSUM..header::CHECKSUM + 4].copy_from_slice(&sum.to_le_bytes());
+    b
+}
+
+#[track_caller]
+fn refused(bytes: &[u8]) -> ValidationError {
+    match validate(bytes, &SCHEMA) {
+        Ok(_) => panic!("corrupted content was accepted"),
+        Err(e) => e,
+    }
+}
+
+fn u32le(v: u32) -> [u8; 4] {
+    v.to_le_bytes()
+}
+
+#[test]
+fn the_base_content_is_valid_and_has_the_layout_the_suite_assumes() {
+    let b = base();
+    let c = validate(&b, &SCHEMA).unwrap();
+    assert_eq!((c.rule_count(), c.state_count(), c.pattern_count()), (2, 9, 5));
+    let read = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    assert_eq!(read(at(&b, section::STATES, 2, state::DEPTH)), 2);
+    assert_eq!(read(at(&b, section::STATES, 2, state::FAIL)), 4);
+    assert_eq!(read(at(&b, section::STATES, 1, state::GOTO_COUNT)), 2);
+}
+
+#[test]
+fn header_corruptions_are_refused_with_their_reason() {
+    let b = base();
+    assert_eq!(refused(&[]), ValidationError { offset: 0, kind: ErrorKind::Empty });
+    assert_eq!(refused(&b[..10]).kind, ErrorKind::Truncated { needed: 24, available: 10 });
+    assert_eq!(
+        refused(&patched(&b, 0, b"XFCT")).kind,
+        ErrorKind::BadMagic { found: u32::from_le_bytes(*b"XFCT") }
+    );
+    let v3 = patched(&b, header::FORMAT_VERSION, &3u16.to_le_bytes());
+    assert_eq!(refused(&v3), ValidationError { offset: 8, kind: ErrorKind::UnsupportedFormat { found: 3 } });
+    let mut flipped = b.clone();
+    *flipped.last_mut().unwrap() ^= 1;
+    assert!(matches!(refused(&flipped).kind, ErrorKind::BadChecksum { .. }));
+    let mut longer = b.clone();
+    longer.push(0);
+    let total = b.len() as u32;
+    assert_eq!(refused(&longer).kind, ErrorKind::TrailingBytes { declared: total, actual: total + 1 });
+    let schema0 = patched(&b, header::SCHEMA_VERSION, &0u16.to_le_bytes());
+    assert_eq!(refused(&schema0).kind, ErrorKind::UnknownSchemaVersion { found: 0 });
+    let reserved = patched(&b, header::RESERVED, &1u16.to_le_bytes());
+    assert_eq!(
+        refused(&reserved),
+        ValidationError { offset: header::RESERVED, kind: ErrorKind::NonZeroReserved }
+    );
+}
+
+#[test]
+fn directory_corruptions_are_refused_with_their_reason() {
+    let b = base();
+    let count = patched(&b, header::SECTION_COUNT, &11u16.to_le_bytes());
+    assert_eq!(refused(&count).kind, ErrorKind::SectionCount { found: 11 });
+    let second = header::LEN + section::ENTRY_LEN;
+    let swapped = patched(&b, second + section::ID, &3u16.to_le_bytes());
+    assert_eq!(
+        refused(&swapped),
+        ValidationError { offset: second, kind: ErrorKind::UnexpectedSection { position: 1, id: 3 } }
+    );
+    let rules = header::LEN + 9 * section::ENTRY_LEN;
+    let rules_len = u32::from_le_bytes(b[rules + section::LEN..rules + section::LEN + 4].try_into().unwrap());
+    let short = patched(&b, rules + section::LEN, &u32le(rules_len - 1));
+    assert_eq!(refused(&short).kind, ErrorKind::SectionLength { id: 10, len: rules_len - 1, entry: 40 });
+    let past = patched(&b, rules + section::LEN, &u32le(u32::MAX - 10));
+    assert_eq!(refused(&past).kind, ErrorKind::SectionLengthOverflow { id: 10 });
+}
+
+#[test]
+fn automaton_corruptions_are_refused_with_their_reason() {
+    let b = base();
+    let sc = 0;
+    let e = refused(&patched(&b, at(&b, section::STATES, 0, state::FAIL), &u32le(1)));
+    assert_eq!(e.kind, ErrorKind::BadRoot { scanner: sc });
+    let e = refused(&patched(&b, at(&b, section::STATES, 2, state::FAIL), &u32le(2)));
+    assert_eq!(e.kind, ErrorKind::LinkNotShallower { scanner: sc, state: 2, target: 2 });
+    let e = refused(&patched(&b, at(&b, section::STATES, 2, state::FAIL), &u32le(9)));
+    assert_eq!(e.kind, ErrorKind::StateOutOfRange { scanner: sc, state: 2, target: 9 });
+    // State 1 ("a") has no output: no dictionary link may lead there.
+    let e = refused(&patched(&b, at(&b, section::STATES, 6, state::DICT), &u32le(1)));
+    assert_eq!(e.kind, ErrorKind::DictionaryWithoutOutput { scanner: sc, state: 6, target: 1 });
+    let e = refused(&patched(&b, at(&b, section::STATES, 5, state::DEPTH), &u32le(4)));
+    assert_eq!(e.kind, ErrorKind::GotoDepth { scanner: sc, state: 0, target: 5 });
+    let e = refused(&patched(&b, at(&b, section::STATES, 2, state::OUTPUT), &u32le(7)));
+    assert_eq!(e.kind, ErrorKind::PatternOutOfRange { scanner: sc, state: 2, pattern: 7 });
+    let e = refused(&patched(&b, at(&b, section::STATES, 2, state::OUTPUT), &u32le(1)));
+    assert_eq!(e.kind, ErrorKind::PatternStateMismatch { scanner: sc, pattern: 1, state: 2 });
+    // State 1's two gotos (classes b = 2, c = 3) swapped.
+    let first =
+        u32::from_le_bytes(b[at(&b, section::STATES, 1, state::FIRST_GOTO)..][..4].try_into().unwrap())
+            as usize;
+    let g = at(&b, section::GOTOS, first, goto::CLASS);
+    let unsorted = patched(&patched(&b, g, &3u16.to_le_bytes()), g + goto::LEN, &2u16.to_le_bytes());
+    assert_eq!(refused(&unsorted).kind, ErrorKind::GotosUnsorted { scanner: sc, state: 1 });
+    let e = refused(&patched(&b, at(&b, section::GOTOS, 2, goto::CLASS), &5u16.to_le_bytes()));
+    assert_eq!(e.kind, ErrorKind::RootRowNotDense { scanner: sc });
+    // "a" → "b" (depth 1) would not be one unit deeper.
+    let e = refused(&patched(&b, at(&b, section::GOTOS, first, goto::TARGET), &u32le(4)));
+    assert_eq!(e.kind, ErrorKind::GotoDepth { scanner: sc, state: 1, target: 4 });
+    let e = refused(&patched(&b, at(&b, section::GOTOS, first, goto::TARGET), &u32le(NONE)));
+    assert_eq!(e.kind, ErrorKind::StateOutOfRange { scanner: sc, state: 1, target: NONE });
+    let e = refused(&patched(&b, at(&b, section::PATTERNS, 0, pattern::LEN_UNITS), &u32le(3)));
+    assert_eq!(e.kind, ErrorKind::PatternStateMismatch { scanner: sc, pattern: 0, state: 2 });
+    // Goto rows are contiguous: state 3's must start where state 2's ended (entry 8).
+    let e = refused(&patched(&b, at(&b, section::STATES, 3, state::FIRST_GOTO), &u32le(0)));
+    let kind = ErrorKind::RangeOutOfBounds {
+        table: Table::States,
+        entry: 3,
+        target: Table::Gotos,
+        first: 0,
+        count: 0,
+        len: 8,
+    };
+    assert_eq!(e.kind, kind);
+}
+
+#[test]
+fn class_table_corruptions_are_refused_with_their_reason() {
+    let b = base();
+    let e = refused(&patched(&b, at(&b, section::CLASSES, 65, 0), &66u16.to_le_bytes()));
+    assert_eq!(e.kind, ErrorKind::AsciiClassMisplaced { scanner: 0, unit: 65 });
+    // The two non-ASCII entries (é, ü) in the wrong order.
+    let e = refused(&patched(&b, at(&b, section::CLASSES, 129, 0), &0xE9u16.to_le_bytes()));
+    assert_eq!(e.kind, ErrorKind::ClassUnitsUnsorted { scanner: 0, entry: 129 });
+    let e = refused(&patched(&b, at(&b, section::CLASSES, 97, 2), &6u16.to_le_bytes()));
+    assert_eq!(e.kind, ErrorKind::ClassOutOfRange { scanner: 0, class: 6, count: 6 });
+    let e = refused(&patched(&b, at(&b, section::SCANNERS, 0, scanner::CASE), &[2]));
+    assert_eq!(e.kind, ErrorKind::BadCaseMode { table: Table::Scanners, entry: 0, case: 2 });
+}
+
+#[test]
+fn glob_corruptions_are_refused_with_their_reason() {
+    let b = base();
+    // Tokens: a * ? — a star next to a star, and a mask past the last token.
+    let e = refused(&patched(&b, at(&b, section::GLOBS, 0, glob::STAR_MASK), &6u64.to_le_bytes()));
+    assert_eq!(e.kind, ErrorKind::BadGlob { glob: 0 });
+    let e = refused(&patched(&b, at(&b, section::GLOBS, 0, glob::ANY_MASK), &8u64.to_le_bytes()));
+    assert_eq!(e.kind, ErrorKind::BadGlob { glob: 0 });
+    let e = refused(&patched(&b, at(&b, section::GLOBS, 0, glob::TOKENS), &[64]));
+    assert_eq!(e.kind, ErrorKind::LimitExceeded { limit: Limit::GlobTokens, found: 64, max: 63 });
+}
+
+#[test]
+fn predicate_and_value_corruptions_are_refused_with_their_reason() {
+    let b = base();
+    let e = refused(&patched(&b, at(&b, section::PREDICATES, 0, predicate::OPERATOR), &[13]));
+    assert_eq!(e.kind, ErrorKind::UnknownOperator { entry: 0, code: 13 });
+    let e = refused(&patched(&b, at(&b, section::PREDICATES, 0, predicate::FLAGS), &[2]));
+    assert_eq!(e.kind, ErrorKind::UnknownFlags { table: Table::Predicates, entry: 0, flags: 2 });
+    // The contains predicate pointed at the image's scanner.
+    let e = refused(&patched(&b, at(&b, section::PREDICATES, 0, predicate::SCANNER), &u32le(1)));
+    assert_eq!(e.kind, ErrorKind::ScannerMismatch { predicate: 0, scanner: 1 });
+    let e = refused(&patched(&b, at(&b, section::VALUES, 1, value::VALUE), &9u64.to_le_bytes()));
+    assert_eq!(e.kind, ErrorKind::ValueOutOfRange { predicate: 0, value: 1, index: 9 });
+    let e = refused(&patched(&b, at(&b, section::VALUES, 0, value::FLAGS), &u32le(value::ALT)));
+    assert_eq!(e.kind, ErrorKind::BadValues { predicate: 0 });
+    // The integer comparison turned into a contains on an integer field.
+    let e = refused(&patched(&b, at(&b, section::PREDICATES, 2, predicate::OPERATOR), &[2]));
+    assert_eq!(e.kind, ErrorKind::ScannerMismatch { predicate: 2, scanner: NONE });
+    let e = refused(&patched(&b, at(&b, section::PREDICATES, 2, predicate::OPERATOR), &[11]));
+    assert_eq!(e.kind, ErrorKind::BadValues { predicate: 2 });
+    let e = refused(&patched(&b, at(&b, section::PREDICATES, 1, predicate::FIELD), &[SESSION]));
+    assert_eq!(e.kind, ErrorKind::OperatorTypeMismatch { entry: 1, operator: 5, field_type: 1 });
+}
+
+#[test]
+fn rule_and_code_corruptions_are_refused_with_their_reason() {
+    let b = base();
+    let e = refused(&patched(&b, at(&b, section::RULES, 1, rule::ID), &u32le(1)));
+    assert_eq!(e.kind, ErrorKind::RulesUnsorted { entry: 1, id: 1 });
+    let e = refused(&patched(&b, at(&b, section::RULES, 0, rule::ROLE), &[3]));
+    assert_eq!(e.kind, ErrorKind::UnknownRole { entry: 0, code: 3 });
+    // Rule 2 moved to process exit, which has no parent image (field 12).
+    let e = refused(&patched(&b, at(&b, section::RULES, 1, rule::KIND), &2u16.to_le_bytes()));
+    let kind =
+        ErrorKind::FieldNotSupplied { table: Table::Predicates, entry: 3, kind: 2, field: PARENT_IMAGE };
+    assert_eq!(e, ValidationError { offset: at(&b, section::PREDICATES, 3, predicate::FIELD), kind });
+    let e = refused(&patched(&b, at(&b, section::RULES, 0, rule::NAME_LEN), &300u16.to_le_bytes()));
+    assert_eq!(e.kind, ErrorKind::LimitExceeded { limit: Limit::NameUnits, found: 300, max: 256 });
+    // Rule 1's code: PRED 0, PRED 1, PRED 2, AND 3.
+    let e = refused(&patched(&b, at(&b, section::CODE, 3, code::OPCODE), &[9]));
+    assert_eq!(e.kind, ErrorKind::UnknownOpcode { rule: 1, at: 3, code: 9 });
+    let e = refused(&patched(&b, at(&b, section::CODE, 3, code::ARG), &4u16.to_le_bytes()));
+    assert_eq!(e.kind, ErrorKind::StackUnderflow { rule: 1, at: 3 });
+    let e = refused(&patched(&b, at(&b, section::CODE, 3, code::ARG), &2u16.to_le_bytes()));
+    assert_eq!(e.kind, ErrorKind::ResultCount { rule: 1, results: 2 });
+    let e = refused(&patched(&b, at(&b, section::CODE, 1, code::ARG), &3u16.to_le_bytes()));
+    assert_eq!(e.kind, ErrorKind::PredicateIndex { rule: 1, at: 1, index: 3, count: 3 });
+    let e = refused(&patched(&b, at(&b, section::CODE, 1, code::RESERVED), &[1]));
+    assert_eq!(e.kind, ErrorKind::NonZeroReserved);
+}
+
+/// The running schema with ProcessStart cut to its first six fields: an
+/// older sensor that supplies no command line (index 6).
+fn older_schema() -> Schema {
+    let kinds: Vec<KindDef> = SCHEMA
+        .kinds
+        .iter()
+        .map(
+            |k| if k.kind == EventKind::ProcessStart { KindDef { fields: &k.fields[..6], ..*k } } else { *k },
+        )
+        .collect();
+    Schema { version: SCHEMA.version, kinds: Box::leak(kinds.into_boxed_slice()) }
+}
+
+#[test]
+fn content_reading_a_field_the_sensor_lacks_is_refused_and_reads_nothing_unvalidated() {
+    let b = base();
+    let older = older_schema();
+    let e = validate(&b, &older).unwrap_err();
+    let kind = ErrorKind::FieldNotSupplied { table: Table::Scanners, entry: 0, kind: 1, field: COMMAND_LINE };
+    assert_eq!(e, ValidationError { offset: at(&b, section::SCANNERS, 0, scanner::KIND), kind });
+    // The builder refuses it too, naming the rule.
+    let rule = detection(4, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["a"])]);
+    let refusal = build(&[rule], &older, 1).unwrap_err();
+    assert_eq!(
+        (refusal.rule, refusal.kind),
+        (Some(4), BuildErrorKind::FieldNotSupplied { predicate: 0, field: 6 })
+    );
+    // Evaluated without validation on an event that lacks the field: a real comparison, no match, no read.
+    let event = TestEvent::start(vec![(SESSION, Field::Int(1)), (IMAGE, text("x"))]);
+    let mut scratch = vec![0u64; 64];
+    let mut matched = [0u32; 4];
+    let v = evaluate_raw(&b, &&event, &mut scratch, RuleIds { matched: &mut matched, undecided: &mut [] })
+        .unwrap();
+    assert_eq!((v.matched, v.undecided, v.filter), (0, 0, Filter::Keep));
+    let event = TestEvent::start(vec![(SESSION, Field::Int(1)), (PARENT_IMAGE, text("x"))]);
+    let v = evaluate_raw(&b, &&event, &mut scratch, RuleIds { matched: &mut matched, undecided: &mut [] })
+        .unwrap();
+    assert_eq!((v.matched, matched[0]), (1, 2));
+}
+
+#[test]
+fn content_over_the_cost_budget_is_refused() {
+    // Seventy globs on a 32,767-unit command line: 70 × 8 × 32,767 work units.
+    let values = (0..70)
+        .map(|i| ValueSpec::Glob(vec![GlobPart::AnyRun, GlobPart::Literal(format!("{i}x"))]))
+        .collect();
+    let p = PredicateSpec {
+        field: COMMAND_LINE,
+        operator: OperatorSpec::Glob,
+        values,
+        all: false,
+        case_insensitive: true,
+        windash: false,
+    };
+    let e = build(&[detection(1, vec![p])], &SCHEMA, 1).unwrap_err();
+    let BuildErrorKind::Invalid(e) = e.kind else { panic!("{e:?}") };
+    let ErrorKind::LimitExceeded { limit: Limit::EvaluationCost, found, max } = e.kind else {
+        panic!("{e:?}")
+    };
+    assert_eq!(max, MAX_EVALUATION_COST);
+    assert!(found > 70 * 8 * 32_767, "{found}");
+}
+
+#[test]
+fn a_string_pool_over_its_limit_is_refused() {
+    let meta = "m".repeat(1024);
+    let rules: Vec<RuleSpec> = (0..300)
+        .map(|id| RuleSpec {
+            meta: meta.clone(),
+            role: Role::Detection,
+            condition: ExprSpec::All(vec![]),
+            ..detection(id, vec![])
+        })
+        .collect();
+    let e = build(&rules, &SCHEMA, 1).unwrap_err();
+    let BuildErrorKind::Invalid(e) = e.kind else { panic!("{e:?}") };
+    let found = rules.iter().map(|r| r.name.len() + 1024).sum::<usize>() as u64;
+    let expected = ErrorKind::LimitExceeded {
+        limit: Limit::Entries(Table::Strings),
+        found,
+        max: MAX_STRING_UNITS as u64,
+    };
+    assert_eq!(e.kind, expected);
+    let _ = format::MAX_RULES;
+}

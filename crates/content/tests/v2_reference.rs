@@ -1,0 +1,319 @@
+//! build → validate → evaluate equals a plain reference evaluator written
+//! here (naive substring / prefix / suffix / equality / glob over folded
+//! strings, windash as dash normalisation, Kleene logic), on generated rules
+//! and events: non-ASCII text, letters outside the BMP, absent and unknown
+//! fields, split texts, long texts.
+
+#![allow(clippy::cast_possible_truncation)]
+
+mod v2_common;
+
+use proptest::prelude::*;
+use ringfence_content::v2::Filter;
+use ringfence_content::v2::build::{
+    BuildError, BuildErrorKind, Compare, ExprSpec, GlobPart, OperatorSpec, PredicateSpec, RuleSpec,
+    ValueSpec, build,
+};
+use ringfence_content::v2::{ErrorKind, Limit, Role, Truth};
+use v2_common::*;
+
+const ALPHABET: [char; 10] = ['a', 'b', 'A', 'B', 'é', 'É', '-', '/', 'ς', '\u{10400}'];
+
+fn word(max: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(&ALPHABET[..]), 0..=max).prop_map(|v| v.into_iter().collect())
+}
+
+/// Reference folding: simple lower case of BMP characters (Σ, σ and ς fold to σ); others unchanged.
+fn fold_char(c: char, insensitive: bool, windash: bool) -> char {
+    let c = if windash && ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'].contains(&c) { '-' } else { c };
+    if !insensitive || (c as u32) > 0xFFFF {
+        return c;
+    }
+    if c == 'ς' {
+        return 'σ';
+    }
+    let mut lower = c.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
+}
+
+fn norm(s: &str, p: &PredicateSpec) -> Vec<u16> {
+    let folded: String = s.chars().map(|c| fold_char(c, p.case_insensitive, p.windash)).collect();
+    folded.encode_utf16().collect()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tok {
+    Unit(u16),
+    Any,
+    Star,
+}
+
+fn glob_match(tokens: &[Tok], text: &[u16]) -> bool {
+    // reachable[i] after j text units: the first i tokens match text[..j].
+    let n = tokens.len();
+    let mut reach = vec![false; n + 1];
+    reach[0] = true;
+    let close = |reach: &mut Vec<bool>| {
+        for i in 0..n {
+            if reach[i] && tokens[i] == Tok::Star {
+                reach[i + 1] = true;
+            }
+        }
+    };
+    close(&mut reach);
+    for &u in text {
+        let mut next = vec![false; n + 1];
+        for i in 0..n {
+            if !reach[i] {
+                continue;
+            }
+            match tokens[i] {
+                Tok::Star => next[i] = true,
+                Tok::Any => next[i + 1] = true,
+                Tok::Unit(t) => next[i + 1] |= t == u,
+            }
+        }
+        reach = next;
+        close(&mut reach);
+    }
+    reach[n]
+}
+
+fn value_holds(p: &PredicateSpec, v: &ValueSpec, text: &[u16]) -> bool {
+    match (&p.operator, v) {
+        (OperatorSpec::Glob, ValueSpec::Glob(parts)) => {
+            let mut tokens = Vec::new();
+            for part in parts {
+                match part {
+                    GlobPart::AnyRun => tokens.push(Tok::Star),
+                    GlobPart::AnyChar => tokens.push(Tok::Any),
+                    GlobPart::Literal(s) => tokens.extend(norm(s, p).into_iter().map(Tok::Unit)),
+                }
+            }
+            glob_match(&tokens, text)
+        }
+        (op, ValueSpec::Text(s)) => {
+            let v = norm(s, p);
+            match op {
+                OperatorSpec::Equals => text == v.as_slice(),
+                OperatorSpec::StartsWith => text.starts_with(&v),
+                OperatorSpec::EndsWith => text.ends_with(&v),
+                _ => v.is_empty() || text.windows(v.len()).any(|w| w == v.as_slice()),
+            }
+        }
+        _ => unreachable!(),
+    }
+}
+
+fn reference_predicate(p: &PredicateSpec, event: &TestEvent) -> Truth {
+    let field = event.fields.iter().find(|(i, _)| *i == p.field).map(|(_, f)| f.clone());
+    let field = field.unwrap_or(if p.field >= 128 { Field::Unknown } else { Field::Absent });
+    let any_all = |holds: &dyn Fn(&ValueSpec) -> bool| {
+        let b = if p.all { p.values.iter().all(holds) } else { p.values.iter().any(holds) };
+        if b { Truth::True } else { Truth::False }
+    };
+    match (&p.operator, field) {
+        (_, Field::Unknown) => Truth::Unknown,
+        (OperatorSpec::Exists(yes), Field::Absent) => {
+            if *yes {
+                Truth::False
+            } else {
+                Truth::True
+            }
+        }
+        (OperatorSpec::Exists(yes), _) => {
+            if *yes {
+                Truth::True
+            } else {
+                Truth::False
+            }
+        }
+        (_, Field::Absent) => Truth::False,
+        (OperatorSpec::Compare(c), Field::Int(x)) => any_all(&|v| {
+            let ValueSpec::Integer(n) = v else { unreachable!() };
+            match c {
+                Compare::Equals => x == *n,
+                Compare::Less => x < *n,
+                Compare::LessOrEqual => x <= *n,
+                Compare::Greater => x > *n,
+                Compare::GreaterOrEqual => x >= *n,
+            }
+        }),
+        (_, Field::Text(t)) => {
+            let text = norm(&String::from_utf16(&t).unwrap(), p);
+            any_all(&|v| value_holds(p, v, &text))
+        }
+        (_, Field::Split(h, t)) => {
+            let whole: Vec<u16> = h.iter().chain(t.iter()).copied().collect();
+            let text = norm(&String::from_utf16(&whole).unwrap(), p);
+            any_all(&|v| value_holds(p, v, &text))
+        }
+        _ => unreachable!(),
+    }
+}
+
+fn reference_expr(e: &ExprSpec, truths: &[Truth]) -> Truth {
+    match e {
+        ExprSpec::Predicate(i) => truths[*i as usize],
+        ExprSpec::Not(inner) => reference_expr(inner, truths).not(),
+        ExprSpec::All(items) => items.iter().fold(Truth::True, |acc, i| acc.and(reference_expr(i, truths))),
+        ExprSpec::Any(items) => items.iter().fold(Truth::False, |acc, i| acc.or(reference_expr(i, truths))),
+    }
+}
+
+fn reference(rules: &[RuleSpec], event: &TestEvent) -> (Vec<u32>, Vec<u32>) {
+    let (mut matched, mut undecided) = (vec![], vec![]);
+    let mut sorted: Vec<&RuleSpec> = rules.iter().collect();
+    sorted.sort_by_key(|r| r.id);
+    for r in sorted {
+        let truths: Vec<Truth> = r.predicates.iter().map(|p| reference_predicate(p, event)).collect();
+        match reference_expr(&r.condition, &truths) {
+            Truth::True => matched.push(r.id),
+            Truth::Unknown => undecided.push(r.id),
+            Truth::False => {}
+        }
+    }
+    (matched, undecided)
+}
+
+fn glob_value() -> impl Strategy<Value = ValueSpec> {
+    let part =
+        prop_oneof![word(3).prop_map(GlobPart::Literal), Just(GlobPart::AnyRun), Just(GlobPart::AnyChar),];
+    prop::collection::vec(part, 0..5).prop_map(ValueSpec::Glob)
+}
+
+fn text_predicate() -> impl Strategy<Value = PredicateSpec> {
+    let op = prop_oneof![
+        Just(OperatorSpec::Equals),
+        Just(OperatorSpec::Contains),
+        Just(OperatorSpec::StartsWith),
+        Just(OperatorSpec::EndsWith),
+        Just(OperatorSpec::Glob),
+        Just(OperatorSpec::Exists(true)),
+        Just(OperatorSpec::Exists(false)),
+    ];
+    let field = prop::sample::select(vec![IMAGE, COMMAND_LINE, ORIGINAL_FILE_NAME]);
+    (
+        op,
+        field,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        prop::collection::vec(word(4), 1..4),
+        prop::collection::vec(glob_value(), 1..3),
+    )
+        .prop_map(|(operator, field, all, case_insensitive, windash, words, globs)| {
+            let values = match operator {
+                OperatorSpec::Exists(_) => vec![],
+                OperatorSpec::Glob => globs,
+                _ => words.into_iter().map(ValueSpec::Text).collect(),
+            };
+            PredicateSpec { field, operator, values, all, case_insensitive, windash }
+        })
+}
+
+fn int_predicate() -> impl Strategy<Value = PredicateSpec> {
+    let cmp = prop::sample::select(vec![
+        Compare::Equals,
+        Compare::Less,
+        Compare::LessOrEqual,
+        Compare::Greater,
+        Compare::GreaterOrEqual,
+    ]);
+    (cmp, prop::collection::vec(0u64..4, 1..3), any::<bool>()).prop_map(|(c, values, all)| PredicateSpec {
+        field: SESSION,
+        operator: OperatorSpec::Compare(c),
+        values: values.into_iter().map(ValueSpec::Integer).collect(),
+        all,
+        case_insensitive: false,
+        windash: false,
+    })
+}
+
+fn expr(predicates: u32) -> impl Strategy<Value = ExprSpec> {
+    let leaf = (0..predicates).prop_map(ExprSpec::Predicate);
+    leaf.prop_recursive(3, 12, 4, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|e| ExprSpec::Not(Box::new(e))),
+            prop::collection::vec(inner.clone(), 0..4).prop_map(ExprSpec::All),
+            prop::collection::vec(inner, 0..4).prop_map(ExprSpec::Any),
+        ]
+    })
+}
+
+fn rule(id: u32) -> impl Strategy<Value = RuleSpec> {
+    let predicate = prop_oneof![4 => text_predicate(), 1 => int_predicate()];
+    prop::collection::vec(predicate, 1..4).prop_flat_map(move |predicates| {
+        let n = predicates.len() as u32;
+        expr(n).prop_map(move |condition| RuleSpec {
+            condition,
+            role: Role::Detection,
+            ..detection(id, predicates.clone())
+        })
+    })
+}
+
+fn rules() -> impl Strategy<Value = Vec<RuleSpec>> {
+    (1usize..6).prop_flat_map(|n| (0..n as u32).map(rule).collect::<Vec<_>>())
+}
+
+fn field_value() -> impl Strategy<Value = Field> {
+    prop_oneof![
+        4 => word(12).prop_map(|s| text(&s)),
+        2 => (word(8), word(8)).prop_map(|(h, t)| Field::Split(h.encode_utf16().collect(), t.encode_utf16().collect())),
+        1 => (word(6), 200usize..2000).prop_map(|(s, n)| text(&s.repeat(n / s.len().max(1)))),
+        1 => Just(Field::Absent),
+        1 => Just(Field::Unknown),
+    ]
+}
+
+fn event() -> impl Strategy<Value = TestEvent> {
+    (
+        field_value(),
+        field_value(),
+        field_value(),
+        prop_oneof![(0u64..4).prop_map(Field::Int), Just(Field::Absent)],
+    )
+        .prop_map(|(image, command_line, ofn, session)| {
+            // A kernel field is never unknown in a record; a path may be (unknown volume).
+            let command_line =
+                if matches!(command_line, Field::Unknown) { Field::Absent } else { command_line };
+            TestEvent::start(vec![
+                (IMAGE, image),
+                (COMMAND_LINE, command_line),
+                (ORIGINAL_FILE_NAME, ofn),
+                (SESSION, session),
+            ])
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn evaluation_equals_the_reference_evaluator(rules in rules(), events in prop::collection::vec(event(), 1..4)) {
+        // A value with more than three dashes under windash, or many windash
+        // spellings of globs on 32,767-unit fields, are refused by their limits:
+        // those refusals are the only ones allowed here.
+        let bytes = match build(&rules, &ringfence_wire::SCHEMA, 1) {
+            Ok(bytes) => bytes,
+            Err(BuildError { rule: None, kind: BuildErrorKind::Invalid(e) })
+                if matches!(e.kind, ErrorKind::LimitExceeded { limit: Limit::EvaluationCost, .. }) => return Ok(()),
+            Err(BuildError { kind: BuildErrorKind::Limit { limit: "windash spellings of one value", .. }, .. }) => {
+                return Ok(())
+            }
+            Err(e) => panic!("{e:?}"),
+        };
+        let content = ringfence_content::v2::validate(&bytes, &ringfence_wire::SCHEMA).unwrap();
+        for event in &events {
+            let out = evaluate(&content, event);
+            let (matched, undecided) = reference(&rules, event);
+            prop_assert_eq!(&out.matched, &matched, "event {:?}", event);
+            prop_assert_eq!(&out.undecided, &undecided);
+            prop_assert_eq!(out.filter, Filter::Keep);
+        }
+    }
+}

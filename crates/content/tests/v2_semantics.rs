@@ -1,0 +1,365 @@
+//! Format 2's meaning, operator by operator: each test builds rules with the
+//! builder, validates them against the running schema, evaluates one event
+//! and asserts the exact verdict.
+
+mod v2_common;
+
+use ringfence_content::v2::build::{
+    BuildError, BuildErrorKind, Compare, ExprSpec, GlobPart, OperatorSpec, PredicateSpec, RuleSpec,
+    ValueSpec, build,
+};
+use ringfence_content::v2::{
+    self, ErrorKind, EvaluationError, Filter, Input, Role, RuleIds, Truth, evaluate_raw, validate,
+};
+use ringfence_wire::{EventKind, SCHEMA};
+use v2_common::*;
+
+fn cmd(s: &str) -> TestEvent {
+    TestEvent::start(vec![(COMMAND_LINE, text(s))])
+}
+
+#[test]
+fn contains_finds_every_pattern_of_every_rule_in_one_pass() {
+    let rules = [
+        detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["abcd"])]),
+        detection(2, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["bc"])]),
+        detection(3, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["c"])]),
+        detection(4, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["bd"])]),
+        detection(5, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["xabcdx"])]),
+    ];
+    assert_eq!(matched(&rules, &cmd("zzabcdzz")), vec![1, 2, 3]);
+    assert_eq!(matched(&rules, &cmd("bbc")), vec![2, 3]);
+    assert_eq!(matched(&rules, &cmd("")), Vec::<u32>::new());
+}
+
+#[test]
+fn equals_starts_with_and_ends_with_anchor_at_the_text_s_ends() {
+    let rules = [
+        detection(1, vec![predicate(IMAGE, OperatorSpec::Equals, &["c:\\a.exe"])]),
+        detection(2, vec![predicate(IMAGE, OperatorSpec::StartsWith, &["c:\\"])]),
+        detection(3, vec![predicate(IMAGE, OperatorSpec::EndsWith, &["a.exe"])]),
+        detection(4, vec![predicate(IMAGE, OperatorSpec::EndsWith, &[".exe"])]),
+        detection(5, vec![predicate(IMAGE, OperatorSpec::StartsWith, &["a.exe"])]),
+        detection(6, vec![predicate(IMAGE, OperatorSpec::Equals, &["a.exe"])]),
+    ];
+    let image = |s: &str| TestEvent::start(vec![(IMAGE, text(s))]);
+    assert_eq!(matched(&rules, &image("C:\\A.EXE")), vec![1, 2, 3, 4]);
+    assert_eq!(matched(&rules, &image("c:\\xa.exe")), vec![2, 3, 4]);
+    assert_eq!(matched(&rules, &image("a.exe")), vec![3, 4, 5, 6]);
+    assert_eq!(matched(&rules, &image("a.exe.txt")), vec![5]);
+    assert_eq!(matched(&rules, &image("c:\\a.exe ")), vec![2]);
+}
+
+#[test]
+fn an_empty_value_is_contained_in_everything_and_equals_only_the_empty_text() {
+    let rules = [
+        detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Equals, &[""])]),
+        detection(2, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &[""])]),
+        detection(3, vec![predicate(COMMAND_LINE, OperatorSpec::EndsWith, &["", "zz"])]),
+    ];
+    assert_eq!(matched(&rules, &cmd("")), vec![1, 2, 3]);
+    assert_eq!(matched(&rules, &cmd("x")), vec![2, 3]);
+}
+
+#[test]
+fn globs_match_star_and_question_mark_over_the_whole_text() {
+    let glob = |parts: Vec<GlobPart>| PredicateSpec {
+        field: COMMAND_LINE,
+        operator: OperatorSpec::Glob,
+        values: vec![ValueSpec::Glob(parts)],
+        all: false,
+        case_insensitive: true,
+        windash: false,
+    };
+    use GlobPart::{AnyChar, AnyRun, Literal};
+    let lit = |s: &str| Literal(s.to_string());
+    let rules = [
+        detection(1, vec![glob(vec![AnyRun, lit("-enc"), AnyRun, lit("=="), AnyRun])]),
+        detection(2, vec![glob(vec![lit("a"), AnyChar, lit("c")])]),
+        detection(3, vec![glob(vec![AnyRun, AnyRun, lit("x")])]),
+        detection(4, vec![glob(vec![AnyRun])]),
+    ];
+    assert_eq!(matched(&rules, &cmd("powershell -ENC abc== ")), vec![1, 4]);
+    assert_eq!(matched(&rules, &cmd("powershell abc== -enc")), vec![4]);
+    assert_eq!(matched(&rules, &cmd("ABC")), vec![2, 4]);
+    assert_eq!(matched(&rules, &cmd("ac")), vec![4]);
+    assert_eq!(matched(&rules, &cmd("aXcx")), vec![3, 4]);
+    assert_eq!(matched(&rules, &cmd("")), vec![4]);
+}
+
+#[test]
+fn integer_comparisons_and_presence_are_direct() {
+    let int = |op: Compare, n: u64| PredicateSpec {
+        field: SESSION,
+        operator: OperatorSpec::Compare(op),
+        values: vec![ValueSpec::Integer(n)],
+        all: false,
+        case_insensitive: false,
+        windash: false,
+    };
+    let exists = |field, yes| PredicateSpec {
+        field,
+        operator: OperatorSpec::Exists(yes),
+        values: vec![],
+        all: false,
+        case_insensitive: false,
+        windash: false,
+    };
+    let rules = [
+        detection(1, vec![int(Compare::Equals, 1)]),
+        detection(2, vec![int(Compare::Less, 1)]),
+        detection(3, vec![int(Compare::LessOrEqual, 1)]),
+        detection(4, vec![int(Compare::Greater, 1)]),
+        detection(5, vec![int(Compare::GreaterOrEqual, 1)]),
+        detection(6, vec![exists(IMAGE, true)]),
+        detection(7, vec![exists(IMAGE, false)]),
+    ];
+    let event =
+        |session, image: Field| TestEvent::start(vec![(SESSION, Field::Int(session)), (IMAGE, image)]);
+    assert_eq!(matched(&rules, &event(1, text("x"))), vec![1, 3, 5, 6]);
+    assert_eq!(matched(&rules, &event(0, Field::Absent)), vec![2, 3, 7]);
+    assert_eq!(matched(&rules, &event(2, text(""))), vec![4, 5, 6]);
+}
+
+#[test]
+fn any_needs_one_value_and_all_needs_every_value() {
+    let mut all = predicate(COMMAND_LINE, OperatorSpec::Contains, &["-nop", "-w hidden"]);
+    all.all = true;
+    let rules = [
+        detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["-nop", "-w hidden"])]),
+        detection(2, vec![all]),
+    ];
+    assert_eq!(matched(&rules, &cmd("x -nop")), vec![1]);
+    assert_eq!(matched(&rules, &cmd("-w hidden -nop")), vec![1, 2]);
+    assert_eq!(matched(&rules, &cmd("none")), Vec::<u32>::new());
+}
+
+#[test]
+fn windash_makes_every_dash_spelling_match_and_counts_as_one_value_under_all() {
+    let mut p = predicate(COMMAND_LINE, OperatorSpec::Contains, &["-enc", "-nop"]);
+    p.windash = true;
+    p.all = true;
+    let rules = [detection(1, vec![p])];
+    assert_eq!(matched(&rules, &cmd("x /enc \u{2014}nop")), vec![1]);
+    assert_eq!(matched(&rules, &cmd("x \u{2013}ENC /nop")), vec![1]);
+    assert_eq!(matched(&rules, &cmd("x /enc")), Vec::<u32>::new());
+    assert_eq!(matched(&rules, &cmd("x _enc _nop")), Vec::<u32>::new());
+}
+
+#[test]
+fn case_insensitive_matching_folds_non_ascii_letters_and_case_sensitive_does_not() {
+    let mut sensitive = predicate(COMMAND_LINE, OperatorSpec::Contains, &["ÉTÉ"]);
+    sensitive.case_insensitive = false;
+    let rules = [
+        detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["été"])]),
+        detection(2, vec![sensitive]),
+        detection(3, vec![predicate(COMMAND_LINE, OperatorSpec::EndsWith, &["ΟΔΟΣ"])]),
+        detection(4, vec![predicate(COMMAND_LINE, OperatorSpec::Equals, &["\u{212A}elvin"])]),
+    ];
+    assert_eq!(matched(&rules, &cmd("un ÉTÉ")), vec![1, 2]);
+    assert_eq!(matched(&rules, &cmd("un Été")), vec![1]);
+    // Final sigma and capital sigma fold together.
+    assert_eq!(matched(&rules, &cmd("οδος")), vec![3]);
+    assert_eq!(matched(&rules, &cmd("KELVIN")), vec![4]);
+}
+
+#[test]
+fn letters_outside_the_bmp_compare_unfolded() {
+    // U+10400 DESERET CAPITAL LONG I folds to U+10428 in Unicode; format 2
+    // compares surrogate units as they are, so only the exact spelling matches.
+    let rules = [detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["\u{10400}"])])];
+    assert_eq!(matched(&rules, &cmd("a\u{10400}b")), vec![1]);
+    assert_eq!(matched(&rules, &cmd("a\u{10428}b")), Vec::<u32>::new());
+}
+
+#[test]
+fn head_and_tail_are_scanned_as_one_text() {
+    let rules = [
+        detection(1, vec![predicate(IMAGE, OperatorSpec::Equals, &["c:\\windows\\system32\\cmd.exe"])]),
+        detection(2, vec![predicate(IMAGE, OperatorSpec::StartsWith, &["c:\\windows\\"])]),
+        detection(3, vec![predicate(IMAGE, OperatorSpec::Contains, &[":\\win"])]),
+        detection(4, vec![predicate(IMAGE, OperatorSpec::EndsWith, &["\\cmd.exe"])]),
+    ];
+    let head: Vec<u16> = "C:".encode_utf16().collect();
+    let tail: Vec<u16> = "\\Windows\\System32\\cmd.exe".encode_utf16().collect();
+    let event = TestEvent::start(vec![(IMAGE, Field::Split(head, tail))]);
+    assert_eq!(matched(&rules, &event), vec![1, 2, 3, 4]);
+    let event =
+        TestEvent::start(vec![(IMAGE, Field::Split(vec![], "c:\\windows\\x".encode_utf16().collect()))]);
+    assert_eq!(matched(&rules, &event), vec![2, 3]);
+}
+
+#[test]
+fn a_field_the_kernel_cannot_know_leaves_the_rule_undecided_in_kleene_logic() {
+    let ofn = predicate(ORIGINAL_FILE_NAME, OperatorSpec::Equals, &["cmd.exe"]);
+    let image = predicate(IMAGE, OperatorSpec::EndsWith, &["\\cmd.exe"]);
+    let rule = |id, condition| RuleSpec { condition, ..detection(id, vec![image.clone(), ofn.clone()]) };
+    use ExprSpec::{All, Any, Not, Predicate as P};
+    let rules = [
+        rule(1, Any(vec![P(0), P(1)])),
+        rule(2, All(vec![P(0), P(1)])),
+        rule(3, Not(Box::new(P(1)))),
+        rule(4, All(vec![Not(Box::new(P(0))), P(1)])),
+    ];
+    let kernel = |path: &str| TestEvent::start(vec![(IMAGE, text(path))]);
+    let out = verdict(&rules, &kernel("c:\\x\\cmd.exe"));
+    assert_eq!((out.matched, out.undecided), (vec![1], vec![2, 3]));
+    let out = verdict(&rules, &kernel("c:\\x\\pwsh.exe"));
+    assert_eq!((out.matched, out.undecided), (vec![], vec![1, 3, 4]));
+    // The companion knows the field: the same content decides every rule.
+    let enriched =
+        TestEvent::start(vec![(IMAGE, text("c:\\x\\pwsh.exe")), (ORIGINAL_FILE_NAME, text("CMD.EXE"))]);
+    let out = verdict(&rules, &enriched);
+    assert_eq!((out.matched, out.undecided), (vec![1, 4], vec![]));
+}
+
+#[test]
+fn a_path_on_an_unknown_volume_is_unknown_not_a_mismatch() {
+    let rules = [detection(1, vec![predicate(IMAGE, OperatorSpec::EndsWith, &["\\cmd.exe"])])];
+    let out = verdict(&rules, &TestEvent::start(vec![(IMAGE, Field::Unknown)]));
+    assert_eq!((out.matched, out.undecided), (vec![], vec![1]));
+    let out = verdict(&rules, &TestEvent::start(vec![(IMAGE, Field::Absent)]));
+    assert_eq!((out.matched, out.undecided), (vec![], vec![]));
+}
+
+fn filter_rule(id: u32, role: Role, field: u8, value: &str) -> RuleSpec {
+    RuleSpec { role, ..detection(id, vec![predicate(field, OperatorSpec::Contains, &[value])]) }
+}
+
+#[test]
+fn the_filter_keeps_format_1_semantics_in_three_values() {
+    let rules = [
+        filter_rule(1, Role::Exclude, COMMAND_LINE, "noise"),
+        filter_rule(2, Role::Include, IMAGE, "pwsh"),
+        filter_rule(3, Role::Include, IMAGE, "powershell"),
+        filter_rule(4, Role::Include, ORIGINAL_FILE_NAME, "pwsh"),
+    ];
+    let event = |image: &str, command_line: &str| {
+        TestEvent::start(vec![
+            (IMAGE, text(image)),
+            (COMMAND_LINE, text(command_line)),
+            (ORIGINAL_FILE_NAME, Field::Unknown),
+        ])
+    };
+    let out = verdict(&rules, &event("pwsh.exe", "x"));
+    assert_eq!((out.filter, out.include_rule), (Filter::Keep, Some(2)));
+    let out = verdict(&rules, &event("powershell.exe", "x"));
+    assert_eq!((out.filter, out.include_rule), (Filter::Keep, Some(3)));
+    let out = verdict(&rules, &event("pwsh.exe", "noise"));
+    assert_eq!((out.filter, out.include_rule), (Filter::Drop, None));
+    // Rule 4 reads a companion field: the kernel cannot rule the event out.
+    let out = verdict(&rules, &event("cmd.exe", "x"));
+    assert_eq!((out.filter, out.include_rule), (Filter::Undecided, None));
+    // Without include rules for a kind, an event is kept unless excluded.
+    let only_exclude = [filter_rule(1, Role::Exclude, COMMAND_LINE, "noise")];
+    assert_eq!(verdict(&only_exclude, &event("a", "b")).filter, Filter::Keep);
+    assert_eq!(verdict(&only_exclude, &event("a", "noise")).filter, Filter::Drop);
+}
+
+#[test]
+fn rules_of_another_kind_are_not_evaluated() {
+    let mut exit = filter_rule(1, Role::Detection, 4, "x");
+    exit.kind = EventKind::ProcessExit;
+    exit.predicates[0].field = 4; // process_exit.image_path
+    let rules = [exit, detection(2, vec![predicate(IMAGE, OperatorSpec::Contains, &["x"])])];
+    assert_eq!(matched(&rules, &TestEvent::start(vec![(IMAGE, text("x")), (4, text("x"))])), vec![2]);
+}
+
+#[test]
+fn ids_beyond_the_caller_s_array_are_counted_not_dropped() {
+    let rules: Vec<RuleSpec> = (0..5)
+        .map(|id| detection(id, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["a"])]))
+        .collect();
+    let bytes = built(&rules);
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let mut scratch = vec![0u64; content.scratch_words()];
+    let (mut matched, mut undecided) = ([0u32; 2], [0u32; 0]);
+    let event = cmd("a");
+    let v = content
+        .evaluate(&&event, &mut scratch, RuleIds { matched: &mut matched, undecided: &mut undecided })
+        .unwrap();
+    assert_eq!((v.matched, v.matched_rest, matched), (2, 3, [0, 1]));
+    assert!(!v.droppable());
+}
+
+#[test]
+fn a_scratch_buffer_smaller_than_the_content_states_is_refused() {
+    let bytes = built(&[detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["a"])])]);
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    assert_eq!(content.scratch_words(), 4);
+    let mut scratch = [0u64; 3];
+    let event = cmd("a");
+    let ids = RuleIds { matched: &mut [], undecided: &mut [] };
+    assert_eq!(
+        content.evaluate(&&event, &mut scratch, ids),
+        Err(EvaluationError::ScratchTooSmall { needed: 4, given: 3 })
+    );
+}
+
+#[test]
+fn unvalidated_bytes_evaluate_like_validated_ones_when_they_are_valid() {
+    let bytes = built(&[detection(7, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["a"])])]);
+    let mut scratch = vec![0u64; 4];
+    let mut matched = [0u32; 4];
+    let event = cmd("xax");
+    let v =
+        evaluate_raw(&bytes, &&event, &mut scratch, RuleIds { matched: &mut matched, undecided: &mut [] })
+            .unwrap();
+    assert_eq!((v.matched, matched[0]), (1, 7));
+}
+
+#[test]
+fn each_format_s_validator_refuses_the_other_s_version() {
+    let v2 = built(&[detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["a"])])]);
+    let e = ringfence_content::validate(&v2, &SCHEMA).unwrap_err();
+    assert_eq!((e.offset, e.kind), (8, ringfence_content::ErrorKind::UnsupportedFormat { found: 2 }));
+    let v1 = ringfence_content::compile(
+        "version = 1\n[[rule]]\nname = \"r\"\nkind = \"process_start\"\naction = \"include\"\nmatch = [{ field = \"pid\", equals = 4 }]\n",
+        &SCHEMA,
+    )
+    .unwrap();
+    let e = validate(&v1, &SCHEMA).unwrap_err();
+    assert_eq!((e.offset, e.kind), (8, ErrorKind::UnsupportedFormat { found: 1 }));
+}
+
+#[test]
+fn the_builder_refuses_a_field_the_schema_lacks_regular_expressions_and_type_mismatches() {
+    let err = |rules: &[RuleSpec]| build(rules, &SCHEMA, 1).unwrap_err();
+    let missing = detection(9, vec![predicate(40, OperatorSpec::Contains, &["a"])]);
+    assert_eq!(
+        err(&[missing]),
+        BuildError { rule: Some(9), kind: BuildErrorKind::FieldNotSupplied { predicate: 0, field: 40 } }
+    );
+    let regex = detection(8, vec![predicate(IMAGE, OperatorSpec::Regex, &["a.*"])]);
+    assert_eq!(
+        err(&[regex]),
+        BuildError { rule: Some(8), kind: BuildErrorKind::RegexNotSupported { predicate: 0 } }
+    );
+    let text_on_integer = detection(7, vec![predicate(PID, OperatorSpec::Contains, &["1"])]);
+    assert_eq!(
+        err(&[text_on_integer]),
+        BuildError { rule: Some(7), kind: BuildErrorKind::TypeMismatch { predicate: 0 } }
+    );
+    let twice = [detection(3, vec![]), detection(3, vec![])];
+    assert_eq!(err(&twice), BuildError { rule: Some(3), kind: BuildErrorKind::DuplicateRuleId });
+}
+
+#[test]
+fn wide_expressions_stay_within_the_stack_limit() {
+    let values: Vec<String> = (0..200).map(|i| format!("v{i:03}x")).collect();
+    let predicates: Vec<PredicateSpec> =
+        values.iter().map(|v| predicate(COMMAND_LINE, OperatorSpec::Contains, &[v.as_str()])).collect();
+    let any = RuleSpec {
+        condition: ExprSpec::Any((0..200).map(ExprSpec::Predicate).collect()),
+        ..detection(1, predicates.clone())
+    };
+    let all = detection(2, predicates);
+    assert_eq!(matched(&[any.clone(), all.clone()], &cmd("v150x")), vec![1]);
+    assert_eq!(matched(&[any, all], &cmd(&values.concat())), vec![1, 2]);
+}
+
+#[test]
+fn truth_is_exported_for_callers_that_combine_stages() {
+    assert_eq!(Truth::Unknown.and(Truth::False), Truth::False);
+    let _ = (Input::Absent, v2::MAX_EVALUATION_COST);
+}

@@ -1,0 +1,34 @@
+//! Content format 2's unvalidated entry point on arbitrary bytes (and on the
+//! base content with arbitrary patches, checksum repaired, never validated):
+//! it must not panic, and it stops within the budget, with any scratch size.
+#![no_main]
+
+#[path = "v2_shared.rs"]
+mod shared;
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use ringfence_content::v2::{EvaluationError, MAX_EVALUATION_COST, RuleIds, evaluate_raw};
+use shared::{OwnedEvent, base, patched};
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    bytes: Vec<u8>,
+    patches: Vec<(u16, u8)>,
+    scratch: u8,
+    events: Vec<OwnedEvent>,
+}
+
+fuzz_target!(|input: Input| {
+    let mut scratch = vec![0u64; usize::from(input.scratch)];
+    let patched = patched(base(), &input.patches);
+    for bytes in [&input.bytes[..], &patched[..]] {
+        for event in input.events.iter().take(4) {
+            let (mut m, mut u) = ([0u32; 4], [0u32; 4]);
+            match evaluate_raw(bytes, &event, &mut scratch, RuleIds { matched: &mut m, undecided: &mut u }) {
+                Ok(_) | Err(EvaluationError::ScratchTooSmall { .. }) => {}
+                Err(EvaluationError::CostExceeded { limit }) => assert_eq!(limit, MAX_EVALUATION_COST),
+            }
+        }
+    }
+});
