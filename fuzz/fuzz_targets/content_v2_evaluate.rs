@@ -27,8 +27,9 @@ fuzz_target!(|input: Input| {
         let validated = content
             .evaluate(&event, &mut scratch, RuleIds { matched: &mut m1, undecided: &mut u1 })
             .expect("validated content evaluates within its budget");
-        let raw = evaluate_raw(&bytes, &event, &mut scratch, RuleIds { matched: &mut m2, undecided: &mut u2 })
-            .expect("the same bytes evaluate the same unvalidated");
+        let raw =
+            evaluate_raw(&bytes, &event, &mut scratch, RuleIds { matched: &mut m2, undecided: &mut u2 })
+                .expect("the same bytes evaluate the same unvalidated");
         assert_eq!((validated, m1, u1), (raw, m2, u2));
         assert!(validated.matched + validated.matched_rest as usize <= content.rule_count());
     }

@@ -29,17 +29,23 @@ fn check(bytes: &[u8]) {
         assert_eq!(content.rule_position(info.id), Some(i));
     }
     let cmd: Vec<u16> = "powershell.exe -ENC aGVsbG8= /nop é".encode_utf16().collect();
-    let image: Vec<u16> = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe".encode_utf16().collect();
+    let image: Vec<u16> =
+        "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe".encode_utf16().collect();
     let event = OwnedEvent {
         kind: 0,
-        fields: vec![(5, OwnedInput::Text(image[..3].to_vec(), image[3..].to_vec())), (6, OwnedInput::Text(cmd, vec![])), (4, OwnedInput::Int(1))],
+        fields: vec![
+            (5, OwnedInput::Text(image[..3].to_vec(), image[3..].to_vec())),
+            (6, OwnedInput::Text(cmd, vec![])),
+            (4, OwnedInput::Int(1)),
+        ],
     };
     let mut scratch = vec![0u64; content.scratch_words()];
     let (mut m1, mut u1, mut m2, mut u2) = ([0u32; 8], [0u32; 8], [0u32; 8], [0u32; 8]);
     let validated = content
         .evaluate(&&event, &mut scratch, RuleIds { matched: &mut m1, undecided: &mut u1 })
         .expect("validated content evaluates within its budget");
-    let raw = v2::evaluate_raw(bytes, &&event, &mut scratch, RuleIds { matched: &mut m2, undecided: &mut u2 })
-        .expect("the same bytes evaluate the same unvalidated");
+    let raw =
+        v2::evaluate_raw(bytes, &&event, &mut scratch, RuleIds { matched: &mut m2, undecided: &mut u2 })
+            .expect("the same bytes evaluate the same unvalidated");
     assert_eq!((validated, m1, u1), (raw, m2, u2));
 }

@@ -87,7 +87,12 @@ pub fn base() -> &'static [u8] {
                 vec![text(128, OperatorSpec::Equals, &["PowerShell.EXE"], false, false), session, exists],
                 Any(vec![P(0), All(vec![P(1), Not(Box::new(P(2)))])]),
             ),
-            rule(3, Role::Exclude, vec![text(6, OperatorSpec::StartsWith, &["c:\\windows\\"], false, false)], P(0)),
+            rule(
+                3,
+                Role::Exclude,
+                vec![text(6, OperatorSpec::StartsWith, &["c:\\windows\\"], false, false)],
+                P(0),
+            ),
             rule(4, Role::Include, vec![text(5, OperatorSpec::Contains, &["\\temp\\"], false, false)], P(0)),
         ];
         build(&rules, &SCHEMA, 1).expect("the fuzz base content builds")

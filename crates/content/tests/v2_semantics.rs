@@ -238,7 +238,7 @@ fn the_filter_keeps_format_1_semantics_in_three_values() {
         TestEvent::start(vec![
             (IMAGE, text(image)),
             (COMMAND_LINE, text(command_line)),
-            (ORIGINAL_FILE_NAME, Field::Absent),
+            (ORIGINAL_FILE_NAME, Field::Unknown),
         ])
     };
     let out = verdict(&rules, &event("pwsh.exe", "x"));

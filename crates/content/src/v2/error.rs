@@ -64,7 +64,6 @@ pub enum Limit {
     TotalBytes,
     /// Entries of a table (strings: units).
     Entries(Table),
-    StatesPerScanner,
     Classes,
     PatternUnits,
     GlobTokens,

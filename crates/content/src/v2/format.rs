@@ -180,17 +180,18 @@ pub mod code {
     pub const NOT: u8 = 4;
 }
 
-/// The largest content accepted, in bytes.
-pub const MAX_CONTENT_BYTES: usize = 4 << 20;
+/// The largest content accepted, in bytes. SigmaHQ's process-creation set
+/// (about 20,000 values) builds to a few MiB, mostly automaton states.
+pub const MAX_CONTENT_BYTES: usize = 16 << 20;
 pub const MAX_SCANNERS: usize = 256;
-/// States of all automata together; one automaton has at most as many.
-pub const MAX_STATES: usize = 1 << 18;
+/// States of all automata together.
+pub const MAX_STATES: usize = 1 << 20;
 /// Alphabet classes of one automaton (class 0 is every unit no pattern holds).
 pub const MAX_CLASSES: usize = 4096;
 pub const MAX_CLASS_ENTRIES: usize = MAX_SCANNERS * 512;
 pub const MAX_GOTOS: usize = MAX_STATES;
 /// Distinct patterns of all automata together.
-pub const MAX_PATTERNS: usize = 1 << 16;
+pub const MAX_PATTERNS: usize = 1 << 17;
 /// The longest pattern, in UTF-16 units (an automaton's deepest state).
 pub const MAX_PATTERN_UNITS: usize = 1024;
 pub const MAX_GLOBS: usize = 4096;

@@ -11,7 +11,7 @@
 //!   against the running schema (the Channel File 291 class), and the
 //!   worst-case cost ([`cost`]) against [`MAX_EVALUATION_COST`].
 //! - [`Content::evaluate`]: scans each field of the event's kind once
-//!   ([`automaton`]: Aho-Corasick for equals / contains / starts with / ends
+//!   (`automaton`: Aho-Corasick for equals / contains / starts with / ends
 //!   with, a bit-parallel NFA for globs), then runs each rule's postfix code
 //!   in Kleene logic. No allocation: scratch words and rule-id arrays come
 //!   from the caller. [`evaluate_raw`] runs bytes nobody validated, memory-safe

@@ -1,0 +1,300 @@
+//! Content format 2: validation throughput of a SigmaHQ-shaped content
+//! (~1,400 rules, ~20,000 values, generated here) beside a memcpy of the same
+//! bytes; evaluation of a typical process start (120-unit image, 400-unit
+//! command line) with that content and with 10 rules, beside the unindexed
+//! baseline (every value searched separately with memchr::memmem); and the
+//! worst content the validator accepts on maximum-length fields.
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation, missing_docs)]
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ringfence_content::v2::build::{
+    BuildErrorKind, ExprSpec, GlobPart, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build,
+};
+use ringfence_content::v2::{Content, EventInput, Input, Role, RuleIds, validate};
+use ringfence_wire::{EventKind, SCHEMA, Text};
+use std::hint::black_box;
+
+const IMAGE: u8 = 5;
+const COMMAND_LINE: u8 = 6;
+const PARENT_IMAGE: u8 = 12;
+
+/// A deterministic generator (xorshift), so every run builds the same content.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn word(&mut self, min: u64, max: u64) -> String {
+        const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let len = min + self.below(max - min + 1);
+        (0..len).map(|_| LETTERS[self.below(LETTERS.len() as u64) as usize] as char).collect()
+    }
+}
+
+fn predicate(field: u8, operator: OperatorSpec, values: Vec<String>) -> PredicateSpec {
+    PredicateSpec {
+        field,
+        operator,
+        values: values.into_iter().map(ValueSpec::Text).collect(),
+        all: false,
+        case_insensitive: true,
+        windash: false,
+    }
+}
+
+/// `n` rules of SigmaHQ's process-creation shape: an image `endswith`
+/// selection, a command-line `contains` selection (some `all`), sometimes a
+/// parent-image filter: `selection_img and selection_cli and not filter`.
+fn sigma_shaped(n: u32, values_per_rule: u64) -> Vec<RuleSpec> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    (0..n)
+        .map(|id| {
+            let images = (0..1 + rng.below(3)).map(|_| format!("\\{}.exe", rng.word(3, 12))).collect();
+            let cli_count = values_per_rule.saturating_sub(3).max(1);
+            let cli = (0..1 + rng.below(2 * cli_count)).map(|_| format!(" -{}", rng.word(4, 56))).collect();
+            let mut command_line = predicate(COMMAND_LINE, OperatorSpec::Contains, cli);
+            command_line.all = rng.below(4) == 0;
+            let mut predicates = vec![predicate(IMAGE, OperatorSpec::EndsWith, images), command_line];
+            let mut condition = vec![ExprSpec::Predicate(0), ExprSpec::Predicate(1)];
+            if rng.below(3) == 0 {
+                let parents = (0..1 + rng.below(2))
+                    .map(|_| format!("\\{}\\{}.exe", rng.word(4, 20), rng.word(3, 12)))
+                    .collect();
+                predicates.push(predicate(PARENT_IMAGE, OperatorSpec::EndsWith, parents));
+                condition.push(ExprSpec::Not(Box::new(ExprSpec::Predicate(2))));
+            }
+            RuleSpec {
+                id,
+                kind: EventKind::ProcessStart,
+                role: Role::Detection,
+                name: format!("sigma rule {id}"),
+                meta: "level=high;tags=attack.execution".into(),
+                predicates,
+                condition: ExprSpec::All(condition),
+            }
+        })
+        .collect()
+}
+
+fn values(rules: &[RuleSpec]) -> usize {
+    rules.iter().flat_map(|r| &r.predicates).map(|p| p.values.len()).sum()
+}
+
+struct Start {
+    image: Vec<u16>,
+    command_line: Vec<u16>,
+    parent: Vec<u16>,
+    /// Other string fields, by index.
+    extra: Vec<(u8, Vec<u16>)>,
+}
+
+impl<'a> EventInput<'a> for &'a Start {
+    fn kind(&self) -> EventKind {
+        EventKind::ProcessStart
+    }
+    fn input(&self, field: u8) -> Input<'a> {
+        let text = |t: &'a Vec<u16>| Input::Text { head: Text::wide(t), tail: Text::default() };
+        if let Some((_, t)) = self.extra.iter().find(|(i, _)| *i == field) {
+            return text(t);
+        }
+        match field {
+            IMAGE => text(&self.image),
+            COMMAND_LINE => text(&self.command_line),
+            PARENT_IMAGE => text(&self.parent),
+            f if f >= 128 => Input::Unknown,
+            _ => Input::Absent,
+        }
+    }
+}
+
+fn filled(prefix: &str, len: usize) -> String {
+    let mut s = String::from(prefix);
+    while s.len() < len {
+        s.push_str("abcdefgh\\");
+    }
+    s.truncate(len);
+    s
+}
+
+fn typical() -> (Start, [String; 3]) {
+    let image = filled("C:\\Program Files\\Contoso\\Product Suite\\bin\\", 110) + "\\agent.exe";
+    let command_line = filled(
+        "\"C:\\Program Files\\Contoso\\Product Suite\\bin\\agent.exe\" --config C:\\ProgramData\\x ",
+        400,
+    );
+    let parent = "C:\\Windows\\System32\\services.exe".to_string();
+    let wide = |s: &str| s.encode_utf16().collect();
+    (
+        Start {
+            image: wide(&image),
+            command_line: wide(&command_line),
+            parent: wide(&parent),
+            extra: vec![],
+        },
+        [image, command_line, parent],
+    )
+}
+
+fn run(content: &Content<'_>, event: &Start, scratch: &mut [u64]) -> usize {
+    let (mut m, mut u) = ([0u32; 32], [0u32; 32]);
+    content.evaluate(&event, scratch, RuleIds { matched: &mut m, undecided: &mut u }).unwrap().matched
+}
+
+fn benches(c: &mut Criterion) {
+    let rules = sigma_shaped(1400, 14);
+    let bytes = build(&rules, &SCHEMA, 1).unwrap();
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    eprintln!(
+        "SigmaHQ-shaped content: {} rules, {} values, {} patterns, {} states, {} bytes",
+        rules.len(),
+        values(&rules),
+        content.pattern_count(),
+        content.state_count(),
+        bytes.len()
+    );
+
+    let mut group = c.benchmark_group("v2_validate");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.bench_function("validate 1400 rules", |b| b.iter(|| validate(black_box(&bytes), &SCHEMA).is_ok()));
+    let mut copy = vec![0u8; bytes.len()];
+    group.bench_function("memcpy (baseline)", |b| {
+        b.iter(|| {
+            copy.copy_from_slice(black_box(&bytes));
+            black_box(&copy);
+        })
+    });
+    group.finish();
+
+    let (event, strings) = typical();
+    let small_rules = sigma_shaped(10, 14);
+    let small = build(&small_rules, &SCHEMA, 1).unwrap();
+    let small = validate(&small, &SCHEMA).unwrap();
+    let mut scratch = vec![0u64; content.scratch_words()];
+    let mut group = c.benchmark_group("v2_evaluate_process_start");
+    group.bench_with_input(BenchmarkId::new("automata", 10), &10, |b, _| {
+        b.iter(|| run(&small, black_box(&event), &mut scratch))
+    });
+    group.bench_with_input(BenchmarkId::new("automata", 1400), &1400, |b, _| {
+        b.iter(|| run(&content, black_box(&event), &mut scratch))
+    });
+    // Baseline: every value searched on its own, over lower-cased UTF-8.
+    let lower: Vec<String> = strings.iter().map(|s| s.to_lowercase()).collect();
+    let needles: Vec<(usize, memchr::memmem::Finder<'static>)> = rules
+        .iter()
+        .flat_map(|r| &r.predicates)
+        .flat_map(|p| {
+            let slot = match p.field {
+                IMAGE => 0,
+                COMMAND_LINE => 1,
+                _ => 2,
+            };
+            p.values.iter().map(move |v| {
+                let ValueSpec::Text(v) = v else { unreachable!() };
+                (slot, memchr::memmem::Finder::new(v.to_lowercase().as_bytes()).into_owned())
+            })
+        })
+        .collect();
+    group.bench_with_input(BenchmarkId::new("memmem per value (baseline)", 1400), &1400, |b, _| {
+        b.iter(|| {
+            needles.iter().filter(|(slot, f)| f.find(black_box(lower[*slot].as_bytes())).is_some()).count()
+        })
+    });
+    group.finish();
+
+    let (worst, worst_event) = worst_case();
+    let worst = validate(&worst, &SCHEMA).unwrap();
+    eprintln!(
+        "worst accepted content: {} work units of {} (budget), {} patterns",
+        ringfence_content::v2::cost::worst_case(&worst, &SCHEMA, 1),
+        ringfence_content::v2::MAX_EVALUATION_COST,
+        worst.pattern_count()
+    );
+    let mut scratch = vec![0u64; worst.scratch_words()];
+    let mut group = c.benchmark_group("v2_worst_case");
+    group.sample_size(20);
+    group.bench_function("every string at its maximum length", |b| {
+        b.iter(|| run(&worst, black_box(&worst_event), &mut scratch))
+    });
+    group.finish();
+}
+
+/// Patterns that keep the automaton deep on a text of `a`s (a^k, a^k b), on
+/// every string field in both case modes, plus as many 63-token globs on the
+/// command line as the budget leaves room for.
+fn worst_case() -> (Vec<u8>, Start) {
+    let strings: Vec<u8> = vec![5, 6, 12, 13, 14, 18];
+    let mut rules = Vec::new();
+    let mut id = 0;
+    for &field in &strings {
+        for case in [true, false] {
+            let values: Vec<String> =
+                (1..=63).flat_map(|k| ["a".repeat(k * 16), format!("{}b", "a".repeat(k * 16))]).collect();
+            let mut p = predicate(field, OperatorSpec::Contains, values);
+            p.case_insensitive = case;
+            let mut e = predicate(field, OperatorSpec::EndsWith, vec!["a".repeat(1000)]);
+            e.case_insensitive = case;
+            rules.push(RuleSpec {
+                id,
+                kind: EventKind::ProcessStart,
+                role: Role::Detection,
+                name: format!("worst {id}"),
+                meta: String::new(),
+                predicates: vec![p, e],
+                condition: ExprSpec::Any(vec![ExprSpec::Predicate(0), ExprSpec::Predicate(1)]),
+            });
+            id += 1;
+        }
+    }
+    let glob = || {
+        let mut parts = vec![];
+        for _ in 0..31 {
+            parts.push(GlobPart::AnyRun);
+            parts.push(GlobPart::Literal("a".into()));
+        }
+        parts.push(GlobPart::Literal("b".into()));
+        PredicateSpec {
+            field: COMMAND_LINE,
+            operator: OperatorSpec::Glob,
+            values: vec![ValueSpec::Glob(parts)],
+            all: false,
+            case_insensitive: true,
+            windash: false,
+        }
+    };
+    let mut globs = 0;
+    let mut bytes = build(&rules, &SCHEMA, 1).unwrap();
+    loop {
+        let mut more = rules.clone();
+        more.push(RuleSpec {
+            id: 1000,
+            kind: EventKind::ProcessStart,
+            role: Role::Detection,
+            name: "globs".into(),
+            meta: String::new(),
+            predicates: (0..globs + 1).map(|_| glob()).collect(),
+            condition: ExprSpec::Any((0..globs + 1).map(ExprSpec::Predicate).collect()),
+        });
+        match build(&more, &SCHEMA, 1) {
+            Ok(b) => {
+                bytes = b;
+                globs += 1;
+            }
+            Err(e) if matches!(e.kind, BuildErrorKind::Invalid(_)) => break,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    let a = |n: usize| vec![u16::from(b'a'); n];
+    eprintln!("worst accepted content: {globs} globs of 63 tokens on the command line");
+    let extra = vec![(13, a(16384)), (14, a(187)), (18, a(187))];
+    (bytes, Start { image: a(32767), command_line: a(32767), parent: a(4096), extra })
+}
+
+criterion_group!(v2, benches);
+criterion_main!(v2);
