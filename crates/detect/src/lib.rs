@@ -10,6 +10,7 @@
 //!   each rule in the kernel or the companion stage ([`ir::Stage`]);
 //! - [`eval`]: the companion-stage evaluator, three-valued so that a stage that
 //!   lacks a field leaves rules undecided rather than false;
+//! - [`lower`]: the IR lowered into one content format 2 for both stages;
 //! - [`fold`]: case folding (Unicode simple case folding) and `windash`;
 //! - [`coverage`]: how many rules of a directory compile, to which stage, and
 //!   why the others were refused.
@@ -20,6 +21,7 @@ pub mod eval;
 pub mod fields;
 pub mod fold;
 pub mod ir;
+pub mod lower;
 pub mod refusal;
 pub mod sigma;
 

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use ringfence_detect::Compilation;
 use ringfence_detect::coverage::{CATEGORIES, Coverage};
+use ringfence_detect::lower;
 use ringfence_detect::refusal::Reason;
+use ringfence_wire::SCHEMA;
 
 fn main() -> ExitCode {
     let mut list = false;
@@ -32,6 +34,8 @@ fn main() -> ExitCode {
         }
     }
     println!("{}", Coverage::of(&compilation));
+    println!();
+    print_lowering(&compilation);
     if list {
         println!();
         for refusal in &compilation.refusals {
@@ -42,4 +46,43 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// What lowering every compiled rule into one content format 2 gives: how many rules the
+/// content holds, how many of those the kernel can decide alone, why the others stay in
+/// the companion, and the content's size and worst-case cost.
+fn print_lowering(compilation: &Compilation) {
+    let lowered = match lower::lower(&compilation.rules, &SCHEMA, 1) {
+        Ok(lowered) => lowered,
+        Err(error) => {
+            println!("Content format 2: the whole rule set was refused: {error:?}");
+            return;
+        }
+    };
+    let mut kernel = 0usize;
+    let mut reasons = std::collections::BTreeMap::<String, usize>::new();
+    for (rule, placement) in compilation.rules.iter().zip(&lowered.placement) {
+        match placement {
+            Ok(_) if lower::decided_in_kernel(rule) => kernel += 1,
+            Ok(_) => {}
+            Err(why) => *reasons.entry(why.class()).or_default() += 1,
+        }
+    }
+    let content = ringfence_content::v2::validate(&lowered.content, &SCHEMA);
+    println!("Content format 2 of the {} compiled rules:", compilation.rules.len());
+    println!("- in the content: {} ({} decided by the kernel alone)", lowered.lowered(), kernel);
+    for (reason, n) in &reasons {
+        println!("- companion only, {reason}: {n}");
+    }
+    match content {
+        Ok(content) => println!(
+            "- {} bytes, {} patterns, {} automaton states, worst-case cost {} of {} units",
+            lowered.content.len(),
+            content.pattern_count(),
+            content.state_count(),
+            ringfence_content::v2::cost::worst_case_any_kind(&content, &SCHEMA),
+            ringfence_content::v2::MAX_EVALUATION_COST
+        ),
+        Err(error) => println!("- the content does not validate: {error:?}"),
+    }
 }
