@@ -57,6 +57,24 @@ fn worst_case(c: &mut Criterion) {
         b.iter(|| evaluate_raw(black_box(&raw), &event))
     });
     group.finish();
+
+    let mut group = c.benchmark_group("hostile_texts");
+    for (name, pattern, line) in common::hostile_texts() {
+        let bytes = compile_rules(&common::one_contains(pattern.clone()), 1, &SCHEMA).unwrap();
+        let content = validate(&bytes, &SCHEMA).unwrap();
+        let event = common::process_start(&image, &line);
+        let mut meter = Meter::new(MAX_EVALUATION_COST);
+        content.evaluate_metered(&event, &mut meter);
+        eprintln!("{name}: {} work units", meter.used());
+        group.bench_function(format!("one contains: {name}"), |b| {
+            b.iter(|| content.evaluate(black_box(&event)))
+        });
+        let (line, pattern) = (le_bytes(&line), le_bytes(&pattern));
+        group.bench_function(format!("memmem: {name} (baseline)"), |b| {
+            b.iter(|| memchr::memmem::find(black_box(&line), &pattern).is_some())
+        });
+    }
+    group.finish();
 }
 
 /// Rewrites the one-rule content into 255 copies of its first condition (what
