@@ -270,3 +270,19 @@ pub fn one_contains(pattern: Vec<u16>) -> Vec<RuleSpec> {
         )],
     }]
 }
+
+/// The most one-condition include rules `contains pattern` (none of which
+/// holds on its hostile line) the validator accepts, and their content.
+pub fn costliest_accepted_of(pattern: &[u16]) -> (usize, Vec<u8>) {
+    let schema = &ringfence_wire::SCHEMA;
+    let mut accepted = None;
+    for rules in 1.. {
+        let set: Vec<RuleSpec> = (0..rules).flat_map(|_| one_contains(pattern.to_vec())).collect();
+        let bytes = ringfence_content::compile_rules(&set, 1, schema).unwrap();
+        if ringfence_content::validate(&bytes, schema).is_err() {
+            break;
+        }
+        accepted = Some((rules, bytes));
+    }
+    accepted.unwrap()
+}
