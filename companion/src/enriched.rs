@@ -258,7 +258,7 @@ fn put_file(doc: &mut Doc, names: &FileNames, file: Option<&FileEnrichment>) {
 }
 
 fn put_facts(doc: &mut Doc, names: &FileNames, facts: &FileFacts) {
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let hex = crate::enrich::hashes::lower_hex;
     let h = &facts.hashes;
     if let Some(v) = &h.sha256 {
         doc.put(names.sha256, Leaf::Str(hex(v)));
@@ -344,6 +344,16 @@ pub fn sysmon_event(record: &Record<'_>, e: &Enrichment) -> Option<EnrichedEvent
                     command_line: None,
                     user: user(e.user.as_ref()).or_else(|| text(F::user_sid as u8)),
                 },
+            })
+        }
+        EventKind::ImageLoad if u64_of(field::ImageLoad::kernel_image as u8) == Some(1) => {
+            use field::ImageLoad as F;
+            EnrichedEvent::DriverLoad(sysmon::DriverLoad {
+                time: u64_of(F::time as u8).unwrap_or(record.timestamp()),
+                rule_name: rule_name(F::rule_name as u8),
+                image_loaded: path(e.image.as_ref(), F::image_path as u8),
+                file: e.file.clone(),
+                signature: ImageSignature::from_signing_level(u32_of(F::signature_level as u8).unwrap_or(0)),
             })
         }
         EventKind::ImageLoad => {

@@ -7,7 +7,7 @@
 //! - [`stream`], [`render`], [`doc`], [`sequence`], [`text`], [`time`]: batches to ECS
 //!   JSON or table rows, with lost events, gaps and damage accounted.
 //! - [`commands`], [`exit`], [`stats_view`]: what each subcommand does.
-//! - [`sysmon`]: enriched events in Sysmon's shape (EventID 1, 5, 7 and their EventData).
+//! - [`sysmon`]: enriched events in Sysmon's shape (EventID 1, 5, 6, 7 and their EventData).
 //! - [`enriched`]: what enrichment added, as ECS fields, Sysmon's events and table words.
 //! - [`enrich`]: DOS paths, accounts, file identity (hashes, PE version), caches and workers.
 //! - [`windows`] (Windows only): the one layer over the Win32 and NT APIs, and the

@@ -212,7 +212,7 @@ enum FormatArg {
     Json,
     /// An aligned table for people.
     Table,
-    /// One JSON object per line in Sysmon's shape (EventID 1, 5, 7 and Sysmon's EventData names).
+    /// One JSON object per line in Sysmon's shape (EventID 1, 5, 6, 7 and Sysmon's EventData names).
     Sysmon,
 }
 

@@ -24,7 +24,7 @@ pub enum Format {
     Json,
     /// An aligned table for people.
     Table,
-    /// One JSON object per line in Sysmon's shape (EventID 1, 5, 7 and their EventData).
+    /// One JSON object per line in Sysmon's shape (EventID 1, 5, 6, 7 and their EventData).
     Sysmon,
 }
 

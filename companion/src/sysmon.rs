@@ -1,5 +1,6 @@
 //! Sysmon's shape: one JSON object per event, with Sysmon's `EventID` (1
-//! process create, 5 process terminated, 7 image loaded) and its EventData
+//! process create, 5 process terminated, 6 driver loaded, 7 image loaded:
+//! an image load the kernel marks `SystemModeImage` is a driver) and its EventData
 //! field names, order and value formats (SysmonCommon's manifest.xml, schema
 //! 4.81), so that pipelines and rules written for Sysmon read it unchanged.
 //!
@@ -45,6 +46,8 @@ pub enum EnrichedEvent {
     ProcessStart(ProcessStart),
     ProcessExit(ProcessExit),
     ImageLoad(ImageLoad),
+    /// A kernel-mode image (`IMAGE_INFO.SystemModeImage`): Sysmon's DriverLoad.
+    DriverLoad(DriverLoad),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,6 +78,17 @@ pub struct ImageLoad {
     pub rule_name: Option<String>,
     /// The process the image loads into.
     pub process: Process,
+    pub image_loaded: Option<String>,
+    pub file: Option<FileEnrichment>,
+    pub signature: ImageSignature,
+}
+
+/// A driver (kernel-mode image) loaded: no process, in Sysmon's DriverLoad
+/// (`UtcTime`, `ImageLoaded`, `Hashes`, `Signed`, `SignatureStatus`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriverLoad {
+    pub time: u64,
+    pub rule_name: Option<String>,
     pub image_loaded: Option<String>,
     pub file: Option<FileEnrichment>,
     pub signature: ImageSignature,
@@ -112,11 +126,12 @@ impl ImageSignature {
 }
 
 impl EnrichedEvent {
-    /// Sysmon's event id: 1, 5 or 7.
+    /// Sysmon's event id: 1, 5, 6 or 7.
     pub fn event_id(&self) -> u32 {
         match self {
             EnrichedEvent::ProcessStart(_) => 1,
             EnrichedEvent::ProcessExit(_) => 5,
+            EnrichedEvent::DriverLoad(_) => 6,
             EnrichedEvent::ImageLoad(_) => 7,
         }
     }
@@ -147,6 +162,7 @@ impl SysmonWriter {
                 fields.put("User", or_none(&e.process.user))?;
             }
             EnrichedEvent::ImageLoad(e) => self.image_load(e, &mut fields)?,
+            EnrichedEvent::DriverLoad(e) => driver_load(e, &mut fields)?,
         }
         fields.out.write_all(b"}\n")
     }
@@ -232,6 +248,18 @@ impl SysmonWriter {
     fn guid(&self, start_key: Option<u64>) -> ProcessGuid {
         start_key.map_or(ProcessGuid::NONE, |key| self.host.process_guid(key))
     }
+}
+
+/// DriverLoad's fields in Sysmon's order; `Signature` (the signer's name)
+/// is left out, as for image loads.
+fn driver_load<W: Write + ?Sized>(e: &DriverLoad, f: &mut Fields<'_, W>) -> io::Result<()> {
+    f.head(e.rule_name.as_deref(), e.time)?;
+    f.put("ImageLoaded", or_none(&e.image_loaded))?;
+    f.hashes(file_facts(e.file.as_ref()))?;
+    let (signed, status) = e.signature.sysmon_fields();
+    f.put("Signed", signed)?;
+    f.put("SignatureStatus", status)?;
+    f.not_enriched(e.file.as_ref())
 }
 
 /// `2024-07-19 04:09:00.123`: UTC, milliseconds truncated, as Sysmon writes `UtcTime`.

@@ -122,3 +122,50 @@ fn a_path_without_a_dos_form_is_not_opened_and_says_so() {
     );
     assert_eq!((ecs.summary().enrichment.no_dos_path, ecs.summary().enrichment.not_enriched), (1, 0));
 }
+
+#[test]
+fn a_kernel_image_load_goes_out_as_sysmons_driverload_with_its_hashes() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("C/Windows/System32/drivers")).unwrap();
+    let file = root.path().join("C/Windows/System32/drivers/wof.sys");
+    std::fs::File::create(file).unwrap().set_len(1 << 20).unwrap();
+    let image = common::wide(r"\Device\HarddiskVolume3\Windows\System32\drivers\wof.sys");
+    let load = |kernel_image| {
+        let mut batch = Vec::new();
+        let event = Event::ImageLoad {
+            pid: 0,
+            image_path: Some(Text::wide(&image)),
+            image_base: 0xFFFF_F805_3A2C_0000,
+            image_size: 0x3_2000,
+            signature_level: 12,
+            signature_type: 2,
+            kernel_image,
+            time: common::T0,
+            rule_name: Text::default(),
+            process_image_path: None,
+            process_start_key: None,
+            user_sid: None,
+            truncated: 0,
+        };
+        common::push(&mut batch, &event, 1, common::T0);
+        batch
+    };
+    let mut sysmon = stream(root.path(), Duration::from_secs(60), Format::Sysmon);
+    let driver = render(&mut sysmon, &load(true));
+    assert_eq!(
+        driver,
+        serde_json::json!({
+            "EventID": 6,
+            "Computer": "h",
+            "RuleName": "-",
+            "UtcTime": "2024-07-19 04:09:00.000",
+            "ImageLoaded": r"C:\Windows\System32\drivers\wof.sys",
+            // SHA-256 of 1 MiB of zeros.
+            "Hashes": "SHA256=30E14955EBF1352266DC2FF8067E68104607E750ABB9D3B36582B8AF909FCB58",
+            "Signed": "true",
+            "SignatureStatus": "Valid",
+        })
+    );
+    let user_mode = render(&mut sysmon, &load(false));
+    assert_eq!((&user_mode["EventID"], &user_mode["ImageLoaded"]), (&7.into(), &driver["ImageLoaded"]));
+}

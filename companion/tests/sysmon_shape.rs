@@ -10,7 +10,8 @@ use ringfence_companion::enrich::hashes::HashAlgorithms;
 use ringfence_companion::enrich::process_guid::HostIdentity;
 use ringfence_companion::enrich::token::IntegrityLevel;
 use ringfence_companion::sysmon::{
-    EnrichedEvent, ImageLoad, ImageSignature, Process, ProcessExit, ProcessStart, SysmonWriter, utc_time,
+    DriverLoad, EnrichedEvent, ImageLoad, ImageSignature, Process, ProcessExit, ProcessStart, SysmonWriter,
+    utc_time,
 };
 use serde_json::Value;
 
@@ -62,6 +63,8 @@ const MANIFEST_7: &[&str] = &[
     "SignatureStatus",
     "User",
 ];
+const MANIFEST_6: &[&str] =
+    &["RuleName", "UtcTime", "ImageLoaded", "Hashes", "Signed", "Signature", "SignatureStatus"];
 /// What ringfence cannot produce (see the sysmon module's documentation).
 const NOT_PRODUCED: &[&str] = &["CurrentDirectory", "LogonGuid", "Signature"];
 
@@ -255,4 +258,31 @@ fn an_image_load_is_event_7_with_the_kernels_signature_verdict() {
     assert_eq!(signed(ImageSignature::from_signing_level(12)), ("true".into(), "Valid".into()));
     assert_eq!(signed(ImageSignature::from_signing_level(1)), ("false".into(), "Unavailable".into()));
     assert_eq!(signed(ImageSignature::from_signing_level(0)), ("-".into(), "-".into()));
+}
+
+#[test]
+fn a_driver_load_is_event_6_with_no_process_and_the_kernels_signature_verdict() {
+    let driver = EnrichedEvent::DriverLoad(DriverLoad {
+        time: T0,
+        rule_name: None,
+        image_loaded: Some(r"C:\Windows\System32\drivers\wof.sys".into()),
+        file: None,
+        signature: ImageSignature::from_signing_level(12),
+    });
+    let text = line(&driver);
+    assert_eq!(keys(&text), expected_keys(MANIFEST_6));
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "EventID": 6,
+            "Computer": "WS01",
+            "RuleName": "-",
+            "UtcTime": "2024-07-19 04:09:00.123",
+            "ImageLoaded": r"C:\Windows\System32\drivers\wof.sys",
+            "Hashes": "-",
+            "Signed": "true",
+            "SignatureStatus": "Valid",
+        })
+    );
 }

@@ -106,7 +106,7 @@ impl HashAlgorithm {
 pub enum Format {
     /// Elastic Common Schema JSON, one document per line.
     Ecs,
-    /// Sysmon's shape: EventID 1, 5, 7 with Sysmon's EventData names and formats.
+    /// Sysmon's shape: EventID 1, 5, 6, 7 with Sysmon's EventData names and formats.
     Sysmon,
 }
 

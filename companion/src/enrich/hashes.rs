@@ -1,7 +1,7 @@
 //! Which hashes to compute, in Sysmon's `HashAlgorithms` syntax, and the
 //! `SHA1=…,MD5=…,SHA256=…,IMPHASH=…` form Sysmon writes them in.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::str::FromStr;
 
 use super::pe::Imphash;
@@ -103,9 +103,7 @@ impl FileHashes {
             }
             out.push_str(name);
             out.push('=');
-            for b in bytes {
-                let _ = write!(out, "{b:02X}");
-            }
+            push_hex(&mut out, bytes, UPPER);
         };
         if let Some(h) = &self.sha1 {
             put("SHA1", h);
@@ -121,4 +119,24 @@ impl FileHashes {
         }
         (!out.is_empty()).then_some(out)
     }
+}
+
+const LOWER: &[u8; 16] = b"0123456789abcdef";
+const UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// `bytes` as hex digits from `digits`, two a byte, appended to `out`: the
+/// hot path of rendering hashes (no formatter per byte).
+fn push_hex(out: &mut String, bytes: &[u8], digits: &[u8; 16]) {
+    out.reserve(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(digits[usize::from(b >> 4)]));
+        out.push(char::from(digits[usize::from(b & 0x0F)]));
+    }
+}
+
+/// `bytes` as lower-case hex, ECS's form of a hash.
+pub fn lower_hex(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    push_hex(&mut out, bytes, LOWER);
+    out
 }

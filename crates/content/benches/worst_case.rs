@@ -45,6 +45,30 @@ fn worst_case(c: &mut Criterion) {
                 .count()
         })
     });
+    // The same budget spent on the costliest hostile text found for Two-Way.
+    let (name, pattern, hostile) = common::hostile_texts().swap_remove(4);
+    let (rules, bytes) = common::costliest_accepted_of(&pattern);
+    let against = validate(&bytes, &SCHEMA).unwrap();
+    let against_event = common::process_start(&image, &hostile);
+    let mut meter = Meter::new(MAX_EVALUATION_COST);
+    against.evaluate_metered(&against_event, &mut meter);
+    eprintln!(
+        "{name}: {rules} rules accepted, worst case {} work units, this event {} units",
+        against.worst_case_cost(&SCHEMA),
+        meter.used()
+    );
+    group
+        .bench_function(format!("costliest accepted content against Two-Way ({rules} rules: {name})"), |b| {
+            b.iter(|| against.evaluate(black_box(&against_event)))
+        });
+    let (hostile_bytes, pattern_bytes) = (le_bytes(&hostile), le_bytes(&pattern));
+    group.bench_function(format!("memmem, the same {rules} searches over that text (baseline)"), |b| {
+        b.iter(|| {
+            (0..rules)
+                .filter(|_| memchr::memmem::find(black_box(&hostile_bytes), &pattern_bytes).is_some())
+                .count()
+        })
+    });
     group.bench_function("copy of the command line (baseline)", |b| {
         b.iter(|| black_box(&line_bytes).to_vec())
     });
@@ -56,6 +80,24 @@ fn worst_case(c: &mut Criterion) {
     group.bench_function("unvalidated: 255 hostile conditions in one rule, cut off at the budget", |b| {
         b.iter(|| evaluate_raw(black_box(&raw), &event))
     });
+    group.finish();
+
+    let mut group = c.benchmark_group("hostile_texts");
+    for (name, pattern, line) in common::hostile_texts() {
+        let bytes = compile_rules(&common::one_contains(pattern.clone()), 1, &SCHEMA).unwrap();
+        let content = validate(&bytes, &SCHEMA).unwrap();
+        let event = common::process_start(&image, &line);
+        let mut meter = Meter::new(MAX_EVALUATION_COST);
+        content.evaluate_metered(&event, &mut meter);
+        eprintln!("{name}: {} work units", meter.used());
+        group.bench_function(format!("one contains: {name}"), |b| {
+            b.iter(|| content.evaluate(black_box(&event)))
+        });
+        let (line, pattern) = (le_bytes(&line), le_bytes(&pattern));
+        group.bench_function(format!("memmem: {name} (baseline)"), |b| {
+            b.iter(|| memchr::memmem::find(black_box(&line), &pattern).is_some())
+        });
+    }
     group.finish();
 }
 

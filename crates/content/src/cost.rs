@@ -11,7 +11,7 @@
 //!      + Σ over K's groups: index(g) + Σ unanchored rules (1 + R(r))
 //! R(r) = Σ conditions (1 + M(c))                  a rule evaluated in full
 //! M(c) = m for equals / starts_with / ends_with (m: the pattern's units),
-//!        4·n_f + 4·m for contains (the linear matcher's bound), 0 for numbers
+//!        4·n_f + 6·m for contains (the linear matcher's bound), 0 for numbers
 //! index(g) = 0 without anchors, else
 //!      (max_field + 1)                            the field loop
 //!    + Σ anchored fields: hashing + lookups × (⌈log2(anchored + 1)⌉ + 1 + longest run)

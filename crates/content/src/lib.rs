@@ -46,6 +46,7 @@ mod eval;
 pub mod format;
 mod matching;
 mod meter;
+mod two_way;
 mod validate;
 mod view;
 

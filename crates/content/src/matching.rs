@@ -4,25 +4,24 @@
 //!
 //! Work is linear in the value plus the pattern, counted on the [`Meter`]:
 //! `equals`, `starts_with` and `ends_with` compare at most the pattern's
-//! units; `contains` filters positions on the pattern's first and last units,
-//! verifies candidates, and once verification has cost more than the value's
-//! and the pattern's length together (only a value built against the
-//! pattern gets there) finishes with Knuth-Morris-Pratt from where it stood:
-//! at most [`contains_cost`] units in all. No allocation: the pattern and its
-//! border table live on the stack, bounded by [`MAX_PATTERN_UNITS`].
+//! units; `contains` runs Two-Way behind a skip loop on two rare units
+//! ([`crate::two_way`]): at most [`contains_cost`] units whatever the text.
+//! No allocation: the pattern lives on the stack, bounded by
+//! [`MAX_PATTERN_UNITS`].
 
 use crate::anchor::fold;
 use crate::format::MAX_PATTERN_UNITS;
 use crate::meter::Meter;
+use crate::two_way::{self, LeUnits, Needle};
 use ringfence_wire::Text;
 
 /// The most work units `contains` spends on a value of `value_units` and a
-/// pattern of `pattern_units` (at most [`MAX_PATTERN_UNITS`]): the filter
-/// (one per position), verification (its allowance, `value + pattern`, plus
-/// the one compare that overran it: at most `pattern`), the border table (at
-/// most 2 × `pattern`) and the Knuth-Morris-Pratt scan (at most 2 × `value`).
+/// pattern of `pattern_units` (at most [`MAX_PATTERN_UNITS`]): preparing the
+/// pattern (at most 6 × `pattern`: its rare units, two maximal suffixes, the
+/// period check), the skip loop (at most 2 × `value` positions tested) and
+/// Two-Way's compares (at most 2 × `value`).
 pub const fn contains_cost(value_units: u64, pattern_units: u64) -> u64 {
-    value_units.saturating_mul(4).saturating_add(pattern_units.saturating_mul(4))
+    value_units.saturating_mul(4).saturating_add(pattern_units.saturating_mul(6))
 }
 
 #[inline(always)]
@@ -122,154 +121,17 @@ pub(crate) fn contains(value: Text<'_>, pattern: Text<'_>, fold_case: bool, mete
     }
     let mut buf = [0u16; MAX_PATTERN_UNITS];
     let Some(p) = load(pattern, fold_case, &mut buf) else { return false };
-    let mut search = Search::new(value.len(), p.len());
-    match value.as_wide() {
-        Some(v) => contains_wide(v, p, fold_case, &mut search, meter),
-        None => search.from(value, 0, p, fold_case, meter),
-    }
-}
-
-/// The verification allowance of one `contains`.
-struct Search {
-    allowance: usize,
-}
-
-impl Search {
-    fn new(value_units: usize, pattern_units: usize) -> Self {
-        Search { allowance: value_units.saturating_add(pattern_units) }
-    }
-
-    /// Verifies the pattern at `at`; `None` while the allowance lasts and
-    /// there is no match, `Some(found)` once the answer is known.
-    #[inline]
-    fn verify(
-        &mut self,
-        value: Text<'_>,
-        at: usize,
-        p: &[u16],
-        fold_case: bool,
-        meter: &mut Meter,
-    ) -> Option<bool> {
-        let (equal, compared) = equal_at(value, at, p, fold_case);
-        meter.charge_usize(compared);
-        if equal {
-            return Some(true);
-        }
-        self.allowance = self.allowance.saturating_sub(compared);
-        if self.allowance == 0 {
-            // Every start before `at + 1` has been ruled out.
-            return Some(kmp(value, at.saturating_add(1), p, fold_case, meter));
-        }
-        None
-    }
-
-    /// Verifies every start from `first` on.
-    fn from(&mut self, value: Text<'_>, first: usize, p: &[u16], fold_case: bool, meter: &mut Meter) -> bool {
-        let starts = value.len().saturating_add(1).saturating_sub(p.len());
-        for at in first..starts {
-            if let Some(found) = self.verify(value, at, p, fold_case, meter) {
-                return found;
-            }
-        }
-        false
-    }
-}
-
-/// Border lengths of `p` (the longest proper prefix of `p[..=i]` that is also
-/// its suffix), at most 2 × `p.len()` steps. `p` is at most
-/// [`MAX_PATTERN_UNITS`] long, so every border fits a `u8`.
-fn borders(p: &[u16], meter: &mut Meter) -> [u8; MAX_PATTERN_UNITS] {
-    let mut border = [0u8; MAX_PATTERN_UNITS];
-    let mut k = 0usize;
-    for (i, &c) in p.iter().enumerate().skip(1) {
-        meter.charge(1);
-        while k > 0 && p.get(k) != Some(&c) {
-            meter.charge(1);
-            k = border.get(k.wrapping_sub(1)).map_or(0, |&b| usize::from(b));
-        }
-        if p.get(k) == Some(&c) {
-            k = k.wrapping_add(1);
-        }
-        if let Some(slot) = border.get_mut(i) {
-            *slot = u8::try_from(k).unwrap_or(0);
-        }
-    }
-    border
-}
-
-/// Knuth-Morris-Pratt over `value[first..]`: at most 2 × the units scanned.
-fn kmp(value: Text<'_>, first: usize, p: &[u16], fold_case: bool, meter: &mut Meter) -> bool {
-    let border = borders(p, meter);
-    let m = p.len();
-    let mut k = 0usize;
-    let mut step = |unit: u16| {
-        let c = if fold_case { fold(unit) } else { unit };
-        meter.charge(1);
-        while k > 0 && p.get(k) != Some(&c) {
-            meter.charge(1);
-            k = border.get(k.wrapping_sub(1)).map_or(0, |&b| usize::from(b));
-        }
-        if p.get(k) == Some(&c) {
-            k = k.wrapping_add(1);
-        }
-        k == m
+    let mut work = 0usize;
+    let Some(needle) = Needle::new(p, &mut work) else { return false };
+    let found = match (value.as_wide(), value.as_le_bytes(), fold_case) {
+        (Some(v), _, true) => two_way::find::<_, true>(v, &needle, &mut work),
+        (Some(v), _, false) => two_way::find::<_, false>(v, &needle, &mut work),
+        (None, Some(b), true) => two_way::find::<_, true>(LeUnits(b), &needle, &mut work),
+        (None, Some(b), false) => two_way::find::<_, false>(LeUnits(b), &needle, &mut work),
+        (None, None, _) => false,
     };
-    match value.as_wide() {
-        Some(v) => v.get(first..).unwrap_or(&[]).iter().any(|&u| step(u)),
-        None => value.units().skip(first).any(step),
-    }
-}
-
-/// Positions tested per filter block.
-const BLOCK: usize = 32;
-
-/// `fold` without a branch, so that the filter below vectorises.
-#[inline(always)]
-fn fold_lanes(unit: u16) -> u16 {
-    unit | (u16::from(unit.wrapping_sub(0x41) < 26) << 5)
-}
-
-/// Whether some position `k` has `heads[k]` and `tails[k]` equal to the
-/// pattern's first and last units: an OR-reduction the compiler vectorises.
-#[inline(always)]
-fn block_hit<const FOLD: bool>(heads: &[u16; BLOCK], tails: &[u16; BLOCK], first: u16, last: u16) -> bool {
-    heads.iter().zip(tails).fold(false, |any, (&a, &b)| {
-        let (a, b) = if FOLD { (fold_lanes(a), fold_lanes(b)) } else { (a, b) };
-        any | ((a == first) & (b == last))
-    })
-}
-
-/// Substring search on a slice: a branch-free filter on the pattern's first
-/// and last units over blocks of positions, then a full compare where both
-/// match, within the search's allowance.
-fn contains_wide(v: &[u16], p: &[u16], fold_case: bool, search: &mut Search, meter: &mut Meter) -> bool {
-    let (Some(&first), Some(&last)) = (p.first(), p.last()) else { return true };
-    let tail = p.len().saturating_sub(1);
-    let Some(starts) = v.len().checked_sub(tail) else { return false };
-    let heads = v.get(..starts).unwrap_or(&[]);
-    let tails = v.get(tail..).unwrap_or(&[]);
-    let text = Text::wide(v);
-    let mut base = 0usize;
-    let mut head_blocks = heads.chunks_exact(BLOCK);
-    for (h, t) in (&mut head_blocks).zip(tails.chunks_exact(BLOCK)) {
-        let (Ok(h), Ok(t)) = (<&[u16; BLOCK]>::try_from(h), <&[u16; BLOCK]>::try_from(t)) else { break };
-        meter.charge_usize(BLOCK);
-        let hit = if fold_case {
-            block_hit::<true>(h, t, first, last)
-        } else {
-            block_hit::<false>(h, t, first, last)
-        };
-        let end = base.wrapping_add(BLOCK);
-        if hit {
-            for at in base..end {
-                if let Some(found) = search.verify(text, at, p, fold_case, meter) {
-                    return found;
-                }
-            }
-        }
-        base = end;
-    }
-    search.from(text, base, p, fold_case, meter)
+    meter.charge_usize(work);
+    found
 }
 
 #[cfg(test)]
@@ -375,27 +237,83 @@ mod tests {
         assert_eq!(m.used(), 0);
     }
 
+    /// Values and patterns over a small alphabet (so that matches and near
+    /// matches are frequent): ASCII letters of both cases, a digit, a
+    /// backslash, non-ASCII letters whose low byte is an ASCII letter's
+    /// (`ġ` U+0121 against `!`, `š` U+0161 against `a`), a surrogate.
+    const ALPHABET: [u16; 10] = [0x61, 0x41, 0x62, 0x42, 0x31, 0x5C, 0xE4, 0xC4, 0x0161, 0xD83D];
+
+    fn check(v: &[u16], p: &[u16], fold_case: bool) -> Result<(), proptest::test_runner::TestCaseError> {
+        let bytes: Vec<u8> = v.iter().flat_map(|u| u.to_le_bytes()).collect();
+        let expected = naive(v, p, fold_case);
+        for value in [Text::wide(v), Text::from_le_bytes(&bytes).unwrap()] {
+            let mut m = meter();
+            proptest::prop_assert_eq!(contains(value, Text::wide(p), fold_case, &mut m), expected);
+            proptest::prop_assert!(m.used() <= contains_cost(v.len() as u64, p.len() as u64));
+        }
+        Ok(())
+    }
+
     proptest::proptest! {
         #[test]
         fn contains_agrees_with_the_definition_within_its_cost(
-            v in proptest::collection::vec(proptest::sample::select(vec![0x61u16, 0x41, 0x62, 0xE4, 0xC4]), 0..300),
-            p in proptest::collection::vec(proptest::sample::select(vec![0x61u16, 0x41, 0x62, 0xE4]), 0..40),
+            v in proptest::collection::vec(proptest::sample::select(ALPHABET.to_vec()), 0..400),
+            p in proptest::collection::vec(proptest::sample::select(ALPHABET.to_vec()), 0..40),
             fold_case: bool,
         ) {
-            let bytes: Vec<u8> = v.iter().flat_map(|u| u.to_le_bytes()).collect();
-            let expected = naive(&v, &p, fold_case);
-            for value in [Text::wide(&v), Text::from_le_bytes(&bytes).unwrap()] {
-                let mut m = meter();
-                proptest::prop_assert_eq!(contains(value, Text::wide(&p), fold_case, &mut m), expected);
-                proptest::prop_assert!(m.used() <= contains_cost(v.len() as u64, p.len() as u64));
+            check(&v, &p, fold_case)?;
+        }
+
+        #[test]
+        fn contains_finds_a_planted_pattern_in_any_case_within_its_cost(
+            prefix in proptest::collection::vec(proptest::sample::select(ALPHABET.to_vec()), 0..300),
+            p in proptest::collection::vec(proptest::sample::select(ALPHABET.to_vec()), 1..80),
+            suffix in proptest::collection::vec(proptest::sample::select(ALPHABET.to_vec()), 0..100),
+            flip in proptest::collection::vec(proptest::bool::ANY, 80),
+            fold_case: bool,
+        ) {
+            // The pattern planted with some ASCII letters' case flipped.
+            let flip_case = |u: u16| if (0x41..=0x5A).contains(&u) || (0x61..=0x7A).contains(&u) { u ^ 0x20 } else { u };
+            let planted = p.iter().zip(&flip).map(|(&u, &f)| if f { flip_case(u) } else { u });
+            let v: Vec<u16> = prefix.iter().copied().chain(planted).chain(suffix.iter().copied()).collect();
+            check(&v, &p, fold_case)?;
+            if fold_case {
+                proptest::prop_assert!(contains(Text::wide(&v), Text::wide(&p), true, &mut meter()));
             }
-            // The fallback alone, from the start.
-            let folded: Vec<u16> = p.iter().map(|&u| if fold_case { fold(u) } else { u }).collect();
-            if !p.is_empty() {
-                let mut m = meter();
-                proptest::prop_assert_eq!(kmp(Text::wide(&v), 0, &folded, fold_case, &mut m), expected);
-                proptest::prop_assert!(m.used() <= 2 * (v.len() + p.len()) as u64);
-            }
+        }
+
+        #[test]
+        fn contains_agrees_with_the_definition_on_periodic_text(
+            period in proptest::collection::vec(proptest::sample::select(vec![0x61u16, 0x62, 0x41]), 1..6),
+            repeats in 1usize..200,
+            p in proptest::collection::vec(proptest::sample::select(vec![0x61u16, 0x62, 0x41]), 1..64),
+            fold_case: bool,
+        ) {
+            let v: Vec<u16> = period.iter().copied().cycle().take(period.len() * repeats).collect();
+            check(&v, &p, fold_case)?;
+        }
+    }
+
+    /// Texts built against Two-Way and its skip loop: every position a
+    /// candidate, long partial matches, periodic patterns.
+    #[test]
+    fn hostile_texts_cost_at_most_the_linear_bound() {
+        let a = |n: usize| "a".repeat(n);
+        let cases = [
+            (format!("{}b{}", a(127), a(128)), a(32767)),
+            (format!("{}b", a(255)), a(32767)),
+            (a(256), format!("{}b", a(255)).repeat(128)),
+            (format!("{}b{}", a(127), a(128)), format!("{}b{}", a(127), a(127)).repeat(128)),
+            ("ab".repeat(128), "ab".repeat(16383) + "a"),
+            (format!("b{}", "ab".repeat(127)) + "c", "ab".repeat(16383)),
+        ];
+        for (pattern, value) in cases {
+            let (p, v) = (w(&pattern), w(&value));
+            let expected = naive(&v, &p, true);
+            let mut m = meter();
+            assert_eq!(contains(Text::wide(&v), Text::wide(&p), true, &mut m), expected);
+            let bound = contains_cost(v.len() as u64, p.len() as u64);
+            assert!(m.used() <= bound, "{} units, bound {bound}", m.used());
         }
     }
 }

@@ -93,3 +93,11 @@ fn noise_reduction_keeps_only_named_image_loads_and_crashes() {
     assert_eq!(content.evaluate(&process_exit(0xC000_0005)), kept(&wide("access violation")));
     assert_eq!(content.evaluate(&process_exit(0)), Verdict::Drop);
 }
+
+/// The figures examples/content/README.md quotes for the cost function.
+#[test]
+fn the_examples_cost_what_their_readme_says() {
+    let cost = |name| validate(&example(name), &SCHEMA).unwrap().worst_case_cost(&SCHEMA);
+    assert_eq!(cost("noise-reduction.toml"), 1_312_302);
+    assert_eq!(cost("minimal.toml"), 131_193);
+}

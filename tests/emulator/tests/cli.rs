@@ -80,3 +80,38 @@ fn the_demos_sysmon_pass_prints_only_the_events_with_the_chain_linked() {
         (&"false".into(), &"Unavailable".into())
     );
 }
+
+#[test]
+fn a_driver_load_comes_out_as_sysmons_driverload_event_without_a_process() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ringfence-emulate"))
+        .arg("--sys")
+        .arg(common::sys::ringfence_sys_path())
+        .args(["--format", "sysmon", "--quiet", "--scenario", &examples("scenarios/ordinary-morning.toml")])
+        .output()
+        .expect("the command runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON lines"))
+        .collect();
+    let drivers: Vec<&serde_json::Value> = events.iter().filter(|e| e["EventID"] == 6).collect();
+    assert_eq!(drivers.len(), 1, "wof.sys, the scenario's one kernel image");
+    assert_eq!(
+        drivers[0],
+        &serde_json::json!({
+            "EventID": 6,
+            "Computer": "WS-FINANCE-07",
+            "RuleName": "-",
+            "UtcTime": "2026-11-25 07:58:25.000",
+            "ImageLoaded": r"C:\Windows\System32\drivers\wof.sys",
+            "Hashes": "-",
+            "Signed": "true",
+            "SignatureStatus": "Valid",
+        })
+    );
+    assert!(
+        events.iter().filter(|e| e["EventID"] == 7).all(|e| e["ImageLoaded"] != drivers[0]["ImageLoaded"]),
+        "the driver is not also an image load"
+    );
+}

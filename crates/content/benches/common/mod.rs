@@ -225,3 +225,64 @@ pub fn costliest_accepted() -> (usize, Vec<u8>) {
     }
     accepted.unwrap()
 }
+
+/// Patterns and 32,767-unit command lines built against the matcher (Two-Way
+/// behind a skip loop on two rare units): every position or every other one a
+/// skip-loop candidate, long partial matches, periodic patterns, non-ASCII
+/// units. None of the lines contains its pattern.
+pub fn hostile_texts() -> Vec<(&'static str, Vec<u16>, Vec<u16>)> {
+    let a = |n: usize| "a".repeat(n);
+    let fill = |period: String| {
+        let mut line = wide(&period.repeat(LONGEST / period.chars().count() + 1));
+        line.truncate(LONGEST);
+        line
+    };
+    vec![
+        ("a^127 c a^128 in a^n", needle('c'), hostile_command_line()),
+        ("a^256 in (a^255 b)*", wide(&a(256)), fill(format!("{}b", a(255)))),
+        ("a^127 c a^128 in (a^127 c a^127)*", needle('c'), fill(format!("{}c{}", a(127), a(127)))),
+        ("(ab)^128 in ((ab)^127 a)*", wide(&"ab".repeat(128)), fill(format!("{}a", "ab".repeat(127)))),
+        ("b (ab)^127 c in (ab)*", wide(&format!("b{}c", "ab".repeat(127))), fill("ab".to_string())),
+        ("é^256 in (é^255 x)*", wide(&"é".repeat(256)), fill(format!("{}x", "é".repeat(255)))),
+        (
+            "(ab)^64 c (ab)^63 b in (ab)*",
+            wide(&format!("{}c{}b", "ab".repeat(64), "ab".repeat(63))),
+            fill("ab".to_string()),
+        ),
+        (
+            "a^128 b^128 in (a^128 b^127 a)*",
+            wide(&format!("{}{}", a(128), "b".repeat(128))),
+            fill(format!("{}{}a", a(128), "b".repeat(127))),
+        ),
+    ]
+}
+
+/// One include rule: the command line contains `pattern`, case-insensitively.
+pub fn one_contains(pattern: Vec<u16>) -> Vec<RuleSpec> {
+    vec![RuleSpec {
+        name: "one contains".to_string(),
+        kind: EventKind::ProcessStart,
+        action: Action::Include,
+        conditions: vec![cond(
+            field::ProcessStart::command_line as u8,
+            Operator::Contains,
+            SpecValue::Str(pattern),
+        )],
+    }]
+}
+
+/// The most one-condition include rules `contains pattern` (none of which
+/// holds on its hostile line) the validator accepts, and their content.
+pub fn costliest_accepted_of(pattern: &[u16]) -> (usize, Vec<u8>) {
+    let schema = &ringfence_wire::SCHEMA;
+    let mut accepted = None;
+    for rules in 1.. {
+        let set: Vec<RuleSpec> = (0..rules).flat_map(|_| one_contains(pattern.to_vec())).collect();
+        let bytes = ringfence_content::compile_rules(&set, 1, schema).unwrap();
+        if ringfence_content::validate(&bytes, schema).is_err() {
+            break;
+        }
+        accepted = Some((rules, bytes));
+    }
+    accepted.unwrap()
+}
