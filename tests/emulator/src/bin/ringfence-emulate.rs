@@ -51,8 +51,9 @@ struct Args {
     /// Print only the events: no diagnostics, summary, counters or books (which are still checked).
     #[arg(long)]
     quiet: bool,
-    /// Sigma rules (files or directories) evaluated on every enriched event.
-    #[arg(long, value_name = "PATH", num_args = 1..)]
+    /// Sigma rules (a file, or a directory of .yml/.yaml files) evaluated on every enriched
+    /// event; repeatable.
+    #[arg(long, value_name = "PATH")]
     sigma: Vec<PathBuf>,
     /// Print only the events some Sigma rule matched.
     #[arg(long, requires = "sigma")]
