@@ -30,6 +30,8 @@ pub enum Leaf {
     Shared(Arc<str>),
     Statics(&'static [&'static str]),
     List(Vec<&'static str>),
+    /// An array of owned strings.
+    Strs(Vec<String>),
 }
 
 impl Leaf {
@@ -43,6 +45,7 @@ impl Leaf {
             Leaf::Shared(v) => Ok(serde_json::to_writer(out, &**v)?),
             Leaf::Statics(v) => Ok(serde_json::to_writer(out, v)?),
             Leaf::List(v) => Ok(serde_json::to_writer(out, v)?),
+            Leaf::Strs(v) => Ok(serde_json::to_writer(out, v)?),
         }
     }
 
@@ -56,6 +59,7 @@ impl Leaf {
             Leaf::Shared(v) => Json::from(&*v),
             Leaf::Statics(v) => Json::from(v.to_vec()),
             Leaf::List(v) => Json::from(v),
+            Leaf::Strs(v) => Json::from(v),
         }
     }
 }

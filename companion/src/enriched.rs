@@ -85,6 +85,34 @@ pub const ECS_FIELDS: &[(&str, &str)] = &[
         "ringfence.not_enriched.user",
         "Why the user has no name: `not found`, `timed out`, `lookup queue full`, `lookup failed (error N)`.",
     ),
+    // The Sigma stage (crate::detection): every rule that matched the enriched event.
+    (
+        "rule.id",
+        "The `id` of each Sigma rule that matched (one string, or an array in rule order when several did).",
+    ),
+    (
+        "rule.name",
+        "The `title` of each Sigma rule that matched, in the same order; without a Sigma match, the content's include rule.",
+    ),
+    ("rule.ruleset", "`sigma` when Sigma rules matched."),
+    (
+        "ringfence.rule.level",
+        "The Sigma `level` of each matched rule, in the same order (`informational` … `critical`; `none` when the rule has none): ECS has no rule severity field.",
+    ),
+    (
+        "ringfence.content_rule.name",
+        "The content's include rule that kept the event, when Sigma rules matched too (their titles take `rule.name`).",
+    ),
+    ("threat.framework", "`MITRE ATT&CK` when a matched rule carries ATT&CK tags."),
+    (
+        "threat.technique.id",
+        "ATT&CK technique ids of the matched rules' tags (`attack.t1059.001` → `T1059.001`), each once.",
+    ),
+    (
+        "threat.tactic.name",
+        "ATT&CK tactic names of the matched rules' tags (`attack.defense-evasion` → `Defense Evasion`), each once.",
+    ),
+    ("threat.tactic.id", "The ids of those tactics (`TA0005`)."),
 ];
 
 /// The ECS names of one image's file identity: the process's or the DLL's.

@@ -20,6 +20,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 mod content_cmd;
+pub mod detection;
 pub mod device;
 pub mod doc;
 pub mod enrich;

@@ -49,6 +49,13 @@ enum Command {
         /// Do not read image files (no hashes, no PE version fields).
         #[arg(long)]
         no_file_identity: bool,
+        /// Sigma rules (files, or directories of .yml/.yaml files) to evaluate on every
+        /// enriched event; matches go into ECS `rule.*`/`threat.*`, Sysmon's RuleName, the table.
+        #[arg(long, value_name = "PATH", num_args = 1..)]
+        sigma: Vec<PathBuf>,
+        /// Write only the events some Sigma rule matched (the others are counted in the summary).
+        #[arg(long, requires = "sigma")]
+        only_detections: bool,
     },
     /// Compile, check, show and load content (filter rules).
     #[command(subcommand)]
@@ -273,7 +280,7 @@ fn main() -> ExitCode {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let result = match cli.command {
-        Command::Watch { content, format, host_name, hashes, no_file_identity } => {
+        Command::Watch { content, format, host_name, hashes, no_file_identity, sigma, only_detections } => {
             let format = match format {
                 Some(FormatArg::Json) => Format::Json,
                 Some(FormatArg::Table) => Format::Table,
@@ -296,7 +303,11 @@ fn main() -> ExitCode {
                     Enricher::new(config, sources, &host.name).map_err(|e| enrich_failure(e.to_string()))
                 })
                 .and_then(|enricher| {
-                    let stream = EventStream::with_enricher(host, enricher, format);
+                    let mut stream = EventStream::with_enricher(host, enricher, format);
+                    if !sigma.is_empty() {
+                        let detector = ringfence_companion::detection::load(&sigma, &mut io::stderr())?;
+                        stream = stream.with_detector(detector, only_detections);
+                    }
                     let device = open_system_device().map_err(|e| Failure::Client(e.into()))?;
                     commands::watch(device, content.as_deref(), stream, &mut out, &mut io::stderr(), || {
                         stop.load(Ordering::SeqCst)

@@ -11,6 +11,7 @@ use ringfence_wire::batch::Records;
 use ringfence_wire::schema::field;
 use ringfence_wire::{BatchError, DecodeErrorKind, EventKind, Fields, Record};
 
+use crate::detection::{Detection, DetectionCounts, Detector};
 use crate::enrich::stage::{Enricher, Enrichment, StageCounts};
 use crate::enriched;
 use crate::render::{Host, Renderer};
@@ -43,6 +44,10 @@ pub struct Summary {
     pub damaged_batches: u64,
     /// What the enrichment stage did (all zero without one).
     pub enrichment: StageCounts,
+    /// What the Sigma stage did; `None` without one.
+    pub detection: Option<DetectionCounts>,
+    /// Events not written because no Sigma rule matched them (`--only-detections`).
+    pub not_detected_skipped: u64,
 }
 
 impl Summary {
@@ -87,6 +92,16 @@ impl fmt::Display for SummaryLine<'_> {
                 e.not_enriched, e.timed_out, e.busy, e.unreadable, e.no_dos_path, e.users_unnamed
             )?;
         }
+        if let Some(d) = &s.detection {
+            write!(
+                f,
+                "; Sigma: {} rules loaded, {} refused, {} events matched ({} detections), {} with rules undecided",
+                d.rules_loaded, d.rules_refused, d.events_matched, d.detections, d.events_undecided
+            )?;
+            if s.not_detected_skipped > 0 {
+                write!(f, ", {} events without a detection not written", s.not_detected_skipped)?;
+            }
+        }
         Ok(())
     }
 }
@@ -106,6 +121,9 @@ pub struct EventStream {
     renderer: Renderer,
     sysmon: SysmonWriter,
     enricher: Option<Enricher>,
+    detector: Option<Detector>,
+    /// Write only the events some Sigma rule matched (and the sensor's own records).
+    only_detections: bool,
     format: Format,
     tracker: SequenceTracker,
     summary: Summary,
@@ -137,11 +155,28 @@ impl EventStream {
             sysmon: SysmonWriter::new(identity, &host.name),
             renderer: Renderer::with_identity(host, identity),
             enricher,
+            detector: None,
+            only_detections: false,
             format,
             tracker: SequenceTracker::default(),
             summary: Summary { by_kind, ..Summary::default() },
             header_written: false,
         }
+    }
+
+    /// Evaluates `detector`'s Sigma rules on every (enriched) event; with `only_detections`,
+    /// events no rule matched are counted and not written.
+    pub fn with_detector(mut self, detector: Detector, only_detections: bool) -> Self {
+        self.summary.detection = Some(detector.counts());
+        self.detector = Some(detector);
+        self.only_detections = only_detections;
+        self
+    }
+
+    /// Takes the Sigma stage out (to move it to a new stream).
+    pub fn take_detector(&mut self) -> Option<Detector> {
+        self.only_detections = false;
+        self.detector.take()
     }
 
     /// Renders every valid record of `batch` to `out`; reports lost events,
@@ -182,10 +217,22 @@ impl EventStream {
         for (index, record) in records.iter().enumerate() {
             self.account(record, diag)?;
             let enrichment = enrichments.get(index);
+            let detection = match &mut self.detector {
+                Some(detector) => detector.detect(record, enrichment),
+                None => Detection::default(),
+            };
+            let is_event = !matches!(record.kind(), EventKind::LostEvents | EventKind::ContentChanged);
+            if self.only_detections && is_event && detection.is_empty() {
+                self.summary.not_detected_skipped = self.summary.not_detected_skipped.saturating_add(1);
+                continue;
+            }
             for (format, out) in outs.iter_mut() {
-                self.write(record, enrichment, *format, &mut **out)?;
+                self.write(record, enrichment, &detection, *format, &mut **out)?;
             }
             rendered = rendered.saturating_add(1);
+        }
+        if let Some(detector) = &self.detector {
+            self.summary.detection = Some(detector.counts());
         }
         if let Some(error) = damage {
             self.summary.damaged_batches = self.summary.damaged_batches.saturating_add(1);
@@ -244,22 +291,53 @@ impl EventStream {
         &mut self,
         record: &Record<'_>,
         enrichment: Option<&Enrichment>,
+        detection: &Detection,
         format: Format,
         out: &mut dyn Write,
     ) -> io::Result<()> {
+        let rules = self.detector.as_ref().map(Detector::rules).filter(|_| !detection.is_empty());
         match format {
-            Format::Json => self.renderer.write_json_with(record, enrichment, out),
+            Format::Json => match rules {
+                None => self.renderer.write_json_with(record, enrichment, out),
+                Some(rules) => {
+                    let mut doc = self.renderer.doc_with(record, enrichment);
+                    crate::detection::put_ecs(&mut doc, rules, detection, content_rule(record).as_deref());
+                    doc.write(out)?;
+                    out.write_all(b"\n")
+                }
+            },
             Format::Table => {
                 if !self.header_written {
                     Renderer::write_table_header(out)?;
                     self.header_written = true;
                 }
-                self.renderer.write_table_row_with(record, enrichment, out)
+                match rules {
+                    None => self.renderer.write_table_row_with(record, enrichment, out),
+                    Some(rules) => {
+                        let mut row = Vec::new();
+                        self.renderer.write_table_row_with(record, enrichment, &mut row)?;
+                        if row.last() == Some(&b'\n') {
+                            row.pop();
+                        }
+                        out.write_all(&row)?;
+                        writeln!(out, "{}", crate::detection::table_mark(rules, detection))
+                    }
+                }
             }
             Format::Sysmon => {
                 let none = Enrichment::default();
                 match enriched::sysmon_event(record, enrichment.unwrap_or(&none)) {
-                    Some(event) => self.sysmon.write(&event, out),
+                    Some(mut event) => {
+                        if let Some(rules) = rules {
+                            let name = crate::detection::sysmon_rule_name(
+                                rules,
+                                detection,
+                                content_rule(record).as_deref(),
+                            );
+                            *event.rule_name_mut() = name;
+                        }
+                        self.sysmon.write(&event, out)
+                    }
                     None => {
                         let details = crate::render::table_details(record, None);
                         if record.kind() == EventKind::ContentChanged {
@@ -293,6 +371,13 @@ impl EventStream {
     pub fn summary(&self) -> &Summary {
         &self.summary
     }
+}
+
+/// The name of the content's include rule that kept `record`, when one did.
+fn content_rule(record: &Record<'_>) -> Option<String> {
+    let index = record.def().field_index("rule_name")?;
+    let text = record.field(index)?.as_text()?;
+    Some(crate::text::render(text).value).filter(|n| !n.is_empty())
 }
 
 /// An unsized writer behind a sized one, to be handed on as `&mut dyn Write`.
@@ -392,6 +477,8 @@ mod tests {
             restarts: 1,
             damaged_batches: 0,
             enrichment: StageCounts::default(),
+            detection: None,
+            not_detected_skipped: 0,
         };
         assert_eq!(
             summary.display(Duration::from_secs(4)).to_string(),

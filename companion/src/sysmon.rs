@@ -50,6 +50,17 @@ pub enum EnrichedEvent {
     DriverLoad(DriverLoad),
 }
 
+impl EnrichedEvent {
+    /// The event's RuleName.
+    pub fn rule_name_mut(&mut self) -> &mut Option<String> {
+        match self {
+            EnrichedEvent::ProcessStart(e) => &mut e.rule_name,
+            EnrichedEvent::ProcessExit(e) => &mut e.rule_name,
+            EnrichedEvent::ImageLoad(e) => &mut e.rule_name,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessStart {
     /// FILETIME of the creation.

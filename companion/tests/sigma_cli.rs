@@ -79,3 +79,31 @@ fn a_missing_path_is_an_io_error_exit_5() {
         .code(5)
         .stderr(contains("cannot read /nonexistent/rules.yml").and(contains("No such file")));
 }
+
+#[test]
+fn watch_with_a_missing_sigma_path_names_it_and_exits_5_before_opening_the_device() {
+    ringfence()
+        .args(["watch", "--format", "json", "--sigma", "/nonexistent/sigma-rules"])
+        .assert()
+        .code(5)
+        .stderr(
+            "ringfence: error: cannot read /nonexistent/sigma-rules: No such file or directory (os error 2) \
+             (check the path and its permissions)\n",
+        );
+}
+
+#[test]
+fn watch_with_a_sigma_directory_without_rules_names_it_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    ringfence().args(["watch", "--format", "json", "--sigma"]).arg(dir.path()).assert().code(1).stderr(
+        format!(
+            "ringfence: error: {}: no Sigma rule (no .yml or .yaml file holds one)\n",
+            dir.path().display()
+        ),
+    );
+}
+
+#[test]
+fn only_detections_needs_sigma_rules() {
+    ringfence().args(["watch", "--only-detections"]).assert().code(2).stderr(contains("--sigma"));
+}

@@ -51,6 +51,8 @@ pub struct Config {
     /// The longest wait between two attempts to reach the driver or the output.
     pub retry_max: Duration,
     pub enrichment: Enrichment,
+    /// Sigma rules (files or directories) evaluated on every enriched event (`[detection] sigma`).
+    pub sigma: Vec<PathBuf>,
     pub outputs: Vec<Output>,
 }
 
@@ -285,8 +287,15 @@ struct Source {
     service: Option<ServiceSrc>,
     driver: Option<DriverSrc>,
     enrichment: Option<EnrichmentSrc>,
+    detection: Option<DetectionSrc>,
     #[serde(default)]
     output: Vec<Spanned<OutputSrc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DetectionSrc {
+    sigma: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -391,11 +400,18 @@ pub fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
         bounded_duration(text, driver.retry_max, "retry_max", defaults::RETRY_MAX, limits::RETRY_MAX)?;
     let content = driver.content.map(|c| base.join(c.into_inner()));
     let enrichment = enrichment(text, source.enrichment)?;
+    let mut sigma = Vec::new();
+    for path in source.detection.and_then(|d| d.sigma).unwrap_or_default() {
+        if path.get_ref().trim().is_empty() {
+            return Err(ConfigError { line: at(path.span()), reason: Reason::EmptyValue { key: "sigma" } });
+        }
+        sigma.push(base.join(path.into_inner()));
+    }
     if source.output.is_empty() {
         return Err(ConfigError { line: 0, reason: Reason::NoOutput });
     }
     let outputs = outputs::check(text, source.output, base)?;
-    Ok(Config { host_name, health_interval, content, retry_max, enrichment, outputs })
+    Ok(Config { host_name, health_interval, content, retry_max, enrichment, sigma, outputs })
 }
 
 fn enrichment(text: &str, source: Option<EnrichmentSrc>) -> Result<Enrichment, ConfigError> {

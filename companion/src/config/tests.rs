@@ -22,6 +22,7 @@ fn the_example_configuration_parses_to_its_documented_values() {
             content: Some(dir.join("content.bin")),
             retry_max: Duration::from_secs(30),
             enrichment: Enrichment { hashes: vec![HashAlgorithm::Sha256, HashAlgorithm::Imphash] },
+            sigma: vec![dir.join("../sigma")],
             outputs: vec![Output::File(FileOutput {
                 format: Format::Ecs,
                 directory: dir.join("events"),

@@ -42,48 +42,64 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
             "no_dos_path": e.no_dos_path,
             "users_unnamed": e.users_unnamed,
         });
+        let sigma = summary.detection.map(|d| {
+            json!({
+                "rules_loaded": d.rules_loaded,
+                "rules_refused": d.rules_refused,
+                "events_matched": d.events_matched,
+                "detections": d.detections,
+                "events_undecided": d.events_undecided,
+            })
+        });
         let c = self.counters;
         self.counters.health_records = self.counters.health_records.saturating_add(1);
         let uptime = now.monotonic.saturating_sub(self.started.monotonic).as_secs();
         let bytes_on_disk: u64 =
             outputs.iter().filter_map(|o| o.pointer("/bytes_on_disk").and_then(Value::as_u64)).sum();
-        let mut record = ServiceRecord::new(
-            "health",
-            format!(
-                "health: {} events written, {} lost by the driver, {} lost by the companion, {} missing unannounced, \
-                 {} not enriched, {} bytes on disk, driver {}",
-                c.events_written,
-                summary.lost,
-                c.lost_by_companion,
-                summary.unexplained,
-                e.not_enriched,
-                bytes_on_disk,
-                if driver.is_null() { "not connected" } else { "connected" }
-            ),
-            json!({
-                "uptime_seconds": uptime,
-                "connected": !driver.is_null(),
-                "driver": driver,
-                "events": {
-                    "written": c.events_written,
-                    "pending": c.events_pending,
-                    "read_by_kind": by_kind,
-                },
-                "lost": {
-                    "announced_by_driver": summary.lost,
-                    "by_companion": c.lost_by_companion,
-                    "unannounced": summary.unexplained,
-                },
-                "driver_restarts": summary.restarts,
-                "damaged_batches": summary.damaged_batches,
-                "connections": c.connections,
-                "disconnections": c.disconnections,
-                "output_failures": c.output_failures,
-                "bytes_on_disk": bytes_on_disk,
-                "outputs": outputs,
-                "enrichment": enrichment,
-            }),
+        let mut message = format!(
+            "health: {} events written, {} lost by the driver, {} lost by the companion, {} missing unannounced, \
+             {} not enriched, {} bytes on disk, driver {}",
+            c.events_written,
+            summary.lost,
+            c.lost_by_companion,
+            summary.unexplained,
+            e.not_enriched,
+            bytes_on_disk,
+            if driver.is_null() { "not connected" } else { "connected" }
         );
+        if let Some(d) = summary.detection {
+            message.push_str(&format!(
+                ", Sigma: {} events matched ({} detections)",
+                d.events_matched, d.detections
+            ));
+        }
+        let mut fields = json!({
+            "uptime_seconds": uptime,
+            "connected": !driver.is_null(),
+            "driver": driver,
+            "events": {
+                "written": c.events_written,
+                "pending": c.events_pending,
+                "read_by_kind": by_kind,
+            },
+            "lost": {
+                "announced_by_driver": summary.lost,
+                "by_companion": c.lost_by_companion,
+                "unannounced": summary.unexplained,
+            },
+            "driver_restarts": summary.restarts,
+            "damaged_batches": summary.damaged_batches,
+            "connections": c.connections,
+            "disconnections": c.disconnections,
+            "output_failures": c.output_failures,
+            "bytes_on_disk": bytes_on_disk,
+            "outputs": outputs,
+            "enrichment": enrichment,
+        });
+        if let (Some(sigma), Some(object)) = (sigma, fields.as_object_mut()) {
+            object.insert("sigma".into(), sigma);
+        }
+        let mut record = ServiceRecord::new("health", message, fields);
         record.kind = "metric";
         self.write_record(&record, now);
     }

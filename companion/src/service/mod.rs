@@ -137,7 +137,12 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
         let connect = Retry::new(config.retry_max);
         let sources =
             Sources::this_machine().map_err(|e| format!("the enrichment stage cannot start: {e}"))?;
-        let stream = enriched_stream(&config, &host, sources)?;
+        let mut stream = enriched_stream(&config, &host, sources)?;
+        let mut diag = diag;
+        if !config.sigma.is_empty() {
+            let detector = crate::detection::load(&config.sigma, &mut diag).map_err(|e| e.to_string())?;
+            stream = stream.with_detector(detector, false);
+        }
         Ok(Service {
             stream,
             config,
@@ -160,7 +165,11 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
     /// Enriches from `sources` instead of this machine's (an emulated machine's
     /// device map, accounts and identity).
     pub fn with_sources(mut self, sources: Sources) -> Result<Self, String> {
-        self.stream = enriched_stream(&self.config, &self.host, sources)?;
+        let mut stream = enriched_stream(&self.config, &self.host, sources)?;
+        if let Some(detector) = self.stream.take_detector() {
+            stream = stream.with_detector(detector, false);
+        }
+        self.stream = stream;
         Ok(self)
     }
 
@@ -234,6 +243,14 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
                 "hashes": self.config.enrichment.hashes.iter().map(|h| h.name()).collect::<Vec<_>>(),
             }),
         );
+        let mut record = record;
+        if let (Some(d), Some(object)) = (self.stream.summary().detection, record.details.as_object_mut()) {
+            let paths: Vec<String> = self.config.sigma.iter().map(|p| p.display().to_string()).collect();
+            object.insert(
+                "sigma".into(),
+                json!({ "paths": paths, "rules_loaded": d.rules_loaded, "rules_refused": d.rules_refused }),
+            );
+        }
         self.write_record(&record, now);
         self.next_health = now.monotonic.saturating_add(self.config.health_interval);
     }

@@ -97,9 +97,18 @@ impl View {
 
     /// `text` in this view.
     pub fn apply(self, text: &str) -> String {
+        let mut out = String::new();
+        self.apply_into(text, &mut out);
+        out
+    }
+
+    /// `text` in this view, into `out` (cleared first; its capacity is reused).
+    pub fn apply_into(self, text: &str, out: &mut String) {
+        out.clear();
         if !self.case_insensitive && !self.windash {
-            return text.to_owned();
+            out.push_str(text);
+            return;
         }
-        text.chars().map(|c| self.char(c)).collect()
+        out.extend(text.chars().map(|c| self.char(c)));
     }
 }

@@ -25,7 +25,7 @@ pub mod lower;
 pub mod refusal;
 pub mod sigma;
 
-pub use eval::{EventFields, FieldValue, KernelStage, Matches, RuleSet, Truth};
+pub use eval::{EventFields, FieldValue, KernelStage, Matches, RuleSet, Scratch, Truth};
 pub use fields::Field;
 pub use ir::{Rule, RuleMeta, Stage};
 pub use refusal::{Reason, Refusal};

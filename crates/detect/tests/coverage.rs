@@ -19,8 +19,8 @@ fn the_report_counts_each_category_by_stage_and_each_refusal_by_reason() {
             (
                 "process_creation",
                 Counts {
-                    kernel: 31,
-                    companion: 3,
+                    kernel: 40,
+                    companion: 5,
                     refused: reasons(&[
                         ("keyword detection", 1),
                         ("unknown field CommandLineX", 1),
@@ -42,8 +42,8 @@ fn the_report_counts_each_category_by_stage_and_each_refusal_by_reason() {
             (
                 "image_load",
                 Counts {
-                    kernel: 1,
-                    companion: 2,
+                    kernel: 3,
+                    companion: 3,
                     refused: reasons(&[
                         ("field CommandLine not produced", 1),
                         ("field Signature not produced", 1),
@@ -57,5 +57,5 @@ fn the_report_counts_each_category_by_stage_and_each_refusal_by_reason() {
     };
     assert_eq!(coverage, expected);
     let table = coverage.to_string();
-    assert!(table.contains("| process_creation | 45 | 34 (75.5%) | 31 (68.8%) | 3 | 11 |"), "{table}");
+    assert!(table.contains("| process_creation | 56 | 45 (80.3%) | 40 (71.4%) | 5 | 11 |"), "{table}");
 }

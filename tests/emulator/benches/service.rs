@@ -79,6 +79,7 @@ fn end_to_end(c: &mut Criterion) {
         content: None,
         retry_max: defaults::RETRY_MAX,
         enrichment: Enrichment::default(),
+        sigma: Vec::new(),
         outputs: vec![Output::File(FileOutput {
             format: Format::Ecs,
             directory: dir.path().to_owned(),

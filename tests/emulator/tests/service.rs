@@ -53,6 +53,7 @@ fn config(dir: &Path) -> Config {
         content: None,
         retry_max: Duration::from_secs(2),
         enrichment: Enrichment::default(),
+        sigma: Vec::new(),
         outputs: vec![Output::File(FileOutput {
             format: Format::Ecs,
             directory: dir.to_owned(),

@@ -36,7 +36,7 @@ fn lines(dir: &Path) -> Vec<Value> {
 }
 
 #[test]
-fn the_service_writes_sysmon_shaped_events_beside_ecs_with_the_configured_hashes() {
+fn the_service_writes_sysmon_shaped_events_beside_ecs_with_the_configured_hashes_and_sigma_matches() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios/intrusion.toml");
     let scenario = Scenario::parse(&std::fs::read_to_string(path).expect("readable")).expect("parses");
     let root = tempfile::tempdir().expect("a temporary folder");
@@ -55,6 +55,7 @@ fn the_service_writes_sysmon_shaped_events_beside_ecs_with_the_configured_hashes
         content: None,
         retry_max: Duration::from_secs(2),
         enrichment: Enrichment { hashes: vec![HashAlgorithm::Md5, HashAlgorithm::Imphash] },
+        sigma: vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/sigma")],
         outputs: vec![file_output(Format::Sysmon, &sysmon_dir), file_output(Format::Ecs, &ecs_dir)],
     };
     let mut service = Service::new(
@@ -106,4 +107,29 @@ fn the_service_writes_sysmon_shaped_events_beside_ecs_with_the_configured_hashes
     // The health record says what enrichment did.
     let health = sysmon.iter().rev().find(|l| l["event"]["action"] == "health").expect("a health record");
     assert_eq!(health["ringfence"]["service"]["enrichment"]["not_enriched"], 0, "{health}");
+
+    // The Sigma rules of examples/sigma, in both outputs and in the service's own records.
+    assert_eq!(
+        powershell["RuleName"],
+        "Encoded PowerShell command line; Hidden PowerShell window started from a shell"
+    );
+    // explorer.exe started before this system's driver, so cmd.exe has no ParentImage and
+    // "Explorer starts a shell" cannot match.
+    assert_eq!(cmd["RuleName"], "-");
+    assert_eq!(ecs_cmd.get("rule"), None);
+    let ecs_rundll32 = ecs
+        .iter()
+        .find(|l| l["event"]["action"] == "process_start" && l["process"]["pid"] == 6620)
+        .expect("rundll32.exe's start in ECS");
+    assert_eq!(ecs_rundll32["rule"]["id"], "2b0f6d4e-0c1a-4c55-9a4e-6f7f2d1c0a03");
+    assert_eq!(ecs_rundll32["threat"]["technique"]["id"], "T1218.011");
+    let started = ecs.iter().find(|l| l["event"]["action"] == "service_started").expect("a start record");
+    assert_eq!(started["ringfence"]["service"]["sigma"]["rules_loaded"], 6, "{started}");
+    assert_eq!(
+        health["ringfence"]["service"]["sigma"],
+        serde_json::json!({
+            "rules_loaded": 6, "rules_refused": 0, "events_matched": 3, "detections": 4, "events_undecided": 0
+        }),
+        "{health}"
+    );
 }

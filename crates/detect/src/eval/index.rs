@@ -9,7 +9,7 @@
 //! prefix matches are recorded) — a term bounded by the content, not by `n` —
 //! plus the `RegexSet`'s linear scan.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::nfa::contiguous;
@@ -36,14 +36,15 @@ pub(super) struct Literals {
 }
 
 impl Literals {
-    /// Records in `hits` where each pattern occurs in `text` (already in this view).
-    pub(super) fn scan(&self, text: &str, hits: &mut [u8]) {
+    /// Records in `hits` where each pattern occurs in `text` (already in this view), and in
+    /// `scratch.touched` every slot that had no hit before.
+    pub(super) fn scan(&self, text: &str, hits: &mut [u8], scratch: &mut ScanScratch) {
         let automaton = &self.automaton;
         let Ok(mut state) = automaton.start_state(Anchored::No) else {
             return;
         };
-        let mut seen = HashSet::new();
-        let record = |state, end: usize, suffix: bool, hits: &mut [u8]| {
+        let base = self.base;
+        let record = |state, end: usize, suffix: bool, hits: &mut [u8], touched: &mut Vec<u32>| {
             for k in 0..automaton.match_len(state) {
                 let pattern = automaton.match_pattern(state, k);
                 let len = automaton.pattern_len(pattern);
@@ -57,8 +58,12 @@ impl Literals {
                         flags |= WHOLE;
                     }
                 }
-                if let Some(slot) = hits.get_mut(self.base.saturating_add(pattern.as_usize())) {
-                    *slot |= flags;
+                let slot = base.saturating_add(pattern.as_usize());
+                if let Some(hit) = hits.get_mut(slot) {
+                    if *hit == 0 {
+                        touched.push(u32::try_from(slot).unwrap_or(u32::MAX));
+                    }
+                    *hit |= flags;
                 }
             }
         };
@@ -69,14 +74,66 @@ impl Literals {
                 let end = at.saturating_add(1);
                 // Within the longest pattern's length a match may also be a prefix match:
                 // record every time. Beyond it only `anywhere` is new, once per state.
-                if end <= self.longest || seen.insert(state) {
-                    record(state, end, false, hits);
+                if end <= self.longest || scratch.first_visit(state.as_usize()) {
+                    record(state, end, false, hits, &mut scratch.touched);
                 }
             }
         }
         // The state after the last byte names every pattern that is a suffix of the text.
         if automaton.is_match(state) && !bytes.is_empty() {
-            record(state, bytes.len(), true, hits);
+            record(state, bytes.len(), true, hits, &mut scratch.touched);
+        }
+        scratch.forget_states();
+    }
+
+    /// An upper bound of this automaton's state ids: the contiguous NFA's ids index its
+    /// `u32` representation, whose bytes `memory_usage` counts.
+    fn state_id_bound(&self) -> usize {
+        self.automaton.memory_usage() / 4 + 1
+    }
+}
+
+/// What a scan reuses from one event to the next, so that it allocates nothing once grown.
+#[derive(Debug, Default)]
+pub(super) struct ScanScratch {
+    /// Slots that went from no hit to a hit, in the order they did.
+    pub(super) touched: Vec<u32>,
+    /// Automaton states seen beyond the longest pattern (a bitset by state id), and the list
+    /// of them, to clear the bitset after the scan.
+    seen: Vec<u64>,
+    seen_list: Vec<u32>,
+    /// A field's text in a folded view.
+    pub(super) view_text: String,
+}
+
+impl ScanScratch {
+    /// Sizes the state bitset for every automaton of `index`.
+    pub(super) fn fit(&mut self, index: &FieldIndex) {
+        let bound = index.literals.iter().map(Literals::state_id_bound).max().unwrap_or(0);
+        let words = bound.div_ceil(64);
+        if self.seen.len() < words {
+            self.seen.resize(words, 0);
+        }
+    }
+
+    /// Whether `state` is seen for the first time in this scan. A state beyond the bitset
+    /// (never, given [`Self::fit`]) counts as new each time: correct, only slower.
+    fn first_visit(&mut self, state: usize) -> bool {
+        let Some(word) = self.seen.get_mut(state / 64) else { return true };
+        let bit = 1u64 << (state % 64);
+        if *word & bit != 0 {
+            return false;
+        }
+        *word |= bit;
+        self.seen_list.push(u32::try_from(state).unwrap_or(u32::MAX));
+        true
+    }
+
+    fn forget_states(&mut self) {
+        for state in self.seen_list.drain(..) {
+            if let Some(word) = self.seen.get_mut(state as usize / 64) {
+                *word = 0;
+            }
         }
     }
 }
@@ -162,18 +219,25 @@ pub(super) struct FieldIndex {
 
 impl FieldIndex {
     /// Scans `text` once per view in use and once through the regular expressions.
-    pub(super) fn scan(&self, text: &str, hits: &mut [u8]) {
+    pub(super) fn scan(&self, text: &str, hits: &mut [u8], scratch: &mut ScanScratch) {
         for literals in &self.literals {
             if literals.view == View::ALL[0] {
-                literals.scan(text, hits);
+                literals.scan(text, hits, scratch);
             } else {
-                literals.scan(&literals.view.apply(text), hits);
+                let mut folded = std::mem::take(&mut scratch.view_text);
+                literals.view.apply_into(text, &mut folded);
+                literals.scan(&folded, hits, scratch);
+                scratch.view_text = folded;
             }
         }
         if let Some(set) = &self.regexes {
             for matched in set.matches(text).iter() {
-                if let Some(slot) = hits.get_mut(self.regex_base.saturating_add(matched)) {
-                    *slot = 1;
+                let slot = self.regex_base.saturating_add(matched);
+                if let Some(hit) = hits.get_mut(slot) {
+                    if *hit == 0 {
+                        scratch.touched.push(u32::try_from(slot).unwrap_or(u32::MAX));
+                    }
+                    *hit = 1;
                 }
             }
         }

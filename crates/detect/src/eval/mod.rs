@@ -11,15 +11,15 @@
 
 mod index;
 
-use std::borrow::Cow;
 use std::fmt;
+use std::fmt::Write as _;
 
 use ringfence_wire::EventKind;
 
 use crate::fields::{Field, Source};
 use crate::fold::View;
 use crate::ir::{Case, Compare, Expr, Limit, Operator, Quantifier, Rule, Value, limits};
-use index::{ANYWHERE, FieldBuilder, FieldIndex, PREFIX, SUFFIX, WHOLE};
+use index::{ANYWHERE, FieldBuilder, FieldIndex, PREFIX, SUFFIX, ScanScratch, WHOLE};
 
 /// A field's value in one event, at one stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,6 +162,27 @@ struct CompiledPredicate {
     checks: Vec<Check>,
 }
 
+impl CompiledPredicate {
+    /// Whether this predicate is false whenever its field is known and none of its slots
+    /// (literal or regular expression) has a hit: `any` of checks that all need a hit, or
+    /// `all` of checks of which one needs a hit.
+    fn needs_a_hit(&self) -> bool {
+        let needs = |c: &Check| matches!(c, Check::Literal { .. } | Check::Regex { .. });
+        self.exists.is_none()
+            && match self.quantifier {
+                Quantifier::Any => !self.checks.is_empty() && self.checks.iter().all(needs),
+                Quantifier::All => self.checks.iter().any(needs),
+            }
+    }
+
+    fn slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.checks.iter().filter_map(|c| match *c {
+            Check::Literal { slot, .. } | Check::Regex { slot } => Some(slot),
+            _ => None,
+        })
+    }
+}
+
 #[derive(Debug)]
 struct KindIndex {
     kind: EventKind,
@@ -169,6 +190,117 @@ struct KindIndex {
     /// Per rule of this kind: its index in the set and its predicates.
     rules: Vec<(usize, Vec<CompiledPredicate>)>,
     slots: usize,
+    candidates: Candidates,
+}
+
+/// Which rules an event can match, from the slots its scan hit.
+///
+/// A rule is *gated* when its condition is false under Kleene logic once every predicate
+/// that needs a hit ([`CompiledPredicate::needs_a_hit`]) is false and every other predicate
+/// unknown: whatever the other predicates are, an event with no hit in the rule's slots and
+/// those fields known cannot match it, nor leave it undecided. Such a rule is evaluated only
+/// when one of its slots hit or a field it needs a hit on is unknown; every other rule
+/// (`not filter` alone, `exists: false`, integer comparisons, empty values) on every event.
+#[derive(Debug, Default)]
+struct Candidates {
+    /// Rules (positions in [`KindIndex::rules`]) using each slot: `slot_rules[slot_start[s]..slot_start[s + 1]]`.
+    slot_start: Vec<u32>,
+    slot_rules: Vec<u32>,
+    /// Per field position: the gated rules with a predicate needing a hit on it.
+    field_rules: Vec<Vec<u32>>,
+    /// Bitset of the rules evaluated on every event.
+    always: Vec<u64>,
+}
+
+impl Candidates {
+    fn new(
+        rules: &[(usize, Vec<CompiledPredicate>)],
+        conditions: &[&Expr],
+        fields: usize,
+        slots: usize,
+    ) -> Self {
+        let mut per_slot: Vec<Vec<u32>> = vec![Vec::new(); slots];
+        let mut field_rules: Vec<Vec<u32>> = vec![Vec::new(); fields];
+        let mut always = vec![0u64; rules.len().div_ceil(64)];
+        for (position, ((_, predicates), condition)) in rules.iter().zip(conditions).enumerate() {
+            let local = u32::try_from(position).unwrap_or(u32::MAX);
+            if without_hits(condition, predicates) != Truth::False {
+                if let Some(word) = always.get_mut(position / 64) {
+                    *word |= 1 << (position % 64);
+                }
+                continue;
+            }
+            for p in predicates.iter().filter(|p| p.needs_a_hit()) {
+                for slot in p.slots() {
+                    if let Some(list) = per_slot.get_mut(slot)
+                        && list.last() != Some(&local)
+                    {
+                        list.push(local);
+                    }
+                }
+                if let Some(list) = field_rules.get_mut(p.field)
+                    && list.last() != Some(&local)
+                {
+                    list.push(local);
+                }
+            }
+        }
+        let mut slot_start = Vec::with_capacity(slots.saturating_add(1));
+        let mut slot_rules = Vec::new();
+        for list in per_slot {
+            slot_start.push(u32::try_from(slot_rules.len()).unwrap_or(u32::MAX));
+            slot_rules.extend(list);
+        }
+        slot_start.push(u32::try_from(slot_rules.len()).unwrap_or(u32::MAX));
+        Candidates { slot_start, slot_rules, field_rules, always }
+    }
+
+    fn rules_of_slot(&self, slot: usize) -> &[u32] {
+        let start = self.slot_start.get(slot).map_or(0, |&s| s as usize);
+        let end = self.slot_start.get(slot.saturating_add(1)).map_or(start, |&e| e as usize);
+        self.slot_rules.get(start..end).unwrap_or(&[])
+    }
+}
+
+/// A rule's condition with every predicate that needs a hit false and every other unknown.
+fn without_hits(expr: &Expr, predicates: &[CompiledPredicate]) -> Truth {
+    match expr {
+        Expr::Predicate(p) => match usize::try_from(*p).ok().and_then(|p| predicates.get(p)) {
+            Some(p) if p.needs_a_hit() => Truth::False,
+            Some(_) => Truth::Unknown,
+            // The evaluator reads a missing predicate as false.
+            None => Truth::False,
+        },
+        Expr::Not(inner) => without_hits(inner, predicates).not(),
+        Expr::All(items) => {
+            items.iter().fold(Truth::True, |out, item| match (out, without_hits(item, predicates)) {
+                (Truth::False, _) | (_, Truth::False) => Truth::False,
+                (Truth::Unknown, _) | (_, Truth::Unknown) => Truth::Unknown,
+                _ => Truth::True,
+            })
+        }
+        Expr::Any(items) => {
+            items.iter().fold(Truth::False, |out, item| match (out, without_hits(item, predicates)) {
+                (Truth::True, _) | (_, Truth::True) => Truth::True,
+                (Truth::Unknown, _) | (_, Truth::Unknown) => Truth::Unknown,
+                _ => Truth::False,
+            })
+        }
+    }
+}
+
+/// What one evaluation needs besides the rule set, kept from one event to the next so that
+/// evaluating allocates nothing once the buffers have grown: give each thread its own.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// Hit flags per slot; all zero between evaluations (the touched slots are reset).
+    hits: Vec<u8>,
+    states: Vec<FieldState>,
+    /// Bitset of the rules to evaluate.
+    candidates: Vec<u64>,
+    /// An integer field's decimal text.
+    number: String,
+    scan: ScanScratch,
 }
 
 /// A compiled, indexed set of rules.
@@ -215,28 +347,118 @@ impl RuleSet {
     }
 
     /// Every rule matching `event`, and every rule left undecided by unknown fields.
+    /// Allocates its working buffers: a caller evaluating many events keeps a [`Scratch`]
+    /// and calls [`RuleSet::evaluate_with`].
     pub fn evaluate(&self, event: &(impl EventFields + ?Sized)) -> Matches {
+        self.evaluate_with(&mut Scratch::default(), event)
+    }
+
+    /// [`RuleSet::evaluate`] with reused buffers: the event's fields are scanned once, then
+    /// only the candidate rules are evaluated — those with a hit in one of their slots, those
+    /// needing a hit on a field this stage does not know, and those that can be true without
+    /// any hit (see [`RuleSet::evaluated_on_every_event`]).
+    pub fn evaluate_with(&self, scratch: &mut Scratch, event: &(impl EventFields + ?Sized)) -> Matches {
         let mut matches = Matches::default();
         let Some(index) = self.kinds.iter().find(|k| k.kind == event.kind()) else {
             return matches;
         };
-        let mut hits = vec![0u8; index.slots];
-        let states: Vec<FieldState> = index
-            .fields
-            .iter()
-            .map(|(field, matchers)| scan(event.field(*field), matchers, &mut hits))
-            .collect();
+        self.scan_fields(index, scratch, event);
+        let Scratch { hits, states, candidates, scan, .. } = scratch;
+        candidates.clear();
+        candidates.extend_from_slice(&index.candidates.always);
+        let mut mark = |local: u32| {
+            if let Some(word) = candidates.get_mut(local as usize / 64) {
+                *word |= 1 << (local % 64);
+            }
+        };
+        for &slot in &scan.touched {
+            index.candidates.rules_of_slot(slot as usize).iter().copied().for_each(&mut mark);
+        }
+        for (state, rules) in states.iter().zip(&index.candidates.field_rules) {
+            if matches!(state, FieldState::Unknown) {
+                rules.iter().copied().for_each(&mut mark);
+            }
+        }
+        for (w, &word) in candidates.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let local = w.saturating_mul(64).saturating_add(bits.trailing_zeros() as usize);
+                bits &= bits.wrapping_sub(1);
+                let Some((rule_index, predicates)) = index.rules.get(local) else { continue };
+                let Some(rule) = self.rules.get(*rule_index) else { continue };
+                match truth(&rule.condition, predicates, states, hits) {
+                    Truth::True => matches.matched.push(*rule_index),
+                    Truth::Unknown => matches.undecided.push(*rule_index),
+                    Truth::False => {}
+                }
+            }
+        }
+        for slot in scan.touched.drain(..) {
+            if let Some(hit) = hits.get_mut(slot as usize) {
+                *hit = 0;
+            }
+        }
+        // Rules of a kind are indexed in the set's order, so both lists are ascending.
+        matches
+    }
+
+    /// Every rule of the event's kind evaluated, none skipped: the reference the candidate
+    /// index is tested against, and the baseline of the benchmark.
+    pub fn evaluate_unindexed(&self, event: &(impl EventFields + ?Sized)) -> Matches {
+        let mut scratch = Scratch::default();
+        let mut matches = Matches::default();
+        let Some(index) = self.kinds.iter().find(|k| k.kind == event.kind()) else {
+            return matches;
+        };
+        self.scan_fields(index, &mut scratch, event);
         for (rule_index, predicates) in &index.rules {
             let Some(rule) = self.rules.get(*rule_index) else { continue };
-            match truth(&rule.condition, predicates, &states, &hits) {
+            match truth(&rule.condition, predicates, &scratch.states, &scratch.hits) {
                 Truth::True => matches.matched.push(*rule_index),
                 Truth::Unknown => matches.undecided.push(*rule_index),
                 Truth::False => {}
             }
         }
-        matches.matched.sort_unstable();
-        matches.undecided.sort_unstable();
         matches
+    }
+
+    /// Whether rule `rule` (an index into [`RuleSet::rules`]) is evaluated on every event of
+    /// its kind, because its condition can be true, or unknown, when none of its literals and
+    /// regular expressions matches; `None` for an index out of range.
+    pub fn evaluated_on_every_event(&self, rule: usize) -> Option<bool> {
+        let kind = self.rules.get(rule)?.kind;
+        let index = self.kinds.iter().find(|k| k.kind == kind)?;
+        let local = index.rules.iter().position(|(i, _)| *i == rule)?;
+        let word = index.candidates.always.get(local / 64)?;
+        Some(word & (1 << (local % 64)) != 0)
+    }
+
+    /// Scans every field the kind's rules read into `scratch.hits` and `scratch.states`.
+    fn scan_fields(&self, index: &KindIndex, scratch: &mut Scratch, event: &(impl EventFields + ?Sized)) {
+        if scratch.hits.len() < index.slots {
+            scratch.hits.resize(index.slots, 0);
+        }
+        scratch.states.clear();
+        for (field, matchers) in &index.fields {
+            scratch.scan.fit(matchers);
+            let state = match event.field(*field) {
+                FieldValue::Unknown => FieldState::Unknown,
+                FieldValue::Absent => FieldState::Absent,
+                FieldValue::Integer(n) => {
+                    let mut number = std::mem::take(&mut scratch.number);
+                    number.clear();
+                    let _ = write!(number, "{n}");
+                    matchers.scan(&number, &mut scratch.hits, &mut scratch.scan);
+                    scratch.number = number;
+                    FieldState::Present { integer: Some(i128::from(n)), empty: false }
+                }
+                FieldValue::Text(text) => {
+                    matchers.scan(text, &mut scratch.hits, &mut scratch.scan);
+                    FieldState::Present { integer: text.parse::<i128>().ok(), empty: text.is_empty() }
+                }
+            };
+            scratch.states.push(state);
+        }
     }
 }
 
@@ -271,8 +493,12 @@ fn check_references(i: usize, rule: &Rule) -> Result<(), BuildError> {
     Ok(())
 }
 
+/// A condition that is never true, for a rule index that cannot be out of range.
+static NEVER: Expr = Expr::Any(Vec::new());
+
 /// Builds the matchers of every field used by rules of `kind`.
 fn index_kind(kind: EventKind, rules: &[Rule]) -> Result<KindIndex, BuildError> {
+    let all_rules = rules;
     let mut fields: Vec<Field> = Vec::new();
     let mut builders: Vec<FieldBuilder> = Vec::new();
     // (rule, predicate-wise: field position, quantifier, exists, checks with local slots)
@@ -349,7 +575,7 @@ fn index_kind(kind: EventKind, rules: &[Rule]) -> Result<KindIndex, BuildError> 
         offsets.push((views, regex_base));
         next = after;
     }
-    let rules = pending_rules
+    let rules: Vec<(usize, Vec<CompiledPredicate>)> = pending_rules
         .into_iter()
         .map(|(rule_index, predicates)| {
             let compiled = predicates
@@ -375,18 +601,14 @@ fn index_kind(kind: EventKind, rules: &[Rule]) -> Result<KindIndex, BuildError> 
             (rule_index, compiled)
         })
         .collect();
-    Ok(KindIndex { kind, fields: built, rules, slots: next })
-}
-
-fn scan(value: FieldValue<'_>, matchers: &FieldIndex, hits: &mut [u8]) -> FieldState {
-    let (text, integer): (Cow<'_, str>, Option<i128>) = match value {
-        FieldValue::Unknown => return FieldState::Unknown,
-        FieldValue::Absent => return FieldState::Absent,
-        FieldValue::Integer(n) => (Cow::Owned(n.to_string()), Some(i128::from(n))),
-        FieldValue::Text(text) => (Cow::Borrowed(text), text.parse::<i128>().ok()),
-    };
-    matchers.scan(&text, hits);
-    FieldState::Present { integer, empty: text.is_empty() }
+    let conditions: Vec<&Expr> = rules
+        .iter()
+        .map(|(rule_index, _): &(usize, Vec<CompiledPredicate>)| {
+            all_rules.get(*rule_index).map_or(&NEVER, |r| &r.condition)
+        })
+        .collect();
+    let candidates = Candidates::new(&rules, &conditions, built.len(), next);
+    Ok(KindIndex { kind, fields: built, rules, slots: next, candidates })
 }
 
 fn truth(expr: &Expr, predicates: &[CompiledPredicate], states: &[FieldState], hits: &[u8]) -> Truth {

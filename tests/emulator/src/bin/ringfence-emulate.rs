@@ -51,6 +51,13 @@ struct Args {
     /// Print only the events: no diagnostics, summary, counters or books (which are still checked).
     #[arg(long)]
     quiet: bool,
+    /// Sigma rules (a file, or a directory of .yml/.yaml files) evaluated on every enriched
+    /// event; repeatable.
+    #[arg(long, value_name = "PATH")]
+    sigma: Vec<PathBuf>,
+    /// Print only the events some Sigma rule matched.
+    #[arg(long, requires = "sigma")]
+    only_detections: bool,
     /// A scenario file (examples/scenarios/*.toml); repeatable.
     #[arg(long = "scenario", value_name = "FILE")]
     scenario_flags: Vec<PathBuf>,
@@ -95,6 +102,20 @@ fn main() -> ExitCode {
             Some(out)
         }
         (None, None) => None,
+    };
+    // Sigma rules first: a refused rule is reported and left out, a path without rules ends
+    // the run with the companion's own exit code, before the driver is touched.
+    let detector = if args.sigma.is_empty() {
+        None
+    } else {
+        let mut diag: Box<dyn Write> = if args.quiet { Box::new(io::sink()) } else { Box::new(io::stderr()) };
+        match ringfence_companion::detection::load(&args.sigma, &mut diag) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let _ = writeln!(io::stderr(), "ringfence-emulate: {e}");
+                return ExitCode::from(e.exit_code());
+            }
+        }
     };
     let image = match std::fs::read(&args.sys) {
         Ok(b) => b,
@@ -147,14 +168,14 @@ fn main() -> ExitCode {
     };
     let played_out = device.played_out();
     let stdout = io::stdout();
-    let watched = commands::watch(
-        &mut device,
-        content.as_deref(),
-        EventStream::with_enricher(host, enricher, format),
-        &mut stdout.lock(),
-        &mut diag,
-        || played_out.get(),
-    );
+    let mut stream = EventStream::with_enricher(host, enricher, format);
+    if let Some(detector) = detector {
+        stream = stream.with_detector(detector, args.only_detections);
+    }
+    let watched =
+        commands::watch(&mut device, content.as_deref(), stream, &mut stdout.lock(), &mut diag, || {
+            played_out.get()
+        });
     if let (Some(_), Some(path)) = (&args.rules, &content) {
         let _ = std::fs::remove_file(path);
     }

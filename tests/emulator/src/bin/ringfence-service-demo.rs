@@ -74,6 +74,7 @@ fn main() -> ExitCode {
         content: None,
         retry_max: Duration::from_secs(2),
         enrichment: Enrichment::default(),
+        sigma: Vec::new(),
         outputs: vec![Output::File(FileOutput {
             format: Format::Ecs,
             directory: args.dir.clone(),
