@@ -166,6 +166,18 @@ pub enum VolumeMapError {
     },
 }
 
+impl VolumeMapError {
+    /// The NTSTATUS `SET_VOLUME_MAP` answers a map refused for this reason.
+    pub const fn status(&self) -> i32 {
+        use crate::ioctl::{STATUS_INVALID_BUFFER_SIZE, STATUS_INVALID_PARAMETER, STATUS_REVISION_MISMATCH};
+        match self {
+            VolumeMapError::Version { .. } => STATUS_REVISION_MISMATCH,
+            VolumeMapError::TooLarge { .. } => STATUS_INVALID_BUFFER_SIZE,
+            _ => STATUS_INVALID_PARAMETER,
+        }
+    }
+}
+
 /// A validated volume map over its units.
 ///
 /// # Invariants
@@ -274,6 +286,16 @@ impl<'a> VolumeMap<'a> {
             return Err(VolumeMapError::TrailingUnits { offset_units: next });
         }
         Ok(VolumeMap { units, count: entries })
+    }
+
+    /// A view of units [`VolumeMap::new_checked`] accepted before (kept by their owner), without
+    /// checking them again. Other units give wrong translations, never a panic or a read
+    /// outside them: every accessor reads with `get`, and the entry count is capped.
+    #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
+    pub fn from_validated(units: &'a [u16]) -> Self {
+        let count = u32_at(units, layout::ENTRY_COUNT).unwrap_or(0);
+        let count = usize::try_from(count).unwrap_or(0).min(MAX_ENTRIES);
+        VolumeMap { units, count }
     }
 
     /// The string referenced at `byte_offset`: it must start at `*next`, fit the map and the
