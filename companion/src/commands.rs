@@ -286,6 +286,9 @@ where
     S: Fn() -> bool,
 {
     let mut session = Session::open(device)?;
+    if let Some(map) = stream.volume_map() {
+        send_volume_map(&mut session, map, diag)?;
+    }
     if let Some(path) = content {
         let verdict = push(&mut session, path)?;
         writeln!(diag, "ringfence: {}: {}", path.display(), Verdict(&verdict))?;
@@ -294,6 +297,23 @@ where
     let outcome = session.watch(&mut stream, out, diag, stop);
     writeln!(diag, "ringfence: {}", stream.summary().display(started.elapsed()))?;
     outcome.map_err(Failure::from)
+}
+
+/// Hands the driver the machine's volume map, before any content runs, and says so. A driver
+/// that refuses it (one older than the request) leaves kernel-stage paths unknown, which the
+/// companion stage decides; that is said too, and watching goes on.
+pub fn send_volume_map<D: Device, E: Write + ?Sized>(
+    session: &mut Session<D>,
+    map: &crate::enrich::dos_path::VolumeMap,
+    diag: &mut E,
+) -> io::Result<()> {
+    let windows = if map.view().windows_directory().is_empty() { "" } else { " and the Windows directory" };
+    match session.push_volume_map(map) {
+        Ok(()) => {
+            writeln!(diag, "ringfence: volume map sent to the driver: {} volume(s){windows}", map.len())
+        }
+        Err(e) => writeln!(diag, "ringfence: the driver did not take the volume map: {e}"),
+    }
 }
 
 /// `ringfence content push`: [`content_push_with`] without `--force`.
