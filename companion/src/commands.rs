@@ -316,6 +316,38 @@ pub fn send_volume_map<D: Device, E: Write + ?Sized>(
     }
 }
 
+/// `ringfence volumes`: the volume map the driver holds (`VOLUME_MAP`), one line per entry,
+/// and how many maps it took and refused.
+pub fn volumes<D: Device, W: Write + ?Sized>(device: D, out: &mut W) -> Result<(), Failure> {
+    use ringfence_wire::volume_map::{VolumeMap, units_from_le_bytes};
+    let mut session = Session::open(device)?;
+    let bytes = crate::client::volume_map(session.device())?;
+    let counters = session.stats()?.volume_map;
+    let name = session.device().name().to_owned();
+    writeln!(out, "{name}: {} volume map(s) set, {} refused", counters.sets, counters.refused)?;
+    if bytes.is_empty() {
+        writeln!(out, "no volume map held: kernel-stage paths outside the fixed forms are unknown")?;
+        return Ok(());
+    }
+    let mut units = vec![0u16; bytes.len() / 2];
+    let map = units_from_le_bytes(&bytes, &mut units).and_then(|_| VolumeMap::new_checked(&units));
+    let map = match map {
+        Ok(map) => map,
+        Err(e) => {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("the driver's map: {e:?}")).into());
+        }
+    };
+    let text = |units: &[u16]| String::from_utf16_lossy(units);
+    let windows = map.windows_directory();
+    if !windows.is_empty() {
+        writeln!(out, r"\SystemRoot -> {}", text(windows))?;
+    }
+    for (nt, dos) in map.entries() {
+        writeln!(out, "{} -> {}", text(nt), text(dos))?;
+    }
+    Ok(())
+}
+
 /// `ringfence content push`: [`content_push_with`] without `--force`.
 pub fn content_push<D: Device, W: Write + ?Sized>(
     device: D,

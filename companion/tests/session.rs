@@ -519,3 +519,27 @@ fn watch_with_the_enrichment_stage_hands_the_driver_its_volume_map_before_the_co
         "{diag}"
     );
 }
+
+#[test]
+fn volumes_prints_the_map_the_driver_holds_entry_by_entry() {
+    use ringfence_companion::enrich::dos_path::VolumeMap;
+    let map = VolumeMap::from_dos_devices(
+        [('D', r"\Device\HarddiskVolume5".to_owned()), ('C', r"\Device\HarddiskVolume3".to_owned())],
+        r"C:\Windows",
+    )
+    .unwrap();
+    let mut driver = ScriptedDriver::new();
+    let mut out = Vec::new();
+    commands::volumes(&mut driver, &mut out).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "scripted driver: 0 volume map(s) set, 0 refused\nno volume map held: kernel-stage paths outside the fixed forms are unknown\n"
+    );
+    driver.volume_map = Some(map.to_le_bytes());
+    let mut out = Vec::new();
+    commands::volumes(&mut driver, &mut out).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "scripted driver: 0 volume map(s) set, 0 refused\n\\SystemRoot -> C:\\Windows\n\\Device\\HarddiskVolume3 -> C:\n\\Device\\HarddiskVolume5 -> D:\n"
+    );
+}
