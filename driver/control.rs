@@ -49,6 +49,8 @@ pub fn dispatch<P: Platform>(sensor: &Sensor<P>, code: u32, io: &mut impl IoBuff
         Some(Code::LoadContent) => load_content(sensor, io),
         Some(Code::Stats) => stats(sensor, io),
         Some(Code::SetEvent) => set_event(sensor, io),
+        Some(Code::SetVolumeMap) => set_volume_map(sensor, io),
+        Some(Code::VolumeMap) => volume_map(sensor, io),
         Some(Code::Trust) => trust(sensor, io),
         None => Completion::new(STATUS_INVALID_DEVICE_REQUEST, 0),
     }
@@ -118,6 +120,26 @@ fn set_event<P: Platform>(sensor: &Sensor<P>, io: &mut impl IoBuffers) -> Comple
         }
         // The previous registration stays.
         Err(status) => Completion::new(status, 0),
+    }
+}
+
+/// Validates the map in the input and replaces the one held; a malformed map answers the
+/// status of its error ([`ringfence_wire::volume_map::VolumeMapError::status`]) and changes
+/// nothing but the refusal counter.
+fn set_volume_map<P: Platform>(sensor: &Sensor<P>, io: &mut impl IoBuffers) -> Completion {
+    match sensor.set_volume_map(io.input()) {
+        Ok(()) => Completion::new(STATUS_SUCCESS, 0),
+        Err(refused) => Completion::new(refused.status(), 0),
+    }
+}
+
+fn volume_map<P: Platform>(sensor: &Sensor<P>, io: &mut impl IoBuffers) -> Completion {
+    if let Err(error) = EmptyRequest::parse(io.input()) {
+        return Completion::failed(error);
+    }
+    match sensor.copy_volume_map(io.output()) {
+        Ok(bytes) => Completion::new(STATUS_SUCCESS, bytes),
+        Err(_needed) => Completion::new(STATUS_BUFFER_TOO_SMALL, 0),
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Everything outside `kernel/` is ordinary safe, portable Rust: the record queue
 //! ([`queue`], [`channel`]), the sensor that ties content, queue and waker together
-//! ([`sensor`]), the IOCTL handlers ([`control`]), who may open the device ([`open`]) and the
+//! ([`sensor`]), the volume map paths are read with ([`volume_slot`]), the IOCTL handlers ([`control`]), who may open the device ([`open`]) and the
 //! service parameters ([`params`]).
 //! It is compiled and tested on the development host. `kernel/` is the one module exempt from
 //! `deny(unsafe_code)`: safe views over kernel structures (compiled everywhere, exercised under Miri) and, on
@@ -39,6 +39,7 @@ pub mod processes;
 pub mod queue;
 pub mod sensor;
 pub mod trust_params;
+pub mod volume_slot;
 
 #[allow(unsafe_code)]
 pub mod kernel;

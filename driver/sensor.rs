@@ -11,7 +11,8 @@
 //! Loading content ([`loading`]) takes the trust lock first, then content, then channel;
 //! callbacks never take the trust lock. STATS takes each lock alone, one after the other:
 //! reading trust under the channel lock closed a cycle with a load (trust, waiting for
-//! content) and a callback (content, waiting for the channel).
+//! content) and a callback (content, waiting for the channel). The volume map's lock is a
+//! leaf: taken shared inside evaluation or alone, and nothing is taken while it is held.
 
 mod loading;
 
@@ -23,9 +24,12 @@ use crate::health::TrialWatch;
 use crate::platform::{Guard, Platform};
 use crate::processes::ProcessTable;
 use crate::queue::Queue;
+use crate::volume_slot::{self, Refused, VolumeSlot};
+use alloc::vec::Vec;
 use ringfence_content::Verdict;
 use ringfence_wire::ioctl::{Notes, StatsResponse};
 use ringfence_wire::schema::{Event, Fields};
+use ringfence_wire::volume_map::VolumeMap;
 
 // Every rule name content can carry fits the records' `rule_name` field, so tagging an
 // event never makes it unencodable.
@@ -39,6 +43,7 @@ pub struct Sensor<P: Platform> {
     content: P::Lock<ContentSlot>,
     channel: P::Lock<Channel<P::Waker>>,
     trust: P::Lock<Trust<P::Store>>,
+    volumes: P::Lock<VolumeSlot>,
     health: TrialWatch,
     notes: Notes,
 }
@@ -58,6 +63,7 @@ impl<P: Platform> Sensor<P> {
             content: P::lock(ContentSlot::default()),
             channel: P::lock(Channel::new(queue)),
             trust: P::lock(Trust::default()),
+            volumes: P::lock(VolumeSlot::default()),
             health: TrialWatch::default(),
             notes,
         }
@@ -102,6 +108,34 @@ impl<P: Platform> Sensor<P> {
         self.content.write(ContentSlot::count_rejected);
     }
 
+    /// `SET_VOLUME_MAP`: validates `bytes` and copies them to pool, then swaps the map in;
+    /// the old map is freed after the exclusive section. A refusal changes nothing but the
+    /// refusal counter.
+    pub fn set_volume_map(&self, bytes: &[u8]) -> Result<(), Refused> {
+        match volume_slot::accept(bytes) {
+            Ok(units) => {
+                let old: Option<Vec<u16>> = self.volumes.write(|slot| slot.replace(units));
+                drop(old);
+                Ok(())
+            }
+            Err(refused) => {
+                self.volumes.write(VolumeSlot::count_refused);
+                Err(refused)
+            }
+        }
+    }
+
+    /// Runs `f` with the volume map held (`None`: none set yet), for evaluation to read paths
+    /// in DOS form. `f` must not take any other sensor lock: the volume map's lock is a leaf.
+    pub fn with_volume_map<R>(&self, f: impl FnOnce(Option<VolumeMap<'_>>) -> R) -> R {
+        self.volumes.read(|slot| f(slot.view()))
+    }
+
+    /// `VOLUME_MAP`: the map held as it was set, into `out` (see [`VolumeSlot::copy_to`]).
+    pub fn copy_volume_map(&self, out: &mut [u8]) -> Result<usize, usize> {
+        self.volumes.read(|slot| slot.copy_to(out))
+    }
+
     /// `READ`: whole records into `out` (see [`Channel::read`]).
     pub fn read(&self, out: &mut [u8]) -> Result<usize, usize> {
         self.channel.write(|channel| channel.read(out, P::now()))
@@ -125,6 +159,7 @@ impl<P: Platform> Sensor<P> {
         // Before the channel lock, never under it: LOAD_CONTENT holds trust while it waits
         // for content, and a callback holds content while it waits for the channel.
         let notes = self.notes.union(self.trust.read(Trust::notes));
+        let volume_map = self.volumes.read(VolumeSlot::counters);
         self.channel.read(|channel| {
             let queue = channel.queue();
             let bytes = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
@@ -139,6 +174,7 @@ impl<P: Platform> Sensor<P> {
                 records_delivered: channel.records_delivered(),
                 notes,
                 process_table,
+                volume_map,
             }
         })
     }

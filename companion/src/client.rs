@@ -222,6 +222,19 @@ pub fn trust<D: Device + ?Sized>(device: &mut D) -> Result<Option<TrustResponse>
     }
 }
 
+/// SET_VOLUME_MAP: hands the driver the machine's volume map (ringfence-wire's format), the
+/// map kernel-stage evaluation reads paths in DOS form with.
+pub fn set_volume_map<D: Device + ?Sized>(device: &mut D, map: &[u8]) -> Result<(), ClientError> {
+    request(device, Code::SetVolumeMap, map, &mut [])?;
+    Ok(())
+}
+
+/// VOLUME_MAP: the map the driver holds, byte for byte as it was set (empty: none set).
+pub fn volume_map<D: Device + ?Sized>(device: &mut D) -> Result<Vec<u8>, ClientError> {
+    let mut output = vec![0u8; ringfence_wire::volume_map::MAX_MAP_BYTES];
+    Ok(request(device, Code::VolumeMap, &[], &mut output)?.to_vec())
+}
+
 /// SET_EVENT: registers the event handle the driver signals (0 unregisters).
 pub fn set_event<D: Device + ?Sized>(device: &mut D, handle: u64) -> Result<(), ClientError> {
     let mut input = [0u8; SetEventRequest::LEN];

@@ -286,6 +286,9 @@ where
     S: Fn() -> bool,
 {
     let mut session = Session::open(device)?;
+    if let Some(map) = stream.volume_map() {
+        send_volume_map(&mut session, map, diag)?;
+    }
     if let Some(path) = content {
         let verdict = push(&mut session, path)?;
         writeln!(diag, "ringfence: {}: {}", path.display(), Verdict(&verdict))?;
@@ -294,6 +297,55 @@ where
     let outcome = session.watch(&mut stream, out, diag, stop);
     writeln!(diag, "ringfence: {}", stream.summary().display(started.elapsed()))?;
     outcome.map_err(Failure::from)
+}
+
+/// Hands the driver the machine's volume map, before any content runs, and says so. A driver
+/// that refuses it (one older than the request) leaves kernel-stage paths unknown, which the
+/// companion stage decides; that is said too, and watching goes on.
+pub fn send_volume_map<D: Device, E: Write + ?Sized>(
+    session: &mut Session<D>,
+    map: &crate::enrich::dos_path::VolumeMap,
+    diag: &mut E,
+) -> io::Result<()> {
+    let windows = if map.view().windows_directory().is_empty() { "" } else { " and the Windows directory" };
+    match session.push_volume_map(map) {
+        Ok(()) => {
+            writeln!(diag, "ringfence: volume map sent to the driver: {} volume(s){windows}", map.len())
+        }
+        Err(e) => writeln!(diag, "ringfence: the driver did not take the volume map: {e}"),
+    }
+}
+
+/// `ringfence volumes`: the volume map the driver holds (`VOLUME_MAP`), one line per entry,
+/// and how many maps it took and refused.
+pub fn volumes<D: Device, W: Write + ?Sized>(device: D, out: &mut W) -> Result<(), Failure> {
+    use ringfence_wire::volume_map::{VolumeMap, units_from_le_bytes};
+    let mut session = Session::open(device)?;
+    let bytes = crate::client::volume_map(session.device())?;
+    let counters = session.stats()?.volume_map;
+    let name = session.device().name().to_owned();
+    writeln!(out, "{name}: {} volume map(s) set, {} refused", counters.sets, counters.refused)?;
+    if bytes.is_empty() {
+        writeln!(out, "no volume map held: kernel-stage paths outside the fixed forms are unknown")?;
+        return Ok(());
+    }
+    let mut units = vec![0u16; bytes.len() / 2];
+    let map = units_from_le_bytes(&bytes, &mut units).and_then(|_| VolumeMap::new_checked(&units));
+    let map = match map {
+        Ok(map) => map,
+        Err(e) => {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("the driver's map: {e:?}")).into());
+        }
+    };
+    let text = |units: &[u16]| String::from_utf16_lossy(units);
+    let windows = map.windows_directory();
+    if !windows.is_empty() {
+        writeln!(out, r"\SystemRoot -> {}", text(windows))?;
+    }
+    for (nt, dos) in map.entries() {
+        writeln!(out, "{} -> {}", text(nt), text(dos))?;
+    }
+    Ok(())
 }
 
 /// `ringfence content push`: [`content_push_with`] without `--force`.

@@ -72,6 +72,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show the volume map the driver holds: how it reads NT paths as DOS paths.
+    Volumes,
 }
 
 #[derive(Debug, Subcommand)]
@@ -335,6 +337,9 @@ fn main() -> ExitCode {
         Command::Stats { json } => open_system_device()
             .map_err(|e| Failure::Client(e.into()))
             .and_then(|device| commands::stats(device, json, &mut out)),
+        Command::Volumes => open_system_device()
+            .map_err(|e| Failure::Client(e.into()))
+            .and_then(|device| commands::volumes(device, &mut out)),
     };
     let _ = out.flush();
     match result {

@@ -368,6 +368,11 @@ impl EventStream {
         self.tracker.announce_lost(first, last);
     }
 
+    /// The enrichment stage's volume map; `None` without the stage.
+    pub fn volume_map(&self) -> Option<&crate::enrich::dos_path::VolumeMap> {
+        self.enricher.as_ref().map(|enricher| enricher.volumes())
+    }
+
     pub fn summary(&self) -> &Summary {
         &self.summary
     }

@@ -90,6 +90,11 @@ impl<D: Device> Session<D> {
         client::load_content(&mut self.device, content)
     }
 
+    /// Hands the driver the machine's volume map (see [`client::set_volume_map`]).
+    pub fn push_volume_map(&mut self, map: &crate::enrich::dos_path::VolumeMap) -> Result<(), ClientError> {
+        client::set_volume_map(&mut self.device, &map.to_le_bytes())
+    }
+
     /// The sensor's trust policy and guard; `None` from a driver without the TRUST request.
     pub fn trust(&mut self) -> Result<Option<ringfence_wire::ioctl::TrustResponse>, ClientError> {
         client::trust(&mut self.device)

@@ -28,11 +28,11 @@ fn a_harddisk_volume_becomes_its_drive_letter() {
     let map = machine();
     assert_eq!(
         convert(&map, r"\Device\HarddiskVolume3\Windows\System32\cmd.exe"),
-        (r"C:\Windows\System32\cmd.exe".to_owned(), PathOrigin::Volume(1))
+        (r"C:\Windows\System32\cmd.exe".to_owned(), PathOrigin::Volume(0))
     );
     assert_eq!(
         convert(&map, r"\Device\HarddiskVolume5\tools\x.exe"),
-        (r"D:\tools\x.exe".to_owned(), PathOrigin::Volume(2))
+        (r"D:\tools\x.exe".to_owned(), PathOrigin::Volume(1))
     );
 }
 
@@ -51,7 +51,7 @@ fn volume_prefixes_match_whatever_the_case() {
 
 #[test]
 fn the_volume_root_itself_converts() {
-    assert_eq!(convert(&machine(), r"\Device\HarddiskVolume3"), ("C:".to_owned(), PathOrigin::Volume(1)));
+    assert_eq!(convert(&machine(), r"\Device\HarddiskVolume3"), ("C:".to_owned(), PathOrigin::Volume(0)));
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn mup_paths_become_unc_without_the_redirector_components() {
 fn system_root_becomes_the_windows_directory() {
     assert_eq!(
         convert(&machine(), r"\SystemRoot\System32\drivers\ntfs.sys"),
-        (r"C:\Windows\System32\drivers\ntfs.sys".to_owned(), PathOrigin::Volume(0))
+        (r"C:\Windows\System32\drivers\ntfs.sys".to_owned(), PathOrigin::SystemRoot)
     );
 }
 
@@ -138,28 +138,91 @@ fn the_machine_map_keeps_one_letter_per_volume_and_skips_subst_and_network_drive
         r"C:\Windows\",
     )
     .unwrap();
-    let pairs: Vec<(&str, &str)> = map.pairs().collect();
+    let pairs: Vec<(String, String)> = map.pairs().collect();
     assert_eq!(
         pairs,
-        [(r"\SystemRoot", r"C:\Windows"), (r"\Device\HarddiskVolume3", "C:"), (r"\Device\CdRom0", "D:")]
+        [
+            (r"\SystemRoot".to_owned(), r"C:\Windows".to_owned()),
+            (r"\Device\CdRom0".to_owned(), "D:".to_owned()),
+            (r"\Device\HarddiskVolume3".to_owned(), "C:".to_owned())
+        ]
     );
 }
 
 #[test]
-fn the_first_matching_pair_wins_and_pairs_round_trip() {
+fn a_letter_whose_target_the_map_cannot_hold_costs_only_that_letter() {
+    let map = VolumeMap::from_dos_devices(
+        [
+            ('C', r"\Device\HarddiskVolume3".to_owned()),
+            ('M', r"\Device\HarddiskVolume3\mounted".to_owned()),
+            ('N', format!(r"\Device\{}", "n".repeat(MAX_PREFIX_UNITS))),
+            ('Z', r"\Device\Mup\server\share".to_owned()),
+        ],
+        r"C:\Windows",
+    )
+    .unwrap();
+    let pairs: Vec<(String, String)> = map.pairs().collect();
+    assert_eq!(
+        pairs,
+        [
+            (r"\SystemRoot".to_owned(), r"C:\Windows".to_owned()),
+            (r"\Device\HarddiskVolume3".to_owned(), "C:".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn the_companion_translates_with_the_map_it_pushes_to_the_driver() {
+    use ringfence_wire::volume_map::{Translation, VolumeMap as Pushed};
+    let map = machine();
+    let bytes = map.to_le_bytes();
+    let mut units = vec![0u16; bytes.len() / 2];
+    ringfence_wire::volume_map::units_from_le_bytes(&bytes, &mut units).unwrap();
+    let pushed = Pushed::new_checked(&units).unwrap();
+    for nt in [r"\Device\HarddiskVolume5\x.exe", r"\SystemRoot\a.dll", r"\Device\CdRom0\x"] {
+        let nt = wide(nt);
+        let kernel: Option<Vec<u16>> = match pushed.translate(&nt) {
+            Translation::Dos { head, tail, .. } => Some(head.iter().chain(tail).copied().collect()),
+            Translation::Unknown => None,
+        };
+        let companion = map.to_dos(&nt);
+        assert_eq!(kernel, companion.is_dos().then_some(companion.path));
+    }
+}
+
+#[test]
+fn pairs_are_kept_in_the_maps_order_and_round_trip() {
     let pairs = [(r"\Device\HarddiskVolume3", "C:"), (r"\Device\Foo", r"C:\mnt\foo")];
     let map = VolumeMap::from_pairs(pairs).unwrap();
-    assert_eq!(map.pairs().collect::<Vec<_>>(), pairs);
+    let kept: Vec<(String, String)> = map.pairs().collect();
+    assert_eq!(
+        kept,
+        [(r"\Device\Foo".into(), r"C:\mnt\foo".into()), (r"\Device\HarddiskVolume3".into(), "C:".into())]
+    );
     assert_eq!(VolumeMap::from_pairs(map.pairs()).unwrap(), map);
     assert_eq!(convert(&map, r"\Device\Foo\bar").0, r"C:\mnt\foo\bar");
 }
 
 #[test]
-fn a_pair_an_earlier_pair_shadows_is_refused() {
+fn pairs_that_would_both_match_one_path_are_refused_whatever_their_order() {
     let err = VolumeMap::from_pairs([(r"\Device\Foo", "F:"), (r"\device\foo\bar", "G:")]).unwrap_err();
-    assert_eq!(err, VolumeMapError::Shadowed { entry: 1, earlier: 0 });
-    // The other order is fine: the longer prefix is tried first.
-    assert!(VolumeMap::from_pairs([(r"\Device\Foo\bar", "G:"), (r"\Device\Foo", "F:")]).is_ok());
+    assert_eq!(err, VolumeMapError::Nested { entry: 1, other: 0 });
+    let err = VolumeMap::from_pairs([(r"\Device\Foo\bar", "G:"), (r"\Device\Foo", "F:")]).unwrap_err();
+    assert_eq!(err, VolumeMapError::Nested { entry: 0, other: 1 });
+    let err = VolumeMap::from_pairs([(r"\Device\Foo", "F:"), (r"\DEVICE\FOO", "G:")]).unwrap_err();
+    assert_eq!(err, VolumeMapError::Duplicate { entry: 1, other: 0 });
+}
+
+#[test]
+fn the_windows_directory_must_be_a_directory_on_a_drive() {
+    assert!(matches!(
+        VolumeMap::from_pairs([(r"\SystemRoot", "Windows")]).unwrap_err(),
+        VolumeMapError::WindowsDirectory { .. }
+    ));
+    assert_eq!(
+        VolumeMap::from_pairs([(r"\SystemRoot\System32", r"C:\Windows\System32")]).unwrap_err(),
+        VolumeMapError::ReservedPrefix { entry: 0 }
+    );
 }
 
 #[test]
@@ -180,6 +243,10 @@ fn malformed_pairs_are_refused_with_entry_and_reason() {
         VolumeMap::from_pairs([(r"\Device\X", "")]).unwrap_err(),
         VolumeMapError::EmptyPrefix { entry: 0, side: Side::Dos }
     );
+    assert_eq!(
+        VolumeMap::from_pairs([(r"\Device\X", "X")]).unwrap_err(),
+        VolumeMapError::NotDosForm { entry: 0, side: Side::Dos }
+    );
     let long = format!(r"\Device\{}", "v".repeat(MAX_PREFIX_UNITS));
     assert_eq!(
         VolumeMap::from_pairs([(long.as_str(), "X:")]).unwrap_err(),
@@ -194,7 +261,7 @@ fn malformed_pairs_are_refused_with_entry_and_reason() {
 
 #[test]
 fn pairs_under_the_fixed_rules_are_refused() {
-    for nt in [r"\??\C:", r"\DosDevices", r"\Device\Mup\server"] {
+    for nt in [r"\??\C:", r"\DosDevices", r"\Device\Mup\server", r"\SystemRoot\x"] {
         assert_eq!(
             VolumeMap::from_pairs([(nt, "C:")]).unwrap_err(),
             VolumeMapError::ReservedPrefix { entry: 0 },

@@ -481,3 +481,65 @@ fn push_predicts_acceptance_then_prints_the_verdict() {
         )
     );
 }
+
+#[test]
+fn watch_with_the_enrichment_stage_hands_the_driver_its_volume_map_before_the_content() {
+    use ringfence_companion::enrich::dos_path::VolumeMap;
+    use ringfence_companion::enrich::stage::{EnrichConfig, Enricher, Sources};
+    use ringfence_wire::ioctl::Code;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("content.bin");
+    std::fs::write(&path, b"content bytes").unwrap();
+    let map =
+        VolumeMap::from_dos_devices([('C', r"\Device\HarddiskVolume3".to_owned())], r"C:\Windows").unwrap();
+    let sources = Sources { volumes: map.clone(), ..Sources::default() };
+    let enricher =
+        Enricher::new(EnrichConfig { files: None, ..EnrichConfig::default() }, sources, "host").unwrap();
+    let mut driver = ScriptedDriver::new();
+    driver.verdict =
+        LoadContentResponse { accepted: true, content_version: 2, active_version: 2, ..Default::default() };
+    let mut diag = Vec::new();
+    commands::watch(
+        &mut driver,
+        Some(&path),
+        EventStream::with_enricher(host(), enricher, Format::Json),
+        &mut Vec::new(),
+        &mut diag,
+        || true,
+    )
+    .unwrap();
+    assert_eq!(
+        driver.calls,
+        [Code::Hello, Code::SetVolumeMap, Code::LoadContent, Code::SetEvent, Code::Read]
+    );
+    assert_eq!(driver.volume_map, Some(map.to_le_bytes()));
+    let diag = String::from_utf8(diag).unwrap();
+    assert!(
+        diag.starts_with("ringfence: volume map sent to the driver: 1 volume(s) and the Windows directory\n"),
+        "{diag}"
+    );
+}
+
+#[test]
+fn volumes_prints_the_map_the_driver_holds_entry_by_entry() {
+    use ringfence_companion::enrich::dos_path::VolumeMap;
+    let map = VolumeMap::from_dos_devices(
+        [('D', r"\Device\HarddiskVolume5".to_owned()), ('C', r"\Device\HarddiskVolume3".to_owned())],
+        r"C:\Windows",
+    )
+    .unwrap();
+    let mut driver = ScriptedDriver::new();
+    let mut out = Vec::new();
+    commands::volumes(&mut driver, &mut out).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "scripted driver: 0 volume map(s) set, 0 refused\nno volume map held: kernel-stage paths outside the fixed forms are unknown\n"
+    );
+    driver.volume_map = Some(map.to_le_bytes());
+    let mut out = Vec::new();
+    commands::volumes(&mut driver, &mut out).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "scripted driver: 0 volume map(s) set, 0 refused\n\\SystemRoot -> C:\\Windows\n\\Device\\HarddiskVolume3 -> C:\n\\Device\\HarddiskVolume5 -> D:\n"
+    );
+}

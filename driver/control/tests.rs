@@ -311,3 +311,79 @@ fn every_judged_load_is_reported_as_a_content_changed_record() {
     assert_eq!((stats.content_loads_accepted, stats.content_loads_rejected), (1, 1));
     assert_eq!(stats.kind(EventKind::ContentChanged).queued, 2);
 }
+
+/// A map of C: on volume 3 (D: on volume 5 with `second`), Windows in C:\Windows, as bytes.
+fn volume_map_bytes(second: bool) -> Vec<u8> {
+    use ringfence_wire::volume_map::{Entry, VolumeMapRepr, units_to_le_bytes};
+    let wide = |s: &str| s.encode_utf16().collect::<Vec<u16>>();
+    let (windows, v3, v5, c, d) = (
+        wide(r"C:\Windows"),
+        wide(r"\Device\HarddiskVolume3"),
+        wide(r"\Device\HarddiskVolume5"),
+        wide("C:"),
+        wide("D:"),
+    );
+    let all = [Entry { nt: &v3, dos: &c }, Entry { nt: &v5, dos: &d }];
+    let entries = if second { &all[..] } else { &all[..1] };
+    let repr = VolumeMapRepr { windows_directory: &windows, entries };
+    let mut units = vec![0u16; repr.units_len().unwrap()];
+    repr.emit(&mut units).unwrap();
+    let mut bytes = vec![0u8; units.len() * 2];
+    units_to_le_bytes(&units, &mut bytes).unwrap();
+    bytes
+}
+
+/// How the sensor's map reads `nt` now: the DOS path, or `None` (unknown or no map).
+fn translated(sensor: &Sensor<Host>, nt: &str) -> Option<String> {
+    use ringfence_wire::volume_map::Translation;
+    let nt: Vec<u16> = nt.encode_utf16().collect();
+    sensor.with_volume_map(|map| match map?.translate(&nt) {
+        Translation::Dos { head, tail, .. } => Some(String::from_utf16_lossy(&[head, tail].concat())),
+        Translation::Unknown => None,
+    })
+}
+
+#[test]
+fn a_set_volume_map_replaces_the_one_held_and_evaluation_reads_paths_with_it() {
+    let sensor = sensor();
+    let nt = r"\Device\HarddiskVolume5\tools\x.exe";
+    assert_eq!(translated(&sensor, nt), None, "no map yet");
+    assert_eq!(call(&sensor, Code::SetVolumeMap, &volume_map_bytes(false), 0).0, ok(0));
+    assert_eq!(translated(&sensor, nt), None, "volume 5 is unknown to the first map");
+    assert_eq!(translated(&sensor, r"\SystemRoot\a.dll").as_deref(), Some(r"C:\Windows\a.dll"));
+    let second = volume_map_bytes(true);
+    assert_eq!(call(&sensor, Code::SetVolumeMap, &second, 0).0, ok(0));
+    assert_eq!(translated(&sensor, nt).as_deref(), Some(r"D:\tools\x.exe"));
+    assert_eq!(call(&sensor, Code::VolumeMap, &[], 32 << 10), (ok(second.len()), second.clone()));
+    let stats = sensor.stats().volume_map;
+    assert_eq!((stats.sets, stats.refused, stats.entries, stats.bytes as usize), (2, 0, 2, second.len()));
+}
+
+#[test]
+fn a_malformed_volume_map_answers_its_exact_status_and_the_map_held_stays() {
+    use ringfence_wire::ioctl::{STATUS_INVALID_BUFFER_SIZE, STATUS_REVISION_MISMATCH};
+    let sensor = sensor();
+    let good = volume_map_bytes(true);
+    assert_eq!(call(&sensor, Code::SetVolumeMap, &good, 0).0, ok(0));
+    let mut wrong_version = good.clone();
+    wrong_version[4] = 2;
+    let mut unsorted = volume_map_bytes(true);
+    // Volume 5's NT prefix spelled with a 1: it then sorts before volume 3's.
+    let at = unsorted.windows(2).rposition(|w| w == [b'5', 0]).unwrap();
+    unsorted[at] = b'1';
+    let cases: [(&[u8], i32); 5] = [
+        (&good[..good.len() - 1], STATUS_INVALID_PARAMETER),
+        (&good[..good.len() - 2], STATUS_INVALID_PARAMETER),
+        (&wrong_version, STATUS_REVISION_MISMATCH),
+        (&unsorted, STATUS_INVALID_PARAMETER),
+        (&vec![0u8; (32 << 10) + 2], STATUS_INVALID_BUFFER_SIZE),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(call(&sensor, Code::SetVolumeMap, input, 0).0, status(expected), "{} bytes", input.len());
+        assert_eq!(call(&sensor, Code::VolumeMap, &[], 32 << 10).1, good, "the map held stays");
+    }
+    let stats = sensor.stats().volume_map;
+    assert_eq!((stats.sets, stats.refused, stats.entries), (1, 5, 2));
+    assert_eq!(call(&sensor, Code::VolumeMap, &[], good.len() - 1).0, status(STATUS_BUFFER_TOO_SMALL));
+    assert_eq!(call(&sensor, Code::VolumeMap, &[0; 4], good.len()).0, status(STATUS_INVALID_PARAMETER));
+}

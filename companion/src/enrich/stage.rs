@@ -216,6 +216,11 @@ impl Enricher {
         })
     }
 
+    /// The machine's volume map: what the driver is handed, and what paths convert with here.
+    pub fn volumes(&self) -> &VolumeMap {
+        &self.volumes
+    }
+
     pub fn host(&self) -> HostIdentity {
         self.host
     }

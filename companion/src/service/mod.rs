@@ -365,6 +365,8 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
         self.connect.succeeded();
         self.unavailable = None;
         self.counters.connections = self.counters.connections.saturating_add(1);
+        // The volume map first: the content that follows reads kernel paths with it.
+        let volume_map = self.push_volume_map(&mut session);
         let content = self.push_content(&mut session);
         let hello = *session.hello();
         let size = usize::try_from(hello.max_record_bytes)
@@ -375,8 +377,9 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
         let record = ServiceRecord::new(
             "driver_connected",
             format!(
-                "connected to {device} (driver {}){}",
+                "connected to {device} (driver {}){}{}",
                 crate::stats_view::version(hello.driver_version),
+                volume_map.0,
                 content.0
             ),
             json!({
@@ -386,10 +389,27 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
                 "schema_version": hello.schema_version,
                 "queue_bytes": hello.queue_bytes,
                 "content": content.1,
+                "volume_map": volume_map.1,
             }),
         );
         self.link = Some(Link { session });
         self.write_record(&record, now);
+    }
+
+    /// Hands the driver the machine's volume map (at every connection, so a restarted driver
+    /// has it again); returns a clause for the message and what became of it.
+    fn push_volume_map(&mut self, session: &mut Session<C::Device>) -> (String, serde_json::Value) {
+        let Some(map) = self.stream.volume_map() else { return (String::new(), serde_json::Value::Null) };
+        match session.push_volume_map(map) {
+            Ok(()) => (
+                format!("; volume map of {} volume(s) sent", map.len()),
+                json!({ "sent": true, "volumes": map.len() }),
+            ),
+            Err(e) => (
+                format!("; the driver did not take the volume map: {e}"),
+                json!({ "sent": false, "error": e.to_string() }),
+            ),
+        }
     }
 
     /// Pushes the configured content; returns a clause for the message and the verdict.

@@ -230,6 +230,8 @@ pub struct ScriptedDriver {
     pub calls: Vec<Code>,
     /// The TRUST answer; `None` answers as a driver without the request does.
     pub trust: Option<TrustResponse>,
+    /// The volume map SET_VOLUME_MAP set last (validated as the driver does).
+    pub volume_map: Option<Vec<u8>>,
 }
 
 impl ScriptedDriver {
@@ -267,6 +269,7 @@ impl ScriptedDriver {
             waits: 0,
             calls: Vec::new(),
             trust: None,
+            volume_map: None,
         }
     }
 
@@ -312,6 +315,23 @@ impl Device for ScriptedDriver {
             Some(Code::SetEvent) => {
                 self.registered_event = Some(SetEventRequest::parse(input).unwrap().handle);
                 IoctlOutcome { status: STATUS_SUCCESS, information: 0 }
+            }
+            Some(Code::SetVolumeMap) => {
+                let mut units = vec![0u16; input.len() / 2];
+                let checked = ringfence_wire::volume_map::units_from_le_bytes(input, &mut units)
+                    .and_then(|_| ringfence_wire::volume_map::VolumeMap::new_checked(&units).map(|_| ()));
+                match checked {
+                    Ok(()) => {
+                        self.volume_map = Some(input.to_vec());
+                        IoctlOutcome { status: STATUS_SUCCESS, information: 0 }
+                    }
+                    Err(e) => IoctlOutcome { status: e.status(), information: 0 },
+                }
+            }
+            Some(Code::VolumeMap) => {
+                let map = self.volume_map.clone().unwrap_or_default();
+                output[..map.len()].copy_from_slice(&map);
+                IoctlOutcome { status: STATUS_SUCCESS, information: map.len() }
             }
             Some(Code::Trust) => match self.trust {
                 Some(t) => Self::answer(output, |o| t.emit(o).unwrap()),

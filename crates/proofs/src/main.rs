@@ -13,6 +13,7 @@ use ringfence_wire::ioctl::{
     TrustResponse,
 };
 use ringfence_wire::sid::{SidText, last_sub_authority, sid_len};
+use ringfence_wire::volume_map::{MAX_MAP_BYTES, VolumeMap, units_from_le_bytes};
 use ringfence_wire::{Batch, Record, SCHEMA};
 
 fn main() {
@@ -54,6 +55,18 @@ fn main() {
     outcomes += usize::from(sid_len(record_bytes).is_ok());
     outcomes += SidText::parse(record_bytes).map_or(0, |t| t.as_units().len());
     outcomes += usize::from(last_sub_authority(record_bytes).is_ok_and(|rid| rid.is_some()));
+
+    // The volume map: bytes to units, validation, and translation of a path over a validated
+    // map and over units nobody validated.
+    let mut units = [0u16; MAX_MAP_BYTES / 2];
+    let path: Vec<u16> = record_bytes.iter().map(|b| u16::from(*b)).collect();
+    if let Ok(n) = units_from_le_bytes(content_bytes, &mut units) {
+        let units = units.get(..n).unwrap_or_default();
+        if let Ok(map) = VolumeMap::new_checked(units) {
+            outcomes += map.translate(&path).len();
+        }
+        outcomes += VolumeMap::from_validated(units).translate(&path).len();
+    }
 
     let trusted = Content::from_validated(content_bytes);
     if let Ok(record) = Record::new_checked(record_bytes) {

@@ -181,4 +181,34 @@ fn main() {
     write(dir, "ioctl_request", "load-content-rejected", &message(&rejected));
     write(dir, "ioctl_request", "set-event", &message(&SetEventRequest { handle: 0x1F4 }));
     write(dir, "ioctl_request", "stats-response", &message(&stats));
+    volume_map_seeds(dir);
+}
+
+/// `volume_map`: a `u16` split, a machine's map, then a path under one of its volumes.
+fn volume_map_seeds(dir: &Path) {
+    use ringfence_wire::volume_map::{Entry, VolumeMapRepr, units_to_le_bytes};
+    let wide = |s: &str| s.encode_utf16().collect::<Vec<u16>>();
+    let (windows, v3, v5, c, d) = (
+        wide("C:\\Windows"),
+        wide("\\Device\\HarddiskVolume3"),
+        wide("\\Device\\HarddiskVolume5"),
+        wide("C:"),
+        wide("D:"),
+    );
+    let entries = [Entry { nt: &v3, dos: &c }, Entry { nt: &v5, dos: &d }];
+    let repr = VolumeMapRepr { windows_directory: &windows, entries: &entries };
+    let mut units = vec![0u16; repr.units_len().unwrap()];
+    repr.emit(&mut units).unwrap();
+    let mut map = vec![0u8; units.len() * 2];
+    units_to_le_bytes(&units, &mut map).unwrap();
+    for (name, path) in [
+        ("volume", "\\Device\\HarddiskVolume5\\tools\\x.exe"),
+        ("system-root", "\\SystemRoot\\System32\\ntdll.dll"),
+        ("mup", "\\Device\\Mup\\;LanmanRedirector\\server\\share\\x.dll"),
+    ] {
+        let mut seed = u16::try_from(map.len()).unwrap().to_le_bytes().to_vec();
+        seed.extend_from_slice(&map);
+        seed.extend(wide(path).iter().flat_map(|u| u.to_le_bytes()));
+        write(dir, "volume_map", name, &seed);
+    }
 }

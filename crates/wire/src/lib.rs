@@ -6,6 +6,7 @@
 //!   decoded zero-copy after a single validating pass.
 //! - [`ioctl`]: control codes and the versioned request/response layouts.
 //! - [`sid`]: security identifiers as text, formatted from the kernel's bytes.
+//! - [`volume_map`]: the NT → DOS path translation kernel and companion share.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(
@@ -26,6 +27,7 @@ pub mod record;
 pub mod schema;
 pub mod sid;
 pub mod text;
+pub mod volume_map;
 
 pub use batch::{Batch, BatchError};
 pub use record::{DecodeError, DecodeErrorKind, EncodeError, Record};

@@ -497,7 +497,10 @@ mod tests {
         let account = "[[account]]\nsid = \"S-1-5-21-1-2-3-1001\"\ndomain = \"D\"\nname = \"u\"\n";
         let s = Scenario::parse(&format!("{head}{volume}{account}{tail}")).unwrap();
         assert_eq!(s.machine_guid.as_deref(), Some("g"));
-        assert_eq!(s.volumes.pairs().collect::<Vec<_>>(), [(r"\Device\HarddiskVolume3", "C:")]);
+        assert_eq!(
+            s.volumes.pairs().collect::<Vec<_>>(),
+            [(r"\Device\HarddiskVolume3".to_owned(), "C:".to_owned())]
+        );
         assert_eq!(s.accounts, [("S-1-5-21-1-2-3-1001".parse().unwrap(), AccountName::new("D", "u"))]);
         let bad_volume = "[[volume]]\nnt = 'Device'\ndos = 'C:'\n";
         assert_eq!(

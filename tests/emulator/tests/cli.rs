@@ -29,6 +29,11 @@ fn the_demo_command_prints_the_named_chain_as_ecs_json_and_exits_zero() {
         assert!(rules.iter().any(|r| r == rule), "{rule} in {rules:?}");
     }
     assert!(stderr.contains("unloaded cleanly"), "{stderr}");
+    // The scenario's [[volume]] table, taken by the real driver.
+    assert!(
+        stderr.contains("ringfence: volume map sent to the driver: 1 volume(s) and the Windows directory\n"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -11,12 +11,13 @@ use ringfence_wire::SCHEMA;
 use ringfence_wire::ioctl::{
     Code, FILE_DEVICE_RINGFENCE, FILE_READ_ACCESS, FILE_WRITE_ACCESS, HelloRequest, HelloResponse,
     LoadContentResponse, METHOD_BUFFERED, STATUS_ACCESS_DENIED, STATUS_BUFFER_TOO_SMALL,
-    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_HANDLE,
-    STATUS_INVALID_PARAMETER, STATUS_OBJECT_TYPE_MISMATCH, STATUS_REVISION_MISMATCH, STATUS_SUCCESS,
-    SetEventRequest, StatsResponse, TrustResponse, ctl_code,
+    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_BUFFER_SIZE, STATUS_INVALID_DEVICE_REQUEST,
+    STATUS_INVALID_HANDLE, STATUS_INVALID_PARAMETER, STATUS_OBJECT_TYPE_MISMATCH, STATUS_REVISION_MISMATCH,
+    STATUS_SUCCESS, SetEventRequest, StatsResponse, TrustResponse, ctl_code,
 };
 
-const DEFINED: [i32; 9] = [
+const DEFINED: [i32; 10] = [
+    STATUS_INVALID_BUFFER_SIZE,
     STATUS_SUCCESS,
     STATUS_INVALID_DEVICE_REQUEST,
     STATUS_INVALID_PARAMETER,
@@ -43,6 +44,13 @@ fn request(code: u32, max_record: usize) -> (Vec<u8>, usize) {
         }
         Some(Code::Stats) => (Vec::new(), StatsResponse::LEN),
         Some(Code::Trust) => (Vec::new(), TrustResponse::LEN),
+        Some(Code::SetVolumeMap) => {
+            let devices = [('C', r"\Device\HarddiskVolume3".to_owned())];
+            let map =
+                ringfence_companion::enrich::dos_path::VolumeMap::from_dos_devices(devices, r"C:\Windows");
+            (map.expect("a valid map").to_le_bytes(), 0)
+        }
+        Some(Code::VolumeMap) => (Vec::new(), ringfence_wire::volume_map::MAX_MAP_BYTES),
         Some(Code::SetEvent) => {
             let mut b = vec![0; SetEventRequest::LEN];
             SetEventRequest { handle: 0 }.emit(&mut b).expect("fits");
@@ -64,7 +72,7 @@ fn sizes(n: usize, extra: &[usize]) -> Vec<usize> {
 fn every_code_and_size_combination_gets_a_defined_status_and_leaves_the_books_clean() {
     let mut sensor = start();
     let unknown = [
-        ctl_code(FILE_DEVICE_RINGFENCE, 0x805, METHOD_BUFFERED, FILE_READ_ACCESS),
+        ctl_code(FILE_DEVICE_RINGFENCE, 0x807, METHOD_BUFFERED, FILE_READ_ACCESS),
         ctl_code(FILE_DEVICE_RINGFENCE, 0x800, 3, FILE_READ_ACCESS),
         ctl_code(0x22, 0x800, METHOD_BUFFERED, FILE_READ_ACCESS | FILE_WRITE_ACCESS),
         0,

@@ -15,6 +15,8 @@
 //! | `LOAD_CONTENT` | 0x802 | read+write | the content file's bytes      | [`LoadContentResponse`] (48 B)  |
 //! | `STATS`        | 0x803 | read       | nothing (0 B)                 | [`StatsResponse`]               |
 //! | `SET_EVENT`    | 0x804 | read+write | [`SetEventRequest`] (16 B)    | nothing (0 B)                   |
+//! | `SET_VOLUME_MAP` | 0x805 | read+write | a [volume map](crate::volume_map) (≤ 32 KiB) | nothing (0 B)      |
+//! | `VOLUME_MAP`   | 0x806 | read       | nothing (0 B)                 | the volume map held (0 B: none) |
 //! | `TRUST`        | 0x808 | read       | nothing (0 B)                 | [`TrustResponse`] (256 B)       |
 //!
 //! Statuses, per code (`Information` is the number of output bytes written):
@@ -33,6 +35,13 @@
 //! | `STATS`        | [`STATUS_SUCCESS`]              | `Information` = [`StatsResponse::LEN`]                      |
 //! | `TRUST`        | [`STATUS_SUCCESS`]              | `Information` = [`TrustResponse::LEN`]                      |
 //! | `SET_EVENT`    | [`STATUS_SUCCESS`]              | the event is registered (handle 0: unregistered)            |
+//! | `SET_VOLUME_MAP` | [`STATUS_SUCCESS`]            | the map is validated and replaces the one held               |
+//! | `SET_VOLUME_MAP` | [`STATUS_INVALID_PARAMETER`]  | the map is malformed (see [`VolumeMapError`](crate::volume_map::VolumeMapError)); the map held stays |
+//! | `SET_VOLUME_MAP` | [`STATUS_REVISION_MISMATCH`]  | the map's format version is not this build's; the map held stays |
+//! | `SET_VOLUME_MAP` | [`STATUS_INVALID_BUFFER_SIZE`] | the map is more than [`MAX_MAP_BYTES`](crate::volume_map::MAX_MAP_BYTES); nothing is allocated |
+//! | `SET_VOLUME_MAP` | [`STATUS_INSUFFICIENT_RESOURCES`] | no pool for a copy of the map; the map held stays       |
+//! | `VOLUME_MAP`   | [`STATUS_SUCCESS`]              | `Information` = the map's bytes (0: none set)               |
+//! | `VOLUME_MAP`   | [`STATUS_BUFFER_TOO_SMALL`]     | the output is shorter than the map held; a buffer of [`MAX_MAP_BYTES`](crate::volume_map::MAX_MAP_BYTES) always fits |
 //! | `SET_EVENT`    | [`STATUS_INVALID_HANDLE`], [`STATUS_OBJECT_TYPE_MISMATCH`], [`STATUS_ACCESS_DENIED`] | `ObReferenceObjectByHandle` refused the handle (user-mode access, `EVENT_MODIFY_STATE`); the previous registration stays |
 //!
 //! With an error status (`NT_ERROR`) the I/O manager copies no
@@ -70,7 +79,9 @@ mod trust;
 pub use content::{LoadContentResponse, load_content_response};
 pub use event::{EmptyRequest, SetEventRequest, set_event_request};
 pub use hello::{Capabilities, HelloRequest, HelloResponse, driver_version, hello_request, hello_response};
-pub use stats::{KIND_COUNT, KindCounters, Notes, StatsResponse, TableCounters, stats_response};
+pub use stats::{
+    KIND_COUNT, KindCounters, Notes, StatsResponse, TableCounters, VolumeMapCounters, stats_response,
+};
 pub use trust::{MAX_KEY_IDS, TrustResponse, trust_response};
 
 use crate::bytes;
@@ -144,13 +155,30 @@ pub enum Code {
         METHOD_BUFFERED,
         FILE_READ_ACCESS | FILE_WRITE_ACCESS,
     ),
+    /// Input: a volume map, validated whole before it replaces the one held.
+    SetVolumeMap = ctl_code(
+        FILE_DEVICE_RINGFENCE,
+        FUNCTION_BASE | 5,
+        METHOD_BUFFERED,
+        FILE_READ_ACCESS | FILE_WRITE_ACCESS,
+    ),
+    /// Output: the volume map held, byte for byte as it was set.
+    VolumeMap = ctl_code(FILE_DEVICE_RINGFENCE, FUNCTION_BASE | 6, METHOD_BUFFERED, FILE_READ_ACCESS),
     /// The content-trust codes start at function 0x808.
     Trust = ctl_code(FILE_DEVICE_RINGFENCE, FUNCTION_BASE | 8, METHOD_BUFFERED, FILE_READ_ACCESS),
 }
 
 impl Code {
-    pub const ALL: [Code; 6] =
-        [Code::Hello, Code::Read, Code::LoadContent, Code::Stats, Code::SetEvent, Code::Trust];
+    pub const ALL: [Code; 8] = [
+        Code::Hello,
+        Code::Read,
+        Code::LoadContent,
+        Code::Stats,
+        Code::SetEvent,
+        Code::SetVolumeMap,
+        Code::VolumeMap,
+        Code::Trust,
+    ];
 
     /// The code `value` stands for, or `None` for any other value.
     pub const fn from_u32(value: u32) -> Option<Self> {
@@ -160,6 +188,8 @@ impl Code {
             v if v == Code::LoadContent as u32 => Some(Code::LoadContent),
             v if v == Code::Stats as u32 => Some(Code::Stats),
             v if v == Code::SetEvent as u32 => Some(Code::SetEvent),
+            v if v == Code::SetVolumeMap as u32 => Some(Code::SetVolumeMap),
+            v if v == Code::VolumeMap as u32 => Some(Code::VolumeMap),
             v if v == Code::Trust as u32 => Some(Code::Trust),
             _ => None,
         }
@@ -192,6 +222,8 @@ impl Code {
             Code::LoadContent => "LOAD_CONTENT",
             Code::Stats => "STATS",
             Code::SetEvent => "SET_EVENT",
+            Code::SetVolumeMap => "SET_VOLUME_MAP",
+            Code::VolumeMap => "VOLUME_MAP",
             Code::Trust => "TRUST",
         }
     }
@@ -207,6 +239,7 @@ pub const STATUS_BUFFER_TOO_SMALL: i32 = 0xC000_0023_u32 as i32;
 pub const STATUS_OBJECT_TYPE_MISMATCH: i32 = 0xC000_0024_u32 as i32;
 pub const STATUS_REVISION_MISMATCH: i32 = 0xC000_0059_u32 as i32;
 pub const STATUS_INSUFFICIENT_RESOURCES: i32 = 0xC000_009A_u32 as i32;
+pub const STATUS_INVALID_BUFFER_SIZE: i32 = 0xC000_0206_u32 as i32;
 
 /// `NT_SUCCESS`: success and informational statuses.
 pub const fn nt_success(status: i32) -> bool {

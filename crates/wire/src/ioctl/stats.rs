@@ -2,7 +2,8 @@
 //! order: how many were seen, filtered out by content, queued and dropped
 //! for lack of queue space. Nothing is dropped silently, so every kind balances.
 //! Then the process table's size and what it could not do (evictions, truncated
-//! strings, misses and failed fills).
+//! strings, misses and failed fills), then the volume map's (maps set and
+//! refused, the one held).
 
 use super::{
     IoctlError, Message, PROCESS_TABLE_BYTES_MAX, PROCESS_TABLE_BYTES_MIN, QUEUE_BYTES_MAX, QUEUE_BYTES_MIN,
@@ -49,10 +50,18 @@ pub mod stats_response {
     pub const KIND_QUEUED: usize = 16;
     pub const KIND_DROPPED: usize = 24;
     pub const KIND_LEN: usize = 32;
-    pub const LEN: usize = KINDS.saturating_add(super::KIND_COUNT.saturating_mul(KIND_LEN));
+    /// After the kinds, the volume map block: `u64` maps set (each replaced the one held),
+    /// `u64` maps refused, `u32` entries of the map held, `u32` its bytes (0: none held).
+    pub const VOLUME_MAP: usize = KINDS.saturating_add(super::KIND_COUNT.saturating_mul(KIND_LEN));
+    pub const VOLUME_MAP_SETS: usize = VOLUME_MAP;
+    pub const VOLUME_MAP_REFUSED: usize = VOLUME_MAP.saturating_add(8);
+    pub const VOLUME_MAP_ENTRIES: usize = VOLUME_MAP.saturating_add(16);
+    pub const VOLUME_MAP_BYTES: usize = VOLUME_MAP.saturating_add(20);
+    pub const LEN: usize = VOLUME_MAP.saturating_add(24);
     /// The layout version; it changes whenever the layout changes (version 2
-    /// added the process table block), including when the schema adds a kind.
-    pub const LAYOUT_VERSION: u32 = 2;
+    /// added the process table block, version 3 the volume map block), including
+    /// when the schema adds a kind.
+    pub const LAYOUT_VERSION: u32 = 3;
 }
 
 /// The four counters of one event kind.
@@ -147,6 +156,19 @@ pub struct TableCounters {
     pub failures: u64,
 }
 
+/// The volume map the driver holds (`SET_VOLUME_MAP`) and what became of the maps offered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct VolumeMapCounters {
+    /// Maps accepted, each replacing the one held.
+    pub sets: u64,
+    /// Maps refused (malformed, too large, no pool); the one held stayed.
+    pub refused: u64,
+    /// Entries of the map held.
+    pub entries: u32,
+    /// Bytes of the map held; 0 when none is held.
+    pub bytes: u32,
+}
+
 /// A snapshot of the driver's counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct StatsResponse {
@@ -162,6 +184,7 @@ pub struct StatsResponse {
     pub records_delivered: u64,
     pub notes: Notes,
     pub process_table: TableCounters,
+    pub volume_map: VolumeMapCounters,
 }
 
 impl StatsResponse {
@@ -227,6 +250,7 @@ impl StatsResponse {
             records_delivered: u64_field(buf, at::RECORDS_DELIVERED),
             notes,
             process_table,
+            volume_map: parse_volume_map(buf)?,
         })
     }
 
@@ -259,6 +283,10 @@ impl StatsResponse {
             put_u64(out, base.saturating_add(at::KIND_DROPPED), counters.dropped);
             base = base.saturating_add(at::KIND_LEN);
         }
+        put_u64(out, at::VOLUME_MAP_SETS, self.volume_map.sets);
+        put_u64(out, at::VOLUME_MAP_REFUSED, self.volume_map.refused);
+        put_u32(out, at::VOLUME_MAP_ENTRIES, self.volume_map.entries);
+        put_u32(out, at::VOLUME_MAP_BYTES, self.volume_map.bytes);
         Ok(Self::LEN)
     }
 }
@@ -293,6 +321,26 @@ fn parse_table(buf: &[u8]) -> Result<TableCounters, IoctlError> {
         truncations: u64_field(buf, at::TABLE_TRUNCATIONS),
         misses: u64_field(buf, at::TABLE_MISSES),
         failures: u64_field(buf, at::TABLE_FAILURES),
+    })
+}
+
+/// The volume map block: a map held within the format's limits, no entries without one.
+fn parse_volume_map(buf: &[u8]) -> Result<VolumeMapCounters, IoctlError> {
+    use crate::volume_map::{MAX_ENTRIES, MAX_MAP_BYTES};
+    use stats_response as at;
+    let bytes = u32_field(buf, at::VOLUME_MAP_BYTES);
+    if usize::try_from(bytes).map_or(true, |b| b > MAX_MAP_BYTES) {
+        return Err(IoctlError::Value { offset: at::VOLUME_MAP_BYTES });
+    }
+    let entries = u32_field(buf, at::VOLUME_MAP_ENTRIES);
+    if usize::try_from(entries).map_or(true, |e| e > MAX_ENTRIES) || (bytes == 0 && entries != 0) {
+        return Err(IoctlError::Value { offset: at::VOLUME_MAP_ENTRIES });
+    }
+    Ok(VolumeMapCounters {
+        sets: u64_field(buf, at::VOLUME_MAP_SETS),
+        refused: u64_field(buf, at::VOLUME_MAP_REFUSED),
+        entries,
+        bytes,
     })
 }
 

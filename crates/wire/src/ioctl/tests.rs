@@ -53,6 +53,7 @@ fn stats() -> StatsResponse {
             misses: 40,
             failures: 1,
         },
+        volume_map: VolumeMapCounters { sets: 3, refused: 1, entries: 2, bytes: 112 },
         ..StatsResponse::default()
     };
     for (i, counters) in stats.kinds.iter_mut().enumerate() {
@@ -115,6 +116,9 @@ fn every_code_is_buffered_vendor_defined_and_requires_access() {
     assert_eq!(Code::LoadContent.access(), rw);
     assert_eq!(Code::SetEvent.access(), rw);
     assert_eq!(Code::Trust.access(), FILE_READ_ACCESS);
+    assert_eq!(Code::SetVolumeMap.access(), rw);
+    assert_eq!(Code::VolumeMap.access(), FILE_READ_ACCESS);
+    assert_eq!((Code::SetVolumeMap.function(), Code::VolumeMap.function()), (0x805, 0x806));
 }
 
 #[test]
@@ -170,7 +174,7 @@ fn layouts_have_the_documented_sizes() {
     assert_eq!(LoadContentResponse::LEN, 48);
     assert_eq!(SetEventRequest::LEN, 16);
     assert_eq!(KIND_COUNT, EventKind::ALL.len());
-    assert_eq!(StatsResponse::LEN, 112 + 32 * EventKind::ALL.len());
+    assert_eq!(StatsResponse::LEN, 112 + 32 * EventKind::ALL.len() + 24);
 }
 
 #[test]
@@ -182,14 +186,14 @@ fn a_size_field_that_disagrees_with_the_length_is_rejected() {
 
 #[test]
 fn another_layout_version_is_a_revision_mismatch_whatever_its_size() {
-    // A version-1 STATS (56 bytes shorter, no process table block) and a
-    // hypothetical version 3 (longer): both told "revision mismatch", not "length".
-    for (version, len) in [(1u32, StatsResponse::LEN - 56), (3, StatsResponse::LEN + 32)] {
+    // A version-2 STATS (24 bytes shorter, no volume map block) and a
+    // hypothetical version 4 (longer): both told "revision mismatch", not "length".
+    for (version, len) in [(2u32, StatsResponse::LEN - 24), (4, StatsResponse::LEN + 32)] {
         let mut buf = bytes_of(&stats());
         set_u32(&mut buf, header::VERSION, version);
         buf.resize(len, 0);
         let error = StatsResponse::parse(&buf).unwrap_err();
-        assert_eq!(error, IoctlError::Version { found: version, expected: 2 });
+        assert_eq!(error, IoctlError::Version { found: version, expected: 3 });
         assert_eq!(error.status(), STATUS_REVISION_MISMATCH);
     }
 }
@@ -279,12 +283,20 @@ fn stats_values_out_of_range_are_rejected() {
         (st::QUEUE_CAPACITY_BYTES, QUEUE_BYTES_MAX + 1),
         (st::QUEUE_HIGH_WATER_BYTES, QUEUE_BYTES_MIN + 1),
         (st::QUEUE_USED_BYTES, 8193),
+        (st::VOLUME_MAP_BYTES, 32 * 1024 + 1),
+        (st::VOLUME_MAP_ENTRIES, 65),
     ];
     for (offset, value) in cases {
         let mut buf = bytes_of(&stats());
         set_u32(&mut buf, offset, value);
         assert_eq!(StatsResponse::parse(&buf), Err(IoctlError::Value { offset }), "{offset}={value:#x}");
     }
+    let mut no_map_but_entries = bytes_of(&stats());
+    set_u32(&mut no_map_but_entries, st::VOLUME_MAP_BYTES, 0);
+    assert_eq!(
+        StatsResponse::parse(&no_map_but_entries),
+        Err(IoctlError::Value { offset: st::VOLUME_MAP_ENTRIES })
+    );
 }
 
 #[test]
