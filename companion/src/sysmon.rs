@@ -57,6 +57,7 @@ impl EnrichedEvent {
             EnrichedEvent::ProcessStart(e) => &mut e.rule_name,
             EnrichedEvent::ProcessExit(e) => &mut e.rule_name,
             EnrichedEvent::ImageLoad(e) => &mut e.rule_name,
+            EnrichedEvent::DriverLoad(e) => &mut e.rule_name,
         }
     }
 }
