@@ -37,7 +37,7 @@ tasks:
   wdk-check       type-check and lint the `wdk` backend against bindings wdk-sys
                   generates from mingw-w64's DDK headers (says what that proves)
   ci              test + fmt --check + clippy -D warnings + loom + wdk-check +
-                  miri + fuzz 30 s each
+                  miri + fuzz 10 s each
 ";
 
 fn main() -> ExitCode {
@@ -319,5 +319,5 @@ fn ci() -> Result<(), Failure> {
     loom()?;
     wdk_check::run()?;
     miri()?;
-    fuzz::run(&["--secs".into(), "20".into()])
+    fuzz::run(&["--secs".into(), "10".into()])
 }
