@@ -10,8 +10,8 @@
 //! - [`sysmon`]: enriched events in Sysmon's shape (EventID 1, 5, 6, 7 and their EventData).
 //! - [`enriched`]: what enrichment added, as ECS fields, Sysmon's events and table words.
 //! - [`enrich`]: DOS paths, accounts, file identity (hashes, PE version), caches and workers.
-//! - [`windows`] (Windows only): the one layer over the Win32 and NT APIs, and the
-//!   companion's only `unsafe`.
+//! - [`windows`] (Windows only): the one layer over the Win32 and NT APIs, the only
+//!   module allowed `unsafe_code`.
 // `deny`, not `forbid`: the Windows layer (`windows/`) is the one allowed exception.
 #![deny(unsafe_code)]
 

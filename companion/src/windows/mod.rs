@@ -3,8 +3,8 @@
 //! Linux, never run there). It is the companion's one exception to "no
 //! `unsafe` outside `driver/kernel/`": every unsafe operation stands alone with
 //! a `// SAFETY:` line, each function takes raw handles and buffers once and
-//! hands safe values to the portable code, which forbids `unsafe` (a test
-//! checks that no file outside this folder uses it).
+//! hands safe values to the portable code. The crate root denies `unsafe_code`;
+//! this module alone allows it, and `tests/unsafe_layer.rs` keeps it the only one.
 //!
 //! - [`device`]: `\\.\Ringfence` through `NtDeviceIoControlFile`, keeping the driver's NTSTATUS.
 //! - [`sources`]: the enrichment sources: DOS device map, `LookupAccountSid`, MachineGuid.
