@@ -39,33 +39,8 @@ fn load<'b>(pattern: Text<'_>, fold_case: bool, buf: &'b mut [u16; MAX_PATTERN_U
     Some(out)
 }
 
-/// Compares `value[at..at + p.len()]` with the loaded pattern `p`: whether
-/// it is equal, and how many units were compared (one past the first
-/// difference, or the whole pattern).
-#[inline]
-fn equal_at(value: Text<'_>, at: usize, p: &[u16], fold_case: bool) -> (bool, usize) {
-    if let Some(v) = value.as_wide() {
-        let Some(window) = at.checked_add(p.len()).and_then(|end| v.get(at..end)) else {
-            return (false, 0);
-        };
-        return match window.iter().zip(p).position(|(&a, &b)| !same(a, b, fold_case)) {
-            Some(k) => (false, k.wrapping_add(1)),
-            None => (true, p.len()),
-        };
-    }
-    if at.checked_add(p.len()).is_none_or(|end| end > value.len()) {
-        return (false, 0);
-    }
-    let differs =
-        |(k, &b): (usize, &u16)| value.unit(at.wrapping_add(k)).is_none_or(|a| !same(a, b, fold_case));
-    match p.iter().enumerate().position(differs) {
-        Some(k) => (false, k.wrapping_add(1)),
-        None => (true, p.len()),
-    }
-}
-
-/// Whether `value[at..]` starts with `pattern`, unit by unit: the path for
-/// patterns too long to load, which only unvalidated content can have. It
+/// Whether `value[at..]` starts with `pattern`, unit by unit: the path for a
+/// value given as bytes (a decoded record). It
 /// compares at most `value.len() - at` units.
 fn equal_at_slow(value: Text<'_>, at: usize, pattern: Text<'_>, fold_case: bool, meter: &mut Meter) -> bool {
     if at.checked_add(pattern.len()).is_none_or(|end| end > value.len()) {
@@ -84,14 +59,31 @@ fn equal_at_slow(value: Text<'_>, at: usize, pattern: Text<'_>, fold_case: bool,
 }
 
 fn compare_at(value: Text<'_>, at: usize, pattern: Text<'_>, fold_case: bool, meter: &mut Meter) -> bool {
-    let mut buf = [0u16; MAX_PATTERN_UNITS];
-    match load(pattern, fold_case, &mut buf) {
-        Some(p) => {
-            let (equal, compared) = equal_at(value, at, p, fold_case);
-            meter.charge_usize(compared);
-            equal
-        }
-        None => equal_at_slow(value, at, pattern, fold_case, meter),
+    // Pattern strings are byte views into the content: compared where they lie,
+    // two bytes per unit, with no copy (this runs for every candidate rule).
+    let (equal, compared) = match (value.as_wide(), pattern.as_le_bytes()) {
+        (Some(v), Some(p)) => equal_wide_le(v, at, p, fold_case),
+        _ => return equal_at_slow(value, at, pattern, fold_case, meter),
+    };
+    meter.charge_usize(compared);
+    equal
+}
+
+/// Compares `v[at..at + units]` with the UTF-16LE pattern `p`: whether it is
+/// equal, and how many units were compared (one past the first difference, or
+/// the whole pattern).
+#[inline]
+fn equal_wide_le(v: &[u16], at: usize, p: &[u8], fold_case: bool) -> (bool, usize) {
+    let units = p.len() / 2;
+    let Some(window) = at.checked_add(units).and_then(|end| v.get(at..end)) else {
+        return (false, 0);
+    };
+    let pairs = p
+        .chunks_exact(2)
+        .map(|pair| pair.first().zip(pair.get(1)).map_or(0, |(&lo, &hi)| u16::from_le_bytes([lo, hi])));
+    match window.iter().zip(pairs).position(|(&a, b)| !same(a, b, fold_case)) {
+        Some(k) => (false, k.wrapping_add(1)),
+        None => (true, units),
     }
 }
 
