@@ -38,11 +38,14 @@ const ASCII: u32 = 128;
 use crate::meter::Meter;
 use ringfence_wire::Text;
 
-/// Bitsets over the content's patterns, in the caller's scratch memory.
+/// Bitsets over the content's patterns, and the candidate rules, in the
+/// caller's scratch memory.
 pub(crate) struct Hits<'s> {
     words: &'s mut [u64],
     /// Words per bitset.
     stride: usize,
+    /// One bit per rule: the rules to evaluate.
+    pub(crate) candidates: &'s mut [u64],
 }
 
 /// Which bitset.
@@ -55,12 +58,29 @@ pub(crate) enum Hit {
 }
 
 impl<'s> Hits<'s> {
-    /// Cleared bitsets for `patterns` patterns; `None` when `scratch` is too small.
-    pub(crate) fn new(scratch: &'s mut [u64], patterns: usize) -> Option<Self> {
+    /// Cleared bitsets for `patterns` patterns and `rules` rules; `None` when `scratch` is too small.
+    pub(crate) fn new(scratch: &'s mut [u64], patterns: usize, rules: usize) -> Option<Self> {
         let stride = patterns.div_ceil(64);
-        let words = scratch.get_mut(..stride.checked_mul(4)?)?;
+        let (words, rest) = scratch.split_at_mut_checked(stride.checked_mul(4)?)?;
+        let candidates = rest.get_mut(..rules.div_ceil(64))?;
         words.fill(0);
-        Some(Hits { words, stride })
+        candidates.fill(0);
+        Some(Hits { words, stride, candidates })
+    }
+
+    /// Word `word` of bitset `hit` (0 outside).
+    #[inline(always)]
+    pub(crate) fn word(&self, hit: Hit, word: usize) -> u64 {
+        let slot = (hit as usize).saturating_mul(self.stride).saturating_add(word);
+        self.words.get(slot).copied().unwrap_or(0)
+    }
+
+    /// Marks rule `index` as a candidate.
+    #[inline(always)]
+    pub(crate) fn candidate(&mut self, index: usize) {
+        if let Some(w) = self.candidates.get_mut(index / 64) {
+            *w |= 1u64 << (index % 64);
+        }
     }
 
     #[inline(always)]

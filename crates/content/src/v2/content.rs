@@ -205,6 +205,20 @@ impl<'a> Content<'a> {
         Some((word(e, pattern::STATE), word(e, pattern::LEN_UNITS)))
     }
 
+    /// (first_ref, ref_count) of pattern `global`: where its gated rules are listed in `refs`.
+    #[inline(always)]
+    pub(crate) fn pattern_refs(&self, global: usize) -> Option<(u32, u32)> {
+        let e = self.entry(section::PATTERNS, global)?;
+        Some((u32_at(e, pattern::FIRST_REF)?, u32_at(e, pattern::REF_COUNT)?))
+    }
+
+    /// Entry `index` of a table of u16 rule indexes (`refs` or `always`).
+    #[inline(always)]
+    pub(crate) fn rule_index(&self, id: u16, index: usize) -> Option<usize> {
+        let e = self.entry(id, index)?;
+        u16_at(e, 0).map(usize::from)
+    }
+
     pub(crate) fn glob(&self, index: usize) -> Option<GlobEntry> {
         let e = self.entry(section::GLOBS, index)?;
         Some(GlobEntry {
@@ -303,9 +317,10 @@ impl<'a> Content<'a> {
     }
 
     /// u64 words of scratch memory one evaluation needs: four bitsets over the
-    /// patterns (contained, prefix, suffix, whole text).
+    /// patterns (contained, prefix, suffix, whole text) and one over the rules
+    /// (the candidates).
     pub fn scratch_words(&self) -> usize {
-        self.pattern_count().div_ceil(64).saturating_mul(4)
+        self.pattern_count().div_ceil(64).saturating_mul(4).saturating_add(self.rule_count().div_ceil(64))
     }
 }
 
