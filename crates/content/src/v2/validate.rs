@@ -11,7 +11,7 @@ use super::expr::{Stack, Truth};
 use super::format::{
     self, MAX_CLASSES, MAX_CODE_PER_RULE, MAX_GLOB_TOKENS, MAX_META_UNITS, MAX_NAME_UNITS, MAX_PATTERN_UNITS,
     MAX_PREDICATES_PER_RULE, MAX_STACK, NONE, Operator, Role, code, header, pattern, predicate, scanner,
-    section, value,
+    section, state, value,
 };
 use crate::checksum::content_checksum;
 use ringfence_wire::bytes::{u16_at, u32_at};
@@ -353,91 +353,96 @@ impl Validator<'_, '_> {
         // state, and where its states' children begin.
         let mut next = 1u32;
         let (mut depth, mut level_start, mut children) = (0u32, 0u32, 1u32);
-        for local in 0..s.state_count {
-            let at = self.offset(section::STATES, ix(s.first_state.saturating_add(local)), 0);
-            let Some(st) = self.c.state(s, local) else { break };
-            if ix(st.depth) > MAX_PATTERN_UNITS {
-                let (found, max) = (st.depth.into(), MAX_PATTERN_UNITS as u64);
-                return err(at, ErrorKind::LimitExceeded { limit: Limit::PatternUnits, found, max });
+        let gotos_len = small(self.c.count(section::GOTOS));
+        let goto_table = self.c.table(section::GOTOS);
+        let first = ix(s.first_state).saturating_mul(state::LEN);
+        let span = ix(s.state_count).saturating_mul(state::LEN);
+        let states = self.c.table(section::STATES).get(first..first.saturating_add(span)).unwrap_or(&[]);
+        let state_at = |local: u32| self.offset(section::STATES, ix(s.first_state.saturating_add(local)), 0);
+        let goto_at = |global: u32| self.offset(section::GOTOS, ix(global), 0);
+        for (local, e) in (0u32..).zip(states.chunks_exact(state::LEN)) {
+            let field = |at: usize| u32_at(e, at).unwrap_or(0);
+            let st_depth = field(state::DEPTH);
+            let (fail, dict, output) = (field(state::FAIL), field(state::DICT), field(state::OUTPUT));
+            let (first_goto, goto_count) = (field(state::FIRST_GOTO), field(state::GOTO_COUNT));
+            if ix(st_depth) > MAX_PATTERN_UNITS {
+                let (found, max) = (st_depth.into(), MAX_PATTERN_UNITS as u64);
+                return err(
+                    state_at(local),
+                    ErrorKind::LimitExceeded { limit: Limit::PatternUnits, found, max },
+                );
             }
-            if local != 0 && st.depth == 0 {
-                return err(at, ErrorKind::BadRoot { scanner: sc });
+            if local != 0 && st_depth == 0 {
+                return err(state_at(local), ErrorKind::BadRoot { scanner: sc });
             }
-            if st.depth != depth {
+            if st_depth != depth {
                 // A new level: one deeper, exactly where the previous level's children begin.
-                if Some(st.depth) != depth.checked_add(1) || local != children {
-                    return err(at, ErrorKind::BadDepth { scanner: sc, state: local, depth: st.depth });
+                if Some(st_depth) != depth.checked_add(1) || local != children {
+                    let e = ErrorKind::BadDepth { scanner: sc, state: local, depth: st_depth };
+                    return err(state_at(local), e);
                 }
-                (depth, level_start, children) = (st.depth, local, next);
+                (depth, level_start, children) = (st_depth, local, next);
             }
-            if st.first_goto != gotos || st.goto_count > s.class_count {
+            let end = u64::from(gotos).saturating_add(goto_count.into());
+            if first_goto != gotos || goto_count > s.class_count || end > u64::from(gotos_len) {
                 let e = ErrorKind::RangeOutOfBounds {
                     table: Table::States,
                     entry: local,
                     target: Table::Gotos,
-                    first: st.first_goto,
-                    count: st.goto_count,
-                    len: gotos,
+                    first: first_goto,
+                    count: goto_count,
+                    len: if first_goto != gotos || goto_count > s.class_count { gotos } else { gotos_len },
                 };
-                return err(at, e);
+                return err(state_at(local), e);
             }
-            self.range(
-                Table::States,
-                section::STATES,
-                ix(s.first_state.saturating_add(local)),
-                format::state::FIRST_GOTO,
-                section::GOTOS,
-                st.first_goto,
-                st.goto_count,
-            )?;
-            gotos = gotos.saturating_add(st.goto_count);
+            gotos = gotos.saturating_add(goto_count);
             if local != 0 {
                 // Strictly shallower: below the first state of this depth.
-                for (target, is_dict) in [(st.fail, false), (st.dict, true)] {
+                for (target, is_dict) in [(fail, false), (dict, true)] {
                     if is_dict && target == NONE {
                         continue;
                     }
                     if target >= s.state_count {
-                        return err(at, ErrorKind::StateOutOfRange { scanner: sc, state: local, target });
+                        let e = ErrorKind::StateOutOfRange { scanner: sc, state: local, target };
+                        return err(state_at(local), e);
                     }
                     if target >= level_start {
-                        return err(at, ErrorKind::LinkNotShallower { scanner: sc, state: local, target });
+                        let e = ErrorKind::LinkNotShallower { scanner: sc, state: local, target };
+                        return err(state_at(local), e);
                     }
                     if is_dict && self.c.state(s, target).is_none_or(|t| t.output == NONE) {
-                        return err(
-                            at,
-                            ErrorKind::DictionaryWithoutOutput { scanner: sc, state: local, target },
-                        );
+                        let e = ErrorKind::DictionaryWithoutOutput { scanner: sc, state: local, target };
+                        return err(state_at(local), e);
                     }
                 }
             }
-            if st.output != NONE {
-                match self.c.pattern(s, st.output) {
+            if output != NONE {
+                match self.c.pattern(s, output) {
                     Some((state, _)) if state == local => {}
                     Some(_) => {
                         let e =
-                            ErrorKind::PatternStateMismatch { scanner: sc, pattern: st.output, state: local };
-                        return err(at, e);
+                            ErrorKind::PatternStateMismatch { scanner: sc, pattern: output, state: local };
+                        return err(state_at(local), e);
                     }
                     None => {
-                        let e =
-                            ErrorKind::PatternOutOfRange { scanner: sc, state: local, pattern: st.output };
-                        return err(at, e);
+                        let e = ErrorKind::PatternOutOfRange { scanner: sc, state: local, pattern: output };
+                        return err(state_at(local), e);
                     }
                 }
             }
-            let row = self.c.table(section::GOTOS);
+            let row_start = ix(first_goto).saturating_mul(format::goto::LEN);
+            let row_len = ix(goto_count).saturating_mul(format::goto::LEN);
+            let row = goto_table.get(row_start..row_start.saturating_add(row_len)).unwrap_or(&[]);
             let mut previous: Option<u16> = None;
-            for g in 0..st.goto_count {
-                let global = st.first_goto.saturating_add(g);
-                let gat = self.offset(section::GOTOS, ix(global), 0);
-                let Some((class, target)) = self.c.goto(global) else { break };
-                if u16_at(
-                    row,
-                    ix(global).saturating_mul(format::goto::LEN).saturating_add(format::goto::RESERVED),
-                ) != Some(0)
-                {
-                    return err(gat.saturating_add(format::goto::RESERVED), ErrorKind::NonZeroReserved);
+            for (g, entry) in (0u32..).zip(row.chunks_exact(format::goto::LEN)) {
+                let global = first_goto.saturating_add(g);
+                let class = u16_at(entry, format::goto::CLASS).unwrap_or(0);
+                let target = u32_at(entry, format::goto::TARGET).unwrap_or(0);
+                if u16_at(entry, format::goto::RESERVED) != Some(0) {
+                    return err(
+                        goto_at(global).saturating_add(format::goto::RESERVED),
+                        ErrorKind::NonZeroReserved,
+                    );
                 }
                 let in_order =
                     if local == 0 { u32::from(class) == g } else { previous.is_none_or(|p| class > p) };
@@ -447,12 +452,12 @@ impl Validator<'_, '_> {
                     } else {
                         ErrorKind::GotosUnsorted { scanner: sc, state: local }
                     };
-                    return err(gat, kind);
+                    return err(goto_at(global), kind);
                 }
                 previous = Some(class);
                 if u32::from(class) >= s.class_count {
                     return err(
-                        gat,
+                        goto_at(global),
                         ErrorKind::ClassOutOfRange { scanner: sc, class: class.into(), count: s.class_count },
                     );
                 }
@@ -460,10 +465,12 @@ impl Validator<'_, '_> {
                     continue;
                 }
                 if target >= s.state_count {
-                    return err(gat, ErrorKind::StateOutOfRange { scanner: sc, state: local, target });
+                    let e = ErrorKind::StateOutOfRange { scanner: sc, state: local, target };
+                    return err(goto_at(global), e);
                 }
                 if target != next {
-                    return err(gat, ErrorKind::GotoNotBreadthFirst { scanner: sc, state: local, target });
+                    let e = ErrorKind::GotoNotBreadthFirst { scanner: sc, state: local, target };
+                    return err(goto_at(global), e);
                 }
                 next = next.saturating_add(1);
             }
