@@ -50,7 +50,6 @@ pub(crate) struct StateEntry {
     pub(crate) fail: u32,
     pub(crate) dict: u32,
     pub(crate) output: u32,
-    pub(crate) first_goto: u32,
     pub(crate) goto_count: u32,
 }
 
@@ -177,16 +176,8 @@ impl<'a> Content<'a> {
             fail: word(e, state::FAIL),
             dict: word(e, state::DICT),
             output: word(e, state::OUTPUT),
-            first_goto: word(e, state::FIRST_GOTO),
             goto_count: word(e, state::GOTO_COUNT),
         })
-    }
-
-    /// (class, target) of goto entry `index` (global).
-    #[inline(always)]
-    pub(crate) fn goto(&self, index: u32) -> Option<(u16, u32)> {
-        let e = self.entry(section::GOTOS, ix(index))?;
-        Some((u16_at(e, format::goto::CLASS)?, u32_at(e, format::goto::TARGET)?))
     }
 
     /// (unit, class) of class entry `index` (global).
