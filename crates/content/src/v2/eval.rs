@@ -1,6 +1,9 @@
 //! The interpreter: scan every field the event's kind has an automaton for,
-//! then run each rule's expression code over its predicates in Kleene's
-//! three-valued logic. No allocation: the pattern bitsets live in the caller's
+//! collect the candidate rules (those listed by a pattern found, or by any
+//! pattern of a field the event answers unknown for, and the `always` rules;
+//! every other rule is false, see [`super::format`]), then run each
+//! candidate's expression code over its predicates in Kleene's three-valued
+//! logic. No allocation: the pattern and candidate bitsets live in the caller's
 //! scratch buffer ([`Content::scratch_words`]), the expression stack in two
 //! u64 bit-stacks, the verdict's rule ids in the caller's arrays.
 //!
