@@ -32,8 +32,8 @@
 use super::content::{Content, ScannerEntry, ix};
 use super::fold::fold_unit;
 use super::format::NONE;
-use super::format::{class, goto, section, state};
-use ringfence_wire::bytes::{u16_at, u32_at};
+use super::format::{class, glob_unit, goto, section, state};
+use ringfence_wire::bytes::{u16_at, u32_at, u64_at};
 
 /// Entries of a class table's ASCII part.
 const ASCII: u32 = 128;
@@ -351,6 +351,15 @@ pub(crate) fn glob_matches(
         return false;
     }
     let star = g.star_mask;
+    // The glob's unit table, sliced once.
+    let start = ix(g.first_unit).saturating_mul(glob_unit::LEN);
+    let end = start.saturating_add(usize::from(g.unit_count).saturating_mul(glob_unit::LEN));
+    let units = content.table(section::GLOB_UNITS).get(start..end).unwrap_or(&[]);
+    let entry = |i: u32| {
+        let at = ix(i).saturating_mul(glob_unit::LEN);
+        let e = units.get(at..at.saturating_add(glob_unit::LEN))?;
+        Some((u16_at(e, glob_unit::UNIT)?, u64_at(e, glob_unit::MASK)?))
+    };
     let mut d = 1u64;
     d |= (d & star) << 1;
     for unit in head.units().chain(tail.units()) {
@@ -363,7 +372,7 @@ pub(crate) fn glob_matches(
         let (mut lo, mut hi) = (0u32, u32::from(g.unit_count));
         while lo < hi {
             let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
-            let Some((u, mask)) = content.glob_unit(g.first_unit.saturating_add(mid)) else { break };
+            let Some((u, mask)) = entry(mid) else { break };
             match u.cmp(&unit) {
                 core::cmp::Ordering::Equal => {
                     m |= mask;
