@@ -21,8 +21,10 @@ use ringfence_wire::{EventKind, KindDef, SCHEMA, Schema};
 use v2_common::*;
 
 /// One rule reading every table: contains ["ab", "ac", "b", "éü"] on the
-/// command line (scanner 0; states: root 0, a 1, ab 2, ac 3, b 4, é 5, éü 6), a glob,
-/// an integer comparison; a second rule so that rule order matters.
+/// command line (scanner 0; states breadth-first: root 0, a 1, b 2, é 3, ab 4,
+/// ac 5, éü 6), a glob, an integer comparison; a second rule so that rule
+/// order matters; a third, on the session alone, that is not gated (the
+/// `always` list).
 fn base() -> Vec<u8> {
     let glob = PredicateSpec {
         field: COMMAND_LINE,
@@ -36,22 +38,27 @@ fn base() -> Vec<u8> {
         case_insensitive: true,
         windash: false,
     };
-    let session = PredicateSpec {
-        field: SESSION,
-        operator: OperatorSpec::Compare(Compare::Equals),
-        values: vec![ValueSpec::Integer(1)],
-        all: false,
-        case_insensitive: false,
-        windash: false,
-    };
+    let session = session_predicate();
     let rules = [
         detection(
             1,
             vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["ab", "ac", "b", "éü"]), glob, session],
         ),
         detection(2, vec![predicate(PARENT_IMAGE, OperatorSpec::EndsWith, &["x"])]),
+        detection(3, vec![PredicateSpec { values: vec![ValueSpec::Integer(7)], ..session_predicate() }]),
     ];
     built(&rules)
+}
+
+fn session_predicate() -> PredicateSpec {
+    PredicateSpec {
+        field: SESSION,
+        operator: OperatorSpec::Compare(Compare::Equals),
+        values: vec![ValueSpec::Integer(1)],
+        all: false,
+        case_insensitive: false,
+        windash: false,
+    }
 }
 
 fn section_offset(bytes: &[u8], id: u16) -> usize {
@@ -89,11 +96,19 @@ fn u32le(v: u32) -> [u8; 4] {
 fn the_base_content_is_valid_and_has_the_layout_the_suite_assumes() {
     let b = base();
     let c = validate(&b, &SCHEMA).unwrap();
-    assert_eq!((c.rule_count(), c.state_count(), c.pattern_count()), (2, 9, 5));
+    assert_eq!((c.rule_count(), c.state_count(), c.pattern_count()), (3, 9, 5));
     let read = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
-    assert_eq!(read(at(&b, section::STATES, 2, state::DEPTH)), 2);
-    assert_eq!(read(at(&b, section::STATES, 2, state::FAIL)), 4);
+    assert_eq!(read(at(&b, section::STATES, 4, state::DEPTH)), 2);
+    assert_eq!(read(at(&b, section::STATES, 4, state::FAIL)), 2);
     assert_eq!(read(at(&b, section::STATES, 1, state::GOTO_COUNT)), 2);
+    assert_eq!(read(at(&b, section::PATTERNS, 2, pattern::STATE)), 2);
+    // Rules 1 and 2 are gated (their patterns list them), rule 3 is not.
+    let read16 = |o: usize| u16::from_le_bytes(b[o..o + 2].try_into().unwrap());
+    assert_eq!(read(at(&b, section::PATTERNS, 3, pattern::FIRST_REF)), 3);
+    assert_eq!(read(at(&b, section::PATTERNS, 4, pattern::REF_COUNT)), 1);
+    assert_eq!(read16(at(&b, section::REFS, 4, 0)), 1);
+    let always_len = header::LEN + 13 * section::ENTRY_LEN + section::LEN;
+    assert_eq!((read(always_len), read16(at(&b, section::ALWAYS, 0, 0))), (2, 2));
 }
 
 #[test]
@@ -148,19 +163,25 @@ fn automaton_corruptions_are_refused_with_their_reason() {
     let sc = 0;
     let e = refused(&patched(&b, at(&b, section::STATES, 0, state::FAIL), &u32le(1)));
     assert_eq!(e.kind, ErrorKind::BadRoot { scanner: sc });
-    let e = refused(&patched(&b, at(&b, section::STATES, 2, state::FAIL), &u32le(2)));
-    assert_eq!(e.kind, ErrorKind::LinkNotShallower { scanner: sc, state: 2, target: 2 });
-    let e = refused(&patched(&b, at(&b, section::STATES, 2, state::FAIL), &u32le(9)));
-    assert_eq!(e.kind, ErrorKind::StateOutOfRange { scanner: sc, state: 2, target: 9 });
+    let e = refused(&patched(&b, at(&b, section::STATES, 4, state::FAIL), &u32le(4)));
+    assert_eq!(e.kind, ErrorKind::LinkNotShallower { scanner: sc, state: 4, target: 4 });
+    // "ac" → "ab": as deep, not below the first state of depth 2.
+    let e = refused(&patched(&b, at(&b, section::STATES, 5, state::FAIL), &u32le(4)));
+    assert_eq!(e.kind, ErrorKind::LinkNotShallower { scanner: sc, state: 5, target: 4 });
+    let e = refused(&patched(&b, at(&b, section::STATES, 4, state::FAIL), &u32le(9)));
+    assert_eq!(e.kind, ErrorKind::StateOutOfRange { scanner: sc, state: 4, target: 9 });
     // State 1 ("a") has no output: no dictionary link may lead there.
     let e = refused(&patched(&b, at(&b, section::STATES, 6, state::DICT), &u32le(1)));
     assert_eq!(e.kind, ErrorKind::DictionaryWithoutOutput { scanner: sc, state: 6, target: 1 });
-    let e = refused(&patched(&b, at(&b, section::STATES, 5, state::DEPTH), &u32le(4)));
-    assert_eq!(e.kind, ErrorKind::GotoDepth { scanner: sc, state: 0, target: 5 });
-    let e = refused(&patched(&b, at(&b, section::STATES, 2, state::OUTPUT), &u32le(7)));
-    assert_eq!(e.kind, ErrorKind::PatternOutOfRange { scanner: sc, state: 2, pattern: 7 });
-    let e = refused(&patched(&b, at(&b, section::STATES, 2, state::OUTPUT), &u32le(1)));
-    assert_eq!(e.kind, ErrorKind::PatternStateMismatch { scanner: sc, pattern: 1, state: 2 });
+    // "é" (depth 1) said to be two deep: depth 2 begins where the depth-1 states' children do (4).
+    let e = refused(&patched(&b, at(&b, section::STATES, 3, state::DEPTH), &u32le(2)));
+    assert_eq!(e.kind, ErrorKind::BadDepth { scanner: sc, state: 3, depth: 2 });
+    let e = refused(&patched(&b, at(&b, section::STATES, 6, state::DEPTH), &u32le(1)));
+    assert_eq!(e.kind, ErrorKind::BadDepth { scanner: sc, state: 6, depth: 1 });
+    let e = refused(&patched(&b, at(&b, section::STATES, 4, state::OUTPUT), &u32le(7)));
+    assert_eq!(e.kind, ErrorKind::PatternOutOfRange { scanner: sc, state: 4, pattern: 7 });
+    let e = refused(&patched(&b, at(&b, section::STATES, 4, state::OUTPUT), &u32le(1)));
+    assert_eq!(e.kind, ErrorKind::PatternStateMismatch { scanner: sc, pattern: 1, state: 4 });
     // State 1's two gotos (classes b = 2, c = 3) swapped.
     let first =
         u32::from_le_bytes(b[at(&b, section::STATES, 1, state::FIRST_GOTO)..][..4].try_into().unwrap())
@@ -170,13 +191,19 @@ fn automaton_corruptions_are_refused_with_their_reason() {
     assert_eq!(refused(&unsorted).kind, ErrorKind::GotosUnsorted { scanner: sc, state: 1 });
     let e = refused(&patched(&b, at(&b, section::GOTOS, 2, goto::CLASS), &5u16.to_le_bytes()));
     assert_eq!(e.kind, ErrorKind::RootRowNotDense { scanner: sc });
-    // "a" → "b" (depth 1) would not be one unit deeper.
-    let e = refused(&patched(&b, at(&b, section::GOTOS, first, goto::TARGET), &u32le(4)));
-    assert_eq!(e.kind, ErrorKind::GotoDepth { scanner: sc, state: 1, target: 4 });
+    // "a" → "b" (depth 1): not the next state in breadth-first order (4).
+    let e = refused(&patched(&b, at(&b, section::GOTOS, first, goto::TARGET), &u32le(2)));
+    assert_eq!(e.kind, ErrorKind::GotoNotBreadthFirst { scanner: sc, state: 1, target: 2 });
     let e = refused(&patched(&b, at(&b, section::GOTOS, first, goto::TARGET), &u32le(NONE)));
     assert_eq!(e.kind, ErrorKind::StateOutOfRange { scanner: sc, state: 1, target: NONE });
+    // The root's edge on "é" (class 4) removed: "a"'s children are then not the next states.
+    let e = refused(&patched(&b, at(&b, section::GOTOS, 4, goto::TARGET), &u32le(0)));
+    assert_eq!(e.kind, ErrorKind::GotoNotBreadthFirst { scanner: sc, state: 1, target: 4 });
+    // Scanner 1 ("x"; its root row is goto entries 9 and 10): the root's edge removed, "x" is nobody's child.
+    let e = refused(&patched(&b, at(&b, section::GOTOS, 10, goto::TARGET), &u32le(0)));
+    assert_eq!(e.kind, ErrorKind::UnreachableState { scanner: 1, state: 1 });
     let e = refused(&patched(&b, at(&b, section::PATTERNS, 0, pattern::LEN_UNITS), &u32le(3)));
-    assert_eq!(e.kind, ErrorKind::PatternStateMismatch { scanner: sc, pattern: 0, state: 2 });
+    assert_eq!(e.kind, ErrorKind::PatternStateMismatch { scanner: sc, pattern: 0, state: 4 });
     // Goto rows are contiguous: state 3's must start where state 2's ended (entry 8).
     let e = refused(&patched(&b, at(&b, section::STATES, 3, state::FIRST_GOTO), &u32le(0)));
     let kind = ErrorKind::RangeOutOfBounds {
@@ -184,7 +211,7 @@ fn automaton_corruptions_are_refused_with_their_reason() {
         entry: 3,
         target: Table::Gotos,
         first: 0,
-        count: 0,
+        count: 1,
         len: 8,
     };
     assert_eq!(e.kind, kind);
@@ -264,6 +291,37 @@ fn rule_and_code_corruptions_are_refused_with_their_reason() {
     assert_eq!(e.kind, ErrorKind::PredicateIndex { rule: 1, at: 1, index: 3, count: 3 });
     let e = refused(&patched(&b, at(&b, section::CODE, 1, code::RESERVED), &[1]));
     assert_eq!(e.kind, ErrorKind::NonZeroReserved);
+}
+
+#[test]
+fn candidate_index_corruptions_are_refused_with_their_reason() {
+    let b = base();
+    // Pattern 4 ("x") lists rule index 3: there are three rules.
+    let e = refused(&patched(&b, at(&b, section::REFS, 4, 0), &3u16.to_le_bytes()));
+    assert_eq!(
+        e,
+        ValidationError {
+            offset: at(&b, section::REFS, 4, 0),
+            kind: ErrorKind::BadReference { pattern: 4, rule: 3 }
+        }
+    );
+    let e = refused(&patched(&b, at(&b, section::ALWAYS, 0, 0), &3u16.to_le_bytes()));
+    assert_eq!(e.kind, ErrorKind::BadAlwaysList { entry: 0, rule: 3 });
+    // Pattern 0 ("ab") lists rule index 1 instead of 0: rule 1 would be skipped when "ab" is found.
+    let e = refused(&patched(&b, at(&b, section::REFS, 0, 0), &1u16.to_le_bytes()));
+    assert_eq!(
+        e,
+        ValidationError {
+            offset: at(&b, section::RULES, 0, 0),
+            kind: ErrorKind::MissingReference { rule: 1, pattern: 0 }
+        }
+    );
+    // `always` names rule index 1 (gated: allowed) instead of 2 (on the session alone: not gated).
+    let e = refused(&patched(&b, at(&b, section::ALWAYS, 0, 0), &1u16.to_le_bytes()));
+    assert_eq!(e.kind, ErrorKind::RuleNotGated { rule: 3 });
+    // An include rule is never gated.
+    let e = refused(&patched(&b, at(&b, section::RULES, 1, rule::ROLE), &[Role::Include as u8]));
+    assert_eq!(e.kind, ErrorKind::RuleNotGated { rule: 2 });
 }
 
 /// The running schema with ProcessStart cut to its first six fields: an

@@ -286,20 +286,21 @@ fn ids_beyond_the_caller_s_array_are_counted_not_dropped() {
 fn a_scratch_buffer_smaller_than_the_content_states_is_refused() {
     let bytes = built(&[detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["a"])])]);
     let content = validate(&bytes, &SCHEMA).unwrap();
-    assert_eq!(content.scratch_words(), 4);
-    let mut scratch = [0u64; 3];
+    // Four bitsets over one pattern, one over one rule.
+    assert_eq!(content.scratch_words(), 5);
+    let mut scratch = [0u64; 4];
     let event = cmd("a");
     let ids = RuleIds { matched: &mut [], undecided: &mut [] };
     assert_eq!(
         content.evaluate(&&event, &mut scratch, ids),
-        Err(EvaluationError::ScratchTooSmall { needed: 4, given: 3 })
+        Err(EvaluationError::ScratchTooSmall { needed: 5, given: 4 })
     );
 }
 
 #[test]
 fn unvalidated_bytes_evaluate_like_validated_ones_when_they_are_valid() {
     let bytes = built(&[detection(7, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["a"])])]);
-    let mut scratch = vec![0u64; 4];
+    let mut scratch = vec![0u64; 5];
     let mut matched = [0u32; 4];
     let event = cmd("xax");
     let v =

@@ -32,17 +32,22 @@
 use super::content::{Content, ScannerEntry, ix};
 use super::fold::fold_unit;
 use super::format::NONE;
+use super::format::{class, glob_unit, goto, section, state};
+use ringfence_wire::bytes::{u16_at, u32_at, u64_at};
 
 /// Entries of a class table's ASCII part.
 const ASCII: u32 = 128;
 use crate::meter::Meter;
 use ringfence_wire::Text;
 
-/// Bitsets over the content's patterns, in the caller's scratch memory.
+/// Bitsets over the content's patterns, and the candidate rules, in the
+/// caller's scratch memory.
 pub(crate) struct Hits<'s> {
     words: &'s mut [u64],
     /// Words per bitset.
     stride: usize,
+    /// One bit per rule: the rules to evaluate.
+    pub(crate) candidates: &'s mut [u64],
 }
 
 /// Which bitset.
@@ -55,12 +60,29 @@ pub(crate) enum Hit {
 }
 
 impl<'s> Hits<'s> {
-    /// Cleared bitsets for `patterns` patterns; `None` when `scratch` is too small.
-    pub(crate) fn new(scratch: &'s mut [u64], patterns: usize) -> Option<Self> {
+    /// Cleared bitsets for `patterns` patterns and `rules` rules; `None` when `scratch` is too small.
+    pub(crate) fn new(scratch: &'s mut [u64], patterns: usize, rules: usize) -> Option<Self> {
         let stride = patterns.div_ceil(64);
-        let words = scratch.get_mut(..stride.checked_mul(4)?)?;
+        let (words, rest) = scratch.split_at_mut_checked(stride.checked_mul(4)?)?;
+        let candidates = rest.get_mut(..rules.div_ceil(64))?;
         words.fill(0);
-        Some(Hits { words, stride })
+        candidates.fill(0);
+        Some(Hits { words, stride, candidates })
+    }
+
+    /// Word `word` of bitset `hit` (0 outside).
+    #[inline(always)]
+    pub(crate) fn word(&self, hit: Hit, word: usize) -> u64 {
+        let slot = (hit as usize).saturating_mul(self.stride).saturating_add(word);
+        self.words.get(slot).copied().unwrap_or(0)
+    }
+
+    /// Marks rule `index` as a candidate.
+    #[inline(always)]
+    pub(crate) fn candidate(&mut self, index: usize) {
+        if let Some(w) = self.candidates.get_mut(index / 64) {
+            *w |= 1u64 << (index % 64);
+        }
     }
 
     #[inline(always)]
@@ -96,29 +118,89 @@ fn search_steps(n: u32) -> u64 {
     u64::from(u32::BITS.saturating_sub(n.leading_zeros())).saturating_add(1)
 }
 
-struct Automaton<'c, 'a> {
-    content: &'c Content<'a>,
+/// One scanner's tables, sliced once per scan: every read is a bounds-checked
+/// `get` on a local slice (in validated content every read succeeds).
+struct Automaton<'a> {
     s: ScannerEntry,
+    /// The scanner's class entries (4 bytes each).
+    classes: &'a [u8],
+    /// The scanner's states (24 bytes each), indexed by local state.
+    states: &'a [u8],
+    /// The whole goto table (rows are addressed by global entry).
+    gotos: &'a [u8],
 }
 
-impl Automaton<'_, '_> {
+/// The parts of a state entry the scan reads.
+#[derive(Clone, Copy)]
+struct State {
+    depth: u32,
+    fail: u32,
+    dict: u32,
+    output: u32,
+    first_goto: u32,
+    goto_count: u32,
+}
+
+#[inline(always)]
+fn word_at(e: &[u8], at: usize) -> u32 {
+    u32_at(e, at).unwrap_or(0)
+}
+
+impl<'a> Automaton<'a> {
+    fn new(content: &Content<'a>, s: ScannerEntry) -> Self {
+        let slice = |id: u16, first: u32, count: u32, len: usize| {
+            let start = ix(first).saturating_mul(len);
+            let end = start.saturating_add(ix(count).saturating_mul(len));
+            content.table(id).get(start..end).unwrap_or(&[])
+        };
+        Automaton {
+            s,
+            classes: slice(section::CLASSES, s.first_class, s.class_entries, class::LEN),
+            states: slice(section::STATES, s.first_state, s.state_count, state::LEN),
+            gotos: content.table(section::GOTOS),
+        }
+    }
+
+    #[inline(always)]
+    fn state(&self, local: u32) -> Option<State> {
+        let start = ix(local).saturating_mul(state::LEN);
+        let e = self.states.get(start..start.saturating_add(state::LEN))?;
+        Some(State {
+            depth: word_at(e, state::DEPTH),
+            fail: word_at(e, state::FAIL),
+            dict: word_at(e, state::DICT),
+            output: word_at(e, state::OUTPUT),
+            first_goto: word_at(e, state::FIRST_GOTO),
+            goto_count: word_at(e, state::GOTO_COUNT),
+        })
+    }
+
+    /// (class, target) of goto entry `index` (global).
+    #[inline(always)]
+    fn goto_entry(&self, index: u32) -> Option<(u16, u32)> {
+        let start = ix(index).saturating_mul(goto::LEN);
+        let e = self.gotos.get(start..start.saturating_add(goto::LEN))?;
+        Some((u16_at(e, goto::CLASS)?, u32_at(e, goto::TARGET)?))
+    }
+
     #[inline(always)]
     fn class(&self, unit: u16, meter: &mut Meter) -> u16 {
         let unit = if self.s.case == 1 { fold_unit(unit) } else { unit };
         meter.charge(1);
+        let entry = |i: u32| {
+            let start = ix(i).saturating_mul(class::LEN);
+            let e = self.classes.get(start..start.saturating_add(class::LEN))?;
+            Some((u16_at(e, class::UNIT)?, u16_at(e, class::CLASS)?))
+        };
         if unit < 0x80 {
-            return self
-                .content
-                .class_entry(self.s.first_class.saturating_add(u32::from(unit)))
-                .map_or(0, |e| e.1);
+            return entry(u32::from(unit)).map_or(0, |e| e.1);
         }
-        let base = self.s.first_class.saturating_add(ASCII);
         let n = self.s.class_entries.saturating_sub(ASCII);
         meter.charge(search_steps(n));
         let (mut lo, mut hi) = (0u32, n);
         while lo < hi {
             let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
-            let Some((u, class)) = self.content.class_entry(base.saturating_add(mid)) else { return 0 };
+            let Some((u, class)) = entry(ASCII.saturating_add(mid)) else { return 0 };
             match u.cmp(&unit) {
                 core::cmp::Ordering::Equal => return class,
                 core::cmp::Ordering::Less => lo = mid.saturating_add(1),
@@ -128,19 +210,14 @@ impl Automaton<'_, '_> {
         0
     }
 
-    /// The goto of `state` on `class`, if it has one (root: its dense row, 0 = none).
+    /// The goto of a non-root state on `class`, if it has one.
     #[inline(always)]
-    fn goto(&self, state: u32, first: u32, count: u32, class: u16, meter: &mut Meter) -> Option<u32> {
-        if state == 0 {
-            meter.charge(1);
-            let (_, target) = self.content.goto(first.saturating_add(u32::from(class)))?;
-            return (target != 0).then_some(target);
-        }
-        meter.charge(search_steps(count));
-        let (mut lo, mut hi) = (0u32, count);
+    fn goto(&self, st: &State, class: u16, meter: &mut Meter) -> Option<u32> {
+        meter.charge(search_steps(st.goto_count));
+        let (mut lo, mut hi) = (0u32, st.goto_count);
         while lo < hi {
             let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
-            let (c, target) = self.content.goto(first.saturating_add(mid))?;
+            let (c, target) = self.goto_entry(st.first_goto.saturating_add(mid))?;
             match c.cmp(&class) {
                 core::cmp::Ordering::Equal => return Some(target),
                 core::cmp::Ordering::Less => lo = mid.saturating_add(1),
@@ -150,27 +227,30 @@ impl Automaton<'_, '_> {
         None
     }
 
-    /// Marks `state`'s output and its dictionary chain as contained, stopping at the first already marked.
+    /// Marks `st`'s output and its dictionary chain as contained, stopping at the first already marked.
     #[inline(always)]
-    fn contained(&self, mut state: u32, output: u32, dict: u32, hits: &mut Hits<'_>, meter: &mut Meter) {
-        if output == NONE {
-            state = dict;
-        }
-        while state != NONE {
+    fn contained(&self, st: &State, hits: &mut Hits<'_>, meter: &mut Meter) {
+        let (mut output, mut dict) = (st.output, st.dict);
+        loop {
+            if output != NONE {
+                meter.charge(1);
+                if hits.set(Hit::Contained, ix(self.s.first_pattern.saturating_add(output))) {
+                    return;
+                }
+            }
+            if dict == NONE || meter.exhausted() {
+                return;
+            }
             meter.charge(1);
-            if meter.exhausted() {
+            let Some(next) = self.state(dict) else { return };
+            if next.output == NONE {
                 return;
             }
-            let Some(st) = self.content.state(&self.s, state) else { return };
-            let global = ix(self.s.first_pattern.saturating_add(st.output));
-            if st.output == NONE || hits.set(Hit::Contained, global) {
-                return;
-            }
-            state = st.dict;
+            (output, dict) = (next.output, next.dict);
         }
     }
 
-    /// Marks the output of `state` (if any) as `hit`.
+    /// Marks `output` (if any) as `hit`.
     #[inline(always)]
     fn mark(&self, output: u32, hit: Hit, hits: &mut Hits<'_>) {
         if output != NONE && output < self.s.pattern_count {
@@ -188,43 +268,59 @@ pub(crate) fn scan(
     hits: &mut Hits<'_>,
     meter: &mut Meter,
 ) {
-    let a = Automaton { content, s };
-    let Some(root) = content.state(&s, 0) else { return };
+    let a = Automaton::new(content, s);
+    let Some(root) = a.state(0) else { return };
     let mut state = 0u32;
     let mut st = root;
     let mut read = 0u32;
     let mut anchored = true;
     a.mark(st.output, Hit::Prefix, hits);
-    a.contained(0, st.output, st.dict, hits, meter);
+    a.contained(&st, hits, meter);
     for unit in head.units().chain(tail.units()) {
         if meter.exhausted() {
             return;
         }
         let class = a.class(unit, meter);
-        loop {
-            if let Some(target) = a.goto(state, st.first_goto, st.goto_count, class, meter) {
-                state = target;
-                break;
-            }
-            if state == 0 {
-                break;
-            }
+        read = read.saturating_add(1);
+        if state == 0 {
+            // The root's dense row: one look-up; no edge leaves the scan at
+            // the root, whose output (the empty pattern) is already marked.
             meter.charge(1);
-            state = st.fail;
-            let Some(next) = content.state(&s, state) else { return };
-            st = next;
-            if meter.exhausted() {
-                return;
+            let target = a.goto_entry(root.first_goto.saturating_add(u32::from(class))).map_or(0, |g| g.1);
+            if target == 0 {
+                anchored = false;
+                continue;
+            }
+            state = target;
+        } else {
+            loop {
+                if let Some(target) = a.goto(&st, class, meter) {
+                    state = target;
+                    break;
+                }
+                meter.charge(1);
+                state = st.fail;
+                let Some(next) = a.state(state) else { return };
+                st = next;
+                if meter.exhausted() {
+                    return;
+                }
+                if state == 0 {
+                    meter.charge(1);
+                    let target =
+                        a.goto_entry(root.first_goto.saturating_add(u32::from(class))).map_or(0, |g| g.1);
+                    state = target;
+                    break;
+                }
             }
         }
-        let Some(next) = content.state(&s, state) else { return };
+        let Some(next) = a.state(state) else { return };
         st = next;
-        read = read.saturating_add(1);
         anchored = anchored && st.depth == read;
         if anchored {
             a.mark(st.output, Hit::Prefix, hits);
         }
-        a.contained(state, st.output, st.dict, hits, meter);
+        a.contained(&st, hits, meter);
     }
     if anchored {
         a.mark(st.output, Hit::Whole, hits);
@@ -236,7 +332,7 @@ pub(crate) fn scan(
         if meter.exhausted() {
             return;
         }
-        let Some(e) = content.state(&s, at) else { return };
+        let Some(e) = a.state(at) else { return };
         a.mark(e.output, Hit::Suffix, hits);
         at = e.dict;
     }
@@ -255,6 +351,15 @@ pub(crate) fn glob_matches(
         return false;
     }
     let star = g.star_mask;
+    // The glob's unit table, sliced once.
+    let start = ix(g.first_unit).saturating_mul(glob_unit::LEN);
+    let end = start.saturating_add(usize::from(g.unit_count).saturating_mul(glob_unit::LEN));
+    let units = content.table(section::GLOB_UNITS).get(start..end).unwrap_or(&[]);
+    let entry = |i: u32| {
+        let at = ix(i).saturating_mul(glob_unit::LEN);
+        let e = units.get(at..at.saturating_add(glob_unit::LEN))?;
+        Some((u16_at(e, glob_unit::UNIT)?, u64_at(e, glob_unit::MASK)?))
+    };
     let mut d = 1u64;
     d |= (d & star) << 1;
     for unit in head.units().chain(tail.units()) {
@@ -267,7 +372,7 @@ pub(crate) fn glob_matches(
         let (mut lo, mut hi) = (0u32, u32::from(g.unit_count));
         while lo < hi {
             let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
-            let Some((u, mask)) = content.glob_unit(g.first_unit.saturating_add(mid)) else { break };
+            let Some((u, mask)) = entry(mid) else { break };
             match u.cmp(&unit) {
                 core::cmp::Ordering::Equal => {
                     m |= mask;

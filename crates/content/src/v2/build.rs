@@ -7,6 +7,7 @@
 // limit of `format` (all far below u16/u32) before it is narrowed.
 #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 
+use super::expr::Truth;
 use super::fold::fold_unit;
 use super::format::{
     self, MAX_GLOB_TOKENS, MAX_META_UNITS, MAX_NAME_UNITS, MAX_PATTERN_UNITS, MAX_PREDICATES_PER_RULE,
@@ -282,6 +283,35 @@ fn automaton(patterns: &[Vec<u16>]) -> Automaton {
         states[at].output = p as u32;
         ends.push((at as u32, pattern.len() as u32));
     }
+    // Breadth-first numbering, children in class order (format.rs: each goto
+    // leads to the next state not yet reached).
+    let mut order: Vec<u32> = std::vec![0];
+    let mut at = 0;
+    while at < order.len() {
+        let old = order[at] as usize;
+        order.extend(states[old].children.values().copied());
+        at += 1;
+    }
+    let mut new_of = std::vec![0u32; states.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_of[old as usize] = new as u32;
+    }
+    let mut states: Vec<Node> = order
+        .iter()
+        .map(|&old| {
+            let n = &states[old as usize];
+            Node {
+                depth: n.depth,
+                children: n.children.iter().map(|(&c, &v)| (c, new_of[v as usize])).collect(),
+                fail: 0,
+                dict: NONE,
+                output: n.output,
+            }
+        })
+        .collect();
+    for end in &mut ends {
+        end.0 = new_of[end.0 as usize];
+    }
     let mut queue: VecDeque<u32> = states[0].children.values().copied().collect();
     for &child in &queue {
         states[child as usize].fail = 0;
@@ -314,6 +344,22 @@ fn automaton(patterns: &[Vec<u16>]) -> Automaton {
         }
     }
     Automaton { classes, class_count: units.len() as u32 + 1, states, patterns: ends }
+}
+
+/// `e`'s value when the predicates marked `literal` are false and the others unknown.
+fn gate_truth(e: &ExprSpec, literal: &[bool]) -> Truth {
+    match e {
+        ExprSpec::Predicate(i) => {
+            if literal.get(*i as usize).copied().unwrap_or(false) {
+                Truth::False
+            } else {
+                Truth::Unknown
+            }
+        }
+        ExprSpec::Not(inner) => gate_truth(inner, literal).not(),
+        ExprSpec::All(items) => items.iter().fold(Truth::True, |t, i| t.and(gate_truth(i, literal))),
+        ExprSpec::Any(items) => items.iter().fold(Truth::False, |t, i| t.or(gate_truth(i, literal))),
+    }
 }
 
 /// The postfix code of `e`; answers the highest stack depth it reaches.
@@ -520,7 +566,32 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
         rule_values.push(values);
     }
 
+    // Gated rules (format.rs): listed by each of their patterns; the others in `always`.
+    let mut refs: HashMap<(u16, u8, u8), Vec<Vec<u16>>> =
+        scanners.iter().map(|(key, s)| (*key, std::vec![Vec::new(); s.patterns.len()])).collect();
+    let mut always: Vec<u16> = Vec::new();
+    for (index, (r, values)) in sorted.iter().zip(&rule_values).enumerate() {
+        let literal: Vec<bool> = values.iter().map(|v| matches!(v, Values::Patterns { .. })).collect();
+        let gated = r.role != Role::Include && gate_truth(&r.condition, &literal) == Truth::False;
+        if !gated {
+            always.push(index as u16);
+            continue;
+        }
+        for v in values {
+            let Values::Patterns { key, values } = v else { continue };
+            let Some(lists) = refs.get_mut(key) else { continue };
+            for &(pattern, _) in values {
+                let list = &mut lists[pattern as usize];
+                if list.last() != Some(&(index as u16)) {
+                    list.push(index as u16);
+                }
+            }
+        }
+    }
     let mut t = Tables { bytes: Default::default() };
+    for &rule in &always {
+        put16(t.at(section::ALWAYS), rule);
+    }
     // Automata, in (kind, field, case) order.
     let mut scanner_index = HashMap::new();
     for (i, (key, s)) in scanners.iter().enumerate() {
@@ -566,10 +637,15 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                 put32(e, x);
             }
         }
-        for &(state, len) in &a.patterns {
+        for (&(state, len), rules) in a.patterns.iter().zip(&refs[key]) {
+            let first_ref = t.len(section::REFS);
+            for &rule in rules {
+                put16(t.at(section::REFS), rule);
+            }
             let e = t.at(section::PATTERNS);
-            put32(e, state);
-            put32(e, len);
+            for x in [state, len, first_ref, rules.len() as u32] {
+                put32(e, x);
+            }
         }
     }
     for (tokens, case) in &globs {

@@ -50,7 +50,6 @@ pub(crate) struct StateEntry {
     pub(crate) fail: u32,
     pub(crate) dict: u32,
     pub(crate) output: u32,
-    pub(crate) first_goto: u32,
     pub(crate) goto_count: u32,
 }
 
@@ -177,16 +176,8 @@ impl<'a> Content<'a> {
             fail: word(e, state::FAIL),
             dict: word(e, state::DICT),
             output: word(e, state::OUTPUT),
-            first_goto: word(e, state::FIRST_GOTO),
             goto_count: word(e, state::GOTO_COUNT),
         })
-    }
-
-    /// (class, target) of goto entry `index` (global).
-    #[inline(always)]
-    pub(crate) fn goto(&self, index: u32) -> Option<(u16, u32)> {
-        let e = self.entry(section::GOTOS, ix(index))?;
-        Some((u16_at(e, format::goto::CLASS)?, u32_at(e, format::goto::TARGET)?))
     }
 
     /// (unit, class) of class entry `index` (global).
@@ -203,6 +194,20 @@ impl<'a> Content<'a> {
         }
         let e = self.entry(section::PATTERNS, ix(s.first_pattern.checked_add(local)?))?;
         Some((word(e, pattern::STATE), word(e, pattern::LEN_UNITS)))
+    }
+
+    /// (first_ref, ref_count) of pattern `global`: where its gated rules are listed in `refs`.
+    #[inline(always)]
+    pub(crate) fn pattern_refs(&self, global: usize) -> Option<(u32, u32)> {
+        let e = self.entry(section::PATTERNS, global)?;
+        Some((u32_at(e, pattern::FIRST_REF)?, u32_at(e, pattern::REF_COUNT)?))
+    }
+
+    /// Entry `index` of a table of u16 rule indexes (`refs` or `always`).
+    #[inline(always)]
+    pub(crate) fn rule_index(&self, id: u16, index: usize) -> Option<usize> {
+        let e = self.entry(id, index)?;
+        u16_at(e, 0).map(usize::from)
     }
 
     pub(crate) fn glob(&self, index: usize) -> Option<GlobEntry> {
@@ -303,9 +308,10 @@ impl<'a> Content<'a> {
     }
 
     /// u64 words of scratch memory one evaluation needs: four bitsets over the
-    /// patterns (contained, prefix, suffix, whole text).
+    /// patterns (contained, prefix, suffix, whole text) and one over the rules
+    /// (the candidates).
     pub fn scratch_words(&self) -> usize {
-        self.pattern_count().div_ceil(64).saturating_mul(4)
+        self.pattern_count().div_ceil(64).saturating_mul(4).saturating_add(self.rule_count().div_ceil(64))
     }
 }
 

@@ -5,11 +5,16 @@
 //! scratch words:
 //!
 //! ```text
-//! cost(K) = W + scanners + rules
+//! cost(K) = W + scanners + always + 2 ⌈rules/64⌉ + rules
 //!         + Σ scanners s of K:   SCAN_UNIT · L(field s) + patterns(s) + SCAN_FIXED
+//!                                + ⌈patterns(s)/64⌉ + 1 + refs(s)
 //!         + Σ rules r of K:      code_len(r) + Σ PRED i in r's code:
 //!                                    1 + values(i) · (1 + [glob] (GLOB_UNIT · L(field i) + 1))
 //! ```
+//!
+//! (`refs(s)`: the rule references of s's patterns, each visited at most once
+//! when the candidates are collected; every rule of K is charged as if it
+//! were a candidate.)
 //!
 //! Why the per-unit constants bound the interpreter's charges ([`super::automaton`]):
 //! a unit's class costs 1 + a binary search of ≤ 14 steps (≤ 4,096 + 128
@@ -44,8 +49,11 @@ fn field_units(schema: &Schema, kind: u16, field: u8) -> u64 {
 
 /// The worst-case cost of an event of kind `kind` (validated content).
 pub fn worst_case(content: &Content<'_>, schema: &Schema, kind: u16) -> u64 {
+    let rule_words = content.rule_count().div_ceil(64) as u64;
     let mut cost = (content.scratch_words() as u64)
         .saturating_add(content.count(section::SCANNERS) as u64)
+        .saturating_add(content.count(section::ALWAYS) as u64)
+        .saturating_add(rule_words.saturating_mul(2))
         .saturating_add(content.rule_count() as u64);
     for index in 0..content.count(section::SCANNERS) {
         let Some(s) = content.scanner(index) else { break };
@@ -53,10 +61,19 @@ pub fn worst_case(content: &Content<'_>, schema: &Schema, kind: u16) -> u64 {
             continue;
         }
         let units = field_units(schema, kind, s.field);
+        let mut refs = 0u64;
+        for local in 0..s.pattern_count {
+            let (_, count) =
+                content.pattern_refs(ix(s.first_pattern.saturating_add(local))).unwrap_or((0, 0));
+            refs = refs.saturating_add(count.into());
+        }
         cost = cost
             .saturating_add(SCAN_UNIT.saturating_mul(units))
             .saturating_add(s.pattern_count.into())
-            .saturating_add(SCAN_FIXED);
+            .saturating_add(SCAN_FIXED)
+            .saturating_add(s.pattern_count.div_ceil(64).into())
+            .saturating_add(1)
+            .saturating_add(refs);
     }
     for index in 0..content.rule_count() {
         let Some(r) = content.rule(index) else { break };

@@ -18,6 +18,8 @@ pub enum Table {
     Rules,
     Code,
     Strings,
+    Refs,
+    Always,
 }
 
 impl Table {
@@ -36,6 +38,8 @@ impl Table {
             10 => Table::Rules,
             11 => Table::Code,
             12 => Table::Strings,
+            13 => Table::Refs,
+            14 => Table::Always,
             _ => return None,
         })
     }
@@ -54,6 +58,8 @@ impl Table {
             Table::Rules => "rules",
             Table::Code => "code",
             Table::Strings => "strings",
+            Table::Refs => "refs",
+            Table::Always => "always",
         }
     }
 }
@@ -239,11 +245,17 @@ pub enum ErrorKind {
         state: u32,
         pattern: u32,
     },
-    /// A goto must lead exactly one unit deeper.
-    GotoDepth {
+    /// Depths must rise level by level along the states, each level beginning
+    /// where the previous level's children begin, the last level childless.
+    BadDepth {
         scanner: u32,
         state: u32,
-        target: u32,
+        depth: u32,
+    },
+    /// A state no goto leads to (every non-root state is some state's child).
+    UnreachableState {
+        scanner: u32,
+        state: u32,
     },
     /// Goto lists must be sorted by class, without repeats.
     GotosUnsorted {
@@ -320,6 +332,33 @@ pub enum ErrorKind {
         at: u32,
         index: u16,
         count: u32,
+    },
+    /// A goto must lead to the next state in breadth-first order (the states
+    /// form a tree numbered level by level, children in class order).
+    GotoNotBreadthFirst {
+        scanner: u32,
+        state: u32,
+        target: u32,
+    },
+    /// A pattern's rule references must be in range and strictly ascending.
+    BadReference {
+        pattern: u32,
+        rule: u32,
+    },
+    /// The `always` list must be strictly ascending rule indexes.
+    BadAlwaysList {
+        entry: u32,
+        rule: u32,
+    },
+    /// A rule missing from `always` must be gated: false whenever its
+    /// literal predicates are all false (and never an include rule).
+    RuleNotGated {
+        rule: u32,
+    },
+    /// A pattern of a gated rule must list the rule among its references.
+    MissingReference {
+        rule: u32,
+        pattern: u32,
     },
 }
 

@@ -1,6 +1,9 @@
 //! The interpreter: scan every field the event's kind has an automaton for,
-//! then run each rule's expression code over its predicates in Kleene's
-//! three-valued logic. No allocation: the pattern bitsets live in the caller's
+//! collect the candidate rules (those listed by a pattern found, or by any
+//! pattern of a field the event answers unknown for, and the `always` rules;
+//! every other rule is false, see [`super::format`]), then run each
+//! candidate's expression code over its predicates in Kleene's three-valued
+//! logic. No allocation: the pattern and candidate bitsets live in the caller's
 //! scratch buffer ([`Content::scratch_words`]), the expression stack in two
 //! u64 bit-stacks, the verdict's rule ids in the caller's arrays.
 //!
@@ -17,7 +20,7 @@
 //!   an event only on [`Filter::Drop`] with nothing matched or undecided.
 
 use super::automaton::{Hit, Hits, glob_matches, scan};
-use super::content::{Content, PredicateEntry, RuleEntry, ix};
+use super::content::{Content, PredicateEntry, RuleEntry, ScannerEntry, ix};
 use super::error::EvaluationError;
 use super::expr::{Stack, Truth};
 use super::format::{MAX_EVALUATION_COST, Operator, Role, code, predicate, section, value};
@@ -139,7 +142,7 @@ impl<'a> Content<'a> {
     ) -> Result<Verdict, EvaluationError> {
         let needed = self.scratch_words();
         let given = scratch.len();
-        let Some(mut hits) = Hits::new(scratch, self.pattern_count()) else {
+        let Some(mut hits) = Hits::new(scratch, self.pattern_count(), self.rule_count()) else {
             return Err(EvaluationError::ScratchTooSmall { needed, given });
         };
         meter.charge_usize(needed);
@@ -150,18 +153,65 @@ impl<'a> Content<'a> {
             if s.kind != kind {
                 continue;
             }
-            if let Input::Text { head, tail } = event.input(s.field) {
-                scan(self, s, head, tail, &mut hits, meter);
+            match event.input(s.field) {
+                Input::Text { head, tail } => {
+                    scan(self, s, head, tail, &mut hits, meter);
+                    self.candidates(&s, true, &mut hits, meter);
+                }
+                // Every rule reading the field may be unknown.
+                Input::Unknown => self.candidates(&s, false, &mut hits, meter),
+                Input::Integer(_) | Input::Absent => {}
             }
             if meter.exhausted() {
                 return Err(EvaluationError::CostExceeded { limit: meter.limit() });
             }
+        }
+        for entry in 0..self.count(section::ALWAYS) {
+            meter.charge(1);
+            let Some(rule) = self.rule_index(section::ALWAYS, entry) else { break };
+            hits.candidate(rule);
         }
         let verdict = self.rules_verdict(kind, event, &hits, ids, meter);
         if meter.exhausted() {
             return Err(EvaluationError::CostExceeded { limit: meter.limit() });
         }
         Ok(verdict)
+    }
+
+    /// Marks the rules listed by scanner `s`'s patterns as candidates: those
+    /// found (`found`), or all of them.
+    fn candidates(&self, s: &ScannerEntry, found: bool, hits: &mut Hits<'_>, meter: &mut Meter) {
+        let first = ix(s.first_pattern);
+        let end = first.saturating_add(ix(s.pattern_count));
+        let mut word = first / 64;
+        while word.saturating_mul(64) < end {
+            meter.charge(1);
+            if meter.exhausted() {
+                return;
+            }
+            let base = word.saturating_mul(64);
+            let mut bits = if found { hits.word(Hit::Contained, word) } else { u64::MAX };
+            bits &=
+                u64::MAX.checked_shl(u32::try_from(first.saturating_sub(base)).unwrap_or(64)).unwrap_or(0);
+            let above = u32::try_from(end.saturating_sub(base)).unwrap_or(64);
+            bits &= 1u64.checked_shl(above).map_or(u64::MAX, |b| b.wrapping_sub(1));
+            while bits != 0 {
+                let pattern = base.saturating_add(bits.trailing_zeros() as usize);
+                bits &= bits.wrapping_sub(1);
+                let Some((first_ref, count)) = self.pattern_refs(pattern) else { return };
+                for k in 0..count {
+                    meter.charge(1);
+                    if meter.exhausted() {
+                        return;
+                    }
+                    let Some(rule) = self.rule_index(section::REFS, ix(first_ref.saturating_add(k))) else {
+                        return;
+                    };
+                    hits.candidate(rule);
+                }
+            }
+            word = word.saturating_add(1);
+        }
     }
 
     fn rules_verdict<'e, E: EventInput<'e>>(
@@ -181,31 +231,38 @@ impl<'a> Content<'a> {
             include_rule: None,
         };
         let (mut exclude, mut include, mut has_include) = (Truth::False, Truth::False, false);
-        for index in 0..self.rule_count() {
+        // The candidates, in rule (id) order; the others are false.
+        for (word, &bits) in hits.candidates.iter().enumerate() {
             meter.charge(1);
-            if meter.exhausted() {
-                break;
-            }
-            let Some(r) = self.rule(index) else { break };
-            if r.kind != kind {
-                continue;
-            }
-            let truth = self.rule_truth(&r, event, hits, meter);
-            match Role::from_code(r.role) {
-                Some(Role::Detection) => match truth {
-                    Truth::True => push(ids.matched, &mut v.matched, &mut v.matched_rest, r.id),
-                    Truth::Unknown => push(ids.undecided, &mut v.undecided, &mut v.undecided_rest, r.id),
-                    Truth::False => {}
-                },
-                Some(Role::Exclude) => exclude = exclude.or(truth),
-                Some(Role::Include) => {
-                    has_include = true;
-                    if truth == Truth::True && v.include_rule.is_none() {
-                        v.include_rule = Some(r.id);
-                    }
-                    include = include.or(truth);
+            let mut bits = bits;
+            while bits != 0 {
+                let index = word.saturating_mul(64).saturating_add(bits.trailing_zeros() as usize);
+                bits &= bits.wrapping_sub(1);
+                meter.charge(1);
+                if meter.exhausted() {
+                    break;
                 }
-                None => {}
+                let Some(r) = self.rule(index) else { break };
+                if r.kind != kind {
+                    continue;
+                }
+                let truth = self.rule_truth(&r, event, hits, meter);
+                match Role::from_code(r.role) {
+                    Some(Role::Detection) => match truth {
+                        Truth::True => push(ids.matched, &mut v.matched, &mut v.matched_rest, r.id),
+                        Truth::Unknown => push(ids.undecided, &mut v.undecided, &mut v.undecided_rest, r.id),
+                        Truth::False => {}
+                    },
+                    Some(Role::Exclude) => exclude = exclude.or(truth),
+                    Some(Role::Include) => {
+                        has_include = true;
+                        if truth == Truth::True && v.include_rule.is_none() {
+                            v.include_rule = Some(r.id);
+                        }
+                        include = include.or(truth);
+                    }
+                    None => {}
+                }
             }
         }
         let include = if has_include { include } else { Truth::True };

@@ -16,10 +16,11 @@
 //!                  then the non-ASCII units of its patterns, strictly ascending
 //! states      (24) 0 depth u32 · 4 fail u32 · 8 dict u32 · 12 output u32 ·
 //!                  16 first_goto u32 · 20 goto_count u32 (state indexes local to the scanner,
-//!                  pattern indexes local too; NONE = u32::MAX)
+//!                  pattern indexes local too; NONE = u32::MAX); breadth-first order (see below)
 //! gotos       (8)  0 class u16 · 2 reserved u16 · 4 target u32; the root's row is dense
 //!                  (entry i is class i, target 0 = no edge), other rows sorted by class
-//! patterns    (8)  0 state u32 (where the pattern ends) · 4 len u32 (its units)
+//! patterns    (16) 0 state u32 (where the pattern ends) · 4 len u32 (its units) ·
+//!                  8 first_ref u32 · 12 ref_count u32 (its rules in `refs`)
 //! globs       (24) 0 star_mask u64 · 8 any_mask u64 · 16 first_unit u32 · 20 unit_count u8 ·
 //!                  21 tokens u8 · 22 case u8 · 23 reserved u8
 //! glob_units  (12) 0 unit u16 · 2 reserved u16 · 4 mask u64 (token positions holding unit)
@@ -32,7 +33,32 @@
 //!                  36 reserved u32; sorted by id, ids unique
 //! code        (4)  0 opcode u8 · 1 reserved u8 · 2 arg u16
 //! strings     UTF-16LE units: rule names and metadata
+//! refs        (2)  rule index u16; per pattern, strictly ascending: the gated rules
+//!                  that read the pattern (each pattern's refs follow the previous one's)
+//! always      (2)  rule index u16, strictly ascending: the rules that are not gated
 //! ```
+//!
+//! **Breadth-first automata.** A scanner's states are numbered breadth-first,
+//! children in class order: the root is 0, and walking the goto rows in state
+//! order, every edge leads to the next state not yet reached (1, 2, 3, …).
+//! So the states form a tree, depths never decrease along the table, and
+//! each depth is one contiguous range: "a goto leads exactly one unit deeper"
+//! and "a failure or dictionary link leads strictly shallower" (the link is
+//! below the first state of the state's own depth) are checked by one
+//! sequential pass, without looking the target up.
+//!
+//! **Candidate rules.** A rule is *gated* when its expression is false
+//! whenever every literal predicate (equals, contains, starts with, ends
+//! with) is false, whatever the other predicates are: it cannot hold, nor
+//! be unknown, unless one of its patterns was found or one of its literal
+//! fields is unknown. Each pattern lists the gated rules that read it
+//! (`refs`); the rules that are not gated are listed in `always`. Evaluation
+//! visits only the rules listed by the patterns found (and by every pattern
+//! of a field the event answers unknown for), and the `always` rules. The
+//! builder computes the gates; the validator recomputes each rule's gate
+//! from its code and checks that every pattern of a gated rule lists it.
+//! Include rules are never gated (an include rule of the event's kind
+//! changes the filter even when false).
 
 pub use crate::format::{MAGIC, header};
 
@@ -55,10 +81,12 @@ pub mod section {
     pub const RULES: u16 = 10;
     pub const CODE: u16 = 11;
     pub const STRINGS: u16 = 12;
-    pub const COUNT: usize = 12;
+    pub const REFS: u16 = 13;
+    pub const ALWAYS: u16 = 14;
+    pub const COUNT: usize = 14;
     pub const FIRST_OFFSET: usize = super::header::LEN + COUNT * ENTRY_LEN;
     /// Entry size of each section, by id - 1 (strings: one UTF-16 unit).
-    pub const ENTRY: [usize; COUNT] = [32, 4, 24, 8, 8, 24, 12, 16, 12, 40, 4, 2];
+    pub const ENTRY: [usize; COUNT] = [32, 4, 24, 8, 16, 24, 12, 16, 12, 40, 4, 2, 2, 2];
 }
 
 pub mod scanner {
@@ -103,7 +131,9 @@ pub mod goto {
 pub mod pattern {
     pub const STATE: usize = 0;
     pub const LEN_UNITS: usize = 4;
-    pub const LEN: usize = 8;
+    pub const FIRST_REF: usize = 8;
+    pub const REF_COUNT: usize = 12;
+    pub const LEN: usize = 16;
 }
 
 pub mod glob {
@@ -211,6 +241,8 @@ pub const MAX_STACK: usize = 64;
 pub const MAX_STRING_UNITS: usize = 256 * 1024;
 pub const MAX_NAME_UNITS: usize = 256;
 pub const MAX_META_UNITS: usize = 1024;
+/// Pattern-to-rule references: at most one per literal value.
+pub const MAX_REFS: usize = MAX_VALUES;
 /// The most work one event's evaluation may cost, in work units ([`crate::v2::cost`]).
 /// High enough for SigmaHQ's process-creation and image-load rules lowered into one
 /// content (about 35,000,000: their globs are charged a scan of the whole field each);
@@ -231,6 +263,8 @@ pub const SECTION_LIMITS: [usize; section::COUNT] = [
     MAX_RULES,
     MAX_CODE,
     MAX_STRING_UNITS,
+    MAX_REFS,
+    MAX_RULES,
 ];
 
 /// What a predicate checks of its field.

@@ -5,15 +5,18 @@
 //!   1's with version 2, so each format's validator refuses the other's bytes
 //!   with "unsupported format".
 //! - [`validate()`]: `&[u8]` → a validated [`Content`] or a precise
-//!   [`ValidationError`]: every index, every automaton table (gotos one unit
-//!   deeper, failure and dictionary links strictly shallower, sorted rows),
+//!   [`ValidationError`]: every index, every automaton table (breadth-first:
+//!   gotos one unit deeper, failure and dictionary links strictly shallower,
+//!   sorted rows, all checked by one sequential pass), the candidate-rule
+//!   index (each rule's gate recomputed from its code),
 //!   every expression (no underflow, one result, stack ≤ 64), every field
 //!   against the running schema (the Channel File 291 class), and the
 //!   worst-case cost ([`cost`]) against [`MAX_EVALUATION_COST`].
 //! - [`Content::evaluate`]: scans each field of the event's kind once
 //!   (`automaton`: Aho-Corasick for equals / contains / starts with / ends
-//!   with, a bit-parallel NFA for globs), then runs each rule's postfix code
-//!   in Kleene logic. No allocation: scratch words and rule-id arrays come
+//!   with, a bit-parallel NFA for globs), then runs the postfix code of the
+//!   candidate rules (those a found pattern or an unknown field may make true
+//!   or unknown, and the ungated ones; see [`format`]) in Kleene logic. No allocation: scratch words and rule-id arrays come
 //!   from the caller. [`evaluate_raw`] runs bytes nobody validated, memory-safe
 //!   and cut off at the same budget.
 //! - [`build`] (feature `compiler`): rules as Rust values → validated bytes.

@@ -4,13 +4,14 @@
 //! published limit before anything is sized or looped from it, and each
 //! (first, count) range against the table it points into.
 
-use super::content::{Content, ScannerEntry, ix};
+use super::content::{Content, RuleEntry, ScannerEntry, ix};
 use super::cost;
 use super::error::{ErrorKind, Limit, Table, ValidationError};
+use super::expr::{Stack, Truth};
 use super::format::{
     self, MAX_CLASSES, MAX_CODE_PER_RULE, MAX_GLOB_TOKENS, MAX_META_UNITS, MAX_NAME_UNITS, MAX_PATTERN_UNITS,
-    MAX_PREDICATES_PER_RULE, MAX_STACK, NONE, Operator, Role, code, header, predicate, scanner, section,
-    value,
+    MAX_PREDICATES_PER_RULE, MAX_STACK, NONE, Operator, Role, code, header, pattern, predicate, scanner,
+    section, state, value,
 };
 use crate::checksum::content_checksum;
 use ringfence_wire::bytes::{u16_at, u32_at};
@@ -219,7 +220,7 @@ impl Validator<'_, '_> {
 
     fn scanners(&self) -> Result<()> {
         let (mut states, mut classes, mut patterns) = (0u32, 0u32, 0u32);
-        let mut gotos = 0u32;
+        let (mut gotos, mut refs) = (0u32, 0u32);
         for index in 0..self.c.count(section::SCANNERS) {
             let Some(s) = self.c.scanner(index) else { break };
             let id = section::SCANNERS;
@@ -273,7 +274,7 @@ impl Validator<'_, '_> {
             }
             self.classes(index, &s)?;
             gotos = self.states(index, &s, gotos)?;
-            self.patterns(index, &s)?;
+            refs = self.patterns(index, &s, refs)?;
             states = states.saturating_add(s.state_count);
             classes = classes.saturating_add(s.class_entries);
             patterns = patterns.saturating_add(s.pattern_count);
@@ -284,6 +285,7 @@ impl Validator<'_, '_> {
             (section::CLASSES, classes),
             (section::PATTERNS, patterns),
             (section::GOTOS, gotos),
+            (section::REFS, refs),
         ];
         for (id, used) in totals {
             let len = self.c.count(id);
@@ -329,7 +331,9 @@ impl Validator<'_, '_> {
         Ok(())
     }
 
-    /// Checks every state of scanner `index`; answers where the next scanner's gotos start.
+    /// Checks every state of scanner `index` in one sequential pass (see
+    /// [`format`]'s breadth-first automata); answers where the next scanner's
+    /// gotos start.
     fn states(&self, index: usize, s: &ScannerEntry, mut gotos: u32) -> Result<u32> {
         let sc = small(index);
         let Some(root) = self.c.state(s, 0).filter(|r| r.depth == 0) else {
@@ -345,81 +349,100 @@ impl Validator<'_, '_> {
         if root.goto_count != s.class_count {
             return err(root_at, ErrorKind::RootRowNotDense { scanner: sc });
         }
-        for local in 0..s.state_count {
-            let at = self.offset(section::STATES, ix(s.first_state.saturating_add(local)), 0);
-            let Some(st) = self.c.state(s, local) else { break };
-            if ix(st.depth) > MAX_PATTERN_UNITS {
-                let (found, max) = (st.depth.into(), MAX_PATTERN_UNITS as u64);
-                return err(at, ErrorKind::LimitExceeded { limit: Limit::PatternUnits, found, max });
+        // The next state a goto must lead to; the current depth, its first
+        // state, and where its states' children begin.
+        let mut next = 1u32;
+        let (mut depth, mut level_start, mut children) = (0u32, 0u32, 1u32);
+        let gotos_len = small(self.c.count(section::GOTOS));
+        let goto_table = self.c.table(section::GOTOS);
+        let first = ix(s.first_state).saturating_mul(state::LEN);
+        let span = ix(s.state_count).saturating_mul(state::LEN);
+        let states = self.c.table(section::STATES).get(first..first.saturating_add(span)).unwrap_or(&[]);
+        let state_at = |local: u32| self.offset(section::STATES, ix(s.first_state.saturating_add(local)), 0);
+        let goto_at = |global: u32| self.offset(section::GOTOS, ix(global), 0);
+        for (local, e) in (0u32..).zip(states.chunks_exact(state::LEN)) {
+            let field = |at: usize| u32_at(e, at).unwrap_or(0);
+            let st_depth = field(state::DEPTH);
+            let (fail, dict, output) = (field(state::FAIL), field(state::DICT), field(state::OUTPUT));
+            let (first_goto, goto_count) = (field(state::FIRST_GOTO), field(state::GOTO_COUNT));
+            if ix(st_depth) > MAX_PATTERN_UNITS {
+                let (found, max) = (st_depth.into(), MAX_PATTERN_UNITS as u64);
+                return err(
+                    state_at(local),
+                    ErrorKind::LimitExceeded { limit: Limit::PatternUnits, found, max },
+                );
             }
-            if local != 0 && st.depth == 0 {
-                return err(at, ErrorKind::BadRoot { scanner: sc });
+            if local != 0 && st_depth == 0 {
+                return err(state_at(local), ErrorKind::BadRoot { scanner: sc });
             }
-            if st.first_goto != gotos || st.goto_count > s.class_count {
+            if st_depth != depth {
+                // A new level: one deeper, exactly where the previous level's children begin.
+                if Some(st_depth) != depth.checked_add(1) || local != children {
+                    let e = ErrorKind::BadDepth { scanner: sc, state: local, depth: st_depth };
+                    return err(state_at(local), e);
+                }
+                (depth, level_start, children) = (st_depth, local, next);
+            }
+            let end = u64::from(gotos).saturating_add(goto_count.into());
+            if first_goto != gotos || goto_count > s.class_count || end > u64::from(gotos_len) {
                 let e = ErrorKind::RangeOutOfBounds {
                     table: Table::States,
                     entry: local,
                     target: Table::Gotos,
-                    first: st.first_goto,
-                    count: st.goto_count,
-                    len: gotos,
+                    first: first_goto,
+                    count: goto_count,
+                    len: if first_goto != gotos || goto_count > s.class_count { gotos } else { gotos_len },
                 };
-                return err(at, e);
+                return err(state_at(local), e);
             }
-            self.range(
-                Table::States,
-                section::STATES,
-                ix(s.first_state.saturating_add(local)),
-                format::state::FIRST_GOTO,
-                section::GOTOS,
-                st.first_goto,
-                st.goto_count,
-            )?;
-            gotos = gotos.saturating_add(st.goto_count);
-            let depth_of = |target: u32| self.c.state(s, target).map(|t| (t.depth, t.output));
+            gotos = gotos.saturating_add(goto_count);
             if local != 0 {
-                for (target, is_dict) in [(st.fail, false), (st.dict, true)] {
+                // Strictly shallower: below the first state of this depth.
+                for (target, is_dict) in [(fail, false), (dict, true)] {
                     if is_dict && target == NONE {
                         continue;
                     }
-                    let Some((depth, output)) = depth_of(target) else {
-                        return err(at, ErrorKind::StateOutOfRange { scanner: sc, state: local, target });
-                    };
-                    if depth >= st.depth {
-                        return err(at, ErrorKind::LinkNotShallower { scanner: sc, state: local, target });
+                    if target >= s.state_count {
+                        let e = ErrorKind::StateOutOfRange { scanner: sc, state: local, target };
+                        return err(state_at(local), e);
                     }
-                    if is_dict && output == NONE {
-                        return err(
-                            at,
-                            ErrorKind::DictionaryWithoutOutput { scanner: sc, state: local, target },
-                        );
+                    if target >= level_start {
+                        let e = ErrorKind::LinkNotShallower { scanner: sc, state: local, target };
+                        return err(state_at(local), e);
+                    }
+                    if is_dict && self.c.state(s, target).is_none_or(|t| t.output == NONE) {
+                        let e = ErrorKind::DictionaryWithoutOutput { scanner: sc, state: local, target };
+                        return err(state_at(local), e);
                     }
                 }
             }
-            if st.output != NONE {
-                match self.c.pattern(s, st.output) {
+            if output != NONE {
+                match self.c.pattern(s, output) {
                     Some((state, _)) if state == local => {}
                     Some(_) => {
                         let e =
-                            ErrorKind::PatternStateMismatch { scanner: sc, pattern: st.output, state: local };
-                        return err(at, e);
+                            ErrorKind::PatternStateMismatch { scanner: sc, pattern: output, state: local };
+                        return err(state_at(local), e);
                     }
                     None => {
-                        let e =
-                            ErrorKind::PatternOutOfRange { scanner: sc, state: local, pattern: st.output };
-                        return err(at, e);
+                        let e = ErrorKind::PatternOutOfRange { scanner: sc, state: local, pattern: output };
+                        return err(state_at(local), e);
                     }
                 }
             }
+            let row_start = ix(first_goto).saturating_mul(format::goto::LEN);
+            let row_len = ix(goto_count).saturating_mul(format::goto::LEN);
+            let row = goto_table.get(row_start..row_start.saturating_add(row_len)).unwrap_or(&[]);
             let mut previous: Option<u16> = None;
-            for g in 0..st.goto_count {
-                let global = st.first_goto.saturating_add(g);
-                let gat = self.offset(section::GOTOS, ix(global), 0);
-                let Some((class, target)) = self.c.goto(global) else { break };
-                if u16_at(self.c.table(section::GOTOS), ix(global).saturating_mul(8).saturating_add(2))
-                    != Some(0)
-                {
-                    return err(gat.saturating_add(2), ErrorKind::NonZeroReserved);
+            for (g, entry) in (0u32..).zip(row.chunks_exact(format::goto::LEN)) {
+                let global = first_goto.saturating_add(g);
+                let class = u16_at(entry, format::goto::CLASS).unwrap_or(0);
+                let target = u32_at(entry, format::goto::TARGET).unwrap_or(0);
+                if u16_at(entry, format::goto::RESERVED) != Some(0) {
+                    return err(
+                        goto_at(global).saturating_add(format::goto::RESERVED),
+                        ErrorKind::NonZeroReserved,
+                    );
                 }
                 let in_order =
                     if local == 0 { u32::from(class) == g } else { previous.is_none_or(|p| class > p) };
@@ -429,32 +452,48 @@ impl Validator<'_, '_> {
                     } else {
                         ErrorKind::GotosUnsorted { scanner: sc, state: local }
                     };
-                    return err(gat, kind);
+                    return err(goto_at(global), kind);
                 }
                 previous = Some(class);
                 if u32::from(class) >= s.class_count {
                     return err(
-                        gat,
+                        goto_at(global),
                         ErrorKind::ClassOutOfRange { scanner: sc, class: class.into(), count: s.class_count },
                     );
                 }
                 if local == 0 && target == 0 {
                     continue;
                 }
-                let Some((depth, _)) = depth_of(target) else {
-                    return err(gat, ErrorKind::StateOutOfRange { scanner: sc, state: local, target });
-                };
-                if Some(depth) != st.depth.checked_add(1) {
-                    return err(gat, ErrorKind::GotoDepth { scanner: sc, state: local, target });
+                if target >= s.state_count {
+                    let e = ErrorKind::StateOutOfRange { scanner: sc, state: local, target };
+                    return err(goto_at(global), e);
                 }
+                if target != next {
+                    let e = ErrorKind::GotoNotBreadthFirst { scanner: sc, state: local, target };
+                    return err(goto_at(global), e);
+                }
+                next = next.saturating_add(1);
             }
+        }
+        if next != s.state_count {
+            let at = self.offset(section::STATES, ix(s.first_state.saturating_add(next)), 0);
+            return err(at, ErrorKind::UnreachableState { scanner: sc, state: next });
+        }
+        if children != s.state_count {
+            // The deepest level has children: they would be one level deeper than the table says.
+            let at = self.offset(section::STATES, ix(s.first_state.saturating_add(children)), 0);
+            return err(at, ErrorKind::BadDepth { scanner: sc, state: children, depth });
         }
         Ok(gotos)
     }
 
-    fn patterns(&self, index: usize, s: &ScannerEntry) -> Result<()> {
+    /// Each pattern's state names it at its length; its rule references are
+    /// in range, strictly ascending, and follow the previous pattern's.
+    fn patterns(&self, index: usize, s: &ScannerEntry, mut refs: u32) -> Result<u32> {
+        let rules = self.c.rule_count();
         for local in 0..s.pattern_count {
-            let at = self.offset(section::PATTERNS, ix(s.first_pattern.saturating_add(local)), 0);
+            let global = ix(s.first_pattern.saturating_add(local));
+            let at = self.offset(section::PATTERNS, global, 0);
             let Some((state, len)) = self.c.pattern(s, local) else { break };
             let ok = self.c.state(s, state).is_some_and(|st| st.output == local && st.depth == len);
             if !ok {
@@ -463,8 +502,40 @@ impl Validator<'_, '_> {
                     ErrorKind::PatternStateMismatch { scanner: small(index), pattern: local, state },
                 );
             }
+            let (first, count) = self.c.pattern_refs(global).unwrap_or((0, 0));
+            self.range(
+                Table::Patterns,
+                section::PATTERNS,
+                global,
+                pattern::FIRST_REF,
+                section::REFS,
+                first,
+                count,
+            )?;
+            if first != refs {
+                let e = ErrorKind::RangeOutOfBounds {
+                    table: Table::Patterns,
+                    entry: small(global),
+                    target: Table::Refs,
+                    first,
+                    count,
+                    len: refs,
+                };
+                return err(at.saturating_add(pattern::FIRST_REF), e);
+            }
+            let mut previous: Option<usize> = None;
+            for k in 0..count {
+                let entry = ix(first.saturating_add(k));
+                let rule = self.c.rule_index(section::REFS, entry).unwrap_or(usize::MAX);
+                if rule >= rules || previous.is_some_and(|p| rule <= p) {
+                    let e = ErrorKind::BadReference { pattern: small(global), rule: small(rule) };
+                    return err(self.offset(section::REFS, entry, 0), e);
+                }
+                previous = Some(rule);
+            }
+            refs = refs.saturating_add(count);
         }
-        Ok(())
+        Ok(refs)
     }
 
     fn globs(&self) -> Result<()> {
@@ -602,8 +673,95 @@ impl Validator<'_, '_> {
         Ok(())
     }
 
+    /// The `always` list: strictly ascending rule indexes.
+    fn always(&self) -> Result<()> {
+        let rules = self.c.rule_count();
+        let mut previous: Option<usize> = None;
+        for entry in 0..self.c.count(section::ALWAYS) {
+            let rule = self.c.rule_index(section::ALWAYS, entry).unwrap_or(usize::MAX);
+            if rule >= rules || previous.is_some_and(|p| rule <= p) {
+                let e = ErrorKind::BadAlwaysList { entry: small(entry), rule: small(rule) };
+                return err(self.offset(section::ALWAYS, entry, 0), e);
+            }
+            previous = Some(rule);
+        }
+        Ok(())
+    }
+
+    /// A rule's value when every literal predicate is false and every other
+    /// one unknown (its code already checked).
+    fn gate_truth(&self, r: &RuleEntry) -> Truth {
+        let mut stack = Stack::new();
+        for at in 0..r.code_len {
+            let Some((op, arg)) = self.c.instruction(ix(r.first_code.saturating_add(at))) else {
+                return Truth::Unknown;
+            };
+            let ok = match op {
+                code::PRED => {
+                    let p = self.c.predicate(ix(r.first_predicate.saturating_add(u32::from(arg))));
+                    let literal =
+                        p.and_then(|p| Operator::from_code(p.operator)).is_some_and(Operator::is_literal);
+                    stack.push(if literal { Truth::False } else { Truth::Unknown })
+                }
+                code::AND => stack.and(arg),
+                code::OR => stack.or(arg),
+                code::NOT => stack.not(),
+                _ => false,
+            };
+            if !ok {
+                return Truth::Unknown;
+            }
+        }
+        stack.result().unwrap_or(Truth::Unknown)
+    }
+
+    /// Whether pattern `pattern` (global) lists rule `rule` (by position).
+    fn lists(&self, pattern: usize, rule: usize) -> bool {
+        let Some((first, count)) = self.c.pattern_refs(pattern) else { return false };
+        let (mut lo, mut hi) = (0u32, count);
+        while lo < hi {
+            let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
+            let Some(at) = self.c.rule_index(section::REFS, ix(first.saturating_add(mid))) else {
+                return false;
+            };
+            match at.cmp(&rule) {
+                core::cmp::Ordering::Equal => return true,
+                core::cmp::Ordering::Less => lo = mid.saturating_add(1),
+                core::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        false
+    }
+
+    /// A rule missing from `always`: not an include rule, false whenever its
+    /// literal predicates are, and listed by each of its patterns.
+    fn gate(&self, index: usize, r: &RuleEntry, role: Role) -> Result<()> {
+        let at = self.offset(section::RULES, index, 0);
+        let rule = r.id;
+        if role == Role::Include || self.gate_truth(r) != Truth::False {
+            return err(at, ErrorKind::RuleNotGated { rule });
+        }
+        for i in 0..r.predicate_count {
+            let Some(p) = self.c.predicate(ix(r.first_predicate.saturating_add(i))) else { break };
+            if !Operator::from_code(p.operator).is_some_and(Operator::is_literal) {
+                continue;
+            }
+            let Some(s) = self.c.scanner(ix(p.scanner)) else { continue };
+            for k in 0..p.value_count {
+                let Some((v, _)) = self.c.value(ix(p.first_value.saturating_add(k))) else { break };
+                let global = s.first_pattern.saturating_add(u32::try_from(v).unwrap_or(NONE));
+                if !self.lists(ix(global), index) {
+                    return err(at, ErrorKind::MissingReference { rule, pattern: global });
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn rules(&self) -> Result<()> {
         let id = section::RULES;
+        self.always()?;
+        let mut always_at = 0usize;
         let mut previous: Option<u32> = None;
         for index in 0..self.c.count(id) {
             let Some(r) = self.c.rule(index) else { break };
@@ -716,13 +874,18 @@ impl Validator<'_, '_> {
                 }
             }
             self.code(index, &r)?;
+            if self.c.rule_index(section::ALWAYS, always_at) == Some(index) {
+                always_at = always_at.saturating_add(1);
+            } else {
+                self.gate(index, &r, role)?;
+            }
         }
         Ok(())
     }
 
     /// The expression code: known opcodes, predicate indexes in range, no
     /// underflow, at most [`MAX_STACK`] results at once, exactly one at the end.
-    fn code(&self, index: usize, r: &super::content::RuleEntry) -> Result<()> {
+    fn code(&self, index: usize, r: &RuleEntry) -> Result<()> {
         let rule = r.id;
         let mut depth = 0u32;
         for at in 0..r.code_len {

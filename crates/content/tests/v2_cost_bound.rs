@@ -1,0 +1,100 @@
+//! Format 2's cost model is an upper bound: adversarial content evaluated on
+//! maximum-length fields does no more work than [`cost::worst_case`] says,
+//! whatever path the evaluation takes (every rule a candidate, fields
+//! unknown, globs that never die).
+
+#![allow(clippy::cast_possible_truncation)]
+
+mod v2_common;
+
+use ringfence_content::Meter;
+use ringfence_content::v2::build::{ExprSpec, GlobPart, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec};
+use ringfence_content::v2::{Content, RuleIds, cost, validate};
+use ringfence_wire::SCHEMA;
+use v2_common::*;
+
+const PARENT_COMMAND_LINE: u8 = 13;
+
+/// Runs of `a` that keep the automata deep on a text of `a`s, in both case
+/// modes, on each string field; an `endswith` per field; globs that never
+/// die; a rule per field that every found pattern makes a candidate; a
+/// companion-field rule (unknown in the kernel).
+fn adversarial(globs: usize) -> Vec<RuleSpec> {
+    let mut rules = Vec::new();
+    let mut id = 0;
+    for field in [IMAGE, COMMAND_LINE, PARENT_IMAGE, PARENT_COMMAND_LINE, ORIGINAL_FILE_NAME] {
+        for case in [true, false] {
+            let values: Vec<String> =
+                (1..=40).flat_map(|k| ["a".repeat(k * 8), format!("{}b", "a".repeat(k * 8))]).collect();
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            let mut contains = predicate(field, OperatorSpec::Contains, &values);
+            contains.case_insensitive = case;
+            let mut ends = predicate(field, OperatorSpec::EndsWith, &["a", "aa", "aaa"]);
+            ends.case_insensitive = case;
+            let mut rule = detection(id, vec![contains, ends]);
+            rule.condition = ExprSpec::Any(vec![ExprSpec::Predicate(0), ExprSpec::Predicate(1)]);
+            rules.push(rule);
+            id += 1;
+        }
+    }
+    let glob = || {
+        let mut parts = vec![];
+        for _ in 0..31 {
+            parts.push(GlobPart::AnyRun);
+            parts.push(GlobPart::Literal("a".into()));
+        }
+        parts.push(GlobPart::Literal("b".into()));
+        PredicateSpec {
+            field: COMMAND_LINE,
+            operator: OperatorSpec::Glob,
+            values: vec![ValueSpec::Glob(parts)],
+            all: false,
+            case_insensitive: true,
+            windash: false,
+        }
+    };
+    let mut globbed = detection(id, (0..globs).map(|_| glob()).collect());
+    globbed.condition = ExprSpec::Any((0..globs as u32).map(ExprSpec::Predicate).collect());
+    rules.push(globbed);
+    rules
+}
+
+fn a(n: usize) -> Field {
+    Field::Text(vec![u16::from(b'a'); n])
+}
+
+fn work(content: &Content<'_>, event: &TestEvent) -> u64 {
+    let mut scratch = vec![0u64; content.scratch_words()];
+    let (mut matched, mut undecided) = ([0u32; 64], [0u32; 64]);
+    let mut meter = Meter::new(u64::MAX);
+    let ids = RuleIds { matched: &mut matched, undecided: &mut undecided };
+    content.evaluate_metered(&event, &mut scratch, ids, &mut meter).unwrap();
+    meter.used()
+}
+
+#[test]
+fn adversarial_content_on_maximum_length_fields_stays_within_its_worst_case_cost() {
+    let bytes = built(&adversarial(4));
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let bound = cost::worst_case(&content, &SCHEMA, 1);
+    let longest = TestEvent::start(vec![
+        (IMAGE, a(32_767)),
+        (COMMAND_LINE, a(32_767)),
+        (PARENT_IMAGE, a(4_096)),
+        (PARENT_COMMAND_LINE, a(16_384)),
+        (ORIGINAL_FILE_NAME, Field::Unknown),
+    ]);
+    let used = work(&content, &longest);
+    assert!(used <= bound, "{used} > {bound}");
+    // The bound is not vacuous: this event does a sizeable share of it.
+    assert!(used * 8 > bound, "{used} of {bound}");
+    // Fields absent or unknown cost less, never more.
+    for event in [
+        TestEvent::start(vec![]),
+        TestEvent::start(vec![(IMAGE, Field::Unknown), (COMMAND_LINE, Field::Unknown)]),
+        TestEvent::start(vec![(COMMAND_LINE, a(32_767)), (ORIGINAL_FILE_NAME, a(1_024))]),
+    ] {
+        let used = work(&content, &event);
+        assert!(used <= bound, "{used} > {bound}");
+    }
+}
