@@ -232,6 +232,11 @@ impl fmt::Display for Verdict<'_> {
         if let Some(Refusal::Trust(reason)) = refusal_of(v) {
             return reason.fmt(f);
         }
+        if ringfence_content::v2::wire::is_format2_reason(v.reason)
+            && let Some(error) = ringfence_content::v2::ValidationError::from_wire(v.reason, v.offset, v.args)
+        {
+            return error.fmt(f);
+        }
         match ValidationError::from_wire(v.reason, v.offset, v.args) {
             Some(error) => error.fmt(f),
             None => write!(
