@@ -183,6 +183,30 @@ fn callback(c: &mut Criterion) {
     group.bench_function("part_evaluate_100_rules", |b| {
         b.iter(|| matches!(content.evaluate(black_box(&event)), ringfence_content::Verdict::Keep { .. }))
     });
+    // Format 2's verdict alone (the library, paths as the NT text, scratch given), and the
+    // driver's whole format-2 evaluation (volume map lock, translation, pool scratch).
+    let rules_v2 = hundred_rules_v2();
+    let content_v2 = ringfence_content::v2::validate(&rules_v2, &SCHEMA).expect("valid");
+    let mut scratch = vec![0u64; content_v2.scratch_words()];
+    group.bench_function("part_evaluate_format2_100_rules", |b| {
+        b.iter(|| {
+            let (mut matched, mut undecided) = ([0u32; 8], [0u32; 8]);
+            let ids = ringfence_content::v2::RuleIds { matched: &mut matched, undecided: &mut undecided };
+            let input = ringfence_content::v2::FromFields(black_box(&event));
+            content_v2.evaluate(&input, &mut scratch, ids).map(|v| v.droppable())
+        })
+    });
+    group.bench_function("part_evaluate_format2_100_rules_in_the_driver", |b| {
+        b.iter(|| {
+            sensor_v2.with_volume_map(|map| {
+                let input = ringfence::evaluation::KernelInput::new(black_box(event), map);
+                matches!(
+                    ringfence::evaluation::evaluate(&content_v2, &input),
+                    ringfence::evaluation::Outcome::Keep { .. }
+                )
+            })
+        })
+    });
     let bare = bare();
     group.bench_function("part_encode_enqueue", |b| {
         b.iter_custom(|iterations| timed_observe(&bare, &event, record_len, &mut sink, iterations))

@@ -21,40 +21,56 @@ use ringfence_wire::volume_map::{Translation, VolumeMap};
 pub const RECORD_IDS: usize = 8;
 
 /// An event as the kernel stage supplies it to format 2: kernel fields as they are, path
-/// fields in DOS form, companion fields unknown.
+/// fields in DOS form, companion fields unknown. Each path is translated once, when the
+/// input is made: evaluation asks for a field once per scanner and once per predicate.
 #[derive(Clone, Copy, Debug)]
 pub struct KernelInput<'a> {
-    pub event: Event<'a>,
-    /// `None`: no volume map set yet, so no path can be read in DOS form.
-    pub map: Option<VolumeMap<'a>>,
+    event: Event<'a>,
+    /// The kind's path fields and what each reads as.
+    paths: [Option<(u8, Input<'a>)>; MAX_PATHS],
 }
 
-/// Whether `field` of `kind` holds an NT path (what Sigma writes as a DOS path).
-pub fn is_path(kind: EventKind, index: u8) -> bool {
+/// The most path fields one kind has.
+const MAX_PATHS: usize = 2;
+
+/// The fields of `kind` that hold an NT path (what Sigma writes as a DOS path).
+pub fn path_fields(kind: EventKind) -> [Option<u8>; MAX_PATHS] {
     match kind {
         EventKind::ProcessStart => {
-            index == field::ProcessStart::image_path as u8
-                || index == field::ProcessStart::parent_image_path as u8
+            [Some(field::ProcessStart::image_path as u8), Some(field::ProcessStart::parent_image_path as u8)]
         }
-        EventKind::ProcessExit => index == field::ProcessExit::image_path as u8,
+        EventKind::ProcessExit => [Some(field::ProcessExit::image_path as u8), None],
         EventKind::ImageLoad => {
-            index == field::ImageLoad::image_path as u8 || index == field::ImageLoad::process_image_path as u8
+            [Some(field::ImageLoad::image_path as u8), Some(field::ImageLoad::process_image_path as u8)]
         }
-        _ => false,
+        _ => [None, None],
     }
 }
 
 impl<'a> KernelInput<'a> {
-    /// A path in DOS form: the map's (or a fixed) volume prefix as `head`, the rest of the NT
-    /// path as `tail`; unknown when the volume is not in the map or no map is set.
-    fn path(&self, nt: Text<'a>) -> Input<'a> {
-        let (Some(map), Some(units)) = (self.map, nt.as_wide()) else { return Input::Unknown };
-        match map.translate(units) {
-            Translation::Dos { head, tail, .. } => {
-                Input::Text { head: Text::wide(head), tail: Text::wide(tail) }
-            }
-            Translation::Unknown => Input::Unknown,
-        }
+    /// `event` with its paths read through `map` (`None`: no volume map set yet, so no path
+    /// can be read in DOS form).
+    pub fn new(event: Event<'a>, map: Option<VolumeMap<'a>>) -> Self {
+        let paths = path_fields(event.kind()).map(|index| {
+            let index = index?;
+            let input = match event.lookup(index) {
+                Lookup::Value(Value::Str(nt)) => dos_path(map, nt),
+                Lookup::Absent => Input::Absent,
+                _ => Input::Unknown,
+            };
+            Some((index, input))
+        });
+        KernelInput { event, paths }
+    }
+}
+
+/// A path in DOS form: the map's (or a fixed) volume prefix as `head`, the rest of the NT
+/// path as `tail`; unknown when the volume is not in the map or no map is set.
+fn dos_path<'a>(map: Option<VolumeMap<'a>>, nt: Text<'a>) -> Input<'a> {
+    let (Some(map), Some(units)) = (map, nt.as_wide()) else { return Input::Unknown };
+    match map.translate(units) {
+        Translation::Dos { head, tail, .. } => Input::Text { head: Text::wide(head), tail: Text::wide(tail) },
+        Translation::Unknown => Input::Unknown,
     }
 }
 
@@ -64,8 +80,10 @@ impl<'a> EventInput<'a> for KernelInput<'a> {
     }
 
     fn input(&self, index: u8) -> Input<'a> {
+        if let Some((_, input)) = self.paths.iter().flatten().find(|(at, _)| *at == index) {
+            return *input;
+        }
         match self.event.lookup(index) {
-            Lookup::Value(Value::Str(text)) if is_path(self.event.kind(), index) => self.path(text),
             Lookup::Value(Value::Str(text)) => Input::Text { head: text, tail: Text::default() },
             Lookup::Value(v) => v.as_u64().map_or(Input::Absent, Input::Integer),
             Lookup::Absent => Input::Absent,

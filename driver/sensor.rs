@@ -109,7 +109,8 @@ impl<P: Platform> Sensor<P> {
     /// Format 2's decision on `event`: `None` to drop it, else the include rule's name.
     /// Runs under the content lock held shared; takes the volume map's (a leaf) inside.
     fn judge<'c>(&self, content: &v2::Content<'c>, event: Event<'_>) -> Option<Text<'c>> {
-        let outcome = self.with_volume_map(|map| evaluation::evaluate(content, &KernelInput { event, map }));
+        let outcome =
+            self.with_volume_map(|map| evaluation::evaluate(content, &KernelInput::new(event, map)));
         match outcome {
             Outcome::Drop => None,
             Outcome::Keep { rule_name, .. } => Some(rule_name),
