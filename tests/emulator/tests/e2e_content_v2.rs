@@ -435,3 +435,20 @@ fn every_malformed_format_2_file_is_refused_with_the_user_mode_reason_and_the_co
     assert_eq!((stats.active_content_version, stats.content.format), (12, 2));
     assert_eq!(sensor.stop().problems(), Vec::new());
 }
+
+#[test]
+fn accepted_format_2_content_is_restored_by_driver_entry_at_the_next_boot() {
+    use common::boots::boot;
+    use ringfence_emulator::Disk;
+    let content = content();
+    let mut sensor = boot(&Disk::default(), &[]);
+    assert!(sensor.load(&content).accepted);
+    let disk = sensor.shutdown();
+    assert_eq!(disk.content_file("trial.bin"), Some(&content[..]));
+    let mut sensor = boot(&disk, &[]);
+    let stats = sensor.stats();
+    assert_eq!((stats.active_content_version, stats.content.format), (12, 2));
+    let restored = ringfence_trust::Reason::Restored { slot: ringfence_trust::Slot::Trial }.code();
+    assert_eq!(sensor.content_records(), vec![(true, 12, 12, restored)]);
+    sensor.shutdown();
+}
