@@ -416,3 +416,27 @@ pub fn stats<D: Device, W: Write + ?Sized>(device: D, json: bool, out: &mut W) -
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Verdict;
+    use ringfence_content::v2::{ErrorKind, Table, ValidationError};
+    use ringfence_wire::ioctl::LoadContentResponse;
+
+    #[test]
+    fn a_format_2_reason_is_printed_as_format_2_validator_says_it() {
+        let kind = ErrorKind::FieldNotSupplied { table: Table::Predicates, entry: 3, kind: 1, field: 29 };
+        let error = ValidationError { offset: 200, kind };
+        let verdict = LoadContentResponse {
+            accepted: false,
+            content_version: 12,
+            active_version: 7,
+            reason: error.code(),
+            offset: 200,
+            args: error.args(),
+        };
+        assert_eq!(Verdict(&verdict).to_string(), error.to_string());
+        let unknown = LoadContentResponse { reason: 0x1FF, ..verdict };
+        assert!(Verdict(&unknown).to_string().starts_with("reason code 511 at byte 200"));
+    }
+}
