@@ -251,6 +251,46 @@ mod format_2 {
     }
 
     #[test]
+    fn an_evaluation_names_the_matched_and_undecided_rules_and_the_include_that_kept_the_event() {
+        use crate::evaluation::{Outcome, evaluate};
+        let companion = ringfence_wire::schema::COMPANION_BASE;
+        let mut rules: Vec<RuleSpec> = (0..10)
+            .map(|i| rule(100 + i, Role::Detection, "exe", IMAGE, OperatorSpec::EndsWith, ".exe"))
+            .collect();
+        rules.push(rule(5, Role::Detection, "cmd", IMAGE, OperatorSpec::EndsWith, r"\cmd.exe"));
+        rules.push(rule(7, Role::Detection, "ofn", companion, OperatorSpec::Equals, "cmd.exe"));
+        rules.push(rule(9, Role::Include, "tools", IMAGE, OperatorSpec::StartsWith, r"C:\Tools\"));
+        rules.sort_by_key(|r| r.id);
+        let bytes = build(&rules, &SCHEMA, 1).unwrap();
+        let content = ringfence_content::v2::Content::from_unvalidated(&bytes);
+        let units = {
+            let map = map();
+            let mut units = vec![0u16; map.len() / 2];
+            ringfence_wire::volume_map::units_from_le_bytes(&map, &mut units).unwrap();
+            units
+        };
+        let map = ringfence_wire::volume_map::VolumeMap::new_checked(&units).unwrap();
+        let cmd = wide(r"\Device\HarddiskVolume3\Tools\cmd.exe");
+        let Outcome::Keep { rule_name, matched, undecided } =
+            evaluate(&content, &crate::evaluation::KernelInput::new(start(&cmd), Some(map)))
+        else {
+            panic!("kept")
+        };
+        assert_eq!(rule_name.chars().map(|c| c.unwrap()).collect::<String>(), "tools");
+        assert_eq!((matched.as_slice(), matched.rest), (&[5, 100, 101, 102, 103, 104, 105, 106][..], 3));
+        assert_eq!((undecided.as_slice(), undecided.rest), (&[7][..], 0));
+        // The same path on a volume the map lacks: every rule on the image is undecided.
+        let unmapped = wide(r"\Device\HarddiskVolume9\Tools\cmd.exe");
+        let Outcome::Keep { rule_name, matched, undecided } =
+            evaluate(&content, &crate::evaluation::KernelInput::new(start(&unmapped), Some(map)))
+        else {
+            panic!("kept")
+        };
+        assert_eq!((rule_name.len(), matched.as_slice(), matched.rest), (0, &[][..], 0));
+        assert_eq!((undecided.as_slice(), undecided.rest), (&[5, 7, 100, 101, 102, 103, 104, 105][..], 4));
+    }
+
+    #[test]
     fn a_refused_format_2_content_answers_format_2_reasons_and_the_content_held_stays() {
         let sensor = sensor();
         assert_eq!(load(&sensor, &content(INCLUDE_CMD)), 3);
