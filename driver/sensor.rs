@@ -7,7 +7,9 @@
 //! `KeSetEvent` (under the channel lock, so CLEANUP cannot release the event under it).
 //! The allocations on a callback path are a process table entry (at a process start, or
 //! when a process the table lacks is filled) and, for such a fill, the kernel's command
-//! line answer; each may fail, costing only the values it would have held.
+//! line answer, and with format-2 content the evaluation's scratch memory
+//! ([`crate::evaluation`]); each may fail, costing only the values it would have held (the
+//! scratch memory: the decision, so the event is kept).
 //! Loading content ([`loading`]) takes the trust lock first, then content, then channel;
 //! callbacks never take the trust lock. STATS takes each lock alone, one after the other:
 //! reading trust under the channel lock closed a cycle with a load (trust, waiting for
