@@ -1,7 +1,8 @@
 //! The driver's hot paths on the host, each beside a baseline measured in the same run
 //! (BENCHMARKS.md):
 //! - callback: evaluate a 100-rule content + encode + enqueue, for a typical ProcessStart,
-//!   beside a memcpy of the record;
+//!   beside a memcpy of the record; the same 100 rules in content format 2 (the image path
+//!   read in DOS form through a volume map), beside the format-1 row;
 //! - the callback paths with the process table and the token's fields: a process start
 //!   (its parent looked up, itself entered), an image load (its process looked up), beside
 //!   the same event without them (the version 1 callback);
@@ -45,6 +46,70 @@ fn hundred_rules() -> Vec<u8> {
          match = [{ field = \"image_path\", ends_with = \"\\\\powershell.exe\" }]\n",
     );
     ringfence_content::compile(&source, &SCHEMA).expect("the benchmark rules compile")
+}
+
+/// [`hundred_rules`] in content format 2: the same 60 excludes, 39 includes and the
+/// include that keeps the event, case-insensitive.
+fn hundred_rules_v2() -> Vec<u8> {
+    use ringfence_content::v2::Role;
+    use ringfence_content::v2::build::{ExprSpec, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build};
+    use ringfence_wire::schema::field::ProcessStart as F;
+    let text = |field: F, operator, value: String| PredicateSpec {
+        field: field as u8,
+        operator,
+        values: vec![ValueSpec::Text(value)],
+        all: false,
+        case_insensitive: true,
+        windash: false,
+    };
+    let rule = |id: u32, role, name: String, predicates: Vec<PredicateSpec>| RuleSpec {
+        id,
+        kind: ringfence_wire::EventKind::ProcessStart,
+        role,
+        name,
+        meta: String::new(),
+        condition: ExprSpec::All(
+            (0..u32::try_from(predicates.len()).expect("few")).map(ExprSpec::Predicate).collect(),
+        ),
+        predicates,
+    };
+    let mut rules = Vec::new();
+    for i in 0..60 {
+        rules.push(rule(
+            i,
+            Role::Exclude,
+            format!("noise {i}"),
+            vec![
+                text(F::image_path, OperatorSpec::EndsWith, format!("\\updater{i}.exe")),
+                text(F::command_line, OperatorSpec::Contains, format!("--silent-{i}")),
+            ],
+        ));
+    }
+    for i in 0..39 {
+        let prefix = format!("C:\\Tools{i}\\");
+        rules.push(rule(
+            60 + i,
+            Role::Include,
+            format!("tool {i}"),
+            vec![text(F::image_path, OperatorSpec::StartsWith, prefix)],
+        ));
+    }
+    let shells = vec![text(F::image_path, OperatorSpec::EndsWith, "\\powershell.exe".to_owned())];
+    rules.push(rule(99, Role::Include, "shells".to_owned(), shells));
+    build(&rules, &SCHEMA, 1).expect("the benchmark rules build")
+}
+
+/// A volume map naming C: as `\Device\HarddiskVolume3`, as SET_VOLUME_MAP takes it.
+fn volume_map_bytes() -> Vec<u8> {
+    use ringfence_wire::volume_map::{Entry, VolumeMapRepr, units_to_le_bytes};
+    let (nt, dos, windows) = (wide("\\Device\\HarddiskVolume3"), wide("C:"), wide("C:\\Windows"));
+    let entries = [Entry { nt: &nt, dos: &dos }];
+    let repr = VolumeMapRepr { windows_directory: &windows, entries: &entries };
+    let mut units = vec![0u16; repr.units_len().expect("fits")];
+    repr.emit(&mut units).expect("a valid map");
+    let mut bytes = vec![0u8; units.len() * 2];
+    units_to_le_bytes(&units, &mut bytes).expect("fits");
+    bytes
 }
 
 fn wide(text: &str) -> Vec<u16> {
@@ -106,12 +171,41 @@ fn callback(c: &mut Criterion) {
     group.bench_function("evaluate_100_rules_encode_enqueue", |b| {
         b.iter_custom(|iterations| timed_observe(&sensor, &event, record_len, &mut sink, iterations))
     });
+    // The same rules in format 2, paths read through the volume map.
+    let sensor_v2 = sensor_with(&hundred_rules_v2());
+    sensor_v2.set_volume_map(&volume_map_bytes()).expect("a valid map");
+    group.bench_function("evaluate_format2_100_rules_encode_enqueue", |b| {
+        b.iter_custom(|iterations| timed_observe(&sensor_v2, &event, record_len, &mut sink, iterations))
+    });
     // Its parts: the verdict alone, and encode + enqueue with no content loaded.
-    let mut slot = ringfence::content_slot::ContentSlot::default();
     let rules = hundred_rules();
-    slot.replace(ringfence::content_slot::judge(&rules).expect("valid").into_owned().expect("pool"));
+    let content = ringfence_content::validate(&rules, &SCHEMA).expect("valid");
     group.bench_function("part_evaluate_100_rules", |b| {
-        b.iter(|| matches!(slot.verdict(black_box(&event)), ringfence_content::Verdict::Keep { .. }))
+        b.iter(|| matches!(content.evaluate(black_box(&event)), ringfence_content::Verdict::Keep { .. }))
+    });
+    // Format 2's verdict alone (the library, paths as the NT text, scratch given), and the
+    // driver's whole format-2 evaluation (volume map lock, translation, pool scratch).
+    let rules_v2 = hundred_rules_v2();
+    let content_v2 = ringfence_content::v2::validate(&rules_v2, &SCHEMA).expect("valid");
+    let mut scratch = vec![0u64; content_v2.scratch_words()];
+    group.bench_function("part_evaluate_format2_100_rules", |b| {
+        b.iter(|| {
+            let (mut matched, mut undecided) = ([0u32; 8], [0u32; 8]);
+            let ids = ringfence_content::v2::RuleIds { matched: &mut matched, undecided: &mut undecided };
+            let input = ringfence_content::v2::FromFields(black_box(&event));
+            content_v2.evaluate(&input, &mut scratch, ids).map(|v| v.droppable())
+        })
+    });
+    group.bench_function("part_evaluate_format2_100_rules_in_the_driver", |b| {
+        b.iter(|| {
+            sensor_v2.with_volume_map(|map| {
+                let input = ringfence::evaluation::KernelInput::new(black_box(event), map);
+                matches!(
+                    ringfence::evaluation::evaluate(&content_v2, &input),
+                    ringfence::evaluation::Outcome::Keep { .. }
+                )
+            })
+        })
     });
     let bare = bare();
     group.bench_function("part_encode_enqueue", |b| {

@@ -3,9 +3,13 @@
 //! signature (ringfence-trust) → validation (ringfence-content, the very
 //! validator the companion runs) → policy (ring, sensor versions, pin). The
 //! first refusal is the answer, with its own reason code.
+//!
+//! Validation dispatches on the content header's format version (offset 8): format 1's
+//! validator for 1, format 2's for 2. Any other version goes to format 1's validator, whose
+//! "unsupported format" reason names it (so does a header too short to say).
 
 use crate::control::DRIVER_VERSION;
-use ringfence_content::{ValidationError, format, validate};
+use ringfence_content::{ValidationError, format, v2, validate};
 use ringfence_trust::envelope::{is_envelope, layout};
 use ringfence_trust::{
     AuthError, Pin, Policy, RING_GENERAL, Reason, SignaturePolicy, TrustedKeys, authenticate, decide,
@@ -38,6 +42,8 @@ impl Default for TrustSettings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
     Validation(ValidationError),
+    /// Format 2's validator refused the content (reason codes from `v2::wire::REASON_BASE`).
+    Validation2(v2::ValidationError),
     Trust(Reason),
 }
 
@@ -46,6 +52,7 @@ impl Refusal {
     pub fn code(&self) -> u32 {
         match self {
             Refusal::Validation(e) => e.code(),
+            Refusal::Validation2(e) => e.code(),
             Refusal::Trust(r) => r.code(),
         }
     }
@@ -54,6 +61,7 @@ impl Refusal {
     pub fn offset(&self) -> u32 {
         match self {
             Refusal::Validation(e) => u32::try_from(e.offset).unwrap_or(u32::MAX),
+            Refusal::Validation2(e) => u32::try_from(e.offset).unwrap_or(u32::MAX),
             Refusal::Trust(r) => r.offset(),
         }
     }
@@ -61,6 +69,7 @@ impl Refusal {
     pub fn args(&self) -> [u32; 4] {
         match self {
             Refusal::Validation(e) => e.args(),
+            Refusal::Validation2(e) => e.args(),
             Refusal::Trust(r) => r.args(),
         }
     }
@@ -81,6 +90,35 @@ pub struct Admitted<'a> {
     pub content_offset: usize,
     pub content_len: usize,
     pub version: u32,
+    pub format: Format,
+}
+
+/// The content format admitted bytes are in (the header's format version).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Format {
+    One = 1,
+    Two = 2,
+}
+
+/// The format version a content header declares (offset 8), 0 when too short to say.
+pub fn header_format(bytes: &[u8]) -> u16 {
+    let at = format::header::FORMAT_VERSION;
+    at.checked_add(2)
+        .and_then(|end| bytes.get(at..end))
+        .and_then(|b| <[u8; 2]>::try_from(b).ok())
+        .map_or(0, u16::from_le_bytes)
+}
+
+/// Runs the validator of the content's format: its version and format, or the refusal.
+fn validate_any(content: &[u8]) -> Result<(u32, Format), Refusal> {
+    if header_format(content) == v2::format::FORMAT_VERSION {
+        let valid = v2::validate(content, &SCHEMA).map_err(Refusal::Validation2)?;
+        Ok((valid.content_version(), Format::Two))
+    } else {
+        let valid = validate(content, &SCHEMA).map_err(Refusal::Validation)?;
+        Ok((valid.version(), Format::One))
+    }
 }
 
 /// Offered bytes that were refused, what they declared, and why.
@@ -109,14 +147,13 @@ pub fn admit<'a>(bytes: &'a [u8], settings: &TrustSettings, newest_offered: u32)
         Err(error) => return refuse(refused_version(bytes, error), Refusal::Trust(Reason::Auth(error))),
     };
     let declared = authentic.declaration.map(|d| d.content_version);
-    let content = match validate(authentic.content, &SCHEMA) {
-        Ok(content) => content,
-        Err(error) => {
+    let (version, content_format) = match validate_any(authentic.content) {
+        Ok(valid) => valid,
+        Err(refusal) => {
             let version = declared.unwrap_or_else(|| header_version(authentic.content));
-            return refuse(version, Refusal::Validation(error));
+            return refuse(version, refusal);
         }
     };
-    let version = content.version();
     let judgement = decide(&settings.policy, authentic.declaration.as_ref(), version, newest_offered);
     if let Err(refusal) = judgement.verdict {
         return Admission {
@@ -127,7 +164,13 @@ pub fn admit<'a>(bytes: &'a [u8], settings: &TrustSettings, newest_offered: u32)
     // The content is the envelope's body, or all of the bytes.
     let content_offset = if is_envelope(bytes) { layout::HEADER_LEN } else { 0 };
     Admission {
-        verdict: Ok(Admitted { bytes, content_offset, content_len: authentic.content.len(), version }),
+        verdict: Ok(Admitted {
+            bytes,
+            content_offset,
+            content_len: authentic.content.len(),
+            version,
+            format: content_format,
+        }),
         newest_offered: judgement.newest_offered,
     }
 }

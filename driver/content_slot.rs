@@ -5,12 +5,10 @@
 //! waits for every shared holder, so once the swap returns no callback can still be
 //! reading the old bytes, and they are freed right after, outside the lock.
 
-use crate::admission::{Admitted, Refused, TrustSettings, admit};
+use crate::admission::{Admitted, Format, Refused, TrustSettings, admit};
 use alloc::vec::Vec;
-use ringfence_content::{Content, Verdict};
+use ringfence_content::{Content, v2};
 use ringfence_trust::Level;
-use ringfence_wire::schema::Event;
-use ringfence_wire::text::Text;
 
 #[derive(Debug, Default)]
 pub struct ContentSlot {
@@ -28,6 +26,7 @@ pub struct Accepted {
     content_offset: usize,
     content_len: usize,
     version: u32,
+    format: Format,
     /// What DriverEntry would load to get this content back: the trial file for a load,
     /// the level it was restored from at start.
     level: Level,
@@ -63,6 +62,7 @@ impl Admitted<'_> {
             content_offset: self.content_offset,
             content_len: self.content_len,
             version: self.version,
+            format: self.format,
             level,
         })
     }
@@ -82,11 +82,28 @@ impl Accepted {
         &self.bytes
     }
 
-    /// The validated content.
-    fn content(&self) -> Content<'_> {
-        let end = self.content_offset.saturating_add(self.content_len);
-        Content::from_validated(self.bytes.get(self.content_offset..end).unwrap_or(&[]))
+    pub fn format(&self) -> Format {
+        self.format
     }
+
+    /// The validated content, in its format.
+    pub fn content(&self) -> Active<'_> {
+        let end = self.content_offset.saturating_add(self.content_len);
+        let bytes = self.bytes.get(self.content_offset..end).unwrap_or(&[]);
+        match self.format {
+            Format::One => Active::One(Content::from_validated(bytes)),
+            // Validated at admission (the bytes have not changed since): the view's reads all
+            // answer, and evaluation stays bounded even if they did not.
+            Format::Two => Active::Two(v2::Content::from_unvalidated(bytes)),
+        }
+    }
+}
+
+/// The active content, read in its format.
+#[derive(Clone, Copy, Debug)]
+pub enum Active<'a> {
+    One(Content<'a>),
+    Two(v2::Content<'a>),
 }
 
 impl ContentSlot {
@@ -105,12 +122,9 @@ impl ContentSlot {
         (self.loads_accepted, self.loads_rejected)
     }
 
-    /// Keep or drop `event`; with no content loaded every event is kept, untagged.
-    pub fn verdict<'s>(&'s self, event: &Event<'_>) -> Verdict<'s> {
-        match &self.active {
-            Some(accepted) => accepted.content().evaluate(event),
-            None => Verdict::Keep { rule_name: Text::default() },
-        }
+    /// The active content's format, `None` when none is loaded.
+    pub fn format(&self) -> Option<Format> {
+        self.active.as_ref().map(Accepted::format)
     }
 
     /// Installs `accepted` and hands back the previous content, to be freed outside the lock.

@@ -30,6 +30,7 @@ pub mod admission;
 pub mod channel;
 pub mod content_slot;
 pub mod control;
+pub mod evaluation;
 pub mod guard;
 pub mod health;
 pub mod open;

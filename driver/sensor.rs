@@ -7,7 +7,9 @@
 //! `KeSetEvent` (under the channel lock, so CLEANUP cannot release the event under it).
 //! The allocations on a callback path are a process table entry (at a process start, or
 //! when a process the table lacks is filled) and, for such a fill, the kernel's command
-//! line answer; each may fail, costing only the values it would have held.
+//! line answer, and with format-2 content the evaluation's scratch memory
+//! ([`crate::evaluation`]); each may fail, costing only the values it would have held (the
+//! scratch memory: the decision, so the event is kept).
 //! Loading content ([`loading`]) takes the trust lock first, then content, then channel;
 //! callbacks never take the trust lock. STATS takes each lock alone, one after the other:
 //! reading trust under the channel lock closed a cycle with a load (trust, waiting for
@@ -19,16 +21,19 @@ mod loading;
 pub use loading::{Offered, StartSettings, Trust};
 
 use crate::channel::{Channel, Pushed};
-use crate::content_slot::{Accepted, ContentSlot};
+use crate::content_slot::{Accepted, Active, ContentSlot};
+use crate::evaluation::{self, KernelInput, Outcome};
 use crate::health::TrialWatch;
 use crate::platform::{Guard, Platform};
 use crate::processes::ProcessTable;
 use crate::queue::Queue;
 use crate::volume_slot::{self, Refused, VolumeSlot};
 use alloc::vec::Vec;
-use ringfence_content::Verdict;
-use ringfence_wire::ioctl::{Notes, StatsResponse};
+use core::sync::atomic::{AtomicU64, Ordering};
+use ringfence_content::{Verdict, v2};
+use ringfence_wire::ioctl::{ContentCounters, Notes, StatsResponse};
 use ringfence_wire::schema::{Event, Fields};
+use ringfence_wire::text::Text;
 use ringfence_wire::volume_map::VolumeMap;
 
 // Every rule name content can carry fits the records' `rule_name` field, so tagging an
@@ -46,6 +51,10 @@ pub struct Sensor<P: Platform> {
     volumes: P::Lock<VolumeSlot>,
     health: TrialWatch,
     notes: Notes,
+    /// Format-2 evaluations without pool for their scratch memory.
+    scratch_failures: AtomicU64,
+    /// Format-2 evaluations that stopped with an error.
+    evaluation_errors: AtomicU64,
 }
 
 impl<P: Platform> core::fmt::Debug for Sensor<P> {
@@ -66,23 +75,56 @@ impl<P: Platform> Sensor<P> {
             volumes: P::lock(VolumeSlot::default()),
             health: TrialWatch::default(),
             notes,
+            scratch_failures: AtomicU64::new(0),
+            evaluation_errors: AtomicU64::new(0),
         }
     }
 
     /// The callback path: evaluate, tag with the matching rule, encode, enqueue, wake.
+    /// With no content every event is kept, untagged; format 2 drops an event only when its
+    /// verdict is droppable (no detection rule matched or could match).
     pub fn observe(&self, event: Event<'_>) -> Option<Pushed> {
         self.health.tick(P::now);
-        self.content.read(|slot| match slot.verdict(&event) {
-            Verdict::Drop => {
-                self.channel.write(|channel| channel.filtered(event.kind()));
-                None
-            }
-            Verdict::Keep { rule_name } => {
-                let mut event = event;
-                event.set_verdict(rule_name);
-                Some(self.channel.write(|channel| channel.push(&event, P::now())))
+        self.content.read(|slot| {
+            let kept = match slot.active().map(Accepted::content) {
+                None => Some(Text::default()),
+                Some(Active::One(content)) => match content.evaluate(&event) {
+                    Verdict::Drop => None,
+                    Verdict::Keep { rule_name } => Some(rule_name),
+                },
+                Some(Active::Two(content)) => self.judge(&content, event),
+            };
+            match kept {
+                None => {
+                    self.channel.write(|channel| channel.filtered(event.kind()));
+                    None
+                }
+                Some(rule_name) => {
+                    let mut event = event;
+                    event.set_verdict(rule_name);
+                    Some(self.channel.write(|channel| channel.push(&event, P::now())))
+                }
             }
         })
+    }
+
+    /// Format 2's decision on `event`: `None` to drop it, else the include rule's name.
+    /// Runs under the content lock held shared; takes the volume map's (a leaf) inside.
+    fn judge<'c>(&self, content: &v2::Content<'c>, event: Event<'_>) -> Option<Text<'c>> {
+        let outcome =
+            self.with_volume_map(|map| evaluation::evaluate(content, &KernelInput::new(event, map)));
+        match outcome {
+            Outcome::Drop => None,
+            Outcome::Keep { rule_name, .. } => Some(rule_name),
+            Outcome::Undecided { cause, .. } => {
+                let counter = match cause {
+                    evaluation::Cause::NoScratch => &self.scratch_failures,
+                    evaluation::Cause::Error(_) => &self.evaluation_errors,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                Some(Text::default())
+            }
+        }
     }
 
     /// Queues a record the sensor itself produced (e.g. `ContentChanged`); never filtered.
@@ -154,8 +196,13 @@ impl<P: Platform> Sensor<P> {
     /// A consistent snapshot of every counter (taken under the channel lock).
     pub fn stats(&self) -> StatsResponse {
         let process_table = self.processes.read(ProcessTable::counters);
-        let (active_content_version, (loads_accepted, loads_rejected)) =
-            self.content.read(|slot| (slot.version(), slot.loads()));
+        let (active_content_version, (loads_accepted, loads_rejected), format) =
+            self.content.read(|slot| (slot.version(), slot.loads(), slot.format()));
+        let content = ContentCounters {
+            format: format.map_or(0, |f| f as u32),
+            scratch_failures: self.scratch_failures.load(Ordering::Relaxed),
+            evaluation_errors: self.evaluation_errors.load(Ordering::Relaxed),
+        };
         // Before the channel lock, never under it: LOAD_CONTENT holds trust while it waits
         // for content, and a callback holds content while it waits for the channel.
         let notes = self.notes.union(self.trust.read(Trust::notes));
@@ -175,6 +222,7 @@ impl<P: Platform> Sensor<P> {
                 notes,
                 process_table,
                 volume_map,
+                content,
             }
         })
     }

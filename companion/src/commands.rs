@@ -232,6 +232,11 @@ impl fmt::Display for Verdict<'_> {
         if let Some(Refusal::Trust(reason)) = refusal_of(v) {
             return reason.fmt(f);
         }
+        if ringfence_content::v2::wire::is_format2_reason(v.reason)
+            && let Some(error) = ringfence_content::v2::ValidationError::from_wire(v.reason, v.offset, v.args)
+        {
+            return error.fmt(f);
+        }
         match ValidationError::from_wire(v.reason, v.offset, v.args) {
             Some(error) => error.fmt(f),
             None => write!(
@@ -410,4 +415,28 @@ pub fn stats<D: Device, W: Write + ?Sized>(device: D, json: bool, out: &mut W) -
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Verdict;
+    use ringfence_content::v2::{ErrorKind, Table, ValidationError};
+    use ringfence_wire::ioctl::LoadContentResponse;
+
+    #[test]
+    fn a_format_2_reason_is_printed_as_format_2_validator_says_it() {
+        let kind = ErrorKind::FieldNotSupplied { table: Table::Predicates, entry: 3, kind: 1, field: 29 };
+        let error = ValidationError { offset: 200, kind };
+        let verdict = LoadContentResponse {
+            accepted: false,
+            content_version: 12,
+            active_version: 7,
+            reason: error.code(),
+            offset: 200,
+            args: error.args(),
+        };
+        assert_eq!(Verdict(&verdict).to_string(), error.to_string());
+        let unknown = LoadContentResponse { reason: 0x1FF, ..verdict };
+        assert!(Verdict(&unknown).to_string().starts_with("reason code 511 at byte 200"));
+    }
 }

@@ -70,6 +70,9 @@ pub fn json(device: &str, hello: &HelloResponse, stats: &StatsResponse) -> Value
             "active_version": stats.active_content_version,
             "loads_accepted": stats.content_loads_accepted,
             "loads_rejected": stats.content_loads_rejected,
+            "format": stats.content.format,
+            "scratch_failures": stats.content.scratch_failures,
+            "evaluation_errors": stats.content.evaluation_errors,
         },
         "queue": {
             "capacity_bytes": stats.queue_capacity_bytes,
@@ -109,8 +112,14 @@ pub fn human<W: Write + ?Sized>(
     )?;
     writeln!(
         out,
-        "content          version {} active ({} loads accepted, {} rejected)",
-        stats.active_content_version, stats.content_loads_accepted, stats.content_loads_rejected
+        "content          version {} active, format {} ({} loads accepted, {} rejected; {} format-2 evaluations \
+         without scratch memory, {} stopped by an error)",
+        stats.active_content_version,
+        stats.content.format,
+        stats.content_loads_accepted,
+        stats.content_loads_rejected,
+        stats.content.scratch_failures,
+        stats.content.evaluation_errors
     )?;
     writeln!(
         out,

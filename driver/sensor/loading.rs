@@ -49,7 +49,7 @@ struct Refusals {
 impl Refusals {
     fn count(&mut self, refusal: &Refusal) {
         let counter = match refusal {
-            Refusal::Validation(_) => &mut self.validation,
+            Refusal::Validation(_) | Refusal::Validation2(_) => &mut self.validation,
             Refusal::Trust(Reason::Auth(_)) => &mut self.signature,
             Refusal::Trust(Reason::Policy(_)) => &mut self.policy,
             Refusal::Trust(_) => &mut self.persistence,

@@ -173,3 +173,139 @@ fn callbacks_running_during_swaps_see_old_or_new_content_whole() {
         assert!(rule == "cmd" || rule == "powershell", "{rule}");
     }
 }
+
+mod format_2 {
+    use super::*;
+    use ringfence_content::v2::Role;
+    use ringfence_content::v2::build::{ExprSpec, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build};
+    use ringfence_wire::volume_map::{Entry, VolumeMapRepr, units_to_le_bytes};
+
+    const IMAGE: u8 = ringfence_wire::schema::field::ProcessStart::image_path as u8;
+
+    fn rule(id: u32, role: Role, name: &str, field: u8, operator: OperatorSpec, value: &str) -> RuleSpec {
+        RuleSpec {
+            id,
+            kind: EventKind::ProcessStart,
+            role,
+            name: name.into(),
+            meta: String::new(),
+            predicates: vec![PredicateSpec {
+                field,
+                operator,
+                values: vec![ValueSpec::Text(value.into())],
+                all: false,
+                case_insensitive: true,
+                windash: false,
+            }],
+            condition: ExprSpec::Predicate(0),
+        }
+    }
+
+    /// Detection 5: Image ends with `\cmd.exe`; include 9 "tools": Image starts with `C:\Tools\`.
+    fn content_v2() -> Vec<u8> {
+        let rules = [
+            rule(5, Role::Detection, "cmd", IMAGE, OperatorSpec::EndsWith, r"\cmd.exe"),
+            rule(9, Role::Include, "tools", IMAGE, OperatorSpec::StartsWith, r"C:\Tools\"),
+        ];
+        build(&rules, &SCHEMA, 21).expect("the rules build")
+    }
+
+    /// C: is `\Device\HarddiskVolume3`.
+    fn map() -> Vec<u8> {
+        let (nt, dos, windows) = (wide(r"\Device\HarddiskVolume3"), wide("C:"), wide(r"C:\Windows"));
+        let entries = [Entry { nt: &nt, dos: &dos }];
+        let repr = VolumeMapRepr { windows_directory: &windows, entries: &entries };
+        let mut units = vec![0u16; repr.units_len().unwrap()];
+        repr.emit(&mut units).unwrap();
+        let mut bytes = vec![0u8; units.len() * 2];
+        units_to_le_bytes(&units, &mut bytes).unwrap();
+        bytes
+    }
+
+    #[test]
+    fn paths_are_read_in_dos_form_and_only_events_no_rule_could_match_are_dropped() {
+        let sensor = sensor();
+        sensor.set_volume_map(&map()).unwrap();
+        assert_eq!(load(&sensor, &content_v2()), 21);
+        assert_eq!(sensor.stats().content.format, 2);
+        let tool = wide(r"\Device\HarddiskVolume3\TOOLS\x.exe");
+        let cmd = wide(r"\??\C:\Windows\System32\cmd.exe");
+        let other = wide(r"\Device\HarddiskVolume3\Windows\notepad.exe");
+        let unmapped = wide(r"\Device\HarddiskVolume9\Windows\notepad.exe");
+        assert!(sensor.observe(start(&tool)).is_some(), "kept by the include rule");
+        assert!(sensor.observe(start(&cmd)).is_some(), "matched by detection 5");
+        assert_eq!(sensor.observe(start(&other)), None, "nothing matched or could match");
+        assert!(sensor.observe(start(&unmapped)).is_some(), "volume 9 is unknown: undecided");
+        assert_eq!(
+            drain(&sensor),
+            vec![
+                (EventKind::ProcessStart, "tools".into()),
+                (EventKind::ProcessStart, String::new()),
+                (EventKind::ProcessStart, String::new()),
+            ]
+        );
+        let stats = sensor.stats();
+        let c = stats.kind(EventKind::ProcessStart);
+        assert_eq!((c.seen, c.filtered, c.queued), (4, 1, 3));
+        assert_eq!((stats.content.scratch_failures, stats.content.evaluation_errors), (0, 0));
+    }
+
+    #[test]
+    fn an_evaluation_names_the_matched_and_undecided_rules_and_the_include_that_kept_the_event() {
+        use crate::evaluation::{Outcome, evaluate};
+        let companion = ringfence_wire::schema::COMPANION_BASE;
+        let mut rules: Vec<RuleSpec> = (0..10)
+            .map(|i| rule(100 + i, Role::Detection, "exe", IMAGE, OperatorSpec::EndsWith, ".exe"))
+            .collect();
+        rules.push(rule(5, Role::Detection, "cmd", IMAGE, OperatorSpec::EndsWith, r"\cmd.exe"));
+        rules.push(rule(7, Role::Detection, "ofn", companion, OperatorSpec::Equals, "cmd.exe"));
+        rules.push(rule(9, Role::Include, "tools", IMAGE, OperatorSpec::StartsWith, r"C:\Tools\"));
+        rules.sort_by_key(|r| r.id);
+        let bytes = build(&rules, &SCHEMA, 1).unwrap();
+        let content = ringfence_content::v2::Content::from_unvalidated(&bytes);
+        let units = {
+            let map = map();
+            let mut units = vec![0u16; map.len() / 2];
+            ringfence_wire::volume_map::units_from_le_bytes(&map, &mut units).unwrap();
+            units
+        };
+        let map = ringfence_wire::volume_map::VolumeMap::new_checked(&units).unwrap();
+        let cmd = wide(r"\Device\HarddiskVolume3\Tools\cmd.exe");
+        let Outcome::Keep { rule_name, matched, undecided } =
+            evaluate(&content, &crate::evaluation::KernelInput::new(start(&cmd), Some(map)))
+        else {
+            panic!("kept")
+        };
+        assert_eq!(rule_name.chars().map(|c| c.unwrap()).collect::<String>(), "tools");
+        assert_eq!((matched.as_slice(), matched.rest), (&[5, 100, 101, 102, 103, 104, 105, 106][..], 3));
+        assert_eq!((undecided.as_slice(), undecided.rest), (&[7][..], 0));
+        // The same path on a volume the map lacks: every rule on the image is undecided.
+        let unmapped = wide(r"\Device\HarddiskVolume9\Tools\cmd.exe");
+        let Outcome::Keep { rule_name, matched, undecided } =
+            evaluate(&content, &crate::evaluation::KernelInput::new(start(&unmapped), Some(map)))
+        else {
+            panic!("kept")
+        };
+        assert_eq!((rule_name.len(), matched.as_slice(), matched.rest), (0, &[][..], 0));
+        assert_eq!((undecided.as_slice(), undecided.rest), (&[5, 7, 100, 101, 102, 103, 104, 105][..], 4));
+    }
+
+    #[test]
+    fn a_refused_format_2_content_answers_format_2_reasons_and_the_content_held_stays() {
+        let sensor = sensor();
+        assert_eq!(load(&sensor, &content(INCLUDE_CMD)), 3);
+        assert_eq!(sensor.stats().content.format, 1);
+        let mut bad = content_v2();
+        let last = bad.len() - 1;
+        bad[last] ^= 0xFF;
+        let expected = ringfence_content::v2::validate(&bad, &SCHEMA).unwrap_err();
+        let Offered::Refused { declared_version, refusal } = sensor.offer(&bad) else { panic!("refused") };
+        assert_eq!(declared_version, 21);
+        assert_eq!(
+            (refusal.code(), refusal.offset(), refusal.args()),
+            (expected.code(), expected.offset as u32, expected.args())
+        );
+        assert!(ringfence_content::v2::wire::is_format2_reason(refusal.code()));
+        assert_eq!((sensor.content_version(), sensor.stats().content.format), (3, 1));
+    }
+}

@@ -195,13 +195,61 @@ fn callbacks_racing_read_lose_and_duplicate_nothing() {
     });
 }
 
+/// Format 2 content whose include rule `rule` keeps every process start of an `.exe`.
+fn content_v2(version: u32, rule: &str) -> Vec<u8> {
+    use ringfence_content::v2::Role;
+    use ringfence_content::v2::build::{ExprSpec, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build};
+    let include = RuleSpec {
+        id: 1,
+        kind: EventKind::ProcessStart,
+        role: Role::Include,
+        name: rule.to_owned(),
+        meta: String::new(),
+        predicates: vec![PredicateSpec {
+            field: ringfence_wire::schema::field::ProcessStart::image_path as u8,
+            operator: OperatorSpec::EndsWith,
+            values: vec![ValueSpec::Text(".exe".to_owned())],
+            all: false,
+            case_insensitive: true,
+            windash: false,
+        }],
+        condition: ExprSpec::Predicate(0),
+    };
+    build(&[include], &SCHEMA, version).expect("the model's rules build")
+}
+
+/// A volume map (C: only): format 2 reads the image path, already in DOS form, through it.
+fn volume_map() -> Vec<u8> {
+    use ringfence_wire::volume_map::{Entry, VolumeMapRepr, units_to_le_bytes};
+    let (nt, dos, windows) = (wide("\\Device\\HarddiskVolume3"), wide("C:"), wide("C:\\Windows"));
+    let entries = [Entry { nt: &nt, dos: &dos }];
+    let repr = VolumeMapRepr { windows_directory: &windows, entries: &entries };
+    let mut units = vec![0u16; repr.units_len().expect("fits")];
+    repr.emit(&mut units).expect("a valid map");
+    let mut bytes = vec![0u8; units.len() * 2];
+    units_to_le_bytes(&units, &mut bytes).expect("fits");
+    bytes
+}
+
 /// A LOAD_CONTENT swap racing callbacks: an event that starts after `install` returned is
 /// judged by the new content only; nothing is lost or numbered twice around the swap.
 #[test]
 fn a_swapped_out_content_is_never_read_after_install_returns() {
-    let (first, second) = (content(1, "first"), content(2, "second"));
+    swap_racing_callbacks(content(1, "first"), content(2, "second"));
+}
+
+/// The same with format 2 swapped in over format 1: its evaluation (scratch memory of its
+/// own, the volume map's lock taken inside the content lock) races the swap.
+#[test]
+fn a_format_2_swap_racing_callbacks_is_never_read_half() {
+    swap_racing_callbacks(content(1, "first"), content_v2(2, "second"));
+}
+
+fn swap_racing_callbacks(first: Vec<u8>, second: Vec<u8>) {
+    let map = volume_map();
     loom::model(move || {
         let sensor = sensor(1 << 16);
+        assert_eq!(ioctl(&sensor, Code::SetVolumeMap, &map, 0).0.status, STATUS_SUCCESS);
         assert!(load_content(&sensor, &first).accepted);
         let installed = Arc::new(AtomicBool::new(false));
         let loader = {

@@ -43,6 +43,7 @@ pub mod expr;
 pub mod fold;
 pub mod format;
 mod validate;
+pub mod wire;
 
 #[cfg(feature = "compiler")]
 pub mod build;

@@ -80,7 +80,8 @@ pub use content::{LoadContentResponse, load_content_response};
 pub use event::{EmptyRequest, SetEventRequest, set_event_request};
 pub use hello::{Capabilities, HelloRequest, HelloResponse, driver_version, hello_request, hello_response};
 pub use stats::{
-    KIND_COUNT, KindCounters, Notes, StatsResponse, TableCounters, VolumeMapCounters, stats_response,
+    ContentCounters, KIND_COUNT, KindCounters, MAX_CONTENT_FORMAT, Notes, StatsResponse, TableCounters,
+    VolumeMapCounters, stats_response,
 };
 pub use trust::{MAX_KEY_IDS, TrustResponse, trust_response};
 

@@ -3,7 +3,8 @@
 //! for lack of queue space. Nothing is dropped silently, so every kind balances.
 //! Then the process table's size and what it could not do (evictions, truncated
 //! strings, misses and failed fills), then the volume map's (maps set and
-//! refused, the one held).
+//! refused, the one held), then the active content's (its format, and the evaluations of
+//! format-2 content that could not decide: no pool for their scratch memory, or an error).
 
 use super::{
     IoctlError, Message, PROCESS_TABLE_BYTES_MAX, PROCESS_TABLE_BYTES_MIN, QUEUE_BYTES_MAX, QUEUE_BYTES_MIN,
@@ -57,11 +58,20 @@ pub mod stats_response {
     pub const VOLUME_MAP_REFUSED: usize = VOLUME_MAP.saturating_add(8);
     pub const VOLUME_MAP_ENTRIES: usize = VOLUME_MAP.saturating_add(16);
     pub const VOLUME_MAP_BYTES: usize = VOLUME_MAP.saturating_add(20);
-    pub const LEN: usize = VOLUME_MAP.saturating_add(24);
+    /// After the volume map, the content block: `u32` the active content's format (0: none
+    /// loaded, 1 or 2), `u32` reserved (zero), `u64` format-2 evaluations without pool for
+    /// their scratch memory, `u64` format-2 evaluations that stopped with an error (both
+    /// kept their event with every detection rule of its kind undecided).
+    pub const CONTENT: usize = VOLUME_MAP.saturating_add(24);
+    pub const CONTENT_FORMAT: usize = CONTENT;
+    pub const CONTENT_RESERVED: usize = CONTENT.saturating_add(4);
+    pub const CONTENT_SCRATCH_FAILURES: usize = CONTENT.saturating_add(8);
+    pub const CONTENT_EVALUATION_ERRORS: usize = CONTENT.saturating_add(16);
+    pub const LEN: usize = CONTENT.saturating_add(24);
     /// The layout version; it changes whenever the layout changes (version 2
-    /// added the process table block, version 3 the volume map block), including
-    /// when the schema adds a kind.
-    pub const LAYOUT_VERSION: u32 = 3;
+    /// added the process table block, version 3 the volume map block, version 4
+    /// the content block), including when the schema adds a kind.
+    pub const LAYOUT_VERSION: u32 = 4;
 }
 
 /// The four counters of one event kind.
@@ -169,6 +179,21 @@ pub struct VolumeMapCounters {
     pub bytes: u32,
 }
 
+/// The active content's format and what format-2 evaluation could not do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ContentCounters {
+    /// The active content's format version: 0 when none is loaded, 1 or 2.
+    pub format: u32,
+    /// Format-2 evaluations that found no pool for their scratch memory.
+    pub scratch_failures: u64,
+    /// Format-2 evaluations that stopped with an error (only content that changed after
+    /// validation could cause one).
+    pub evaluation_errors: u64,
+}
+
+/// The highest content format version STATS can report.
+pub const MAX_CONTENT_FORMAT: u32 = 2;
+
 /// A snapshot of the driver's counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct StatsResponse {
@@ -185,6 +210,7 @@ pub struct StatsResponse {
     pub notes: Notes,
     pub process_table: TableCounters,
     pub volume_map: VolumeMapCounters,
+    pub content: ContentCounters,
 }
 
 impl StatsResponse {
@@ -251,6 +277,7 @@ impl StatsResponse {
             notes,
             process_table,
             volume_map: parse_volume_map(buf)?,
+            content: parse_content(buf)?,
         })
     }
 
@@ -287,6 +314,9 @@ impl StatsResponse {
         put_u64(out, at::VOLUME_MAP_REFUSED, self.volume_map.refused);
         put_u32(out, at::VOLUME_MAP_ENTRIES, self.volume_map.entries);
         put_u32(out, at::VOLUME_MAP_BYTES, self.volume_map.bytes);
+        put_u32(out, at::CONTENT_FORMAT, self.content.format);
+        put_u64(out, at::CONTENT_SCRATCH_FAILURES, self.content.scratch_failures);
+        put_u64(out, at::CONTENT_EVALUATION_ERRORS, self.content.evaluation_errors);
         Ok(Self::LEN)
     }
 }
@@ -341,6 +371,21 @@ fn parse_volume_map(buf: &[u8]) -> Result<VolumeMapCounters, IoctlError> {
         refused: u64_field(buf, at::VOLUME_MAP_REFUSED),
         entries,
         bytes,
+    })
+}
+
+/// The content block: a format this layout knows, the reserved word zero.
+fn parse_content(buf: &[u8]) -> Result<ContentCounters, IoctlError> {
+    use stats_response as at;
+    let format = u32_field(buf, at::CONTENT_FORMAT);
+    if format > MAX_CONTENT_FORMAT {
+        return Err(IoctlError::Value { offset: at::CONTENT_FORMAT });
+    }
+    reserved_zero(buf, at::CONTENT_RESERVED)?;
+    Ok(ContentCounters {
+        format,
+        scratch_failures: u64_field(buf, at::CONTENT_SCRATCH_FAILURES),
+        evaluation_errors: u64_field(buf, at::CONTENT_EVALUATION_ERRORS),
     })
 }
 

@@ -54,6 +54,7 @@ fn stats() -> StatsResponse {
             failures: 1,
         },
         volume_map: VolumeMapCounters { sets: 3, refused: 1, entries: 2, bytes: 112 },
+        content: ContentCounters { format: 2, scratch_failures: 4, evaluation_errors: 1 },
         ..StatsResponse::default()
     };
     for (i, counters) in stats.kinds.iter_mut().enumerate() {
@@ -174,7 +175,7 @@ fn layouts_have_the_documented_sizes() {
     assert_eq!(LoadContentResponse::LEN, 48);
     assert_eq!(SetEventRequest::LEN, 16);
     assert_eq!(KIND_COUNT, EventKind::ALL.len());
-    assert_eq!(StatsResponse::LEN, 112 + 32 * EventKind::ALL.len() + 24);
+    assert_eq!(StatsResponse::LEN, 112 + 32 * EventKind::ALL.len() + 24 + 24);
 }
 
 #[test]
@@ -186,14 +187,17 @@ fn a_size_field_that_disagrees_with_the_length_is_rejected() {
 
 #[test]
 fn another_layout_version_is_a_revision_mismatch_whatever_its_size() {
-    // A version-2 STATS (24 bytes shorter, no volume map block) and a
-    // hypothetical version 4 (longer): both told "revision mismatch", not "length".
-    for (version, len) in [(2u32, StatsResponse::LEN - 24), (4, StatsResponse::LEN + 32)] {
+    // A version-3 STATS (24 bytes shorter, no content block), a version 2 (no volume map
+    // block either) and a hypothetical version 5 (longer): all told "revision mismatch",
+    // not "length".
+    for (version, len) in
+        [(3u32, StatsResponse::LEN - 24), (2, StatsResponse::LEN - 48), (5, StatsResponse::LEN + 32)]
+    {
         let mut buf = bytes_of(&stats());
         set_u32(&mut buf, header::VERSION, version);
         buf.resize(len, 0);
         let error = StatsResponse::parse(&buf).unwrap_err();
-        assert_eq!(error, IoctlError::Version { found: version, expected: 3 });
+        assert_eq!(error, IoctlError::Version { found: version, expected: 4 });
         assert_eq!(error.status(), STATUS_REVISION_MISMATCH);
     }
 }
@@ -285,6 +289,7 @@ fn stats_values_out_of_range_are_rejected() {
         (st::QUEUE_USED_BYTES, 8193),
         (st::VOLUME_MAP_BYTES, 32 * 1024 + 1),
         (st::VOLUME_MAP_ENTRIES, 65),
+        (st::CONTENT_FORMAT, MAX_CONTENT_FORMAT + 1),
     ];
     for (offset, value) in cases {
         let mut buf = bytes_of(&stats());
@@ -297,6 +302,9 @@ fn stats_values_out_of_range_are_rejected() {
         StatsResponse::parse(&no_map_but_entries),
         Err(IoctlError::Value { offset: st::VOLUME_MAP_ENTRIES })
     );
+    let mut reserved = bytes_of(&stats());
+    set_u32(&mut reserved, st::CONTENT_RESERVED, 1);
+    assert_eq!(StatsResponse::parse(&reserved), Err(IoctlError::Reserved { offset: st::CONTENT_RESERVED }));
 }
 
 #[test]
