@@ -120,3 +120,35 @@ fn with_format_1_content_in_the_driver_its_include_rule_leads_rulename_before_th
         "encoded powershell; Encoded PowerShell command line; Hidden PowerShell window started from a shell"
     );
 }
+
+#[test]
+fn an_event_the_contents_filter_drops_is_not_written_and_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("filter.toml");
+    std::fs::write(
+        &toml,
+        "version = 4\n[[rule]]\nname = \"console hosts\"\nkind = \"process_start\"\naction = \"exclude\"\n\
+         match = [{ field = \"command_line\", contains = \"-forcev1\" }]\n",
+    )
+    .unwrap();
+    let sigma = [PathBuf::from(repo("examples/sigma"))];
+    let (bytes, placement) =
+        compile2(&Sources { toml: Some(&toml), sigma: &sigma, version: None }, &mut Vec::new())
+            .expect("compiles");
+    assert_eq!(placement.filter, 1);
+    let content = dir.path().join("both.bin");
+    std::fs::write(&content, bytes).unwrap();
+    let out = emulate(&["--companion-content", content.to_str().unwrap(), "--format", "json"]);
+    let starts: Vec<u64> = lines(&out)
+        .iter()
+        .filter(|e| e["event"]["action"] == "process_start")
+        .map(|e| e["process"]["pid"].as_u64().unwrap())
+        .collect();
+    assert!(!starts.contains(&5020), "conhost's start is dropped: {starts:?}");
+    assert!(starts.contains(&6144) && starts.contains(&5012), "{starts:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        stderr.contains("content format 2 in the companion: 6 detection rules (0 given as YAML too, run once), 1 events dropped by its filter"),
+        "{stderr}"
+    );
+}
