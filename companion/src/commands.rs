@@ -17,6 +17,7 @@ use crate::stream::EventStream;
 use crate::watch::{Session, WatchError};
 
 pub use crate::content_cmd::{content_check, content_compile, content_compile_signed, content_show};
+pub use crate::content2_cmd::{Placement, Sources as ContentSources, content_compile2};
 pub use crate::sigma_cmd::sigma_check;
 pub use crate::trust_cmd::{content_keygen, content_sign, content_verify};
 
@@ -92,6 +93,20 @@ pub enum Failure {
     Sigma {
         message: String,
     },
+    /// The content in `path` fails format 2's validation.
+    Invalid2 {
+        path: PathBuf,
+        error: ringfence_content::v2::ValidationError,
+    },
+    /// A TOML rule of `path` has no format-2 equivalent with the same meaning.
+    Format2 {
+        path: PathBuf,
+        refusal: crate::content_filter::FilterRefusal,
+    },
+    /// The format-2 builder refused the content as a whole.
+    Build {
+        error: ringfence_content::v2::build::BuildError,
+    },
 }
 
 impl From<ClientError> for Failure {
@@ -144,7 +159,10 @@ impl Failure {
             | Failure::WouldBeRefused { .. }
             | Failure::AlreadySigned { .. }
             | Failure::Sealing { .. }
-            | Failure::Sigma { .. } => exit::REJECTED,
+            | Failure::Sigma { .. }
+            | Failure::Invalid2 { .. }
+            | Failure::Format2 { .. }
+            | Failure::Build { .. } => exit::REJECTED,
         }
     }
 }
@@ -209,6 +227,18 @@ impl fmt::Display for Failure {
             Failure::Sealing { path } => {
                 write!(f, "{}: the signed envelope could not be built", path.display())
             }
+            Failure::Invalid2 { path, error } => write!(
+                f,
+                "{} is not valid content: {error} (recompile it from its rules with `ringfence content \
+                 compile`)",
+                path.display()
+            ),
+            Failure::Format2 { path, refusal } => write!(
+                f,
+                "{}: {refusal} (format 2 cannot say the same; keep this file in format 1, or rewrite the rule)",
+                path.display()
+            ),
+            Failure::Build { error } => write!(f, "content format 2 refused the rules as a whole: {error:?}"),
         }
     }
 }
@@ -265,6 +295,12 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
 /// Pushes `path` and turns a rejection into [`Failure::Rejected`].
 fn push<D: Device>(session: &mut Session<D>, path: &Path) -> Result<LoadContentResponse, Failure> {
     let bytes = read_file(path)?;
+    // Format 2 is checked here first with the driver's own validator, so that a bad file is
+    // named with the precise reason before anything reaches the sensor.
+    let inner = crate::content_cmd::unwrapped(&bytes);
+    if crate::content2_cmd::is_format2(inner) {
+        crate::content2_cmd::validated2(path, inner)?;
+    }
     let verdict = session.push_content(&bytes)?;
     if verdict.accepted {
         Ok(verdict)

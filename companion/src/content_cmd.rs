@@ -1,6 +1,8 @@
 //! `ringfence content compile | check | show`: the offline content commands.
 //! `check` runs `ringfence_content::validate`, the very function the driver
-//! runs on LOAD_CONTENT, against the schema this build supplies.
+//! runs on LOAD_CONTENT, against the schema this build supplies; for content
+//! whose header says format 2, `ringfence_content::v2::validate` (see
+//! [`crate::content2_cmd`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -9,6 +11,7 @@ use ringfence_content::{ConditionValue, Content, compile, validate};
 use ringfence_wire::{EventKind, SCHEMA};
 
 use crate::commands::{Failure, read_file};
+use crate::content2_cmd::{self, is_format2};
 use crate::text;
 
 /// `content compile RULES -o FILE`: compiles, then checks the result with the
@@ -82,7 +85,7 @@ impl std::fmt::Display for Cost<'_, '_> {
 }
 
 /// The content inside a signed envelope, or the bytes themselves when unsigned.
-fn unwrapped(bytes: &[u8]) -> &[u8] {
+pub(crate) fn unwrapped(bytes: &[u8]) -> &[u8] {
     ringfence_trust::Envelope::new_checked(bytes).map_or(bytes, |e| e.content())
 }
 
@@ -94,6 +97,9 @@ fn validated<'a>(path: &Path, bytes: &'a [u8]) -> Result<Content<'a>, Failure> {
 /// content inside; `content verify` checks the signature).
 pub fn content_check<W: Write + ?Sized>(path: &Path, out: &mut W) -> Result<(), Failure> {
     let bytes = read_file(path)?;
+    if is_format2(unwrapped(&bytes)) {
+        return content2_cmd::check2(path, unwrapped(&bytes), out);
+    }
     let content = validated(path, unwrapped(&bytes))?;
     let s = content.summary();
     writeln!(
@@ -113,8 +119,12 @@ pub fn content_check<W: Write + ?Sized>(path: &Path, out: &mut W) -> Result<(), 
 /// `content show FILE`: the header, then each rule with its conditions.
 pub fn content_show<W: Write + ?Sized>(path: &Path, out: &mut W) -> Result<(), Failure> {
     let bytes = read_file(path)?;
+    if is_format2(unwrapped(&bytes)) {
+        return content2_cmd::show2(path, unwrapped(&bytes), out);
+    }
     let content = validated(path, unwrapped(&bytes))?;
     let s = content.summary();
+    writeln!(out, "format          1")?;
     writeln!(out, "content version {}", s.version)?;
     writeln!(out, "schema version  {}", s.schema_version)?;
     writeln!(out, "size            {} bytes ({} in strings)", s.bytes, s.string_bytes)?;

@@ -78,16 +78,30 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ContentCommand {
-    /// Compile TOML rules into the binary content the driver loads.
+    /// Compile TOML rules (content format 1), or TOML and Sigma rules into one content format 2.
     Compile {
         /// The rule file: TOML, `version = N` then `[[rule]]` tables with name,
         /// kind, action (include or exclude) and `match` conditions (see examples/content/).
-        rules: PathBuf,
+        /// Optional with --sigma.
+        #[arg(required_unless_present = "sigma")]
+        rules: Option<PathBuf>,
+        /// Sigma rules (files, or directories of .yml/.yaml files) compiled as detection rules
+        /// beside the TOML filter rules, into content format 2. A rule that cannot go into the
+        /// content is named on stderr and the others compile.
+        #[arg(long, value_name = "PATH", num_args = 1..)]
+        sigma: Vec<PathBuf>,
+        /// The content format: 1 (the default for TOML alone) or 2 (implied by --sigma).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=2))]
+        format: Option<u16>,
+        /// The content version of a format-2 content (default: the TOML file's version, else 1).
+        #[arg(long, value_name = "N")]
+        content_version: Option<u32>,
         /// Where to write the compiled content.
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
-        /// Sign the compiled content with this secret key (see `content keygen`).
-        #[arg(long, value_name = "KEY")]
+        /// Sign the compiled content with this secret key (see `content keygen`); format 1 here,
+        /// `content sign` signs a format-2 file.
+        #[arg(long, value_name = "KEY", conflicts_with_all = ["sigma", "format", "content_version"])]
         sign: Option<PathBuf>,
         #[command(flatten)]
         release: ReleaseArgs,
@@ -306,8 +320,14 @@ fn main() -> ExitCode {
                 })
                 .and_then(|enricher| {
                     let mut stream = EventStream::with_enricher(host, enricher, format);
-                    if !sigma.is_empty() {
-                        let detector = ringfence_companion::detection::load(&sigma, &mut io::stderr())?;
+                    // A format-2 content is evaluated here too, every companion field known.
+                    let stage = match content.as_deref() {
+                        Some(path) => ringfence_companion::detection::content::stage_of(path)?,
+                        None => None,
+                    };
+                    if !sigma.is_empty() || stage.is_some() {
+                        let detector =
+                            ringfence_companion::detection::load_with(&sigma, stage, &mut io::stderr())?;
                         stream = stream.with_detector(detector, only_detections);
                     }
                     let device = open_system_device().map_err(|e| Failure::Client(e.into()))?;
@@ -316,9 +336,32 @@ fn main() -> ExitCode {
                     })
                 })
         }
-        Command::Content(ContentCommand::Compile { rules, output, sign, release }) => match sign {
-            None => commands::content_compile(&rules, &output, &mut out),
-            Some(key) => commands::content_compile_signed(&rules, &output, &key, release.release(), &mut out),
+        Command::Content(ContentCommand::Compile {
+            rules,
+            sigma,
+            format,
+            content_version,
+            output,
+            sign,
+            release,
+        }) => match (rules, sign) {
+            _ if format == Some(1) && !sigma.is_empty() => Err(Failure::Sigma {
+                message: "Sigma rules compile into content format 2 only: drop --format 1".to_owned(),
+            }),
+            (Some(rules), Some(key)) => {
+                commands::content_compile_signed(&rules, &output, &key, release.release(), &mut out)
+            }
+            (Some(rules), None) if sigma.is_empty() && format != Some(2) && content_version.is_none() => {
+                commands::content_compile(&rules, &output, &mut out)
+            }
+            (rules, _) => {
+                let sources = commands::ContentSources {
+                    toml: rules.as_deref(),
+                    sigma: &sigma,
+                    version: content_version,
+                };
+                commands::content_compile2(&sources, &output, &mut out, &mut io::stderr()).map(|_| ())
+            }
         },
         Command::Content(ContentCommand::Keygen { key }) => commands::content_keygen(&key, &mut out),
         Command::Content(ContentCommand::Sign { content, key, output, release }) => {

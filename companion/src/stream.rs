@@ -98,6 +98,14 @@ impl fmt::Display for SummaryLine<'_> {
                 "; Sigma: {} rules loaded, {} refused, {} events matched ({} detections), {} with rules undecided",
                 d.rules_loaded, d.rules_refused, d.events_matched, d.detections, d.events_undecided
             )?;
+            if d.content_rules > 0 || d.events_filtered > 0 {
+                write!(
+                    f,
+                    "; content format 2 in the companion: {} detection rules ({} given as YAML too, run once), {} \
+                     events dropped by its filter",
+                    d.content_rules, d.yaml_rules_in_content, d.events_filtered
+                )?;
+            }
             if s.not_detected_skipped > 0 {
                 write!(f, ", {} events without a detection not written", s.not_detected_skipped)?;
             }
@@ -222,6 +230,10 @@ impl EventStream {
                 None => Detection::default(),
             };
             let is_event = !matches!(record.kind(), EventKind::LostEvents | EventKind::ContentChanged);
+            // The content's final verdict, every field known: counted in the detection counters.
+            if detection.filtered {
+                continue;
+            }
             if self.only_detections && is_event && detection.is_empty() {
                 self.summary.not_detected_skipped = self.summary.not_detected_skipped.saturating_add(1);
                 continue;
@@ -295,7 +307,7 @@ impl EventStream {
         format: Format,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        let rules = self.detector.as_ref().map(Detector::rules).filter(|_| !detection.is_empty());
+        let rules = self.detector.as_ref().map(Detector::catalog).filter(|_| !detection.is_empty());
         match format {
             Format::Json => match rules {
                 None => self.renderer.write_json_with(record, enrichment, out),

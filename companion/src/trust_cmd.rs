@@ -58,13 +58,37 @@ impl fmt::Display for KeyFileError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
     Validation(ValidationError),
+    /// Format 2's validator's reason.
+    Validation2(ringfence_content::v2::ValidationError),
     Trust(Reason),
+}
+
+/// The version of valid content of either format (the header's format version picks the
+/// validator, as the driver's LOAD_CONTENT does), or the validator's reason.
+pub fn content_version(bytes: &[u8]) -> Result<u32, Refusal> {
+    if crate::content2_cmd::is_format2(bytes) {
+        let content = ringfence_content::v2::validate(bytes, &SCHEMA).map_err(Refusal::Validation2)?;
+        return Ok(content.content_version());
+    }
+    validate(bytes, &SCHEMA).map(|c| c.version()).map_err(Refusal::Validation)
+}
+
+impl Refusal {
+    /// The failure of `path` whose content this refusal judged invalid.
+    fn invalid(self, path: &Path) -> Failure {
+        match self {
+            Refusal::Validation(error) => Failure::Invalid { path: path.to_owned(), error },
+            Refusal::Validation2(error) => Failure::Invalid2 { path: path.to_owned(), error },
+            Refusal::Trust(_) => Failure::Refused { path: path.to_owned(), refusal: self },
+        }
+    }
 }
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Refusal::Validation(e) => write!(f, "the content is invalid: {e}"),
+            Refusal::Validation2(e) => write!(f, "the content is invalid: {e}"),
             Refusal::Trust(r) => r.fmt(f),
         }
     }
@@ -74,7 +98,7 @@ impl fmt::Display for Refusal {
 pub fn advice(refusal: &Refusal) -> &'static str {
     use ringfence_trust::PolicyRefusal as P;
     match refusal {
-        Refusal::Validation(_) => "fix the content and push again",
+        Refusal::Validation(_) | Refusal::Validation2(_) => "fix the content and push again",
         Refusal::Trust(Reason::Auth(AuthError::Unsigned)) => {
             "sign it with `ringfence content sign --key KEY` (or, on a test machine only, set \
              Parameters\\RequireSignedContent to 0)"
@@ -210,14 +234,13 @@ pub fn read_public_key(path: &Path) -> Result<[u8; 32], Failure> {
 
 /// Seals valid content: the envelope declares `release` and the content's own version.
 pub fn seal(path: &Path, content: &[u8], key: &SigningKey, release: Release) -> Result<Vec<u8>, Failure> {
-    let valid =
-        validate(content, &SCHEMA).map_err(|error| Failure::Invalid { path: path.to_owned(), error })?;
+    let version = content_version(content).map_err(|r| r.invalid(path))?;
     let declaration = Declaration {
         signer: key.public_key(),
         ring: release.ring,
         sensor_min: release.sensor_min,
         sensor_max: release.sensor_max,
-        content_version: valid.version(),
+        content_version: version,
     };
     let len = envelope::envelope_len(content.len())
         .ok_or(Failure::Client(crate::ClientError::ContentTooLarge { len: content.len() }))?;
@@ -296,11 +319,11 @@ pub fn content_verify<W: Write + ?Sized>(path: &Path, keys: &[PathBuf], out: &mu
     };
     ringfence_trust::verify(&envelope, &trusted)
         .map_err(|e| refuse(Refusal::Trust(Reason::Auth(AuthError::Signature(e)))))?;
-    let content = validate(envelope.content(), &SCHEMA).map_err(|e| refuse(Refusal::Validation(e)))?;
-    if content.version() != declaration.content_version {
+    let version = content_version(envelope.content()).map_err(refuse)?;
+    if version != declaration.content_version {
         let mismatch = ringfence_trust::PolicyRefusal::VersionMismatch {
             declared: declaration.content_version,
-            content: content.version(),
+            content: version,
         };
         return Err(refuse(Refusal::Trust(Reason::Policy(mismatch))));
     }
@@ -333,17 +356,17 @@ pub fn predict(trust: &TrustResponse, bytes: &[u8]) -> Result<u32, Refusal> {
             other => Refusal::Trust(Reason::Auth(other)),
         }
     })?;
-    let content = validate(authentic.content, &SCHEMA).map_err(Refusal::Validation)?;
+    let version = content_version(authentic.content)?;
     let policy = Policy {
         signatures,
         ring: trust.ring,
         pin: Pin::from_dword(trust.pin),
         sensor_version: trust.sensor_version,
     };
-    decide(&policy, authentic.declaration.as_ref(), content.version(), trust.newest_offered)
+    decide(&policy, authentic.declaration.as_ref(), version, trust.newest_offered)
         .verdict
         .map_err(|r| Refusal::Trust(Reason::Policy(r)))?;
-    Ok(content.version())
+    Ok(version)
 }
 
 /// The sensor's policy, one line each.

@@ -543,3 +543,45 @@ fn volumes_prints_the_map_the_driver_holds_entry_by_entry() {
         "scripted driver: 0 volume map(s) set, 0 refused\n\\SystemRoot -> C:\\Windows\n\\Device\\HarddiskVolume3 -> C:\n\\Device\\HarddiskVolume5 -> D:\n"
     );
 }
+
+/// examples/sigma compiled into content format 2.
+fn format2_content() -> Vec<u8> {
+    let sigma = [std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/sigma")];
+    let sources = commands::ContentSources { toml: None, sigma: &sigma, version: Some(12) };
+    ringfence_companion::content2_cmd::compile2(&sources, &mut Vec::new()).unwrap().0
+}
+
+#[test]
+fn valid_format_2_content_is_sent_to_the_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("content.bin");
+    let bytes = format2_content();
+    std::fs::write(&path, &bytes).unwrap();
+    let mut driver = ScriptedDriver::new();
+    driver.verdict =
+        LoadContentResponse { accepted: true, content_version: 12, active_version: 12, ..Default::default() };
+    commands::content_push(&mut driver, &path, &mut Vec::new()).unwrap();
+    assert_eq!(driver.loaded, vec![bytes]);
+}
+
+#[test]
+fn format_2_content_the_validator_refuses_is_named_and_never_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("content.bin");
+    let mut bytes = format2_content();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let mut driver = ScriptedDriver::new();
+    let failure = commands::content_push(&mut driver, &path, &mut Vec::new()).unwrap_err();
+    assert!(matches!(failure, Failure::Invalid2 { .. }), "{failure}");
+    assert_eq!(failure.exit_code(), exit::REJECTED);
+    assert!(
+        failure.to_string().starts_with(&format!(
+            "{} is not valid content: content format 2 refused at byte",
+            path.display()
+        )),
+        "{failure}"
+    );
+    assert!(driver.loaded.is_empty());
+}

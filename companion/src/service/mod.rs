@@ -139,8 +139,14 @@ impl<C: Connector, S: Storage, K: Clock> Service<C, S, K> {
             Sources::this_machine().map_err(|e| format!("the enrichment stage cannot start: {e}"))?;
         let mut stream = enriched_stream(&config, &host, sources)?;
         let mut diag = diag;
-        if !config.sigma.is_empty() {
-            let detector = crate::detection::load(&config.sigma, &mut diag).map_err(|e| e.to_string())?;
+        // The driver's content, when it is format 2, is evaluated here too, every field known.
+        let stage = match &config.content {
+            Some(path) => crate::detection::content::stage_of(path).map_err(|e| e.to_string())?,
+            None => None,
+        };
+        if !config.sigma.is_empty() || stage.is_some() {
+            let detector =
+                crate::detection::load_with(&config.sigma, stage, &mut diag).map_err(|e| e.to_string())?;
             stream = stream.with_detector(detector, false);
         }
         Ok(Service {

@@ -56,8 +56,12 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     sigma: Vec<PathBuf>,
     /// Print only the events some Sigma rule matched.
-    #[arg(long, requires = "sigma")]
+    #[arg(long)]
     only_detections: bool,
+    /// A content format 2 (`content compile --sigma`) evaluated in the companion's stage on
+    /// every enriched event, while the driver runs the content given with --content or --rules.
+    #[arg(long, value_name = "FILE")]
+    companion_content: Option<PathBuf>,
     /// A scenario file (examples/scenarios/*.toml); repeatable.
     #[arg(long = "scenario", value_name = "FILE")]
     scenario_flags: Vec<PathBuf>,
@@ -105,11 +109,20 @@ fn main() -> ExitCode {
     };
     // Sigma rules first: a refused rule is reported and left out, a path without rules ends
     // the run with the companion's own exit code, before the driver is touched.
-    let detector = if args.sigma.is_empty() {
+    let stage =
+        match args.companion_content.as_deref().map(ringfence_companion::detection::ContentStage::load) {
+            None => None,
+            Some(Ok(stage)) => Some(stage),
+            Some(Err(e)) => {
+                let _ = writeln!(io::stderr(), "ringfence-emulate: {e}");
+                return ExitCode::from(e.exit_code());
+            }
+        };
+    let detector = if args.sigma.is_empty() && stage.is_none() {
         None
     } else {
         let mut diag: Box<dyn Write> = if args.quiet { Box::new(io::sink()) } else { Box::new(io::stderr()) };
-        match ringfence_companion::detection::load(&args.sigma, &mut diag) {
+        match ringfence_companion::detection::load_with(&args.sigma, stage, &mut diag) {
             Ok(d) => Some(d),
             Err(e) => {
                 let _ = writeln!(io::stderr(), "ringfence-emulate: {e}");
