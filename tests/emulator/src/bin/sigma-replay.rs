@@ -12,7 +12,7 @@ use std::process::{Command, ExitCode};
 use clap::Parser;
 use ringfence_companion::enrich::stage::FileLocation;
 use ringfence_detect::ir::Operator;
-use ringfence_detect::{Compilation, Rule};
+use ringfence_detect::{Compilation, Reason, Rule};
 use ringfence_emulator::replay::{self, Batch, FieldMap, Plan, Sample};
 
 /// Replay SigmaHQ's regression samples through the emulated driver and the companion.
@@ -37,24 +37,24 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// The rule folders of ringfence's logsources, every `rules*/windows/<category>`.
+/// The checkout's rule folders: every `rules*/` that holds a YAML file (rules of other
+/// logsources are refused as the companion refuses them, and not counted).
 fn rule_dirs(sigma: &Path) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    let Ok(entries) = std::fs::read_dir(sigma) else { return dirs };
-    let mut tops: Vec<PathBuf> = entries
+    let Ok(entries) = std::fs::read_dir(sigma) else { return Vec::new() };
+    let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("rules")))
+        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("rules")))
+        .filter(|p| holds_yaml(p))
         .collect();
-    tops.sort();
-    for top in tops {
-        for category in replay::CATEGORIES {
-            let dir = top.join("windows").join(category);
-            if dir.is_dir() {
-                dirs.push(dir);
-            }
-        }
-    }
+    dirs.sort();
     dirs
+}
+
+fn holds_yaml(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    entries.filter_map(Result::ok).map(|e| e.path()).any(|p| {
+        if p.is_dir() { holds_yaml(&p) } else { p.extension().is_some_and(|x| x == "yml" || x == "yaml") }
+    })
 }
 
 fn main() -> ExitCode {
@@ -265,10 +265,15 @@ impl Report {
         let fired_samples = outcomes.iter().filter(|o| matches!(o, Outcome::Fired)).count();
         let shown: Vec<String> =
             dirs.iter().map(|d| d.strip_prefix(sigma).unwrap_or(d).display().to_string()).collect();
+        let refused = compilation
+            .refusals
+            .iter()
+            .filter(|r| !matches!(r.reason, Reason::LogSource { .. }))
+            .filter(|r| r.category.as_deref().is_some_and(|c| replay::CATEGORIES.contains(&c)))
+            .count();
         lines.push(format!(
-            "Rules: {} compiled, {} refused, from {}",
+            "Rules (process_creation, image_load): {} compiled, {refused} refused, from {}",
             compilation.rules.len(),
-            compilation.refusals.len(),
             shown.join(", ")
         ));
         lines.push(format!(
