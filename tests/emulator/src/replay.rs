@@ -16,7 +16,7 @@
 //! Nothing a sample lacks is filled in (Sysmon's `-` is an absent string), and
 //! no expected result is consulted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -24,6 +24,7 @@ use ringfence_companion::enrich::account::well_known;
 use ringfence_companion::enrich::sid::Sid;
 use ringfence_companion::enrich::token::IntegrityLevel;
 use ringfence_detect::fields::{self, Field, Resolved};
+use ringfence_detect::ir::Operator;
 use ringfence_detect::{EventFields, FieldValue, Rule, RuleSet};
 use ringfence_wire::EventKind;
 use serde::Deserialize;
@@ -452,7 +453,7 @@ pub fn plan(samples: &[Sample]) -> Plan {
     let mut parts: Vec<Parts> = Vec::new();
     let mut replayed = Vec::new();
     let mut skipped = Vec::new();
-    let mut letters = std::collections::BTreeSet::from(['C']);
+    let mut letters = BTreeSet::from(['C']);
     for (s, sample) in samples.iter().enumerate() {
         for (e, event) in sample.events.iter().enumerate() {
             let Some(kind @ (EventKind::ProcessStart | EventKind::ImageLoad)) = kind_of(event.event_id)
@@ -631,6 +632,58 @@ fn signature(data: &BTreeMap<String, String>, this: &mut Converted) {
     }
 }
 
+fn has_regex(rule: &Rule) -> bool {
+    rule.predicates.iter().any(|p| matches!(p.operator, Operator::Regex { .. }))
+}
+
+/// Why `rule` did not fire on the replay of `sample`'s events.
+pub fn why_missed(
+    rule: &Rule,
+    sample: &Sample,
+    events: &[&Replayed],
+    fired: &BTreeMap<u64, Vec<String>>,
+) -> String {
+    let mut reasons = BTreeSet::new();
+    for r in events {
+        let Some(event) = sample.events.get(r.event) else { continue };
+        if !fired.contains_key(&u64::from(r.pid)) {
+            reasons.insert(format!("no event reported for pid {}", r.pid));
+            continue;
+        }
+        let recorded = FieldMap::recorded(r.kind, event);
+        if rule_matches(rule, &recorded) != Some(true) {
+            let regex = if has_regex(rule) { " (the rule has a regular expression)" } else { "" };
+            reasons.insert(format!(
+                "the rule does not match the recorded event in ringfence's evaluator{regex}"
+            ));
+            continue;
+        }
+        if rule_matches(rule, &r.carried) == Some(true) {
+            reasons.insert(format!("the carried fields match, the replayed event (pid {}) does not", r.pid));
+            continue;
+        }
+        // The fields not carried that the rule reads; those that alone restore the match first.
+        let read: BTreeSet<_> = rule.predicates.iter().map(|p| p.field.sigma_name()).collect();
+        let missing: Vec<_> = r.not_carried.iter().filter(|(name, _)| read.contains(name.as_str())).collect();
+        let restoring: Vec<_> = missing
+            .iter()
+            .copied()
+            .filter(|(name, _)| {
+                let mut with = r.carried.clone();
+                if let Some((field, value)) = recorded.values.iter().find(|(f, _)| f.sigma_name() == name) {
+                    with.values.insert(*field, value.clone());
+                }
+                rule_matches(rule, &with) == Some(true)
+            })
+            .collect();
+        let named = if restoring.is_empty() { &missing } else { &restoring };
+        let text: Vec<String> =
+            named.iter().map(|(name, why)| format!("{name} not carried: {why}")).collect();
+        reasons.insert(if text.is_empty() { "a field not carried".into() } else { text.join("; ") });
+    }
+    reasons.into_iter().collect::<Vec<_>>().join(" / ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -709,6 +762,49 @@ mod tests {
         assert_eq!((start.pid, start.parent_pid, start.session_id), (r.pid, r.pid - 4, 2));
         assert_eq!((start.token.integrity, start.token.logon_id), (0x3000, 0x3144c));
         assert_eq!(start.token.user, scenario.accounts[0].0.to_string());
+    }
+
+    fn rule(detection: &str) -> Rule {
+        let yaml = format!(
+            "title: t\nid: r\nlogsource: {{product: windows, category: process_creation}}\ndetection:\n{detection}\n    condition: selection\n"
+        );
+        let compilation = ringfence_detect::compile_yaml(&yaml);
+        assert_eq!(compilation.refusals, []);
+        compilation.rules.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn a_miss_is_explained_by_what_the_replay_lost_or_by_the_rule() {
+        let sample = sample(PROCESS_START);
+        let plan = plan(std::slice::from_ref(&sample));
+        let events: Vec<&Replayed> = plan.replayed.iter().collect();
+        let pid = u64::from(events[0].pid);
+        let reported = BTreeMap::from([(pid, vec![])]);
+        let why = |detection: &str, fired: &BTreeMap<u64, Vec<String>>| {
+            why_missed(&rule(detection), &sample, &events, fired)
+        };
+        let hashes =
+            "    selection:\n        Image|endswith: '\\reg.exe'\n        Hashes|contains: 'SHA256=E295'";
+        assert_eq!(
+            why(hashes, &reported),
+            format!("Hashes not carried: {}", not_carried_reason("Hashes").unwrap())
+        );
+        let other = "    selection:\n        CommandLine: 'reg delete x'";
+        assert_eq!(
+            why(other, &reported),
+            "the rule does not match the recorded event in ringfence's evaluator"
+        );
+        let regex = "    selection:\n        CommandLine|re: '^reg\\s+delete'";
+        assert_eq!(
+            why(regex, &reported),
+            "the rule does not match the recorded event in ringfence's evaluator (the rule has a regular expression)"
+        );
+        let carried = "    selection:\n        CommandLine: 'reg add x'";
+        assert_eq!(
+            why(carried, &reported),
+            format!("the carried fields match, the replayed event (pid {pid}) does not")
+        );
+        assert_eq!(why(carried, &BTreeMap::new()), format!("no event reported for pid {pid}"));
     }
 
     #[test]

@@ -11,9 +11,8 @@ use std::process::{Command, ExitCode};
 
 use clap::Parser;
 use ringfence_companion::enrich::stage::FileLocation;
-use ringfence_detect::ir::Operator;
-use ringfence_detect::{Compilation, Reason, Rule};
-use ringfence_emulator::replay::{self, Batch, FieldMap, Plan, Sample};
+use ringfence_detect::{Compilation, Reason};
+use ringfence_emulator::replay::{self, Batch, Plan, Sample};
 
 /// Replay SigmaHQ's regression samples through the emulated driver and the companion.
 #[derive(Debug, Parser)]
@@ -167,58 +166,6 @@ impl std::fmt::Display for Report {
     }
 }
 
-fn has_regex(rule: &Rule) -> bool {
-    rule.predicates.iter().any(|p| matches!(p.operator, Operator::Regex { .. }))
-}
-
-/// Why `rule` did not fire on the replay of `sample`'s events.
-fn why_missed(
-    rule: &Rule,
-    sample: &Sample,
-    events: &[&replay::Replayed],
-    fired: &BTreeMap<u64, Vec<String>>,
-) -> String {
-    let mut reasons = BTreeSet::new();
-    for r in events {
-        let Some(event) = sample.events.get(r.event) else { continue };
-        if !fired.contains_key(&u64::from(r.pid)) {
-            reasons.insert(format!("no event reported for pid {}", r.pid));
-            continue;
-        }
-        let recorded = FieldMap::recorded(r.kind, event);
-        if replay::rule_matches(rule, &recorded) != Some(true) {
-            let regex = if has_regex(rule) { " (the rule has a regular expression)" } else { "" };
-            reasons.insert(format!(
-                "the rule does not match the recorded event in ringfence's evaluator{regex}"
-            ));
-            continue;
-        }
-        if replay::rule_matches(rule, &r.carried) == Some(true) {
-            reasons.insert(format!("the carried fields match, the replayed event (pid {}) does not", r.pid));
-            continue;
-        }
-        // The fields not carried that the rule reads; those that alone restore the match first.
-        let read: BTreeSet<_> = rule.predicates.iter().map(|p| p.field.sigma_name()).collect();
-        let missing: Vec<_> = r.not_carried.iter().filter(|(name, _)| read.contains(name.as_str())).collect();
-        let restoring: Vec<_> = missing
-            .iter()
-            .copied()
-            .filter(|(name, _)| {
-                let mut with = r.carried.clone();
-                if let Some((field, value)) = recorded.values.iter().find(|(f, _)| f.sigma_name() == name) {
-                    with.values.insert(*field, value.clone());
-                }
-                replay::rule_matches(rule, &with) == Some(true)
-            })
-            .collect();
-        let named = if restoring.is_empty() { &missing } else { &restoring };
-        let text: Vec<String> =
-            named.iter().map(|(name, why)| format!("{name} not carried: {why}")).collect();
-        reasons.insert(if text.is_empty() { "a field not carried".into() } else { text.join("; ") });
-    }
-    reasons.into_iter().collect::<Vec<_>>().join(" / ")
-}
-
 impl Report {
     fn of(
         samples: &[Sample],
@@ -252,7 +199,7 @@ impl Report {
             let outcome = if hits >= expected.max(1) {
                 Outcome::Fired
             } else if let Some(rule) = compilation.rules.iter().find(|r| r.meta.id == sample.rule_id) {
-                Outcome::Missed(why_missed(rule, sample, &events, fired))
+                Outcome::Missed(replay::why_missed(rule, sample, &events, fired))
             } else if let Some(refusal) =
                 compilation.refusals.iter().find(|r| r.id.as_deref() == Some(sample.rule_id.as_str()))
             {
