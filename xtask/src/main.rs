@@ -34,6 +34,10 @@ tasks:
   sigma-coverage [--refusals] DIR...
                   compile the Sigma rules under DIR and count them: kernel stage,
                   companion stage, refused by reason (per logsource)
+  sigma-replay SIGMA_DIR
+                  replay a SigmaHQ checkout's regression samples (process_creation,
+                  image_load) through the emulated ringfence.sys and the companion
+                  with its rules: which samples fire their rule, why others do not
   wdk-check       type-check and lint the `wdk` backend against bindings wdk-sys
                   generates from mingw-w64's DDK headers (says what that proves)
   ci              test + fmt --check + clippy -D warnings + loom + wdk-check +
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         "bench" => bench(rest),
         "loom" => loom(),
         "sigma-coverage" => sigma_coverage(rest),
+        "sigma-replay" => sigma_replay(rest),
         "wdk-check" => wdk_check::run(),
         "ci" => ci(),
         "help" | "-h" | "--help" => {
@@ -236,6 +241,35 @@ fn sigma_coverage(rest: &[String]) -> Result<(), Failure> {
             "--",
         ])
         .args(rest)
+        .run()
+}
+
+/// Replays a SigmaHQ checkout's regression samples (fetched data, so not part of `ci`)
+/// through the emulated driver and the companion with the checkout's rules.
+fn sigma_replay(rest: &[String]) -> Result<(), Failure> {
+    let [sigma] = rest else {
+        return Err(Failure::new(
+            "sigma-replay",
+            "give a SigmaHQ checkout (with rules*/ and regression_data/)",
+        ));
+    };
+    setup::emulator_packages()?;
+    let sys = driver()?;
+    Step::new("build ringfence-emulate and sigma-replay", "cargo")
+        .args(["build", "--quiet", "--release", "--package", "ringfence-emulator"])
+        .args(["--bin", "ringfence-emulate", "--bin", "sigma-replay"])
+        .stdout_to_stderr()
+        .run()?;
+    let release = target_dir().join("release");
+    let replay = release.join("sigma-replay").display().to_string();
+    Step::new("replay the regression samples", &replay)
+        .arg("--sys")
+        .arg(&sys)
+        .arg("--emulate")
+        .arg(release.join("ringfence-emulate"))
+        .arg("--out")
+        .arg(target_dir().join("sigma-replay"))
+        .arg(sigma)
         .run()
 }
 

@@ -50,10 +50,8 @@ impl IntegrityLevel {
         if app_container {
             return Cow::Borrowed("AppContainer");
         }
-        match self.label_name().and_then(|name| name.strip_suffix(" Mandatory Level")) {
-            Some(short) => Cow::Borrowed(short),
-            None => Cow::Owned(format!("S-1-16-{}", self.0)),
-        }
+        // One rendering for output and for Sigma, which the kernel-stage lowering inverts.
+        ringfence_detect::integrity::sysmon_name(self.0)
     }
 }
 

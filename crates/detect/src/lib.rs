@@ -11,6 +11,7 @@
 //! - [`eval`]: the companion-stage evaluator, three-valued so that a stage that
 //!   lacks a field leaves rules undecided rather than false;
 //! - [`lower`]: the IR lowered into one content format 2 for both stages;
+//! - [`integrity`]: Sysmon's integrity level names, a function of the label RID;
 //! - [`fold`]: case folding (Unicode simple case folding) and `windash`;
 //! - [`coverage`]: how many rules of a directory compile, to which stage, and
 //!   why the others were refused.
@@ -20,6 +21,7 @@ pub mod coverage;
 pub mod eval;
 pub mod fields;
 pub mod fold;
+pub mod integrity;
 pub mod ir;
 pub mod lower;
 pub mod refusal;

@@ -10,9 +10,13 @@
 //!   the map;
 //! - `LogonId`, whose Sigma values are Sysmon's `0x…` text, as an integer
 //!   comparison on the kernel's 64-bit logon id (only equality lowers);
-//! - `User`, `ParentUser` and `IntegrityLevel` as the companion's
-//!   `DOMAIN\user` and integrity-name fields (the kernel has SIDs and RIDs, and
-//!   no account database): unknown in the kernel stage;
+//! - `IntegrityLevel`, whose Sigma values are Sysmon's names, as an integer
+//!   comparison on the kernel's mandatory label RID, the name being a
+//!   one-to-one function of it ([`crate::integrity`]): equality, and
+//!   `contains`/`startswith`/`endswith` on values that match a known set of
+//!   RIDs;
+//! - `User` and `ParentUser` as the companion's `DOMAIN\user` fields (the
+//!   kernel has SIDs, and no account database): unknown in the kernel stage;
 //! - `Signed` (`true`/`false`) as the companion's boolean;
 //! - every other companion field as itself.
 //!
@@ -37,6 +41,8 @@ use ringfence_wire::schema::COMPANION_BASE;
 use ringfence_wire::{EventKind, SCHEMA, Schema};
 
 use crate::fields::{Field, Rendering, Source};
+use crate::fold::View;
+use crate::integrity;
 use crate::ir::{Case, Compare, Expr, GlobPart, Level, Operator, Predicate, Quantifier, Rule, Value};
 
 /// How an event's value for a Sigma field is put in the schema field format 2 reads.
@@ -48,6 +54,8 @@ pub enum Conversion {
     HexInteger,
     /// `true` / `false` as 1 / 0.
     Boolean,
+    /// Sysmon's integrity level name as the mandatory label RID it names ([`integrity::rid_of_name`]).
+    IntegrityRid,
 }
 
 /// The schema field (kernel index, or `COMPANION_BASE` + position) that format 2
@@ -58,7 +66,7 @@ pub fn target(kind: EventKind, field: Field) -> Option<(u8, Conversion)> {
             Rendering::Verbatim | Rendering::DosPath => (wire, Conversion::AsIs),
             Rendering::Hex => (wire, Conversion::HexInteger),
             Rendering::AccountName => (account_name_field(wire)?, Conversion::AsIs),
-            Rendering::IntegrityName => ("integrity_level_name", Conversion::AsIs),
+            Rendering::IntegrityName => (wire, Conversion::IntegrityRid),
         },
         Source::Companion { wire } if field == Field::Signed => (wire, Conversion::Boolean),
         Source::Companion { wire } => (wire, Conversion::AsIs),
@@ -224,6 +232,9 @@ fn lower_predicate(kind: EventKind, p: &Predicate) -> Result<PredicateSpec, NotL
         return Err(NotLowered::Regex { field });
     }
     let (index, conversion) = target(kind, field).ok_or(NotLowered::NoTarget { field })?;
+    if conversion == Conversion::IntegrityRid && !matches!(p.operator, Operator::Exists(_)) {
+        return lower_integrity(p, index);
+    }
     let numeric = field.is_integer() || conversion != Conversion::AsIs;
     let operator = match (p.operator, numeric) {
         (Operator::Exists(present), _) => OperatorSpec::Exists(present),
@@ -254,6 +265,42 @@ fn lower_predicate(kind: EventKind, p: &Predicate) -> Result<PredicateSpec, NotL
     })
 }
 
+/// An `IntegrityLevel` comparison as equality with the RIDs whose names it matches (any of
+/// them; for `all`, those every value matches). Kept on the name when that set is not exactly
+/// known, or empty (no RID's name matches: the predicate would need a value no field holds).
+fn lower_integrity(p: &Predicate, index: u8) -> Result<PredicateSpec, NotLowered> {
+    let field = p.field;
+    let view = View { case_insensitive: p.case == Case::Insensitive, windash: p.windash };
+    let mut rids: Option<std::collections::BTreeSet<u32>> = None;
+    for value in &p.values {
+        let Value::Text(text) = value else {
+            return Err(NotLowered::Value { field, value: format!("{value:?}") });
+        };
+        let matched = integrity::rids_matching(p.operator, text, view).map_err(|why| match why {
+            integrity::Inexact::Operator => NotLowered::Operator { field, operator: p.operator.to_string() },
+            integrity::Inexact::Unbounded => NotLowered::Value { field, value: text.clone() },
+        })?;
+        rids = Some(match (rids, p.quantifier) {
+            (None, _) => matched,
+            (Some(so_far), Quantifier::All) => so_far.intersection(&matched).copied().collect(),
+            (Some(so_far), _) => so_far.union(&matched).copied().collect(),
+        });
+    }
+    let rids = rids.unwrap_or_default();
+    if rids.is_empty() {
+        let shown = p.values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ");
+        return Err(NotLowered::Value { field, value: shown });
+    }
+    Ok(PredicateSpec {
+        field: index,
+        operator: OperatorSpec::Compare(BuildCompare::Equals),
+        values: rids.into_iter().map(|rid| ValueSpec::Integer(u64::from(rid))).collect(),
+        all: false,
+        case_insensitive: false,
+        windash: false,
+    })
+}
+
 fn lower_value(
     field: Field,
     conversion: Conversion,
@@ -274,6 +321,7 @@ fn lower_value(
                     _ => None,
                 },
                 Conversion::AsIs => text.parse::<u64>().ok(),
+                Conversion::IntegrityRid => integrity::rid_of_name(text).map(u64::from),
             };
             n.map(ValueSpec::Integer).ok_or_else(|| refuse(text.clone()))
         }

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use ringfence_content::v2::{self, EventInput, Input, RuleIds};
 use ringfence_detect::fields::Field;
+use ringfence_detect::integrity;
 use ringfence_detect::ir::{GlobPart, Value};
 use ringfence_detect::lower::{self, Conversion, Metadata, NotLowered};
 use ringfence_detect::{Rule, RuleSet};
@@ -86,6 +87,8 @@ impl Schema2 {
                         "false" => Owned::Integer(0),
                         _ => Owned::Unconvertible,
                     },
+                    (Val::Text(text), Conversion::IntegrityRid) => integrity::rid_of_name(text)
+                        .map_or(Owned::Unconvertible, |r| Owned::Integer(r.into())),
                 };
                 Some((index, owned))
             })
@@ -145,6 +148,10 @@ fn flip_case(text: &str, mask: u64) -> String {
         .collect()
 }
 
+/// Mandatory label RIDs: every named level, unnamed ones near them, and extremes.
+const RIDS: [u32; 12] =
+    [0, 0x1000, 0x2000, 0x2100, 0x3000, 0x4000, 0x5000, 0x7000, 0x2010, 0x3001, 1, u32::MAX];
+
 fn event() -> impl Strategy<Value = Event> {
     let kind =
         prop_oneof![Just(EventKind::ProcessStart), Just(EventKind::ImageLoad), Just(EventKind::ProcessExit)];
@@ -170,6 +177,10 @@ fn event() -> impl Strategy<Value = Event> {
                 text = flip_case(&text, mask);
                 if field == Field::LogonId {
                     text = ["0x3e7", "0x3E7", "0x1a2b3", "x"][usize::try_from(mask % 4).unwrap()].to_owned();
+                }
+                if field == Field::IntegrityLevel {
+                    // What the companion writes: the name of a RID, named or not.
+                    text = integrity::sysmon_name(RIDS[usize::try_from(mask % 12).unwrap()]).into_owned();
                 }
                 if field == Field::Signed {
                     text = ["true", "false"][usize::try_from(mask % 2).unwrap()].to_owned();
@@ -285,4 +296,151 @@ fn metadata_reads_back_what_it_wrote_and_nothing_else() {
         Metadata::decode("id=x\nlevel=\ntags="),
         Some(Metadata { id: "x".into(), level: None, tags: vec![] })
     );
+}
+
+const INTEGRITY_RULES: &str = r"
+title: Named levels and label SIDs
+id: il-1
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        IntegrityLevel:
+            - 'High'
+            - 'S-1-16-16384'
+            - 'S-1-16-8208'
+    condition: selection
+---
+title: Contains, folded
+id: il-2
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        IntegrityLevel|contains: 'PLUS'
+    condition: selection
+---
+title: Ends with, cased
+id: il-3
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        IntegrityLevel|endswith|cased: 'Process'
+    condition: selection
+---
+title: Contains all
+id: il-4
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        IntegrityLevel|contains|all:
+            - 'Me'
+            - 'um'
+    condition: selection
+---
+title: Negated, beside a command line
+id: il-5
+logsource: {product: windows, category: process_creation}
+detection:
+    cli:
+        CommandLine|contains: 'x'
+    low:
+        IntegrityLevel:
+            - 'Low'
+            - 'untrusted'
+    condition: cli and not low
+---
+title: A digit, which label SIDs hold
+id: il-6
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        IntegrityLevel|contains: '16'
+    condition: selection
+---
+title: A localized name no RID renders as
+id: il-7
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        IntegrityLevel: 'Hoch'
+    condition: selection
+";
+
+/// Format 2's matches (rule positions) over one event given in the schema's fields.
+fn evaluate_content(content: &v2::Content<'_>, lowered: &lower::Lowered, event: &Schema2) -> BTreeSet<usize> {
+    let mut scratch = vec![0u64; content.scratch_words()];
+    let (mut matched, mut undecided) = ([0u32; 16], [0u32; 16]);
+    let verdict = content
+        .evaluate(&event, &mut scratch, RuleIds { matched: &mut matched, undecided: &mut undecided })
+        .expect("within budget");
+    assert_eq!(verdict.undecided, 0, "the integrity level is a kernel field");
+    matched[..verdict.matched]
+        .iter()
+        .map(|id| lowered.placement.iter().position(|p| p.as_ref().ok() == Some(id)).unwrap())
+        .collect()
+}
+
+#[test]
+fn integrity_levels_lower_to_the_rids_whose_names_match_and_agree_on_every_rid() {
+    let compilation = ringfence_detect::compile_yaml(INTEGRITY_RULES);
+    assert_eq!(compilation.refusals, []);
+    let lowered = lower::lower(&compilation.rules, &SCHEMA, 1).unwrap();
+    let placed: Vec<Result<(), NotLowered>> =
+        lowered.placement.iter().map(|p| p.clone().map(|_| ())).collect();
+    let integrity = Field::IntegrityLevel;
+    assert_eq!(
+        placed,
+        [
+            Ok(()),
+            Ok(()),
+            Ok(()),
+            Ok(()),
+            Ok(()),
+            Err(NotLowered::Value { field: integrity, value: "16".into() }),
+            Err(NotLowered::Value { field: integrity, value: "Text(\"Hoch\")".into() }),
+        ]
+    );
+    for rule in &compilation.rules[..5] {
+        assert!(lower::decided_in_kernel(rule), "{}", rule.meta.id);
+    }
+    let content = v2::validate(&lowered.content, &SCHEMA).unwrap();
+    let rules = RuleSet::new(compilation.rules).unwrap();
+    let lowered_rules = lowered_indices_of(&lowered);
+    // Every RID up to past the last named level, and the extremes; then an absent level.
+    let rids = (0..=0x8000).chain([0x1_0000, u32::MAX - 1, u32::MAX]).map(Some).chain([None]);
+    let mut fired = BTreeSet::new();
+    for rid in rids {
+        for command_line in ["x", "y"] {
+            let mut event = Event::new(EventKind::ProcessStart);
+            event.fields.push((Field::CommandLine, Val::Text(command_line.into())));
+            if let Some(rid) = rid {
+                event.fields.push((integrity, Val::Text(integrity::sysmon_name(rid).into_owned())));
+            }
+            let kernel = Schema2::of(&event, true);
+            assert!(!kernel.has_unconvertible());
+            let theirs: BTreeSet<usize> =
+                rules.evaluate(&event).matched.into_iter().filter(|i| lowered_rules.contains(i)).collect();
+            let mine = evaluate_content(&content, &lowered, &kernel);
+            assert_eq!(mine, theirs, "rid {rid:?}, command line {command_line}");
+            fired.extend(mine);
+        }
+    }
+    assert_eq!(fired, lowered_rules, "every lowered rule fired on some RID");
+}
+
+fn lowered_indices_of(lowered: &lower::Lowered) -> BTreeSet<usize> {
+    (0..lowered.placement.len()).filter(|&i| lowered.placement[i].is_ok()).collect()
+}
+
+#[test]
+fn the_integrity_name_is_one_to_one_and_read_back_only_as_written() {
+    for rid in (0..=0x8000).chain([u32::MAX]) {
+        let name = integrity::sysmon_name(rid);
+        assert_eq!(integrity::rid_of_name(&name), Some(rid), "{name}");
+    }
+    assert_eq!(integrity::sysmon_name(0x2100), "Medium Plus");
+    assert_eq!(integrity::sysmon_name(0x2010), "S-1-16-8208");
+    // A named level's SID form, a non-canonical number and another case are not renderings.
+    for text in ["S-1-16-12288", "S-1-16-08208", "S-1-16-+8208", "s-1-16-8208", "high", "AppContainer"] {
+        assert_eq!(integrity::rid_of_name(text), None, "{text}");
+    }
 }

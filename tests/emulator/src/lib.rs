@@ -22,6 +22,7 @@ pub mod driver;
 pub mod events;
 pub mod irp;
 pub mod kstring;
+pub mod replay;
 pub mod scenario;
 pub mod system;
 pub mod threads;

@@ -60,10 +60,14 @@ fn print_lowering(compilation: &Compilation) {
         }
     };
     let mut kernel = 0usize;
+    let mut by_kind = std::collections::BTreeMap::<&str, usize>::new();
     let mut reasons = std::collections::BTreeMap::<String, usize>::new();
     for (rule, placement) in compilation.rules.iter().zip(&lowered.placement) {
         match placement {
-            Ok(_) if lower::decided_in_kernel(rule) => kernel += 1,
+            Ok(_) if lower::decided_in_kernel(rule) => {
+                kernel += 1;
+                *by_kind.entry(rule.kind.name()).or_default() += 1;
+            }
             Ok(_) => {}
             Err(why) => *reasons.entry(why.class()).or_default() += 1,
         }
@@ -71,6 +75,8 @@ fn print_lowering(compilation: &Compilation) {
     let content = ringfence_content::v2::validate(&lowered.content, &SCHEMA);
     println!("Content format 2 of the {} compiled rules:", compilation.rules.len());
     println!("- in the content: {} ({} decided by the kernel alone)", lowered.lowered(), kernel);
+    let per_kind: Vec<String> = by_kind.iter().map(|(name, n)| format!("{name} {n}")).collect();
+    println!("- decided by the kernel alone, by event kind: {}", per_kind.join(", "));
     for (reason, n) in &reasons {
         println!("- companion only, {reason}: {n}");
     }
