@@ -14,7 +14,7 @@ use std::path::Path;
 
 use ringfence_content::v2::{self, EventInput, Filter, Input, Role, RuleIds};
 use ringfence_detect::lower::{self, Conversion, Metadata};
-use ringfence_detect::{EventFields, Field, FieldValue, RuleMeta};
+use ringfence_detect::{EventFields, Field, FieldValue, RuleMeta, integrity};
 use ringfence_wire::schema::COMPANION_BASE;
 use ringfence_wire::{EventKind, Fields, Record, SCHEMA, Text, Value};
 
@@ -180,6 +180,10 @@ impl StageEvent {
                 (FieldValue::Text(text), Conversion::HexInteger) => {
                     let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"));
                     digits.and_then(|d| u64::from_str_radix(d, 16).ok()).map_or(Owned::Absent, Owned::Integer)
+                }
+                // The companion renders the RID as Sysmon's name; the name gives it back exactly.
+                (FieldValue::Text(text), Conversion::IntegrityRid) => {
+                    integrity::rid_of_name(text).map_or(Owned::Absent, |rid| Owned::Integer(u64::from(rid)))
                 }
                 (FieldValue::Text(text), Conversion::Boolean) => match text {
                     "true" => Owned::Integer(1),

@@ -4,7 +4,7 @@
 use ringfence_content::v2::wire::{REASON_BASE, REASON_END, is_format2_reason};
 use ringfence_content::v2::{ErrorKind, Limit, Table, ValidationError};
 
-const TABLES: [Table; 12] = [
+const TABLES: [Table; 14] = [
     Table::Scanners,
     Table::Classes,
     Table::States,
@@ -17,6 +17,8 @@ const TABLES: [Table; 12] = [
     Table::Rules,
     Table::Code,
     Table::Strings,
+    Table::Refs,
+    Table::Always,
 ];
 
 /// One value of every reason, with distinct numbers in every position.
@@ -62,7 +64,8 @@ fn every_kind() -> Vec<ErrorKind> {
         RootRowNotDense { scanner: 5 },
         StateOutOfRange { scanner: 6, state: 7, target: 800 },
         PatternOutOfRange { scanner: 7, state: 8, pattern: 900 },
-        GotoDepth { scanner: 8, state: 9, target: 10 },
+        BadDepth { scanner: 8, state: 9, depth: 10 },
+        UnreachableState { scanner: 8, state: 11 },
         GotosUnsorted { scanner: 9, state: 10 },
         LinkNotShallower { scanner: 10, state: 11, target: 12 },
         DictionaryWithoutOutput { scanner: 11, state: 12, target: 13 },
@@ -78,6 +81,11 @@ fn every_kind() -> Vec<ErrorKind> {
         StackUnderflow { rule: 27, at: 28 },
         ResultCount { rule: 29, results: 2 },
         PredicateIndex { rule: 30, at: 31, index: 32, count: 3 },
+        GotoNotBreadthFirst { scanner: 33, state: 34, target: 35 },
+        BadReference { pattern: 36, rule: 37 },
+        BadAlwaysList { entry: 38, rule: 39 },
+        RuleNotGated { rule: 40 },
+        MissingReference { rule: 41, pattern: 42 },
     ]
 }
 
@@ -94,7 +102,7 @@ fn every_reason_comes_back_whole_with_a_code_of_its_own_in_format_2_block() {
         assert_eq!(ValidationError::from_wire(code, offset, error.args()), Some(error));
         codes.push(code);
     }
-    assert_eq!(codes.len(), 48, "every reason is listed");
+    assert_eq!(codes.len(), 54, "every reason is listed");
 }
 
 #[test]
