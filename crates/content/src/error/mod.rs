@@ -309,4 +309,4 @@ impl ErrorKind {
 }
 
 mod display;
-mod wire;
+pub(crate) mod wire;

@@ -2,23 +2,25 @@
 
 use super::{ErrorKind, Limit, ValidationError};
 
-fn lo(v: u64) -> u32 {
+// Shared with format 2's reasons (`v2::wire`): a u64 as two words, narrowing back.
+
+pub(crate) fn lo(v: u64) -> u32 {
     u32::try_from(v & 0xFFFF_FFFF).unwrap_or(0)
 }
 
-fn hi(v: u64) -> u32 {
+pub(crate) fn hi(v: u64) -> u32 {
     u32::try_from(v >> 32).unwrap_or(0)
 }
 
-fn wide(lo: u32, hi: u32) -> u64 {
+pub(crate) fn wide(lo: u32, hi: u32) -> u64 {
     u64::from(lo) | (u64::from(hi) << 32)
 }
 
-fn narrow16(v: u32) -> Option<u16> {
+pub(crate) fn narrow16(v: u32) -> Option<u16> {
     u16::try_from(v).ok()
 }
 
-fn narrow8(v: u32) -> Option<u8> {
+pub(crate) fn narrow8(v: u32) -> Option<u8> {
     u8::try_from(v).ok()
 }
 

@@ -12,6 +12,7 @@
 //! table ids (bits 24 to 27 and 28 to 31).
 
 use super::error::{ErrorKind, Limit, Table, ValidationError};
+use crate::error::wire::{hi, lo, narrow8 as n8, narrow16 as n16, wide};
 
 /// The first format-2 reason code.
 pub const REASON_BASE: u32 = 0x100;
@@ -25,26 +26,6 @@ pub const fn is_format2_reason(code: u32) -> bool {
 
 const ENTRY_BITS: u32 = 24;
 const ENTRY_MASK: u32 = (1 << ENTRY_BITS) - 1;
-
-fn lo(v: u64) -> u32 {
-    u32::try_from(v & 0xFFFF_FFFF).unwrap_or(0)
-}
-
-fn hi(v: u64) -> u32 {
-    u32::try_from(v >> 32).unwrap_or(0)
-}
-
-fn wide(lo: u32, hi: u32) -> u64 {
-    u64::from(lo) | (u64::from(hi) << 32)
-}
-
-fn n16(v: u32) -> Option<u16> {
-    u16::try_from(v).ok()
-}
-
-fn n8(v: u32) -> Option<u8> {
-    u8::try_from(v).ok()
-}
 
 impl Table {
     /// The table's section id (1 to 14), as on the wire.
