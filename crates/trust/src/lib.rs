@@ -11,7 +11,7 @@
 //! - [`reason`]: every refusal and fallback as a stable code on the wire;
 //! - [`guard_state`]: the crash-loop guard's state, as the driver keeps it in its service key.
 //!
-//! `no_std`, no allocation, no `unsafe`; every parser and decision function
+//! `no_std`, no allocation, `unsafe_code` forbidden; every parser and decision function
 //! is in the link-time no-panic proof; signature verification is not (see
 //! [`signature`] for the bounds checks `ed25519-compact` leaves and why none
 //! can fail).
