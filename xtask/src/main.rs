@@ -34,10 +34,12 @@ tasks:
   sigma-coverage [--refusals] DIR...
                   compile the Sigma rules under DIR and count them: kernel stage,
                   companion stage, refused by reason (per logsource)
-  sigma-replay SIGMA_DIR
+  sigma-replay SIGMA_DIR [--two-stage]
                   replay a SigmaHQ checkout's regression samples (process_creation,
                   image_load) through the emulated ringfence.sys and the companion
-                  with its rules: which samples fire their rule, why others do not
+                  with its rules: which samples fire their rule, why others do not;
+                  --two-stage: through the rules compiled into one content format 2
+                  (driver and companion stage), the rest from the YAML
   wdk-check       type-check and lint the `wdk` backend against bindings wdk-sys
                   generates from mingw-w64's DDK headers (says what that proves)
   ci              test + fmt --check + clippy -D warnings + loom + wdk-check +
@@ -247,10 +249,12 @@ fn sigma_coverage(rest: &[String]) -> Result<(), Failure> {
 /// Replays a SigmaHQ checkout's regression samples (fetched data, so not part of `ci`)
 /// through the emulated driver and the companion with the checkout's rules.
 fn sigma_replay(rest: &[String]) -> Result<(), Failure> {
-    let [sigma] = rest else {
+    let two_stage = rest.iter().any(|a| a == "--two-stage");
+    let [sigma] = rest.iter().filter(|a| *a != "--two-stage").collect::<Vec<_>>()[..] else {
         return Err(Failure::new(
             "sigma-replay",
-            "give a SigmaHQ checkout (with rules*/ and regression_data/)",
+            "give a SigmaHQ checkout (with rules*/ and regression_data/), and --two-stage to replay through \
+             the compiled content",
         ));
     };
     setup::emulator_packages()?;
@@ -269,6 +273,7 @@ fn sigma_replay(rest: &[String]) -> Result<(), Failure> {
         .arg(release.join("ringfence-emulate"))
         .arg("--out")
         .arg(target_dir().join("sigma-replay"))
+        .args(two_stage.then_some("--two-stage"))
         .arg(sigma)
         .run()
 }

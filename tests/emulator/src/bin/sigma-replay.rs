@@ -3,13 +3,17 @@
 //! companion with SigmaHQ's rules (`ringfence-emulate --sigma --files`, one
 //! scenario per batch of samples), then which samples fire the rule they were recorded for, why
 //! the others do not, and which other rules fired (`cargo xtask sigma-replay`
-//! runs it). Local only: the samples and rules are fetched data.
+//! runs it). With `--two-stage` the rules run as the product runs them: compiled
+//! into one content format 2, in the driver and again in the companion's stage,
+//! the rules the compile leaves out from the YAML. Local only: the samples and
+//! rules are fetched data.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use clap::Parser;
+use ringfence_companion::content2_cmd::{Placement, Sources, compile2};
 use ringfence_companion::enrich::stage::FileLocation;
 use ringfence_detect::{Compilation, Reason};
 use ringfence_emulator::replay::{self, Batch, Plan, Sample};
@@ -27,6 +31,12 @@ struct Args {
     /// Where the scenarios and image files are written.
     #[arg(long, default_value = "target/sigma-replay")]
     out: PathBuf,
+    /// Play the rules as the product runs them in two stages: compiled into one
+    /// content format 2 (`content compile --sigma`), pushed to the driver and
+    /// evaluated again in the companion's stage; the rules the compile leaves out
+    /// are evaluated from the YAML, as `--sigma` does.
+    #[arg(long)]
+    two_stage: bool,
     /// A SigmaHQ checkout (rules*/ and regression_data/).
     sigma: PathBuf,
 }
@@ -67,9 +77,28 @@ fn main() -> ExitCode {
     let emulate = args.emulate.clone().unwrap_or_else(|| {
         std::env::current_exe().map(|p| p.with_file_name("ringfence-emulate")).unwrap_or_default()
     });
+    let content = if args.two_stage {
+        match compile_content(&dirs, &args.out) {
+            Ok((path, placement)) => {
+                println!(
+                    "Two stages: one content format 2 ({}): {} Sigma rules decided in the kernel, {} finished by the \
+                     companion's stage, {} left to the YAML evaluator",
+                    path.display(),
+                    placement.kernel,
+                    placement.companion,
+                    placement.yaml_only
+                );
+                Some(path)
+            }
+            Err(e) => return fail(e),
+        }
+    } else {
+        None
+    };
     let mut fired = BTreeMap::new();
     for (n, batch) in plan.batches.iter().enumerate() {
-        match run_batch(&args, &emulate, &dirs, &args.out.join(format!("batch-{n}")), batch) {
+        let dir = args.out.join(format!("batch-{n}"));
+        match run_batch(&args, &emulate, &dirs, content.as_deref(), &dir, batch) {
             Ok(more) => fired.extend(more),
             Err(e) => return fail(format_args!("batch {n}: {e}")),
         }
@@ -84,12 +113,26 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The rule folders compiled as `content compile --sigma` does, written to
+/// `out/content.bin`; where each rule went.
+fn compile_content(dirs: &[PathBuf], out: &Path) -> Result<(PathBuf, Placement), String> {
+    let sources = Sources { toml: None, sigma: dirs, version: None };
+    // The rules left out are named on stderr by the compile; the report counts them.
+    let (bytes, placement) = compile2(&sources, &mut std::io::sink()).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let path = out.join("content.bin");
+    std::fs::write(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((path, placement))
+}
+
 /// Writes one batch's scenario and image files under `dir` and plays it through
-/// `ringfence-emulate`; each reported event's pid → the rules that matched it.
+/// `ringfence-emulate` (with `content` in the driver and the companion's stage,
+/// when given); each reported event's pid → the rules that matched it.
 fn run_batch(
     args: &Args,
     emulate: &Path,
     dirs: &[PathBuf],
+    content: Option<&Path>,
     dir: &Path,
     batch: &Batch,
 ) -> Result<BTreeMap<u64, Vec<String>>, String> {
@@ -110,6 +153,9 @@ fn run_batch(
     std::fs::write(&scenario, &batch.scenario).map_err(|e| format!("{}: {e}", scenario.display()))?;
     let mut command = Command::new(emulate);
     command.arg("--sys").arg(&args.sys).arg("--files").arg(&files).args(["--format", "json", "--quiet"]);
+    if let Some(content) = content {
+        command.arg("--content").arg(content).arg("--companion-content").arg(content);
+    }
     for rules in dirs {
         command.arg("--sigma").arg(rules);
     }
