@@ -113,7 +113,11 @@ impl fmt::Display for NotLowered {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NotLowered::Regex { field, refusal } => {
-                write!(f, "{}: regular expression evaluated in the companion only: {refusal}", field.sigma_name())
+                write!(
+                    f,
+                    "{}: regular expression evaluated in the companion only: {refusal}",
+                    field.sigma_name()
+                )
             }
             NotLowered::NoTarget { field } => {
                 write!(f, "{}: no field of the sensor's schema", field.sigma_name())
