@@ -120,31 +120,15 @@ pub(crate) fn matches(
         return false;
     }
     let Some(h) = start_of(words, index).and_then(|at| Header::read(words, at)) else { return false };
-    let mut search = Search { words, h, state: h.start };
-    if h.start == h.accept {
+    let Some(mut search) = Search::new(words, &h) else { return false };
+    if search.state == search.accept {
         return true;
     }
     let mut pending: Option<u16> = None;
-    for unit in head.units().chain(tail.units()) {
-        let step = match (pending.take(), unit) {
-            (Some(high), 0xDC00..=0xDFFF) => {
-                let c = 0x10000u32
-                    .saturating_add((u32::from(high) & 0x3FF) << 10)
-                    .saturating_add(u32::from(unit) & 0x3FF);
-                search.char(c)
-            }
-            (previous, _) => {
-                let unpaired = previous.map_or(Step::Go, |_| search.char(0xFFFD));
-                match (unpaired, unit) {
-                    (Step::Go, 0xD800..=0xDBFF) => {
-                        pending = Some(unit);
-                        Step::Go
-                    }
-                    (Step::Go, 0xDC00..=0xDFFF) => search.char(0xFFFD),
-                    (Step::Go, _) => search.char(u32::from(unit)),
-                    (done, _) => done,
-                }
-            }
+    for text in [head, tail] {
+        let step = match text.as_wide() {
+            Some(units) => search.units(units.iter().copied(), &mut pending),
+            None => search.units(text.units(), &mut pending),
         };
         match step {
             Step::Go => {}
@@ -159,8 +143,7 @@ pub(crate) fn matches(
             Step::Dead => return false,
         }
     }
-    let end = search.h.cell(search.state, usize::from(search.h.classes));
-    word(words, end) == Some(h.accept)
+    search.cell(usize::from(h.classes)) == Some(search.accept)
 }
 
 /// What one byte led to.
@@ -171,30 +154,85 @@ enum Step {
     Dead,
 }
 
+/// A search in progress: the automaton's class map and rows as byte slices.
 struct Search<'w> {
-    words: &'w [u8],
-    h: Header,
+    /// 256 little-endian u16 classes.
+    classes: &'w [u8],
+    /// The rows, `row` u16 cells each.
+    cells: &'w [u8],
+    row: usize,
     state: u16,
+    accept: u16,
+    dead: u16,
 }
 
-impl Search<'_> {
+impl<'w> Search<'w> {
+    fn new(words: &'w [u8], h: &Header) -> Option<Search<'w>> {
+        let class_at = h.at.checked_add(super::format::regex::HEADER)?.checked_mul(2)?;
+        let rows_at = h.at.checked_add(ROWS)?.checked_mul(2)?;
+        let rows_end = h.at.checked_add(h.words())?.checked_mul(2)?;
+        Some(Search {
+            classes: words.get(class_at..class_at.checked_add(BYTES.checked_mul(2)?)?)?,
+            cells: words.get(rows_at..rows_end)?,
+            row: h.row(),
+            state: h.start,
+            accept: h.accept,
+            dead: h.dead,
+        })
+    }
+
+    /// The current state's cell for `class`.
+    #[inline(always)]
+    fn cell(&self, class: usize) -> Option<u16> {
+        let at = usize::from(self.state).saturating_mul(self.row).saturating_add(class);
+        u16_at(self.cells, at.saturating_mul(2))
+    }
+
     #[inline(always)]
     fn byte(&mut self, b: u8) -> Step {
-        let h = &self.h;
-        let class = word(
-            self.words,
-            h.at.saturating_add(super::format::regex::HEADER).saturating_add(usize::from(b)),
-        );
-        let next = class.and_then(|c| word(self.words, h.cell(self.state, usize::from(c))));
+        let next =
+            u16_at(self.classes, usize::from(b).saturating_mul(2)).and_then(|c| self.cell(usize::from(c)));
         match next {
-            Some(s) if s == h.accept => Step::Found,
-            Some(s) if s == h.dead => Step::Dead,
+            Some(s) if s == self.accept => Step::Found,
+            Some(s) if s == self.dead => Step::Dead,
             Some(s) => {
                 self.state = s;
                 Step::Go
             }
             None => Step::Dead,
         }
+    }
+
+    /// Feeds UTF-16 units, joining a surrogate pair across calls through `pending`.
+    #[inline(always)]
+    fn units(&mut self, units: impl Iterator<Item = u16>, pending: &mut Option<u16>) -> Step {
+        for unit in units {
+            let step = match (pending.take(), unit) {
+                (None, 0..=0x7F) => self.byte(low(unit.into())),
+                (Some(high), 0xDC00..=0xDFFF) => {
+                    let c = 0x10000u32
+                        .saturating_add((u32::from(high) & 0x3FF) << 10)
+                        .saturating_add(u32::from(unit) & 0x3FF);
+                    self.char(c)
+                }
+                (previous, _) => {
+                    let unpaired = previous.map_or(Step::Go, |_| self.char(0xFFFD));
+                    match (unpaired, unit) {
+                        (Step::Go, 0xD800..=0xDBFF) => {
+                            *pending = Some(unit);
+                            Step::Go
+                        }
+                        (Step::Go, 0xDC00..=0xDFFF) => self.char(0xFFFD),
+                        (Step::Go, _) => self.char(u32::from(unit)),
+                        (done, _) => done,
+                    }
+                }
+            };
+            if step != Step::Go {
+                return step;
+            }
+        }
+        Step::Go
     }
 
     /// Feeds the UTF-8 bytes of code point `c` (below 0x110000).
