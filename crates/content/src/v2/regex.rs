@@ -156,8 +156,8 @@ enum Step {
 
 /// A search in progress: the automaton's class map and rows as byte slices.
 struct Search<'w> {
-    /// 256 little-endian u16 classes.
-    classes: &'w [u8],
+    /// The class of each byte (below 256: one byte each), copied once per search.
+    classes: [u8; BYTES],
     /// The rows, `row` u16 cells each.
     cells: &'w [u8],
     row: usize,
@@ -171,8 +171,16 @@ impl<'w> Search<'w> {
         let class_at = h.at.checked_add(super::format::regex::HEADER)?.checked_mul(2)?;
         let rows_at = h.at.checked_add(ROWS)?.checked_mul(2)?;
         let rows_end = h.at.checked_add(h.words())?.checked_mul(2)?;
+        let stored = words.get(class_at..class_at.checked_add(BYTES.checked_mul(2)?)?)?;
+        let mut classes = [0u8; BYTES];
+        for (slot, pair) in classes.iter_mut().zip(stored.chunks_exact(2)) {
+            // Validated classes are below 256; a larger one (unvalidated bytes) keeps its
+            // low byte, which is only a wrong answer.
+            let [c, _] = u16_at(pair, 0).unwrap_or(0).to_le_bytes();
+            *slot = c;
+        }
         Some(Search {
-            classes: words.get(class_at..class_at.checked_add(BYTES.checked_mul(2)?)?)?,
+            classes,
             cells: words.get(rows_at..rows_end)?,
             row: h.row(),
             state: h.start,
@@ -190,8 +198,8 @@ impl<'w> Search<'w> {
 
     #[inline(always)]
     fn byte(&mut self, b: u8) -> Step {
-        let next =
-            u16_at(self.classes, usize::from(b).saturating_mul(2)).and_then(|c| self.cell(usize::from(c)));
+        let class = self.classes.get(usize::from(b)).copied().unwrap_or(0);
+        let next = self.cell(usize::from(class));
         match next {
             Some(s) if s == self.accept => Step::Found,
             Some(s) if s == self.dead => Step::Dead,
