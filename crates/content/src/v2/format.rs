@@ -247,7 +247,8 @@ pub const MAX_META_UNITS: usize = 1024;
 pub const MAX_REFS: usize = MAX_VALUES;
 /// The most work one event's evaluation may cost, in work units ([`crate::v2::cost`]).
 /// High enough for SigmaHQ's process-creation and image-load rules lowered into one
-/// content (about 35,000,000: their globs are charged a scan of the whole field each);
+/// content (about 48,000,000 with their regular expressions: their globs and
+/// regular expressions are charged a scan of the whole field each);
 /// it bounds the work, it does not make it fast: BENCHMARKS.md has the time of the
 /// worst accepted content, far over the 1 ms goal.
 pub const MAX_EVALUATION_COST: u64 = 64_000_000;
