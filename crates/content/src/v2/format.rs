@@ -26,7 +26,7 @@
 //! glob_units  (12) 0 unit u16 · 2 reserved u16 · 4 mask u64 (token positions holding unit)
 //! predicates  (16) 0 field u8 · 1 operator u8 · 2 flags u8 · 3 reserved u8 · 4 scanner u32 ·
 //!                  8 first_value u32 · 12 value_count u32
-//! values      (12) 0 value u64 (pattern index, glob index or integer) · 8 flags u32
+//! values      (12) 0 value u64 (pattern, glob or regex index, or integer) · 8 flags u32
 //! rules       (40) 0 id u32 · 4 kind u16 · 6 role u8 · 7 reserved u8 · 8 first_predicate u32 ·
 //!                  12 predicate_count u32 · 16 first_code u32 · 20 code_len u32 ·
 //!                  24 name_offset u32 · 28 name_len u16 · 30 meta_len u16 · 32 meta_offset u32 ·
