@@ -46,14 +46,14 @@ fn toml_and_sigma_compile_into_one_content_and_the_summary_places_every_rule() {
         .assert()
         .code(0)
         .stdout(contains(
-            "content format 2, version 7, schema 2: 5 rules (3 filter, 1 Sigma decidable in the kernel, 1 Sigma \
+            "content format 2, version 7, schema 2: 6 rules (3 filter, 2 Sigma decidable in the kernel, 1 Sigma \
              needing the companion's fields)",
         ))
         .stdout(contains("1 Sigma rules left to the companion's --sigma, 1 refused; worst-case evaluation cost"))
         .stderr(contains(format!(
-            "ringfence: {}: Sigma rule 33333333-0000-0000-0000-000000000003 (Encoded command by pattern) is not in \
-             the content, give it to the companion with --sigma: CommandLine: regular expressions are evaluated \
-             in the companion only",
+            "ringfence: {}: Sigma rule 33333333-0000-0000-0000-000000000005 (Whole word) is not in the content, \
+             give it to the companion with --sigma: CommandLine: regular expression evaluated in the companion \
+             only: a Unicode word boundary has no automaton",
             file.display()
         )))
         .stderr(contains(format!(
@@ -74,7 +74,7 @@ fn check_validates_format_2_and_counts_rules_by_role() {
         .assert()
         .code(0)
         .stdout(contains(format!(
-            "{}: valid: content format 2, version 7, schema 2, 5 rules (3 filter, 2 detection)",
+            "{}: valid: content format 2, version 7, schema 2, 6 rules (3 filter, 3 detection)",
             content.display()
         )))
         .stdout(contains("of the 64000000 work units allowed per event"));
@@ -90,7 +90,7 @@ fn show_lists_each_rule_with_its_role_and_sigma_metadata() {
         .assert()
         .code(0)
         .stdout(contains("format          2\ncontent version 7\nschema version  2\n"))
-        .stdout(contains("rules           5 (3 filter, 2 detection)\nworst case      "))
+        .stdout(contains("rules           6 (3 filter, 3 detection)\nworst case      "))
         .stdout(contains("\nrule 0 \"encoded powershell\": include process_start\n"))
         .stdout(contains("\nrule 1 \"elevated\": include process_start\n"))
         .stdout(contains("\nrule 2 \"services\": exclude process_start\n"))
@@ -102,6 +102,10 @@ fn show_lists_each_rule_with_its_role_and_sigma_metadata() {
             "\nrule 4 \"Renamed rundll32\": detection process_start\n  sigma id \
              33333333-0000-0000-0000-000000000002\n  level    high\n  tags     attack.defense-evasion \
              attack.t1218.011\n",
+        ))
+        .stdout(contains(
+            "\nrule 5 \"Encoded command by pattern\": detection process_start\n  sigma id \
+             33333333-0000-0000-0000-000000000003\n  level    medium\n",
         ));
 }
 
@@ -214,6 +218,6 @@ fn sigma_alone_compiles_without_toml() {
         .arg(dir.path().join("x.bin"))
         .assert()
         .code(0)
-        .stdout(contains("content format 2, version 9, schema 2: 2 rules (0 filter, 1 Sigma decidable"))
+        .stdout(contains("content format 2, version 9, schema 2: 3 rules (0 filter, 2 Sigma decidable"))
         .stdout(predicate::str::contains("worst-case evaluation cost"));
 }

@@ -27,7 +27,8 @@ fn text(field: u8, operator: OperatorSpec, values: &[&str], all: bool, windash: 
 }
 
 /// Contains / ends with / equals / starts with on image and command line,
-/// a glob, an integer comparison, a companion field, exists, filter rules.
+/// a glob, an integer comparison, a companion field, exists, filter rules,
+/// regular expressions (the `regexes` section: three automata, one non-ASCII).
 pub fn base() -> &'static [u8] {
     static BASE: OnceLock<Vec<u8>> = OnceLock::new();
     BASE.get_or_init(|| {
@@ -94,6 +95,18 @@ pub fn base() -> &'static [u8] {
                 P(0),
             ),
             rule(4, Role::Include, vec![text(5, OperatorSpec::Contains, &["\\temp\\"], false, false)], P(0)),
+            rule(
+                5,
+                Role::Detection,
+                vec![
+                    text(6, OperatorSpec::Regex, &[r"-e(nc?)?\s+[a-z0-9+/=]{4,}", r"é+\d$"], false, false),
+                    PredicateSpec {
+                        case_insensitive: false,
+                        ..text(5, OperatorSpec::Regex, &[r"^C:\\Windows\\.*\.exe$"], false, false)
+                    },
+                ],
+                Any(vec![P(0), Not(Box::new(P(1)))]),
+            ),
         ];
         build(&rules, &SCHEMA, 1).expect("the fuzz base content builds")
     })

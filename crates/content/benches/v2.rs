@@ -302,5 +302,39 @@ fn worst_case() -> (Vec<u8>, Start) {
     (bytes, Start { image: a(32767), command_line: a(32767), parent: a(4096), extra })
 }
 
-criterion_group!(v2, benches);
+/// One rule with one regular expression (SigmaHQ's shape of an encoded-command
+/// check) over the typical 400-unit command line, which it does not match (the
+/// whole text is read), beside the `regex` crate's `is_match` on the same text in UTF-8.
+fn regex_benches(c: &mut Criterion) {
+    const SOURCE: &str = r"\s-(e|en|enc|enco|encodedcommand)\s+[A-Za-z0-9+/=]{20,}";
+    let rule = RuleSpec {
+        id: 1,
+        kind: EventKind::ProcessStart,
+        role: Role::Detection,
+        name: "regex".into(),
+        meta: String::new(),
+        predicates: vec![PredicateSpec {
+            case_insensitive: true,
+            ..predicate(COMMAND_LINE, OperatorSpec::Regex, vec![SOURCE.into()])
+        }],
+        condition: ExprSpec::Predicate(0),
+    };
+    let bytes = build(&[rule], &SCHEMA, 1).unwrap();
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let (event, [_, command_line, _]) = typical();
+    let oracle = regex::RegexBuilder::new(SOURCE).case_insensitive(true).build().unwrap();
+    assert_eq!(run(&content, &event, &mut [0u64; 8]), usize::from(oracle.is_match(&command_line)));
+    let mut group = c.benchmark_group("v2_regex");
+    group.throughput(Throughput::Elements(command_line.len() as u64));
+    group.bench_function("regex predicate, 400-unit command line", |b| {
+        let mut scratch = vec![0u64; content.scratch_words()];
+        b.iter(|| run(&content, black_box(&event), &mut scratch))
+    });
+    group.bench_function("regex::Regex::is_match (baseline)", |b| {
+        b.iter(|| oracle.is_match(black_box(&command_line)))
+    });
+    group.finish();
+}
+
+criterion_group!(v2, benches, regex_benches);
 criterion_main!(v2);

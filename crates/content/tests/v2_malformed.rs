@@ -246,8 +246,8 @@ fn glob_corruptions_are_refused_with_their_reason() {
 #[test]
 fn predicate_and_value_corruptions_are_refused_with_their_reason() {
     let b = base();
-    let e = refused(&patched(&b, at(&b, section::PREDICATES, 0, predicate::OPERATOR), &[13]));
-    assert_eq!(e.kind, ErrorKind::UnknownOperator { entry: 0, code: 13 });
+    let e = refused(&patched(&b, at(&b, section::PREDICATES, 0, predicate::OPERATOR), &[14]));
+    assert_eq!(e.kind, ErrorKind::UnknownOperator { entry: 0, code: 14 });
     let e = refused(&patched(&b, at(&b, section::PREDICATES, 0, predicate::FLAGS), &[2]));
     assert_eq!(e.kind, ErrorKind::UnknownFlags { table: Table::Predicates, entry: 0, flags: 2 });
     // The contains predicate pointed at the image's scanner.
@@ -408,4 +408,167 @@ fn a_string_pool_over_its_limit_is_refused() {
     };
     assert_eq!(e.kind, expected);
     let _ = format::MAX_RULES;
+}
+
+/// Two regular expressions on the command line: automaton 0 (`^ab+c`, exact
+/// case) and automaton 1 (`é$`, folded); accept is state 0, dead state 1 in both.
+fn regex_base() -> Vec<u8> {
+    let exact =
+        PredicateSpec { case_insensitive: false, ..predicate(COMMAND_LINE, OperatorSpec::Regex, &["^ab+c"]) };
+    let folded = predicate(COMMAND_LINE, OperatorSpec::Regex, &["é$"]);
+    built(&[detection(1, vec![exact]), detection(2, vec![folded])])
+}
+
+/// Byte offset of word `word` of the `regexes` section.
+fn regex_word(bytes: &[u8], word: usize) -> usize {
+    section_offset(bytes, section::REGEXES) + 2 * word
+}
+
+fn read_word(bytes: &[u8], word: usize) -> u16 {
+    let at = regex_word(bytes, word);
+    u16::from_le_bytes([bytes[at], bytes[at + 1]])
+}
+
+/// Word where automaton `index` starts.
+fn automaton_at(bytes: &[u8], index: usize) -> usize {
+    let w = format::regex::OFFSETS + index * format::regex::OFFSET_WORDS;
+    usize::from(read_word(bytes, w)) | usize::from(read_word(bytes, w + 1)) << 16
+}
+
+fn patch_word(bytes: &[u8], word: usize, value: u16) -> Vec<u8> {
+    patched(bytes, regex_word(bytes, word), &value.to_le_bytes())
+}
+
+#[test]
+fn the_regex_base_content_has_the_layout_the_suite_assumes() {
+    use format::regex::{ACCEPT, DEAD, OFFSETS, RESERVED, ROWS};
+    let b = regex_base();
+    validate(&b, &SCHEMA).unwrap();
+    assert_eq!(read_word(&b, 0), 2, "two automata");
+    assert_eq!(automaton_at(&b, 0), OFFSETS + 4);
+    let (a0, a1) = (automaton_at(&b, 0), automaton_at(&b, 1));
+    for a in [a0, a1] {
+        assert_eq!(
+            (read_word(&b, a + ACCEPT), read_word(&b, a + DEAD), read_word(&b, a + RESERVED)),
+            (0, 1, 0)
+        );
+    }
+    let (states, classes) = (usize::from(read_word(&b, a1)), usize::from(read_word(&b, a1 + 1)));
+    let len = (b.len() - section_offset(&b, section::REGEXES)) / 2;
+    assert_eq!(a1 + ROWS + states * (classes + 1), len, "automaton 1 ends the section");
+    let report = |bytes: &[u8], cmd: &str| {
+        let c = validate(bytes, &SCHEMA).unwrap();
+        let event = TestEvent::start(vec![(COMMAND_LINE, text(cmd))]);
+        v2_common::evaluate(&c, &event).matched
+    };
+    assert_eq!(report(&b, "abbbc and É"), vec![1, 2]);
+    assert_eq!(report(&b, "xabc é!"), Vec::<u32>::new());
+}
+
+#[test]
+fn regex_section_corruptions_are_refused_with_their_reason() {
+    use format::regex::{
+        ACCEPT, CLASS_COUNT, DEAD, HEADER, MAX_AUTOMATA, OFFSETS, RESERVED, ROWS, START, STATE_COUNT,
+    };
+    let b = regex_base();
+    let (a0, a1) = (automaton_at(&b, 0), automaton_at(&b, 1));
+    let states0 = read_word(&b, a0 + STATE_COUNT);
+    let classes0 = read_word(&b, a0 + CLASS_COUNT);
+    let len = ((b.len() - section_offset(&b, section::REGEXES)) / 2) as u32;
+    let limit = |limit, found: u64, max: u64| ErrorKind::LimitExceeded { limit, found, max };
+
+    // The count: over the limit, then offsets reaching past the section.
+    let e = refused(&patch_word(&b, 0, MAX_AUTOMATA as u16 + 1));
+    assert_eq!((e.offset, e.kind), (regex_word(&b, 0), limit(Limit::Regexes, 1025, 1024)));
+    let e = refused(&patch_word(&b, 0, 1000));
+    assert_eq!(e.kind, ErrorKind::RegexOutOfBounds { regex: 0, end: 2002, len });
+    // An offset that is not where the previous automaton ends.
+    let e = refused(&patch_word(&b, OFFSETS + 2, a1 as u16 + 1));
+    assert_eq!(
+        (e.offset, e.kind),
+        (
+            regex_word(&b, OFFSETS + 2),
+            ErrorKind::RegexMisplaced { regex: 1, offset: a1 as u32 + 1, expected: a1 as u32 }
+        )
+    );
+    // Counts: zero and over the limits are refused before the size is computed from them.
+    let e = refused(&patch_word(&b, a0 + STATE_COUNT, 0));
+    assert_eq!(e.kind, limit(Limit::RegexStates, 0, 1024));
+    let e = refused(&patch_word(&b, a0 + STATE_COUNT, 1025));
+    assert_eq!((e.offset, e.kind), (regex_word(&b, a0 + STATE_COUNT), limit(Limit::RegexStates, 1025, 1024)));
+    let e = refused(&patch_word(&b, a0 + CLASS_COUNT, 257));
+    assert_eq!(e.kind, limit(Limit::RegexClasses, 257, 256));
+    let e = refused(&patch_word(&b, a0 + CLASS_COUNT, 0));
+    assert_eq!(e.kind, limit(Limit::RegexClasses, 0, 256));
+    // One more state in the last automaton: its rows reach past the section.
+    let states1 = read_word(&b, a1 + STATE_COUNT);
+    let classes1 = u32::from(read_word(&b, a1 + CLASS_COUNT));
+    let e = refused(&patch_word(&b, a1 + STATE_COUNT, states1 + 1));
+    assert_eq!(e.kind, ErrorKind::RegexOutOfBounds { regex: 1, end: len + classes1 + 1, len });
+    let e = refused(&patch_word(&b, a0 + RESERVED, 1));
+    assert_eq!((e.offset, e.kind), (regex_word(&b, a0 + RESERVED), ErrorKind::NonZeroReserved));
+    // States out of range: start, accept, dead, one cell.
+    for (w, kind_word) in [(START, START), (ACCEPT, ACCEPT), (DEAD, DEAD)] {
+        let e = refused(&patch_word(&b, a0 + w, states0));
+        let kind =
+            ErrorKind::RegexStateOutOfRange { regex: 0, word: kind_word as u32, target: states0.into() };
+        assert_eq!((e.offset, e.kind), (regex_word(&b, a0 + w), kind));
+    }
+    let cell = a0 + ROWS + 2 * (usize::from(classes0) + 1) + 1;
+    let e = refused(&patch_word(&b, cell, 999));
+    let kind = ErrorKind::RegexStateOutOfRange { regex: 0, word: (cell - a0) as u32, target: 999 };
+    assert_eq!((e.offset, e.kind), (regex_word(&b, cell), kind));
+    // A byte's class out of range.
+    let e = refused(&patch_word(&b, a1 + HEADER + 0xC3, classes1 as u16));
+    let kind = ErrorKind::RegexClassOutOfRange { regex: 1, byte: 0xC3, class: classes1 };
+    assert_eq!((e.offset, e.kind), (regex_word(&b, a1 + HEADER + 0xC3), kind));
+    // The dead state leaves itself, or is the accepting one.
+    let dead_row = a1 + ROWS + usize::from(classes1 as u16 + 1);
+    let e = refused(&patch_word(&b, dead_row + 1, 2));
+    assert_eq!(
+        (e.offset, e.kind),
+        (regex_word(&b, dead_row + 1), ErrorKind::RegexDeadNotDead { regex: 1, class: 1 })
+    );
+    let e = refused(&patch_word(&b, a1 + DEAD, 0));
+    assert_eq!(e.kind, ErrorKind::RegexDeadNotDead { regex: 1, class: 0 });
+}
+
+#[test]
+fn regex_references_and_trailing_words_are_refused_with_their_reason() {
+    let b = regex_base();
+    // Predicate 1's value names automaton 2 of 2.
+    let e = refused(&patched(&b, at(&b, section::VALUES, 1, value::VALUE), &2u64.to_le_bytes()));
+    assert_eq!(e.kind, ErrorKind::ValueOutOfRange { predicate: 1, value: 0, index: 2 });
+    // A regex predicate names no scanner.
+    let e = refused(&patched(&b, at(&b, section::PREDICATES, 0, predicate::SCANNER), &u32le(0)));
+    assert_eq!(e.kind, ErrorKind::ScannerMismatch { predicate: 0, scanner: 0 });
+    // A word after the last automaton.
+    let mut longer = b.clone();
+    longer.extend_from_slice(&[0, 0]);
+    let entry = header::LEN + (usize::from(section::REGEXES) - 1) * section::ENTRY_LEN + section::LEN;
+    let section_len = u32::from_le_bytes(longer[entry..entry + 4].try_into().unwrap()) + 2;
+    longer[entry..entry + 4].copy_from_slice(&u32le(section_len));
+    let total = longer.len() as u32;
+    let e = refused(&patched(&longer, header::TOTAL_LEN, &u32le(total)));
+    let end = (b.len()) as u32;
+    assert_eq!((e.offset, e.kind), (b.len(), ErrorKind::UnclaimedBytes { end, total }));
+}
+
+#[test]
+fn unvalidated_regex_tables_evaluate_memory_safely() {
+    use format::regex::{ROWS, STATE_COUNT};
+    let b = regex_base();
+    let a1 = automaton_at(&b, 1);
+    let event = TestEvent::start(vec![(COMMAND_LINE, text("abc é"))]);
+    // Every word of the section set to a state far out of range, one at a time: the
+    // search reads past nothing and ends.
+    let len = (b.len() - section_offset(&b, section::REGEXES)) / 2;
+    for w in (0..len).step_by(7).chain([a1 + STATE_COUNT, a1 + ROWS]) {
+        let bad = patch_word(&b, w, 0xFFF0);
+        let mut scratch = vec![0u64; 64];
+        let (mut m, mut u) = ([0u32; 4], [0u32; 4]);
+        let result =
+            evaluate_raw(&bad, &&event, &mut scratch, RuleIds { matched: &mut m, undecided: &mut u });
+        assert!(result.is_ok(), "word {w}: {result:?}");
+    }
 }

@@ -1,6 +1,7 @@
 //! build → validate → evaluate equals a plain reference evaluator written
 //! here (naive substring / prefix / suffix / equality / glob over folded
-//! strings, windash as dash normalisation, Kleene logic), on generated rules
+//! strings, windash as dash normalisation, the `regex` crate for regular
+//! expressions, Kleene logic), on generated rules
 //! and events: non-ASCII text, letters outside the BMP, absent and unknown
 //! fields, split texts, long texts.
 
@@ -108,6 +109,11 @@ fn value_holds(p: &PredicateSpec, v: &ValueSpec, text: &[u16]) -> bool {
     }
 }
 
+fn regex_holds(p: &PredicateSpec, v: &ValueSpec, text: &str) -> bool {
+    let ValueSpec::Text(source) = v else { unreachable!() };
+    regex::RegexBuilder::new(source).case_insensitive(p.case_insensitive).build().unwrap().is_match(text)
+}
+
 fn reference_predicate(p: &PredicateSpec, event: &TestEvent) -> Truth {
     let field = event.fields.iter().find(|(i, _)| *i == p.field).map(|(_, f)| f.clone());
     let field = field.unwrap_or(if p.field >= 128 { Field::Unknown } else { Field::Absent });
@@ -132,6 +138,15 @@ fn reference_predicate(p: &PredicateSpec, event: &TestEvent) -> Truth {
             }
         }
         (_, Field::Absent) => Truth::False,
+        (OperatorSpec::Regex, Field::Text(t)) => {
+            let text = String::from_utf16(&t).unwrap();
+            any_all(&|v| regex_holds(p, v, &text))
+        }
+        (OperatorSpec::Regex, Field::Split(h, t)) => {
+            let whole: Vec<u16> = h.iter().chain(t.iter()).copied().collect();
+            let text = String::from_utf16(&whole).unwrap();
+            any_all(&|v| regex_holds(p, v, &text))
+        }
         (OperatorSpec::Compare(c), Field::Int(x)) => any_all(&|v| {
             let ValueSpec::Integer(n) = v else { unreachable!() };
             match c {
@@ -215,6 +230,41 @@ fn text_predicate() -> impl Strategy<Value = PredicateSpec> {
         })
 }
 
+/// A regular expression over the alphabet: escaped characters, `.`, a class,
+/// an alternation, each perhaps repeated, perhaps anchored.
+fn regex_value() -> impl Strategy<Value = ValueSpec> {
+    let atom = prop_oneof![
+        4 => prop::sample::select(&ALPHABET[..]).prop_map(|c| regex::escape(&c.to_string())),
+        1 => Just(".".to_string()),
+        1 => Just("[aé]".to_string()),
+        1 => Just("(a|B|\u{10400})".to_string()),
+    ];
+    let quantifier = prop::sample::select(vec!["", "", "*", "+", "?", "{1,2}"]);
+    let piece = (atom, quantifier).prop_map(|(a, q)| format!("{a}{q}"));
+    (any::<bool>(), prop::collection::vec(piece, 0..5), any::<bool>()).prop_map(|(start, pieces, end)| {
+        ValueSpec::Text(format!(
+            "{}{}{}",
+            if start { "^" } else { "" },
+            pieces.concat(),
+            if end { "$" } else { "" }
+        ))
+    })
+}
+
+fn regex_predicate() -> impl Strategy<Value = PredicateSpec> {
+    let field = prop::sample::select(vec![IMAGE, COMMAND_LINE, ORIGINAL_FILE_NAME]);
+    (field, any::<bool>(), any::<bool>(), prop::collection::vec(regex_value(), 1..3)).prop_map(
+        |(field, all, case_insensitive, values)| PredicateSpec {
+            field,
+            operator: OperatorSpec::Regex,
+            values,
+            all,
+            case_insensitive,
+            windash: false,
+        },
+    )
+}
+
 fn int_predicate() -> impl Strategy<Value = PredicateSpec> {
     let cmp = prop::sample::select(vec![
         Compare::Equals,
@@ -245,7 +295,7 @@ fn expr(predicates: u32) -> impl Strategy<Value = ExprSpec> {
 }
 
 fn rule(id: u32) -> impl Strategy<Value = RuleSpec> {
-    let predicate = prop_oneof![4 => text_predicate(), 1 => int_predicate()];
+    let predicate = prop_oneof![4 => text_predicate(), 1 => int_predicate(), 1 => regex_predicate()];
     prop::collection::vec(predicate, 1..4).prop_flat_map(move |predicates| {
         let n = predicates.len() as u32;
         expr(n).prop_map(move |condition| RuleSpec {

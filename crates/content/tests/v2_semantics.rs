@@ -5,8 +5,8 @@
 mod v2_common;
 
 use ringfence_content::v2::build::{
-    BuildError, BuildErrorKind, Compare, ExprSpec, GlobPart, OperatorSpec, PredicateSpec, RuleSpec,
-    ValueSpec, build,
+    BuildError, BuildErrorKind, Compare, ExprSpec, GlobPart, OperatorSpec, PredicateSpec, RegexRefusal,
+    RuleSpec, ValueSpec, build,
 };
 use ringfence_content::v2::{
     self, ErrorKind, EvaluationError, Filter, Input, Role, RuleIds, Truth, evaluate_raw, validate,
@@ -331,10 +331,13 @@ fn the_builder_refuses_a_field_the_schema_lacks_regular_expressions_and_type_mis
         err(&[missing]),
         BuildError { rule: Some(9), kind: BuildErrorKind::FieldNotSupplied { predicate: 0, field: 40 } }
     );
-    let regex = detection(8, vec![predicate(IMAGE, OperatorSpec::Regex, &["a.*"])]);
+    let regex = detection(8, vec![predicate(IMAGE, OperatorSpec::Regex, &["(?<=a)b"])]);
     assert_eq!(
         err(&[regex]),
-        BuildError { rule: Some(8), kind: BuildErrorKind::RegexNotSupported { predicate: 0 } }
+        BuildError {
+            rule: Some(8),
+            kind: BuildErrorKind::Regex { predicate: 0, refusal: RegexRefusal::Syntax }
+        }
     );
     let text_on_integer = detection(7, vec![predicate(PID, OperatorSpec::Contains, &["1"])]);
     assert_eq!(
@@ -363,4 +366,100 @@ fn wide_expressions_stay_within_the_stack_limit() {
 fn truth_is_exported_for_callers_that_combine_stages() {
     assert_eq!(Truth::Unknown.and(Truth::False), Truth::False);
     let _ = (Input::Absent, v2::MAX_EVALUATION_COST);
+}
+
+/// Regular expressions: each rule one regex on the command line; the verdict
+/// asserted exactly, and agreeing with the `regex` crate on the lossy UTF-8 text.
+#[test]
+fn regular_expressions_match_anywhere_as_the_regex_crate_does() {
+    let exact = |id: u32, source: &str| {
+        detection(
+            id,
+            vec![PredicateSpec {
+                case_insensitive: false,
+                ..predicate(COMMAND_LINE, OperatorSpec::Regex, &[source])
+            }],
+        )
+    };
+    let folded =
+        |id: u32, source: &str| detection(id, vec![predicate(COMMAND_LINE, OperatorSpec::Regex, &[source])]);
+    let rules = [
+        exact(1, r"^cmd\.exe /c"),
+        exact(2, r"\.(ps1|vbs)$"),
+        exact(3, r"-[eE][nN][cC]\s+[A-Za-z0-9+/=]{8,}"),
+        folded(4, r"net\s+user"),
+        exact(5, r"naïve|日本"),
+        exact(6, r"\x{1F600}+"),
+        exact(7, r"x\x{FFFD}y"),
+        folded(8, r"ÄÖ+"),
+    ];
+    let sources: Vec<(String, bool)> = rules
+        .iter()
+        .map(|r| match &r.predicates[0].values[0] {
+            ValueSpec::Text(source) => (source.clone(), r.predicates[0].case_insensitive),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let bytes = built(&rules);
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let cases: [(Vec<u16>, Vec<u16>, &[u32]); 12] = [
+        (units("cmd.exe /c whoami"), vec![], &[1]),
+        (units("xcmd.exe /c whoami"), vec![], &[]),
+        (units("run a.ps1"), vec![], &[2]),
+        (units("run a.ps1 now"), vec![], &[]),
+        (units("powershell -EnC SQBFAFgA"), vec![], &[3]),
+        (units("powershell -enc SQB"), vec![], &[]),
+        (units("NET   USER admin"), vec![], &[4]),
+        (units("a naïve 日本 text"), vec![], &[5]),
+        // U+1F600 as a surrogate pair split between head and tail.
+        (units("smile \u{1F600}")[..7].to_vec(), units("\u{1F600}")[1..].to_vec(), &[6]),
+        // An unpaired high surrogate reads as U+FFFD.
+        (vec![u16::from(b'x'), 0xD800], vec![u16::from(b'y')], &[7]),
+        (units("äöÖö"), vec![], &[8]),
+        (units("cmd.exe"), units(" /c x.vbs"), &[1, 2]),
+    ];
+    for (head, tail, expected) in cases {
+        let event = TestEvent::start(vec![(COMMAND_LINE, Field::Split(head.clone(), tail.clone()))]);
+        let got = v2_common::evaluate(&content, &event).matched;
+        let whole: Vec<u16> = head.iter().chain(&tail).copied().collect();
+        let text = String::from_utf16_lossy(&whole);
+        assert_eq!(got, expected, "{text:?}");
+        let oracle: Vec<u32> = sources
+            .iter()
+            .zip(1u32..)
+            .filter(|((source, ci), _)| {
+                regex::RegexBuilder::new(source).case_insensitive(*ci).build().unwrap().is_match(&text)
+            })
+            .map(|(_, id)| id)
+            .collect();
+        assert_eq!(got, oracle, "{text:?}");
+    }
+}
+
+fn units(s: &str) -> Vec<u16> {
+    s.encode_utf16().collect()
+}
+
+/// A rule gated only by a regex is evaluated on every event (the `always`
+/// list); a regex beside a literal is gated by the literal, and the regex still decides.
+#[test]
+fn a_rule_read_only_through_a_regex_is_never_skipped() {
+    let exact = |source: &str| PredicateSpec {
+        case_insensitive: false,
+        ..predicate(COMMAND_LINE, OperatorSpec::Regex, &[source])
+    };
+    let only_regex = detection(1, vec![exact(r"[0-9]{4}")]);
+    let with_literal =
+        detection(2, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["zip"]), exact("z.p")]);
+    let negated = RuleSpec {
+        condition: ExprSpec::Not(Box::new(ExprSpec::Predicate(0))),
+        ..detection(3, vec![exact("^a")])
+    };
+    let rules = [only_regex, with_literal, negated];
+    let case = |cmd: &str| verdict(&rules, &TestEvent::start(vec![(COMMAND_LINE, text(cmd))])).matched;
+    assert_eq!(case("id 1234"), vec![1, 3]);
+    assert_eq!(case("a zip"), vec![2]);
+    assert_eq!(case("zap"), vec![3]);
+    let unknown = verdict(&rules, &TestEvent::start(vec![(COMMAND_LINE, Field::Unknown)]));
+    assert_eq!((unknown.matched, unknown.undecided), (vec![], vec![1, 2, 3]));
 }

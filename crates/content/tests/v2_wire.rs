@@ -4,7 +4,7 @@
 use ringfence_content::v2::wire::{REASON_BASE, REASON_END, is_format2_reason};
 use ringfence_content::v2::{ErrorKind, Limit, Table, ValidationError};
 
-const TABLES: [Table; 14] = [
+const TABLES: [Table; 15] = [
     Table::Scanners,
     Table::Classes,
     Table::States,
@@ -19,6 +19,7 @@ const TABLES: [Table; 14] = [
     Table::Strings,
     Table::Refs,
     Table::Always,
+    Table::Regexes,
 ];
 
 /// One value of every reason, with distinct numbers in every position.
@@ -86,6 +87,11 @@ fn every_kind() -> Vec<ErrorKind> {
         BadAlwaysList { entry: 38, rule: 39 },
         RuleNotGated { rule: 40 },
         MissingReference { rule: 41, pattern: 42 },
+        RegexMisplaced { regex: 43, offset: 44, expected: 45 },
+        RegexOutOfBounds { regex: 46, end: 47, len: 48 },
+        RegexStateOutOfRange { regex: 49, word: 50, target: 51 },
+        RegexClassOutOfRange { regex: 52, byte: 53, class: 54 },
+        RegexDeadNotDead { regex: 55, class: 56 },
     ]
 }
 
@@ -102,7 +108,7 @@ fn every_reason_comes_back_whole_with_a_code_of_its_own_in_format_2_block() {
         assert_eq!(ValidationError::from_wire(code, offset, error.args()), Some(error));
         codes.push(code);
     }
-    assert_eq!(codes.len(), 54, "every reason is listed");
+    assert_eq!(codes.len(), 59, "every reason is listed");
 }
 
 #[test]
@@ -118,6 +124,9 @@ fn every_limit_and_table_comes_back_whole() {
         Limit::NameUnits,
         Limit::MetaUnits,
         Limit::EvaluationCost,
+        Limit::RegexStates,
+        Limit::RegexClasses,
+        Limit::Regexes,
     ];
     limits.extend(TABLES.map(Limit::Entries));
     let mut codes: Vec<u32> = limits.iter().map(|l| l.code()).collect();
@@ -128,7 +137,7 @@ fn every_limit_and_table_comes_back_whole() {
     }
     codes.sort_unstable();
     codes.dedup();
-    assert_eq!(codes.len(), 24, "limit codes are unique");
+    assert_eq!(codes.len(), 28, "limit codes are unique");
     for table in TABLES {
         for target in TABLES {
             let kind = ErrorKind::RangeOutOfBounds { table, entry: 5, target, first: 1, count: 2, len: 3 };
@@ -141,12 +150,12 @@ fn every_limit_and_table_comes_back_whole() {
 #[test]
 fn codes_and_arguments_no_format_2_validator_sends_decode_to_nothing() {
     assert_eq!(ValidationError::from_wire(REASON_BASE - 1, 0, [0; 4]), None, "format 1's block");
-    assert_eq!(ValidationError::from_wire(REASON_BASE + 54, 0, [0; 4]), None, "past the last reason");
+    assert_eq!(ValidationError::from_wire(REASON_BASE + 59, 0, [0; 4]), None, "past the last reason");
     assert_eq!(ValidationError::from_wire(0x1000, 0, [0; 4]), None, "a trust reason");
     assert_eq!(ValidationError::from_wire(REASON_BASE + 7, 0, [0, 1, 0, 1]), None, "limit 0");
     assert_eq!(ValidationError::from_wire(REASON_BASE + 7, 0, [0x10, 1, 0, 1]), None, "table 0's entries");
-    assert_eq!(ValidationError::from_wire(REASON_BASE + 7, 0, [0x1F, 1, 0, 1]), None, "table 15's entries");
-    assert_eq!(ValidationError::from_wire(REASON_BASE + 18, 0, [15, 0, 1, 0]), None, "table 15");
+    assert_eq!(ValidationError::from_wire(REASON_BASE + 7, 0, [0x20, 1, 0, 1]), None, "table 16's entries");
+    assert_eq!(ValidationError::from_wire(REASON_BASE + 18, 0, [16, 0, 1, 0]), None, "table 16");
     assert_eq!(ValidationError::from_wire(REASON_BASE + 3, 0, [0x1_0000, 0, 0, 0]), None, "format over u16");
     assert_eq!(ValidationError::from_wire(REASON_BASE + 22, 0, [1, 256, 0, 0]), None, "operator over u8");
     assert!(!is_format2_reason(0xFF) && !is_format2_reason(REASON_END));

@@ -20,8 +20,14 @@
 //! - `Signed` (`true`/`false`) as the companion's boolean;
 //! - every other companion field as itself.
 //!
-//! A rule lowers whole or not at all: one with a regular expression (format 2
-//! has none), a `LogonId` or `Signed` comparison other than equality, a
+//! A regular expression (`re`, with its `i`, `m` and `s` flags) lowers to a
+//! format-2 automaton over the field's text when one can be built
+//! ([`ringfence_content::v2::regex_build`]); the same syntax and semantics as
+//! the companion's `regex` crate.
+//!
+//! A rule lowers whole or not at all: one with a regular expression that has
+//! no automaton (look-around, a Unicode word boundary, over the state limit),
+//! a `LogonId` or `Signed` comparison other than equality, a
 //! negative integer, or a name or metadata over format 2's limits stays in the
 //! companion stage only, with its [`NotLowered`] reason.
 //!
@@ -37,6 +43,7 @@ use ringfence_content::v2::build::{
     PredicateSpec, RuleSpec, ValueSpec,
 };
 use ringfence_content::v2::format::{MAX_META_UNITS, MAX_NAME_UNITS, Role};
+use ringfence_content::v2::regex_build::{RegexRefusal, compile_regex};
 use ringfence_wire::schema::COMPANION_BASE;
 use ringfence_wire::{EventKind, SCHEMA, Schema};
 
@@ -88,8 +95,8 @@ fn account_name_field(sid_field: &str) -> Option<&'static str> {
 /// Why a rule stays in the companion stage only.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NotLowered {
-    /// Format 2 has no regular expressions.
-    Regex { field: Field },
+    /// The regular expression has no format-2 automaton.
+    Regex { field: Field, refusal: RegexRefusal },
     /// The field has no schema field format 2 could read.
     NoTarget { field: Field },
     /// Only equality lowers for a field whose Sigma text is a rendering of an integer.
@@ -105,8 +112,12 @@ pub enum NotLowered {
 impl fmt::Display for NotLowered {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            NotLowered::Regex { field } => {
-                write!(f, "{}: regular expressions are evaluated in the companion only", field.sigma_name())
+            NotLowered::Regex { field, refusal } => {
+                write!(
+                    f,
+                    "{}: regular expression evaluated in the companion only: {refusal}",
+                    field.sigma_name()
+                )
             }
             NotLowered::NoTarget { field } => {
                 write!(f, "{}: no field of the sensor's schema", field.sigma_name())
@@ -129,7 +140,7 @@ impl NotLowered {
     /// The reason without the rule's particulars, for counting.
     pub fn class(&self) -> String {
         match self {
-            NotLowered::Regex { .. } => "a regular expression".into(),
+            NotLowered::Regex { refusal, .. } => format!("a regular expression: {}", refusal_class(refusal)),
             NotLowered::NoTarget { field } => format!("{} has no schema field", field.sigma_name()),
             NotLowered::Operator { field, .. } => {
                 format!("{} compared other than by equality", field.sigma_name())
@@ -141,6 +152,18 @@ impl NotLowered {
             NotLowered::Build(_) => "refused by the format-2 builder".into(),
         }
     }
+}
+
+/// A refusal without its figures, for counting.
+fn refusal_class(refusal: &RegexRefusal) -> String {
+    match refusal {
+        RegexRefusal::States { .. } => format!("more than {} automaton states", regex_states()),
+        other => other.to_string(),
+    }
+}
+
+fn regex_states() -> usize {
+    ringfence_content::v2::format::regex::MAX_STATES
 }
 
 /// Whether the kernel stage can decide `rule` alone once lowered: every predicate
@@ -228,10 +251,10 @@ fn lower_expr(expr: &Expr) -> ExprSpec {
 
 fn lower_predicate(kind: EventKind, p: &Predicate) -> Result<PredicateSpec, NotLowered> {
     let field = p.field;
-    if let Operator::Regex { .. } = p.operator {
-        return Err(NotLowered::Regex { field });
-    }
     let (index, conversion) = target(kind, field).ok_or(NotLowered::NoTarget { field })?;
+    if let Operator::Regex { multi_line, dot_all } = p.operator {
+        return lower_regex(p, index, conversion, multi_line, dot_all);
+    }
     if conversion == Conversion::IntegrityRid && !matches!(p.operator, Operator::Exists(_)) {
         return lower_integrity(p, index);
     }
@@ -262,6 +285,45 @@ fn lower_predicate(kind: EventKind, p: &Predicate) -> Result<PredicateSpec, NotL
         all: p.quantifier == Quantifier::All,
         case_insensitive: p.case == Case::Insensitive,
         windash: p.windash,
+    })
+}
+
+/// A regular expression on a text field: each value with its `m` and `s` flags
+/// inline (`i` is the predicate's case mode), refused when it has no automaton.
+fn lower_regex(
+    p: &Predicate,
+    index: u8,
+    conversion: Conversion,
+    multi_line: bool,
+    dot_all: bool,
+) -> Result<PredicateSpec, NotLowered> {
+    let field = p.field;
+    if field.is_integer() || conversion != Conversion::AsIs {
+        return Err(NotLowered::Operator { field, operator: p.operator.to_string() });
+    }
+    let case_insensitive = p.case == Case::Insensitive;
+    let flags = match (multi_line, dot_all) {
+        (false, false) => "",
+        (true, false) => "(?m)",
+        (false, true) => "(?s)",
+        (true, true) => "(?ms)",
+    };
+    let mut values = Vec::with_capacity(p.values.len());
+    for value in &p.values {
+        let Value::Text(source) = value else {
+            return Err(NotLowered::Value { field, value: format!("{value:?}") });
+        };
+        let flagged = format!("{flags}{source}");
+        compile_regex(&flagged, case_insensitive).map_err(|refusal| NotLowered::Regex { field, refusal })?;
+        values.push(ValueSpec::Text(flagged));
+    }
+    Ok(PredicateSpec {
+        field: index,
+        operator: OperatorSpec::Regex,
+        values,
+        all: p.quantifier == Quantifier::All,
+        case_insensitive,
+        windash: false,
     })
 }
 

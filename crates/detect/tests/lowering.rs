@@ -247,19 +247,20 @@ fn the_generated_events_fire_lowered_rules() {
 }
 
 #[test]
-fn regular_expressions_stay_in_the_companion() {
+fn regular_expressions_lower_when_their_automaton_builds() {
     let setup = setup();
+    let mut with_regex = 0;
     for (rule, placement) in setup.rules.rules().iter().zip(&setup.lowered.placement) {
         let has_regex = rule
             .predicates
             .iter()
             .any(|p| matches!(p.operator, ringfence_detect::ir::Operator::Regex { .. }));
         match placement {
-            Err(NotLowered::Regex { .. }) => assert!(has_regex, "{}", rule.meta.id),
             Err(other) => panic!("{} did not lower: {other}", rule.meta.id),
-            Ok(_) => assert!(!has_regex, "{}", rule.meta.id),
+            Ok(_) => with_regex += usize::from(has_regex),
         }
     }
+    assert_eq!(with_regex, 4, "the fixtures' regex rules are all in the content");
 }
 
 #[test]
@@ -442,5 +443,137 @@ fn the_integrity_name_is_one_to_one_and_read_back_only_as_written() {
     // A named level's SID form, a non-canonical number and another case are not renderings.
     for text in ["S-1-16-12288", "S-1-16-08208", "S-1-16-+8208", "s-1-16-8208", "high", "AppContainer"] {
         assert_eq!(integrity::rid_of_name(text), None, "{text}");
+    }
+}
+
+const REGEX_RULES: &str = r#"
+title: Anchored at the start
+id: re-1
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        CommandLine|re: '^cmd\.exe /c'
+    condition: selection
+---
+title: Alternation anchored at the end, on a path
+id: re-2
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        Image|re: '\\(powershell|pwsh)\.exe$'
+    condition: selection
+---
+title: Classes and a bounded repetition
+id: re-3
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        CommandLine|re: '-[eE][nN][cC]\s+[A-Za-z0-9+/=]{8,}'
+    condition: selection
+---
+title: Case-insensitive by modifier
+id: re-4
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        CommandLine|re|i: 'net\s+user'
+    condition: selection
+---
+title: Case-insensitive inline, non-ASCII
+id: re-5
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        CommandLine|re: '(?i)naïve|日本'
+    condition: selection
+---
+title: Multi-line anchors
+id: re-6
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        CommandLine|re|m: '^line2$'
+    condition: selection
+---
+title: Dot matches a newline
+id: re-7
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        CommandLine|re|s: 'a.b'
+    condition: selection
+---
+title: A Unicode word boundary
+id: re-8
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        CommandLine|re: '\bword\b'
+    condition: selection
+---
+title: A regex beside a literal, negated
+id: re-9
+logsource: {product: windows, category: image_load}
+detection:
+    selection:
+        ImageLoaded|endswith: '.dll'
+    filter:
+        ImageLoaded|re|i: '^c:\\windows\\system32\\'
+    condition: selection and not filter
+"#;
+
+#[test]
+fn regular_expressions_lower_and_agree_with_both_evaluators_on_written_events() {
+    let compilation = ringfence_detect::compile_yaml(REGEX_RULES);
+    assert_eq!(compilation.refusals, []);
+    let lowered = lower::lower(&compilation.rules, &SCHEMA, 1).unwrap();
+    let placed: Vec<Result<(), NotLowered>> =
+        lowered.placement.iter().map(|p| p.clone().map(|_| ())).collect();
+    let boundary = v2::regex_build::RegexRefusal::UnicodeWordBoundary;
+    let mut expected_placement = vec![Ok(()); 9];
+    expected_placement[7] = Err(NotLowered::Regex { field: Field::CommandLine, refusal: boundary });
+    assert_eq!(placed, expected_placement);
+    for rule in &compilation.rules {
+        assert!(lower::decided_in_kernel(rule), "{}", rule.meta.id);
+    }
+    let dir = std::env::temp_dir().join(format!("ringfence-regex-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("regex.yml"), REGEX_RULES).unwrap();
+    let rules = RuleSet::new(compilation.rules).unwrap();
+    let oracle = support::Oracle::new(&dir, &rules);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let content = v2::validate(&lowered.content, &SCHEMA).unwrap();
+    let start = |cmd: &str, image: &str| {
+        Event::new(EventKind::ProcessStart).text(Field::CommandLine, cmd).text(Field::Image, image)
+    };
+    let load = |path: &str| Event::new(EventKind::ImageLoad).text(Field::ImageLoaded, path);
+    let cases: Vec<(Event, &[&str])> = vec![
+        (start("cmd.exe /c whoami", r"C:\Windows\System32\cmd.exe"), &["re-1"]),
+        (start("x cmd.exe /c whoami", r"C:\Tools\pwsh.exe"), &["re-2"]),
+        (start("p", r"C:\Tools\pwsh.exe.bak"), &[]),
+        (start("powershell -EnC SQBFAFgAIAA=", r"C:\x\POWERSHELL.EXE"), &["re-3"]),
+        (start("powershell -enc SQB", "a"), &[]),
+        (start("NET   User admin", "a"), &["re-4"]),
+        (start("NAÏVE", "a"), &["re-5"]),
+        (start("a 日本 b", "a"), &["re-5"]),
+        (start("line1\nline2\nline3", "a"), &["re-6"]),
+        (start("line1 line2", "a"), &[]),
+        (start("a\nb", "a"), &["re-7"]),
+        (start("a word here", "a"), &["re-8"]),
+        (start("a wordy here", "a"), &[]),
+        (load(r"C:\Tools\evil.dll"), &["re-9"]),
+        (load(r"C:\WINDOWS\System32\kernel32.dll"), &[]),
+    ];
+    let lowered_rules = lowered_indices_of(&lowered);
+    for (event, expected) in cases {
+        let expected: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
+        let theirs = rules.evaluate(&event).matched;
+        assert_eq!(support::ids(&rules, &theirs), expected, "evaluator on {event:?}");
+        assert_eq!(oracle.matched(&event), expected, "rsigma-eval on {event:?}");
+        let in_content: BTreeSet<usize> = theirs.into_iter().filter(|i| lowered_rules.contains(i)).collect();
+        for kernel_stage in [true, false] {
+            let mine = evaluate_content(&content, &lowered, &Schema2::of(&event, kernel_stage));
+            assert_eq!(mine, in_content, "format 2 (kernel stage {kernel_stage}) on {event:?}");
+        }
     }
 }

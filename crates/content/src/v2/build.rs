@@ -13,6 +13,8 @@ use super::format::{
     self, MAX_GLOB_TOKENS, MAX_META_UNITS, MAX_NAME_UNITS, MAX_PATTERN_UNITS, MAX_PREDICATES_PER_RULE,
     MAX_STACK, NONE, Operator, Role, code, section,
 };
+pub use super::regex_build::RegexRefusal;
+use super::regex_build::{RegexAutomaton, compile_regex};
 use super::{ValidationError, validate};
 use crate::checksum::content_checksum;
 use ringfence_wire::{EventKind, FieldType, Schema};
@@ -66,7 +68,9 @@ pub enum OperatorSpec {
     Compare(Compare),
     /// Present (`true`) or absent (`false`); no values.
     Exists(bool),
-    /// Not in format 2: refused, the rule stays in the companion stage.
+    /// Values are [`ValueSpec::Text`] in the `regex` crate's syntax, matched
+    /// anywhere in the text (`case_insensitive`: a leading `(?i)`); built into
+    /// automata ([`super::regex_build`]), or refused with the reason.
     Regex,
 }
 
@@ -135,8 +139,10 @@ pub enum BuildErrorKind {
     BadValueCount {
         predicate: u32,
     },
-    RegexNotSupported {
+    /// The regular expression has no automaton in format 2 (the rule stays in the companion).
+    Regex {
         predicate: u32,
+        refusal: RegexRefusal,
     },
     PredicateIndex {
         index: u32,
@@ -413,8 +419,13 @@ fn check_expr(rule: u32, e: &ExprSpec, count: u32) -> Result<(), BuildError> {
 
 /// A predicate's values as stored: (value, flags) pairs.
 enum Values {
-    Patterns { key: (u16, u8, u8), values: Vec<(u32, u32)> },
+    Patterns {
+        key: (u16, u8, u8),
+        values: Vec<(u32, u32)>,
+    },
     Globs(Vec<(u32, u32)>),
+    /// Automaton indexes in the `regexes` section.
+    Regexes(Vec<(u32, u32)>),
     Integers(Vec<u64>),
     None,
 }
@@ -442,6 +453,24 @@ fn put64(v: &mut Vec<u8>, x: u64) {
     v.extend_from_slice(&x.to_le_bytes());
 }
 
+/// The `regexes` section (format.rs's [`format::regex`]): the count, the
+/// offsets, the automata; nothing when there are none.
+fn write_regexes(out: &mut Vec<u8>, regexes: &[RegexAutomaton]) {
+    if regexes.is_empty() {
+        return;
+    }
+    let words: Vec<Vec<u16>> = regexes.iter().map(RegexAutomaton::words).collect();
+    let mut at = (format::regex::OFFSETS + regexes.len() * format::regex::OFFSET_WORDS) as u32;
+    put32(out, regexes.len() as u32);
+    for w in &words {
+        put32(out, at);
+        at += w.len() as u32;
+    }
+    for w in words.iter().flatten() {
+        put16(out, *w);
+    }
+}
+
 /// Builds `rules` into format-2 content for `schema`, and validates it.
 pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Result<Vec<u8>, BuildError> {
     let mut sorted: Vec<&RuleSpec> = rules.iter().collect();
@@ -454,6 +483,8 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
     }
     let mut scanners: BTreeMap<(u16, u8, u8), ScannerBuild> = BTreeMap::new();
     let mut globs: Vec<(Vec<Token>, u8)> = Vec::new();
+    let mut regexes: Vec<RegexAutomaton> = Vec::new();
+    let mut regex_index: HashMap<(String, u8), u32> = HashMap::new();
     let mut rule_values: Vec<Vec<Values>> = Vec::new();
     for r in &sorted {
         let kind =
@@ -490,7 +521,7 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                 OperatorSpec::Compare(Compare::GreaterOrEqual) => Operator::GreaterOrEqual,
                 OperatorSpec::Exists(true) => Operator::Exists,
                 OperatorSpec::Exists(false) => Operator::Absent,
-                OperatorSpec::Regex => return refuse(r.id, BuildErrorKind::RegexNotSupported { predicate }),
+                OperatorSpec::Regex => Operator::Regex,
             };
             if !op.fits(def.ty) {
                 return refuse(r.id, BuildErrorKind::TypeMismatch { predicate });
@@ -549,6 +580,39 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                     }
                 }
                 Values::Globs(out)
+            } else if op == Operator::Regex {
+                if p.windash {
+                    return refuse(r.id, BuildErrorKind::TypeMismatch { predicate });
+                }
+                let mut out = Vec::new();
+                for value in &p.values {
+                    let ValueSpec::Text(source) = value else {
+                        return refuse(r.id, BuildErrorKind::TypeMismatch { predicate });
+                    };
+                    let key = (source.clone(), case);
+                    let at = match regex_index.get(&key) {
+                        Some(&at) => at,
+                        None => {
+                            let automaton = compile_regex(source, case == 1).or_else(|refusal| {
+                                refuse(r.id, BuildErrorKind::Regex { predicate, refusal })
+                            })?;
+                            if regexes.len() >= format::regex::MAX_AUTOMATA {
+                                return limit(
+                                    Some(r.id),
+                                    "regular expressions",
+                                    regexes.len() + 1,
+                                    format::regex::MAX_AUTOMATA,
+                                );
+                            }
+                            let at = regexes.len() as u32;
+                            regexes.push(automaton);
+                            regex_index.insert(key, at);
+                            at
+                        }
+                    };
+                    out.push((at, 0));
+                }
+                Values::Regexes(out)
             } else if op.is_integer() {
                 let mut out = Vec::new();
                 for value in &p.values {
@@ -674,6 +738,7 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
         g.push(*case);
         g.push(0);
     }
+    write_regexes(t.at(section::REGEXES), &regexes);
     let mut strings: Vec<u16> = Vec::new();
     for (r, values) in sorted.iter().zip(&rule_values) {
         let first_predicate = t.len(section::PREDICATES);
@@ -683,7 +748,9 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                 Values::Patterns { key, values } => {
                     (scanner_index[key], values.iter().map(|&(x, f)| (u64::from(x), f)).collect())
                 }
-                Values::Globs(values) => (NONE, values.iter().map(|&(x, f)| (u64::from(x), f)).collect()),
+                Values::Globs(values) | Values::Regexes(values) => {
+                    (NONE, values.iter().map(|&(x, f)| (u64::from(x), f)).collect())
+                }
                 Values::Integers(values) => (NONE, values.iter().map(|&x| (x, 0)).collect()),
                 Values::None => (NONE, Vec::new()),
             };
@@ -703,7 +770,8 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                 OperatorSpec::Compare(Compare::LessOrEqual) => Operator::LessOrEqual,
                 OperatorSpec::Compare(Compare::Greater) => Operator::Greater,
                 OperatorSpec::Compare(Compare::GreaterOrEqual) => Operator::GreaterOrEqual,
-                OperatorSpec::Exists(true) | OperatorSpec::Regex => Operator::Exists,
+                OperatorSpec::Regex => Operator::Regex,
+                OperatorSpec::Exists(true) => Operator::Exists,
                 OperatorSpec::Exists(false) => Operator::Absent,
             };
             let e = t.at(section::PREDICATES);

@@ -9,7 +9,8 @@
 //!         + Σ scanners s of K:   SCAN_UNIT · L(field s) + patterns(s) + SCAN_FIXED
 //!                                + ⌈patterns(s)/64⌉ + 1 + refs(s)
 //!         + Σ rules r of K:      code_len(r) + Σ PRED i in r's code:
-//!                                    1 + values(i) · (1 + [glob] (GLOB_UNIT · L(field i) + 1))
+//!                                    1 + values(i) · (1 + [glob] (GLOB_UNIT · L(field i) + 1)
+//!                                                       + [regex] (REGEX_UNIT · L(field i) + 1))
 //! ```
 //!
 //! (`refs(s)`: the rule references of s's patterns, each visited at most once
@@ -35,6 +36,10 @@ use ringfence_wire::{FieldType, Schema};
 pub const SCAN_UNIT: u64 = 48;
 pub const SCAN_FIXED: u64 = 4;
 pub const GLOB_UNIT: u64 = 8;
+/// A regular expression's automaton per UTF-16 unit: at most three UTF-8 bytes
+/// (a surrogate pair, two units, is four), each one class read and one cell
+/// read, charged as one (see [`super::regex`]).
+pub const REGEX_UNIT: u64 = 3;
 /// The length charged for a field without `max_units` (an integer).
 const INTEGER_UNITS: u64 = 20;
 
@@ -91,6 +96,8 @@ pub fn worst_case(content: &Content<'_>, schema: &Schema, kind: u16) -> u64 {
             };
             let per_value = if p.operator == Operator::Glob.code() {
                 GLOB_UNIT.saturating_mul(field_units(schema, kind, p.field)).saturating_add(2)
+            } else if p.operator == Operator::Regex.code() {
+                REGEX_UNIT.saturating_mul(field_units(schema, kind, p.field)).saturating_add(2)
             } else {
                 1
             };

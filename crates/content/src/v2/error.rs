@@ -20,6 +20,7 @@ pub enum Table {
     Strings,
     Refs,
     Always,
+    Regexes,
 }
 
 impl Table {
@@ -40,6 +41,7 @@ impl Table {
             12 => Table::Strings,
             13 => Table::Refs,
             14 => Table::Always,
+            15 => Table::Regexes,
             _ => return None,
         })
     }
@@ -60,6 +62,7 @@ impl Table {
             Table::Strings => "strings",
             Table::Refs => "refs",
             Table::Always => "always",
+            Table::Regexes => "regexes",
         }
     }
 }
@@ -80,6 +83,12 @@ pub enum Limit {
     MetaUnits,
     /// Worst-case work units of one event's evaluation.
     EvaluationCost,
+    /// States of one regular expression's automaton (at least one).
+    RegexStates,
+    /// Byte classes of one regular expression's automaton (at least one).
+    RegexClasses,
+    /// Regular expressions' automata in the content.
+    Regexes,
 }
 
 /// Content the validator turned down, and where.
@@ -359,6 +368,39 @@ pub enum ErrorKind {
     MissingReference {
         rule: u32,
         pattern: u32,
+    },
+    /// Regular expression `regex`'s automaton does not start at `expected`, the
+    /// word after the offsets or after the previous automaton (`offset`: where
+    /// the section's offsets say it starts).
+    RegexMisplaced {
+        regex: u32,
+        offset: u32,
+        expected: u32,
+    },
+    /// The offsets, or automaton `regex`'s tables, reach past the section
+    /// (`end`, `len`: in words).
+    RegexOutOfBounds {
+        regex: u32,
+        end: u32,
+        len: u32,
+    },
+    /// A state number of automaton `regex` (at `word` of its tables: start,
+    /// accept, dead or a cell) is not below its state count.
+    RegexStateOutOfRange {
+        regex: u32,
+        word: u32,
+        target: u32,
+    },
+    /// Byte `byte`'s class is not below the automaton's class count.
+    RegexClassOutOfRange {
+        regex: u32,
+        byte: u32,
+        class: u32,
+    },
+    /// The dead state's cell for `class` leaves it, or the dead state is the accepting one.
+    RegexDeadNotDead {
+        regex: u32,
+        class: u32,
     },
 }
 

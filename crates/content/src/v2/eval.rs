@@ -343,6 +343,9 @@ impl<'a> Content<'a> {
             (Operator::Glob, Input::Text { head, tail }) => self.values(p, meter, |v, meter| {
                 u32::try_from(v).is_ok_and(|g| glob_matches(self, ix(g), head, tail, meter))
             }),
+            (Operator::Regex, Input::Text { head, tail }) => {
+                self.values(p, meter, |v, meter| super::regex::matches(self, v, head, tail, meter))
+            }
             (op, Input::Text { .. }) if op.is_literal() => {
                 let hit = match op {
                     Operator::Equals => Hit::Whole,

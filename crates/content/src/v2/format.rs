@@ -26,7 +26,7 @@
 //! glob_units  (12) 0 unit u16 · 2 reserved u16 · 4 mask u64 (token positions holding unit)
 //! predicates  (16) 0 field u8 · 1 operator u8 · 2 flags u8 · 3 reserved u8 · 4 scanner u32 ·
 //!                  8 first_value u32 · 12 value_count u32
-//! values      (12) 0 value u64 (pattern index, glob index or integer) · 8 flags u32
+//! values      (12) 0 value u64 (pattern, glob or regex index, or integer) · 8 flags u32
 //! rules       (40) 0 id u32 · 4 kind u16 · 6 role u8 · 7 reserved u8 · 8 first_predicate u32 ·
 //!                  12 predicate_count u32 · 16 first_code u32 · 20 code_len u32 ·
 //!                  24 name_offset u32 · 28 name_len u16 · 30 meta_len u16 · 32 meta_offset u32 ·
@@ -36,6 +36,7 @@
 //! refs        (2)  rule index u16; per pattern, strictly ascending: the gated rules
 //!                  that read the pattern (each pattern's refs follow the previous one's)
 //! always      (2)  rule index u16, strictly ascending: the rules that are not gated
+//! regexes     (2)  u16 words: the regular expressions' automata (layout in [`regex`])
 //! ```
 //!
 //! **Breadth-first automata.** A scanner's states are numbered breadth-first,
@@ -83,10 +84,11 @@ pub mod section {
     pub const STRINGS: u16 = 12;
     pub const REFS: u16 = 13;
     pub const ALWAYS: u16 = 14;
-    pub const COUNT: usize = 14;
+    pub const REGEXES: u16 = 15;
+    pub const COUNT: usize = 15;
     pub const FIRST_OFFSET: usize = super::header::LEN + COUNT * ENTRY_LEN;
     /// Entry size of each section, by id - 1 (strings: one UTF-16 unit).
-    pub const ENTRY: [usize; COUNT] = [32, 4, 24, 8, 16, 24, 12, 16, 12, 40, 4, 2, 2, 2];
+    pub const ENTRY: [usize; COUNT] = [32, 4, 24, 8, 16, 24, 12, 16, 12, 40, 4, 2, 2, 2, 2];
 }
 
 pub mod scanner {
@@ -245,7 +247,8 @@ pub const MAX_META_UNITS: usize = 1024;
 pub const MAX_REFS: usize = MAX_VALUES;
 /// The most work one event's evaluation may cost, in work units ([`crate::v2::cost`]).
 /// High enough for SigmaHQ's process-creation and image-load rules lowered into one
-/// content (about 35,000,000: their globs are charged a scan of the whole field each);
+/// content (about 48,000,000 with their regular expressions: their globs and
+/// regular expressions are charged a scan of the whole field each);
 /// it bounds the work, it does not make it fast: BENCHMARKS.md has the time of the
 /// worst accepted content, far over the 1 ms goal.
 pub const MAX_EVALUATION_COST: u64 = 64_000_000;
@@ -265,7 +268,61 @@ pub const SECTION_LIMITS: [usize; section::COUNT] = [
     MAX_STRING_UNITS,
     MAX_REFS,
     MAX_RULES,
+    regex::MAX_WORDS,
 ];
+
+/// The `regexes` section: deterministic automata over a field's text as UTF-8
+/// (each UTF-16 unit converted on the fly; an unpaired surrogate reads as
+/// U+FFFD), built at compile time from a regular expression with Sigma's `re`
+/// semantics (a match anywhere in the text). All of it is u16 words:
+///
+/// ```text
+/// 0 count (u32, two words, low first; an empty section holds no automaton)
+/// 2 offsets: count u32s (two words each), where each automaton starts, in
+///   words from the section's start; the first right after the offsets, each
+///   next where the previous one ends, the last ending at the section's end
+/// per automaton:
+///   0 state_count (1 ..= MAX_STATES)   1 class_count (byte classes, 1 ..= 256)
+///   2 start   3 accept (a match was found: the search stops, true)
+///   4 dead (every cell of its row leads back to it: the search stops, false;
+///     NO_STATE when there is none)   5 reserved (0)
+///   6 .. 262: the class of each byte 0 ..= 255 (below class_count)
+///   262 ..: state_count rows of class_count + 1 cells, the next state (below
+///     state_count); a row's last cell is taken at the end of the text
+/// ```
+///
+/// The search reads each byte's class, then the cell of the current state's
+/// row: one pass, two table reads per byte, no backtracking. An automaton is
+/// at most `(HEADER + BYTES + MAX_STATES · (MAX_CLASSES + 1)) · 2` =
+/// [`regex::MAX_AUTOMATON_BYTES`] bytes.
+pub mod regex {
+    pub const COUNT: usize = 0;
+    pub const OFFSETS: usize = 2;
+    /// Words of one offset (a u32).
+    pub const OFFSET_WORDS: usize = 2;
+    pub const STATE_COUNT: usize = 0;
+    pub const CLASS_COUNT: usize = 1;
+    pub const START: usize = 2;
+    pub const ACCEPT: usize = 3;
+    pub const DEAD: usize = 4;
+    pub const RESERVED: usize = 5;
+    pub const HEADER: usize = 6;
+    /// Entries of the byte-class map.
+    pub const BYTES: usize = 256;
+    /// Where an automaton's rows begin.
+    pub const ROWS: usize = HEADER + BYTES;
+    /// `dead` when the automaton has no dead state.
+    pub const NO_STATE: u16 = u16::MAX;
+    /// States of one automaton.
+    pub const MAX_STATES: usize = 1024;
+    /// Byte classes of one automaton.
+    pub const MAX_CLASSES: usize = 256;
+    /// Automata in one content.
+    pub const MAX_AUTOMATA: usize = 1024;
+    /// Words of the whole section (8 MiB).
+    pub const MAX_WORDS: usize = 1 << 22;
+    pub const MAX_AUTOMATON_BYTES: usize = (ROWS + MAX_STATES * (MAX_CLASSES + 1)) * 2;
+}
 
 /// What a predicate checks of its field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -286,6 +343,8 @@ pub enum Operator {
     Exists = 11,
     /// The field is known to have no value (takes no values).
     Absent = 12,
+    /// A regular expression found anywhere in the text (values: automaton indexes, see [`regex`]).
+    Regex = 13,
 }
 
 impl Operator {
@@ -303,6 +362,7 @@ impl Operator {
             10 => Operator::GreaterOrEqual,
             11 => Operator::Exists,
             12 => Operator::Absent,
+            13 => Operator::Regex,
             _ => return None,
         })
     }
@@ -336,7 +396,8 @@ impl Operator {
             | Operator::Contains
             | Operator::StartsWith
             | Operator::EndsWith
-            | Operator::Glob => matches!(ty, FieldType::Str),
+            | Operator::Glob
+            | Operator::Regex => matches!(ty, FieldType::Str),
             _ => !matches!(ty, FieldType::Str),
         }
     }

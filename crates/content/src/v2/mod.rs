@@ -21,8 +21,11 @@
 //!   and cut off at the same budget.
 //! - [`build`] (feature `compiler`): rules as Rust values → validated bytes.
 //!
-//! Regular expressions are not in format 2: a rule that needs one stays in
-//! the companion stage. Case-insensitive matching is Unicode simple case
+//! Regular expressions are deterministic automata over the text's UTF-8,
+//! built at compile time ([`regex_build`]) and checked like every other table
+//! (`regex`): one pass, linear in the text. An expression without such an
+//! automaton (look-around, a Unicode word boundary, over the state limit)
+//! keeps its rule in the companion stage. Case-insensitive matching is Unicode simple case
 //! folding on the BMP ([`fold`]); units outside the BMP compare unfolded.
 //!
 //! **For the driver** (not wired yet): LOAD_CONTENT dispatches on the header's
@@ -42,11 +45,14 @@ mod eval;
 pub mod expr;
 pub mod fold;
 pub mod format;
+mod regex;
 mod validate;
 pub mod wire;
 
 #[cfg(feature = "compiler")]
 pub mod build;
+#[cfg(feature = "compiler")]
+pub mod regex_build;
 
 pub use content::{Content, RuleInfo};
 pub use error::{ErrorKind, EvaluationError, Limit, Table, ValidationError};

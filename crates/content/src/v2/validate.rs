@@ -35,6 +35,7 @@ pub fn validate<'a>(bytes: &'a [u8], schema: &Schema) -> Result<Content<'a>> {
     let v = Validator { c: content, schema };
     v.scanners()?;
     v.globs()?;
+    super::regex::check(content.table(section::REGEXES), |w| v.offset(section::REGEXES, w, 0))?;
     v.predicates()?;
     v.rules()?;
     cost::check(&content, schema)?;
@@ -663,6 +664,9 @@ impl Validator<'_, '_> {
                 let in_range = match (op, scanner) {
                     (_, Some(s)) => v < u64::from(s.pattern_count),
                     (Operator::Glob, None) => v < self.c.count(section::GLOBS) as u64,
+                    (Operator::Regex, None) => {
+                        v < u64::from(super::regex::automaton_count(self.c.table(section::REGEXES)))
+                    }
                     _ => true,
                 };
                 if !in_range {

@@ -28,7 +28,7 @@ const ENTRY_BITS: u32 = 24;
 const ENTRY_MASK: u32 = (1 << ENTRY_BITS) - 1;
 
 impl Table {
-    /// The table's section id (1 to 14), as on the wire.
+    /// The table's section id (1 to 15), as on the wire.
     pub const fn code(self) -> u32 {
         match self {
             Table::Scanners => 1,
@@ -45,6 +45,7 @@ impl Table {
             Table::Strings => 12,
             Table::Refs => 13,
             Table::Always => 14,
+            Table::Regexes => 15,
         }
     }
 
@@ -70,6 +71,9 @@ impl Limit {
             Limit::NameUnits => 8,
             Limit::MetaUnits => 9,
             Limit::EvaluationCost => 10,
+            Limit::RegexStates => 11,
+            Limit::RegexClasses => 12,
+            Limit::Regexes => 13,
             Limit::Entries(table) => ENTRIES | table.code(),
         }
     }
@@ -86,6 +90,9 @@ impl Limit {
             8 => Limit::NameUnits,
             9 => Limit::MetaUnits,
             10 => Limit::EvaluationCost,
+            11 => Limit::RegexStates,
+            12 => Limit::RegexClasses,
+            13 => Limit::Regexes,
             c => Limit::Entries(Table::from_code(c.checked_sub(ENTRIES)?)?),
         })
     }
@@ -151,6 +158,11 @@ impl ValidationError {
             BadAlwaysList { .. } => 51,
             RuleNotGated { .. } => 52,
             MissingReference { .. } => 53,
+            RegexMisplaced { .. } => 54,
+            RegexOutOfBounds { .. } => 55,
+            RegexStateOutOfRange { .. } => 56,
+            RegexClassOutOfRange { .. } => 57,
+            RegexDeadNotDead { .. } => 58,
         };
         REASON_BASE | position
     }
@@ -218,6 +230,11 @@ impl ValidationError {
             StackUnderflow { rule, at } => [rule, at, 0, 0],
             ResultCount { rule, results } => [rule, results, 0, 0],
             PredicateIndex { rule, at, index, count } => [rule, at, index.into(), count],
+            RegexMisplaced { regex, offset, expected } => [regex, offset, expected, 0],
+            RegexOutOfBounds { regex, end, len } => [regex, end, len, 0],
+            RegexStateOutOfRange { regex, word, target } => [regex, word, target, 0],
+            RegexClassOutOfRange { regex, byte, class } => [regex, byte, class, 0],
+            RegexDeadNotDead { regex, class } => [regex, class, 0, 0],
         }
     }
 
@@ -289,6 +306,11 @@ impl ValidationError {
             51 => BadAlwaysList { entry: a, rule: b },
             52 => RuleNotGated { rule: a },
             53 => MissingReference { rule: a, pattern: b },
+            54 => RegexMisplaced { regex: a, offset: b, expected: c },
+            55 => RegexOutOfBounds { regex: a, end: b, len: c },
+            56 => RegexStateOutOfRange { regex: a, word: b, target: c },
+            57 => RegexClassOutOfRange { regex: a, byte: b, class: c },
+            58 => RegexDeadNotDead { regex: a, class: b },
             _ => return None,
         };
         Some(ValidationError { offset: usize::try_from(offset).ok()?, kind })

@@ -1,7 +1,8 @@
 //! `sigma-coverage DIR...`: compiles the Sigma rules under each directory and prints
 //! how many compiled to the kernel stage, to the companion stage, and were refused,
 //! by reason (`cargo xtask sigma-coverage DIR` runs it). `--refusals` also lists each
-//! refused rule of ringfence's logsources.
+//! refused rule of ringfence's logsources, and each compiled rule content format 2
+//! leaves in the companion, with its reason.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,7 +36,7 @@ fn main() -> ExitCode {
     }
     println!("{}", Coverage::of(&compilation));
     println!();
-    print_lowering(&compilation);
+    print_lowering(&compilation, list);
     if list {
         println!();
         for refusal in &compilation.refusals {
@@ -51,7 +52,7 @@ fn main() -> ExitCode {
 /// What lowering every compiled rule into one content format 2 gives: how many rules the
 /// content holds, how many of those the kernel can decide alone, why the others stay in
 /// the companion, and the content's size and worst-case cost.
-fn print_lowering(compilation: &Compilation) {
+fn print_lowering(compilation: &Compilation, list: bool) {
     let lowered = match lower::lower(&compilation.rules, &SCHEMA, 1) {
         Ok(lowered) => lowered,
         Err(error) => {
@@ -69,7 +70,14 @@ fn print_lowering(compilation: &Compilation) {
                 *by_kind.entry(rule.kind.name()).or_default() += 1;
             }
             Ok(_) => {}
-            Err(why) => *reasons.entry(why.class()).or_default() += 1,
+            Err(why) => {
+                *reasons.entry(why.class()).or_default() += 1;
+                if list {
+                    let stage =
+                        if lower::decided_in_kernel(rule) { "kernel fields" } else { "companion fields" };
+                    println!("companion only ({stage}): {} {:?}: {why}", rule.meta.id, rule.meta.title);
+                }
+            }
         }
     }
     let content = ringfence_content::v2::validate(&lowered.content, &SCHEMA);
