@@ -6,66 +6,35 @@
 //!
 //! ```text
 //! cost(K) = W + scanners + always + 2 ⌈rules/64⌉ + rules
-//!         + Σ scanners s of K:   scan_unit(s) · L(field s) + patterns(s) + SCAN_FIXED
+//!         + Σ scanners s of K:   SCAN_UNIT · L(field s) + patterns(s) + SCAN_FIXED
 //!                                + ⌈patterns(s)/64⌉ + 1 + refs(s)
 //!         + Σ rules r of K:      code_len(r) + Σ PRED i in r's code:
-//!                                    1 + Σ values v of i: (1 + [glob] (glob_unit(v) · L(field i) + 1))
-//! scan_unit(s) = SCAN_BASE + steps(non-ASCII class entries of s) + 2 · steps(classes of s)
-//! glob_unit(g) = 1 + steps(unit entries of g)
-//! steps(n)     = ⌊log2 n⌋ + 2 (1 for n = 0): what a binary search among n entries is charged
+//!                                    1 + values(i) · (1 + [glob] (GLOB_UNIT · L(field i) + 1))
 //! ```
 //!
 //! (`refs(s)`: the rule references of s's patterns, each visited at most once
 //! when the candidates are collected; every rule of K is charged as if it
 //! were a candidate.)
 //!
-//! Why the per-unit charges bound the interpreter's ([`super::automaton`]):
-//! a unit's class costs 1, plus, for a non-ASCII unit, a binary search among
-//! the scanner's non-ASCII class entries; goto look-ups are at most one per
-//! unit plus one per failure step, failure steps at most one per unit, and a
-//! look-up is one step at the root (its dense row) or a binary search of a
-//! row no wider than the scanner's classes (the validator checks it): ≤ 2 ·
-//! steps(classes) per unit; a failure step 1; dictionary-chain steps ≤
-//! units + patterns + 1; the suffix chain ≤ the final depth + 1 ≤ units + 1.
-//! Hence SCAN_BASE = 6; at the format's limits (4,096 classes, 4,096 non-ASCII
-//! entries) scan_unit is 48. A glob unit costs 1 + a search among the glob's
-//! unit entries (≤ 63): at most 8.
+//! Why the per-unit constants bound the interpreter's charges ([`super::automaton`]):
+//! a unit's class costs 1 + a binary search of ≤ 14 steps (≤ 4,096 + 128
+//! entries); goto look-ups are at most one per unit plus one per failure step,
+//! failure steps at most one per unit, each look-up ≤ 14 steps: ≤ 28 per unit;
+//! a failure step 1; dictionary-chain steps ≤ units + patterns + 1; the
+//! suffix chain ≤ the final depth + 1 ≤ units + 1. Hence SCAN_UNIT = 48. A
+//! glob unit costs 1 + a search of ≤ 7 steps among ≤ 63 entries: GLOB_UNIT = 8.
 //!
 //! [`MAX_EVALUATION_COST`] is the budget; a content whose worst kind is over it
 //! is refused. On unvalidated bytes the same meter stops the evaluation there.
 
-use super::content::{Content, ScannerEntry, ix};
+use super::content::{Content, ix};
 use super::error::{ErrorKind, Limit, ValidationError};
 use super::format::{MAX_EVALUATION_COST, Operator, code, header, section};
 use ringfence_wire::{FieldType, Schema};
 
-/// The per-unit scan charge that does not depend on the automaton's tables.
-pub const SCAN_BASE: u64 = 6;
-/// The per-unit scan charge of the largest automaton the format allows.
 pub const SCAN_UNIT: u64 = 48;
 pub const SCAN_FIXED: u64 = 4;
-/// The per-unit charge of the largest glob the format allows.
 pub const GLOB_UNIT: u64 = 8;
-
-/// The ASCII part of a class table ([`super::format::scanner::ASCII`]), searched by none.
-const ASCII_ENTRIES: u32 = 128;
-
-/// Steps charged for a binary search among `n` entries (as the interpreter charges them).
-fn steps(n: u32) -> u64 {
-    u64::from(u32::BITS.saturating_sub(n.leading_zeros())).saturating_add(1)
-}
-
-/// The most scanner `s` charges per unit of text.
-fn scan_unit(s: &ScannerEntry) -> u64 {
-    let non_ascii = s.class_entries.saturating_sub(ASCII_ENTRIES);
-    SCAN_BASE.saturating_add(steps(non_ascii)).saturating_add(steps(s.class_count).saturating_mul(2))
-}
-
-/// The most glob `index` charges per unit of text.
-fn glob_unit(content: &Content<'_>, index: u64) -> u64 {
-    let glob = usize::try_from(index).ok().and_then(|g| content.glob(g));
-    glob.map_or(GLOB_UNIT, |g| 1u64.saturating_add(steps(g.unit_count.into())))
-}
 /// The length charged for a field without `max_units` (an integer).
 const INTEGER_UNITS: u64 = 20;
 
@@ -99,7 +68,7 @@ pub fn worst_case(content: &Content<'_>, schema: &Schema, kind: u16) -> u64 {
             refs = refs.saturating_add(count.into());
         }
         cost = cost
-            .saturating_add(scan_unit(&s).saturating_mul(units))
+            .saturating_add(SCAN_UNIT.saturating_mul(units))
             .saturating_add(s.pattern_count.into())
             .saturating_add(SCAN_FIXED)
             .saturating_add(s.pattern_count.div_ceil(64).into())
@@ -120,16 +89,12 @@ pub fn worst_case(content: &Content<'_>, schema: &Schema, kind: u16) -> u64 {
             let Some(p) = content.predicate(ix(r.first_predicate.saturating_add(arg.into()))) else {
                 continue;
             };
-            cost = cost.saturating_add(1);
-            if p.operator != Operator::Glob.code() {
-                cost = cost.saturating_add(p.value_count.into());
-                continue;
-            }
-            let units = field_units(schema, kind, p.field);
-            for v in 0..p.value_count {
-                let glob = content.value(ix(p.first_value.saturating_add(v))).map_or(u64::MAX, |(g, _)| g);
-                cost = cost.saturating_add(glob_unit(content, glob).saturating_mul(units).saturating_add(2));
-            }
+            let per_value = if p.operator == Operator::Glob.code() {
+                GLOB_UNIT.saturating_mul(field_units(schema, kind, p.field)).saturating_add(2)
+            } else {
+                1
+            };
+            cost = cost.saturating_add(1).saturating_add(per_value.saturating_mul(p.value_count.into()));
         }
     }
     cost
