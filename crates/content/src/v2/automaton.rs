@@ -416,34 +416,42 @@ impl GlobRun<'_> {
     /// Feeds `units`; false when the meter ran out or no prefix of the glob matches any more.
     #[inline(always)]
     fn feed(&mut self, units: impl Iterator<Item = u16>, meter: &mut Meter) -> bool {
+        // Local copies, so that the loop keeps them in registers.
+        let (table, count, star, any, fold, charge) =
+            (self.units, self.count, self.star, self.any, self.fold, self.charge);
+        let mut d = self.d;
+        let mut alive = true;
         for unit in units {
-            let unit = if self.fold { fold_unit(unit) } else { unit };
-            meter.charge(self.charge);
+            let unit = if fold { fold_unit(unit) } else { unit };
+            meter.charge(charge);
             if meter.exhausted() {
-                return false;
+                alive = false;
+                break;
             }
-            let mut m = self.any;
-            let (mut lo, mut hi) = (0usize, self.count);
+            let mut m = any;
+            let (mut lo, mut hi) = (0usize, count);
             while lo < hi {
                 let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
                 let at = mid.saturating_mul(glob_unit::LEN);
-                let Some(u) = u16_at(self.units, at.saturating_add(glob_unit::UNIT)) else { break };
+                let Some(u) = u16_at(table, at.saturating_add(glob_unit::UNIT)) else { break };
                 match u.cmp(&unit) {
                     core::cmp::Ordering::Equal => {
-                        m |= u64_at(self.units, at.saturating_add(glob_unit::MASK)).unwrap_or(0);
+                        m |= u64_at(table, at.saturating_add(glob_unit::MASK)).unwrap_or(0);
                         break;
                     }
                     core::cmp::Ordering::Less => lo = mid.saturating_add(1),
                     core::cmp::Ordering::Greater => hi = mid,
                 }
             }
-            let d = ((self.d & m) << 1) | (self.d & self.star);
-            self.d = d | ((d & self.star) << 1);
-            if self.d == 0 {
-                return false;
+            d = ((d & m) << 1) | (d & star);
+            d |= (d & star) << 1;
+            if d == 0 {
+                alive = false;
+                break;
             }
         }
-        true
+        self.d = d;
+        alive
     }
 
     #[inline(always)]
