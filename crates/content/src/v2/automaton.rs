@@ -238,14 +238,15 @@ impl<'a> Automaton<'a> {
         meter.charge(search_steps(count));
         let start = ix(word_at(entry, state::FIRST_GOTO)).saturating_mul(goto::LEN);
         let row = self.gotos.get(start..start.saturating_add(ix(count).saturating_mul(goto::LEN)))?;
+        // lo ≤ mid < hi ≤ row.len() / 8: none of these operations can wrap.
         let (mut lo, mut hi) = (0usize, row.len() / goto::LEN);
         while lo < hi {
-            let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
-            let at = mid.saturating_mul(goto::LEN);
-            let c = u16_at(row, at.saturating_add(goto::CLASS))?;
+            let mid = lo.wrapping_add(hi.wrapping_sub(lo) / 2);
+            let at = mid.wrapping_mul(goto::LEN);
+            let c = u16_at(row, at.wrapping_add(goto::CLASS))?;
             match c.cmp(&class) {
-                core::cmp::Ordering::Equal => return u32_at(row, at.saturating_add(goto::TARGET)),
-                core::cmp::Ordering::Less => lo = mid.saturating_add(1),
+                core::cmp::Ordering::Equal => return u32_at(row, at.wrapping_add(goto::TARGET)),
+                core::cmp::Ordering::Less => lo = mid.wrapping_add(1),
                 core::cmp::Ordering::Greater => hi = mid,
             }
         }
@@ -429,17 +430,18 @@ impl GlobRun<'_> {
                 break;
             }
             let mut m = any;
+            // lo ≤ mid < hi ≤ count = table.len() / 12: none of these operations can wrap.
             let (mut lo, mut hi) = (0usize, count);
             while lo < hi {
-                let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
-                let at = mid.saturating_mul(glob_unit::LEN);
-                let Some(u) = u16_at(table, at.saturating_add(glob_unit::UNIT)) else { break };
+                let mid = lo.wrapping_add(hi.wrapping_sub(lo) / 2);
+                let at = mid.wrapping_mul(glob_unit::LEN);
+                let Some(u) = u16_at(table, at.wrapping_add(glob_unit::UNIT)) else { break };
                 match u.cmp(&unit) {
                     core::cmp::Ordering::Equal => {
-                        m |= u64_at(table, at.saturating_add(glob_unit::MASK)).unwrap_or(0);
+                        m |= u64_at(table, at.wrapping_add(glob_unit::MASK)).unwrap_or(0);
                         break;
                     }
-                    core::cmp::Ordering::Less => lo = mid.saturating_add(1),
+                    core::cmp::Ordering::Less => lo = mid.wrapping_add(1),
                     core::cmp::Ordering::Greater => hi = mid,
                 }
             }
