@@ -9,9 +9,9 @@ use ringfence_content::v2::build::{
     RuleSpec, ValueSpec, build,
 };
 use ringfence_content::v2::{
-    self, ErrorKind, EvaluationError, Filter, Input, Role, RuleIds, Truth, evaluate_raw, validate,
+    self, ErrorKind, EvaluationError, EventInput, Filter, Input, Role, RuleIds, Truth, evaluate_raw, validate,
 };
-use ringfence_wire::{EventKind, SCHEMA};
+use ringfence_wire::{EventKind, SCHEMA, Text};
 use v2_common::*;
 
 fn cmd(s: &str) -> TestEvent {
@@ -187,6 +187,61 @@ fn head_and_tail_are_scanned_as_one_text() {
     let event =
         TestEvent::start(vec![(IMAGE, Field::Split(vec![], "c:\\windows\\x".encode_utf16().collect()))]);
     assert_eq!(matched(&rules, &event), vec![2, 3]);
+}
+
+/// One text field given as UTF-16LE bytes (as a decoded record carries it), split in two.
+struct ByteEvent {
+    field: u8,
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl<'a> EventInput<'a> for &'a ByteEvent {
+    fn kind(&self) -> EventKind {
+        EventKind::ProcessStart
+    }
+
+    fn input(&self, field: u8) -> Input<'a> {
+        if field != self.field {
+            return Input::Absent;
+        }
+        let view = |b: &'a Vec<u8>| Text::from_le_bytes(b).unwrap();
+        Input::Text { head: view(&self.head), tail: view(&self.tail) }
+    }
+}
+
+#[test]
+fn texts_given_as_utf16le_bytes_match_as_wide_texts_do() {
+    use GlobPart::{AnyChar, AnyRun, Literal};
+    let glob = PredicateSpec {
+        field: COMMAND_LINE,
+        operator: OperatorSpec::Glob,
+        values: vec![ValueSpec::Glob(vec![AnyRun, Literal("-enc".into()), AnyChar, AnyRun])],
+        all: false,
+        case_insensitive: true,
+        windash: false,
+    };
+    let rules = [
+        detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Equals, &["powershell -enc abc"])]),
+        detection(2, vec![predicate(COMMAND_LINE, OperatorSpec::StartsWith, &["powershell"])]),
+        detection(3, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["shell -e", "zzz"])]),
+        detection(4, vec![predicate(COMMAND_LINE, OperatorSpec::EndsWith, &[" abc"])]),
+        detection(5, vec![glob]),
+        detection(6, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["-encx"])]),
+    ];
+    let content = built(&rules);
+    let content = validate(&content, &SCHEMA).unwrap();
+    let le = |s: &str| s.encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>();
+    for split in [0, 5, 12, 19] {
+        let line = "PowerShell -ENC abc";
+        let event = ByteEvent { field: COMMAND_LINE, head: le(&line[..split]), tail: le(&line[split..]) };
+        let mut scratch = vec![0u64; content.scratch_words()];
+        let (mut matched, mut undecided) = ([0u32; 8], [0u32; 8]);
+        let ids = RuleIds { matched: &mut matched, undecided: &mut undecided };
+        let v = content.evaluate(&&event, &mut scratch, ids).unwrap();
+        assert_eq!(&matched[..v.matched], &[1, 2, 3, 4, 5], "split at {split}");
+    }
+    assert_eq!(evaluate(&content, &cmd("PowerShell -ENC abc")).matched, vec![1, 2, 3, 4, 5]);
 }
 
 #[test]

@@ -50,6 +50,14 @@ pub(crate) struct Hits<'s> {
     pub(crate) candidates: &'s mut [u64],
 }
 
+/// Sets rule `index`'s bit in a candidate bitset.
+#[inline(always)]
+pub(crate) fn mark_candidate(candidates: &mut [u64], index: usize) {
+    if let Some(w) = candidates.get_mut(index / 64) {
+        *w |= 1u64 << (index % 64);
+    }
+}
+
 /// Which bitset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Hit {
@@ -70,19 +78,28 @@ impl<'s> Hits<'s> {
         Some(Hits { words, stride, candidates })
     }
 
-    /// Word `word` of bitset `hit` (0 outside).
+    /// Words `first .. end` of bitset `hit` (empty when outside), and the
+    /// candidate bitset, borrowed apart.
     #[inline(always)]
-    pub(crate) fn word(&self, hit: Hit, word: usize) -> u64 {
-        let slot = (hit as usize).saturating_mul(self.stride).saturating_add(word);
-        self.words.get(slot).copied().unwrap_or(0)
+    pub(crate) fn words_and_candidates(
+        &mut self,
+        hit: Hit,
+        first: usize,
+        end: usize,
+    ) -> (&[u64], &mut [u64]) {
+        let base = (hit as usize).saturating_mul(self.stride);
+        let words = if end > self.stride {
+            &[]
+        } else {
+            self.words.get(base.saturating_add(first)..base.saturating_add(end)).unwrap_or(&[])
+        };
+        (words, self.candidates)
     }
 
     /// Marks rule `index` as a candidate.
     #[inline(always)]
     pub(crate) fn candidate(&mut self, index: usize) {
-        if let Some(w) = self.candidates.get_mut(index / 64) {
-            *w |= 1u64 << (index % 64);
-        }
+        mark_candidate(self.candidates, index);
     }
 
     #[inline(always)]
@@ -119,7 +136,8 @@ fn search_steps(n: u32) -> u64 {
 }
 
 /// One scanner's tables, sliced once per scan: every read is a bounds-checked
-/// `get` on a local slice (in validated content every read succeeds).
+/// `get` on a local slice (in validated content every read succeeds). A
+/// state is read where it lies, field by field, as the walk needs it.
 struct Automaton<'a> {
     s: ScannerEntry,
     /// The scanner's class entries (4 bytes each).
@@ -128,17 +146,8 @@ struct Automaton<'a> {
     states: &'a [u8],
     /// The whole goto table (rows are addressed by global entry).
     gotos: &'a [u8],
-}
-
-/// The parts of a state entry the scan reads.
-#[derive(Clone, Copy)]
-struct State {
-    depth: u32,
-    fail: u32,
-    dict: u32,
-    output: u32,
-    first_goto: u32,
-    goto_count: u32,
+    /// The root's dense row: entry `c` is class `c`'s goto (8 bytes each).
+    root_row: &'a [u8],
 }
 
 #[inline(always)]
@@ -146,55 +155,58 @@ fn word_at(e: &[u8], at: usize) -> u32 {
     u32_at(e, at).unwrap_or(0)
 }
 
+/// Where a scan stands: the state, its entry, the units read, and whether
+/// the state is still the whole text read (its depth equals `read`).
+#[derive(Clone, Copy)]
+struct Walk<'a> {
+    state: u32,
+    entry: &'a [u8],
+    read: u32,
+    anchored: bool,
+}
+
 impl<'a> Automaton<'a> {
     fn new(content: &Content<'a>, s: ScannerEntry) -> Self {
-        let slice = |id: u16, first: u32, count: u32, len: usize| {
+        let slice = |table: &'a [u8], first: u32, count: u32, len: usize| {
             let start = ix(first).saturating_mul(len);
             let end = start.saturating_add(ix(count).saturating_mul(len));
-            content.table(id).get(start..end).unwrap_or(&[])
+            table.get(start..end).unwrap_or(&[])
         };
+        let states = slice(content.table(section::STATES), s.first_state, s.state_count, state::LEN);
+        let gotos = content.table(section::GOTOS);
+        let root = states.get(..state::LEN).unwrap_or(&[]);
+        let root_row =
+            slice(gotos, word_at(root, state::FIRST_GOTO), word_at(root, state::GOTO_COUNT), goto::LEN);
         Automaton {
             s,
-            classes: slice(section::CLASSES, s.first_class, s.class_entries, class::LEN),
-            states: slice(section::STATES, s.first_state, s.state_count, state::LEN),
-            gotos: content.table(section::GOTOS),
+            classes: slice(content.table(section::CLASSES), s.first_class, s.class_entries, class::LEN),
+            states,
+            gotos,
+            root_row,
         }
     }
 
+    /// The entry of state `local`.
     #[inline(always)]
-    fn state(&self, local: u32) -> Option<State> {
+    fn entry(&self, local: u32) -> Option<&'a [u8]> {
         let start = ix(local).saturating_mul(state::LEN);
-        let e = self.states.get(start..start.saturating_add(state::LEN))?;
-        Some(State {
-            depth: word_at(e, state::DEPTH),
-            fail: word_at(e, state::FAIL),
-            dict: word_at(e, state::DICT),
-            output: word_at(e, state::OUTPUT),
-            first_goto: word_at(e, state::FIRST_GOTO),
-            goto_count: word_at(e, state::GOTO_COUNT),
-        })
-    }
-
-    /// (class, target) of goto entry `index` (global).
-    #[inline(always)]
-    fn goto_entry(&self, index: u32) -> Option<(u16, u32)> {
-        let start = ix(index).saturating_mul(goto::LEN);
-        let e = self.gotos.get(start..start.saturating_add(goto::LEN))?;
-        Some((u16_at(e, goto::CLASS)?, u32_at(e, goto::TARGET)?))
+        self.states.get(start..start.saturating_add(state::LEN))
     }
 
     #[inline(always)]
     fn class(&self, unit: u16, meter: &mut Meter) -> u16 {
         let unit = if self.s.case == 1 { fold_unit(unit) } else { unit };
         meter.charge(1);
+        if unit < 0x80 {
+            // A u16 times 4, plus 2: no overflow.
+            let at = usize::from(unit).wrapping_mul(class::LEN).wrapping_add(class::CLASS);
+            return u16_at(self.classes, at).unwrap_or(0);
+        }
         let entry = |i: u32| {
             let start = ix(i).saturating_mul(class::LEN);
             let e = self.classes.get(start..start.saturating_add(class::LEN))?;
             Some((u16_at(e, class::UNIT)?, u16_at(e, class::CLASS)?))
         };
-        if unit < 0x80 {
-            return entry(u32::from(unit)).map_or(0, |e| e.1);
-        }
         let n = self.s.class_entries.saturating_sub(ASCII);
         meter.charge(search_steps(n));
         let (mut lo, mut hi) = (0u32, n);
@@ -210,27 +222,41 @@ impl<'a> Automaton<'a> {
         0
     }
 
-    /// The goto of a non-root state on `class`, if it has one.
+    /// The root's goto on `class` (0: no edge), one look-up in its dense row.
     #[inline(always)]
-    fn goto(&self, st: &State, class: u16, meter: &mut Meter) -> Option<u32> {
-        meter.charge(search_steps(st.goto_count));
-        let (mut lo, mut hi) = (0u32, st.goto_count);
+    fn root_goto(&self, class: u16, meter: &mut Meter) -> u32 {
+        meter.charge(1);
+        // A u16 times 8, plus 4: no overflow.
+        let at = usize::from(class).wrapping_mul(goto::LEN).wrapping_add(goto::TARGET);
+        u32_at(self.root_row, at).unwrap_or(0)
+    }
+
+    /// The goto of non-root state `entry` on `class`, if it has one.
+    #[inline(always)]
+    fn goto(&self, entry: &[u8], class: u16, meter: &mut Meter) -> Option<u32> {
+        let count = word_at(entry, state::GOTO_COUNT);
+        meter.charge(search_steps(count));
+        let start = ix(word_at(entry, state::FIRST_GOTO)).saturating_mul(goto::LEN);
+        let row = self.gotos.get(start..start.saturating_add(ix(count).saturating_mul(goto::LEN)))?;
+        // lo ≤ mid < hi ≤ row.len() / 8: none of these operations can wrap.
+        let (mut lo, mut hi) = (0usize, row.len() / goto::LEN);
         while lo < hi {
-            let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
-            let (c, target) = self.goto_entry(st.first_goto.saturating_add(mid))?;
+            let mid = lo.wrapping_add(hi.wrapping_sub(lo) / 2);
+            let at = mid.wrapping_mul(goto::LEN);
+            let c = u16_at(row, at.wrapping_add(goto::CLASS))?;
             match c.cmp(&class) {
-                core::cmp::Ordering::Equal => return Some(target),
-                core::cmp::Ordering::Less => lo = mid.saturating_add(1),
+                core::cmp::Ordering::Equal => return u32_at(row, at.wrapping_add(goto::TARGET)),
+                core::cmp::Ordering::Less => lo = mid.wrapping_add(1),
                 core::cmp::Ordering::Greater => hi = mid,
             }
         }
         None
     }
 
-    /// Marks `st`'s output and its dictionary chain as contained, stopping at the first already marked.
+    /// Marks `entry`'s output and its dictionary chain as contained, stopping at the first already marked.
     #[inline(always)]
-    fn contained(&self, st: &State, hits: &mut Hits<'_>, meter: &mut Meter) {
-        let (mut output, mut dict) = (st.output, st.dict);
+    fn contained(&self, entry: &[u8], hits: &mut Hits<'_>, meter: &mut Meter) {
+        let (mut output, mut dict) = (word_at(entry, state::OUTPUT), word_at(entry, state::DICT));
         loop {
             if output != NONE {
                 meter.charge(1);
@@ -242,11 +268,12 @@ impl<'a> Automaton<'a> {
                 return;
             }
             meter.charge(1);
-            let Some(next) = self.state(dict) else { return };
-            if next.output == NONE {
+            let Some(next) = self.entry(dict) else { return };
+            output = word_at(next, state::OUTPUT);
+            if output == NONE {
                 return;
             }
-            (output, dict) = (next.output, next.dict);
+            dict = word_at(next, state::DICT);
         }
     }
 
@@ -256,6 +283,76 @@ impl<'a> Automaton<'a> {
         if output != NONE && output < self.s.pattern_count {
             hits.set(hit, ix(self.s.first_pattern.saturating_add(output)));
         }
+    }
+
+    /// Feeds `units` one by one; false when [`Automaton::step`] stopped the scan.
+    #[inline(always)]
+    fn feed(
+        &self,
+        w: &mut Walk<'a>,
+        units: impl Iterator<Item = u16>,
+        hits: &mut Hits<'_>,
+        meter: &mut Meter,
+    ) -> bool {
+        // A local copy, so that the walk lives in registers.
+        let mut walk = *w;
+        let mut fed = true;
+        for unit in units {
+            if !self.step(&mut walk, unit, hits, meter) {
+                fed = false;
+                break;
+            }
+        }
+        *w = walk;
+        fed
+    }
+
+    /// Feeds one unit; false stops the scan (the meter ran out, or a state
+    /// is missing: only in unvalidated content).
+    #[inline(always)]
+    fn step(&self, w: &mut Walk<'a>, unit: u16, hits: &mut Hits<'_>, meter: &mut Meter) -> bool {
+        if meter.exhausted() {
+            return false;
+        }
+        let class = self.class(unit, meter);
+        w.read = w.read.saturating_add(1);
+        let mut state;
+        if w.state == 0 {
+            // No edge leaves the walk at the root, whose output (the empty
+            // pattern) is already marked.
+            state = self.root_goto(class, meter);
+            if state == 0 {
+                w.anchored = false;
+                return true;
+            }
+        } else {
+            loop {
+                if let Some(target) = self.goto(w.entry, class, meter) {
+                    state = target;
+                    break;
+                }
+                meter.charge(1);
+                state = word_at(w.entry, state::FAIL);
+                let Some(e) = self.entry(state) else { return false };
+                w.entry = e;
+                if meter.exhausted() {
+                    return false;
+                }
+                if state == 0 {
+                    state = self.root_goto(class, meter);
+                    break;
+                }
+            }
+        }
+        let Some(e) = self.entry(state) else { return false };
+        w.state = state;
+        w.entry = e;
+        w.anchored = w.anchored && word_at(e, state::DEPTH) == w.read;
+        if w.anchored {
+            self.mark(word_at(e, state::OUTPUT), Hit::Prefix, hits);
+        }
+        self.contained(e, hits, meter);
+        true
     }
 }
 
@@ -269,72 +366,105 @@ pub(crate) fn scan(
     meter: &mut Meter,
 ) {
     let a = Automaton::new(content, s);
-    let Some(root) = a.state(0) else { return };
-    let mut state = 0u32;
-    let mut st = root;
-    let mut read = 0u32;
-    let mut anchored = true;
-    a.mark(st.output, Hit::Prefix, hits);
-    a.contained(&st, hits, meter);
-    for unit in head.units().chain(tail.units()) {
-        if meter.exhausted() {
+    let Some(root) = a.entry(0) else { return };
+    let mut w = Walk { state: 0, entry: root, read: 0, anchored: true };
+    a.mark(word_at(root, state::OUTPUT), Hit::Prefix, hits);
+    a.contained(root, hits, meter);
+    for text in [head, tail] {
+        let fed = match text.as_wide() {
+            Some(units) => a.feed(&mut w, units.iter().copied(), hits, meter),
+            None => {
+                let bytes = text.as_le_bytes().unwrap_or(&[]);
+                a.feed(&mut w, bytes.chunks_exact(2).map(|pair| u16_at(pair, 0).unwrap_or(0)), hits, meter)
+            }
+        };
+        if !fed {
             return;
         }
-        let class = a.class(unit, meter);
-        read = read.saturating_add(1);
-        if state == 0 {
-            // The root's dense row: one look-up; no edge leaves the scan at
-            // the root, whose output (the empty pattern) is already marked.
-            meter.charge(1);
-            let target = a.goto_entry(root.first_goto.saturating_add(u32::from(class))).map_or(0, |g| g.1);
-            if target == 0 {
-                anchored = false;
-                continue;
-            }
-            state = target;
-        } else {
-            loop {
-                if let Some(target) = a.goto(&st, class, meter) {
-                    state = target;
-                    break;
-                }
-                meter.charge(1);
-                state = st.fail;
-                let Some(next) = a.state(state) else { return };
-                st = next;
-                if meter.exhausted() {
-                    return;
-                }
-                if state == 0 {
-                    meter.charge(1);
-                    let target =
-                        a.goto_entry(root.first_goto.saturating_add(u32::from(class))).map_or(0, |g| g.1);
-                    state = target;
-                    break;
-                }
-            }
-        }
-        let Some(next) = a.state(state) else { return };
-        st = next;
-        anchored = anchored && st.depth == read;
-        if anchored {
-            a.mark(st.output, Hit::Prefix, hits);
-        }
-        a.contained(&st, hits, meter);
     }
-    if anchored {
-        a.mark(st.output, Hit::Whole, hits);
+    let output = word_at(w.entry, state::OUTPUT);
+    if w.anchored {
+        a.mark(output, Hit::Whole, hits);
     }
     // The final state's output and dictionary chain: every pattern the text ends with.
-    let mut at = if st.output == NONE { st.dict } else { state };
+    let mut at = if output == NONE { word_at(w.entry, state::DICT) } else { w.state };
     while at != NONE {
         meter.charge(1);
         if meter.exhausted() {
             return;
         }
-        let Some(e) = a.state(at) else { return };
-        a.mark(e.output, Hit::Suffix, hits);
-        at = e.dict;
+        let Some(e) = a.entry(at) else { return };
+        a.mark(word_at(e, state::OUTPUT), Hit::Suffix, hits);
+        at = word_at(e, state::DICT);
+    }
+}
+
+/// One glob's simulation: its tables, sliced once, and the NFA's state.
+struct GlobRun<'a> {
+    /// The glob's unit entries (12 bytes each), sorted by unit.
+    units: &'a [u8],
+    count: usize,
+    star: u64,
+    any: u64,
+    fold: bool,
+    /// Charged per unit: 1 + the binary search's steps.
+    charge: u64,
+    /// Bit k: the first k tokens match a prefix of the text read.
+    d: u64,
+}
+
+impl GlobRun<'_> {
+    /// Feeds `units`; false when the meter ran out or no prefix of the glob matches any more.
+    #[inline(always)]
+    fn feed(&mut self, units: impl Iterator<Item = u16>, meter: &mut Meter) -> bool {
+        // Local copies, so that the loop keeps them in registers.
+        let (table, count, star, any, fold, charge) =
+            (self.units, self.count, self.star, self.any, self.fold, self.charge);
+        let mut d = self.d;
+        let mut alive = true;
+        for unit in units {
+            let unit = if fold { fold_unit(unit) } else { unit };
+            meter.charge(charge);
+            if meter.exhausted() {
+                alive = false;
+                break;
+            }
+            let mut m = any;
+            // lo ≤ mid < hi ≤ count = table.len() / 12: none of these operations can wrap.
+            let (mut lo, mut hi) = (0usize, count);
+            while lo < hi {
+                let mid = lo.wrapping_add(hi.wrapping_sub(lo) / 2);
+                let at = mid.wrapping_mul(glob_unit::LEN);
+                let Some(u) = u16_at(table, at.wrapping_add(glob_unit::UNIT)) else { break };
+                match u.cmp(&unit) {
+                    core::cmp::Ordering::Equal => {
+                        m |= u64_at(table, at.wrapping_add(glob_unit::MASK)).unwrap_or(0);
+                        break;
+                    }
+                    core::cmp::Ordering::Less => lo = mid.wrapping_add(1),
+                    core::cmp::Ordering::Greater => hi = mid,
+                }
+            }
+            d = ((d & m) << 1) | (d & star);
+            d |= (d & star) << 1;
+            if d == 0 {
+                alive = false;
+                break;
+            }
+        }
+        self.d = d;
+        alive
+    }
+
+    #[inline(always)]
+    fn feed_text(&mut self, text: Text<'_>, meter: &mut Meter) -> bool {
+        match text.as_wide() {
+            Some(units) => self.feed(units.iter().copied(), meter),
+            None => {
+                let bytes = text.as_le_bytes().unwrap_or(&[]);
+                self.feed(bytes.chunks_exact(2).map(|pair| u16_at(pair, 0).unwrap_or(0)), meter)
+            }
+        }
     }
 }
 
@@ -350,43 +480,21 @@ pub(crate) fn glob_matches(
     if g.tokens > 63 {
         return false;
     }
-    let star = g.star_mask;
     // The glob's unit table, sliced once.
     let start = ix(g.first_unit).saturating_mul(glob_unit::LEN);
     let end = start.saturating_add(usize::from(g.unit_count).saturating_mul(glob_unit::LEN));
     let units = content.table(section::GLOB_UNITS).get(start..end).unwrap_or(&[]);
-    let entry = |i: u32| {
-        let at = ix(i).saturating_mul(glob_unit::LEN);
-        let e = units.get(at..at.saturating_add(glob_unit::LEN))?;
-        Some((u16_at(e, glob_unit::UNIT)?, u64_at(e, glob_unit::MASK)?))
+    let mut run = GlobRun {
+        units,
+        count: units.len() / glob_unit::LEN,
+        star: g.star_mask,
+        any: g.any_mask,
+        fold: g.case == 1,
+        charge: 1u64.saturating_add(search_steps(u32::from(g.unit_count))),
+        d: 1 | ((1 & g.star_mask) << 1),
     };
-    let mut d = 1u64;
-    d |= (d & star) << 1;
-    for unit in head.units().chain(tail.units()) {
-        let unit = if g.case == 1 { fold_unit(unit) } else { unit };
-        meter.charge(1u64.saturating_add(search_steps(u32::from(g.unit_count))));
-        if meter.exhausted() {
-            return false;
-        }
-        let mut m = g.any_mask;
-        let (mut lo, mut hi) = (0u32, u32::from(g.unit_count));
-        while lo < hi {
-            let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
-            let Some((u, mask)) = entry(mid) else { break };
-            match u.cmp(&unit) {
-                core::cmp::Ordering::Equal => {
-                    m |= mask;
-                    break;
-                }
-                core::cmp::Ordering::Less => lo = mid.saturating_add(1),
-                core::cmp::Ordering::Greater => hi = mid,
-            }
-        }
-        d = ((d & m) << 1) | (d & star);
-        d |= (d & star) << 1;
-        if d == 0 {
-            return false;
-        }
+    if !(run.feed_text(head, meter) && run.feed_text(tail, meter)) {
+        return false;
     }
-    d & (1u64 << g.tokens) != 0
+    run.d & (1u64 << g.tokens) != 0
 }

@@ -19,7 +19,7 @@
 //!   rule holds; [`Filter::Undecided`] when that is unknown. The sensor drops
 //!   an event only on [`Filter::Drop`] with nothing matched or undecided.
 
-use super::automaton::{Hit, Hits, glob_matches, scan};
+use super::automaton::{Hit, Hits, glob_matches, mark_candidate, scan};
 use super::content::{Content, PredicateEntry, RuleEntry, ScannerEntry, ix};
 use super::error::EvaluationError;
 use super::expr::{Stack, Truth};
@@ -183,14 +183,29 @@ impl<'a> Content<'a> {
     fn candidates(&self, s: &ScannerEntry, found: bool, hits: &mut Hits<'_>, meter: &mut Meter) {
         let first = ix(s.first_pattern);
         let end = first.saturating_add(ix(s.pattern_count));
-        let mut word = first / 64;
-        while word.saturating_mul(64) < end {
-            meter.charge(1);
-            if meter.exhausted() {
-                return;
-            }
-            let base = word.saturating_mul(64);
-            let mut bits = if found { hits.word(Hit::Contained, word) } else { u64::MAX };
+        let (first_word, end_word) = (first / 64, end.div_ceil(64));
+        // One unit per word, charged at once: past the budget nothing is read.
+        meter.charge_usize(end_word.saturating_sub(first_word));
+        if meter.exhausted() {
+            return;
+        }
+        // The words of the scanner's patterns that hold a found one (every word when not `found`).
+        let (found_words, candidates) = hits.words_and_candidates(Hit::Contained, first_word, end_word);
+        let words = end_word.saturating_sub(first_word);
+        let mut next = 0usize;
+        while next < words {
+            let (word, mut bits) = if found {
+                let Some(at) = found_words.get(next..).and_then(|rest| rest.iter().position(|&w| w != 0))
+                else {
+                    break;
+                };
+                let at = next.saturating_add(at);
+                (at, found_words.get(at).copied().unwrap_or(0))
+            } else {
+                (next, u64::MAX)
+            };
+            next = word.saturating_add(1);
+            let base = first_word.saturating_add(word).saturating_mul(64);
             bits &=
                 u64::MAX.checked_shl(u32::try_from(first.saturating_sub(base)).unwrap_or(64)).unwrap_or(0);
             let above = u32::try_from(end.saturating_sub(base)).unwrap_or(64);
@@ -207,10 +222,9 @@ impl<'a> Content<'a> {
                     let Some(rule) = self.rule_index(section::REFS, ix(first_ref.saturating_add(k))) else {
                         return;
                     };
-                    hits.candidate(rule);
+                    mark_candidate(candidates, rule);
                 }
             }
-            word = word.saturating_add(1);
         }
     }
 
