@@ -223,17 +223,22 @@ impl<'a> Content<'a> {
         }
     }
 
-    /// The first index in `first..end` whose key is not below `key`.
+    /// The first index in `first..end` whose key is not below `key`; one unit
+    /// per step, charged once at the end (nothing reads the meter between).
+    #[inline]
     fn lower_bound(&self, mut lo: usize, mut hi: usize, key: u64, meter: &mut Meter) -> usize {
+        let mut steps = 0u64;
         while lo < hi {
-            meter.charge(1);
-            let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
+            steps = steps.wrapping_add(1);
+            // lo < hi: neither the difference nor the midpoint wraps.
+            let mid = lo.wrapping_add(hi.wrapping_sub(lo) / 2);
             if self.rule_key(mid).is_some_and(|k| k < key) {
-                lo = mid.saturating_add(1);
+                lo = mid.wrapping_add(1);
             } else {
                 hi = mid;
             }
         }
+        meter.charge(steps);
         lo
     }
 
