@@ -10,7 +10,7 @@
 //! collision only adds a candidate that full evaluation then turns down.
 
 use crate::format::{MAX_PATTERN_UNITS, Operator};
-use ringfence_wire::bytes::u16_at;
+use ringfence_wire::bytes::{u16_at, u64_at};
 use ringfence_wire::{FieldType, Text};
 
 /// What part of a field an anchor key covers.
@@ -116,6 +116,35 @@ pub(crate) const fn fold(unit: u16) -> u16 {
     if unit >= 0x41 && unit <= 0x5A { unit | 0x20 } else { unit }
 }
 
+const LANES: u64 = 0x0001_0001_0001_0001;
+
+/// [`fold`] on the four units of a word at once (16-bit lanes, no carry
+/// between them): a lane below 0x8000 has bit 15 of `low + (0x8000 - 0x41)`
+/// set when it is at least `A`, and of `(0x8000 + 0x5A) - low` when it is at
+/// most `Z`; those lanes get bit 5.
+#[inline(always)]
+pub(crate) const fn fold_word(word: u64) -> u64 {
+    let low = word & (0x7FFF * LANES);
+    let at_least_a = low.wrapping_add((0x8000 - 0x41) * LANES);
+    let at_most_z = ((0x8000 + 0x5A) * LANES).wrapping_sub(low);
+    let upper = at_least_a & at_most_z & !word & (0x8000 * LANES);
+    word | (upper >> 10)
+}
+
+/// Four units as a word, the first in the low bits.
+#[inline(always)]
+fn lanes(units: [u16; 4]) -> u64 {
+    let [a, b, c, d] = units.map(u64::from);
+    a | (b << 16) | (c << 32) | (d << 48)
+}
+
+/// A word's four 16-bit lanes in reverse order.
+#[inline(always)]
+const fn reverse_lanes(word: u64) -> u64 {
+    let word = word.rotate_left(32);
+    ((word >> 16) & 0x0000_FFFF_0000_FFFF) | ((word & 0x0000_FFFF_0000_FFFF) << 16)
+}
+
 const SEED: u64 = 0xCBF2_9CE4_8422_2325;
 const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
 
@@ -177,8 +206,8 @@ impl Hasher {
         if self.filled == 0 {
             let mut words = units.chunks_exact(4);
             for w in &mut words {
-                let word = w.iter().rev().fold(0u64, |acc, &u| (acc << 16) | u64::from(fold(u)));
-                self.push_word(word);
+                let four = [0, 1, 2, 3].map(|k| w.get(k).copied().unwrap_or(0));
+                self.push_word(fold_word(lanes(four)));
             }
             rest = words.remainder();
         }
@@ -262,13 +291,19 @@ pub(crate) fn affix_keys(
     visit: impl FnMut(u64, usize) -> bool,
 ) -> bool {
     let class = if suffix { AnchorClass::Suffix } else { AnchorClass::Prefix }.code();
+    let affixes = Affixes { field, class, suffix, lengths };
     match (text.as_wide(), text.as_le_bytes()) {
         (Some(units), _) => {
-            Affixes { field, class, suffix, lengths }.keys(units.len(), |at| units.get(at).copied(), visit)
+            let four = |at: usize| {
+                let chunk = units.get(at..at.checked_add(4)?)?;
+                Some(lanes([0, 1, 2, 3].map(|k| chunk.get(k).copied().unwrap_or(0))))
+            };
+            affixes.keys(units.len(), |at| units.get(at).copied(), four, visit)
         }
         (None, Some(bytes)) => {
             let unit = |at: usize| at.checked_mul(2).and_then(|offset| u16_at(bytes, offset));
-            Affixes { field, class, suffix, lengths }.keys(bytes.len() / 2, unit, visit)
+            let four = |at: usize| at.checked_mul(2).and_then(|offset| u64_at(bytes, offset));
+            affixes.keys(bytes.len() / 2, unit, four, visit)
         }
         (None, None) => false,
     }
@@ -293,22 +328,29 @@ impl Affixes<'_> {
         &self,
         n: usize,
         unit: impl Fn(usize) -> Option<u16>,
+        four: impl Fn(usize) -> Option<u64>,
         mut visit: impl FnMut(u64, usize) -> bool,
     ) -> bool {
         let upto = longest(self.lengths).min(n);
-        // The position of the `taken`-th unit in hashing order (last first for a suffix).
-        let at = |taken: usize| if self.suffix { n.wrapping_sub(1).wrapping_sub(taken) } else { taken };
-        let get = |taken: usize| unit(at(taken)).unwrap_or(0);
+        // The `taken`-th unit in hashing order (last first for a suffix), and
+        // the four from there on as a word, the first in the low bits.
+        let get = |taken: usize| {
+            let at = if self.suffix { n.wrapping_sub(1).wrapping_sub(taken) } else { taken };
+            unit(at).unwrap_or(0)
+        };
+        let word = |taken: usize| match self.suffix {
+            true => {
+                n.checked_sub(taken).and_then(|end| end.checked_sub(4)).and_then(&four).map(reverse_lanes)
+            }
+            false => four(taken),
+        };
         let mut hasher = Hasher::new();
         let mut taken = 0usize;
         let mut next = next_length(self.lengths, 1);
         while let Some(target) = next.filter(|&length| length <= upto) {
             while taken < target {
                 if hasher.filled == 0 && target.wrapping_sub(taken) >= 4 {
-                    let word = (0..4usize)
-                        .rev()
-                        .fold(0u64, |acc, k| (acc << 16) | u64::from(fold(get(taken.wrapping_add(k)))));
-                    hasher.push_word(word);
+                    hasher.push_word(fold_word(word(taken).unwrap_or(0)));
                     taken = taken.wrapping_add(4);
                 } else {
                     hasher.push(get(taken));
@@ -417,6 +459,21 @@ mod tests {
                 proptest::prop_assert_eq!(&seen, &expected);
             }
         }
+    }
+
+    #[test]
+    fn the_word_fold_is_the_unit_fold_in_every_lane() {
+        for unit in 0..=u16::MAX {
+            for lane in 0..4 {
+                let mut units: [u64; 4] = [0x5A, 0x41, 0xFFFF, 0x60];
+                units[lane] = u64::from(unit);
+                let word = units.iter().rev().fold(0u64, |acc, &u| (acc << 16) | u);
+                let expected =
+                    units.iter().rev().fold(0u64, |acc, &u| (acc << 16) | u64::from(fold(u as u16)));
+                assert_eq!(fold_word(word), expected, "unit {unit:#x} in lane {lane}");
+            }
+        }
+        assert_eq!(reverse_lanes(0x0004_0003_0002_0001), 0x0001_0002_0003_0004);
     }
 
     #[test]
