@@ -309,10 +309,12 @@ impl<'t> Keys<'t> {
         self.table.len() / rule::LEN
     }
 
-    /// The key of the `index`-th rule; `None` past the end.
+    /// The key of the `index`-th rule; `None` past the end. Every caller's
+    /// index is at most `len()`, so the offset cannot wrap; `u64_at` bounds
+    /// the read whatever it is.
     #[inline(always)]
     fn get(&self, index: usize) -> Option<u64> {
-        u64_at(self.table, index.checked_mul(rule::LEN)?.checked_add(rule::KEY)?)
+        u64_at(self.table, index.wrapping_mul(rule::LEN).wrapping_add(rule::KEY))
     }
 
     /// The first index whose key is not below `key`; one unit per step,
