@@ -133,7 +133,7 @@ pub(crate) const fn fold_word(word: u64) -> u64 {
 
 /// Four units as a word, the first in the low bits.
 #[inline(always)]
-fn lanes(units: [u16; 4]) -> u64 {
+pub(crate) fn lanes(units: [u16; 4]) -> u64 {
     let [a, b, c, d] = units.map(u64::from);
     a | (b << 16) | (c << 32) | (d << 48)
 }
