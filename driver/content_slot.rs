@@ -7,7 +7,7 @@
 
 use crate::admission::{Admitted, Format, Refused, TrustSettings, admit};
 use alloc::vec::Vec;
-use ringfence_content::{Content, v2};
+use ringfence_content::{Content, Sections, v2};
 use ringfence_trust::Level;
 
 #[derive(Debug, Default)]
@@ -25,6 +25,8 @@ pub struct Accepted {
     bytes: Vec<u8>,
     content_offset: usize,
     content_len: usize,
+    /// Format 1's section directory, read once here rather than at every event.
+    sections: Sections,
     version: u32,
     format: Format,
     /// What DriverEntry would load to get this content back: the trial file for a load,
@@ -57,10 +59,16 @@ impl Admitted<'_> {
         let mut bytes = Vec::new();
         bytes.try_reserve_exact(self.bytes.len()).map_err(|_| OutOfPool { bytes: self.bytes.len() })?;
         bytes.extend_from_slice(self.bytes);
+        let end = self.content_offset.saturating_add(self.content_len);
+        let sections = match self.format {
+            Format::One => Sections::read(bytes.get(self.content_offset..end).unwrap_or(&[])),
+            Format::Two => Sections::default(),
+        };
         Ok(Accepted {
             bytes,
             content_offset: self.content_offset,
             content_len: self.content_len,
+            sections,
             version: self.version,
             format: self.format,
             level,
@@ -91,7 +99,7 @@ impl Accepted {
         let end = self.content_offset.saturating_add(self.content_len);
         let bytes = self.bytes.get(self.content_offset..end).unwrap_or(&[]);
         match self.format {
-            Format::One => Active::One(Content::from_validated(bytes)),
+            Format::One => Active::One(Content::at(bytes, self.sections)),
             // Validated at admission (the bytes have not changed since): the view's reads all
             // answer, and evaluation stays bounded even if they did not.
             Format::Two => Active::Two(v2::Content::from_unvalidated(bytes)),

@@ -10,6 +10,7 @@
 //! collision only adds a candidate that full evaluation then turns down.
 
 use crate::format::{MAX_PATTERN_UNITS, Operator};
+use ringfence_wire::bytes::{u16_at, u64_at};
 use ringfence_wire::{FieldType, Text};
 
 /// What part of a field an anchor key covers.
@@ -81,12 +82,6 @@ pub(crate) fn set_length(lengths: &mut Lengths, units: usize) {
     }
 }
 
-#[inline(always)]
-fn has_length(lengths: &Lengths, units: usize) -> bool {
-    let bit = units.wrapping_sub(1);
-    lengths.get(bit / 64).is_some_and(|w| w & (1u64 << (bit % 64)) != 0)
-}
-
 /// The longest length in the set (0 when empty).
 pub(crate) fn longest(lengths: &Lengths) -> usize {
     let mut at = lengths.len();
@@ -119,6 +114,35 @@ pub(crate) fn integer_key(field: u8, value: u64) -> u64 {
 #[inline(always)]
 pub(crate) const fn fold(unit: u16) -> u16 {
     if unit >= 0x41 && unit <= 0x5A { unit | 0x20 } else { unit }
+}
+
+const LANES: u64 = 0x0001_0001_0001_0001;
+
+/// [`fold`] on the four units of a word at once (16-bit lanes, no carry
+/// between them): a lane below 0x8000 has bit 15 of `low + (0x8000 - 0x41)`
+/// set when it is at least `A`, and of `(0x8000 + 0x5A) - low` when it is at
+/// most `Z`; those lanes get bit 5.
+#[inline(always)]
+pub(crate) const fn fold_word(word: u64) -> u64 {
+    let low = word & (0x7FFF * LANES);
+    let at_least_a = low.wrapping_add((0x8000 - 0x41) * LANES);
+    let at_most_z = ((0x8000 + 0x5A) * LANES).wrapping_sub(low);
+    let upper = at_least_a & at_most_z & !word & (0x8000 * LANES);
+    word | (upper >> 10)
+}
+
+/// Four units as a word, the first in the low bits.
+#[inline(always)]
+pub(crate) fn lanes(units: [u16; 4]) -> u64 {
+    let [a, b, c, d] = units.map(u64::from);
+    a | (b << 16) | (c << 32) | (d << 48)
+}
+
+/// A word's four 16-bit lanes in reverse order.
+#[inline(always)]
+const fn reverse_lanes(word: u64) -> u64 {
+    let word = word.rotate_left(32);
+    ((word >> 16) & 0x0000_FFFF_0000_FFFF) | ((word & 0x0000_FFFF_0000_FFFF) << 16)
 }
 
 const SEED: u64 = 0xCBF2_9CE4_8422_2325;
@@ -166,6 +190,14 @@ impl Hasher {
         }
     }
 
+    /// Pushes four units at once, already folded, the first in the low bits:
+    /// the same state as pushing them one by one from a word boundary.
+    #[inline(always)]
+    fn push_word(&mut self, word: u64) {
+        self.h = step(self.h, word);
+        self.units = self.units.wrapping_add(4);
+    }
+
     /// Pushes `units` in order: whole words at a time while the hasher is
     /// word-aligned, giving the same state as pushing them one by one.
     #[inline(always)]
@@ -174,9 +206,8 @@ impl Hasher {
         if self.filled == 0 {
             let mut words = units.chunks_exact(4);
             for w in &mut words {
-                let word = w.iter().rev().fold(0u64, |acc, &u| (acc << 16) | u64::from(fold(u)));
-                self.h = step(self.h, word);
-                self.units = self.units.wrapping_add(4);
+                let four = [0, 1, 2, 3].map(|k| w.get(k).copied().unwrap_or(0));
+                self.push_word(fold_word(lanes(four)));
             }
             rest = words.remainder();
         }
@@ -232,6 +263,22 @@ pub(crate) fn suffix_key(field: u8, pattern: Text<'_>) -> u64 {
     key(field, AnchorClass::Suffix.code(), hasher.value())
 }
 
+/// The shortest length in the set that is at least `from` units, if any.
+#[inline(always)]
+fn next_length(lengths: &Lengths, from: usize) -> Option<usize> {
+    let bit = from.checked_sub(1)?;
+    let mut word_at = bit / 64;
+    let mut word = lengths.get(word_at)? & (u64::MAX << (bit % 64));
+    loop {
+        if word != 0 {
+            let low = word.trailing_zeros() as usize;
+            return Some(word_at.wrapping_mul(64).wrapping_add(low).wrapping_add(1));
+        }
+        word_at = word_at.wrapping_add(1);
+        word = *lengths.get(word_at)?;
+    }
+}
+
 /// Calls `visit` with the key of every prefix (or suffix) of `text` whose
 /// length is in `lengths`, with that length, in one pass over at most the
 /// longest such length; stops early when `visit` returns true, and returns
@@ -241,27 +288,82 @@ pub(crate) fn affix_keys(
     text: Text<'_>,
     suffix: bool,
     lengths: &Lengths,
-    mut visit: impl FnMut(u64, usize) -> bool,
+    visit: impl FnMut(u64, usize) -> bool,
 ) -> bool {
-    let n = text.len();
-    let upto = longest(lengths).min(n);
     let class = if suffix { AnchorClass::Suffix } else { AnchorClass::Prefix }.code();
-    let mut hasher = Hasher::new();
-    let mut taken = 0usize;
-    let wide = text.as_wide();
-    while taken < upto {
-        let at = if suffix { n.wrapping_sub(1).wrapping_sub(taken) } else { taken };
-        let unit = match wide {
-            Some(units) => units.get(at).copied(),
-            None => text.unit(at),
-        };
-        hasher.push(unit.unwrap_or(0));
-        taken = taken.wrapping_add(1);
-        if has_length(lengths, taken) && visit(key(field, class, hasher.value()), taken) {
-            return true;
+    let affixes = Affixes { field, class, suffix, lengths };
+    match (text.as_wide(), text.as_le_bytes()) {
+        (Some(units), _) => {
+            let four = |at: usize| {
+                let chunk = units.get(at..at.checked_add(4)?)?;
+                Some(lanes([0, 1, 2, 3].map(|k| chunk.get(k).copied().unwrap_or(0))))
+            };
+            affixes.keys(units.len(), |at| units.get(at).copied(), four, visit)
         }
+        (None, Some(bytes)) => {
+            let unit = |at: usize| at.checked_mul(2).and_then(|offset| u16_at(bytes, offset));
+            let four = |at: usize| at.checked_mul(2).and_then(|offset| u64_at(bytes, offset));
+            affixes.keys(bytes.len() / 2, unit, four, visit)
+        }
+        (None, None) => false,
     }
-    false
+}
+
+/// What [`affix_keys`] hashes: the first (or last) units of a field at the
+/// lengths of a set.
+struct Affixes<'l> {
+    field: u8,
+    class: u8,
+    suffix: bool,
+    lengths: &'l Lengths,
+}
+
+impl Affixes<'_> {
+    /// Hashes the affixes of a text of `n` units read through `unit`: four
+    /// units to a step between the lengths asked for, one at a time only to
+    /// land on one, so a set of a few lengths costs about one step per four
+    /// units and one finish per length.
+    #[inline(always)]
+    fn keys(
+        &self,
+        n: usize,
+        unit: impl Fn(usize) -> Option<u16>,
+        four: impl Fn(usize) -> Option<u64>,
+        mut visit: impl FnMut(u64, usize) -> bool,
+    ) -> bool {
+        let upto = longest(self.lengths).min(n);
+        // The `taken`-th unit in hashing order (last first for a suffix), and
+        // the four from there on as a word, the first in the low bits.
+        let get = |taken: usize| {
+            let at = if self.suffix { n.wrapping_sub(1).wrapping_sub(taken) } else { taken };
+            unit(at).unwrap_or(0)
+        };
+        let word = |taken: usize| match self.suffix {
+            true => {
+                n.checked_sub(taken).and_then(|end| end.checked_sub(4)).and_then(&four).map(reverse_lanes)
+            }
+            false => four(taken),
+        };
+        let mut hasher = Hasher::new();
+        let mut taken = 0usize;
+        let mut next = next_length(self.lengths, 1);
+        while let Some(target) = next.filter(|&length| length <= upto) {
+            while taken < target {
+                if hasher.filled == 0 && target.wrapping_sub(taken) >= 4 {
+                    hasher.push_word(fold_word(word(taken).unwrap_or(0)));
+                    taken = taken.wrapping_add(4);
+                } else {
+                    hasher.push(get(taken));
+                    taken = taken.wrapping_add(1);
+                }
+            }
+            if visit(key(self.field, self.class, hasher.value()), target) {
+                return true;
+            }
+            next = next_length(self.lengths, target.wrapping_add(1));
+        }
+        false
+    }
 }
 
 /// The key an anchor condition stands for, from its pattern or integer.
@@ -277,6 +379,7 @@ pub(crate) fn condition_key(field: u8, class: AnchorClass, pattern: Text<'_>, in
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::vec;
     use std::vec::Vec;
 
     fn wide(s: &str) -> Vec<u16> {
@@ -316,6 +419,77 @@ mod tests {
         });
         assert!(seen.contains(&suffix_key(6, Text::wide(&suffix))));
         assert_eq!(longest(&lengths), 200);
+    }
+
+    /// The affix keys of every length in the set, computed one length at a
+    /// time from the affix itself: what the word-at-a-time pass must give.
+    fn reference(field: u8, units: &[u16], suffix: bool, lengths: &[usize]) -> Vec<(u64, usize)> {
+        let mut wanted: Vec<usize> = lengths.iter().copied().filter(|&l| l <= units.len()).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        wanted
+            .into_iter()
+            .map(|l| {
+                if suffix {
+                    (suffix_key(field, Text::wide(&units[units.len() - l..])), l)
+                } else {
+                    (prefix_key(field, Text::wide(&units[..l])), l)
+                }
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn affix_keys_are_the_keys_of_the_affixes_at_every_length(
+            units in proptest::collection::vec(proptest::sample::select(vec![0x41u16, 0x61, 0x5C, 0x2E, 0xE4, 0xD83D]), 0..300),
+            lengths in proptest::collection::vec(1usize..=MAX_PATTERN_UNITS, 0..12),
+            suffix: bool,
+        ) {
+            let mut set = [0u64; 4];
+            lengths.iter().for_each(|&l| set_length(&mut set, l));
+            let expected = reference(3, &units, suffix, &lengths);
+            let bytes: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
+            for text in [Text::wide(&units), Text::from_le_bytes(&bytes).unwrap()] {
+                let mut seen = Vec::new();
+                affix_keys(3, text, suffix, &set, |k, l| {
+                    seen.push((k, l));
+                    false
+                });
+                proptest::prop_assert_eq!(&seen, &expected);
+            }
+        }
+    }
+
+    #[test]
+    fn the_word_fold_is_the_unit_fold_in_every_lane() {
+        for unit in 0..=u16::MAX {
+            for lane in 0..4 {
+                let mut units: [u64; 4] = [0x5A, 0x41, 0xFFFF, 0x60];
+                units[lane] = u64::from(unit);
+                let word = units.iter().rev().fold(0u64, |acc, &u| (acc << 16) | u);
+                let expected =
+                    units.iter().rev().fold(0u64, |acc, &u| (acc << 16) | u64::from(fold(u as u16)));
+                assert_eq!(fold_word(word), expected, "unit {unit:#x} in lane {lane}");
+            }
+        }
+        assert_eq!(reverse_lanes(0x0004_0003_0002_0001), 0x0001_0002_0003_0004);
+    }
+
+    #[test]
+    fn affix_keys_stop_when_asked() {
+        let units = wide(r"C:\Windows\System32\cmd.exe");
+        let mut set = [0u64; 4];
+        for l in [2, 5, 9] {
+            set_length(&mut set, l);
+        }
+        let mut seen = Vec::new();
+        let stopped = affix_keys(1, Text::wide(&units), false, &set, |_, l| {
+            seen.push(l);
+            l == 5
+        });
+        assert!(stopped);
+        assert_eq!(seen, [2, 5]);
     }
 
     #[test]

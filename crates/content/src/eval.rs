@@ -9,10 +9,11 @@
 //! when all its conditions hold. The index only narrows which rules are tried.
 
 use crate::anchor::{self, AnchorClass};
-use crate::format::{Action, MAX_EVALUATION_COST, Operator, condition};
+use crate::format::{Action, MAX_EVALUATION_COST, Operator, condition, rule};
 use crate::matching;
 use crate::meter::Meter;
 use crate::view::{ConditionEntry, Content, GroupEntry, RuleEntry};
+use ringfence_wire::bytes::u64_at;
 use ringfence_wire::{Event, FieldType, Fields, Record, Text, Value};
 
 /// What to do with an event.
@@ -164,17 +165,19 @@ impl<'a> Content<'a> {
         }
         let first = to_usize(g.first_rule).min(self.rule_count());
         let end = first.saturating_add(to_usize(g.anchored)).min(self.rule_count());
+        let keys = Keys::of(self.rules, first, end);
         // Visits the rules stored under `key` (anchored by `units` units, 0: any
         // length); true when `visit` asked to stop.
         let mut search = |key: u64, units: usize, meter: &mut Meter| {
-            let mut at = self.lower_bound(first, end, key, meter);
+            let mut at = keys.lower_bound(key, meter);
             loop {
                 meter.charge(1);
-                if at >= end || self.rule_key(at) != Some(key) || meter.exhausted() {
+                if keys.get(at) != Some(key) || meter.exhausted() {
                     return false;
                 }
                 let length_fits = |rule: &RuleEntry| units == 0 || self.anchor_units(rule) == Some(units);
-                if self.rule(at).filter(length_fits).is_some_and(|rule| visit(rule, meter)) {
+                let rule = first.checked_add(at).and_then(|index| self.rule(index));
+                if rule.filter(length_fits).is_some_and(|rule| visit(rule, meter)) {
                     return true;
                 }
                 at = at.saturating_add(1);
@@ -221,20 +224,6 @@ impl<'a> Content<'a> {
                 return;
             }
         }
-    }
-
-    /// The first index in `first..end` whose key is not below `key`.
-    fn lower_bound(&self, mut lo: usize, mut hi: usize, key: u64, meter: &mut Meter) -> usize {
-        while lo < hi {
-            meter.charge(1);
-            let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
-            if self.rule_key(mid).is_some_and(|k| k < key) {
-                lo = mid.saturating_add(1);
-            } else {
-                hi = mid;
-            }
-        }
-        lo
     }
 
     /// The length of a rule's anchor pattern, in units.
@@ -299,6 +288,53 @@ impl<'a> Content<'a> {
             }
         };
         hit != (c.flags & condition::NEGATE != 0)
+    }
+}
+
+/// The keys of a group's anchored rules, read in place from the rule table.
+#[derive(Clone, Copy)]
+struct Keys<'t> {
+    table: &'t [u8],
+}
+
+impl<'t> Keys<'t> {
+    /// The keys of rules `first..end` (empty when the table does not hold them).
+    fn of(rules: &'t [u8], first: usize, end: usize) -> Self {
+        let bytes = |index: usize| index.checked_mul(rule::LEN);
+        let table = bytes(first).zip(bytes(end)).and_then(|(from, to)| rules.get(from..to)).unwrap_or(&[]);
+        Keys { table }
+    }
+
+    fn len(&self) -> usize {
+        self.table.len() / rule::LEN
+    }
+
+    /// The key of the `index`-th rule; `None` past the end. Every caller's
+    /// index is at most `len()`, so the offset cannot wrap; `u64_at` bounds
+    /// the read whatever it is.
+    #[inline(always)]
+    fn get(&self, index: usize) -> Option<u64> {
+        u64_at(self.table, index.wrapping_mul(rule::LEN).wrapping_add(rule::KEY))
+    }
+
+    /// The first index whose key is not below `key`; one unit per step,
+    /// charged once at the end (nothing reads the meter between).
+    #[inline]
+    fn lower_bound(&self, key: u64, meter: &mut Meter) -> usize {
+        let (mut lo, mut hi) = (0usize, self.len());
+        let mut steps = 0u64;
+        while lo < hi {
+            steps = steps.wrapping_add(1);
+            // lo < hi ≤ len: neither the difference nor the midpoint wraps.
+            let mid = lo.wrapping_add(hi.wrapping_sub(lo) / 2);
+            if self.get(mid).is_some_and(|k| k < key) {
+                lo = mid.wrapping_add(1);
+            } else {
+                hi = mid;
+            }
+        }
+        meter.charge(steps);
+        lo
     }
 }
 

@@ -67,7 +67,7 @@ pub use format::{
 pub use matching::contains_cost;
 pub use meter::Meter;
 pub use validate::validate;
-pub use view::{Condition, ConditionValue, Content, Rule, Rules, Summary};
+pub use view::{Condition, ConditionValue, Content, Rule, Rules, Sections, Summary};
 
 #[cfg(feature = "compiler")]
 pub use compile::{

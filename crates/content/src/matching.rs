@@ -9,7 +9,7 @@
 //! No allocation: the pattern lives on the stack, bounded by
 //! [`MAX_PATTERN_UNITS`].
 
-use crate::anchor::fold;
+use crate::anchor::{self, fold};
 use crate::format::MAX_PATTERN_UNITS;
 use crate::meter::Meter;
 use crate::two_way::{self, LeUnits, Needle};
@@ -71,18 +71,34 @@ fn compare_at(value: Text<'_>, at: usize, pattern: Text<'_>, fold_case: bool, me
 
 /// Compares `v[at..at + units]` with the UTF-16LE pattern `p`: whether it is
 /// equal, and how many units were compared (one past the first difference, or
-/// the whole pattern).
+/// the whole pattern). Four units to a step, folded at once
+/// ([`anchor::fold_word`]); the first differing lane gives the count.
 #[inline]
 fn equal_wide_le(v: &[u16], at: usize, p: &[u8], fold_case: bool) -> (bool, usize) {
     let units = p.len() / 2;
     let Some(window) = at.checked_add(units).and_then(|end| v.get(at..end)) else {
         return (false, 0);
     };
-    let pairs = p
+    let folded = |word: u64| if fold_case { anchor::fold_word(word) } else { word };
+    let mut compared = 0usize;
+    let mut values = window.chunks_exact(4);
+    let mut patterns = p.chunks_exact(8);
+    for (value, pattern) in (&mut values).zip(&mut patterns) {
+        let a = folded(anchor::lanes([0, 1, 2, 3].map(|k| value.get(k).copied().unwrap_or(0))));
+        let b = folded(pattern.try_into().map_or(0, u64::from_le_bytes));
+        let differ = a ^ b;
+        if differ != 0 {
+            let lane = (differ.trailing_zeros() / 16) as usize;
+            return (false, compared.wrapping_add(lane).wrapping_add(1));
+        }
+        compared = compared.wrapping_add(4);
+    }
+    let pairs = patterns
+        .remainder()
         .chunks_exact(2)
         .map(|pair| pair.first().zip(pair.get(1)).map_or(0, |(&lo, &hi)| u16::from_le_bytes([lo, hi])));
-    match window.iter().zip(pairs).position(|(&a, b)| !same(a, b, fold_case)) {
-        Some(k) => (false, k.wrapping_add(1)),
+    match values.remainder().iter().zip(pairs).position(|(&a, b)| !same(a, b, fold_case)) {
+        Some(k) => (false, compared.wrapping_add(k).wrapping_add(1)),
         None => (true, units),
     }
 }
@@ -168,6 +184,42 @@ mod tests {
                 assert_eq!(starts_with(v, p, true, &mut meter()), sw, "{pattern} starts_with");
                 assert_eq!(ends_with(v, p, true, &mut meter()), ew, "{pattern} ends_with");
                 assert_eq!(contains(v, p, true, &mut meter()), ct, "{pattern} contains");
+            }
+        }
+    }
+
+    /// What [`equal_wide_le`] must answer, one unit at a time.
+    fn equal_reference(v: &[u16], at: usize, p: &[u16], fold_case: bool) -> (bool, usize) {
+        let Some(window) = v.get(at..at + p.len()) else { return (false, 0) };
+        match window.iter().zip(p).position(|(&a, &b)| !same(a, b, fold_case)) {
+            Some(k) => (false, k + 1),
+            None => (true, p.len()),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_word_compare_agrees_with_the_unit_compare_and_its_count(
+            v in proptest::collection::vec(proptest::sample::select(ALPHABET.to_vec()), 0..40),
+            p in proptest::collection::vec(proptest::sample::select(ALPHABET.to_vec()), 0..20),
+            at in 0usize..24,
+            fold_case: bool,
+        ) {
+            // As drawn (mostly unequal), then planted at `at` (equal), then with its last unit changed.
+            let pb: Vec<u8> = p.iter().flat_map(|u| u.to_le_bytes()).collect();
+            proptest::prop_assert_eq!(equal_wide_le(&v, at, &pb, fold_case), equal_reference(&v, at, &p, fold_case));
+            let mut planted = v.clone();
+            if at + p.len() <= planted.len() {
+                planted[at..at + p.len()].copy_from_slice(&p);
+                let expected = equal_reference(&planted, at, &p, fold_case);
+                proptest::prop_assert_eq!(equal_wide_le(&planted, at, &pb, fold_case), expected);
+                proptest::prop_assert!(expected.0);
+                if let Some(last) = planted.get_mut(at + p.len().saturating_sub(1)).filter(|_| !p.is_empty()) {
+                    *last ^= 0x0100;
+                    let expected = equal_reference(&planted, at, &p, fold_case);
+                    proptest::prop_assert_eq!(equal_wide_le(&planted, at, &pb, fold_case), expected);
+                    proptest::prop_assert_eq!(expected, (false, p.len()));
+                }
             }
         }
     }

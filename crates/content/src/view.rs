@@ -17,6 +17,43 @@ pub struct Content<'a> {
     pub(crate) strings: &'a [u8],
 }
 
+/// Where the four sections of content bytes lie, as (offset, length) in
+/// bytes, read from the section directory; a section the directory does not
+/// name is (0, 0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sections {
+    groups: (usize, usize),
+    rules: (usize, usize),
+    conditions: (usize, usize),
+    strings: (usize, usize),
+}
+
+impl Sections {
+    /// The sections of `bytes` as its directory names them (at most
+    /// [`section::COUNT`] entries are read; unknown ids are skipped).
+    #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
+    pub fn read(bytes: &[u8]) -> Sections {
+        let mut sections = Sections::default();
+        let count = usize::from(u16_at(bytes, header::SECTION_COUNT).unwrap_or(0)).min(section::COUNT);
+        for index in 0..count {
+            let Some(dir) = entry(bytes.get(header::LEN..).unwrap_or(&[]), index, section::ENTRY_LEN) else {
+                break;
+            };
+            let id = u16_at(dir, section::ID).unwrap_or(0);
+            let offset = u32_at(dir, section::OFFSET).and_then(|v| usize::try_from(v).ok()).unwrap_or(0);
+            let len = u32_at(dir, section::LEN).and_then(|v| usize::try_from(v).ok()).unwrap_or(0);
+            match id {
+                section::GROUPS => sections.groups = (offset, len),
+                section::RULES => sections.rules = (offset, len),
+                section::CONDITIONS => sections.conditions = (offset, len),
+                section::STRINGS => sections.strings = (offset, len),
+                _ => {}
+            }
+        }
+        sections
+    }
+}
+
 /// Counts for `content show` and the compiler's report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Summary {
@@ -95,25 +132,26 @@ impl<'a> Content<'a> {
     /// still safe: missing sections are empty and evaluation finds no match.
     #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
     pub fn from_validated(bytes: &'a [u8]) -> Content<'a> {
-        let mut content = Content { bytes, groups: &[], rules: &[], conditions: &[], strings: &[] };
-        let count = usize::from(u16_at(bytes, header::SECTION_COUNT).unwrap_or(0)).min(section::COUNT);
-        for index in 0..count {
-            let Some(dir) = entry(bytes.get(header::LEN..).unwrap_or(&[]), index, section::ENTRY_LEN) else {
-                break;
-            };
-            let id = u16_at(dir, section::ID).unwrap_or(0);
-            let offset = u32_at(dir, section::OFFSET).and_then(|v| usize::try_from(v).ok()).unwrap_or(0);
-            let len = u32_at(dir, section::LEN).and_then(|v| usize::try_from(v).ok()).unwrap_or(0);
-            let slice = offset.checked_add(len).and_then(|end| bytes.get(offset..end)).unwrap_or(&[]);
-            match id {
-                section::GROUPS => content.groups = slice,
-                section::RULES => content.rules = slice,
-                section::CONDITIONS => content.conditions = slice,
-                section::STRINGS => content.strings = slice,
-                _ => {}
-            }
+        Content::at(bytes, Sections::read(bytes))
+    }
+
+    /// The view over `bytes` with its sections where `sections` says: what a
+    /// holder of validated content rebuilds for each event without reading the
+    /// directory again ([`Sections::read`] once, when the bytes were accepted).
+    /// A range outside `bytes` is an empty section, as in [`Content::from_validated`].
+    #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
+    #[inline]
+    pub fn at(bytes: &'a [u8], sections: Sections) -> Content<'a> {
+        let slice = |(offset, len): (usize, usize)| {
+            offset.checked_add(len).and_then(|end| bytes.get(offset..end)).unwrap_or(&[])
+        };
+        Content {
+            bytes,
+            groups: slice(sections.groups),
+            rules: slice(sections.rules),
+            conditions: slice(sections.conditions),
+            strings: slice(sections.strings),
         }
-        content
     }
 
     /// The content bytes, as loaded.
