@@ -52,9 +52,9 @@ pub(super) struct SlotRules {
     excess: [u64; MAX_FIELDS],
     /// Per slot, a string's or id list's longest length in bytes (0 for scalars).
     max_bytes: [usize; MAX_FIELDS],
-    /// Per slot, the bytes of one unit of a variable-length value (2 for a
-    /// string, 4 for an id list; 0 for scalars).
-    unit_bytes: [usize; MAX_FIELDS],
+    /// Per slot, the bits a variable-length value's byte length never sets:
+    /// its unit's size (2 for a string, 4 for an id list) less one; 0 for scalars.
+    unit_mask: [usize; MAX_FIELDS],
     /// The variable-length slots' indices (strings, id lists), in field order.
     strings: [u8; MAX_FIELDS],
     string_count: usize,
@@ -91,7 +91,7 @@ pub(super) const fn slot_rules() -> [SlotRules; KIND_CODES] {
     let empty = SlotRules {
         excess: [0; MAX_FIELDS],
         max_bytes: [0; MAX_FIELDS],
-        unit_bytes: [0; MAX_FIELDS],
+        unit_mask: [0; MAX_FIELDS],
         strings: [0; MAX_FIELDS],
         string_count: 0,
         truncation: None,
@@ -111,7 +111,7 @@ pub(super) const fn slot_rules() -> [SlotRules; KIND_CODES] {
                 FieldType::U64 | FieldType::Time | FieldType::Str | FieldType::Ids => 0,
             };
             row.max_bytes[index as usize] = field.max_bytes();
-            row.unit_bytes[index as usize] = field.ty.unit_bytes();
+            row.unit_mask[index as usize] = field.ty.unit_bytes().saturating_sub(1);
             if field.ty.is_variable() {
                 row.strings[row.string_count] = index;
                 row.string_count = row.string_count.saturating_add(1);
@@ -123,6 +123,9 @@ pub(super) const fn slot_rules() -> [SlotRules; KIND_CODES] {
     }
     rules
 }
+
+/// A string's unit mask: its byte length is even.
+const STRING_UNIT_MASK: usize = FieldType::Str.unit_bytes().saturating_sub(1);
 
 /// Whether every slot and the padding are valid: one branch-free pass over the
 /// slots (an absent one must be zero), one short pass over the present strings
@@ -166,13 +169,13 @@ pub(super) fn fields_valid(record: &[u8], def: &KindDef) -> bool {
         };
         let (offset, len) = string_slot(raw);
         let max = rules.max_bytes.get(usize::from(*index)).copied().unwrap_or(0);
-        let unit = rules.unit_bytes.get(usize::from(*index)).copied().unwrap_or(0);
+        let unit_mask = rules.unit_mask.get(usize::from(*index)).copied().unwrap_or(usize::MAX);
         let cut = truncated.checked_shr(u32::from(*index)).unwrap_or(0) & 1 == 1;
-        if offset != data_end || len > max || len.checked_rem(unit) != Some(0) || (cut && len != max) {
+        if offset != data_end || len > max || len & unit_mask != 0 || (cut && len != max) {
             return false;
         }
         // Only a string can be cut (an id list counts its rest instead).
-        if unit == FieldType::Str.unit_bytes() {
+        if unit_mask == STRING_UNIT_MASK {
             present_strings |= 1u64.checked_shl(u32::from(*index)).unwrap_or(0);
         }
         data_end = offset.saturating_add(len);
