@@ -13,12 +13,12 @@
 
 use alloc::vec::Vec;
 use ringfence_content::v2::{self, EventInput, Input, Role, RuleIds};
-use ringfence_wire::schema::{Event, EventKind, Fields, Lookup, field};
-use ringfence_wire::text::{Text, Value};
+use ringfence_wire::schema::{Event, EventKind, Fields, Lookup, Verdict, field, limits};
+use ringfence_wire::text::{self, Text, Value};
 use ringfence_wire::volume_map::{Translation, VolumeMap};
 
-/// Rule ids one record carries of each list (matched, undecided).
-pub const RECORD_IDS: usize = 8;
+/// Rule ids one record carries of each list (matched, undecided): the schema's bound.
+pub const RECORD_IDS: usize = limits::RECORD_IDS as usize;
 
 /// An event as the kernel stage supplies it to format 2: kernel fields as they are, path
 /// fields in DOS form, companion fields unknown. Each path is translated once, when the
@@ -106,13 +106,45 @@ impl Ids {
         self.ids.get(..self.len).unwrap_or(&[])
     }
 
-    fn push(&mut self, id: u32) {
+    /// The ids as a record's id list carries them.
+    pub fn as_wire(&self) -> text::Ids<'_> {
+        text::Ids::new(self.as_slice())
+    }
+
+    pub(crate) fn push(&mut self, id: u32) {
         match self.ids.get_mut(self.len) {
             Some(slot) => {
                 *slot = id;
                 self.len = self.len.saturating_add(1);
             }
             None => self.rest = self.rest.saturating_add(1),
+        }
+    }
+}
+
+/// What the sensor keeps an event with: the include rule's name and, with format-2
+/// content, the detection rules that matched and those left undecided.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Kept<'c> {
+    pub rule_name: Text<'c>,
+    pub matched: Ids,
+    pub undecided: Ids,
+}
+
+impl<'c> Kept<'c> {
+    /// Kept by an include rule alone (format 1), or by no content (`rule_name` empty).
+    pub fn by_rule(rule_name: Text<'c>) -> Self {
+        Kept { rule_name, ..Kept::default() }
+    }
+
+    /// The record's verdict fields, borrowing the ids from `self`.
+    pub fn verdict(&self) -> Verdict<'_> {
+        Verdict {
+            rule_name: self.rule_name,
+            matched_ids: self.matched.as_wire(),
+            matched_rest: self.matched.rest,
+            undecided_ids: self.undecided.as_wire(),
+            undecided_rest: self.undecided.rest,
         }
     }
 }
@@ -130,6 +162,18 @@ pub enum Outcome<'c> {
     },
     /// No decision: every detection rule of the event's kind is undecided.
     Undecided { undecided: Ids, cause: Cause },
+}
+
+impl<'c> Outcome<'c> {
+    /// What the event is kept with, or `None` to drop it. Without a decision the record
+    /// carries every undecided id the evaluation has (no include rule, nothing matched).
+    pub fn kept(self) -> Option<Kept<'c>> {
+        match self {
+            Outcome::Drop => None,
+            Outcome::Keep { rule_name, matched, undecided } => Some(Kept { rule_name, matched, undecided }),
+            Outcome::Undecided { undecided, .. } => Some(Kept { undecided, ..Kept::default() }),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -22,7 +22,7 @@ pub use loading::{Offered, StartSettings, Trust};
 
 use crate::channel::{Channel, Pushed};
 use crate::content_slot::{Accepted, Active, ContentSlot};
-use crate::evaluation::{self, KernelInput, Outcome};
+use crate::evaluation::{self, Kept, KernelInput, Outcome};
 use crate::health::TrialWatch;
 use crate::platform::{Guard, Platform};
 use crate::processes::ProcessTable;
@@ -33,7 +33,6 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use ringfence_content::{Verdict, v2};
 use ringfence_wire::ioctl::{ContentCounters, Notes, StatsResponse};
 use ringfence_wire::schema::{Event, Fields};
-use ringfence_wire::text::Text;
 use ringfence_wire::volume_map::VolumeMap;
 
 // Every rule name content can carry fits the records' `rule_name` field, so tagging an
@@ -80,17 +79,18 @@ impl<P: Platform> Sensor<P> {
         }
     }
 
-    /// The callback path: evaluate, tag with the matching rule, encode, enqueue, wake.
-    /// With no content every event is kept, untagged; format 2 drops an event only when its
-    /// verdict is droppable (no detection rule matched or could match).
+    /// The callback path: evaluate, tag with the verdict (the include rule's name; with
+    /// format 2, the ids of the detection rules that matched and of those left undecided),
+    /// encode, enqueue, wake. With no content every event is kept, untagged; format 2 drops
+    /// an event only when its verdict is droppable (no detection rule matched or could match).
     pub fn observe(&self, event: Event<'_>) -> Option<Pushed> {
         self.health.tick(P::now);
         self.content.read(|slot| {
             let kept = match slot.active().map(Accepted::content) {
-                None => Some(Text::default()),
+                None => Some(Kept::default()),
                 Some(Active::One(content)) => match content.evaluate(&event) {
                     Verdict::Drop => None,
-                    Verdict::Keep { rule_name } => Some(rule_name),
+                    Verdict::Keep { rule_name } => Some(Kept::by_rule(rule_name)),
                 },
                 Some(Active::Two(content)) => self.judge(&content, event),
             };
@@ -99,32 +99,29 @@ impl<P: Platform> Sensor<P> {
                     self.channel.write(|channel| channel.filtered(event.kind()));
                     None
                 }
-                Some(rule_name) => {
+                Some(kept) => {
                     let mut event = event;
-                    event.set_verdict(rule_name);
+                    event.set_verdict(&kept.verdict());
                     Some(self.channel.write(|channel| channel.push(&event, P::now())))
                 }
             }
         })
     }
 
-    /// Format 2's decision on `event`: `None` to drop it, else the include rule's name.
+    /// Format 2's decision on `event`: `None` to drop it, else the include rule's name and
+    /// the detection rules' ids; with no decision, every undecided id the evaluation has.
     /// Runs under the content lock held shared; takes the volume map's (a leaf) inside.
-    fn judge<'c>(&self, content: &v2::Content<'c>, event: Event<'_>) -> Option<Text<'c>> {
+    fn judge<'c>(&self, content: &v2::Content<'c>, event: Event<'_>) -> Option<Kept<'c>> {
         let outcome =
             self.with_volume_map(|map| evaluation::evaluate(content, &KernelInput::new(event, map)));
-        match outcome {
-            Outcome::Drop => None,
-            Outcome::Keep { rule_name, .. } => Some(rule_name),
-            Outcome::Undecided { cause, .. } => {
-                let counter = match cause {
-                    evaluation::Cause::NoScratch => &self.scratch_failures,
-                    evaluation::Cause::Error(_) => &self.evaluation_errors,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-                Some(Text::default())
-            }
+        if let Outcome::Undecided { cause, .. } = outcome {
+            let counter = match cause {
+                evaluation::Cause::NoScratch => &self.scratch_failures,
+                evaluation::Cause::Error(_) => &self.evaluation_errors,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
         }
+        outcome.kept()
     }
 
     /// Queues a record the sensor itself produced (e.g. `ContentChanged`); never filtered.

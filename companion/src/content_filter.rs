@@ -255,6 +255,7 @@ mod tests {
     use proptest::prelude::*;
     use ringfence_content::v2::{self, FromFields, RuleIds};
     use ringfence_content::{Verdict, compile, validate};
+    use ringfence_wire::text::Ids;
     use ringfence_wire::{Event, SCHEMA, Text};
 
     /// Rules on every kind of condition format 1 has, with values whose letters fold
@@ -336,6 +337,7 @@ action = "include"
                     pid: 4, image_path: None, image_base: 0, image_size: 0, signature_level: 0, signature_type: 0,
                     kernel_image, time: 0, rule_name: Text::default(), process_image_path: None,
                     process_start_key: None, user_sid: sid.as_deref().map(Text::wide), truncated: 0,
+                    matched_ids: Ids::EMPTY, matched_rest: 0, undecided_ids: Ids::EMPTY, undecided_rest: 0,
                 }
             } else {
                 Event::ProcessStart {
@@ -345,6 +347,7 @@ action = "include"
                     parent_start_key: None, parent_image_path: None, parent_command_line: None,
                     user_sid: sid.as_deref().map(Text::wide), logon_id: None, integrity_level: Some(numbers.1),
                     elevation_type: None, parent_user_sid: None, truncated: 0,
+                    matched_ids: Ids::EMPTY, matched_rest: 0, undecided_ids: Ids::EMPTY, undecided_rest: 0,
                 }
             };
             prop_assert_eq!(format2(&two, &event), format1(&one, &event));

@@ -32,6 +32,8 @@ pub enum Leaf {
     List(Vec<&'static str>),
     /// An array of owned strings.
     Strs(Vec<String>),
+    /// An array of numbers (rule ids).
+    U64s(Vec<u64>),
 }
 
 impl Leaf {
@@ -46,6 +48,7 @@ impl Leaf {
             Leaf::Statics(v) => Ok(serde_json::to_writer(out, v)?),
             Leaf::List(v) => Ok(serde_json::to_writer(out, v)?),
             Leaf::Strs(v) => Ok(serde_json::to_writer(out, v)?),
+            Leaf::U64s(v) => Ok(serde_json::to_writer(out, v)?),
         }
     }
 
@@ -60,6 +63,7 @@ impl Leaf {
             Leaf::Statics(v) => Json::from(v.to_vec()),
             Leaf::List(v) => Json::from(v),
             Leaf::Strs(v) => Json::from(v),
+            Leaf::U64s(v) => Json::from(v),
         }
     }
 }

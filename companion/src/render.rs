@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use ringfence_wire::schema::field;
-use ringfence_wire::{EventKind, Fields, KindDef, Record, Text, Value};
+use ringfence_wire::{EventKind, FieldDef, Fields, KindDef, Record, Text, Value};
 use serde_json::Value as Json;
 
 use crate::doc::{Doc, Leaf};
@@ -116,8 +116,9 @@ impl Renderer {
         for (index, def) in (0u8..).zip(record.def().fields) {
             // An absent value is left out, as ECS does for unknown values.
             let Some(value) = record.field(index) else { continue };
-            // An empty string (no command line, no matching rule) is left out too.
-            if value.as_text().is_some_and(|t| t.is_empty()) {
+            // An empty string (no command line, no matching rule) is left out too, and so
+            // is a verdict that says nothing: no rule ids, no rest beyond them.
+            if value.as_text().is_some_and(|t| t.is_empty()) || silent_verdict(def, value) {
                 continue;
             }
             if def.truncation {
@@ -337,6 +338,17 @@ pub fn table_details(record: &Record<'_>, e: Option<&Enrichment>) -> String {
     line
 }
 
+/// Whether `value` is a verdict field's empty id list or zero count (format-1
+/// content, no content, or simply nothing matched).
+fn silent_verdict(def: &FieldDef, value: Value<'_>) -> bool {
+    !def.matchable
+        && match value {
+            Value::Ids(ids) => ids.is_empty(),
+            Value::U32(n) => n == 0,
+            _ => false,
+        }
+}
+
 /// The ECS names of the fields a `truncated` value marks, in field order;
 /// `None` when it marks none.
 fn truncated_names(def: &'static KindDef, value: Value<'_>) -> Option<Vec<&'static str>> {
@@ -394,6 +406,7 @@ fn json_value(value: Value<'_>, ecs: &'static str, escaped: &mut Vec<&'static st
             }
             Leaf::Str(r.value)
         }
+        Value::Ids(ids) => Leaf::U64s(ids.iter().map(u64::from).collect()),
     }
 }
 

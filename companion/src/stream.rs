@@ -466,6 +466,15 @@ impl fmt::Display for DamagedBatch {
             DecodeErrorKind::StringTooLong { field, bytes, max } => {
                 write!(f, "string field {field} is {bytes} bytes long, over its limit of {max}")?
             }
+            DecodeErrorKind::IdsOutOfBounds { field } => {
+                write!(f, "id list field {field} points outside the record or out of place")?
+            }
+            DecodeErrorKind::IdsLength { field, bytes } => {
+                write!(f, "id list field {field} is {bytes} bytes long, not a whole number of ids")?
+            }
+            DecodeErrorKind::TooManyIds { field, count, max } => {
+                write!(f, "id list field {field} holds {count} ids, over its limit of {max}")?
+            }
             DecodeErrorKind::Truncation { field } => {
                 write!(f, "the truncated field marks field {field}, which is not a string at its limit")?
             }

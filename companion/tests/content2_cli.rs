@@ -46,7 +46,7 @@ fn toml_and_sigma_compile_into_one_content_and_the_summary_places_every_rule() {
         .assert()
         .code(0)
         .stdout(contains(
-            "content format 2, version 7, schema 2: 6 rules (3 filter, 2 Sigma decidable in the kernel, 1 Sigma \
+            "content format 2, version 7, schema 3: 6 rules (3 filter, 2 Sigma decidable in the kernel, 1 Sigma \
              needing the companion's fields)",
         ))
         .stdout(contains("1 Sigma rules left to the companion's --sigma, 1 refused; worst-case evaluation cost"))
@@ -74,7 +74,7 @@ fn check_validates_format_2_and_counts_rules_by_role() {
         .assert()
         .code(0)
         .stdout(contains(format!(
-            "{}: valid: content format 2, version 7, schema 2, 6 rules (3 filter, 3 detection)",
+            "{}: valid: content format 2, version 7, schema 3, 6 rules (3 filter, 3 detection)",
             content.display()
         )))
         .stdout(contains("of the 64000000 work units allowed per event"));
@@ -89,7 +89,7 @@ fn show_lists_each_rule_with_its_role_and_sigma_metadata() {
         .arg(&content)
         .assert()
         .code(0)
-        .stdout(contains("format          2\ncontent version 7\nschema version  2\n"))
+        .stdout(contains("format          2\ncontent version 7\nschema version  3\n"))
         .stdout(contains("rules           6 (3 filter, 3 detection)\nworst case      "))
         .stdout(contains("\nrule 0 \"encoded powershell\": include process_start\n"))
         .stdout(contains("\nrule 1 \"elevated\": include process_start\n"))
@@ -143,7 +143,7 @@ fn toml_alone_still_compiles_to_format_1_and_format_2_on_request() {
         .arg(&two)
         .assert()
         .code(0)
-        .stdout(contains("valid: content format 2, version 7, schema 2, 3 rules (3 filter, 0 detection)"));
+        .stdout(contains("valid: content format 2, version 7, schema 3, 3 rules (3 filter, 0 detection)"));
 }
 
 #[test]
@@ -218,6 +218,6 @@ fn sigma_alone_compiles_without_toml() {
         .arg(dir.path().join("x.bin"))
         .assert()
         .code(0)
-        .stdout(contains("content format 2, version 9, schema 2: 3 rules (0 filter, 2 Sigma decidable"))
+        .stdout(contains("content format 2, version 9, schema 3: 3 rules (0 filter, 2 Sigma decidable"))
         .stdout(predicate::str::contains("worst-case evaluation cost"));
 }

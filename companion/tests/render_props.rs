@@ -9,6 +9,7 @@ use ringfence_companion::text::unescape;
 use ringfence_companion::time::rfc3339;
 use ringfence_companion::{EventStream, Format, Host, Renderer};
 use ringfence_wire::schema::{FieldDef, Lookup};
+use ringfence_wire::text::Ids;
 use ringfence_wire::{Event, EventKind, FieldType, Fields, SCHEMA, Text, Value};
 use serde_json::Value as Json;
 
@@ -19,6 +20,7 @@ enum Owned {
     Bool(bool),
     Time(u64),
     Str(Vec<u16>),
+    Ids(Vec<u32>),
     Absent,
 }
 
@@ -42,6 +44,7 @@ impl<'a> Fields<'a> for &'a OwnedEvent {
             Owned::Bool(v) => Value::Bool(*v),
             Owned::Time(v) => Value::Time(*v),
             Owned::Str(v) => Value::Str(Text::wide(v)),
+            Owned::Ids(v) => Value::Ids(Ids::new(v)),
             Owned::Absent => return Lookup::Absent,
         })
     }
@@ -70,6 +73,9 @@ fn value(field: &FieldDef) -> BoxedStrategy<Owned> {
         FieldType::Bool => any::<bool>().prop_map(Owned::Bool).boxed(),
         FieldType::Time => any::<u64>().prop_map(Owned::Time).boxed(),
         FieldType::Str => units().prop_map(Owned::Str).boxed(),
+        FieldType::Ids => {
+            prop::collection::vec(any::<u32>(), 0..=usize::from(field.max_units)).prop_map(Owned::Ids).boxed()
+        }
     };
     if field.optional { prop_oneof![3 => present, 1 => Just(Owned::Absent)].boxed() } else { present }
 }
@@ -94,9 +100,17 @@ fn encode_all(events: &[OwnedEvent], first_sequence: u64) -> Vec<u8> {
     batch
 }
 
-fn check_field(doc: &Json, escaped: &[&str], ecs: &str, original: &Owned) {
+fn check_field(doc: &Json, escaped: &[&str], def: &FieldDef, original: &Owned) {
+    let ecs = def.ecs;
     let found = at(doc, ecs);
     match original {
+        Owned::U32(0) if !def.matchable => assert_eq!(found, None, "{ecs}: a zero count is left out"),
+        Owned::Ids(ids) if ids.is_empty() => assert_eq!(found, None, "{ecs}: an empty id list is left out"),
+        Owned::Ids(ids) => {
+            let found: Option<Vec<u64>> =
+                found.and_then(Json::as_array).map(|a| a.iter().filter_map(Json::as_u64).collect());
+            assert_eq!(found, Some(ids.iter().map(|i| u64::from(*i)).collect()), "{ecs}");
+        }
         Owned::U32(v) => assert_eq!(found.and_then(Json::as_u64), Some(u64::from(*v)), "{ecs}"),
         Owned::U64(v) => assert_eq!(found.and_then(Json::as_u64), Some(*v), "{ecs}"),
         Owned::Bool(v) => assert_eq!(found.and_then(Json::as_bool), Some(*v), "{ecs}"),
@@ -149,7 +163,7 @@ proptest! {
                     prop_assert_eq!(at(&doc, def.ecs), None, "nothing truncated, nothing listed");
                     continue;
                 }
-                check_field(&doc, &escaped, def.ecs, original);
+                check_field(&doc, &escaped, def, original);
             }
         }
     }
@@ -230,6 +244,10 @@ fn a_truncated_field_is_listed_by_its_ecs_name() {
         create_time: common::T0,
         image_name_available: false,
         rule_name: Text::default(),
+        matched_ids: ringfence_wire::text::Ids::EMPTY,
+        matched_rest: 0,
+        undecided_ids: ringfence_wire::text::Ids::EMPTY,
+        undecided_rest: 0,
         parent_start_key: Some(0x0003_0000_0000_0004),
         parent_image_path: None,
         parent_command_line: Some(Text::wide(&long)),

@@ -259,7 +259,7 @@ fn stats_for_people_are_an_aligned_table() {
     commands::stats(&mut ScriptedDriver::new(), false, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(
-        text.starts_with("driver           scripted driver: version 0.1.0, protocol 2, schema 2\n"),
+        text.starts_with("driver           scripted driver: version 0.1.0, protocol 2, schema 3\n"),
         "{text}"
     );
     assert!(

@@ -36,6 +36,10 @@ fn start(path: &[u16]) -> Event<'_> {
         create_time: 2,
         image_name_available: true,
         rule_name: Text::default(),
+        matched_ids: ringfence_wire::text::Ids::EMPTY,
+        matched_rest: 0,
+        undecided_ids: ringfence_wire::text::Ids::EMPTY,
+        undecided_rest: 0,
         parent_start_key: None,
         parent_image_path: None,
         parent_command_line: None,
@@ -288,6 +292,103 @@ mod format_2 {
         };
         assert_eq!((rule_name.len(), matched.as_slice(), matched.rest), (0, &[][..], 0));
         assert_eq!((undecided.as_slice(), undecided.rest), (&[5, 7, 100, 101, 102, 103, 104, 105][..], 4));
+    }
+
+    /// Each record's verdict fields: rule name, matched ids and rest, undecided ids and rest.
+    type Carried = (String, Vec<u32>, u32, Vec<u32>, u32);
+
+    fn carried(sensor: &Sensor<Host>) -> Vec<Carried> {
+        let mut out = vec![0u8; 1 << 20];
+        let n = sensor.read(&mut out).unwrap();
+        Batch::new_checked(&out[..n])
+            .unwrap()
+            .iter()
+            .map(|r| match r.event() {
+                Event::ProcessStart {
+                    rule_name,
+                    matched_ids,
+                    matched_rest,
+                    undecided_ids,
+                    undecided_rest,
+                    ..
+                } => (
+                    rule_name.chars().map(|c| c.unwrap()).collect(),
+                    matched_ids.iter().collect(),
+                    matched_rest,
+                    undecided_ids.iter().collect(),
+                    undecided_rest,
+                ),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    /// Ten detections on `.exe` (100-109), detection 5 on `\cmd.exe`, detection 7 on a
+    /// companion field, include 9 "tools" on `C:\Tools\`.
+    fn many_detections() -> Vec<u8> {
+        let companion = ringfence_wire::schema::COMPANION_BASE;
+        let mut rules: Vec<RuleSpec> = (0..10)
+            .map(|i| rule(100 + i, Role::Detection, "exe", IMAGE, OperatorSpec::EndsWith, ".exe"))
+            .collect();
+        rules.push(rule(5, Role::Detection, "cmd", IMAGE, OperatorSpec::EndsWith, r"\cmd.exe"));
+        rules.push(rule(7, Role::Detection, "ofn", companion, OperatorSpec::Equals, "cmd.exe"));
+        rules.push(rule(9, Role::Include, "tools", IMAGE, OperatorSpec::StartsWith, r"C:\Tools\"));
+        rules.sort_by_key(|r| r.id);
+        build(&rules, &SCHEMA, 4).unwrap()
+    }
+
+    #[test]
+    fn a_record_carries_exactly_the_detection_rules_that_matched_and_those_left_undecided() {
+        let sensor = sensor();
+        sensor.set_volume_map(&map()).unwrap();
+        assert_eq!(load(&sensor, &many_detections()), 4);
+        let cmd = wide(r"\Device\HarddiskVolume3\Tools\cmd.exe");
+        let unmapped = wide(r"\Device\HarddiskVolume9\Tools\cmd.exe");
+        let notepad = wide(r"\Device\HarddiskVolume3\Windows\notepad.exe");
+        for path in [&cmd, &unmapped, &notepad] {
+            assert!(sensor.observe(start(path)).is_some());
+        }
+        let exe = |n: u32| (100..100 + n).collect::<Vec<u32>>();
+        let first_eight = [vec![5], exe(7)].concat();
+        assert_eq!(
+            carried(&sensor),
+            vec![
+                // Eleven matched: 5 and 100-106 carried, 107-109 counted; 7 needs the companion.
+                ("tools".into(), first_eight, 3, vec![7], 0),
+                // Volume 9 is unknown: every rule on the image is undecided, 8 carried, 4 counted.
+                (String::new(), vec![], 0, [vec![5, 7], exe(6)].concat(), 4),
+                // Ten matched (not 5, not the include); 7 needs the companion.
+                (String::new(), exe(8), 2, vec![7], 0),
+            ]
+        );
+    }
+
+    #[test]
+    fn format_1_content_and_no_content_leave_the_id_lists_empty() {
+        let sensor = sensor();
+        let cmd = wide(r"C:\Windows\System32\cmd.exe");
+        assert!(sensor.observe(start(&cmd)).is_some());
+        load(&sensor, &content(INCLUDE_CMD));
+        assert!(sensor.observe(start(&cmd)).is_some());
+        assert_eq!(
+            carried(&sensor),
+            vec![(String::new(), vec![], 0, vec![], 0), ("cmd".into(), vec![], 0, vec![], 0)]
+        );
+    }
+
+    #[test]
+    fn an_undecided_outcome_is_kept_with_every_undecided_id_it_has() {
+        use crate::evaluation::{Cause, Ids, Outcome};
+        let mut undecided = Ids::default();
+        for id in [3, 1, 4, 1, 5, 9, 2, 6, 5, 3] {
+            undecided.push(id);
+        }
+        let kept = Outcome::Undecided { undecided, cause: Cause::NoScratch }.kept().unwrap();
+        assert_eq!((kept.rule_name.len(), kept.matched.as_slice(), kept.matched.rest), (0, &[][..], 0));
+        let verdict = kept.verdict();
+        assert_eq!(verdict.undecided_ids.iter().collect::<Vec<_>>(), [3, 1, 4, 1, 5, 9, 2, 6]);
+        assert_eq!((verdict.undecided_rest, verdict.matched_ids.len()), (2, 0));
+        assert_eq!(Outcome::Drop.kept(), None);
     }
 
     #[test]

@@ -34,6 +34,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(text.units().count(), text.len());
             let _ = text.chars().count();
         }
+        if let Value::Ids(ids) = value {
+            assert!(ids.len() <= usize::from(field.max_units));
+            assert_eq!(ids.iter().count(), ids.len());
+        }
     }
     assert_eq!(record.lookup(def.field_count()), Lookup::Absent);
     for position in 0..def.companion_count() {

@@ -7,8 +7,17 @@
 //! the value the Sigma view of the event has for it (the DOS path, `DOMAIN\user`,
 //! the file's OriginalFileName and hashes, …), converted as the lowering
 //! converts rule values; any other kernel field is the record's own value; a
-//! field neither can give is unknown. The stage does not read the rule ids a
-//! driver may put in records: it evaluates the whole content.
+//! field neither can give is unknown.
+//!
+//! The stage evaluates the whole content, then adds the detection rules the
+//! record says the kernel matched (`matched_ids`): a rule the kernel matched is
+//! in the final matches even where the companion's view of the event differs
+//! from the kernel's (a path the volume map translated, a field read later).
+//! It does not narrow the evaluation to the record's undecided rules: an empty
+//! list with no rest means "nothing undecided" only when the driver evaluated
+//! this very content, which a record does not say (no content, format 1, or
+//! other content in the driver all leave the lists empty too). An id that is
+//! not a detection rule of this content is ignored.
 
 use std::path::Path;
 
@@ -17,6 +26,15 @@ use ringfence_detect::lower::{self, Conversion, Metadata};
 use ringfence_detect::{EventFields, Field, FieldValue, RuleMeta, integrity};
 use ringfence_wire::schema::COMPANION_BASE;
 use ringfence_wire::{EventKind, Fields, Record, SCHEMA, Text, Value};
+
+/// The detection rules the kernel matched, as `record` carries them (none for a
+/// record without the list).
+fn kernel_matched(record: &Record<'_>) -> Vec<u32> {
+    match record.def().field_index("matched_ids").and_then(|i| record.field(i)) {
+        Some(Value::Ids(ids)) => ids.iter().collect(),
+        _ => Vec::new(),
+    }
+}
 
 use crate::commands::{Failure, read_file};
 
@@ -112,8 +130,24 @@ impl ContentStage {
     }
 
     /// Evaluates the content on `event` (the Sigma view of the enriched record) and,
-    /// for kernel fields no Sigma field reads, on `record`.
+    /// for kernel fields no Sigma field reads, on `record`; the detection rules `record`
+    /// says the kernel matched are among the matches whatever this evaluation says.
     pub fn evaluate(
+        &mut self,
+        event: &(impl EventFields + ?Sized),
+        record: Option<&Record<'_>>,
+    ) -> StageVerdict {
+        let mut verdict = self.evaluate_content(event, record);
+        let kernel = record.map(kernel_matched).unwrap_or_default();
+        let known = kernel.iter().filter_map(|id| self.rules.binary_search_by_key(id, |(i, _)| *i).ok());
+        verdict.matched.extend(known);
+        verdict.matched.sort_unstable();
+        verdict.matched.dedup();
+        verdict
+    }
+
+    /// The content's own verdict on the enriched event, before the kernel's matches are added.
+    fn evaluate_content(
         &mut self,
         event: &(impl EventFields + ?Sized),
         record: Option<&Record<'_>>,

@@ -218,7 +218,8 @@ impl<'a> Content<'a> {
                         search(anchor::integer_key(field, value.as_u64().unwrap_or(0)), 0, meter)
                     }
                 }
-                Value::Bool(_) => false,
+                // Verdict fields (id lists) are never matched: validation refuses them.
+                Value::Bool(_) | Value::Ids(_) => false,
             };
             if stop {
                 return;
@@ -286,6 +287,7 @@ impl<'a> Content<'a> {
                     _ => return false,
                 }
             }
+            Value::Ids(_) => return false,
         };
         hit != (c.flags & condition::NEGATE != 0)
     }

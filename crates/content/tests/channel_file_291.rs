@@ -66,7 +66,7 @@ match = [{ field = "extra", equals = "not a wildcard" }]
 "#;
 
 /// The index of `extra`: one past the running ProcessStart's last field.
-const EXTRA: u8 = 20;
+const EXTRA: u8 = 24;
 
 /// An event from the newer sensor: the running ProcessStart plus `extra`.
 struct NewerProcessStart<'e> {
@@ -102,7 +102,7 @@ fn content_for_a_newer_schema_reading_its_extra_field_is_rejected_naming_rule_fi
     assert_eq!(
         validate(&content, &SCHEMA).unwrap_err().to_string(),
         format!(
-            "at byte {}: rule 3 reads field 20, but the sensor supplies 20 fields for this event kind",
+            "at byte {}: rule 3 reads field 24, but the sensor supplies 24 fields for this event kind",
             conditions
         )
     );

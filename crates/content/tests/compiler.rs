@@ -190,7 +190,7 @@ fn rules_in_memory_are_checked_against_the_schema_too() {
         kind: EventKind::ProcessExit,
         action: Action::Include,
         conditions: vec![ConditionSpec {
-            field: 8,
+            field: 12,
             operator: Operator::Equals,
             negated: false,
             case_insensitive: false,
@@ -198,6 +198,6 @@ fn rules_in_memory_are_checked_against_the_schema_too() {
         }],
     };
     let err = compile_rules(&[rule], 1, &SCHEMA).unwrap_err();
-    let kind = CompileErrorKind::FieldOutOfRange { kind: EventKind::ProcessExit, field: 8, supplied: 8 };
+    let kind = CompileErrorKind::FieldOutOfRange { kind: EventKind::ProcessExit, field: 12, supplied: 12 };
     assert_eq!(err, CompileError { line: 0, rule: Some((0, "future".into())), kind });
 }

@@ -675,7 +675,8 @@ fn an_unknown_operator_is_rejected() {
 
 #[test]
 fn an_unknown_field_type_is_rejected() {
-    for code in [0, 6] {
+    // 6 is the id-list type (schema 3): known, and refused as a mismatch elsewhere.
+    for code in [0, 7] {
         edited(
             |b| {
                 let at = condition_at(b, 1, 0) + condition::FIELD_TYPE;
@@ -689,24 +690,24 @@ fn an_unknown_field_type_is_rejected() {
 
 #[test]
 fn a_field_index_the_sensor_does_not_supply_is_rejected() {
-    for field in [20, 200, 255] {
+    for field in [24, 200, 255] {
         edited(
             |b| {
                 let at = condition_at(b, 1, 0) + condition::FIELD;
                 set_u8(b, at, field)
             },
             |b| condition_at(b, 1, 0) + condition::FIELD,
-            ErrorKind::FieldOutOfRange { rule: 1, field, supplied: 20 },
+            ErrorKind::FieldOutOfRange { rule: 1, field, supplied: 24 },
         );
     }
-    // ProcessExit supplies 8 fields: index 8 is one past them.
+    // ProcessExit supplies 12 fields: index 12 is one past them.
     edited(
         |b| {
             let at = condition_at(b, 4, 0) + condition::FIELD;
-            set_u8(b, at, 8)
+            set_u8(b, at, 12)
         },
         |b| condition_at(b, 4, 0) + condition::FIELD,
-        ErrorKind::FieldOutOfRange { rule: 4, field: 8, supplied: 8 },
+        ErrorKind::FieldOutOfRange { rule: 4, field: 12, supplied: 12 },
     );
 }
 

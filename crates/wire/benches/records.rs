@@ -1,11 +1,13 @@
 //! Encode and decode of a typical ProcessStart record (120-character image
 //! path, 400-character command line, the parent's 60-character path and
-//! 100-character command line, two 45-character SIDs, every token field)
-//! beside a memcpy of the same bytes.
+//! 100-character command line, two 45-character SIDs, every token field, a
+//! format-2 verdict of three matched rule ids and one undecided) beside a
+//! memcpy of the same bytes.
 #![allow(clippy::unwrap_used, clippy::arithmetic_side_effects, missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ringfence_wire::record::{encode, encoded_len};
+use ringfence_wire::text::Ids;
 use ringfence_wire::{Event, Fields, Record, Text, Value};
 use std::hint::black_box;
 
@@ -33,6 +35,10 @@ fn records(c: &mut Criterion) {
         create_time: 133_700_000_000_000_000,
         image_name_available: true,
         rule_name: Text::wide(&rule),
+        matched_ids: Ids::new(&[1027, 4410, 4411]),
+        matched_rest: 0,
+        undecided_ids: Ids::new(&[88]),
+        undecided_rest: 0,
         parent_start_key: Some(0x0003_0000_0000_0017),
         parent_image_path: Some(Text::wide(&parent)),
         parent_command_line: Some(Text::wide(&parent_args)),
@@ -67,6 +73,7 @@ fn records(c: &mut Criterion) {
             for index in 0..record.def().field_count() {
                 sum ^= match record.field(index).unwrap() {
                     Value::Str(text) => text.byte_len() as u64,
+                    Value::Ids(ids) => ids.iter().fold(0, |sum, id| sum ^ u64::from(id)),
                     other => other.as_u64().unwrap(),
                 };
             }

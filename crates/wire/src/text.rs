@@ -126,6 +126,85 @@ impl Iterator for Units<'_> {
 
 impl ExactSizeIterator for Units<'_> {}
 
+/// A list of rule ids borrowed from its owner, never copied: the verdict's
+/// matched and undecided detection rules.
+///
+/// # Invariants
+/// A `Le` view always holds a multiple of 4 bytes (checked by
+/// [`Ids::from_le_bytes`], the only way to build one).
+#[derive(Clone, Copy, Debug)]
+pub struct Ids<'a>(IdsRepr<'a>);
+
+#[derive(Clone, Copy, Debug)]
+enum IdsRepr<'a> {
+    Native(&'a [u32]),
+    Le(&'a [u8]),
+}
+
+/// The bytes one id takes in a record.
+pub const ID_BYTES: usize = 4;
+
+impl Default for Ids<'_> {
+    fn default() -> Self {
+        Ids::EMPTY
+    }
+}
+
+impl<'a> Ids<'a> {
+    /// No ids.
+    pub const EMPTY: Ids<'static> = Ids(IdsRepr::Native(&[]));
+
+    /// A view of ids as the driver holds them.
+    pub const fn new(ids: &'a [u32]) -> Self {
+        Ids(IdsRepr::Native(ids))
+    }
+
+    /// A view of little-endian `u32`s; `None` when the byte count is not a multiple of 4.
+    pub const fn from_le_bytes(bytes: &'a [u8]) -> Option<Self> {
+        if bytes.len() % ID_BYTES == 0 { Some(Ids(IdsRepr::Le(bytes))) } else { None }
+    }
+
+    /// How many ids.
+    pub const fn len(&self) -> usize {
+        match self.0 {
+            IdsRepr::Native(ids) => ids.len(),
+            IdsRepr::Le(b) => b.len() / ID_BYTES,
+        }
+    }
+
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Length in bytes once encoded.
+    pub const fn byte_len(&self) -> usize {
+        self.len().saturating_mul(ID_BYTES)
+    }
+
+    /// The id at `index`, or `None` past the end.
+    #[inline]
+    pub fn get(&self, index: usize) -> Option<u32> {
+        match self.0 {
+            IdsRepr::Native(ids) => ids.get(index).copied(),
+            IdsRepr::Le(b) => crate::bytes::u32_at(b, index.checked_mul(ID_BYTES)?),
+        }
+    }
+
+    /// The ids, in order.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + 'a {
+        let ids = *self;
+        (0..ids.len()).filter_map(move |i| ids.get(i))
+    }
+}
+
+impl PartialEq for Ids<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Ids<'_> {}
+
 /// One field's value, typed as the schema declares it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Value<'a> {
@@ -135,6 +214,8 @@ pub enum Value<'a> {
     /// 100-ns intervals since 1601-01-01 UTC (a Windows `FILETIME`).
     Time(u64),
     Str(Text<'a>),
+    /// Rule ids, in the order the verdict lists them.
+    Ids(Ids<'a>),
 }
 
 impl<'a> Value<'a> {
@@ -145,6 +226,7 @@ impl<'a> Value<'a> {
             Value::Bool(_) => FieldType::Bool,
             Value::Time(_) => FieldType::Time,
             Value::Str(_) => FieldType::Str,
+            Value::Ids(_) => FieldType::Ids,
         }
     }
 
@@ -154,7 +236,7 @@ impl<'a> Value<'a> {
             Value::U32(v) => Some(v as u64),
             Value::U64(v) | Value::Time(v) => Some(v),
             Value::Bool(v) => Some(v as u64),
-            Value::Str(_) => None,
+            Value::Str(_) | Value::Ids(_) => None,
         }
     }
 
@@ -202,6 +284,15 @@ impl<'a> FromValue<'a> for Text<'a> {
     fn from_value(value: Value<'a>) -> Option<Self> {
         match value {
             Value::Str(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> FromValue<'a> for Ids<'a> {
+    fn from_value(value: Value<'a>) -> Option<Self> {
+        match value {
+            Value::Ids(v) => Some(v),
             _ => None,
         }
     }

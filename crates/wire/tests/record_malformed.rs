@@ -4,23 +4,26 @@
 mod common;
 
 use common::{encoded, wide};
+use ringfence_wire::record::EncodeError;
 use ringfence_wire::record::{DecodeError, DecodeErrorKind as E, MAX_STRING_BYTES, layout};
 use ringfence_wire::schema::limits;
-use ringfence_wire::{Event, EventKind, Fields, Record, Text};
+use ringfence_wire::text::Ids;
+use ringfence_wire::{Event, EventKind, Fields, Record, Text, Value};
 
-// The base record: a ProcessStart (20 fields) whose slots end at 192, image
-// path at 192..208, command line at 208..214, empty rule name at 214, parent
-// image path at 214..216, user SID at 216..230, two bytes of padding, 232
-// bytes in all; parent command line, elevation type and parent user absent.
+// The base record: a ProcessStart (24 fields) whose slots end at 224, image
+// path at 224..240, command line at 240..246, empty rule name at 246, parent
+// image path at 246..248, user SID at 248..262, empty id lists at 262, two
+// bytes of padding, 264 bytes in all; parent command line, elevation type and
+// parent user absent.
 const IMAGE_PATH_SLOT: usize = 32 + 8 * 5;
 const COMMAND_LINE_SLOT: usize = 32 + 8 * 6;
 const IMAGE_NAME_AVAILABLE_SLOT: usize = 32 + 8 * 9;
 const RULE_NAME_SLOT: usize = 32 + 8 * 10;
 const ELEVATION_TYPE_SLOT: usize = 32 + 8 * 17;
 const TRUNCATED_SLOT: usize = 32 + 8 * 19;
-const SLOTS_END: u32 = 192;
-const DATA_END: usize = 230;
-const LEN: usize = 232;
+const SLOTS_END: u32 = 224;
+const DATA_END: usize = 262;
+const LEN: usize = 264;
 const ABSENT: u32 = 1 << 13 | 1 << 17 | 1 << 18;
 
 fn base() -> Vec<u8> {
@@ -40,6 +43,10 @@ fn base() -> Vec<u8> {
         create_time: 133_000_000_000_000_000,
         image_name_available: true,
         rule_name: Text::default(),
+        matched_ids: Ids::EMPTY,
+        matched_rest: 0,
+        undecided_ids: Ids::EMPTY,
+        undecided_rest: 0,
         parent_start_key: Some(9),
         parent_image_path: Some(Text::wide(&parent)),
         parent_command_line: None,
@@ -98,14 +105,14 @@ fn truncation_at_every_byte_names_the_bytes_needed() {
 
 #[test]
 fn a_size_below_the_header_or_off_the_8_byte_grid_is_a_bad_size() {
-    for size in [0u32, 8, 24, 31, 33, 228, 236, u32::MAX] {
+    for size in [0u32, 8, 24, 31, 33, 260, 268, u32::MAX] {
         assert_eq!(error(&with_u32(layout::SIZE, size)), at(0, E::BadSize { size }), "size {size}");
     }
 }
 
 #[test]
 fn a_size_past_the_buffer_is_truncation() {
-    assert_eq!(error(&with_u32(layout::SIZE, 240)), at(LEN, E::Truncated { needed: 240, available: LEN }));
+    assert_eq!(error(&with_u32(layout::SIZE, 272)), at(LEN, E::Truncated { needed: 272, available: LEN }));
     let huge = 0xFFFF_FFF8;
     assert_eq!(
         error(&with_u32(layout::SIZE, huge)),
@@ -122,20 +129,20 @@ fn an_unknown_kind_is_rejected_with_its_code() {
 
 #[test]
 fn another_schema_version_is_rejected() {
-    for found in [0u16, 1, 3, u16::MAX] {
+    for found in [0u16, 1, 2, 4, u16::MAX] {
         assert_eq!(
             error(&with_u16(layout::SCHEMA_VERSION, found)),
-            at(layout::SCHEMA_VERSION, E::SchemaVersion { found, expected: 2 })
+            at(layout::SCHEMA_VERSION, E::SchemaVersion { found, expected: 3 })
         );
     }
 }
 
 #[test]
 fn a_field_count_other_than_the_kinds_is_rejected() {
-    for found in [0u16, 11, 19, 21, 0xFFFF] {
+    for found in [0u16, 11, 20, 23, 25, 0xFFFF] {
         assert_eq!(
             error(&with_u16(layout::FIELD_COUNT, found)),
-            at(layout::FIELD_COUNT, E::FieldCount { kind: EventKind::ProcessStart, found, expected: 20 })
+            at(layout::FIELD_COUNT, E::FieldCount { kind: EventKind::ProcessStart, found, expected: 24 })
         );
     }
 }
@@ -148,9 +155,10 @@ fn set_flags_are_rejected() {
 
 #[test]
 fn an_absent_bit_on_a_required_field_or_past_the_fields_names_that_field() {
-    // pid (0), start_key (7), rule_name (10), truncated (19) are required;
-    // 20 and 31 are not fields of a process start.
-    for field in [0u8, 7, 10, 19, 20, 31] {
+    // pid (0), start_key (7), rule_name (10), truncated (19), matched_ids
+    // (20), undecided_rest (23) are required; 24 and 31 are not fields of a
+    // process start.
+    for field in [0u8, 7, 10, 19, 20, 23, 24, 31] {
         assert_eq!(
             error(&with_u32(layout::ABSENT, ABSENT | 1 << field)),
             at(layout::ABSENT, E::NotOptional { field }),
@@ -178,10 +186,10 @@ fn marking_a_present_string_absent_leaves_its_bytes_unaccounted_for() {
 
 #[test]
 fn a_size_too_small_for_the_slots_is_rejected() {
-    for size in [32usize, 184] {
+    for size in [32usize, 216] {
         let mut bytes = with_u32(layout::SIZE, u32::try_from(size).unwrap());
         bytes.truncate(size);
-        assert_eq!(error(&bytes), at(layout::FIELD_COUNT, E::SlotsOutOfBounds { field_count: 20 }));
+        assert_eq!(error(&bytes), at(layout::FIELD_COUNT, E::SlotsOutOfBounds { field_count: 24 }));
     }
 }
 
@@ -203,12 +211,12 @@ fn a_string_outside_its_place_is_out_of_bounds() {
     let cases = [
         (0, 16),             // over the header
         (8, 16),             // before the slots
-        (184, 16),           // overlapping the last slot
-        (194, 16),           // a gap after the slots
-        (224, 16),           // past the end
-        (232, 2),            // starting at the end
+        (216, 16),           // overlapping the last slot
+        (226, 16),           // a gap after the slots
+        (256, 16),           // past the end
+        (264, 2),            // starting at the end
         (0xFFFF_FFF0, 0x20), // offset + len past 4 GiB
-        (192, 0xFFFF_FFFE),  // longer than the record
+        (224, 0xFFFF_FFFE),  // longer than the record
     ];
     for (offset, len) in cases {
         assert_eq!(
@@ -247,6 +255,10 @@ fn exit_with_user(sid: &[u16]) -> Vec<u8> {
         exit_status: 0,
         time: 2,
         rule_name: Text::default(),
+        matched_ids: Ids::EMPTY,
+        matched_rest: 0,
+        undecided_ids: Ids::EMPTY,
+        undecided_rest: 0,
         image_path: None,
         start_key: 3,
         user_sid: Some(Text::wide(sid)),
@@ -257,15 +269,15 @@ fn exit_with_user(sid: &[u16]) -> Vec<u8> {
 
 #[test]
 fn a_string_longer_than_its_fields_maximum_is_too_long() {
-    // A user SID is at most 183 units (366 bytes): slots end at 96, the SID
-    // ends at 462, two bytes of padding.
+    // A user SID is at most 183 units (366 bytes): slots end at 128, the SID
+    // ends at 494, two bytes of padding.
     let longest = vec![0x31u16; usize::from(limits::SID_TEXT_UNITS)];
     let mut bytes = exit_with_user(&longest);
-    assert_eq!(bytes.len(), 464);
+    assert_eq!(bytes.len(), 496);
     assert!(Record::new_checked(&bytes).is_ok());
     // One unit more, taking the two padding bytes: inside the record, but over the limit.
     let slot = 32 + 8 * 6;
-    bytes[slot..slot + 8].copy_from_slice(&(96u64 | 368 << 32).to_le_bytes());
+    bytes[slot..slot + 8].copy_from_slice(&(128u64 | 368 << 32).to_le_bytes());
     assert_eq!(error(&bytes), at(slot, E::StringTooLong { field: 6, bytes: 368, max: 366 }));
 }
 
@@ -282,25 +294,30 @@ fn a_string_longer_than_a_unicode_string_is_too_long() {
         kernel_image: false,
         time: 0,
         rule_name: Text::default(),
+        matched_ids: Ids::EMPTY,
+        matched_rest: 0,
+        undecided_ids: Ids::EMPTY,
+        undecided_rest: 0,
         process_image_path: None,
         process_start_key: None,
         user_sid: None,
         truncated: 0,
     };
     let mut bytes = encoded(&event, 0, 0);
-    // Slots end at 136; the path takes 0xFFFE bytes, then 2 bytes of padding.
-    assert_eq!(bytes.len(), 136 + 0xFFFE + 2);
+    // Slots end at 168; the path takes 0xFFFE bytes, then 2 bytes of padding.
+    assert_eq!(bytes.len(), 168 + 0xFFFE + 2);
     assert!(Record::new_checked(&bytes).is_ok());
     // One unit more, taking the padding: inside the record, but over the limit.
-    bytes[40..48].copy_from_slice(&(136u64 | 0x1_0000 << 32).to_le_bytes());
+    bytes[40..48].copy_from_slice(&(168u64 | 0x1_0000 << 32).to_le_bytes());
     assert_eq!(error(&bytes), at(40, E::StringTooLong { field: 1, bytes: 0x1_0000, max: MAX_STRING_BYTES }));
 }
 
 #[test]
 fn a_truncated_bit_must_name_a_present_string_at_its_maximum() {
     // The image path (5) is 8 units, far below its maximum; pid (0) is a
-    // scalar; the parent command line (13) is absent; 20 is not a field.
-    for field in [5u8, 0, 13, 20, 31] {
+    // scalar; the parent command line (13) is absent; 20 is an id list (never
+    // cut); 24 is not a field.
+    for field in [5u8, 0, 13, 20, 24, 31] {
         assert_eq!(
             error(&with_u64(TRUNCATED_SLOT, 1 << field)),
             at(TRUNCATED_SLOT, E::Truncation { field }),
@@ -312,11 +329,7 @@ fn a_truncated_bit_must_name_a_present_string_at_its_maximum() {
     let truncated = 32 + 8 * 7;
     bytes[truncated..truncated + 8].copy_from_slice(&(1u64 << 6).to_le_bytes());
     let record = Record::new_checked(&bytes).unwrap();
-    assert_eq!(
-        record.field(7),
-        Some(ringfence_wire::Value::U32(1 << 6)),
-        "a SID at its maximum may be marked"
-    );
+    assert_eq!(record.field(7), Some(Value::U32(1 << 6)), "a SID at its maximum may be marked");
 }
 
 #[test]
@@ -327,7 +340,7 @@ fn non_zero_padding_is_rejected() {
 
 #[test]
 fn slack_past_the_padding_is_rejected() {
-    let mut bytes = with_u32(layout::SIZE, 240);
+    let mut bytes = with_u32(layout::SIZE, 272);
     bytes.extend_from_slice(&[0; 8]);
     assert_eq!(error(&bytes), at(DATA_END, E::Padding));
 }
@@ -350,4 +363,97 @@ fn a_valid_record_decodes_at_any_address() {
     let record = Record::new_checked(&shifted[1..]).unwrap();
     assert_eq!(record.sequence(), 5);
     assert_eq!(record.timestamp(), 6);
+}
+
+// An exit record with id lists: 12 slots end at 128, the matched ids at
+// 128..128 + 4n, the undecided ids after them, then padding.
+const MATCHED_SLOT: usize = 32 + 8 * 8;
+const UNDECIDED_SLOT: usize = 32 + 8 * 10;
+
+fn exit_with_ids(matched: &[u32], undecided: &[u32]) -> Event<'static> {
+    let (matched, undecided) = (Vec::leak(matched.to_vec()), Vec::leak(undecided.to_vec()));
+    Event::ProcessExit {
+        pid: 1,
+        exit_status: 0,
+        time: 2,
+        rule_name: Text::default(),
+        matched_ids: Ids::new(matched),
+        matched_rest: 5,
+        undecided_ids: Ids::new(undecided),
+        undecided_rest: 0,
+        image_path: None,
+        start_key: 3,
+        user_sid: None,
+        truncated: 0,
+    }
+}
+
+#[test]
+fn id_lists_decode_to_exactly_the_ids_encoded() {
+    let bytes = encoded(&exit_with_ids(&[1, 2, 3, 4, 5, 6, 7, 0xFFFF_FFFF], &[9]), 0, 0);
+    // 128 + 32 + 4, padded to 168.
+    assert_eq!(bytes.len(), 168);
+    let record = Record::new_checked(&bytes).unwrap();
+    let ids = |i: u8| match record.field(i) {
+        Some(Value::Ids(ids)) => ids.iter().collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(ids(8), [1, 2, 3, 4, 5, 6, 7, 0xFFFF_FFFF]);
+    assert_eq!(ids(10), [9]);
+    assert_eq!((record.field(9), record.field(11)), (Some(Value::U32(5)), Some(Value::U32(0))));
+    assert_eq!(&bytes[128..132], &1u32.to_le_bytes());
+    assert_eq!(&bytes[160..164], &9u32.to_le_bytes());
+}
+
+#[test]
+fn a_list_of_more_ids_than_its_bound_is_refused_by_the_encoder() {
+    let event = exit_with_ids(&[1; 9], &[]);
+    assert_eq!(
+        ringfence_wire::record::encoded_len(&event),
+        Err(EncodeError::TooManyIds { field: 8, count: 9, max: usize::from(limits::RECORD_IDS) })
+    );
+}
+
+#[test]
+fn a_list_longer_than_its_bound_is_too_many_ids() {
+    // Nine ids' worth (36 bytes) in bounds: the matched list swallows the undecided id.
+    let mut bytes = encoded(&exit_with_ids(&[1; 8], &[9]), 0, 0);
+    bytes[MATCHED_SLOT..MATCHED_SLOT + 8].copy_from_slice(&(128u64 | 36 << 32).to_le_bytes());
+    bytes[UNDECIDED_SLOT..UNDECIDED_SLOT + 8].copy_from_slice(&164u64.to_le_bytes());
+    assert_eq!(error(&bytes), at(MATCHED_SLOT, E::TooManyIds { field: 8, count: 9, max: 8 }));
+}
+
+#[test]
+fn a_list_of_part_of_an_id_is_rejected() {
+    let bytes = encoded(&exit_with_ids(&[1, 2], &[]), 0, 0);
+    for len in [1u64, 2, 6, 7] {
+        let mut bytes = bytes.clone();
+        bytes[MATCHED_SLOT..MATCHED_SLOT + 8].copy_from_slice(&(128u64 | len << 32).to_le_bytes());
+        let bytes_len = usize::try_from(len).unwrap();
+        assert_eq!(error(&bytes), at(MATCHED_SLOT, E::IdsLength { field: 8, bytes: bytes_len }), "{len}");
+    }
+}
+
+#[test]
+fn a_list_outside_its_place_is_out_of_bounds() {
+    let bytes = encoded(&exit_with_ids(&[1, 2], &[3]), 0, 0);
+    // Over the header, a gap after the slots, past the end, past 4 GiB.
+    for (offset, len) in [(0u64, 8u64), (132, 8), (136, 8), (0xFFFF_FFFC, 8)] {
+        let mut bytes = bytes.clone();
+        bytes[MATCHED_SLOT..MATCHED_SLOT + 8].copy_from_slice(&(offset | len << 32).to_le_bytes());
+        assert_eq!(error(&bytes), at(MATCHED_SLOT, E::IdsOutOfBounds { field: 8 }), "{offset}+{len}");
+    }
+    // The undecided list pointing back at the matched one: in bounds, but aliased.
+    let mut aliased = bytes.clone();
+    aliased[UNDECIDED_SLOT..UNDECIDED_SLOT + 8].copy_from_slice(&(128u64 | 4 << 32).to_le_bytes());
+    assert_eq!(error(&aliased), at(UNDECIDED_SLOT, E::IdsOutOfBounds { field: 10 }));
+}
+
+#[test]
+fn a_truncated_bit_on_a_full_id_list_is_refused() {
+    // A list at its bound is not a cut string: its rest is counted instead.
+    let mut bytes = encoded(&exit_with_ids(&[1; 8], &[]), 0, 0);
+    let truncated = 32 + 8 * 7;
+    bytes[truncated..truncated + 8].copy_from_slice(&(1u64 << 8).to_le_bytes());
+    assert_eq!(error(&bytes), at(truncated, E::Truncation { field: 8 }));
 }

@@ -110,6 +110,10 @@ fn start<'a>(command_line: &'a [u16], parent_command_line: &'a [u16], truncated:
         create_time: 5,
         image_name_available: true,
         rule_name: Text::default(),
+        matched_ids: ringfence_wire::text::Ids::EMPTY,
+        matched_rest: 0,
+        undecided_ids: ringfence_wire::text::Ids::EMPTY,
+        undecided_rest: 0,
         parent_start_key: Some(6),
         parent_image_path: None,
         parent_command_line: Some(Text::wide(parent_command_line)),
@@ -168,8 +172,8 @@ fn absent_fields_are_zero_slots_marked_in_the_absent_bitmap_and_take_no_string_b
         let at = layout::HEADER_LEN + 8 * index;
         assert_eq!(bytes[at..at + 8], [0; 8], "slot {index}");
     }
-    // Header, 20 slots, no string bytes at all (the present strings are empty).
-    assert_eq!(bytes.len(), 32 + 8 * 20);
+    // Header, 24 slots, no string bytes at all (the present strings and id lists are empty).
+    assert_eq!(bytes.len(), 32 + 8 * 24);
     assert_eq!(record.lookup(5), Lookup::Absent);
     assert_eq!(record.lookup(6), Lookup::Value(Value::Str(Text::default())));
     assert_eq!(record.lookup(11), Lookup::Value(Value::U64(6)));

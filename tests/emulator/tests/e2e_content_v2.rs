@@ -14,7 +14,7 @@ use ringfence_content::{compile, v2::format::header};
 use ringfence_emulator::{Activity, KString, ProcessStart, Token};
 use ringfence_wire::ioctl::Code;
 use ringfence_wire::schema::{COMPANION_BASE, Event, field};
-use ringfence_wire::text::Text;
+use ringfence_wire::text::{Ids, Text};
 use ringfence_wire::{EventKind, FieldDef, FieldType, KindDef, SCHEMA, Schema};
 
 const START: EventKind = EventKind::ProcessStart;
@@ -255,10 +255,26 @@ fn format_2_content_keeps_exactly_the_events_a_rule_matched_or_could_match() {
     assert_eq!(records.len(), kept.len());
     for (bytes, case) in records.iter().zip(&kept) {
         let (matched, undecided, rule_name) = case.kept.expect("kept");
-        let Event::ProcessStart { pid, rule_name: tag, .. } = record(bytes).event() else {
+        let Event::ProcessStart {
+            pid,
+            rule_name: tag,
+            matched_ids,
+            matched_rest,
+            undecided_ids,
+            undecided_rest,
+            ..
+        } = record(bytes).event()
+        else {
             panic!("a process start")
         };
         assert_eq!(pid, case.pid);
+        // The record carries the kernel's ids themselves.
+        let ids = |ids: Ids<'_>| ids.iter().collect::<Vec<u32>>();
+        assert_eq!(
+            (ids(matched_ids), matched_rest, ids(undecided_ids), undecided_rest),
+            (matched.to_vec(), 0, undecided.to_vec(), 0),
+            "pid {pid}"
+        );
         assert_eq!(String::from_utf16_lossy(&tag.units().collect::<Vec<_>>()), rule_name, "pid {pid}");
         let (m, u, droppable) = user_mode_verdict(&content, &map, bytes);
         assert_eq!((m.as_slice(), u.as_slice(), droppable), (matched, undecided, false), "pid {pid}");
@@ -310,6 +326,14 @@ fn with_no_pool_for_scratch_memory_the_event_is_kept_and_counted() {
     let stats = sensor.stats();
     assert_eq!(stats.content.scratch_failures, 1, "some allocation of a start is the scratch memory's");
     assert_eq!(kept.len(), 1, "only the start without scratch memory was kept");
+    // Undecided: its record names every detection rule of its kind as undecided.
+    let carried = match record(&kept[0]).event() {
+        Event::ProcessStart { matched_ids, matched_rest, undecided_ids, undecided_rest, .. } => {
+            (matched_ids.len(), matched_rest, undecided_ids.iter().collect::<Vec<_>>(), undecided_rest)
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(carried, (0, 0, vec![10, 20, 30], 0));
     let seen = stats.kind(START).seen;
     assert_eq!(stats.kind(START).filtered, seen - 1);
     sensor.fire(&svchost(600));
@@ -451,4 +475,66 @@ fn accepted_format_2_content_is_restored_by_driver_entry_at_the_next_boot() {
     let restored = ringfence_trust::Reason::Restored { slot: ringfence_trust::Slot::Trial }.code();
     assert_eq!(sensor.content_records(), vec![(true, 12, 12, restored)]);
     sensor.shutdown();
+}
+
+/// Detections 1-3 match `C:\Tools\tool.exe -x` in the kernel; 4 and 5 would too, but
+/// need OriginalFileName (undecided there); 6 does not match; 50-61 (twelve rules) match
+/// any image under `C:\Many\`.
+fn many_rules() -> Vec<RuleSpec> {
+    use OperatorSpec::*;
+    let one = |id, field, op, value: &str| {
+        rule(id, Role::Detection, &format!("rule {id}"), vec![text_predicate(field, op, value)], all(&[0]))
+    };
+    let mut rules = vec![
+        one(1, IMAGE, EndsWith, r"\tool.exe"),
+        one(2, COMMAND_LINE, Contains, " -x"),
+        one(3, IMAGE, Contains, r"\Tools\"),
+    ];
+    for (id, name) in [(4, "tool.exe"), (5, "tool2.exe")] {
+        rules.push(rule(
+            id,
+            Role::Detection,
+            &format!("rule {id}"),
+            vec![
+                text_predicate(IMAGE, EndsWith, r"\tool.exe"),
+                text_predicate(original_file_name(), Equals, name),
+            ],
+            all(&[0, 1]),
+        ));
+    }
+    rules.push(one(6, IMAGE, EndsWith, r"\nothing.exe"));
+    rules.extend((50..62).map(|id| one(id, IMAGE, StartsWith, r"C:\Many\")));
+    rules
+}
+
+#[test]
+fn a_record_carries_the_ids_of_every_rule_that_matched_and_was_left_undecided_up_to_8_and_the_rest() {
+    let mut sensor = start();
+    assert_eq!(sensor.ioctl(Code::SetVolumeMap as u32, &volume_map(), 0).status, 0);
+    assert!(sensor.load_content(&build(&many_rules(), &SCHEMA, 13).expect("builds")).accepted);
+    sensor.fire(&start_of(700, 4, r"\Device\HarddiskVolume3\Tools\tool.exe", "tool.exe -x"));
+    sensor.fire(&start_of(701, 4, r"\??\C:\Many\many.exe", "many.exe"));
+    let carried: Vec<_> = activity_records(&mut sensor)
+        .iter()
+        .map(|bytes| match record(bytes).event() {
+            Event::ProcessStart { pid, matched_ids, matched_rest, undecided_ids, undecided_rest, .. } => (
+                pid,
+                matched_ids.iter().collect::<Vec<u32>>(),
+                matched_rest,
+                undecided_ids.iter().collect::<Vec<u32>>(),
+                undecided_rest,
+            ),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        carried,
+        vec![
+            // Three matched, two undecided: exactly those ids, nothing counted beyond them.
+            (700, vec![1, 2, 3], 0, vec![4, 5], 0),
+            // Twelve matched: the first eight in content order, four counted.
+            (701, (50..58).collect(), 4, vec![], 0),
+        ]
+    );
+    assert_eq!(sensor.stop().problems(), Vec::new());
 }

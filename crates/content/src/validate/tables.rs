@@ -322,6 +322,8 @@ impl<'a, 's> Walk<'a, 's> {
             FieldType::U32 => c.value <= u64::from(u32::MAX),
             FieldType::Bool => c.value <= 1,
             FieldType::U64 | FieldType::Time => true,
+            // A verdict field, refused as not matchable before this.
+            FieldType::Ids => false,
             FieldType::Str => {
                 let (offset, len) = c.string_ref();
                 if len as usize > format::MAX_PATTERN_UNITS {

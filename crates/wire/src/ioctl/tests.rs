@@ -357,6 +357,7 @@ fn malformed_input_is_an_invalid_parameter() {
 #[test]
 fn the_largest_record_is_max_record_bytes_and_fits_the_smallest_queue() {
     let units = vec![0x41u16; MAX_STRING_BYTES / 2];
+    let ids = [7u32; crate::schema::limits::RECORD_IDS as usize];
     let at_max = |name: &str| -> Text<'_> {
         let def = EventKind::ProcessStart.def();
         let max = def.fields.iter().find(|f| f.name == name).map_or(0, |f| usize::from(f.max_units));
@@ -374,6 +375,10 @@ fn the_largest_record_is_max_record_bytes_and_fits_the_smallest_queue() {
         create_time: 7,
         image_name_available: true,
         rule_name: at_max("rule_name"),
+        matched_ids: crate::text::Ids::new(&ids),
+        matched_rest: 1,
+        undecided_ids: crate::text::Ids::new(&ids),
+        undecided_rest: 2,
         parent_start_key: Some(8),
         parent_image_path: Some(at_max("parent_image_path")),
         parent_command_line: Some(at_max("parent_command_line")),

@@ -50,9 +50,12 @@ pub(super) struct SlotRules {
     /// Per slot, the bits a valid scalar never sets (every limit is 2^k - 1);
     /// zero for strings, whose slots the second pass checks.
     excess: [u64; MAX_FIELDS],
-    /// Per slot, a string's longest length in bytes (0 for scalars).
+    /// Per slot, a string's or id list's longest length in bytes (0 for scalars).
     max_bytes: [usize; MAX_FIELDS],
-    /// The string slots' indices, in field order.
+    /// Per slot, the bits a variable-length value's byte length never sets:
+    /// its unit's size (2 for a string, 4 for an id list) less one; 0 for scalars.
+    unit_mask: [usize; MAX_FIELDS],
+    /// The variable-length slots' indices (strings, id lists), in field order.
     strings: [u8; MAX_FIELDS],
     string_count: usize,
     /// The truncation field's index, when the kind has one.
@@ -88,6 +91,7 @@ pub(super) const fn slot_rules() -> [SlotRules; KIND_CODES] {
     let empty = SlotRules {
         excess: [0; MAX_FIELDS],
         max_bytes: [0; MAX_FIELDS],
+        unit_mask: [0; MAX_FIELDS],
         strings: [0; MAX_FIELDS],
         string_count: 0,
         truncation: None,
@@ -104,10 +108,11 @@ pub(super) const fn slot_rules() -> [SlotRules; KIND_CODES] {
             row.excess[index as usize] = match field.ty {
                 FieldType::U32 => !(u32::MAX as u64),
                 FieldType::Bool => !1,
-                FieldType::U64 | FieldType::Time | FieldType::Str => 0,
+                FieldType::U64 | FieldType::Time | FieldType::Str | FieldType::Ids => 0,
             };
             row.max_bytes[index as usize] = field.max_bytes();
-            if matches!(field.ty, FieldType::Str) {
+            row.unit_mask[index as usize] = field.ty.unit_bytes().saturating_sub(1);
+            if field.ty.is_variable() {
                 row.strings[row.string_count] = index;
                 row.string_count = row.string_count.saturating_add(1);
             }
@@ -119,8 +124,12 @@ pub(super) const fn slot_rules() -> [SlotRules; KIND_CODES] {
     rules
 }
 
+/// A string's unit mask: its byte length is even.
+const STRING_UNIT_MASK: usize = FieldType::Str.unit_bytes().saturating_sub(1);
+
 /// Whether every slot and the padding are valid: one branch-free pass over the
-/// slots (an absent one must be zero), one short pass over the present strings.
+/// slots (an absent one must be zero), one short pass over the present strings
+/// and id lists.
 /// Accepts exactly what [`check_fields_precise`] accepts; that one runs only to
 /// name the fault. The header (absent bits only on optional fields) is checked.
 #[inline]
@@ -148,7 +157,7 @@ pub(super) fn fields_valid(record: &[u8], def: &KindDef) -> bool {
     let Some(strings) = rules.strings.get(..rules.string_count) else {
         return false;
     };
-    // Each present string starts where the last ended, so the final end bounds them all.
+    // Each present string or list starts where the last ended, so the final end bounds them all.
     let mut data_end = strings_start;
     let mut present_strings = 0u64;
     for index in strings {
@@ -160,11 +169,15 @@ pub(super) fn fields_valid(record: &[u8], def: &KindDef) -> bool {
         };
         let (offset, len) = string_slot(raw);
         let max = rules.max_bytes.get(usize::from(*index)).copied().unwrap_or(0);
+        let unit_mask = rules.unit_mask.get(usize::from(*index)).copied().unwrap_or(usize::MAX);
         let cut = truncated.checked_shr(u32::from(*index)).unwrap_or(0) & 1 == 1;
-        if offset != data_end || len > max || len % 2 != 0 || (cut && len != max) {
+        if offset != data_end || len > max || len & unit_mask != 0 || (cut && len != max) {
             return false;
         }
-        present_strings |= 1u64.checked_shl(u32::from(*index)).unwrap_or(0);
+        // Only a string can be cut (an id list counts its rest instead).
+        if unit_mask == STRING_UNIT_MASK {
+            present_strings |= 1u64.checked_shl(u32::from(*index)).unwrap_or(0);
+        }
         data_end = offset.saturating_add(len);
     }
     excess == 0
@@ -192,8 +205,9 @@ pub(super) fn check_fields_precise(record: &[u8], def: &KindDef) -> Result<(), D
         DecodeErrorKind::SlotsOutOfBounds { field_count: u16::from(def.field_count()) },
     ))?;
     let absent = absent_bits(record);
-    // Present strings sit back to back in field order right after the slots,
-    // as `encode` lays them out: one valid encoding per event, no gaps or overlaps.
+    // Present strings and id lists sit back to back in field order right after
+    // the slots, as `encode` lays them out: one valid encoding per event, no
+    // gaps or overlaps.
     let mut data_end = strings_start;
     let mut at = layout::HEADER_LEN;
     for ((index, field), slot) in (0u8..).zip(def.fields).zip(slots.chunks_exact(layout::SLOT_LEN)) {
@@ -214,6 +228,24 @@ pub(super) fn check_fields_precise(record: &[u8], def: &KindDef) -> Result<(), D
             if len > field.max_bytes() {
                 let kind =
                     DecodeErrorKind::StringTooLong { field: index, bytes: len, max: field.max_bytes() };
+                return Err(DecodeError::at(at, kind));
+            }
+            data_end = end;
+        } else if field.ty == FieldType::Ids {
+            let (offset, len) = string_slot(raw);
+            let end = offset
+                .checked_add(len)
+                .filter(|end| offset == data_end && *end <= record.len())
+                .ok_or(DecodeError::at(at, DecodeErrorKind::IdsOutOfBounds { field: index }))?;
+            if len % crate::text::ID_BYTES != 0 {
+                return Err(DecodeError::at(at, DecodeErrorKind::IdsLength { field: index, bytes: len }));
+            }
+            if len > field.max_bytes() {
+                let kind = DecodeErrorKind::TooManyIds {
+                    field: index,
+                    count: len / crate::text::ID_BYTES,
+                    max: usize::from(field.max_units),
+                };
                 return Err(DecodeError::at(at, kind));
             }
             data_end = end;

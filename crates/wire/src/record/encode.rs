@@ -3,10 +3,10 @@
 use super::{EncodeError, layout, slots_end};
 use crate::bytes::{self, align8};
 use crate::schema::{Event, Fields, KindDef, SCHEMA_VERSION, ValueVisitor};
-use crate::text::{Text, Value};
+use crate::text::{ID_BYTES, Ids, Text, Value};
 
-/// The bytes `event` needs once encoded, or an error for a string over its
-/// field's maximum or a `truncated` bit the decoder would refuse.
+/// The bytes `event` needs once encoded, or an error for a string or an id
+/// list over its field's maximum or a `truncated` bit the decoder would refuse.
 pub fn encoded_len(event: &Event<'_>) -> Result<usize, EncodeError> {
     let def = event.kind().def();
     let mut len = EncodedLen { len: slots_end(def), def, at_max: 0, truncated: 0 };
@@ -48,6 +48,13 @@ impl<'a> ValueVisitor<'a> for EncodedLen {
                     self.at_max |= 1u32.checked_shl(u32::from(index)).unwrap_or(0);
                 }
                 self.len = self.len.saturating_add(bytes);
+            }
+            Value::Ids(ids) => {
+                let (count, max) = (ids.len(), usize::from(field.max_units));
+                if count > max {
+                    return Err(EncodeError::TooManyIds { field: index, count, max });
+                }
+                self.len = self.len.saturating_add(ids.byte_len());
             }
             Value::U32(v) if field.truncation => self.truncated = v,
             _ => {}
@@ -154,11 +161,28 @@ impl<'a> ValueVisitor<'a> for SlotWriter<'_> {
                 self.cursor = put_text(self.strings, self.cursor, text).ok_or(())?;
                 at | (len << 32)
             }
+            Some(Value::Ids(ids)) => {
+                let at =
+                    u64::try_from(self.strings_start.checked_add(self.cursor).ok_or(())?).map_err(|_| ())?;
+                let len = u64::try_from(ids.byte_len()).map_err(|_| ())?;
+                self.cursor = put_ids(self.strings, self.cursor, ids).ok_or(())?;
+                at | (len << 32)
+            }
             Some(other) => other.as_u64().ok_or(())?,
         };
         self.slots.next().ok_or(())?.copy_from_slice(&raw.to_le_bytes());
         Ok(())
     }
+}
+
+/// Writes `ids` as `u32` LE each at `at`; returns where they end.
+fn put_ids(out: &mut [u8], at: usize, ids: Ids<'_>) -> Option<usize> {
+    let end = at.checked_add(ids.byte_len())?;
+    let dst = out.get_mut(at..end)?;
+    for (quad, id) in dst.chunks_exact_mut(ID_BYTES).zip(ids.iter()) {
+        quad.copy_from_slice(&id.to_le_bytes());
+    }
+    Some(end)
 }
 
 /// Writes `text` as UTF-16LE at `at`; returns where it ends.

@@ -15,8 +15,11 @@
 //!       scalar: the value as u64 LE (u32 fits in 32 bits, bool is 0 or 1)
 //!       string: offset u32 (from record start), byte length u32 (even, at
 //!               most the field's declared max)
-//! ..  string bytes    UTF-16LE of the present strings, in field order, back
-//!                     to back, then zero padding to the 8-byte boundary
+//!       ids:    offset u32, byte length u32 (a multiple of 4, at most the
+//!               field's declared count of ids × 4)
+//! ..  variable bytes  the present strings (UTF-16LE) and id lists (u32 LE
+//!                     each, unaligned), in field order, back to back, then
+//!                     zero padding to the 8-byte boundary
 //! ```
 //!
 //! In an activity kind, the `truncated` field's bit i says string field i was
@@ -33,7 +36,7 @@ pub use encode::{encode, encode_sized, encoded_len};
 
 use crate::bytes::{self, align8};
 use crate::schema::{COMPANION_BASE, Event, EventKind, FieldType, Fields, KindDef, Lookup};
-use crate::text::{Text, Value};
+use crate::text::{Ids, Text, Value};
 use check::{check_fields, check_header};
 
 /// Byte offsets of the header fields.
@@ -89,6 +92,8 @@ pub enum EncodeError {
     BufferTooSmall { needed: usize, available: usize },
     /// A string field is longer than its declared maximum (`max` bytes).
     StringTooLong { field: u8, bytes: usize, max: usize },
+    /// An id list holds more ids than its declared maximum.
+    TooManyIds { field: u8, count: usize, max: usize },
     /// The `truncated` field marks field `field`, which is not a present
     /// string at its declared maximum: the decoder would refuse the record.
     Truncation { field: u8 },
@@ -147,8 +152,8 @@ pub enum DecodeErrorKind {
         field: u8,
     },
     /// `offset + len` overflows, leaves the record, or the string is not where
-    /// the layout puts it: right after the previous present string field's
-    /// bytes (the first one right after the slots).
+    /// the layout puts it: right after the previous present variable-length
+    /// field's bytes (the first one right after the slots).
     StringOutOfBounds {
         field: u8,
     },
@@ -160,6 +165,22 @@ pub enum DecodeErrorKind {
     StringTooLong {
         field: u8,
         bytes: usize,
+        max: usize,
+    },
+    /// An id list's `offset + len` overflows, leaves the record, or the list
+    /// is not right after the previous present variable-length field's bytes.
+    IdsOutOfBounds {
+        field: u8,
+    },
+    /// An id list whose byte length is not a multiple of 4.
+    IdsLength {
+        field: u8,
+        bytes: usize,
+    },
+    /// An id list of `count` ids, more than its field's declared maximum.
+    TooManyIds {
+        field: u8,
+        count: usize,
         max: usize,
     },
     /// The `truncated` field marks field `field`, which is not a present
@@ -183,8 +204,9 @@ impl DecodeError {
 /// # Invariants
 /// `buf` is exactly one record of kind `def.kind`, `def.fields.len()` slots,
 /// absent bits only for optional fields (their slots zero), each present
-/// scalar in range for its type and each present string inside `buf` with
-/// even length within its field's maximum.
+/// scalar in range for its type, each present string inside `buf` with
+/// even length within its field's maximum, and each id list inside `buf` with
+/// a length of whole ids within its field's maximum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Record<'a> {
     buf: &'a [u8],
@@ -316,6 +338,11 @@ fn decode_value(record: &[u8], ty: FieldType, raw: u64) -> Option<Value<'_>> {
             let end = offset.checked_add(len)?;
             Value::Str(Text::from_le_bytes(record.get(offset..end)?)?)
         }
+        FieldType::Ids => {
+            let (offset, len) = string_slot(raw);
+            let end = offset.checked_add(len)?;
+            Value::Ids(Ids::from_le_bytes(record.get(offset..end)?)?)
+        }
     })
 }
 
@@ -324,7 +351,7 @@ fn scalar_in_range(ty: FieldType, raw: u64) -> bool {
         FieldType::U32 => raw <= u64::from(u32::MAX),
         FieldType::Bool => raw <= 1,
         FieldType::U64 | FieldType::Time => true,
-        FieldType::Str => false,
+        FieldType::Str | FieldType::Ids => false,
     }
 }
 
@@ -334,7 +361,7 @@ fn string_slot(raw: u64) -> (usize, usize) {
     (offset, len)
 }
 
-/// Where the string area starts: after the header and one slot per field.
+/// Where the variable area (strings, id lists) starts: after the header and one slot per field.
 fn slots_end(def: &KindDef) -> usize {
     layout::HEADER_LEN.saturating_add(usize::from(def.field_count()).saturating_mul(layout::SLOT_LEN))
 }

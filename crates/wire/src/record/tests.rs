@@ -2,7 +2,8 @@ use super::check::*;
 use super::*;
 use std::vec::Vec;
 
-/// One record of every kind, strings of lengths 0, 1 and 3 units, some absent.
+/// One record of every kind, strings of lengths 0, 1 and 3 units, some absent,
+/// id lists of 0, 1 and 2 ids.
 fn records() -> Vec<Vec<u8>> {
     let (a, b, c): ([u16; 0], [u16; 1], [u16; 3]) = ([], [0x41], [0x43, 0x3a, 0x5c]);
     let events = [
@@ -18,6 +19,10 @@ fn records() -> Vec<Vec<u8>> {
             create_time: 7,
             image_name_available: true,
             rule_name: Text::wide(&b),
+            matched_ids: crate::text::Ids::EMPTY,
+            matched_rest: 0,
+            undecided_ids: crate::text::Ids::EMPTY,
+            undecided_rest: 0,
             parent_start_key: None,
             parent_image_path: Some(Text::wide(&b)),
             parent_command_line: None,
@@ -33,6 +38,10 @@ fn records() -> Vec<Vec<u8>> {
             exit_status: 2,
             time: 3,
             rule_name: Text::wide(&c),
+            matched_ids: crate::text::Ids::new(&[7, 0x8000_0001]),
+            matched_rest: 0,
+            undecided_ids: crate::text::Ids::new(&[u32::MAX]),
+            undecided_rest: 0,
             image_path: None,
             start_key: 4,
             user_sid: Some(Text::wide(&b)),
@@ -48,6 +57,10 @@ fn records() -> Vec<Vec<u8>> {
             kernel_image: false,
             time: 6,
             rule_name: Text::wide(&a),
+            matched_ids: crate::text::Ids::EMPTY,
+            matched_rest: 0,
+            undecided_ids: crate::text::Ids::EMPTY,
+            undecided_rest: 0,
             process_image_path: Some(Text::wide(&c)),
             process_start_key: None,
             user_sid: None,
@@ -131,14 +144,18 @@ fn encode_zeroes_the_padding_whatever_the_buffer_held() {
             exit_status: 2,
             time: 3,
             rule_name: name,
+            matched_ids: crate::text::Ids::EMPTY,
+            matched_rest: 0,
+            undecided_ids: crate::text::Ids::EMPTY,
+            undecided_rest: 0,
             image_path: None,
             start_key: 4,
             user_sid: None,
             truncated: 0,
         };
-        let mut buf = [0xAAu8; 128];
+        let mut buf = [0xAAu8; 256];
         let size = encode(&event, 4, 5, &mut buf).unwrap_or(0);
-        assert_eq!(size, align8(32 + 8 * 8 + 2 * len).unwrap_or(0));
+        assert_eq!(size, align8(32 + 12 * 8 + 2 * len).unwrap_or(0));
         let record = Record::new_checked(buf.get(..size).unwrap_or(&[]));
         assert_eq!(record.map(|r| r.event()), Ok(event), "{len} units");
     }
@@ -147,5 +164,5 @@ fn encode_zeroes_the_padding_whatever_the_buffer_held() {
 #[test]
 fn the_largest_record_fits_the_smallest_queue_with_room_to_spare() {
     // Every string at its declared maximum: process_start is the largest kind.
-    assert_eq!(MAX_RECORD_BYTES, 175_000);
+    assert_eq!(MAX_RECORD_BYTES, 175_096);
 }

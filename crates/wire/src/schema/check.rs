@@ -49,17 +49,26 @@ const fn field_fault(field: &FieldDef, origin: Origin) -> Option<&'static str> {
         return Some("a field is declared in the other index space");
     }
     let is_str = matches!(field.ty, FieldType::Str);
+    let is_ids = matches!(field.ty, FieldType::Ids);
     if is_str && (field.max_units == 0 || field.max_units > limits::UNICODE_STRING_UNITS) {
         return Some("a string's max is outside 1..=32767 units");
     }
-    if !is_str && field.max_units != 0 {
+    if is_ids && (field.max_units == 0 || field.max_units > limits::RECORD_IDS) {
+        return Some("an id list's max is outside 1..=RECORD_IDS ids");
+    }
+    if is_ids && (field.origin as u8 != Origin::Kernel as u8 || field.matchable) {
+        return Some("an id list is a kernel verdict field");
+    }
+    if !is_str && !is_ids && field.max_units != 0 {
         return Some("a scalar has a max length");
     }
     if field.truncation && (field.optional || !field.matchable || !matches!(field.ty, FieldType::U32)) {
         return Some("a truncation bitmap is a required, matchable u32");
     }
-    if !field.matchable && (field.optional || !is_str) {
-        return Some("a verdict field is a required string");
+    if !field.matchable
+        && (field.optional || !matches!(field.ty, FieldType::Str | FieldType::Ids | FieldType::U32))
+    {
+        return Some("a verdict field is a required string, id list or u32");
     }
     None
 }
@@ -143,7 +152,17 @@ mod tests {
             FieldDef { matchable: false, optional: true, ..FieldDef::kernel("r", FieldType::Str, "x.r", "") };
         assert_eq!(
             kind_fault(&kind(std::vec![optional_verdict], false)),
-            Some("a verdict field is a required string")
+            Some("a verdict field is a required string, id list or u32")
+        );
+        let matchable_ids = FieldDef { max_units: 8, ..FieldDef::kernel("i", FieldType::Ids, "x.i", "") };
+        assert_eq!(
+            kind_fault(&kind(std::vec![matchable_ids], false)),
+            Some("an id list is a kernel verdict field")
+        );
+        let long_ids = FieldDef { matchable: false, max_units: 9, ..matchable_ids };
+        assert_eq!(
+            kind_fault(&kind(std::vec![long_ids], false)),
+            Some("an id list's max is outside 1..=RECORD_IDS ids")
         );
         assert_eq!(kind_fault(&kind(std::vec![plain()], false)), None);
     }

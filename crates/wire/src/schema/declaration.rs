@@ -1,16 +1,24 @@
-//! The one declaration of every event kind and its fields (schema version 2).
+//! The one declaration of every event kind and its fields (schema version 3).
 //!
 //! Version 2 appended, per activity kind, what the driver's process table and
 //! the new process's primary token supply (parent, user, logon session,
 //! integrity, elevation, the loading or exiting process), a `truncated`
 //! bitmap, and the companion fields; it made `image_path` and `command_line`
 //! optional, since the kernel may hand over no name at all.
+//!
+//! Version 3 appended, per activity kind, the verdict's detection rules: the
+//! ids of those that matched and of those the kernel left undecided (a field
+//! only the companion has), each list bounded by `RECORD_IDS` with a count of
+//! the rest. It added the field type `Ids` to carry them. Format-1 content and
+//! no content leave both lists empty.
 
-use super::limits::{RULE_NAME_UNITS, SID_TEXT_UNITS, TABLE_COMMAND_LINE_UNITS, TABLE_IMAGE_PATH_UNITS};
+use super::limits::{
+    RECORD_IDS, RULE_NAME_UNITS, SID_TEXT_UNITS, TABLE_COMMAND_LINE_UNITS, TABLE_IMAGE_PATH_UNITS,
+};
 use super::*;
 
 schema! {
-    version 2;
+    version 3;
 
     /// A process was created (Sysmon event 1).
     ProcessStart = 1, "process_start", activity true {
@@ -54,6 +62,14 @@ schema! {
         parent_user_sid: Str [optional] [max SID_TEXT_UNITS] => "process.parent.user.id",
         /// Bit `i` set: field `i` was cut to its longest length.
         truncated: U32 [truncation] => "ringfence.truncated",
+        /// The detection rules that matched, by id, in content order.
+        matched_ids: Ids [verdict] [max RECORD_IDS] => "ringfence.rules.matched",
+        /// How many more detection rules matched than `matched_ids` holds.
+        matched_rest: U32 [verdict] => "ringfence.rules.matched_rest",
+        /// The detection rules the kernel could not decide (they need a field only the companion has), by id.
+        undecided_ids: Ids [verdict] [max RECORD_IDS] => "ringfence.rules.undecided",
+        /// How many more detection rules were undecided than `undecided_ids` holds.
+        undecided_rest: U32 [verdict] => "ringfence.rules.undecided_rest",
     } + companion {
         /// `OriginalFilename` of the image's version resource.
         original_file_name: Str => "process.pe.original_file_name",
@@ -92,6 +108,14 @@ schema! {
         user_sid: Str [optional] [max SID_TEXT_UNITS] => "process.user.id",
         /// Bit `i` set: field `i` was cut to its longest length.
         truncated: U32 [truncation] => "ringfence.truncated",
+        /// The detection rules that matched, by id, in content order.
+        matched_ids: Ids [verdict] [max RECORD_IDS] => "ringfence.rules.matched",
+        /// How many more detection rules matched than `matched_ids` holds.
+        matched_rest: U32 [verdict] => "ringfence.rules.matched_rest",
+        /// The detection rules the kernel could not decide (they need a field only the companion has), by id.
+        undecided_ids: Ids [verdict] [max RECORD_IDS] => "ringfence.rules.undecided",
+        /// How many more detection rules were undecided than `undecided_ids` holds.
+        undecided_rest: U32 [verdict] => "ringfence.rules.undecided_rest",
     } + companion {
         /// The user as `DOMAIN\user`.
         user_name: Str => "process.user.name",
@@ -122,6 +146,14 @@ schema! {
         user_sid: Str [optional] [max SID_TEXT_UNITS] => "process.user.id",
         /// Bit `i` set: field `i` was cut to its longest length.
         truncated: U32 [truncation] => "ringfence.truncated",
+        /// The detection rules that matched, by id, in content order.
+        matched_ids: Ids [verdict] [max RECORD_IDS] => "ringfence.rules.matched",
+        /// How many more detection rules matched than `matched_ids` holds.
+        matched_rest: U32 [verdict] => "ringfence.rules.matched_rest",
+        /// The detection rules the kernel could not decide (they need a field only the companion has), by id.
+        undecided_ids: Ids [verdict] [max RECORD_IDS] => "ringfence.rules.undecided",
+        /// How many more detection rules were undecided than `undecided_ids` holds.
+        undecided_rest: U32 [verdict] => "ringfence.rules.undecided_rest",
     } + companion {
         /// `OriginalFilename` of the image's version resource.
         original_file_name: Str => "dll.pe.original_file_name",

@@ -1,8 +1,9 @@
 //! `schema!`: one declaration in, every table and type out. A kernel field is
 //! `name: Type [marker]… => "ecs.name"`, its markers any of `[optional]`
-//! (may be absent), `[max N]` (longest string in UTF-16 units), `[verdict]`
-//! (filled from the matching rule, not matchable) and `[truncation]` (the
-//! kind's truncation bitmap). A kind may end with `+ companion { … }`: fields
+//! (may be absent), `[max N]` (longest string in UTF-16 units, most ids of
+//! an id list), `[verdict]` (filled from the verdict's member of the same
+//! name, see [`super::Verdict`]; not matchable) and `[truncation]` (the kind's
+//! truncation bitmap). A kind may end with `+ companion { … }`: fields
 //! only user mode computes, indexed from [`super::COMPANION_BASE`].
 
 #[doc(hidden)]
@@ -13,6 +14,7 @@ macro_rules! __field_rust_type {
     (Bool) => { bool };
     (Time) => { u64 };
     (Str) => { $crate::text::Text<'a> };
+    (Ids) => { $crate::text::Ids<'a> };
 }
 
 /// The Rust type of a field in [`crate::Event`]: `T`, or `Option<T>` when optional.
@@ -265,13 +267,13 @@ macro_rules! schema {
 
         impl<'a> Event<'a> {
             /// Fills the fields the sensor derives from the verdict (those declared
-            /// `[verdict]`: the name of the rule that kept the event).
+            /// `[verdict]`), each from the [`Verdict`] member of its name.
             #[allow(unused_variables)]
-            pub fn set_verdict(&mut self, rule: $crate::text::Text<'a>) {
+            pub fn set_verdict(&mut self, verdict: &Verdict<'a>) {
                 match self {
                     $(
                         Event::$kind { $( $field, )* } => {
-                            $( $crate::__if_verdict!({ *$field = rule; } {} $([$($marker)+])*); )*
+                            $( $crate::__if_verdict!({ *$field = verdict.$field; } {} $([$($marker)+])*); )*
                         }
                     )*
                 }

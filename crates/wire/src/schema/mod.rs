@@ -28,7 +28,7 @@ mod declaration;
 
 pub use declaration::*;
 
-use crate::text::Value;
+use crate::text::{Ids, Text, Value};
 
 /// Lengths the schema declares, in UTF-16 code units. Each string field's
 /// `max_units` is one of these; the driver truncates to it (setting the field's
@@ -47,6 +47,9 @@ pub mod limits {
     pub const SID_TEXT_UNITS: u16 = 4 + 14 + 15 * 11;
     /// The name of the content rule that kept an event.
     pub const RULE_NAME_UNITS: u16 = 1024;
+    /// The most rule ids one list of a record carries (matched or undecided
+    /// detection rules); the rest are only counted.
+    pub const RECORD_IDS: u16 = 8;
 }
 
 /// Where companion fields start in a kind's index space.
@@ -67,6 +70,8 @@ pub enum FieldType {
     Time = 4,
     /// UTF-16LE text.
     Str = 5,
+    /// A bounded list of rule ids (`u32` LE each): a verdict's detection rules.
+    Ids = 6,
 }
 
 impl FieldType {
@@ -77,6 +82,7 @@ impl FieldType {
             3 => Some(FieldType::Bool),
             4 => Some(FieldType::Time),
             5 => Some(FieldType::Str),
+            6 => Some(FieldType::Ids),
             _ => None,
         }
     }
@@ -88,16 +94,35 @@ impl FieldType {
             FieldType::Bool => "bool",
             FieldType::Time => "time",
             FieldType::Str => "string",
+            FieldType::Ids => "ids",
         }
     }
 
     /// The longest value a field of this type has by default: a string, a
-    /// `UNICODE_STRING`'s worth; a scalar, 0 (lengths do not apply).
+    /// `UNICODE_STRING`'s worth; an id list, [`limits::RECORD_IDS`] ids; a
+    /// scalar, 0 (lengths do not apply).
     pub const fn default_max_units(self) -> u16 {
         match self {
             FieldType::Str => limits::UNICODE_STRING_UNITS,
+            FieldType::Ids => limits::RECORD_IDS,
             _ => 0,
         }
+    }
+
+    /// The bytes one unit of a variable-length value takes in a record: a
+    /// UTF-16 code unit, an id; 0 for scalars.
+    pub const fn unit_bytes(self) -> usize {
+        match self {
+            FieldType::Str => 2,
+            FieldType::Ids => crate::text::ID_BYTES,
+            _ => 0,
+        }
+    }
+
+    /// Whether the value lives in the record's variable area (a slot holds its
+    /// offset and byte length) rather than in its slot.
+    pub const fn is_variable(self) -> bool {
+        matches!(self, FieldType::Str | FieldType::Ids)
     }
 }
 
@@ -120,12 +145,13 @@ pub struct FieldDef {
     pub ecs: &'static str,
     pub doc: &'static str,
     /// Whether content may match on it. The sensor fills non-matchable fields
-    /// from the verdict itself (the matching rule's name), after evaluation.
+    /// from the verdict itself (the include rule's name, the detection rules'
+    /// ids), after evaluation.
     pub matchable: bool,
     /// Whether the field may have no value: absent in a record (its bit in the
     /// absent bitmap, its slot zero), `None` in [`Event`].
     pub optional: bool,
-    /// A string's longest value in UTF-16 units; 0 for scalars.
+    /// A string's longest value in UTF-16 units, an id list's most ids; 0 for scalars.
     pub max_units: u16,
     /// This field is the kind's truncation bitmap: bit `i` says field `i` was
     /// cut to its `max_units`.
@@ -149,9 +175,9 @@ impl FieldDef {
         }
     }
 
-    /// A string's longest value in bytes once encoded (0 for scalars).
+    /// A string's or an id list's longest value in bytes once encoded (0 for scalars).
     pub const fn max_bytes(&self) -> usize {
-        (self.max_units as usize).saturating_mul(2)
+        (self.max_units as usize).saturating_mul(self.ty.unit_bytes())
     }
 }
 
@@ -275,6 +301,37 @@ impl Schema {
     /// or `None` when this schema declares no such field.
     pub fn field(&self, kind: EventKind, index: u8) -> Option<&'static FieldDef> {
         self.kind(kind)?.resolve(index)
+    }
+}
+
+/// What the sensor's evaluation decided about an event, as the `[verdict]`
+/// fields carry it: [`Event::set_verdict`] copies each member into the field of
+/// the same name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Verdict<'a> {
+    /// The include rule that kept the event; empty when none did.
+    pub rule_name: Text<'a>,
+    /// Detection rules that matched, at most [`limits::RECORD_IDS`].
+    pub matched_ids: Ids<'a>,
+    /// How many more matched than `matched_ids` holds.
+    pub matched_rest: u32,
+    /// Detection rules the kernel could not decide (a field it lacks), at most
+    /// [`limits::RECORD_IDS`].
+    pub undecided_ids: Ids<'a>,
+    /// How many more were undecided than `undecided_ids` holds.
+    pub undecided_rest: u32,
+}
+
+impl<'a> Verdict<'a> {
+    /// The verdict that names only the include rule (format-1 content, or none).
+    pub const fn rule(rule_name: Text<'a>) -> Self {
+        Verdict {
+            rule_name,
+            matched_ids: Ids::EMPTY,
+            matched_rest: 0,
+            undecided_ids: Ids::EMPTY,
+            undecided_rest: 0,
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::text::Text;
+use crate::text::{Ids, Text};
 
 fn exit(rule_name: Text<'_>) -> Event<'_> {
     Event::ProcessExit {
@@ -7,6 +7,10 @@ fn exit(rule_name: Text<'_>) -> Event<'_> {
         exit_status: 0xC000_0005,
         time: 7,
         rule_name,
+        matched_ids: Ids::EMPTY,
+        matched_rest: 0,
+        undecided_ids: Ids::EMPTY,
+        undecided_rest: 0,
         image_path: None,
         start_key: 9,
         user_sid: None,
@@ -28,16 +32,17 @@ fn every_kind_resolves_to_its_own_definition() {
 #[test]
 fn field_indices_follow_declaration_order() {
     let def = EventKind::ProcessStart.def();
-    assert_eq!(def.field_count(), 20);
+    assert_eq!(def.field_count(), 24);
     assert_eq!(def.field_index("image_path"), Some(field::ProcessStart::image_path as u8));
     assert_eq!(def.field(5).map(|f| f.ty), Some(FieldType::Str));
-    assert_eq!(def.field(20), None);
+    assert_eq!(def.field(20).map(|f| f.ty), Some(FieldType::Ids));
+    assert_eq!(def.field(24), None);
     assert!(!def.field(10).is_some_and(|f| f.matchable));
     assert_eq!(def.truncation_index(), Some(field::ProcessStart::truncated as u8));
 }
 
 #[test]
-fn version_two_appends_to_every_version_one_kind_without_renumbering() {
+fn later_versions_append_to_every_version_one_kind_without_renumbering() {
     let v1: [(EventKind, &[&str]); 3] = [
         (
             EventKind::ProcessStart,
@@ -75,7 +80,31 @@ fn version_two_appends_to_every_version_one_kind_without_renumbering() {
         let now: std::vec::Vec<&str> = kind.def().fields.iter().map(|f| f.name).take(names.len()).collect();
         assert_eq!(now, names, "{kind:?}");
     }
-    assert_eq!(SCHEMA_VERSION, 2);
+}
+
+#[test]
+fn version_three_appends_the_verdicts_rule_ids_to_every_activity_kind() {
+    let appended = ["matched_ids", "matched_rest", "undecided_ids", "undecided_rest"];
+    for kind in [EventKind::ProcessStart, EventKind::ProcessExit, EventKind::ImageLoad] {
+        let def = kind.def();
+        let last: std::vec::Vec<_> = def
+            .fields
+            .iter()
+            .skip(def.fields.len() - 4)
+            .map(|f| (f.name, f.ty, f.matchable, f.max_units))
+            .collect();
+        let expected = [
+            (appended[0], FieldType::Ids, false, limits::RECORD_IDS),
+            (appended[1], FieldType::U32, false, 0),
+            (appended[2], FieldType::Ids, false, limits::RECORD_IDS),
+            (appended[3], FieldType::U32, false, 0),
+        ];
+        assert_eq!(last, expected, "{kind:?}");
+        // Everything before them is version 2's, the truncation bitmap last.
+        assert_eq!(def.truncation_index(), Some(def.field_count() - 5), "{kind:?}");
+    }
+    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(limits::RECORD_IDS, 8);
 }
 
 #[test]
@@ -105,7 +134,7 @@ fn a_kernel_event_answers_unknown_for_companion_fields_and_absent_for_what_it_la
     assert_eq!(event.field(user_name), None);
     assert_eq!(event.lookup(field::ProcessExit::image_path as u8), Lookup::Absent);
     assert_eq!(event.lookup(field::ProcessExit::start_key as u8), Lookup::Value(Value::U64(9)));
-    assert_eq!(event.lookup(8), Lookup::Absent, "past the kernel fields");
+    assert_eq!(event.lookup(12), Lookup::Absent, "past the kernel fields");
     assert_eq!(event.lookup(user_name + 1), Lookup::Absent, "past the companion fields");
     assert_eq!(event.lookup(u8::MAX), Lookup::Absent);
 }
@@ -120,7 +149,9 @@ fn an_event_supplies_exactly_the_fields_its_kind_declares() {
     assert_eq!(event.field(4), None);
     assert_eq!(event.field(5), Some(Value::U64(9)));
     assert_eq!(event.field(7), Some(Value::U32(0)));
-    assert_eq!(event.field(8), None);
+    assert_eq!(event.field(8), Some(Value::Ids(Ids::EMPTY)));
+    assert_eq!(event.field(11), Some(Value::U32(0)));
+    assert_eq!(event.field(12), None);
     for kind in EventKind::ALL {
         for f in kind.def().fields.iter().chain(kind.def().companion) {
             assert!(!f.ecs.is_empty(), "{}.{} has no ECS name", kind.name(), f.name);
@@ -173,12 +204,43 @@ fn string_limits_are_the_documented_ones() {
 #[test]
 fn the_verdict_fills_exactly_the_fields_declared_from_it() {
     let name: [u16; 2] = [0x72, 0x31];
+    let (matched, undecided) = ([7u32, 9], [11u32]);
+    let verdict = Verdict {
+        rule_name: Text::wide(&name),
+        matched_ids: Ids::new(&matched),
+        matched_rest: 3,
+        undecided_ids: Ids::new(&undecided),
+        undecided_rest: 0,
+    };
     let mut event = exit(Text::default());
-    event.set_verdict(Text::wide(&name));
-    assert_eq!(event, exit(Text::wide(&name)));
+    event.set_verdict(&verdict);
+    let filled = match event {
+        Event::ProcessExit {
+            rule_name,
+            matched_ids,
+            matched_rest,
+            undecided_ids,
+            undecided_rest,
+            pid,
+            ..
+        } => Some((
+            rule_name,
+            matched_ids.iter().collect(),
+            matched_rest,
+            undecided_ids.iter().collect(),
+            undecided_rest,
+            pid,
+        )),
+        _ => None,
+    };
+    let ids = |ids: &[u32]| ids.to_vec();
+    assert_eq!(filled, Some((Text::wide(&name), ids(&matched), 3, ids(&undecided), 0, 4)));
+    let mut named = exit(Text::default());
+    named.set_verdict(&Verdict::rule(Text::wide(&name)));
+    assert_eq!(named, exit(Text::wide(&name)));
     for kind in EventKind::ALL {
         let verdict_fields = kind.def().fields.iter().filter(|f| !f.matchable).count();
-        assert_eq!(verdict_fields, usize::from(kind.def().activity), "{}", kind.name());
+        assert_eq!(verdict_fields, 5 * usize::from(kind.def().activity), "{}", kind.name());
     }
     let mut lost = Event::LostEvents {
         count: 1,
@@ -190,7 +252,7 @@ fn the_verdict_fills_exactly_the_fields_declared_from_it() {
         content_changed: 0,
     };
     let before = lost;
-    lost.set_verdict(Text::wide(&name));
+    lost.set_verdict(&verdict);
     assert_eq!(lost, before);
 }
 
@@ -207,6 +269,10 @@ fn a_typed_event_rebuilds_from_its_own_fields() {
         kernel_image: true,
         time: 1,
         rule_name: Text::default(),
+        matched_ids: Ids::EMPTY,
+        matched_rest: 0,
+        undecided_ids: Ids::EMPTY,
+        undecided_rest: 0,
         process_image_path: None,
         process_start_key: None,
         user_sid: None,

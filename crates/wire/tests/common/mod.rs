@@ -4,6 +4,7 @@
 
 use proptest::prelude::*;
 use ringfence_wire::schema::{FieldDef, Lookup};
+use ringfence_wire::text::Ids;
 use ringfence_wire::{Event, EventKind, FieldType, Fields, Text, Value};
 
 /// One field's value, owning its string; `Absent` for an optional field without one.
@@ -14,6 +15,7 @@ pub(crate) enum Owned {
     Bool(bool),
     Time(u64),
     Str(Vec<u16>),
+    Ids(Vec<u32>),
     Absent,
 }
 
@@ -42,6 +44,7 @@ impl<'a> Fields<'a> for View<'a> {
             Owned::Bool(v) => Value::Bool(*v),
             Owned::Time(v) => Value::Time(*v),
             Owned::Str(units) => Value::Str(Text::wide(units)),
+            Owned::Ids(ids) => Value::Ids(Ids::new(ids)),
             Owned::Absent => return Lookup::Absent,
         })
     }
@@ -74,6 +77,9 @@ impl OwnedEvent {
                     }
                     Owned::Str(text[..text.len().min(max)].to_vec())
                 }
+                FieldType::Ids => {
+                    Owned::Ids((0..u32::from(f.max_units)).map(|i| n.wrapping_add(i)).collect())
+                }
             })
             .collect();
         if let Some(t) = def.truncation_index() {
@@ -96,6 +102,11 @@ pub(crate) fn units(max: u16) -> impl Strategy<Value = Vec<u16>> {
     ]
 }
 
+/// Id lists of every length up to `max`, ids anywhere in `u32`.
+pub(crate) fn ids(max: u16) -> impl Strategy<Value = Vec<u32>> {
+    proptest::collection::vec(any::<u32>(), 0..=usize::from(max))
+}
+
 fn value(field: &FieldDef) -> BoxedStrategy<Owned> {
     let present = match field.ty {
         FieldType::U32 => any::<u32>().prop_map(Owned::U32).boxed(),
@@ -103,6 +114,7 @@ fn value(field: &FieldDef) -> BoxedStrategy<Owned> {
         FieldType::Bool => any::<bool>().prop_map(Owned::Bool).boxed(),
         FieldType::Time => any::<u64>().prop_map(Owned::Time).boxed(),
         FieldType::Str => units(field.max_units).prop_map(Owned::Str).boxed(),
+        FieldType::Ids => ids(field.max_units).prop_map(Owned::Ids).boxed(),
     };
     if field.optional { prop_oneof![3 => present, 1 => Just(Owned::Absent)].boxed() } else { present }
 }
