@@ -257,15 +257,7 @@ mod format_2 {
     #[test]
     fn an_evaluation_names_the_matched_and_undecided_rules_and_the_include_that_kept_the_event() {
         use crate::evaluation::{Outcome, evaluate};
-        let companion = ringfence_wire::schema::COMPANION_BASE;
-        let mut rules: Vec<RuleSpec> = (0..10)
-            .map(|i| rule(100 + i, Role::Detection, "exe", IMAGE, OperatorSpec::EndsWith, ".exe"))
-            .collect();
-        rules.push(rule(5, Role::Detection, "cmd", IMAGE, OperatorSpec::EndsWith, r"\cmd.exe"));
-        rules.push(rule(7, Role::Detection, "ofn", companion, OperatorSpec::Equals, "cmd.exe"));
-        rules.push(rule(9, Role::Include, "tools", IMAGE, OperatorSpec::StartsWith, r"C:\Tools\"));
-        rules.sort_by_key(|r| r.id);
-        let bytes = build(&rules, &SCHEMA, 1).unwrap();
+        let bytes = build(&many_detection_rules(), &SCHEMA, 1).unwrap();
         let content = ringfence_content::v2::Content::from_unvalidated(&bytes);
         let units = {
             let map = map();
@@ -326,6 +318,11 @@ mod format_2 {
     /// Ten detections on `.exe` (100-109), detection 5 on `\cmd.exe`, detection 7 on a
     /// companion field, include 9 "tools" on `C:\Tools\`.
     fn many_detections() -> Vec<u8> {
+        build(&many_detection_rules(), &SCHEMA, 4).unwrap()
+    }
+
+    /// The rules of [`many_detections`], in id order.
+    fn many_detection_rules() -> Vec<RuleSpec> {
         let companion = ringfence_wire::schema::COMPANION_BASE;
         let mut rules: Vec<RuleSpec> = (0..10)
             .map(|i| rule(100 + i, Role::Detection, "exe", IMAGE, OperatorSpec::EndsWith, ".exe"))
@@ -334,7 +331,7 @@ mod format_2 {
         rules.push(rule(7, Role::Detection, "ofn", companion, OperatorSpec::Equals, "cmd.exe"));
         rules.push(rule(9, Role::Include, "tools", IMAGE, OperatorSpec::StartsWith, r"C:\Tools\"));
         rules.sort_by_key(|r| r.id);
-        build(&rules, &SCHEMA, 4).unwrap()
+        rules
     }
 
     #[test]
