@@ -238,7 +238,8 @@ impl Renderer {
 
 /// The DETAILS column: the fields a person looks at first, one line, no control
 /// characters. A process start reads `image [command line] user … integrity …
-/// <- parent (ppid) user …`.
+/// <- parent (ppid) user …`; a record with rule ids ends in `matched=…` and
+/// `undecided=…` (the rest beyond the record's list as `+N`).
 pub fn table_details(record: &Record<'_>, e: Option<&Enrichment>) -> String {
     let t = |i: u8| record.field(i).and_then(|v| v.as_text()).map(|t| printable(t)).unwrap_or_default();
     let n = |i: u8| record.field(i).and_then(|v| v.as_u64()).unwrap_or(0);
@@ -335,7 +336,31 @@ pub fn table_details(record: &Record<'_>, e: Option<&Enrichment>) -> String {
         line.push_str(" rule=");
         line.push_str(&rule);
     }
+    for (label, list, rest) in
+        [(" matched=", "matched_ids", "matched_rest"), (" undecided=", "undecided_ids", "undecided_rest")]
+    {
+        if let Some(ids) = table_ids(record, list, rest) {
+            line.push_str(label);
+            line.push_str(&ids);
+        }
+    }
     line
+}
+
+/// A verdict's rule ids as the table shows them, `3,17`, or `50,51,…,57+4` with
+/// the count of the rest; `None` when the list is empty and nothing is beyond it.
+fn table_ids(record: &Record<'_>, list: &str, rest: &str) -> Option<String> {
+    let field = |name: &str| record.def().field_index(name).and_then(|i| record.field(i));
+    let ids: Vec<String> = match field(list) {
+        Some(Value::Ids(ids)) => ids.iter().map(|id| id.to_string()).collect(),
+        _ => Vec::new(),
+    };
+    let rest = field(rest).and_then(|v| v.as_u64()).unwrap_or(0);
+    match (ids.is_empty(), rest) {
+        (true, 0) => None,
+        (_, 0) => Some(ids.join(",")),
+        _ => Some(format!("{}+{rest}", ids.join(","))),
+    }
 }
 
 /// Whether `value` is a verdict field's empty id list or zero count (format-1

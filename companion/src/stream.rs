@@ -475,6 +475,9 @@ impl fmt::Display for DamagedBatch {
             DecodeErrorKind::TooManyIds { field, count, max } => {
                 write!(f, "id list field {field} holds {count} ids, over its limit of {max}")?
             }
+            DecodeErrorKind::RestBeforeFull { field, count, rest } => {
+                write!(f, "id list field {field} holds {count} ids, below its limit, yet counts {rest} more")?
+            }
             DecodeErrorKind::Truncation { field } => {
                 write!(f, "the truncated field marks field {field}, which is not a string at its limit")?
             }

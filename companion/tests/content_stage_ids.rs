@@ -1,5 +1,6 @@
 //! The rule ids a record carries: the content stage keeps every detection rule
-//! the kernel matched, and the ECS document shows both lists and their rests.
+//! the kernel matched, and the ECS document and the table show both lists and
+//! their rests.
 
 mod common;
 
@@ -143,9 +144,32 @@ fn the_ecs_document_carries_both_id_lists_and_their_rests() {
             json!({ "matched": [5, 100, 101, 102, 103, 104, 105, 106], "matched_rest": 3, "undecided": [7] })
         )
     );
-    let bytes = record_bytes(&path, &[], 0, &[1, 2], 9);
-    assert_eq!(rules_doc(&bytes), Some(json!({ "undecided": [1, 2], "undecided_rest": 9 })));
+    let bytes = record_bytes(&path, &[], 0, &[1, 2, 3, 4, 5, 6, 7, 8], 9);
+    assert_eq!(
+        rules_doc(&bytes),
+        Some(json!({ "undecided": [1, 2, 3, 4, 5, 6, 7, 8], "undecided_rest": 9 }))
+    );
     // Format 1, or no content: nothing to say, nothing rendered.
     let bytes = record_bytes(&path, &[], 0, &[], 0);
     assert_eq!(rules_doc(&bytes), None);
+}
+
+fn table_row(bytes: &[u8]) -> String {
+    let record = Record::new_checked(bytes).unwrap();
+    let mut out = Vec::new();
+    Renderer::new(Host { name: "h".into() }).write_table_row(&record, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn the_table_shows_both_id_lists_and_their_rests() {
+    let path = wide(r"C:\Windows\System32\cmd.exe");
+    let matched = [5, 100, 101, 102, 103, 104, 105, 106];
+    let row = table_row(&record_bytes(&path, &matched, 3, &[7], 0));
+    assert!(row.ends_with(" matched=5,100,101,102,103,104,105,106+3 undecided=7\n"), "{row}");
+    let row = table_row(&record_bytes(&path, &[], 0, &[1, 2], 0));
+    assert!(row.ends_with(" (4) undecided=1,2\n"), "{row}");
+    // Nothing to say: neither list appears.
+    let row = table_row(&record_bytes(&path, &[], 0, &[], 0));
+    assert!(!row.contains("matched=") && !row.contains("undecided="), "{row}");
 }

@@ -378,7 +378,8 @@ fn exit_with_ids(matched: &[u32], undecided: &[u32]) -> Event<'static> {
         time: 2,
         rule_name: Text::default(),
         matched_ids: Ids::new(matched),
-        matched_rest: 5,
+        // A full list counts the ids beyond it; a shorter one has none.
+        matched_rest: if matched.len() >= usize::from(limits::RECORD_IDS) { 5 } else { 0 },
         undecided_ids: Ids::new(undecided),
         undecided_rest: 0,
         image_path: None,
@@ -456,4 +457,53 @@ fn a_truncated_bit_on_a_full_id_list_is_refused() {
     let truncated = 32 + 8 * 7;
     bytes[truncated..truncated + 8].copy_from_slice(&(1u64 << 8).to_le_bytes());
     assert_eq!(error(&bytes), at(truncated, E::Truncation { field: 8 }));
+}
+
+const MATCHED_REST_SLOT: usize = 32 + 8 * 9;
+const UNDECIDED_REST_SLOT: usize = 32 + 8 * 11;
+
+#[test]
+fn a_rest_after_a_list_below_its_bound_is_refused_by_the_encoder() {
+    let mut event = exit_with_ids(&[1, 2], &[]);
+    if let Event::ProcessExit { matched_rest, .. } = &mut event {
+        *matched_rest = 5;
+    }
+    assert_eq!(
+        ringfence_wire::record::encoded_len(&event),
+        Err(EncodeError::RestBeforeFull { field: 8, count: 2, rest: 5 })
+    );
+    // Full, the same list may count a rest.
+    let mut full = exit_with_ids(&[1; 8], &[7]);
+    if let Event::ProcessExit { matched_rest, undecided_rest, .. } = &mut full {
+        *matched_rest = 5;
+        *undecided_rest = 1;
+    }
+    assert_eq!(
+        ringfence_wire::record::encoded_len(&full),
+        Err(EncodeError::RestBeforeFull { field: 10, count: 1, rest: 1 })
+    );
+}
+
+#[test]
+fn a_rest_after_a_list_below_its_bound_is_refused_by_the_decoder() {
+    let bytes = encoded(&exit_with_ids(&[1, 2], &[3]), 0, 0);
+    let mut matched = bytes.clone();
+    matched[MATCHED_REST_SLOT..MATCHED_REST_SLOT + 8].copy_from_slice(&3u64.to_le_bytes());
+    assert_eq!(error(&matched), at(MATCHED_SLOT, E::RestBeforeFull { field: 8, count: 2, rest: 3 }));
+    let mut undecided = bytes.clone();
+    undecided[UNDECIDED_REST_SLOT..UNDECIDED_REST_SLOT + 8]
+        .copy_from_slice(&u64::from(u32::MAX).to_le_bytes());
+    assert_eq!(
+        error(&undecided),
+        at(UNDECIDED_SLOT, E::RestBeforeFull { field: 10, count: 1, rest: u32::MAX })
+    );
+    // An empty list is below its bound too.
+    let empty = encoded(&exit_with_ids(&[], &[]), 0, 0);
+    let mut rest = empty.clone();
+    rest[MATCHED_REST_SLOT..MATCHED_REST_SLOT + 8].copy_from_slice(&1u64.to_le_bytes());
+    assert_eq!(error(&rest), at(MATCHED_SLOT, E::RestBeforeFull { field: 8, count: 0, rest: 1 }));
+    // A rest beyond u32 is the rest slot's own fault.
+    let mut beyond = bytes;
+    beyond[MATCHED_REST_SLOT..MATCHED_REST_SLOT + 8].copy_from_slice(&(1u64 << 32).to_le_bytes());
+    assert_eq!(error(&beyond), at(MATCHED_REST_SLOT, E::ScalarOutOfRange { field: 9 }));
 }

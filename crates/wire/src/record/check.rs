@@ -174,9 +174,11 @@ pub(super) fn fields_valid(record: &[u8], def: &KindDef) -> bool {
         if offset != data_end || len > max || len & unit_mask != 0 || (cut && len != max) {
             return false;
         }
-        // Only a string can be cut (an id list counts its rest instead).
+        // Only a string can be cut (an id list counts its rest instead, once full).
         if unit_mask == STRING_UNIT_MASK {
             present_strings |= 1u64.checked_shl(u32::from(*index)).unwrap_or(0);
+        } else if len != max && slot_value(record, index.saturating_add(1)) != Some(0) {
+            return false;
         }
         data_end = offset.saturating_add(len);
     }
@@ -245,6 +247,19 @@ pub(super) fn check_fields_precise(record: &[u8], def: &KindDef) -> Result<(), D
                     field: index,
                     count: len / crate::text::ID_BYTES,
                     max: usize::from(field.max_units),
+                };
+                return Err(DecodeError::at(at, kind));
+            }
+            // The rest count follows its list (checked where the schema is declared).
+            // A rest beyond u32 is the rest slot's own fault, named when it is reached.
+            let rest = slot_value(record, index.saturating_add(1)).and_then(|raw| u32::try_from(raw).ok());
+            if let Some(rest @ 1..) = rest
+                && len != field.max_bytes()
+            {
+                let kind = DecodeErrorKind::RestBeforeFull {
+                    field: index,
+                    count: len / crate::text::ID_BYTES,
+                    rest,
                 };
                 return Err(DecodeError::at(at, kind));
             }

@@ -9,7 +9,7 @@ use crate::text::{ID_BYTES, Ids, Text, Value};
 /// list over its field's maximum or a `truncated` bit the decoder would refuse.
 pub fn encoded_len(event: &Event<'_>) -> Result<usize, EncodeError> {
     let def = event.kind().def();
-    let mut len = EncodedLen { len: slots_end(def), def, at_max: 0, truncated: 0 };
+    let mut len = EncodedLen { len: slots_end(def), def, at_max: 0, truncated: 0, short_list: None };
     event.visit_values(&mut len)?;
     // `truncated` may only name present strings at their maximum (see `record`).
     let stray = len.truncated & !len.at_max;
@@ -29,6 +29,9 @@ struct EncodedLen {
     at_max: u32,
     /// The value of the kind's truncation field.
     truncated: u32,
+    /// The last id list visited, when it is below its maximum: its index and
+    /// length. Its rest count, the next field, must then be zero.
+    short_list: Option<(u8, usize)>,
 }
 
 impl<'a> ValueVisitor<'a> for EncodedLen {
@@ -38,6 +41,13 @@ impl<'a> ValueVisitor<'a> for EncodedLen {
     fn visit(&mut self, index: u8, value: Option<Value<'a>>) -> Result<(), EncodeError> {
         let Some(value) = value else { return Ok(()) };
         let Some(field) = self.def.field(index) else { return Ok(()) };
+        // An id list is followed by its rest count (checked where the schema is declared).
+        if let Some((list, count)) = self.short_list.take()
+            && let Value::U32(rest @ 1..) = value
+            && index == list.saturating_add(1)
+        {
+            return Err(EncodeError::RestBeforeFull { field: list, count, rest });
+        }
         match value {
             Value::Str(text) => {
                 let (bytes, max) = (text.byte_len(), field.max_bytes());
@@ -53,6 +63,9 @@ impl<'a> ValueVisitor<'a> for EncodedLen {
                 let (count, max) = (ids.len(), usize::from(field.max_units));
                 if count > max {
                     return Err(EncodeError::TooManyIds { field: index, count, max });
+                }
+                if count < max {
+                    self.short_list = Some((index, count));
                 }
                 self.len = self.len.saturating_add(ids.byte_len());
             }

@@ -94,6 +94,9 @@ pub enum EncodeError {
     StringTooLong { field: u8, bytes: usize, max: usize },
     /// An id list holds more ids than its declared maximum.
     TooManyIds { field: u8, count: usize, max: usize },
+    /// An id list of `count` ids, below its maximum, is followed by a rest
+    /// count `rest` above zero: a list counts a rest only once it is full.
+    RestBeforeFull { field: u8, count: usize, rest: u32 },
     /// The `truncated` field marks field `field`, which is not a present
     /// string at its declared maximum: the decoder would refuse the record.
     Truncation { field: u8 },
@@ -182,6 +185,14 @@ pub enum DecodeErrorKind {
         field: u8,
         count: usize,
         max: usize,
+    },
+    /// An id list of `count` ids, fewer than its field's maximum, whose rest
+    /// count (the u32 field after it) is `rest`, above zero: a list counts a
+    /// rest only once it is full, so the two contradict each other.
+    RestBeforeFull {
+        field: u8,
+        count: usize,
+        rest: u32,
     },
     /// The `truncated` field marks field `field`, which is not a present
     /// string exactly at its declared maximum.

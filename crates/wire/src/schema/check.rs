@@ -23,6 +23,9 @@ const fn kind_fault(def: &KindDef) -> Option<&'static str> {
         if !unique_name(field.name, def.fields, def.companion) {
             return Some("two fields of one kind share a name");
         }
+        if matches!(field.ty, FieldType::Ids) && !rest_follows(rest) {
+            return Some("an id list is followed by its rest count, a verdict u32");
+        }
         fields = rest;
     }
     let mut companion = def.companion;
@@ -71,6 +74,14 @@ const fn field_fault(field: &FieldDef, origin: Origin) -> Option<&'static str> {
         return Some("a verdict field is a required string, id list or u32");
     }
     None
+}
+
+/// Whether the next field is a verdict u32: the count of ids beyond its list.
+const fn rest_follows(after: &[FieldDef]) -> bool {
+    match after.split_first() {
+        Some((next, _)) => matches!(next.ty, FieldType::U32) && !next.matchable && !next.optional,
+        None => false,
+    }
 }
 
 /// Whether `name` appears exactly once among both lists.

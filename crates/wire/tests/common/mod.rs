@@ -119,13 +119,19 @@ fn value(field: &FieldDef) -> BoxedStrategy<Owned> {
     if field.optional { prop_oneof![3 => present, 1 => Just(Owned::Absent)].boxed() } else { present }
 }
 
-/// An arbitrary event of any kind: optional fields sometimes absent, and a
-/// `truncated` field naming an arbitrary subset of the strings at their maximum.
+/// An arbitrary event of any kind: optional fields sometimes absent, a
+/// `truncated` field naming an arbitrary subset of the strings at their
+/// maximum, and a rest count above zero only after a full id list.
 pub(crate) fn event() -> impl Strategy<Value = OwnedEvent> {
     proptest::sample::select(EventKind::ALL).prop_flat_map(|kind| {
         let values: Vec<_> = kind.def().fields.iter().map(value).collect();
         (values, any::<u32>()).prop_map(move |(mut values, cut)| {
             let def = kind.def();
+            for (i, field) in def.fields.iter().enumerate() {
+                if matches!(&values[i], Owned::Ids(ids) if ids.len() < usize::from(field.max_units)) {
+                    values[i + 1] = Owned::U32(0);
+                }
+            }
             if let Some(t) = def.truncation_index() {
                 let at_max =
                     def.fields.iter().zip(&values).enumerate().fold(0u32, |m, (i, (f, v))| match v {
