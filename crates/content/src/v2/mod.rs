@@ -46,6 +46,7 @@ pub mod expr;
 pub mod fold;
 pub mod format;
 mod regex;
+mod state_pass;
 mod validate;
 pub mod wire;
 
