@@ -1,23 +1,28 @@
-//! The states, gotos and pattern claims of one automaton, checked in a single
-//! sequential pass that only answers whether they are sound.
+//! The states, gotos and pattern claims of one automaton, checked in one
+//! sequential pass over the states and one over the gotos, answering only
+//! whether they are sound.
 //!
-//! Validation spends most of its time here (a content of SigmaHQ's size has
-//! about 500,000 states and as many gotos), so this pass decodes each entry
-//! once from a fixed-size array and folds its checks into one flag, tested
-//! once per state. It accepts exactly what the precise checks of
-//! [`super::validate`] accept, or less: when it refuses, the validator runs the
-//! precise checks, which name the first fault. Its conditions, in the order of
-//! those checks:
+//! Validation spends most of its structural time here (a content of SigmaHQ's
+//! size has about 500,000 states and as many gotos), so the passes decode each
+//! entry once from a fixed-size array and fold its checks into one flag
+//! instead of a branch and an error per check. They accept exactly what the
+//! precise checks of [`super::validate`] accept, or less: when they refuse,
+//! the validator runs the precise checks, which name the first fault. The
+//! conditions:
 //!
 //! - the root: depth 0, no failure or dictionary link, a dense goto row
 //!   (entry `g` has class `g`) whose targets are 0 or the next state;
 //! - every other state: depth 1 to [`MAX_PATTERN_UNITS`], each level starting
 //!   one deeper exactly where the previous level's children begin; its gotos
-//!   the next ones in the table, at most one per class; its failure link
-//!   below the first state of its level, its dictionary link too and onto a
-//!   state with an output; its output a pattern naming this state at this
-//!   depth; its gotos in strictly ascending class order, each leading to the
-//!   next state in breadth-first order;
+//!   the next ones in the table; its failure link below the first state of
+//!   its level, its dictionary link too and onto a state with an output; its
+//!   output a pattern naming this state at this depth; a row of two gotos or
+//!   more in strictly ascending class order;
+//! - every goto past the root's row (one flat pass): reserved zero, a class
+//!   below the class count (so a sorted row has at most one goto per class),
+//!   leading to the next state in breadth-first order: past the root, the
+//!   gotos lead to the states in table order, so the state a goto leads to
+//!   follows from its position alone;
 //! - at the end, every state reached, the deepest level without children, and
 //!   as many outputs as patterns. Outputs name distinct patterns (each
 //!   pattern names one state), so every pattern is claimed by its state and

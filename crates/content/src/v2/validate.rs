@@ -334,8 +334,9 @@ impl Validator<'_, '_> {
         Ok(())
     }
 
-    /// Checks every state of scanner `index` in one sequential pass (see
-    /// [`format`]'s breadth-first automata); answers where the next scanner's
+    /// Checks every state and goto of scanner `index` (see [`format`]'s
+    /// breadth-first automata) with the passes of [`super::state_pass`], and
+    /// on a refusal one check at a time; answers where the next scanner's
     /// gotos start, and whether every pattern was found claimed by its state
     /// at its length (then [`Self::patterns`] need not read the states).
     fn states(&self, index: usize, s: &ScannerEntry, gotos: u32) -> Result<(u32, bool)> {
@@ -364,7 +365,7 @@ impl Validator<'_, '_> {
         }
     }
 
-    /// [`Self::states`], each check on its own with its precise error.
+    /// [`Self::states`] in one sequential pass, each check on its own with its precise error.
     fn states_precise(&self, index: usize, s: &ScannerEntry, mut gotos: u32) -> Result<u32> {
         let sc = small(index);
         let Some(root) = self.c.state(s, 0).filter(|r| r.depth == 0) else {
