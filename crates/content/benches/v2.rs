@@ -1,6 +1,6 @@
 //! Content format 2: validation throughput of a SigmaHQ-shaped content
 //! (~1,400 rules, ~20,000 values, generated here) beside a memcpy of the same
-//! bytes; evaluation of a typical process start (120-unit image, 400-unit
+//! bytes, and its checksum alone; evaluation of a typical process start (120-unit image, 400-unit
 //! command line) with that content and with 10 rules, beside the unindexed
 //! baseline (every value searched separately with memchr::memmem); and the
 //! worst content the validator accepts on maximum-length fields.

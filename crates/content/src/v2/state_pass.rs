@@ -276,7 +276,6 @@ mod tests {
                 }
             }
         }
-        std::eprintln!("{refused} of {cases} refused");
         assert!(refused * 10 > cases * 9, "{refused} of {cases} refused");
     }
 }
