@@ -7,7 +7,7 @@
 //! - [`validate()`]: `&[u8]` → a validated [`Content`] or a precise
 //!   [`ValidationError`]: every index, every automaton table (breadth-first:
 //!   gotos one unit deeper, failure and dictionary links strictly shallower,
-//!   sorted rows, all checked by one sequential pass), the candidate-rule
+//!   sorted rows, all checked by sequential passes), the candidate-rule
 //!   index (each rule's gate recomputed from its code),
 //!   every expression (no underflow, one result, stack ≤ 64), every field
 //!   against the running schema (the Channel File 291 class), and the
@@ -46,6 +46,7 @@ pub mod expr;
 pub mod fold;
 pub mod format;
 mod regex;
+mod state_pass;
 mod validate;
 pub mod wire;
 

@@ -13,6 +13,7 @@ use super::format::{
     MAX_PREDICATES_PER_RULE, MAX_STACK, NONE, Operator, Role, code, header, pattern, predicate, scanner,
     section, state, value,
 };
+use super::state_pass::Automaton;
 use crate::checksum::content_checksum;
 use ringfence_wire::bytes::{u16_at, u32_at};
 use ringfence_wire::{FieldDef, Schema};
@@ -274,8 +275,9 @@ impl Validator<'_, '_> {
                 return err(self.offset(id, index, scanner::CLASS_ENTRIES), e);
             }
             self.classes(index, &s)?;
-            gotos = self.states(index, &s, gotos)?;
-            refs = self.patterns(index, &s, refs)?;
+            let claimed;
+            (gotos, claimed) = self.states(index, &s, gotos)?;
+            refs = self.patterns(index, &s, refs, claimed)?;
             states = states.saturating_add(s.state_count);
             classes = classes.saturating_add(s.class_entries);
             patterns = patterns.saturating_add(s.pattern_count);
@@ -332,10 +334,39 @@ impl Validator<'_, '_> {
         Ok(())
     }
 
-    /// Checks every state of scanner `index` in one sequential pass (see
-    /// [`format`]'s breadth-first automata); answers where the next scanner's
-    /// gotos start.
-    fn states(&self, index: usize, s: &ScannerEntry, mut gotos: u32) -> Result<u32> {
+    /// Checks every state and goto of scanner `index` (see [`format`]'s
+    /// breadth-first automata) with the passes of [`super::state_pass`], and
+    /// on a refusal one check at a time; answers where the next scanner's
+    /// gotos start, and whether every pattern was found claimed by its state
+    /// at its length (then [`Self::patterns`] need not read the states).
+    fn states(&self, index: usize, s: &ScannerEntry, gotos: u32) -> Result<(u32, bool)> {
+        if let Some(used) = self.automaton(s, gotos).sound(gotos) {
+            return Ok((gotos.saturating_add(used), true));
+        }
+        // Something is wrong: the checks one by one name the first fault.
+        self.states_precise(index, s, gotos).map(|end| (end, false))
+    }
+
+    /// Scanner `s`'s tables, its gotos from entry `gotos` of the goto table on.
+    fn automaton(&self, s: &ScannerEntry, gotos: u32) -> Automaton<'_> {
+        let slice = |id: u16, len: usize, first: u32, count: u32| {
+            let start = ix(first).saturating_mul(len);
+            self.c.table(id).get(start..start.saturating_add(ix(count).saturating_mul(len))).unwrap_or(&[])
+        };
+        Automaton {
+            states: slice(section::STATES, state::LEN, s.first_state, s.state_count),
+            gotos: self
+                .c
+                .table(section::GOTOS)
+                .get(ix(gotos).saturating_mul(format::goto::LEN)..)
+                .unwrap_or(&[]),
+            patterns: slice(section::PATTERNS, pattern::LEN, s.first_pattern, s.pattern_count),
+            class_count: s.class_count,
+        }
+    }
+
+    /// [`Self::states`] in one sequential pass, each check on its own with its precise error.
+    fn states_precise(&self, index: usize, s: &ScannerEntry, mut gotos: u32) -> Result<u32> {
         let sc = small(index);
         let Some(root) = self.c.state(s, 0).filter(|r| r.depth == 0) else {
             return err(
@@ -488,15 +519,17 @@ impl Validator<'_, '_> {
         Ok(gotos)
     }
 
-    /// Each pattern's state names it at its length; its rule references are
-    /// in range, strictly ascending, and follow the previous pattern's.
-    fn patterns(&self, index: usize, s: &ScannerEntry, mut refs: u32) -> Result<u32> {
+    /// Each pattern's state names it at its length (unless the state pass
+    /// found every pattern `claimed`); its rule references are in range,
+    /// strictly ascending, and follow the previous pattern's.
+    fn patterns(&self, index: usize, s: &ScannerEntry, mut refs: u32, claimed: bool) -> Result<u32> {
         let rules = self.c.rule_count();
         for local in 0..s.pattern_count {
             let global = ix(s.first_pattern.saturating_add(local));
             let at = self.offset(section::PATTERNS, global, 0);
             let Some((state, len)) = self.c.pattern(s, local) else { break };
-            let ok = self.c.state(s, state).is_some_and(|st| st.output == local && st.depth == len);
+            let ok =
+                claimed || self.c.state(s, state).is_some_and(|st| st.output == local && st.depth == len);
             if !ok {
                 return err(
                     at,
@@ -935,4 +968,25 @@ impl Validator<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// Each scanner's automaton in `bytes` (its directory sound) checked twice,
+/// until the precise checks refuse one: (the state pass's end of gotos, the
+/// precise checks' end of gotos), `None` for a refusal.
+#[cfg(test)]
+pub(super) fn automaton_answers(bytes: &[u8], schema: &Schema) -> std::vec::Vec<(Option<u32>, Option<u32>)> {
+    let Ok(c) = check_directory(bytes) else { return std::vec::Vec::new() };
+    let v = Validator { c, schema };
+    let (mut gotos, mut refs) = (0u32, 0u32);
+    let mut answers = std::vec::Vec::new();
+    for index in 0..c.count(section::SCANNERS) {
+        let Some(s) = c.scanner(index) else { break };
+        let fast = v.automaton(&s, gotos).sound(gotos).map(|used| gotos.saturating_add(used));
+        let precise =
+            v.states_precise(index, &s, gotos).and_then(|end| Ok((end, v.patterns(index, &s, refs, false)?)));
+        answers.push((fast, precise.as_ref().ok().map(|&(end, _)| end)));
+        let Ok((end, next_refs)) = precise else { break };
+        (gotos, refs) = (end, next_refs);
+    }
+    answers
 }
