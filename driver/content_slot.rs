@@ -27,6 +27,9 @@ pub struct Accepted {
     content_len: usize,
     /// Format 1's section directory, read once here rather than at every event.
     sections: Sections,
+    /// Format 1's key table ([`Content::build_key_table`]), built once here: an event's
+    /// anchor keys are found in a probe or two instead of a binary search. Empty for format 2.
+    key_table: Vec<u32>,
     version: u32,
     format: Format,
     /// What DriverEntry would load to get this content back: the trial file for a load,
@@ -34,7 +37,7 @@ pub struct Accepted {
     level: Level,
 }
 
-/// No pool for a copy of the content.
+/// No pool for a copy of the content or its key table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutOfPool {
     pub bytes: usize,
@@ -52,7 +55,8 @@ impl Admitted<'_> {
         self.into_owned_at(Level::Trial)
     }
 
-    /// Copies the admitted bytes into pool memory: the one allocation of a content load.
+    /// Copies the admitted bytes into pool memory, and for format 1 builds its key table
+    /// (at most 66 KiB, sized from the validated content): the allocations of a content load.
     /// The source is the I/O manager's kernel copy of the request (or the buffer a persisted
     /// file was read into), so it cannot change between admission and this copy.
     pub fn into_owned_at(self, level: Level) -> Result<Accepted, OutOfPool> {
@@ -60,20 +64,37 @@ impl Admitted<'_> {
         bytes.try_reserve_exact(self.bytes.len()).map_err(|_| OutOfPool { bytes: self.bytes.len() })?;
         bytes.extend_from_slice(self.bytes);
         let end = self.content_offset.saturating_add(self.content_len);
-        let sections = match self.format {
-            Format::One => Sections::read(bytes.get(self.content_offset..end).unwrap_or(&[])),
-            Format::Two => Sections::default(),
+        let content = bytes.get(self.content_offset..end).unwrap_or(&[]);
+        let (sections, key_table) = match self.format {
+            Format::One => {
+                let sections = Sections::read(content);
+                (sections, key_table(Content::at(content, sections))?)
+            }
+            Format::Two => (Sections::default(), Vec::new()),
         };
         Ok(Accepted {
             bytes,
             content_offset: self.content_offset,
             content_len: self.content_len,
             sections,
+            key_table,
             version: self.version,
             format: self.format,
             level,
         })
     }
+}
+
+/// Format 1's key table for `content`, in pool memory.
+fn key_table(content: Content<'_>) -> Result<Vec<u32>, OutOfPool> {
+    let words = content.key_table_words();
+    let out_of_pool = OutOfPool { bytes: words.saturating_mul(core::mem::size_of::<u32>()) };
+    let mut table = Vec::new();
+    table.try_reserve_exact(words).map_err(|_| out_of_pool)?;
+    table.resize(words, 0);
+    // Sized by the content itself just above: the size is right.
+    content.build_key_table(&mut table).map_err(|_| out_of_pool)?;
+    Ok(table)
 }
 
 impl Accepted {
@@ -99,7 +120,7 @@ impl Accepted {
         let end = self.content_offset.saturating_add(self.content_len);
         let bytes = self.bytes.get(self.content_offset..end).unwrap_or(&[]);
         match self.format {
-            Format::One => Active::One(Content::at(bytes, self.sections)),
+            Format::One => Active::One(Content::at(bytes, self.sections).with_key_table(&self.key_table)),
             // Validated at admission (the bytes have not changed since): the view's reads all
             // answer, and evaluation stays bounded even if they did not.
             Format::Two => Active::Two(v2::Content::from_unvalidated(bytes)),
