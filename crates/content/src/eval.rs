@@ -183,22 +183,17 @@ impl<'a> Content<'a> {
         // length); true when `visit` asked to stop.
         let mut search = |key: u64, units: usize, meter: &mut Meter| {
             meter.charge(charge);
-            let mut at = match slots {
+            let at = match slots {
                 Some(slots) => key_table::find(slots, key, keys.len(), |at| keys.get(at)),
                 None => keys.lower_bound(key),
             };
-            loop {
+            // Most of an event's keys are no rule's: a miss is one compare, charged as the
+            // run's first step.
+            if keys.get(at) != Some(key) {
                 meter.charge(1);
-                if keys.get(at) != Some(key) || meter.exhausted() {
-                    return false;
-                }
-                let length_fits = |rule: &RuleEntry| units == 0 || self.anchor_units(rule) == Some(units);
-                let rule = first.checked_add(at).and_then(|index| self.rule(index));
-                if rule.filter(length_fits).is_some_and(|rule| visit(rule, meter)) {
-                    return true;
-                }
-                at = at.saturating_add(1);
+                return false;
             }
+            self.visit_run(Run { keys, first, at, key, units }, meter, &mut visit)
         };
         let has = |class: AnchorClass| g.mask & anchor::class_bit(class.code()) != 0;
         for field in 0..=g.max_field {
@@ -241,6 +236,29 @@ impl<'a> Content<'a> {
             if stop {
                 return;
             }
+        }
+    }
+
+    /// Visits the rules of `run` (rules whose key is the run's, from its
+    /// position on) that are anchored by its length, until `visit` returns true.
+    fn visit_run(
+        &self,
+        run: Run<'_>,
+        meter: &mut Meter,
+        visit: &mut impl FnMut(RuleEntry, &mut Meter) -> bool,
+    ) -> bool {
+        let Run { keys, first, mut at, key, units } = run;
+        loop {
+            meter.charge(1);
+            if keys.get(at) != Some(key) || meter.exhausted() {
+                return false;
+            }
+            let length_fits = |rule: &RuleEntry| units == 0 || self.anchor_units(rule) == Some(units);
+            let rule = first.checked_add(at).and_then(|index| self.rule(index));
+            if rule.filter(length_fits).is_some_and(|rule| visit(rule, meter)) {
+                return true;
+            }
+            at = at.saturating_add(1);
         }
     }
 
@@ -308,6 +326,17 @@ impl<'a> Content<'a> {
         };
         hit != (c.flags & condition::NEGATE != 0)
     }
+}
+
+/// Where a key's rules start in a group: its keys, the group's first rule, the
+/// key's first position among the keys, and the anchor length looked up (0: any).
+#[derive(Clone, Copy)]
+struct Run<'t> {
+    keys: Keys<'t>,
+    first: usize,
+    at: usize,
+    key: u64,
+    units: usize,
 }
 
 /// The keys of a group's anchored rules, read in place from the rule table.
