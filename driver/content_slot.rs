@@ -173,3 +173,71 @@ impl ContentSlot {
         self.loads_rejected = self.loads_rejected.saturating_add(1);
     }
 }
+
+#[cfg(all(test, not(target_os = "windows")))]
+mod tests {
+    use super::*;
+    use ringfence_content::Verdict;
+    use ringfence_wire::Text;
+    use ringfence_wire::schema::{Event, SCHEMA};
+
+    const RULES: &str = r#"
+version = 5
+
+[[rule]]
+name = "updater"
+kind = "process_start"
+action = "exclude"
+match = [{ field = "image_path", ends_with = "\\updater.exe" }]
+
+[[rule]]
+name = "shells"
+kind = "process_start"
+action = "include"
+match = [{ field = "image_path", ends_with = "\\cmd.exe" }]
+"#;
+
+    fn start(path: &[u16]) -> Event<'_> {
+        Event::ProcessStart {
+            pid: 10,
+            parent_pid: 4,
+            creating_pid: 4,
+            creating_tid: 8,
+            session_id: 1,
+            image_path: Some(Text::wide(path)),
+            command_line: None,
+            start_key: 1,
+            create_time: 2,
+            image_name_available: true,
+            rule_name: Text::default(),
+            matched_ids: ringfence_wire::text::Ids::EMPTY,
+            matched_rest: 0,
+            undecided_ids: ringfence_wire::text::Ids::EMPTY,
+            undecided_rest: 0,
+            parent_start_key: None,
+            parent_image_path: None,
+            parent_command_line: None,
+            user_sid: None,
+            logon_id: None,
+            integrity_level: None,
+            elevation_type: None,
+            parent_user_sid: None,
+            truncated: 0,
+        }
+    }
+
+    #[test]
+    fn format_one_content_is_held_with_its_key_table_and_judges_through_it() {
+        let bytes = ringfence_content::compile(RULES, &SCHEMA).unwrap();
+        let accepted = judge(&bytes).unwrap().into_owned().unwrap();
+        // Two groups: 4 header words, then 2 slots for each group's one anchored rule.
+        assert_eq!(accepted.key_table.len(), 8);
+        assert_eq!(accepted.key_table.iter().filter(|&&w| w != u32::MAX).count(), 4 + 2);
+        let Active::One(content) = accepted.content() else { panic!("format 1") };
+        let verdict = |path: &str| content.evaluate(&start(&path.encode_utf16().collect::<Vec<_>>()));
+        let shells = "shells".encode_utf16().collect::<Vec<_>>();
+        assert_eq!(verdict(r"C:\Windows\System32\CMD.EXE"), Verdict::Keep { rule_name: Text::wide(&shells) });
+        assert_eq!(verdict(r"C:\Program Files\App\updater.exe"), Verdict::Drop);
+        assert_eq!(verdict(r"C:\x.exe"), Verdict::Drop, "no include rule matched");
+    }
+}
