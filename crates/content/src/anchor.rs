@@ -4,8 +4,9 @@
 //! pattern of L units) or an integer (`equals`). The compiler sorts a group's
 //! anchored rules by the anchor's key; the evaluator computes the keys an
 //! event can have (for prefixes and suffixes, only at the pattern lengths the
-//! group uses) and binary-searches for them, so it visits only rules whose
-//! anchor can hold. The validator recomputes every key, length set and mask
+//! group uses) and finds them (through the key table, [`crate::key_table`],
+//! when its holder built one, else by binary search), so it visits only rules
+//! whose anchor can hold. The validator recomputes every key, length set and mask
 //! from the anchor conditions, so an index that lies is rejected, and a hash
 //! collision only adds a candidate that full evaluation then turns down.
 
