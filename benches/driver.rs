@@ -1,7 +1,8 @@
 //! The driver's hot paths on the host, each beside a baseline measured in the same run
 //! (BENCHMARKS.md):
 //! - callback: evaluate a 100-rule content + encode + enqueue, for a typical ProcessStart,
-//!   beside a memcpy of the record; the same 100 rules in content format 2 (the image path
+//!   beside a memcpy of the record; the evaluation alone, without and with format 1's key
+//!   table; the same 100 rules in content format 2 (the image path
 //!   read in DOS form through a volume map), beside the format-1 row;
 //! - the callback paths with the process table and the token's fields: a process start
 //!   (its parent looked up, itself entered), an image load (its process looked up), beside
@@ -186,6 +187,13 @@ fn callback(c: &mut Criterion) {
     let content = ringfence_content::validate(&rules, &SCHEMA).expect("valid");
     group.bench_function("part_evaluate_100_rules", |b| {
         b.iter(|| matches!(content.evaluate(black_box(&event)), ringfence_content::Verdict::Keep { .. }))
+    });
+    // The same with the key table the driver builds at load (keys found by hash, not search).
+    let mut words = vec![0u32; content.key_table_words()];
+    content.build_key_table(&mut words).expect("sized by the content");
+    let tabled = content.with_key_table(&words);
+    group.bench_function("part_evaluate_100_rules_with_key_table", |b| {
+        b.iter(|| matches!(tabled.evaluate(black_box(&event)), ringfence_content::Verdict::Keep { .. }))
     });
     // Format 2's verdict alone (the library, paths as the NT text, scratch given), and the
     // driver's whole format-2 evaluation (volume map lock, translation, pool scratch).

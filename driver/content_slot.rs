@@ -27,6 +27,9 @@ pub struct Accepted {
     content_len: usize,
     /// Format 1's section directory, read once here rather than at every event.
     sections: Sections,
+    /// Format 1's key table ([`Content::build_key_table`]), built once here: an event's
+    /// anchor keys are found in a probe or two instead of a binary search. Empty for format 2.
+    key_table: Vec<u32>,
     version: u32,
     format: Format,
     /// What DriverEntry would load to get this content back: the trial file for a load,
@@ -34,7 +37,7 @@ pub struct Accepted {
     level: Level,
 }
 
-/// No pool for a copy of the content.
+/// No pool for a copy of the content or its key table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutOfPool {
     pub bytes: usize,
@@ -52,7 +55,8 @@ impl Admitted<'_> {
         self.into_owned_at(Level::Trial)
     }
 
-    /// Copies the admitted bytes into pool memory: the one allocation of a content load.
+    /// Copies the admitted bytes into pool memory, and for format 1 builds its key table
+    /// (at most 66 KiB, sized from the validated content): the allocations of a content load.
     /// The source is the I/O manager's kernel copy of the request (or the buffer a persisted
     /// file was read into), so it cannot change between admission and this copy.
     pub fn into_owned_at(self, level: Level) -> Result<Accepted, OutOfPool> {
@@ -60,20 +64,37 @@ impl Admitted<'_> {
         bytes.try_reserve_exact(self.bytes.len()).map_err(|_| OutOfPool { bytes: self.bytes.len() })?;
         bytes.extend_from_slice(self.bytes);
         let end = self.content_offset.saturating_add(self.content_len);
-        let sections = match self.format {
-            Format::One => Sections::read(bytes.get(self.content_offset..end).unwrap_or(&[])),
-            Format::Two => Sections::default(),
+        let content = bytes.get(self.content_offset..end).unwrap_or(&[]);
+        let (sections, key_table) = match self.format {
+            Format::One => {
+                let sections = Sections::read(content);
+                (sections, key_table(Content::at(content, sections))?)
+            }
+            Format::Two => (Sections::default(), Vec::new()),
         };
         Ok(Accepted {
             bytes,
             content_offset: self.content_offset,
             content_len: self.content_len,
             sections,
+            key_table,
             version: self.version,
             format: self.format,
             level,
         })
     }
+}
+
+/// Format 1's key table for `content`, in pool memory.
+fn key_table(content: Content<'_>) -> Result<Vec<u32>, OutOfPool> {
+    let words = content.key_table_words();
+    let out_of_pool = OutOfPool { bytes: words.saturating_mul(core::mem::size_of::<u32>()) };
+    let mut table = Vec::new();
+    table.try_reserve_exact(words).map_err(|_| out_of_pool)?;
+    table.resize(words, 0);
+    // Sized by the content itself just above: the size is right.
+    content.build_key_table(&mut table).map_err(|_| out_of_pool)?;
+    Ok(table)
 }
 
 impl Accepted {
@@ -99,7 +120,7 @@ impl Accepted {
         let end = self.content_offset.saturating_add(self.content_len);
         let bytes = self.bytes.get(self.content_offset..end).unwrap_or(&[]);
         match self.format {
-            Format::One => Active::One(Content::at(bytes, self.sections)),
+            Format::One => Active::One(Content::at(bytes, self.sections).with_key_table(&self.key_table)),
             // Validated at admission (the bytes have not changed since): the view's reads all
             // answer, and evaluation stays bounded even if they did not.
             Format::Two => Active::Two(v2::Content::from_unvalidated(bytes)),
@@ -150,5 +171,73 @@ impl ContentSlot {
 
     pub fn count_rejected(&mut self) {
         self.loads_rejected = self.loads_rejected.saturating_add(1);
+    }
+}
+
+#[cfg(all(test, not(target_os = "windows")))]
+mod tests {
+    use super::*;
+    use ringfence_content::Verdict;
+    use ringfence_wire::Text;
+    use ringfence_wire::schema::{Event, SCHEMA};
+
+    const RULES: &str = r#"
+version = 5
+
+[[rule]]
+name = "updater"
+kind = "process_start"
+action = "exclude"
+match = [{ field = "image_path", ends_with = "\\updater.exe" }]
+
+[[rule]]
+name = "shells"
+kind = "process_start"
+action = "include"
+match = [{ field = "image_path", ends_with = "\\cmd.exe" }]
+"#;
+
+    fn start(path: &[u16]) -> Event<'_> {
+        Event::ProcessStart {
+            pid: 10,
+            parent_pid: 4,
+            creating_pid: 4,
+            creating_tid: 8,
+            session_id: 1,
+            image_path: Some(Text::wide(path)),
+            command_line: None,
+            start_key: 1,
+            create_time: 2,
+            image_name_available: true,
+            rule_name: Text::default(),
+            matched_ids: ringfence_wire::text::Ids::EMPTY,
+            matched_rest: 0,
+            undecided_ids: ringfence_wire::text::Ids::EMPTY,
+            undecided_rest: 0,
+            parent_start_key: None,
+            parent_image_path: None,
+            parent_command_line: None,
+            user_sid: None,
+            logon_id: None,
+            integrity_level: None,
+            elevation_type: None,
+            parent_user_sid: None,
+            truncated: 0,
+        }
+    }
+
+    #[test]
+    fn format_one_content_is_held_with_its_key_table_and_judges_through_it() {
+        let bytes = ringfence_content::compile(RULES, &SCHEMA).unwrap();
+        let accepted = judge(&bytes).unwrap().into_owned().unwrap();
+        // Two groups: 4 header words, then 2 slots for each group's one anchored rule.
+        assert_eq!(accepted.key_table.len(), 8);
+        assert_eq!(accepted.key_table.iter().filter(|&&w| w != u32::MAX).count(), 4 + 2);
+        let Active::One(content) = accepted.content() else { panic!("format 1") };
+        let verdict = |path: &str| content.evaluate(&start(&path.encode_utf16().collect::<Vec<_>>()));
+        let shells = "shells".encode_utf16().collect::<Vec<_>>();
+        assert_eq!(verdict(r"C:\Windows\System32\CMD.EXE"), Verdict::Keep { rule_name: Text::wide(&shells) });
+        assert_eq!(verdict(r"C:\Program Files\App\updater.exe"), Verdict::Drop);
+        assert_eq!(verdict(r"C:\x.exe"), Verdict::Drop, "no include rule matched");
     }
 }

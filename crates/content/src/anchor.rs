@@ -4,8 +4,9 @@
 //! pattern of L units) or an integer (`equals`). The compiler sorts a group's
 //! anchored rules by the anchor's key; the evaluator computes the keys an
 //! event can have (for prefixes and suffixes, only at the pattern lengths the
-//! group uses) and binary-searches for them, so it visits only rules whose
-//! anchor can hold. The validator recomputes every key, length set and mask
+//! group uses) and finds them (through the key table, [`crate::key_table`],
+//! when its holder built one, else by binary search), so it visits only rules
+//! whose anchor can hold. The validator recomputes every key, length set and mask
 //! from the anchor conditions, so an index that lies is rejected, and a hash
 //! collision only adds a candidate that full evaluation then turns down.
 
@@ -214,6 +215,14 @@ impl Hasher {
         rest.iter().for_each(|&u| self.push(u));
     }
 
+    /// The value after pushing `count` (1 to 3) more units, given as a folded
+    /// word's low lanes (the others zero), to a hasher on a word boundary.
+    #[inline(always)]
+    fn value_with(&self, word: u64, count: usize) -> u64 {
+        let units = self.units.wrapping_add(u64::try_from(count).unwrap_or(0));
+        finish(step(self.h, word) ^ units)
+    }
+
     #[inline(always)]
     fn value(&self) -> u64 {
         let h = if self.filled == 0 { self.h } else { step(self.h, self.word) };
@@ -344,20 +353,33 @@ impl Affixes<'_> {
             }
             false => four(taken),
         };
+        // The first `count` (1 to 3) units from `taken` on, as a word's low lanes.
+        let partial = |taken: usize, count: usize| {
+            let lanes = 1u64.checked_shl(u32::try_from(count.wrapping_mul(16)).unwrap_or(0)).unwrap_or(0);
+            match word(taken) {
+                Some(word) => word & lanes.wrapping_sub(1),
+                None => (0..count).fold(0u64, |acc, k| {
+                    let unit = u64::from(get(taken.wrapping_add(k)));
+                    acc | unit.checked_shl(u32::try_from(k.wrapping_mul(16)).unwrap_or(0)).unwrap_or(0)
+                }),
+            }
+        };
+        // The hasher stays on a word boundary: each length's last units (fewer
+        // than four) go in as one partial word, not one at a time.
         let mut hasher = Hasher::new();
         let mut taken = 0usize;
         let mut next = next_length(self.lengths, 1);
         while let Some(target) = next.filter(|&length| length <= upto) {
-            while taken < target {
-                if hasher.filled == 0 && target.wrapping_sub(taken) >= 4 {
-                    hasher.push_word(fold_word(word(taken).unwrap_or(0)));
-                    taken = taken.wrapping_add(4);
-                } else {
-                    hasher.push(get(taken));
-                    taken = taken.wrapping_add(1);
-                }
+            while target.wrapping_sub(taken) >= 4 {
+                hasher.push_word(fold_word(word(taken).unwrap_or(0)));
+                taken = taken.wrapping_add(4);
             }
-            if visit(key(self.field, self.class, hasher.value()), target) {
+            let rest = target.wrapping_sub(taken);
+            let value = match rest {
+                0 => hasher.value(),
+                _ => hasher.value_with(fold_word(partial(taken, rest)), rest),
+            };
+            if visit(key(self.field, self.class, value), target) {
                 return true;
             }
             next = next_length(self.lengths, target.wrapping_add(1));

@@ -10,6 +10,7 @@
 
 use crate::anchor::{self, AnchorClass};
 use crate::format::{Action, MAX_EVALUATION_COST, Operator, condition, rule};
+use crate::key_table;
 use crate::matching;
 use crate::meter::Meter;
 use crate::view::{ConditionEntry, Content, GroupEntry, RuleEntry};
@@ -74,27 +75,33 @@ impl<'a> Content<'a> {
                 continue;
             }
             match Action::from_code(g.action) {
-                Some(Action::Exclude) if self.any_match(&g, event, meter) => return Verdict::Drop,
+                Some(Action::Exclude) if self.any_match(index, &g, event, meter) => return Verdict::Drop,
                 Some(Action::Exclude) => {}
                 // An empty include group (only in unvalidated content) is no include rule.
                 Some(Action::Include) if g.anchored != 0 || g.unanchored != 0 => {
-                    include = include.or(Some(g))
+                    include = include.or(Some((index, g)))
                 }
                 Some(Action::Include) => {}
                 None => {}
             }
         }
-        let Some(g) = include else { return Verdict::Keep { rule_name: Text::default() } };
-        match self.first_match(&g, event, meter) {
+        let Some((index, g)) = include else { return Verdict::Keep { rule_name: Text::default() } };
+        match self.first_match(index, &g, event, meter) {
             Some(entry) => Verdict::Keep { rule_name: self.rule_name(&entry) },
             None => Verdict::Drop,
         }
     }
 
-    /// Whether any rule of the group matches.
-    fn any_match<'e, F: Fields<'e>>(&self, g: &GroupEntry, event: &F, meter: &mut Meter) -> bool {
+    /// Whether any rule of group `index` (`g`) matches.
+    fn any_match<'e, F: Fields<'e>>(
+        &self,
+        index: usize,
+        g: &GroupEntry,
+        event: &F,
+        meter: &mut Meter,
+    ) -> bool {
         let mut found = false;
-        self.candidates(g, event, meter, |entry, meter| {
+        self.candidates(index, g, event, meter, |entry, meter| {
             found = self.rule_matches(&entry, event, meter);
             found
         });
@@ -113,15 +120,16 @@ impl<'a> Content<'a> {
         false
     }
 
-    /// The matching rule with the lowest id.
+    /// The matching rule of group `index` (`g`) with the lowest id.
     fn first_match<'e, F: Fields<'e>>(
         &self,
+        index: usize,
         g: &GroupEntry,
         event: &F,
         meter: &mut Meter,
     ) -> Option<RuleEntry> {
         let mut best: Option<RuleEntry> = None;
-        self.candidates(g, event, meter, |entry, meter| {
+        self.candidates(index, g, event, meter, |entry, meter| {
             if best.is_none_or(|b| entry.id < b.id) && self.rule_matches(&entry, event, meter) {
                 best = Some(entry);
             }
@@ -149,12 +157,15 @@ impl<'a> Content<'a> {
         (start..end).filter_map(|i| self.rule(i))
     }
 
-    /// Calls `visit` on every anchored rule whose key the event has, until it
-    /// returns true. A prefix or suffix lookup of L units visits only the rules
-    /// whose anchor pattern has L units, so that a key shared by patterns of
-    /// other lengths (a hash collision) never has a rule evaluated twice.
+    /// Calls `visit` on every anchored rule of group `index` (`g`) whose key
+    /// the event has, until it returns true. A prefix or suffix lookup of L
+    /// units visits only the rules whose anchor pattern has L units, so that a
+    /// key shared by patterns of other lengths (a hash collision) never has a
+    /// rule evaluated twice. Keys are found through the key table when the
+    /// view has one, else by binary search; either is charged the search's bound.
     fn candidates<'e, F: Fields<'e>>(
         &self,
+        index: usize,
         g: &GroupEntry,
         event: &F,
         meter: &mut Meter,
@@ -166,22 +177,23 @@ impl<'a> Content<'a> {
         let first = to_usize(g.first_rule).min(self.rule_count());
         let end = first.saturating_add(to_usize(g.anchored)).min(self.rule_count());
         let keys = Keys::of(self.rules, first, end);
+        let slots = self.key_slots(index);
+        let charge = key_table::search_charge(keys.len());
         // Visits the rules stored under `key` (anchored by `units` units, 0: any
         // length); true when `visit` asked to stop.
         let mut search = |key: u64, units: usize, meter: &mut Meter| {
-            let mut at = keys.lower_bound(key, meter);
-            loop {
+            meter.charge(charge);
+            let at = match slots {
+                Some(slots) => key_table::find(slots, key, keys.len(), |at| keys.get(at)),
+                None => keys.lower_bound(key),
+            };
+            // Most of an event's keys are no rule's: a miss is one compare, charged as the
+            // run's first step.
+            if keys.get(at) != Some(key) {
                 meter.charge(1);
-                if keys.get(at) != Some(key) || meter.exhausted() {
-                    return false;
-                }
-                let length_fits = |rule: &RuleEntry| units == 0 || self.anchor_units(rule) == Some(units);
-                let rule = first.checked_add(at).and_then(|index| self.rule(index));
-                if rule.filter(length_fits).is_some_and(|rule| visit(rule, meter)) {
-                    return true;
-                }
-                at = at.saturating_add(1);
+                return false;
             }
+            self.visit_run(Run { keys, first, at, key, units }, meter, &mut visit)
         };
         let has = |class: AnchorClass| g.mask & anchor::class_bit(class.code()) != 0;
         for field in 0..=g.max_field {
@@ -224,6 +236,29 @@ impl<'a> Content<'a> {
             if stop {
                 return;
             }
+        }
+    }
+
+    /// Visits the rules of `run` (rules whose key is the run's, from its
+    /// position on) that are anchored by its length, until `visit` returns true.
+    fn visit_run(
+        &self,
+        run: Run<'_>,
+        meter: &mut Meter,
+        visit: &mut impl FnMut(RuleEntry, &mut Meter) -> bool,
+    ) -> bool {
+        let Run { keys, first, mut at, key, units } = run;
+        loop {
+            meter.charge(1);
+            if keys.get(at) != Some(key) || meter.exhausted() {
+                return false;
+            }
+            let length_fits = |rule: &RuleEntry| units == 0 || self.anchor_units(rule) == Some(units);
+            let rule = first.checked_add(at).and_then(|index| self.rule(index));
+            if rule.filter(length_fits).is_some_and(|rule| visit(rule, meter)) {
+                return true;
+            }
+            at = at.saturating_add(1);
         }
     }
 
@@ -293,6 +328,17 @@ impl<'a> Content<'a> {
     }
 }
 
+/// Where a key's rules start in a group: its keys, the group's first rule, the
+/// key's first position among the keys, and the anchor length looked up (0: any).
+#[derive(Clone, Copy)]
+struct Run<'t> {
+    keys: Keys<'t>,
+    first: usize,
+    at: usize,
+    key: u64,
+    units: usize,
+}
+
 /// The keys of a group's anchored rules, read in place from the rule table.
 #[derive(Clone, Copy)]
 struct Keys<'t> {
@@ -319,14 +365,11 @@ impl<'t> Keys<'t> {
         u64_at(self.table, index.wrapping_mul(rule::LEN).wrapping_add(rule::KEY))
     }
 
-    /// The first index whose key is not below `key`; one unit per step,
-    /// charged once at the end (nothing reads the meter between).
+    /// The first index whose key is not below `key`.
     #[inline]
-    fn lower_bound(&self, key: u64, meter: &mut Meter) -> usize {
+    fn lower_bound(&self, key: u64) -> usize {
         let (mut lo, mut hi) = (0usize, self.len());
-        let mut steps = 0u64;
         while lo < hi {
-            steps = steps.wrapping_add(1);
             // lo < hi ≤ len: neither the difference nor the midpoint wraps.
             let mid = lo.wrapping_add(hi.wrapping_sub(lo) / 2);
             if self.get(mid).is_some_and(|k| k < key) {
@@ -335,7 +378,6 @@ impl<'t> Keys<'t> {
                 hi = mid;
             }
         }
-        meter.charge(steps);
         lo
     }
 }

@@ -44,6 +44,7 @@ mod cost;
 mod error;
 mod eval;
 pub mod format;
+mod key_table;
 mod matching;
 mod meter;
 mod two_way;
@@ -64,6 +65,7 @@ pub use format::{
     Action, MAX_CONDITIONS, MAX_CONDITIONS_PER_RULE, MAX_CONTENT_BYTES, MAX_EVALUATION_COST, MAX_GROUPS,
     MAX_PATTERN_UNITS, MAX_RULE_NAME_UNITS, MAX_RULES, MAX_STRING_POOL_BYTES, Operator,
 };
+pub use key_table::KeyTableError;
 pub use matching::contains_cost;
 pub use meter::Meter;
 pub use validate::validate;

@@ -15,6 +15,8 @@ pub struct Content<'a> {
     pub(crate) rules: &'a [u8],
     pub(crate) conditions: &'a [u8],
     pub(crate) strings: &'a [u8],
+    /// The key table ([`crate::key_table`]); empty: the index is binary-searched.
+    pub(crate) key_table: &'a [u32],
 }
 
 /// Where the four sections of content bytes lie, as (offset, length) in
@@ -151,6 +153,7 @@ impl<'a> Content<'a> {
             rules: slice(sections.rules),
             conditions: slice(sections.conditions),
             strings: slice(sections.strings),
+            key_table: &[],
         }
     }
 

@@ -1,15 +1,17 @@
 //! Properties over arbitrary rule sets and events: compile → validate →
 //! evaluate agrees with a plain reference evaluator (Sysmon's semantics, no
 //! index, written here from the definition), whether the event is a typed
-//! `Event` or a decoded `Record`; and nothing the validator accepts, nor any
-//! byte string handed to the unvalidated entry point, makes evaluation panic.
+//! `Event` or a decoded `Record`, with the key table or without it (at the
+//! same charge on the meter); and nothing the validator accepts, nor any byte
+//! string handed to the unvalidated entry point, nor any key table, makes
+//! evaluation panic.
 
 mod common;
 
 use common::wide;
 use proptest::prelude::*;
 use ringfence_content::{
-    Action, ConditionSpec, Meter, Operator, RuleSpec, SpecValue, Verdict, compile_rules,
+    Action, ConditionSpec, KeyTableError, Meter, Operator, RuleSpec, SpecValue, Verdict, compile_rules,
     compile_rules_unindexed, evaluate_raw, evaluate_record, validate,
 };
 use ringfence_wire::{Event, EventKind, FieldType, Fields, Record, SCHEMA, Text, Value};
@@ -238,12 +240,22 @@ proptest! {
         let valid = validate(&content, &SCHEMA).unwrap();
         let scan = compile_rules_unindexed(&rules, 1, &SCHEMA).unwrap();
         let scan = validate(&scan, &SCHEMA).unwrap();
+        let mut words = vec![0u32; valid.key_table_words()];
+        valid.build_key_table(&mut words).unwrap();
+        let (needed, given) = (words.len(), words.len() + 1);
+        prop_assert_eq!(valid.build_key_table(&mut vec![0; given]), Err(KeyTableError::WrongSize { needed, given }));
+        let tabled = valid.with_key_table(&words);
         for owned in &events {
             let event = owned.event();
             let expected = reference(&rules, &event);
             prop_assert_eq!(as_reference(valid.evaluate(&event)), expected.clone(), "typed event {:?}", event);
             prop_assert_eq!(as_reference(evaluate_raw(&content, &event)), expected.clone());
             prop_assert_eq!(as_reference(scan.evaluate(&event)), expected.clone(), "without the index");
+            prop_assert_eq!(as_reference(tabled.evaluate(&event)), expected.clone(), "with the key table");
+            let (mut searched, mut probed) = (Meter::new(u64::MAX), Meter::new(u64::MAX));
+            valid.evaluate_metered(&event, &mut searched);
+            tabled.evaluate_metered(&event, &mut probed);
+            prop_assert_eq!(searched.used(), probed.used(), "the key table is charged as the search");
             for content in [&valid, &scan] {
                 let mut meter = Meter::new(u64::MAX);
                 content.evaluate_metered(&event, &mut meter);
@@ -270,9 +282,12 @@ proptest! {
         }
         common::fix_checksum(&mut content);
         if let Ok(valid) = validate(&content, &SCHEMA) {
+            let mut words = vec![0u32; valid.key_table_words()];
+            valid.build_key_table(&mut words).unwrap();
             for owned in &events {
                 let event = owned.event();
                 prop_assert_eq!(valid.evaluate(&event), evaluate_raw(&content, &event));
+                prop_assert_eq!(valid.with_key_table(&words).evaluate(&event), evaluate_raw(&content, &event));
             }
         }
     }
@@ -289,6 +304,17 @@ proptest! {
             content[i] = byte;
         }
         let _ = evaluate_raw(&content, &owned.event());
+    }
+
+    #[test]
+    fn evaluating_with_arbitrary_key_table_words_never_panics(
+        rules in rules(),
+        words in prop::collection::vec(prop_oneof![any::<u32>(), 0..64u32, Just(u32::MAX)], 0..300),
+        owned in event(),
+    ) {
+        let content = compile_rules(&rules, 1, &SCHEMA).unwrap();
+        let valid = validate(&content, &SCHEMA).unwrap();
+        let _ = valid.with_key_table(&words).evaluate(&owned.event());
     }
 
     #[test]

@@ -75,6 +75,15 @@ fn main() {
         outcomes += usize::from(evaluate_record(&trusted, &record) != ringfence_content::Verdict::Drop);
         if let Ok(content) = validate(content_bytes, &SCHEMA) {
             outcomes += usize::from(evaluate_event(&content, &event) != ringfence_content::Verdict::Drop);
+            // Format 1's key table: built for the validated content, and words nobody built.
+            let mut words = vec![0u32; content.key_table_words()];
+            if content.build_key_table(&mut words).is_ok() {
+                let tabled = content.with_key_table(&words);
+                outcomes += usize::from(evaluate_event(&tabled, &event) != ringfence_content::Verdict::Drop);
+            }
+            let arbitrary: Vec<u32> = record_bytes.iter().map(|b| u32::from(*b)).collect();
+            let lying = content.with_key_table(&arbitrary);
+            outcomes += usize::from(evaluate_event(&lying, &event) != ringfence_content::Verdict::Drop);
         }
         // Content format 2: the unvalidated entry point, then validation and the validated one.
         let mut scratch = [0u64; 64];

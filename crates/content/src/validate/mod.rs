@@ -114,7 +114,8 @@ fn check_directory(bytes: &[u8]) -> Result<(Content<'_>, Offsets)> {
             ErrorKind::LimitExceeded { limit: Limit::Sections, found: count.into(), max },
         );
     }
-    let mut content = Content { bytes, groups: &[], rules: &[], conditions: &[], strings: &[] };
+    let mut content =
+        Content { bytes, groups: &[], rules: &[], conditions: &[], strings: &[], key_table: &[] };
     let mut seen = [false; section::COUNT];
     let mut offsets = [0usize; section::COUNT];
     let mut expected = section::FIRST_OFFSET;

@@ -189,7 +189,16 @@ impl<'a> ValueVisitor<'a> for SlotWriter<'_> {
 }
 
 /// Writes `ids` as `u32` LE each at `at`; returns where they end.
+#[inline(always)]
 fn put_ids(out: &mut [u8], at: usize, ids: Ids<'_>) -> Option<usize> {
+    // Most records carry no ids (format 1, no content): nothing to write.
+    if ids.is_empty() {
+        return Some(at);
+    }
+    put_ids_at(out, at, ids)
+}
+
+fn put_ids_at(out: &mut [u8], at: usize, ids: Ids<'_>) -> Option<usize> {
     let end = at.checked_add(ids.byte_len())?;
     let dst = out.get_mut(at..end)?;
     for (quad, id) in dst.chunks_exact_mut(ID_BYTES).zip(ids.iter()) {
@@ -199,7 +208,16 @@ fn put_ids(out: &mut [u8], at: usize, ids: Ids<'_>) -> Option<usize> {
 }
 
 /// Writes `text` as UTF-16LE at `at`; returns where it ends.
+#[inline(always)]
 fn put_text(out: &mut [u8], at: usize, text: Text<'_>) -> Option<usize> {
+    // An empty string (an untagged event's rule name) writes nothing.
+    if text.is_empty() {
+        return Some(at);
+    }
+    put_text_at(out, at, text)
+}
+
+fn put_text_at(out: &mut [u8], at: usize, text: Text<'_>) -> Option<usize> {
     let end = at.checked_add(text.byte_len())?;
     let dst = out.get_mut(at..end)?;
     match (text.as_le_bytes(), text.as_wide()) {
