@@ -190,7 +190,7 @@ impl<'a> Content<'a> {
             return;
         }
         // The words of the scanner's patterns that hold a found one (every word when not `found`).
-        let (found_words, candidates) = hits.words_and_candidates(Hit::Contained, first_word, end_word);
+        let (found_words, candidates) = hits.contained_and_candidates(first_word, end_word);
         let words = end_word.saturating_sub(first_word);
         let mut next = 0usize;
         while next < words {
