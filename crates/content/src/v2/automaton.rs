@@ -195,20 +195,18 @@ impl<'a> RootEdges<'a> {
     /// Whether `unit` leaves the walk at the root: an ASCII unit without a root edge.
     #[inline(always)]
     fn stays(&mut self, unit: u16) -> bool {
-        match self.stays.get(usize::from(unit >> 6)) {
-            Some(stays) if stays & (1u64 << (unit & 63)) != 0 => true,
-            Some(_) => self.look_up(unit),
-            None => false,
+        let (word, bit) = (usize::from(unit >> 6), 1u64 << (unit & 63));
+        match (self.stays.get(word), self.leaves.get(word)) {
+            (Some(stays), _) if stays & bit != 0 => true,
+            (Some(_), Some(leaves)) if leaves & bit == 0 => self.look_up(unit),
+            _ => false,
         }
     }
 
-    /// [`RootEdges::stays`] for an ASCII unit not known to stay: looked up once, then remembered.
+    /// [`RootEdges::stays`] for an ASCII unit not looked up yet: looked up once, then remembered.
     #[inline(never)]
     fn look_up(&mut self, unit: u16) -> bool {
         let (word, bit) = (usize::from(unit >> 6), 1u64 << (unit & 63));
-        if self.leaves.get(word).is_some_and(|leaves| leaves & bit != 0) {
-            return false;
-        }
         // A letter folds to lower case by one bit.
         let folded = if self.fold && unit.wrapping_sub(u16::from(b'A')) < 26 { unit | 0x20 } else { unit };
         // (unit & 0x7F) · 4 + 2 < 512: within the array.
