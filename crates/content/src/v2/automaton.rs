@@ -6,9 +6,14 @@
 //! alphabet class (a 128-entry ASCII table, then a binary search among the
 //! non-ASCII units patterns hold; any other unit is class 0), and fed to the
 //! automaton: the root's goto row is dense, other states' rows are sorted and
-//! searched; a missing goto follows the failure link. The validator proved
-//! that a goto leads exactly one unit deeper and a failure link strictly
-//! shallower, so the depth rises by at most one per unit and every failure
+//! searched (in order when short, by halves otherwise); a missing goto follows
+//! the failure link. At the root, a run of ASCII units without a root edge
+//! (which units have one is looked up on a unit's first appearance in the
+//! field, then remembered in a 128-bit set) is skipped in a loop of a few
+//! instructions per unit, charged as the full step charges each unit.
+//!
+//! The validator proved that a goto leads exactly one unit deeper and a
+//! failure link strictly shallower, so the depth rises by at most one per unit and every failure
 //! step lowers it: failure steps ≤ text length. After each unit the state's
 //! output and its dictionary-suffix chain are marked *contained*; the walk
 //! stops at the first pattern already marked (its own chain was marked with
@@ -340,6 +345,17 @@ impl<'a> Automaton<'a> {
         meter.charge(search_steps(count));
         let start = ix(word_at(entry, state::FIRST_GOTO)).saturating_mul(goto::LEN);
         let row = self.gotos.get(start..start.saturating_add(ix(count).saturating_mul(goto::LEN)))?;
+        if count <= 8 {
+            // A short row (most rows past the first levels): read in order
+            // (the validator checked that rows are sorted by class).
+            for e in row.chunks_exact(goto::LEN) {
+                let c = u16_at(e, goto::CLASS)?;
+                if c >= class {
+                    return if c == class { u32_at(e, goto::TARGET) } else { None };
+                }
+            }
+            return None;
+        }
         // lo ≤ mid < hi ≤ row.len() / 8: none of these operations can wrap.
         let (mut lo, mut hi) = (0usize, row.len() / goto::LEN);
         while lo < hi {
