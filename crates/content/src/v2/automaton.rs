@@ -197,7 +197,7 @@ impl<'a> RootEdges<'a> {
         RootEdges { ascii, root_row, fold, stays: [0; 2], leaves: [0; 2] }
     }
 
-    /// Whether `unit` leaves the walk at the root: an ASCII unit without a root edge.
+    /// Whether `unit` keeps the walk at the root: an ASCII unit without a root edge.
     #[inline(always)]
     fn stays(&mut self, unit: u16) -> bool {
         let (word, bit) = (usize::from(unit >> 6), 1u64 << (unit & 63));
@@ -491,7 +491,7 @@ impl<'a> Automaton<'a> {
     }
 }
 
-/// How many units from `from` on leave the walk at the root: ASCII units
+/// How many units from `from` on keep the walk at the root: ASCII units
 /// without a root edge. Each is charged as [`Automaton::step`] charges it
 /// (the class, the root's goto), and the run stops where the step would have
 /// stopped on the meter: a unit is read while the work done is within the limit.
