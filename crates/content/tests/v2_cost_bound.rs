@@ -9,7 +9,7 @@ mod v2_common;
 
 use ringfence_content::Meter;
 use ringfence_content::v2::build::{ExprSpec, GlobPart, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec};
-use ringfence_content::v2::{Content, RuleIds, cost, validate};
+use ringfence_content::v2::{self, Content, RuleIds, cost, validate};
 use ringfence_wire::SCHEMA;
 use v2_common::*;
 
@@ -97,4 +97,35 @@ fn adversarial_content_on_maximum_length_fields_stays_within_its_worst_case_cost
         let used = work(&content, &event);
         assert!(used <= bound, "{used} > {bound}");
     }
+}
+
+/// A text that mostly leaves the walk at the root (the units of `-x` and `\` start patterns).
+fn mostly_root(len: usize) -> Field {
+    let text: String = "c:\\program files\\x -y -yes ".chars().cycle().take(len).collect();
+    Field::Text(text.encode_utf16().collect())
+}
+
+#[test]
+fn past_its_limit_the_scan_stops_within_a_step_of_it() {
+    let bytes = built(&[
+        detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &[" -yes", "\\xyz"])]),
+        detection(2, vec![predicate(IMAGE, OperatorSpec::EndsWith, &["\\x", "files"])]),
+    ]);
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let event = TestEvent::start(vec![(COMMAND_LINE, mostly_root(4_000)), (IMAGE, mostly_root(300))]);
+    let used = work(&content, &event);
+    assert!(used > 8_000, "{used}");
+    let mut scratch = vec![0u64; content.scratch_words()];
+    for limit in (0..used).step_by(97).chain([used - 2, used - 1]) {
+        let mut meter = Meter::new(limit);
+        let ids = RuleIds { matched: &mut [], undecided: &mut [] };
+        let outcome = content.evaluate_metered(&&event, &mut scratch, ids, &mut meter);
+        assert_eq!(outcome, Err(v2::EvaluationError::CostExceeded { limit }));
+        // Stopped at the first unit past the limit: one step's charges at most.
+        assert!(meter.used() > limit && meter.used() <= limit + 16, "{} for {limit}", meter.used());
+    }
+    let mut meter = Meter::new(used);
+    let ids = RuleIds { matched: &mut [], undecided: &mut [] };
+    assert!(content.evaluate_metered(&&event, &mut scratch, ids, &mut meter).is_ok());
+    assert_eq!(meter.used(), used);
 }

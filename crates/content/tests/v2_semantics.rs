@@ -352,6 +352,46 @@ fn a_scratch_buffer_smaller_than_the_content_states_is_refused() {
     );
 }
 
+/// The matched ids of one evaluation with `scratch` as it is.
+fn matched_with(content: &v2::Content<'_>, event: &TestEvent, scratch: &mut [u64]) -> Vec<u32> {
+    let mut matched = [0u32; 16];
+    let v = content.evaluate(&event, scratch, RuleIds { matched: &mut matched, undecided: &mut [] }).unwrap();
+    matched[..v.matched].to_vec()
+}
+
+#[test]
+fn a_scratch_buffer_left_dirty_gives_the_same_verdicts_as_a_cleared_one() {
+    // Only the contained bitset is cleared per event: the prefix, suffix and
+    // whole bits count only for patterns contained in this event.
+    let rules = [
+        detection(1, vec![predicate(IMAGE, OperatorSpec::Equals, &["c:\\a.exe"])]),
+        detection(2, vec![predicate(IMAGE, OperatorSpec::StartsWith, &["c:\\"])]),
+        detection(3, vec![predicate(IMAGE, OperatorSpec::EndsWith, &["a.exe"])]),
+        detection(4, vec![predicate(IMAGE, OperatorSpec::EndsWith, &[".exe", "txt"])]),
+        detection(5, vec![predicate(IMAGE, OperatorSpec::StartsWith, &["a.exe"])]),
+        detection(6, vec![predicate(IMAGE, OperatorSpec::Equals, &["a.exe"])]),
+        detection(7, vec![predicate(IMAGE, OperatorSpec::Contains, &["\\a"])]),
+    ];
+    let bytes = built(&rules);
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let image = |s: &str| TestEvent::start(vec![(IMAGE, text(s))]);
+    let events = ["C:\\A.EXE", "c:\\xa.exe", "a.exe", "a.exe.txt", "c:\\a.exe ", "", "zzz"].map(image);
+    let expected: [&[u32]; 7] = [&[1, 2, 3, 4, 7], &[2, 3, 4], &[3, 4, 5, 6], &[5, 4], &[2, 7], &[], &[]];
+    let mut reused = vec![0u64; content.scratch_words()];
+    for (event, expected) in events.iter().zip(expected) {
+        let mut expected = expected.to_vec();
+        expected.sort_unstable();
+        let mut cleared = vec![0u64; content.scratch_words()];
+        let mut ones = vec![u64::MAX; content.scratch_words()];
+        assert_eq!(matched_with(&content, event, &mut cleared), expected, "{event:?}");
+        assert_eq!(matched_with(&content, event, &mut ones), expected, "{event:?}");
+        // After every event before it, and after a different one.
+        assert_eq!(matched_with(&content, event, &mut reused), expected, "{event:?}");
+        matched_with(&content, &events[0], &mut reused);
+        assert_eq!(matched_with(&content, event, &mut reused), expected, "{event:?}");
+    }
+}
+
 #[test]
 fn unvalidated_bytes_evaluate_like_validated_ones_when_they_are_valid() {
     let bytes = built(&[detection(7, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["a"])])]);

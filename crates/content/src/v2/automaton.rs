@@ -6,9 +6,14 @@
 //! alphabet class (a 128-entry ASCII table, then a binary search among the
 //! non-ASCII units patterns hold; any other unit is class 0), and fed to the
 //! automaton: the root's goto row is dense, other states' rows are sorted and
-//! searched; a missing goto follows the failure link. The validator proved
-//! that a goto leads exactly one unit deeper and a failure link strictly
-//! shallower, so the depth rises by at most one per unit and every failure
+//! searched (in order when short, by halves otherwise); a missing goto follows
+//! the failure link. At the root, a run of ASCII units without a root edge
+//! (which units have one is looked up on a unit's first appearance in the
+//! field, then remembered in a 128-bit set) is skipped in a loop of a few
+//! instructions per unit, charged as the full step charges each unit.
+//!
+//! The validator proved that a goto leads exactly one unit deeper and a
+//! failure link strictly shallower, so the depth rises by at most one per unit and every failure
 //! step lowers it: failure steps ≤ text length. After each unit the state's
 //! output and its dictionary-suffix chain are marked *contained*; the walk
 //! stops at the first pattern already marked (its own chain was marked with
@@ -42,6 +47,14 @@ use ringfence_wire::Text;
 
 /// Bitsets over the content's patterns, and the candidate rules, in the
 /// caller's scratch memory.
+///
+/// Only the *contained* bitset and the candidates are cleared per event. A
+/// pattern's *prefix*, *suffix* and *whole* bits count only while its
+/// *contained* bit is set, and are cleared when that bit is first set in the
+/// evaluation: every pattern marked prefix, suffix or whole was marked
+/// contained before (the scan marks a state's output and dictionary chain
+/// contained before its anchored marks), so those bits never need clearing
+/// up front, and whatever the scratch memory held before reads as unset.
 pub(crate) struct Hits<'s> {
     words: &'s mut [u64],
     /// Words per bitset.
@@ -68,31 +81,22 @@ pub(crate) enum Hit {
 }
 
 impl<'s> Hits<'s> {
-    /// Cleared bitsets for `patterns` patterns and `rules` rules; `None` when `scratch` is too small.
+    /// Bitsets for `patterns` patterns and `rules` rules, the contained one and
+    /// the candidates cleared; `None` when `scratch` is too small.
     pub(crate) fn new(scratch: &'s mut [u64], patterns: usize, rules: usize) -> Option<Self> {
         let stride = patterns.div_ceil(64);
         let (words, rest) = scratch.split_at_mut_checked(stride.checked_mul(4)?)?;
         let candidates = rest.get_mut(..rules.div_ceil(64))?;
-        words.fill(0);
+        words.get_mut(..stride)?.fill(0);
         candidates.fill(0);
         Some(Hits { words, stride, candidates })
     }
 
-    /// Words `first .. end` of bitset `hit` (empty when outside), and the
-    /// candidate bitset, borrowed apart.
+    /// Words `first .. end` of the contained bitset (empty when outside), and
+    /// the candidate bitset, borrowed apart.
     #[inline(always)]
-    pub(crate) fn words_and_candidates(
-        &mut self,
-        hit: Hit,
-        first: usize,
-        end: usize,
-    ) -> (&[u64], &mut [u64]) {
-        let base = (hit as usize).saturating_mul(self.stride);
-        let words = if end > self.stride {
-            &[]
-        } else {
-            self.words.get(base.saturating_add(first)..base.saturating_add(end)).unwrap_or(&[])
-        };
+    pub(crate) fn contained_and_candidates(&mut self, first: usize, end: usize) -> (&[u64], &mut [u64]) {
+        let words = if end > self.stride { &[] } else { self.words.get(first..end).unwrap_or(&[]) };
         (words, self.candidates)
     }
 
@@ -108,23 +112,42 @@ impl<'s> Hits<'s> {
     }
 
     #[inline(always)]
-    pub(crate) fn get(&self, hit: Hit, pattern: usize) -> bool {
+    fn bit(&self, hit: Hit, pattern: usize) -> bool {
         let bit = 1u64 << (pattern % 64);
         self.words.get(self.slot(hit, pattern)).is_some_and(|w| w & bit != 0)
     }
 
-    /// Sets the bit; answers whether it was already set (an unknown pattern counts as set).
     #[inline(always)]
-    fn set(&mut self, hit: Hit, pattern: usize) -> bool {
+    pub(crate) fn get(&self, hit: Hit, pattern: usize) -> bool {
+        self.bit(Hit::Contained, pattern) && (hit == Hit::Contained || self.bit(hit, pattern))
+    }
+
+    /// Marks `pattern` contained; answers whether it already was (an unknown
+    /// pattern counts as marked). The first mark clears its other bits.
+    #[inline(always)]
+    fn contain(&mut self, pattern: usize) -> bool {
+        let bit = 1u64 << (pattern % 64);
+        let Some(w) = self.words.get_mut(pattern / 64) else { return true };
+        let was = *w & bit != 0;
+        *w |= bit;
+        if !was {
+            for hit in [Hit::Prefix, Hit::Suffix, Hit::Whole] {
+                let slot = self.slot(hit, pattern);
+                if let Some(w) = self.words.get_mut(slot) {
+                    *w &= !bit;
+                }
+            }
+        }
+        was
+    }
+
+    /// Marks `pattern` as `hit` (prefix, suffix or whole); it counts only if it is contained.
+    #[inline(always)]
+    fn set(&mut self, hit: Hit, pattern: usize) {
         let bit = 1u64 << (pattern % 64);
         let slot = self.slot(hit, pattern);
-        match self.words.get_mut(slot) {
-            Some(w) => {
-                let was = *w & bit != 0;
-                *w |= bit;
-                was
-            }
-            None => true,
+        if let Some(w) = self.words.get_mut(slot) {
+            *w |= bit;
         }
     }
 }
@@ -148,6 +171,94 @@ struct Automaton<'a> {
     gotos: &'a [u8],
     /// The root's dense row: entry `c` is class `c`'s goto (8 bytes each).
     root_row: &'a [u8],
+    /// The class table's ASCII part (128 entries), when the scanner has it
+    /// whole (always, in validated content): see [`RootEdges`].
+    ascii: Option<&'a [u8; ASCII_LEN]>,
+}
+
+/// Bytes of a class table's ASCII part.
+const ASCII_LEN: usize = ASCII as usize * class::LEN;
+
+/// Which ASCII units have an edge from the root, looked up on a unit's first
+/// appearance in the scan and remembered in two 128-bit sets: a run of units
+/// without an edge then costs a few instructions per unit (see [`root_run`]).
+struct RootEdges<'a> {
+    ascii: &'a [u8; ASCII_LEN],
+    root_row: &'a [u8],
+    fold: bool,
+    /// Bit `u`: ASCII unit `u` is known to have no edge from the root.
+    stays: [u64; 2],
+    /// Bit `u`: ASCII unit `u` is known to have one.
+    leaves: [u64; 2],
+}
+
+impl<'a> RootEdges<'a> {
+    fn new(ascii: &'a [u8; ASCII_LEN], root_row: &'a [u8], fold: bool) -> Self {
+        RootEdges { ascii, root_row, fold, stays: [0; 2], leaves: [0; 2] }
+    }
+
+    /// Whether `unit` keeps the walk at the root: an ASCII unit without a root edge.
+    #[inline(always)]
+    fn stays(&mut self, unit: u16) -> bool {
+        let (word, bit) = (usize::from(unit >> 6), 1u64 << (unit & 63));
+        match (self.stays.get(word), self.leaves.get(word)) {
+            (Some(stays), _) if stays & bit != 0 => true,
+            (Some(_), Some(leaves)) if leaves & bit == 0 => self.look_up(unit),
+            _ => false,
+        }
+    }
+
+    /// [`RootEdges::stays`] for an ASCII unit not looked up yet: looked up once, then remembered.
+    #[inline(never)]
+    fn look_up(&mut self, unit: u16) -> bool {
+        let (word, bit) = (usize::from(unit >> 6), 1u64 << (unit & 63));
+        // A letter folds to lower case by one bit.
+        let folded = if self.fold && unit.wrapping_sub(u16::from(b'A')) < 26 { unit | 0x20 } else { unit };
+        // (unit & 0x7F) · 4 + 2 < 512: within the array.
+        let at = usize::from(folded & 0x7F).wrapping_mul(class::LEN).wrapping_add(class::CLASS);
+        let class = u16_at(self.ascii, at).unwrap_or(0);
+        // A u16 times 8, plus 4: no overflow.
+        let target = usize::from(class).wrapping_mul(goto::LEN).wrapping_add(goto::TARGET);
+        let stays = u32_at(self.root_row, target).unwrap_or(0) == 0;
+        let set = if stays { &mut self.stays } else { &mut self.leaves };
+        if let Some(w) = set.get_mut(word) {
+            *w |= bit;
+        }
+        stays
+    }
+}
+
+/// A field's text as units by index: UTF-16 units, or UTF-16LE bytes.
+trait Units {
+    fn count(&self) -> usize;
+    fn unit(&self, at: usize) -> Option<u16>;
+}
+
+impl Units for &[u16] {
+    #[inline(always)]
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    #[inline(always)]
+    fn unit(&self, at: usize) -> Option<u16> {
+        self.get(at).copied()
+    }
+}
+
+/// UTF-16LE bytes (an odd last byte is not a unit).
+struct LeUnits<'t>(&'t [u8]);
+
+impl Units for LeUnits<'_> {
+    #[inline(always)]
+    fn count(&self) -> usize {
+        self.0.len() / 2
+    }
+
+    #[inline(always)]
+    fn unit(&self, at: usize) -> Option<u16> {
+        u16_at(self.0, at.checked_mul(2)?)
+    }
 }
 
 #[inline(always)]
@@ -177,13 +288,9 @@ impl<'a> Automaton<'a> {
         let root = states.get(..state::LEN).unwrap_or(&[]);
         let root_row =
             slice(gotos, word_at(root, state::FIRST_GOTO), word_at(root, state::GOTO_COUNT), goto::LEN);
-        Automaton {
-            s,
-            classes: slice(content.table(section::CLASSES), s.first_class, s.class_entries, class::LEN),
-            states,
-            gotos,
-            root_row,
-        }
+        let classes = slice(content.table(section::CLASSES), s.first_class, s.class_entries, class::LEN);
+        let ascii = classes.get(..ASCII_LEN).and_then(|part| <&[u8; ASCII_LEN]>::try_from(part).ok());
+        Automaton { s, classes, states, gotos, root_row, ascii }
     }
 
     /// The entry of state `local`.
@@ -238,6 +345,17 @@ impl<'a> Automaton<'a> {
         meter.charge(search_steps(count));
         let start = ix(word_at(entry, state::FIRST_GOTO)).saturating_mul(goto::LEN);
         let row = self.gotos.get(start..start.saturating_add(ix(count).saturating_mul(goto::LEN)))?;
+        if count <= 8 {
+            // A short row (most rows past the first levels): read in order
+            // (the validator checked that rows are sorted by class).
+            for e in row.chunks_exact(goto::LEN) {
+                let c = u16_at(e, goto::CLASS)?;
+                if c >= class {
+                    return if c == class { u32_at(e, goto::TARGET) } else { None };
+                }
+            }
+            return None;
+        }
         // lo ≤ mid < hi ≤ row.len() / 8: none of these operations can wrap.
         let (mut lo, mut hi) = (0usize, row.len() / goto::LEN);
         while lo < hi {
@@ -260,7 +378,7 @@ impl<'a> Automaton<'a> {
         loop {
             if output != NONE {
                 meter.charge(1);
-                if hits.set(Hit::Contained, ix(self.s.first_pattern.saturating_add(output))) {
+                if hits.contain(ix(self.s.first_pattern.saturating_add(output))) {
                     return;
                 }
             }
@@ -287,21 +405,37 @@ impl<'a> Automaton<'a> {
 
     /// Feeds `units` one by one; false when [`Automaton::step`] stopped the scan.
     #[inline(always)]
-    fn feed(
+    fn feed<U: Units>(
         &self,
         w: &mut Walk<'a>,
-        units: impl Iterator<Item = u16>,
+        root: &mut Option<RootEdges<'a>>,
+        units: U,
         hits: &mut Hits<'_>,
         meter: &mut Meter,
     ) -> bool {
         // A local copy, so that the walk lives in registers.
         let mut walk = *w;
         let mut fed = true;
-        for unit in units {
+        let count = units.count();
+        let mut at = 0usize;
+        while at < count {
+            if walk.state == 0
+                && let Some(edges) = root
+            {
+                let run = root_run(edges, &units, at, count, meter);
+                if run != 0 {
+                    at = at.saturating_add(run);
+                    walk.read = walk.read.saturating_add(u32::try_from(run).unwrap_or(u32::MAX));
+                    walk.anchored = false;
+                    continue;
+                }
+            }
+            let Some(unit) = units.unit(at) else { break };
             if !self.step(&mut walk, unit, hits, meter) {
                 fed = false;
                 break;
             }
+            at = at.saturating_add(1);
         }
         *w = walk;
         fed
@@ -348,12 +482,45 @@ impl<'a> Automaton<'a> {
         w.state = state;
         w.entry = e;
         w.anchored = w.anchored && word_at(e, state::DEPTH) == w.read;
+        // Contained first: a prefix mark counts only on a contained pattern.
+        self.contained(e, hits, meter);
         if w.anchored {
             self.mark(word_at(e, state::OUTPUT), Hit::Prefix, hits);
         }
-        self.contained(e, hits, meter);
         true
     }
+}
+
+/// How many units from `from` on keep the walk at the root: ASCII units
+/// without a root edge. Each is charged as [`Automaton::step`] charges it
+/// (the class, the root's goto), and the run stops where the step would have
+/// stopped on the meter: a unit is read while the work done is within the limit.
+#[inline(always)]
+fn root_run<U: Units>(
+    edges: &mut RootEdges<'_>,
+    units: &U,
+    from: usize,
+    count: usize,
+    meter: &mut Meter,
+) -> usize {
+    const CHARGE: u64 = 2;
+    if meter.exhausted() {
+        return 0;
+    }
+    let room = (meter.limit().saturating_sub(meter.used()) / CHARGE).saturating_add(1);
+    let end = from.saturating_add(usize::try_from(room).unwrap_or(usize::MAX)).min(count);
+    let mut at = from;
+    while at < end {
+        let Some(unit) = units.unit(at) else { break };
+        // A non-ASCII unit, or one with a root edge, takes the full step.
+        if !edges.stays(unit) {
+            break;
+        }
+        at = at.wrapping_add(1);
+    }
+    let run = at.saturating_sub(from);
+    meter.charge(u64::try_from(run).unwrap_or(u64::MAX).saturating_mul(CHARGE));
+    run
 }
 
 /// Scans `head` ++ `tail` with scanner `s`, marking what it finds in `hits`.
@@ -368,15 +535,13 @@ pub(crate) fn scan(
     let a = Automaton::new(content, s);
     let Some(root) = a.entry(0) else { return };
     let mut w = Walk { state: 0, entry: root, read: 0, anchored: true };
-    a.mark(word_at(root, state::OUTPUT), Hit::Prefix, hits);
+    let mut edges = a.ascii.map(|ascii| RootEdges::new(ascii, a.root_row, s.case == 1));
     a.contained(root, hits, meter);
+    a.mark(word_at(root, state::OUTPUT), Hit::Prefix, hits);
     for text in [head, tail] {
         let fed = match text.as_wide() {
-            Some(units) => a.feed(&mut w, units.iter().copied(), hits, meter),
-            None => {
-                let bytes = text.as_le_bytes().unwrap_or(&[]);
-                a.feed(&mut w, bytes.chunks_exact(2).map(|pair| u16_at(pair, 0).unwrap_or(0)), hits, meter)
-            }
+            Some(units) => a.feed(&mut w, &mut edges, units, hits, meter),
+            None => a.feed(&mut w, &mut edges, LeUnits(text.as_le_bytes().unwrap_or(&[])), hits, meter),
         };
         if !fed {
             return;

@@ -190,42 +190,62 @@ impl<'a> Content<'a> {
             return;
         }
         // The words of the scanner's patterns that hold a found one (every word when not `found`).
-        let (found_words, candidates) = hits.words_and_candidates(Hit::Contained, first_word, end_word);
-        let words = end_word.saturating_sub(first_word);
-        let mut next = 0usize;
-        while next < words {
-            let (word, mut bits) = if found {
-                let Some(at) = found_words.get(next..).and_then(|rest| rest.iter().position(|&w| w != 0))
-                else {
-                    break;
-                };
-                let at = next.saturating_add(at);
-                (at, found_words.get(at).copied().unwrap_or(0))
-            } else {
-                (next, u64::MAX)
-            };
-            next = word.saturating_add(1);
-            let base = first_word.saturating_add(word).saturating_mul(64);
-            bits &=
-                u64::MAX.checked_shl(u32::try_from(first.saturating_sub(base)).unwrap_or(64)).unwrap_or(0);
-            let above = u32::try_from(end.saturating_sub(base)).unwrap_or(64);
-            bits &= 1u64.checked_shl(above).map_or(u64::MAX, |b| b.wrapping_sub(1));
-            while bits != 0 {
-                let pattern = base.saturating_add(bits.trailing_zeros() as usize);
-                bits &= bits.wrapping_sub(1);
-                let Some((first_ref, count)) = self.pattern_refs(pattern) else { return };
-                for k in 0..count {
-                    meter.charge(1);
-                    if meter.exhausted() {
+        let (found_words, candidates) = hits.contained_and_candidates(first_word, end_word);
+        let range = (first, end);
+        if found {
+            // Eight words at a time: most of a large content's words hold nothing found.
+            for (chunk_index, chunk) in found_words.chunks(8).enumerate() {
+                if chunk.iter().fold(0, |any, &w| any | w) == 0 {
+                    continue;
+                }
+                for (i, &bits) in chunk.iter().enumerate() {
+                    let word = first_word.saturating_add(chunk_index.saturating_mul(8)).saturating_add(i);
+                    if bits != 0 && !self.word_candidates(range, word, bits, candidates, meter) {
                         return;
                     }
-                    let Some(rule) = self.rule_index(section::REFS, ix(first_ref.saturating_add(k))) else {
-                        return;
-                    };
-                    mark_candidate(candidates, rule);
+                }
+            }
+        } else {
+            for word in first_word..end_word {
+                if !self.word_candidates(range, word, u64::MAX, candidates, meter) {
+                    return;
                 }
             }
         }
+    }
+
+    /// Marks the rules listed by the patterns of word `word` set in `bits`
+    /// and within `range`; false when the meter ran out or a reference is
+    /// missing (only in unvalidated content).
+    #[inline(always)]
+    fn word_candidates(
+        &self,
+        (first, end): (usize, usize),
+        word: usize,
+        mut bits: u64,
+        candidates: &mut [u64],
+        meter: &mut Meter,
+    ) -> bool {
+        let base = word.saturating_mul(64);
+        bits &= u64::MAX.checked_shl(u32::try_from(first.saturating_sub(base)).unwrap_or(64)).unwrap_or(0);
+        let above = u32::try_from(end.saturating_sub(base)).unwrap_or(64);
+        bits &= 1u64.checked_shl(above).map_or(u64::MAX, |b| b.wrapping_sub(1));
+        while bits != 0 {
+            let pattern = base.saturating_add(bits.trailing_zeros() as usize);
+            bits &= bits.wrapping_sub(1);
+            let Some((first_ref, count)) = self.pattern_refs(pattern) else { return false };
+            for k in 0..count {
+                meter.charge(1);
+                if meter.exhausted() {
+                    return false;
+                }
+                let Some(rule) = self.rule_index(section::REFS, ix(first_ref.saturating_add(k))) else {
+                    return false;
+                };
+                mark_candidate(candidates, rule);
+            }
+        }
+        true
     }
 
     fn rules_verdict<'e, E: EventInput<'e>>(
