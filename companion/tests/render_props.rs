@@ -80,10 +80,19 @@ fn value(field: &FieldDef) -> BoxedStrategy<Owned> {
     if field.optional { prop_oneof![3 => present, 1 => Just(Owned::Absent)].boxed() } else { present }
 }
 
+/// An arbitrary event of any kind; an id list's rest count (the field after
+/// it) is above zero only when the list is full, as the wire requires.
 fn event() -> impl Strategy<Value = OwnedEvent> {
     prop::sample::select(EventKind::ALL).prop_flat_map(|kind| {
         let fields: Vec<_> = kind.def().fields.iter().map(value).collect();
-        fields.prop_map(move |values| OwnedEvent { kind, values })
+        fields.prop_map(move |mut values| {
+            for (i, field) in kind.def().fields.iter().enumerate() {
+                if matches!(&values[i], Owned::Ids(ids) if ids.len() < usize::from(field.max_units)) {
+                    values[i + 1] = Owned::U32(0);
+                }
+            }
+            OwnedEvent { kind, values }
+        })
     })
 }
 
