@@ -9,9 +9,9 @@ mod common;
 use common::*;
 use ringfence_content::format::{condition, group, rule, section};
 use ringfence_content::{
-    Action, ConditionSpec, Content, ErrorKind, MAX_CONDITIONS_PER_RULE, MAX_EVALUATION_COST,
-    MAX_PATTERN_UNITS, Meter, Operator, RuleSpec, SpecValue, ValidationError, Verdict, compile_rules,
-    contains_cost, evaluate_raw, validate,
+    Action, ConditionSpec, Content, EVENT_WORK_LIMIT, ErrorKind, MAX_CONDITIONS_PER_RULE,
+    MAX_EVALUATION_COST, MAX_PATTERN_UNITS, Meter, Operator, RuleSpec, SpecValue, ValidationError, Verdict,
+    compile_rules, contains_cost, evaluate_raw, validate,
 };
 use ringfence_wire::schema::field::ProcessStart as PS;
 use ringfence_wire::schema::limits::UNICODE_STRING_UNITS;
@@ -190,6 +190,17 @@ fn unvalidated_work_stops_at_the_budget_and_keeps_the_event() {
     let one_condition = 1 + contains_cost(LONGEST as u64, MAX_PATTERN_UNITS as u64);
     assert!(meter.used() <= MAX_EVALUATION_COST + one_condition, "{} units", meter.used());
     assert_eq!(evaluate_raw(&bytes, &event), untagged());
+
+    // In the kernel the per-event limit stops it first, before a search whose bound does not fit.
+    let mut limited = Meter::new(EVENT_WORK_LIMIT);
+    let verdict = Content::from_validated(&bytes).evaluate_metered(&event, &mut limited);
+    assert_eq!(verdict, untagged());
+    assert!(limited.exhausted());
+    // (The bound of the longest pattern over the longest line is over the limit: none runs.)
+    let searches = EVENT_WORK_LIMIT / one_condition;
+    // The group, the rule, then per condition one visit and one search, the one that did not fit charged
+    // its bound without being run.
+    assert_eq!(limited.used(), 2 + (searches + 1) * one_condition);
 
     // With room for all of it, the same rule matches: the cut-off changed the verdict, nothing else did.
     let mut unbounded = Meter::new(u64::MAX);

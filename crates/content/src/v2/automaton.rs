@@ -196,7 +196,7 @@ impl<'a> Automaton<'a> {
     #[inline(always)]
     fn class(&self, unit: u16, meter: &mut Meter) -> u16 {
         let unit = if self.s.case == 1 { fold_unit(unit) } else { unit };
-        meter.charge(1);
+        meter.charge_steps(1);
         if unit < 0x80 {
             // A u16 times 4, plus 2: no overflow.
             let at = usize::from(unit).wrapping_mul(class::LEN).wrapping_add(class::CLASS);
@@ -208,7 +208,7 @@ impl<'a> Automaton<'a> {
             Some((u16_at(e, class::UNIT)?, u16_at(e, class::CLASS)?))
         };
         let n = self.s.class_entries.saturating_sub(ASCII);
-        meter.charge(search_steps(n));
+        meter.charge_steps(search_steps(n));
         let (mut lo, mut hi) = (0u32, n);
         while lo < hi {
             let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
@@ -225,7 +225,7 @@ impl<'a> Automaton<'a> {
     /// The root's goto on `class` (0: no edge), one look-up in its dense row.
     #[inline(always)]
     fn root_goto(&self, class: u16, meter: &mut Meter) -> u32 {
-        meter.charge(1);
+        meter.charge_steps(1);
         // A u16 times 8, plus 4: no overflow.
         let at = usize::from(class).wrapping_mul(goto::LEN).wrapping_add(goto::TARGET);
         u32_at(self.root_row, at).unwrap_or(0)
@@ -235,7 +235,7 @@ impl<'a> Automaton<'a> {
     #[inline(always)]
     fn goto(&self, entry: &[u8], class: u16, meter: &mut Meter) -> Option<u32> {
         let count = word_at(entry, state::GOTO_COUNT);
-        meter.charge(search_steps(count));
+        meter.charge_steps(search_steps(count));
         let start = ix(word_at(entry, state::FIRST_GOTO)).saturating_mul(goto::LEN);
         let row = self.gotos.get(start..start.saturating_add(ix(count).saturating_mul(goto::LEN)))?;
         // lo ≤ mid < hi ≤ row.len() / 8: none of these operations can wrap.
@@ -259,7 +259,7 @@ impl<'a> Automaton<'a> {
         let (mut output, mut dict) = (word_at(entry, state::OUTPUT), word_at(entry, state::DICT));
         loop {
             if output != NONE {
-                meter.charge(1);
+                meter.charge_steps(1);
                 if hits.set(Hit::Contained, ix(self.s.first_pattern.saturating_add(output))) {
                     return;
                 }
@@ -267,7 +267,7 @@ impl<'a> Automaton<'a> {
             if dict == NONE || meter.exhausted() {
                 return;
             }
-            meter.charge(1);
+            meter.charge_steps(1);
             let Some(next) = self.entry(dict) else { return };
             output = word_at(next, state::OUTPUT);
             if output == NONE {
@@ -331,7 +331,7 @@ impl<'a> Automaton<'a> {
                     state = target;
                     break;
                 }
-                meter.charge(1);
+                meter.charge_steps(1);
                 state = word_at(w.entry, state::FAIL);
                 let Some(e) = self.entry(state) else { return false };
                 w.entry = e;
@@ -389,7 +389,7 @@ pub(crate) fn scan(
     // The final state's output and dictionary chain: every pattern the text ends with.
     let mut at = if output == NONE { word_at(w.entry, state::DICT) } else { w.state };
     while at != NONE {
-        meter.charge(1);
+        meter.charge_steps(1);
         if meter.exhausted() {
             return;
         }
@@ -424,7 +424,7 @@ impl GlobRun<'_> {
         let mut alive = true;
         for unit in units {
             let unit = if fold { fold_unit(unit) } else { unit };
-            meter.charge(charge);
+            meter.charge_steps(charge);
             if meter.exhausted() {
                 alive = false;
                 break;

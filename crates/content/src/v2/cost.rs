@@ -4,6 +4,8 @@
 //! have (its `max_units`; 20 digits for an integer) and `W` = 4 ⌈patterns/64⌉
 //! scratch words:
 //!
+//! In interpreter steps, each charged [`FORMAT2_STEP`] meter units:
+//!
 //! ```text
 //! cost(K) = W + scanners + always + 2 ⌈rules/64⌉ + rules
 //!         + Σ scanners s of K:   SCAN_UNIT · L(field s) + patterns(s) + SCAN_FIXED
@@ -31,6 +33,7 @@
 use super::content::{Content, ix};
 use super::error::{ErrorKind, Limit, ValidationError};
 use super::format::{MAX_EVALUATION_COST, Operator, code, header, section};
+use crate::meter::FORMAT2_STEP;
 use ringfence_wire::{FieldType, Schema};
 
 pub const SCAN_UNIT: u64 = 48;
@@ -52,8 +55,14 @@ fn field_units(schema: &Schema, kind: u16, field: u8) -> u64 {
     }
 }
 
-/// The worst-case cost of an event of kind `kind` (validated content).
+/// The worst-case cost of an event of kind `kind` (validated content), in meter
+/// units: the steps counted below, each `FORMAT2_STEP` = 2 units.
 pub fn worst_case(content: &Content<'_>, schema: &Schema, kind: u16) -> u64 {
+    worst_case_steps(content, schema, kind).saturating_mul(FORMAT2_STEP)
+}
+
+/// The worst-case cost of an event of kind `kind` in interpreter steps.
+fn worst_case_steps(content: &Content<'_>, schema: &Schema, kind: u16) -> u64 {
     let rule_words = content.rule_count().div_ceil(64) as u64;
     let mut cost = (content.scratch_words() as u64)
         .saturating_add(content.count(section::SCANNERS) as u64)
