@@ -311,6 +311,11 @@ fn v2_shapes() -> Vec<(&'static str, Vec<u8>, Longest)> {
             build(&values_and_rules(), &SCHEMA, 1).unwrap(),
             Longest::of("a"),
         ),
+        (
+            "rules and values alone: the same, a one-unit command line",
+            build(&values_and_rules(), &SCHEMA, 1).unwrap(),
+            Longest { fields: vec![(COMMAND_LINE, vec![u16::from(b'a')])] },
+        ),
     ]
 }
 

@@ -31,12 +31,14 @@ pub const INSTRUCTIONS_PER_UNIT: u64 = 13;
 /// per unit (callgrind, BENCHMARKS.md).
 pub(crate) const FORMAT2_STEP: u64 = 2;
 
-/// The work one event may cost in the kernel, in units: at most
-/// 13 × 100,000 = 1.3 M instructions, under 1 ms on the CI machine kind (a
-/// 2.3 GHz Xeon vCPU: 2.3 M cycles) as long as it runs at least 0.57
-/// instructions per cycle; the worst shapes cut off here measured 0.2–0.5 ms
-/// on a loaded machine (BENCHMARKS.md).
-pub const EVENT_WORK_LIMIT: u64 = 100_000;
+/// The work one event may cost in the kernel, in units: at most 13 × 1,000,000 =
+/// 13 M instructions. Set for SigmaHQ's process-creation and image-load content,
+/// whose typical process start (120-unit image, 400-unit command line) charges
+/// 493,480 units (half the limit), its globs and regular expressions each run over
+/// the whole field on every event. That is several milliseconds on the CI
+/// machine kind, not the 1 ms goal (which 13 × 75,000 ≈ 1 M instructions would
+/// meet, and which would cut off every such event): BENCHMARKS.md.
+pub const EVENT_WORK_LIMIT: u64 = 1_000_000;
 
 /// Work done by one evaluation, and how much it may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -196,11 +196,20 @@ fn unvalidated_work_stops_at_the_budget_and_keeps_the_event() {
     let verdict = Content::from_validated(&bytes).evaluate_metered(&event, &mut limited);
     assert_eq!(verdict, untagged());
     assert!(limited.exhausted());
-    // (The bound of the longest pattern over the longest line is over the limit: none runs.)
-    let searches = EVENT_WORK_LIMIT / one_condition;
-    // The group, the rule, then per condition one visit and one search, the one that did not fit charged
-    // its bound without being run.
-    assert_eq!(limited.used(), 2 + (searches + 1) * one_condition);
+    // One search's actual work, from the same rule with one condition, unbounded.
+    let mut one = Meter::new(u64::MAX);
+    Content::from_validated(&unvalidated_rule(1, &needle('b'))).evaluate_metered(&event, &mut one);
+    let search = one.used() - 3;
+    let bound = one_condition - 1;
+    // The group and the rule; then each condition (one unit) searches while its bound fits, and
+    // the first whose bound does not fit is charged the bound without searching.
+    let mut expected = 2;
+    while expected + 1 + bound <= EVENT_WORK_LIMIT {
+        expected += 1 + search;
+    }
+    expected += 1 + bound;
+    assert_eq!(limited.used(), expected);
+    assert!(expected - bound <= EVENT_WORK_LIMIT, "the work done is within the limit");
 
     // With room for all of it, the same rule matches: the cut-off changed the verdict, nothing else did.
     let mut unbounded = Meter::new(u64::MAX);
