@@ -11,7 +11,7 @@
 //!         + Σ scanners s of K:   SCAN_UNIT · L(field s) + patterns(s) + SCAN_FIXED
 //!                                + ⌈patterns(s)/64⌉ + 1 + refs(s)
 //!         + Σ rules r of K:      code_len(r) + Σ PRED i in r's code:
-//!                                    1 + values(i) · (1 + [glob] (GLOB_UNIT · L(field i) + 1)
+//!                                    1 + values(i) · (VALUE_STEPS + [glob] (GLOB_UNIT · L(field i) + 1)
 //!                                                       + [regex] (REGEX_UNIT · L(field i) + 1))
 //! ```
 //!
@@ -37,6 +37,9 @@ use crate::meter::FORMAT2_STEP;
 use ringfence_wire::{FieldType, Schema};
 
 pub const SCAN_UNIT: u64 = 48;
+/// Steps one value of a predicate is charged: a value visited costs about three times
+/// the instructions of a scan step (callgrind, BENCHMARKS.md).
+pub const VALUE_STEPS: u64 = 3;
 pub const SCAN_FIXED: u64 = 4;
 pub const GLOB_UNIT: u64 = 8;
 /// A regular expression's automaton per UTF-16 unit: at most three UTF-8 bytes
@@ -104,11 +107,11 @@ fn worst_case_steps(content: &Content<'_>, schema: &Schema, kind: u16) -> u64 {
                 continue;
             };
             let per_value = if p.operator == Operator::Glob.code() {
-                GLOB_UNIT.saturating_mul(field_units(schema, kind, p.field)).saturating_add(2)
+                GLOB_UNIT.saturating_mul(field_units(schema, kind, p.field)).saturating_add(1 + VALUE_STEPS)
             } else if p.operator == Operator::Regex.code() {
-                REGEX_UNIT.saturating_mul(field_units(schema, kind, p.field)).saturating_add(2)
+                REGEX_UNIT.saturating_mul(field_units(schema, kind, p.field)).saturating_add(1 + VALUE_STEPS)
             } else {
-                1
+                VALUE_STEPS
             };
             cost = cost.saturating_add(1).saturating_add(per_value.saturating_mul(p.value_count.into()));
         }

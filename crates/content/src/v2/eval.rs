@@ -21,6 +21,7 @@
 
 use super::automaton::{Hit, Hits, glob_matches, mark_candidate, scan};
 use super::content::{Content, PredicateEntry, RuleEntry, ScannerEntry, ix};
+use super::cost::VALUE_STEPS;
 use super::error::EvaluationError;
 use super::expr::{Stack, Truth};
 use super::format::{Operator, Role, code, predicate, section, value};
@@ -392,7 +393,7 @@ impl<'a> Content<'a> {
         let mut group_holds = false;
         let mut started = false;
         for i in 0..p.value_count {
-            meter.charge_steps(1);
+            meter.charge_steps(VALUE_STEPS);
             if meter.exhausted() {
                 return Truth::Unknown;
             }
