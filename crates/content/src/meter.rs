@@ -34,10 +34,11 @@ pub(crate) const FORMAT2_STEP: u64 = 2;
 /// The work one event may cost in the kernel, in units: at most 13 × 1,000,000 =
 /// 13 M instructions. Set for SigmaHQ's process-creation and image-load content,
 /// whose typical process start (120-unit image, 400-unit command line) charges
-/// 493,480 units (half the limit), its globs and regular expressions each run over
-/// the whole field on every event. That is several milliseconds on the CI
-/// machine kind, not the 1 ms goal (which 13 × 75,000 ≈ 1 M instructions would
-/// meet, and which would cut off every such event): BENCHMARKS.md.
+/// 525,668 units (about half the limit), its globs and regular expressions each run over
+/// the whole field on every event. Cut off here, the costliest shapes measured 1.0 to
+/// 2.0 ms on a loaded machine of the CI kind: not the 1 ms goal, which a limit of about
+/// 75,000 units (≈ 1 M instructions) would meet while cutting off every such typical
+/// event (BENCHMARKS.md, "A per-event work limit").
 pub const EVENT_WORK_LIMIT: u64 = 1_000_000;
 
 /// Work done by one evaluation, and how much it may do.

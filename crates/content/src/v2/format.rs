@@ -248,7 +248,7 @@ pub const MAX_REFS: usize = MAX_VALUES;
 /// The content budget: the most work the content may ask of one event, in meter units
 /// ([`crate::v2::cost`]: steps of 2 units each). High
 /// enough for SigmaHQ's process-creation and image-load rules lowered into one content
-/// (about 95,000,000 with their regular expressions: their globs and regular expressions
+/// (about 95,400,000 with their regular expressions: their globs and regular expressions
 /// are charged a scan of the whole field each). It bounds content, not time: in the
 /// kernel every evaluation also stops at [`crate::EVENT_WORK_LIMIT`], under 1 ms.
 pub const MAX_EVALUATION_COST: u64 = 128_000_000;
