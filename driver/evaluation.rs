@@ -1,5 +1,11 @@
-//! Format-2 content on the callback path: the event as format 2 reads it (paths in DOS
-//! form through the volume map), the scratch memory of one evaluation, and the outcome.
+//! Content on the callback path: the event as format 2 reads it (paths in DOS form
+//! through the volume map), the scratch memory of one evaluation, and the outcome.
+//!
+//! Every evaluation, either format, stops at [`EVENT_WORK_LIMIT`] work units (about 13 M
+//! instructions whatever the content and the event: see the content crate's meter). An event cut off
+//! there is kept: format 1 untagged, format 2 with every detection rule of its kind
+//! undecided, for the companion's stage to decide on the whole content; the sensor counts
+//! it in STATS (`evaluation_errors`).
 //!
 //! Scratch memory is allocated per evaluation, from pool, and freed when it returns.
 //! Callbacks run on several processors at once and may be preempted at PASSIVE_LEVEL, so
@@ -13,6 +19,7 @@
 
 use alloc::vec::Vec;
 use ringfence_content::v2::{self, EventInput, Input, Role, RuleIds};
+use ringfence_content::{Content, EVENT_WORK_LIMIT, Meter};
 use ringfence_wire::schema::{Event, EventKind, Fields, Lookup, Verdict, field, limits};
 use ringfence_wire::text::{self, Text, Value};
 use ringfence_wire::volume_map::{Translation, VolumeMap};
@@ -180,11 +187,23 @@ impl<'c> Outcome<'c> {
 pub enum Cause {
     /// No pool for the scratch memory.
     NoScratch,
-    /// The evaluation stopped with an error.
+    /// The evaluation stopped with an error: `CostExceeded` at [`EVENT_WORK_LIMIT`].
     Error(v2::EvaluationError),
 }
 
-/// Evaluates `input` against `content` with scratch memory of its own (see the module).
+/// Format 1's verdict on `event`, and whether the evaluation was cut off at
+/// [`EVENT_WORK_LIMIT`] (the event is then kept untagged).
+pub fn evaluate_format1<'c>(
+    content: &Content<'c>,
+    event: &Event<'_>,
+) -> (ringfence_content::Verdict<'c>, bool) {
+    let mut meter = Meter::new(EVENT_WORK_LIMIT);
+    let verdict = content.evaluate_metered(event, &mut meter);
+    (verdict, meter.exhausted())
+}
+
+/// Evaluates `input` against `content` with scratch memory of its own (see the module),
+/// within [`EVENT_WORK_LIMIT`].
 pub fn evaluate<'c>(content: &v2::Content<'c>, input: &KernelInput<'_>) -> Outcome<'c> {
     let words = content.scratch_words();
     let mut scratch: Vec<u64> = Vec::new();

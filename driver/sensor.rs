@@ -52,7 +52,8 @@ pub struct Sensor<P: Platform> {
     notes: Notes,
     /// Format-2 evaluations without pool for their scratch memory.
     scratch_failures: AtomicU64,
-    /// Format-2 evaluations that stopped with an error.
+    /// Evaluations (either format) cut off at the per-event work limit, or (format 2)
+    /// stopped with another error.
     evaluation_errors: AtomicU64,
 }
 
@@ -88,9 +89,14 @@ impl<P: Platform> Sensor<P> {
         self.content.read(|slot| {
             let kept = match slot.active().map(Accepted::content) {
                 None => Some(Kept::default()),
-                Some(Active::One(content)) => match content.evaluate(&event) {
-                    Verdict::Drop => None,
-                    Verdict::Keep { rule_name } => Some(Kept::by_rule(rule_name)),
+                Some(Active::One(content)) => match evaluation::evaluate_format1(&content, &event) {
+                    (Verdict::Drop, _) => None,
+                    (Verdict::Keep { rule_name }, cut_off) => {
+                        if cut_off {
+                            self.evaluation_errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Some(Kept::by_rule(rule_name))
+                    }
                 },
                 Some(Active::Two(content)) => self.judge(&content, event),
             };

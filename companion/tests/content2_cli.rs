@@ -77,7 +77,10 @@ fn check_validates_format_2_and_counts_rules_by_role() {
             "{}: valid: content format 2, version 7, schema 3, 6 rules (3 filter, 3 detection)",
             content.display()
         )))
-        .stdout(contains("of the 64000000 work units allowed per event"));
+        .stdout(contains(format!(
+            "of the {} work units allowed per event",
+            ringfence_content::v2::MAX_EVALUATION_COST
+        )));
 }
 
 #[test]

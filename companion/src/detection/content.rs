@@ -21,6 +21,7 @@
 
 use std::path::Path;
 
+use ringfence_content::Meter;
 use ringfence_content::v2::{self, EventInput, Filter, Input, Role, RuleIds};
 use ringfence_detect::lower::{self, Conversion, Metadata};
 use ringfence_detect::{EventFields, Field, FieldValue, RuleMeta, integrity};
@@ -156,7 +157,10 @@ impl ContentStage {
         // Validated in `new`; the view reads the same bytes.
         let content = v2::Content::from_unvalidated(&self.bytes);
         let ids = RuleIds { matched: &mut self.matched, undecided: &mut self.undecided };
-        match content.evaluate(&&owned, &mut self.scratch, ids) {
+        // The whole content, within its budget: not the kernel's per-event limit, so that an
+        // event the kernel left undecided at that limit is decided here.
+        let mut meter = Meter::new(v2::MAX_EVALUATION_COST);
+        match content.evaluate_metered(&&owned, &mut self.scratch, ids, &mut meter) {
             Ok(v) => {
                 let matched_ids = self.matched.get(..v.matched).unwrap_or(&[]);
                 let matched = matched_ids

@@ -9,10 +9,10 @@
 //! when all its conditions hold. The index only narrows which rules are tried.
 
 use crate::anchor::{self, AnchorClass};
-use crate::format::{Action, MAX_EVALUATION_COST, Operator, condition, rule};
+use crate::format::{Action, Operator, condition, rule};
 use crate::key_table;
 use crate::matching;
-use crate::meter::Meter;
+use crate::meter::{EVENT_WORK_LIMIT, Meter};
 use crate::view::{ConditionEntry, Content, GroupEntry, RuleEntry};
 use ringfence_wire::bytes::u64_at;
 use ringfence_wire::{Event, FieldType, Fields, Record, Text, Value};
@@ -31,7 +31,7 @@ pub enum Verdict<'a> {
 /// Evaluates content that was never validated. Garbage is "no match" or, when
 /// no group can be read at all, "no rules": the event is kept untagged. The
 /// work is bounded as for validated content: an evaluation that would do more
-/// than [`MAX_EVALUATION_COST`] units stops there and keeps the event untagged.
+/// than [`EVENT_WORK_LIMIT`] units stops there and keeps the event untagged.
 pub fn evaluate_raw<'a, 'e, F: Fields<'e>>(bytes: &'a [u8], event: &F) -> Verdict<'a> {
     Content::from_validated(bytes).evaluate(event)
 }
@@ -49,9 +49,11 @@ pub fn evaluate_record<'a>(content: &Content<'a>, record: &Record<'_>) -> Verdic
 }
 
 impl<'a> Content<'a> {
-    /// Keeps or drops `event` by this content's rules.
+    /// Keeps or drops `event` by this content's rules, within the kernel's
+    /// per-event [`EVENT_WORK_LIMIT`] (past it the event is kept untagged; the
+    /// driver calls [`Content::evaluate_metered`] to know and count it).
     pub fn evaluate<'e, F: Fields<'e>>(&self, event: &F) -> Verdict<'a> {
-        self.evaluate_metered(event, &mut Meter::new(MAX_EVALUATION_COST))
+        self.evaluate_metered(event, &mut Meter::new(EVENT_WORK_LIMIT))
     }
 
     /// [`Content::evaluate`], counting its work on `meter`. When the work goes

@@ -10,7 +10,9 @@
 //!   Its work is linear in the event's strings plus the content, counted on a
 //!   [`Meter`] and bounded: the validator refuses content whose worst case
 //!   ([`Content::worst_case_cost`], `cost` module) is over
-//!   [`MAX_EVALUATION_COST`], and unvalidated bytes are cut off there.
+//!   [`MAX_EVALUATION_COST`] (the content budget). In the kernel every
+//!   evaluation, validated or not, also stops at [`EVENT_WORK_LIMIT`] (the
+//!   per-event limit, about 13 M instructions: see [`Meter`]).
 //! - [`compile`] (feature `compiler`): TOML rules → binary content.
 //!
 //! Field counts, ids and types all come from a [`ringfence_wire::Schema`]
@@ -67,7 +69,7 @@ pub use format::{
 };
 pub use key_table::KeyTableError;
 pub use matching::contains_cost;
-pub use meter::Meter;
+pub use meter::{EVENT_WORK_LIMIT, INSTRUCTIONS_PER_UNIT, Meter};
 pub use validate::validate;
 pub use view::{Condition, ConditionValue, Content, Rule, Rules, Sections, Summary};
 

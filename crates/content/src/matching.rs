@@ -127,6 +127,15 @@ pub(crate) fn contains(value: Text<'_>, pattern: Text<'_>, fold_case: bool, mete
     if pattern.is_empty() {
         return true;
     }
+    if pattern.len() > MAX_PATTERN_UNITS {
+        return false;
+    }
+    // The search's work is known only once it is done: its bound must fit first.
+    let bound = contains_cost(value.len() as u64, pattern.len() as u64);
+    if !meter.affords(bound) {
+        meter.charge(bound);
+        return false;
+    }
     let mut buf = [0u16; MAX_PATTERN_UNITS];
     let Some(p) = load(pattern, fold_case, &mut buf) else { return false };
     let mut work = 0usize;

@@ -1,10 +1,45 @@
 //! The work meter: every step of an evaluation is counted in *work units*, the
-//! same units [`crate::cost`] bounds before content is accepted. A unit is one
-//! rule or condition visited, one UTF-16 unit compared or hashed, one position
-//! of the substring filter, one step of the index search. Evaluation stops
-//! when the meter runs past its limit: validated content never gets there (its
-//! worst case is within [`crate::MAX_EVALUATION_COST`]), unvalidated bytes may,
-//! and are then cut off after at most one more condition's worth of work.
+//! same units [`crate::cost`] (and format 2's `v2::cost`) bounds before content
+//! is accepted. A unit is one rule or condition visited, one UTF-16 unit
+//! compared or hashed, one position of the substring filter, one step of the
+//! index search or of an automaton; each shape is charged so that one unit is
+//! at most [`INSTRUCTIONS_PER_UNIT`] instructions (measured: BENCHMARKS.md).
+//!
+//! Two limits, one meaning in both formats:
+//!
+//! - the content budget (`MAX_EVALUATION_COST`, one per format) bounds what
+//!   content may ask for: the validator refuses content whose worst case is
+//!   over it. It bounds content, not time; the companion's stage evaluates
+//!   the whole content within it.
+//! - [`EVENT_WORK_LIMIT`] bounds what one event may cost in the kernel:
+//!   `Content::evaluate` and `evaluate_raw` (both formats) stop there. Format
+//!   1 then keeps the event untagged, format 2 returns
+//!   `EvaluationError::CostExceeded` (the driver keeps the event with every
+//!   detection rule of its kind undecided); the driver counts both in STATS.
+//!   A matcher whose work is only known in bulk (format 1's `contains`, a
+//!   regular expression) checks that its bound fits before it starts, so an
+//!   evaluation never does more than the limit plus a few units.
+
+/// Instructions one work unit costs at most, on the costliest shape of each
+/// charge (callgrind, BENCHMARKS.md: "A per-event work limit").
+pub const INSTRUCTIONS_PER_UNIT: u64 = 13;
+
+/// Units one step of format 2's interpreter is charged (a step as its cost
+/// model counts them: a class or goto search step, a failure or dictionary
+/// step, a candidate, a rule, an instruction, a value, a glob unit): its
+/// costliest shapes run up to 24 instructions per step, format 1's up to 7
+/// per unit (callgrind, BENCHMARKS.md).
+pub(crate) const FORMAT2_STEP: u64 = 2;
+
+/// The work one event may cost in the kernel, in units: at most 13 × 1,000,000 =
+/// 13 M instructions. Set for SigmaHQ's process-creation and image-load content,
+/// whose typical process start (120-unit image, 400-unit command line) charges
+/// 525,668 units (about half the limit), its globs and regular expressions each run over
+/// the whole field on every event. Cut off here, the costliest shapes measured 1.0 to
+/// 2.0 ms on a loaded machine of the CI kind: not the 1 ms goal, which a limit of about
+/// 75,000 units (≈ 1 M instructions) would meet while cutting off every such typical
+/// event (BENCHMARKS.md, "A per-event work limit").
+pub const EVENT_WORK_LIMIT: u64 = 1_000_000;
 
 /// Work done by one evaluation, and how much it may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,9 +68,28 @@ impl Meter {
         self.used > self.limit
     }
 
+    /// Whether `units` more fit within the limit. A matcher that knows its
+    /// bound before it starts asks, and charges the bound (stopping the
+    /// evaluation) instead of starting when it does not fit.
+    #[inline(always)]
+    pub(crate) fn affords(&self, units: u64) -> bool {
+        self.used.saturating_add(units) <= self.limit
+    }
+
     #[inline(always)]
     pub(crate) fn charge(&mut self, units: u64) {
         self.used = self.used.saturating_add(units);
+    }
+
+    /// Format 2's charges: `steps` of its interpreter, each [`FORMAT2_STEP`] units.
+    #[inline(always)]
+    pub(crate) fn charge_steps(&mut self, steps: u64) {
+        self.charge(steps.saturating_mul(FORMAT2_STEP));
+    }
+
+    #[inline(always)]
+    pub(crate) fn charge_steps_usize(&mut self, steps: usize) {
+        self.charge_steps(u64::try_from(steps).unwrap_or(u64::MAX));
     }
 
     #[inline(always)]

@@ -9,9 +9,9 @@ mod common;
 use common::*;
 use ringfence_content::format::{condition, group, rule, section};
 use ringfence_content::{
-    Action, ConditionSpec, Content, ErrorKind, MAX_CONDITIONS_PER_RULE, MAX_EVALUATION_COST,
-    MAX_PATTERN_UNITS, Meter, Operator, RuleSpec, SpecValue, ValidationError, Verdict, compile_rules,
-    contains_cost, evaluate_raw, validate,
+    Action, ConditionSpec, Content, EVENT_WORK_LIMIT, ErrorKind, MAX_CONDITIONS_PER_RULE,
+    MAX_EVALUATION_COST, MAX_PATTERN_UNITS, Meter, Operator, RuleSpec, SpecValue, ValidationError, Verdict,
+    compile_rules, contains_cost, evaluate_raw, validate,
 };
 use ringfence_wire::schema::field::ProcessStart as PS;
 use ringfence_wire::schema::limits::UNICODE_STRING_UNITS;
@@ -190,6 +190,26 @@ fn unvalidated_work_stops_at_the_budget_and_keeps_the_event() {
     let one_condition = 1 + contains_cost(LONGEST as u64, MAX_PATTERN_UNITS as u64);
     assert!(meter.used() <= MAX_EVALUATION_COST + one_condition, "{} units", meter.used());
     assert_eq!(evaluate_raw(&bytes, &event), untagged());
+
+    // In the kernel the per-event limit stops it first, before a search whose bound does not fit.
+    let mut limited = Meter::new(EVENT_WORK_LIMIT);
+    let verdict = Content::from_validated(&bytes).evaluate_metered(&event, &mut limited);
+    assert_eq!(verdict, untagged());
+    assert!(limited.exhausted());
+    // One search's actual work, from the same rule with one condition, unbounded.
+    let mut one = Meter::new(u64::MAX);
+    Content::from_validated(&unvalidated_rule(1, &needle('b'))).evaluate_metered(&event, &mut one);
+    let search = one.used() - 3;
+    let bound = one_condition - 1;
+    // The group and the rule; then each condition (one unit) searches while its bound fits, and
+    // the first whose bound does not fit is charged the bound without searching.
+    let mut expected = 2;
+    while expected + 1 + bound <= EVENT_WORK_LIMIT {
+        expected += 1 + search;
+    }
+    expected += 1 + bound;
+    assert_eq!(limited.used(), expected);
+    assert!(expected - bound <= EVENT_WORK_LIMIT, "the work done is within the limit");
 
     // With room for all of it, the same rule matches: the cut-off changed the verdict, nothing else did.
     let mut unbounded = Meter::new(u64::MAX);

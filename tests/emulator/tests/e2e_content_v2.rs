@@ -341,6 +341,54 @@ fn with_no_pool_for_scratch_memory_the_event_is_kept_and_counted() {
     assert_eq!(sensor.stop().problems(), Vec::new());
 }
 
+/// The detection rules a start's record names: (matched, undecided).
+fn ids_of(bytes: &[u8]) -> (Vec<u32>, Vec<u32>) {
+    match record(bytes).event() {
+        Event::ProcessStart { matched_ids, matched_rest, undecided_ids, undecided_rest, .. } => {
+            assert_eq!((matched_rest, undecided_rest), (0, 0));
+            (matched_ids.iter().collect(), undecided_ids.iter().collect())
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_event_over_the_per_event_work_limit_is_kept_undecided_and_counted() {
+    let mut sensor = start();
+    assert_eq!(sensor.ioctl(Code::SetVolumeMap as u32, &volume_map(), 0).status, 0);
+    // Rule 40: six regular expressions on the command line, each charged a pass over it.
+    let mut rules = rules();
+    let regexes = (0..6).map(|i| ValueSpec::Text(format!("zz{i}[0-9]{{40}}"))).collect();
+    let predicate =
+        PredicateSpec { values: regexes, ..text_predicate(COMMAND_LINE, OperatorSpec::Regex, "") };
+    rules.push(rule(40, Role::Detection, "long digits", vec![predicate], all(&[0])));
+    assert!(sensor.load_content(&build(&rules, &SCHEMA, 12).expect("the rules build")).accepted);
+    sensor.fire(&start_of(200, 4, r"\??\C:\Windows\System32\cmd.exe", "cmd.exe /c run"));
+    assert_eq!(activity_records(&mut sensor).len(), 0, "cmd.exe: nothing matches it, dropped");
+    // Encoded PowerShell from cmd.exe with the longest command line a start can carry: the
+    // regular expressions' passes over it are over ringfence_content::EVENT_WORK_LIMIT.
+    let head = "powershell.exe -NoP -enc ";
+    let longest = usize::from(ringfence_wire::schema::limits::UNICODE_STRING_UNITS);
+    let line = format!("{head}{}", "A".repeat(longest - head.len()));
+    sensor.fire(&start_of(300, 200, POWERSHELL, &line));
+    let kept = activity_records(&mut sensor);
+    assert_eq!(kept.len(), 1, "cut off: kept, not dropped");
+    assert_eq!(
+        ids_of(&kept[0]),
+        (vec![], vec![10, 20, 30, 40]),
+        "every detection rule of the kind undecided"
+    );
+    let stats = sensor.stats().content;
+    assert_eq!((stats.format, stats.scratch_failures, stats.evaluation_errors), (2, 0, 1));
+    // The same start with a typical command line is decided in the kernel: rule 10 matched.
+    sensor.fire(&start_of(301, 200, POWERSHELL, "powershell.exe -NoP -enc SQBFAFgA"));
+    let kept = activity_records(&mut sensor);
+    assert_eq!(kept.len(), 1);
+    assert_eq!(ids_of(&kept[0]), (vec![10], vec![]));
+    assert_eq!(sensor.stats().content.evaluation_errors, 1, "no other cut-off");
+    assert_eq!(sensor.stop().problems(), Vec::new());
+}
+
 const FORMAT_1: &str = r#"
 version = 7
 

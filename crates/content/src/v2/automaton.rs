@@ -42,7 +42,7 @@ use ringfence_wire::bytes::{u16_at, u32_at, u64_at};
 
 /// Entries of a class table's ASCII part.
 const ASCII: u32 = 128;
-use crate::meter::Meter;
+use crate::meter::{FORMAT2_STEP, Meter};
 use ringfence_wire::Text;
 
 /// Bitsets over the content's patterns, and the candidate rules, in the
@@ -303,7 +303,7 @@ impl<'a> Automaton<'a> {
     #[inline(always)]
     fn class(&self, unit: u16, meter: &mut Meter) -> u16 {
         let unit = if self.s.case == 1 { fold_unit(unit) } else { unit };
-        meter.charge(1);
+        meter.charge_steps(1);
         if unit < 0x80 {
             // A u16 times 4, plus 2: no overflow.
             let at = usize::from(unit).wrapping_mul(class::LEN).wrapping_add(class::CLASS);
@@ -315,7 +315,7 @@ impl<'a> Automaton<'a> {
             Some((u16_at(e, class::UNIT)?, u16_at(e, class::CLASS)?))
         };
         let n = self.s.class_entries.saturating_sub(ASCII);
-        meter.charge(search_steps(n));
+        meter.charge_steps(search_steps(n));
         let (mut lo, mut hi) = (0u32, n);
         while lo < hi {
             let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
@@ -332,7 +332,7 @@ impl<'a> Automaton<'a> {
     /// The root's goto on `class` (0: no edge), one look-up in its dense row.
     #[inline(always)]
     fn root_goto(&self, class: u16, meter: &mut Meter) -> u32 {
-        meter.charge(1);
+        meter.charge_steps(1);
         // A u16 times 8, plus 4: no overflow.
         let at = usize::from(class).wrapping_mul(goto::LEN).wrapping_add(goto::TARGET);
         u32_at(self.root_row, at).unwrap_or(0)
@@ -342,7 +342,7 @@ impl<'a> Automaton<'a> {
     #[inline(always)]
     fn goto(&self, entry: &[u8], class: u16, meter: &mut Meter) -> Option<u32> {
         let count = word_at(entry, state::GOTO_COUNT);
-        meter.charge(search_steps(count));
+        meter.charge_steps(search_steps(count));
         let start = ix(word_at(entry, state::FIRST_GOTO)).saturating_mul(goto::LEN);
         let row = self.gotos.get(start..start.saturating_add(ix(count).saturating_mul(goto::LEN)))?;
         if count <= 8 {
@@ -377,7 +377,7 @@ impl<'a> Automaton<'a> {
         let (mut output, mut dict) = (word_at(entry, state::OUTPUT), word_at(entry, state::DICT));
         loop {
             if output != NONE {
-                meter.charge(1);
+                meter.charge_steps(1);
                 if hits.contain(ix(self.s.first_pattern.saturating_add(output))) {
                     return;
                 }
@@ -385,7 +385,7 @@ impl<'a> Automaton<'a> {
             if dict == NONE || meter.exhausted() {
                 return;
             }
-            meter.charge(1);
+            meter.charge_steps(1);
             let Some(next) = self.entry(dict) else { return };
             output = word_at(next, state::OUTPUT);
             if output == NONE {
@@ -465,7 +465,7 @@ impl<'a> Automaton<'a> {
                     state = target;
                     break;
                 }
-                meter.charge(1);
+                meter.charge_steps(1);
                 state = word_at(w.entry, state::FAIL);
                 let Some(e) = self.entry(state) else { return false };
                 w.entry = e;
@@ -503,7 +503,8 @@ fn root_run<U: Units>(
     count: usize,
     meter: &mut Meter,
 ) -> usize {
-    const CHARGE: u64 = 2;
+    // Two steps (the class, the root's goto), in meter units.
+    const CHARGE: u64 = 2 * FORMAT2_STEP;
     if meter.exhausted() {
         return 0;
     }
@@ -554,7 +555,7 @@ pub(crate) fn scan(
     // The final state's output and dictionary chain: every pattern the text ends with.
     let mut at = if output == NONE { word_at(w.entry, state::DICT) } else { w.state };
     while at != NONE {
-        meter.charge(1);
+        meter.charge_steps(1);
         if meter.exhausted() {
             return;
         }
@@ -589,7 +590,7 @@ impl GlobRun<'_> {
         let mut alive = true;
         for unit in units {
             let unit = if fold { fold_unit(unit) } else { unit };
-            meter.charge(charge);
+            meter.charge_steps(charge);
             if meter.exhausted() {
                 alive = false;
                 break;

@@ -4,12 +4,14 @@
 //! have (its `max_units`; 20 digits for an integer) and `W` = 4 ⌈patterns/64⌉
 //! scratch words:
 //!
+//! In interpreter steps, each charged [`FORMAT2_STEP`] meter units:
+//!
 //! ```text
 //! cost(K) = W + scanners + always + 2 ⌈rules/64⌉ + rules
 //!         + Σ scanners s of K:   SCAN_UNIT · L(field s) + patterns(s) + SCAN_FIXED
 //!                                + ⌈patterns(s)/64⌉ + 1 + refs(s)
 //!         + Σ rules r of K:      code_len(r) + Σ PRED i in r's code:
-//!                                    1 + values(i) · (1 + [glob] (GLOB_UNIT · L(field i) + 1)
+//!                                    1 + values(i) · (VALUE_STEPS + [glob] (GLOB_UNIT · L(field i) + 1)
 //!                                                       + [regex] (REGEX_UNIT · L(field i) + 1))
 //! ```
 //!
@@ -31,9 +33,13 @@
 use super::content::{Content, ix};
 use super::error::{ErrorKind, Limit, ValidationError};
 use super::format::{MAX_EVALUATION_COST, Operator, code, header, section};
+use crate::meter::FORMAT2_STEP;
 use ringfence_wire::{FieldType, Schema};
 
 pub const SCAN_UNIT: u64 = 48;
+/// Steps one value of a predicate is charged: a value visited costs about three times
+/// the instructions of a scan step (callgrind, BENCHMARKS.md).
+pub const VALUE_STEPS: u64 = 3;
 pub const SCAN_FIXED: u64 = 4;
 pub const GLOB_UNIT: u64 = 8;
 /// A regular expression's automaton per UTF-16 unit: at most three UTF-8 bytes
@@ -52,8 +58,14 @@ fn field_units(schema: &Schema, kind: u16, field: u8) -> u64 {
     }
 }
 
-/// The worst-case cost of an event of kind `kind` (validated content).
+/// The worst-case cost of an event of kind `kind` (validated content), in meter
+/// units: the steps counted below, each `FORMAT2_STEP` = 2 units.
 pub fn worst_case(content: &Content<'_>, schema: &Schema, kind: u16) -> u64 {
+    worst_case_steps(content, schema, kind).saturating_mul(FORMAT2_STEP)
+}
+
+/// The worst-case cost of an event of kind `kind` in interpreter steps.
+fn worst_case_steps(content: &Content<'_>, schema: &Schema, kind: u16) -> u64 {
     let rule_words = content.rule_count().div_ceil(64) as u64;
     let mut cost = (content.scratch_words() as u64)
         .saturating_add(content.count(section::SCANNERS) as u64)
@@ -95,11 +107,11 @@ pub fn worst_case(content: &Content<'_>, schema: &Schema, kind: u16) -> u64 {
                 continue;
             };
             let per_value = if p.operator == Operator::Glob.code() {
-                GLOB_UNIT.saturating_mul(field_units(schema, kind, p.field)).saturating_add(2)
+                GLOB_UNIT.saturating_mul(field_units(schema, kind, p.field)).saturating_add(1 + VALUE_STEPS)
             } else if p.operator == Operator::Regex.code() {
-                REGEX_UNIT.saturating_mul(field_units(schema, kind, p.field)).saturating_add(2)
+                REGEX_UNIT.saturating_mul(field_units(schema, kind, p.field)).saturating_add(1 + VALUE_STEPS)
             } else {
-                1
+                VALUE_STEPS
             };
             cost = cost.saturating_add(1).saturating_add(per_value.saturating_mul(p.value_count.into()));
         }

@@ -415,6 +415,8 @@ impl fmt::Display for ValidationError {
 pub enum EvaluationError {
     /// The caller's scratch buffer is smaller than [`crate::v2::Content::scratch_words`].
     ScratchTooSmall { needed: usize, given: usize },
-    /// The work went past the meter's limit (only unvalidated content gets there).
+    /// The work went past the meter's limit: in the kernel, the per-event
+    /// [`crate::EVENT_WORK_LIMIT`] (an event the content cannot be decided on
+    /// in time); with the content budget, only unvalidated content gets there.
     CostExceeded { limit: u64 },
 }

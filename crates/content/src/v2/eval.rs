@@ -21,10 +21,11 @@
 
 use super::automaton::{Hit, Hits, glob_matches, mark_candidate, scan};
 use super::content::{Content, PredicateEntry, RuleEntry, ScannerEntry, ix};
+use super::cost::VALUE_STEPS;
 use super::error::EvaluationError;
 use super::expr::{Stack, Truth};
-use super::format::{MAX_EVALUATION_COST, Operator, Role, code, predicate, section, value};
-use crate::meter::Meter;
+use super::format::{Operator, Role, code, predicate, section, value};
+use crate::meter::{EVENT_WORK_LIMIT, Meter};
 use ringfence_wire::schema::Lookup;
 use ringfence_wire::{EventKind, Fields, Text, Value};
 
@@ -121,14 +122,17 @@ fn push(ids: &mut [u32], written: &mut usize, rest: &mut u32, id: u32) {
 }
 
 impl<'a> Content<'a> {
-    /// Evaluates `event`, with the content's own budget on the meter.
+    /// Evaluates `event` within the kernel's per-event [`EVENT_WORK_LIMIT`]
+    /// (past it: [`EvaluationError::CostExceeded`]). The companion's stage,
+    /// which decides on the whole content, meters with the content budget
+    /// ([`Content::evaluate_metered`], [`super::MAX_EVALUATION_COST`]).
     pub fn evaluate<'e, E: EventInput<'e>>(
         &self,
         event: &E,
         scratch: &mut [u64],
         ids: RuleIds<'_>,
     ) -> Result<Verdict, EvaluationError> {
-        self.evaluate_metered(event, scratch, ids, &mut Meter::new(MAX_EVALUATION_COST))
+        self.evaluate_metered(event, scratch, ids, &mut Meter::new(EVENT_WORK_LIMIT))
     }
 
     /// [`Content::evaluate`], counting work on `meter`; past its limit the
@@ -145,10 +149,10 @@ impl<'a> Content<'a> {
         let Some(mut hits) = Hits::new(scratch, self.pattern_count(), self.rule_count()) else {
             return Err(EvaluationError::ScratchTooSmall { needed, given });
         };
-        meter.charge_usize(needed);
+        meter.charge_steps_usize(needed);
         let kind = event.kind().code();
         for index in 0..self.count(section::SCANNERS) {
-            meter.charge(1);
+            meter.charge_steps(1);
             let Some(s) = self.scanner(index) else { break };
             if s.kind != kind {
                 continue;
@@ -167,7 +171,7 @@ impl<'a> Content<'a> {
             }
         }
         for entry in 0..self.count(section::ALWAYS) {
-            meter.charge(1);
+            meter.charge_steps(1);
             let Some(rule) = self.rule_index(section::ALWAYS, entry) else { break };
             hits.candidate(rule);
         }
@@ -185,7 +189,7 @@ impl<'a> Content<'a> {
         let end = first.saturating_add(ix(s.pattern_count));
         let (first_word, end_word) = (first / 64, end.div_ceil(64));
         // One unit per word, charged at once: past the budget nothing is read.
-        meter.charge_usize(end_word.saturating_sub(first_word));
+        meter.charge_steps_usize(end_word.saturating_sub(first_word));
         if meter.exhausted() {
             return;
         }
@@ -235,7 +239,7 @@ impl<'a> Content<'a> {
             bits &= bits.wrapping_sub(1);
             let Some((first_ref, count)) = self.pattern_refs(pattern) else { return false };
             for k in 0..count {
-                meter.charge(1);
+                meter.charge_steps(1);
                 if meter.exhausted() {
                     return false;
                 }
@@ -267,12 +271,12 @@ impl<'a> Content<'a> {
         let (mut exclude, mut include, mut has_include) = (Truth::False, Truth::False, false);
         // The candidates, in rule (id) order; the others are false.
         for (word, &bits) in hits.candidates.iter().enumerate() {
-            meter.charge(1);
+            meter.charge_steps(1);
             let mut bits = bits;
             while bits != 0 {
                 let index = word.saturating_mul(64).saturating_add(bits.trailing_zeros() as usize);
                 bits &= bits.wrapping_sub(1);
-                meter.charge(1);
+                meter.charge_steps(1);
                 if meter.exhausted() {
                     break;
                 }
@@ -321,7 +325,7 @@ impl<'a> Content<'a> {
     ) -> Truth {
         let mut stack = Stack::new();
         for at in 0..r.code_len {
-            meter.charge(1);
+            meter.charge_steps(1);
             if meter.exhausted() {
                 return Truth::Unknown;
             }
@@ -358,7 +362,7 @@ impl<'a> Content<'a> {
         hits: &Hits<'_>,
         meter: &mut Meter,
     ) -> Truth {
-        meter.charge(1);
+        meter.charge_steps(1);
         let Some(op) = Operator::from_code(p.operator) else { return Truth::Unknown };
         let input = event.input(p.field);
         match (op, input) {
@@ -409,7 +413,7 @@ impl<'a> Content<'a> {
         let mut group_holds = false;
         let mut started = false;
         for i in 0..p.value_count {
-            meter.charge(1);
+            meter.charge_steps(VALUE_STEPS);
             if meter.exhausted() {
                 return Truth::Unknown;
             }
@@ -436,7 +440,7 @@ impl<'a> Content<'a> {
 }
 
 /// Evaluates bytes nobody validated: memory-safe and bounded by
-/// [`MAX_EVALUATION_COST`] whatever they hold.
+/// [`EVENT_WORK_LIMIT`] whatever they hold.
 pub fn evaluate_raw<'e, E: EventInput<'e>>(
     bytes: &[u8],
     event: &E,

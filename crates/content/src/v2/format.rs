@@ -245,13 +245,13 @@ pub const MAX_NAME_UNITS: usize = 256;
 pub const MAX_META_UNITS: usize = 1024;
 /// Pattern-to-rule references: at most one per literal value.
 pub const MAX_REFS: usize = MAX_VALUES;
-/// The most work one event's evaluation may cost, in work units ([`crate::v2::cost`]).
-/// High enough for SigmaHQ's process-creation and image-load rules lowered into one
-/// content (about 48,000,000 with their regular expressions: their globs and
-/// regular expressions are charged a scan of the whole field each);
-/// it bounds the work, it does not make it fast: BENCHMARKS.md has the time of the
-/// worst accepted content, far over the 1 ms goal.
-pub const MAX_EVALUATION_COST: u64 = 64_000_000;
+/// The content budget: the most work the content may ask of one event, in meter units
+/// ([`crate::v2::cost`]: steps of 2 units each). High
+/// enough for SigmaHQ's process-creation and image-load rules lowered into one content
+/// (about 95,400,000 with their regular expressions: their globs and regular expressions
+/// are charged a scan of the whole field each). It bounds content, not time: in the
+/// kernel every evaluation also stops at [`crate::EVENT_WORK_LIMIT`] (about 13 M instructions).
+pub const MAX_EVALUATION_COST: u64 = 128_000_000;
 /// The most section entries, by id - 1 (strings: units).
 pub const SECTION_LIMITS: [usize; section::COUNT] = [
     MAX_SCANNERS,

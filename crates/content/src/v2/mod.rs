@@ -55,6 +55,7 @@ pub mod build;
 #[cfg(feature = "compiler")]
 pub mod regex_build;
 
+pub use crate::meter::EVENT_WORK_LIMIT;
 pub use content::{Content, RuleInfo};
 pub use error::{ErrorKind, EvaluationError, Limit, Table, ValidationError};
 pub use eval::{

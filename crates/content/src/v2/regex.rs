@@ -110,7 +110,7 @@ pub(crate) fn matches(
     meter: &mut Meter,
 ) -> bool {
     let units = head.len().saturating_add(tail.len()) as u64;
-    meter.charge(REGEX_UNIT.saturating_mul(units).saturating_add(1));
+    meter.charge_steps(REGEX_UNIT.saturating_mul(units).saturating_add(1));
     if meter.exhausted() {
         return false;
     }

@@ -186,8 +186,9 @@ pub struct ContentCounters {
     pub format: u32,
     /// Format-2 evaluations that found no pool for their scratch memory.
     pub scratch_failures: u64,
-    /// Format-2 evaluations that stopped with an error (only content that changed after
-    /// validation could cause one).
+    /// Evaluations (either format) cut off at the per-event work limit
+    /// (`ringfence_content::EVENT_WORK_LIMIT`; the event is kept, undecided), or
+    /// (format 2) stopped with another error.
     pub evaluation_errors: u64,
 }
 
