@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use ringfence_wire::EventKind;
+use ringfence_content::v2::{EventInput, Input};
+use ringfence_wire::schema::{COMPANION_BASE, field};
+use ringfence_wire::{EventKind, Text};
 
 use crate::ir::Stage;
 use crate::refusal::Reason;
@@ -136,5 +138,56 @@ impl fmt::Display for Coverage {
         writeln!(f)?;
         writeln!(f, "Rules for other logsources (no ringfence events): {}", self.other_logsources)?;
         write!(f, "Documents that did not parse or are not detection rules: {}", self.unparsed)
+    }
+}
+
+/// A process start as the kernel stage reads it: its image, command line and parent
+/// image, the other kernel fields absent, the companion's fields unknown. The samples
+/// against which `sigma-coverage` and the SigmaHQ benchmark weigh a lowered content.
+#[derive(Clone, Debug)]
+pub struct SampleStart {
+    pub image: Vec<u16>,
+    pub command_line: Vec<u16>,
+    pub parent: Vec<u16>,
+}
+
+impl SampleStart {
+    /// A typical start: a 120-unit image path, a 400-unit command line, services.exe's parent.
+    pub fn typical() -> Self {
+        Self::with_command_line(400)
+    }
+
+    /// The same start with the longest command line a process can have (32,767 units).
+    pub fn longest() -> Self {
+        Self::with_command_line(32_767)
+    }
+
+    fn with_command_line(units: usize) -> Self {
+        let filled = |s: &str, n: usize| s.encode_utf16().cycle().take(n).collect::<Vec<u16>>();
+        let mut image = filled(r"C:\Program Files\Contoso\Product Suite\bin\", 110);
+        image.extend(r"\agent.exe".encode_utf16());
+        let line = "agent.exe --config C:\\ProgramData\\Contoso\\agent.json --verbose --mode=service ";
+        SampleStart {
+            image,
+            command_line: filled(line, units),
+            parent: r"C:\Windows\System32\services.exe".encode_utf16().collect(),
+        }
+    }
+}
+
+impl<'a> EventInput<'a> for &'a SampleStart {
+    fn kind(&self) -> EventKind {
+        EventKind::ProcessStart
+    }
+
+    fn input(&self, index: u8) -> Input<'a> {
+        let text = |t: &'a Vec<u16>| Input::Text { head: Text::wide(t), tail: Text::default() };
+        match index {
+            i if i == field::ProcessStart::image_path as u8 => text(&self.image),
+            i if i == field::ProcessStart::command_line as u8 => text(&self.command_line),
+            i if i == field::ProcessStart::parent_image_path as u8 => text(&self.parent),
+            i if i >= COMPANION_BASE => Input::Unknown,
+            _ => Input::Absent,
+        }
     }
 }

@@ -8,13 +8,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ringfence_content::Meter;
-use ringfence_content::v2::{EventInput, Input, RuleIds};
+use ringfence_content::v2::RuleIds;
 use ringfence_detect::Compilation;
-use ringfence_detect::coverage::{CATEGORIES, Coverage};
+use ringfence_detect::coverage::{CATEGORIES, Coverage, SampleStart};
 use ringfence_detect::lower;
 use ringfence_detect::refusal::Reason;
-use ringfence_wire::schema::{COMPANION_BASE, field};
-use ringfence_wire::{EventKind, SCHEMA, Text};
+use ringfence_wire::SCHEMA;
 
 fn main() -> ExitCode {
     let mut list = false;
@@ -107,43 +106,14 @@ fn print_lowering(compilation: &Compilation, list: bool) {
     }
 }
 
-/// A process start with its image, command line and parent image (the others absent, the
-/// companion's fields unknown), as the kernel stage reads it.
-struct Start {
-    image: Vec<u16>,
-    command_line: Vec<u16>,
-    parent: Vec<u16>,
-}
-
-impl<'a> EventInput<'a> for &'a Start {
-    fn kind(&self) -> EventKind {
-        EventKind::ProcessStart
-    }
-    fn input(&self, index: u8) -> Input<'a> {
-        let text = |t: &'a Vec<u16>| Input::Text { head: Text::wide(t), tail: Text::default() };
-        match index {
-            i if i == field::ProcessStart::image_path as u8 => text(&self.image),
-            i if i == field::ProcessStart::command_line as u8 => text(&self.command_line),
-            i if i == field::ProcessStart::parent_image_path as u8 => text(&self.parent),
-            i if i >= COMPANION_BASE => Input::Unknown,
-            _ => Input::Absent,
-        }
-    }
-}
-
-/// The work units the content charges a typical process start (120-unit image, 400-unit
-/// command line) and one with the longest command line, against the kernel's per-event limit.
+/// The work units the content charges a typical process start and one with the longest
+/// command line, against the kernel's per-event limit.
 fn work_on_process_starts(content: &ringfence_content::v2::Content<'_>) {
-    let wide = |s: &str| s.encode_utf16().collect::<Vec<u16>>();
-    let filled = |s: &str, n: usize| s.encode_utf16().cycle().take(n).collect::<Vec<u16>>();
-    let mut image = filled(r"C:\Program Files\Contoso\Product Suite\bin\", 110);
-    image.extend(wide(r"\agent.exe"));
-    let line = "agent.exe --config C:\\ProgramData\\Contoso\\agent.json --verbose --mode=service ";
-    let parent = wide(r"C:\Windows\System32\services.exe");
-    let typical = Start { image: image.clone(), command_line: filled(line, 400), parent: parent.clone() };
-    let longest = Start { image, command_line: filled(line, 32_767), parent };
     let mut scratch = vec![0u64; content.scratch_words()];
-    for (name, event) in [("a typical process start", &typical), ("the longest command line", &longest)] {
+    for (name, event) in [
+        ("a typical process start", &SampleStart::typical()),
+        ("the longest command line", &SampleStart::longest()),
+    ] {
         let (mut matched, mut undecided) = ([0u32; 8], [0u32; 8]);
         let ids = RuleIds { matched: &mut matched, undecided: &mut undecided };
         let mut meter = Meter::new(u64::MAX);
