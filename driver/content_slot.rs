@@ -177,9 +177,10 @@ impl ContentSlot {
 #[cfg(all(test, not(target_os = "windows")))]
 mod tests {
     use super::*;
+    use crate::sensor::tests::start;
     use ringfence_content::Verdict;
     use ringfence_wire::Text;
-    use ringfence_wire::schema::{Event, SCHEMA};
+    use ringfence_wire::schema::SCHEMA;
 
     const RULES: &str = r#"
 version = 5
@@ -196,35 +197,6 @@ kind = "process_start"
 action = "include"
 match = [{ field = "image_path", ends_with = "\\cmd.exe" }]
 "#;
-
-    fn start(path: &[u16]) -> Event<'_> {
-        Event::ProcessStart {
-            pid: 10,
-            parent_pid: 4,
-            creating_pid: 4,
-            creating_tid: 8,
-            session_id: 1,
-            image_path: Some(Text::wide(path)),
-            command_line: None,
-            start_key: 1,
-            create_time: 2,
-            image_name_available: true,
-            rule_name: Text::default(),
-            matched_ids: ringfence_wire::text::Ids::EMPTY,
-            matched_rest: 0,
-            undecided_ids: ringfence_wire::text::Ids::EMPTY,
-            undecided_rest: 0,
-            parent_start_key: None,
-            parent_image_path: None,
-            parent_command_line: None,
-            user_sid: None,
-            logon_id: None,
-            integrity_level: None,
-            elevation_type: None,
-            parent_user_sid: None,
-            truncated: 0,
-        }
-    }
 
     #[test]
     fn format_one_content_is_held_with_its_key_table_and_judges_through_it() {

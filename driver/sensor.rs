@@ -232,4 +232,4 @@ impl<P: Platform> Sensor<P> {
 }
 
 #[cfg(all(test, not(target_os = "windows")))]
-mod tests;
+pub(crate) mod tests;

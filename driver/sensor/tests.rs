@@ -23,7 +23,8 @@ fn load(sensor: &Sensor<Host>, bytes: &[u8]) -> u32 {
     sensor.install(judge(bytes).unwrap().into_owned().unwrap())
 }
 
-fn start(path: &[u16]) -> Event<'_> {
+/// A process start of `path` with the fields a content can read, the rest absent.
+pub(crate) fn start(path: &[u16]) -> Event<'_> {
     Event::ProcessStart {
         pid: 10,
         parent_pid: 4,
