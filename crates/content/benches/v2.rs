@@ -4,11 +4,14 @@
 //! command line) with that content and with 10 rules, beside the unindexed
 //! baseline (every value searched separately with memchr::memmem); and the
 //! worst content the validator accepts on maximum-length fields.
+
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation, missing_docs)]
+
+mod common;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ringfence_content::v2::build::{
-    BuildErrorKind, ExprSpec, GlobPart, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build,
+    BuildErrorKind, ExprSpec, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build,
 };
 use ringfence_content::v2::{Content, EventInput, Input, Role, RuleIds, validate};
 use ringfence_wire::{EventKind, SCHEMA, Text};
@@ -262,22 +265,7 @@ fn worst_case() -> (Vec<u8>, Start) {
             id += 1;
         }
     }
-    let glob = || {
-        let mut parts = vec![];
-        for _ in 0..31 {
-            parts.push(GlobPart::AnyRun);
-            parts.push(GlobPart::Literal("a".into()));
-        }
-        parts.push(GlobPart::Literal("b".into()));
-        PredicateSpec {
-            field: COMMAND_LINE,
-            operator: OperatorSpec::Glob,
-            values: vec![ValueSpec::Glob(parts)],
-            all: false,
-            case_insensitive: true,
-            windash: false,
-        }
-    };
+    let glob = common::worst_glob;
     let mut globs = 0;
     let mut bytes = build(&rules, &SCHEMA, 1).unwrap();
     loop {

@@ -16,7 +16,7 @@ mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ringfence_content::v2::build::{
-    BuildErrorKind, ExprSpec, GlobPart, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build,
+    BuildErrorKind, ExprSpec, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build,
 };
 use ringfence_content::v2::{self, Content as V2Content, EventInput, Input, Role, RuleIds};
 use ringfence_content::{
@@ -245,22 +245,7 @@ fn wide_scans() -> (Vec<RuleSpec>, String) {
 /// `globs` globs of 63 tokens (`*a` × 31, `b`) on the command line: every
 /// unit of a text of `a`s keeps the whole simulation alive.
 fn globs(globs: usize) -> Vec<RuleSpec> {
-    let glob = || {
-        let mut parts = vec![];
-        for _ in 0..31 {
-            parts.push(GlobPart::AnyRun);
-            parts.push(GlobPart::Literal("a".into()));
-        }
-        parts.push(GlobPart::Literal("b".into()));
-        PredicateSpec {
-            field: COMMAND_LINE,
-            operator: OperatorSpec::Glob,
-            values: vec![ValueSpec::Glob(parts)],
-            all: false,
-            case_insensitive: true,
-            windash: false,
-        }
-    };
+    let glob = common::worst_glob;
     vec![any_of(0, (0..globs).map(|_| glob()).collect())]
 }
 

@@ -294,3 +294,23 @@ pub fn costliest_accepted_of(pattern: &[u16]) -> (usize, Vec<u8>) {
     }
     accepted.unwrap()
 }
+
+/// The costliest glob on the command line: 63 tokens (`*a` × 31, then `b`), so
+/// that over a text of `a`s every unit keeps the whole simulation alive.
+pub fn worst_glob() -> ringfence_content::v2::build::PredicateSpec {
+    use ringfence_content::v2::build::{GlobPart, OperatorSpec, PredicateSpec, ValueSpec};
+    let mut parts = vec![];
+    for _ in 0..31 {
+        parts.push(GlobPart::AnyRun);
+        parts.push(GlobPart::Literal("a".into()));
+    }
+    parts.push(GlobPart::Literal("b".into()));
+    PredicateSpec {
+        field: field::ProcessStart::command_line as u8,
+        operator: OperatorSpec::Glob,
+        values: vec![ValueSpec::Glob(parts)],
+        all: false,
+        case_insensitive: true,
+        windash: false,
+    }
+}
