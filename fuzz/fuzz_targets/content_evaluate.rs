@@ -1,6 +1,7 @@
 //! Evaluation of arbitrary events against arbitrary content bytes through the
 //! unvalidated entry point: it must never panic; and when the bytes validate,
-//! the validated view, the raw entry point and a decoded record all agree.
+//! the validated view, the view through its key table (as the driver holds it),
+//! the raw entry point and a decoded record all agree.
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
@@ -114,12 +115,21 @@ fuzz_target!(|data: &[u8]| {
     let (content, rest) = rest.split_at(len);
     let Ok(events) = Vec::<Owned>::arbitrary_take_rest(Unstructured::new(rest)) else { return };
     let valid = validate(content, &SCHEMA).ok();
+    // The key table the driver builds beside validated content.
+    let mut table = vec![0u32; valid.map_or(0, |c| c.key_table_words())];
+    if let Some(c) = valid {
+        c.build_key_table(&mut table).expect("a table of the size asked for builds");
+    }
+    let with_table = valid.map(|c| c.with_key_table(&table));
     let mut buf = vec![0u8; 1 << 16];
     for owned in events.iter().take(8) {
         let event = owned.event();
         let raw = evaluate_raw(content, &event);
         let Some(content) = valid else { continue };
         assert_eq!(content.evaluate(&event), raw);
+        if let Some(with_table) = with_table {
+            assert_eq!(with_table.evaluate(&event), raw, "through the key table");
+        }
         if let Ok(len) = encode(&event, 1, 2, &mut buf) {
             let record = Record::new_checked(&buf[..len]).expect("an encoded event decodes");
             assert_eq!(evaluate_record(&content, &record), raw);
