@@ -1,0 +1,388 @@
+//! Content of SigmaHQ's process-creation shape for the format-2 benches,
+//! generated here (a fixed xorshift seed: every run builds the same rules).
+//!
+//! [`literal_rules`] is the shape measured since format 2 began: literals only.
+//! [`with_globs_and_regexes`] turns some of those rules into rules with globs
+//! and regular expressions in the proportions of SigmaHQ's windows
+//! process_creation rules (its `rules*` folders: 1,416 rules), counted in a
+//! snapshot and scaled to the rule count:
+//!
+//! - 95 values with an unescaped `*` or `?` (glob predicates once lowered; 86
+//!   with one inside the value), in 33 rules, 31 of them in the kernel's
+//!   content (two have a glob over 63 tokens); 89 on the command line; the
+//!   modifier `contains` (74), `contains|all` (8), `endswith` (7) or none (6);
+//!   38 have only `?` wildcards;
+//! - 97 `re` values in 55 rules, 46 of them in the kernel's content (the
+//!   builder refuses the others' automata: over 1,024 states, a Unicode `\b`,
+//!   over the determinization's limit; or the syntax); 95 on the command
+//!   line, all but one case sensitive (Sigma's default for `re`); 52 have
+//!   classes, 51 `\s`, 41 counted repetition, 12 alternations, 8 `.*`/`.+`
+//!   chains;
+//! - rules whose only positive evidence is a glob (10) or a regular
+//!   expression (9 in the kernel's content, of 12): with every literal
+//!   predicate false they are still undecided, so no literal gates them and
+//!   they are evaluated on every event; and 2 rules of negations only.
+//!
+//! The globs and regular expressions are generated in those shapes (a gap
+//! between two words, `?` slots, a wildcard path segment; words with `\s+`,
+//! counted classes, short switches, alternations, `.*` chains), only in shapes
+//! the builder accepts, lowered as crates/detect lowers a Sigma value
+//! (`contains` adds a leading and a trailing `*`, `endswith` a leading one;
+//! `re` is a [`OperatorSpec::Regex`] value), and built through the public
+//! builder like any content. Globs join a rule's command-line `contains`
+//! list; a regular expression replaces it (`selection_img and selection_re`).
+
+#![allow(unreachable_pub)]
+
+use ringfence_content::v2::Role;
+use ringfence_content::v2::build::{ExprSpec, GlobPart, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec};
+use ringfence_wire::EventKind;
+
+pub const IMAGE: u8 = 5;
+pub const COMMAND_LINE: u8 = 6;
+pub const PARENT_IMAGE: u8 = 12;
+
+/// SigmaHQ's windows process_creation rules, and the counts above (in the kernel's content).
+const SIGMA_RULES: u64 = 1416;
+const GLOB_RULES: u64 = 31;
+const REGEX_RULES: u64 = 46;
+const GLOB_ONLY_EVIDENCE: u64 = 10;
+const REGEX_ONLY_EVIDENCE: u64 = 9;
+const NEGATION_ONLY: u64 = 2;
+
+/// A deterministic generator (xorshift), so every run builds the same content.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    pub fn word(&mut self, min: u64, max: u64) -> String {
+        const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let len = min + self.below(max - min + 1);
+        (0..len).map(|_| LETTERS[self.below(LETTERS.len() as u64) as usize] as char).collect()
+    }
+    fn pick<'a>(&mut self, of: &[&'a str]) -> &'a str {
+        of[self.below(of.len() as u64) as usize]
+    }
+}
+
+pub fn predicate(field: u8, operator: OperatorSpec, values: Vec<String>) -> PredicateSpec {
+    PredicateSpec {
+        field,
+        operator,
+        values: values.into_iter().map(ValueSpec::Text).collect(),
+        all: false,
+        case_insensitive: true,
+        windash: false,
+    }
+}
+
+/// `n` rules of SigmaHQ's process-creation shape, literals only: an image
+/// `endswith` selection, a command-line `contains` selection (some `all`),
+/// sometimes a parent-image filter: `selection_img and selection_cli and not filter`.
+pub fn literal_rules(n: u32, values_per_rule: u64) -> Vec<RuleSpec> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    (0..n)
+        .map(|id| {
+            let images = (0..1 + rng.below(3)).map(|_| format!("\\{}.exe", rng.word(3, 12))).collect();
+            let cli_count = values_per_rule.saturating_sub(3).max(1);
+            let cli = (0..1 + rng.below(2 * cli_count)).map(|_| format!(" -{}", rng.word(4, 56))).collect();
+            let mut command_line = predicate(COMMAND_LINE, OperatorSpec::Contains, cli);
+            command_line.all = rng.below(4) == 0;
+            let mut predicates = vec![predicate(IMAGE, OperatorSpec::EndsWith, images), command_line];
+            let mut condition = vec![ExprSpec::Predicate(0), ExprSpec::Predicate(1)];
+            if rng.below(3) == 0 {
+                let parents = (0..1 + rng.below(2))
+                    .map(|_| format!("\\{}\\{}.exe", rng.word(4, 20), rng.word(3, 12)))
+                    .collect();
+                predicates.push(predicate(PARENT_IMAGE, OperatorSpec::EndsWith, parents));
+                condition.push(ExprSpec::Not(Box::new(ExprSpec::Predicate(2))));
+            }
+            RuleSpec {
+                id,
+                kind: EventKind::ProcessStart,
+                role: Role::Detection,
+                name: format!("sigma rule {id}"),
+                meta: "level=high;tags=attack.execution".into(),
+                predicates,
+                condition: ExprSpec::All(condition),
+            }
+        })
+        .collect()
+}
+
+/// What [`with_globs_and_regexes`] put in.
+#[derive(Debug, Default)]
+pub struct Mix {
+    pub glob_rules: usize,
+    pub glob_values: usize,
+    pub regex_rules: usize,
+    pub regex_values: usize,
+    /// Rules whose only positive evidence is a glob or a regular expression.
+    pub ungated: usize,
+    pub negation_only: usize,
+}
+
+/// SigmaHQ's count scaled to `n` rules, rounded.
+fn scaled(count: u64, n: usize) -> usize {
+    ((count * n as u64 + SIGMA_RULES / 2) / SIGMA_RULES) as usize
+}
+
+/// [`literal_rules`] with SigmaHQ's share of globs and regular expressions
+/// (module documentation): in a rule given globs or regular expressions, the
+/// command-line selection holds them beside its literals; in the rules whose
+/// only evidence they are, the image selection is gone.
+pub fn with_globs_and_regexes(mut rules: Vec<RuleSpec>) -> (Vec<RuleSpec>, Mix) {
+    let n = rules.len();
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    // Which rules change: the first of a shuffled order.
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let (globs, regexes, negations) =
+        (scaled(GLOB_RULES, n), scaled(REGEX_RULES, n), scaled(NEGATION_ONLY, n));
+    let (glob_ungated, regex_ungated) = (scaled(GLOB_ONLY_EVIDENCE, n), scaled(REGEX_ONLY_EVIDENCE, n));
+    let mut mix = Mix::default();
+    let (glob_rules, rest) = order.split_at(globs);
+    let (regex_rules, rest) = rest.split_at(regexes);
+    for (k, &at) in glob_rules.iter().enumerate() {
+        let glob = glob_predicate(&mut rng);
+        mix.glob_values += glob.values.len();
+        on_command_line(&mut rules[at], glob, true, k < glob_ungated);
+    }
+    for (k, &at) in regex_rules.iter().enumerate() {
+        let regex = regex_predicate(&mut rng);
+        mix.regex_values += regex.values.len();
+        on_command_line(&mut rules[at], regex, false, k < regex_ungated);
+    }
+    for &at in &rest[..negations] {
+        negation_only(&mut rules[at], &mut rng);
+    }
+    mix.glob_rules = globs;
+    mix.regex_rules = regexes;
+    mix.ungated = glob_ungated + regex_ungated;
+    mix.negation_only = negations;
+    (rules, mix)
+}
+
+/// The command-line selection becomes `added` (a regular expression:
+/// `selection_img and selection_re`), or its literals or `added` (globs in a
+/// `contains` list); `ungated`: the image selection goes.
+fn on_command_line(rule: &mut RuleSpec, added: PredicateSpec, beside_literals: bool, ungated: bool) {
+    // literal_rules' predicates: 0 image, 1 command line, 2 parent image (a filter), if any.
+    let filter = rule.predicates.get(2).cloned();
+    let (mut predicates, selection) = if beside_literals {
+        let either = ExprSpec::Any(vec![ExprSpec::Predicate(0), ExprSpec::Predicate(1)]);
+        (vec![rule.predicates[1].clone(), added], either)
+    } else {
+        (vec![added], ExprSpec::Predicate(0))
+    };
+    let mut condition = vec![selection];
+    if !ungated {
+        predicates.push(rule.predicates[0].clone());
+        condition.push(ExprSpec::Predicate(predicates.len() as u32 - 1));
+    }
+    if let Some(filter) = filter {
+        predicates.push(filter);
+        condition.push(ExprSpec::Not(Box::new(ExprSpec::Predicate(predicates.len() as u32 - 1))));
+    }
+    rule.predicates = predicates;
+    rule.condition = ExprSpec::All(condition);
+}
+
+/// `not image_extension and not filter`: an image whose name does not end as a program's does.
+fn negation_only(rule: &mut RuleSpec, rng: &mut Rng) {
+    let mut endings: Vec<String> = [".exe", ".com"].map(String::from).to_vec();
+    endings.extend((0..2 + rng.below(4)).map(|_| format!(".{}", rng.word(3, 3))));
+    let filters =
+        (0..1 + rng.below(3)).map(|_| format!(":\\{}\\{}\\", rng.word(5, 12), rng.word(4, 16))).collect();
+    rule.predicates = vec![
+        predicate(IMAGE, OperatorSpec::EndsWith, endings),
+        predicate(IMAGE, OperatorSpec::Contains, filters),
+    ];
+    let not = |i| ExprSpec::Not(Box::new(ExprSpec::Predicate(i)));
+    rule.condition = ExprSpec::All(vec![not(0), not(1)]);
+}
+
+/// A Sigma value with `*` and `?` as glob parts (no escapes in generated values).
+fn glob_parts(value: &str, leading_star: bool, trailing_star: bool) -> Vec<GlobPart> {
+    let mut parts = Vec::new();
+    if leading_star {
+        parts.push(GlobPart::AnyRun);
+    }
+    let mut literal = String::new();
+    for c in value.chars() {
+        let wildcard = match c {
+            '*' => GlobPart::AnyRun,
+            '?' => GlobPart::AnyChar,
+            _ => {
+                literal.push(c);
+                continue;
+            }
+        };
+        if !literal.is_empty() {
+            parts.push(GlobPart::Literal(std::mem::take(&mut literal)));
+        }
+        parts.push(wildcard);
+    }
+    if !literal.is_empty() {
+        parts.push(GlobPart::Literal(literal));
+    }
+    if trailing_star {
+        parts.push(GlobPart::AnyRun);
+    }
+    parts
+}
+
+/// One to five glob values under one modifier, in SigmaHQ's shapes and shares.
+fn glob_predicate(rng: &mut Rng) -> PredicateSpec {
+    // Of 95 values: contains 74, contains|all 8, endswith 7, none 6.
+    let modifier = rng.below(95);
+    let count = 1 + rng.below(5);
+    let (field, all, lead, trail, values): (u8, bool, bool, bool, Vec<String>) = if modifier < 82 {
+        let values = (0..count).map(|_| contains_glob(rng)).collect();
+        (COMMAND_LINE, modifier >= 74, true, true, values)
+    } else if modifier < 89 {
+        // Program names on an image field, file names at the end of a command line.
+        let on_image = rng.below(2) == 0;
+        let field = if on_image { [IMAGE, PARENT_IMAGE][rng.below(2) as usize] } else { COMMAND_LINE };
+        let values = (0..count)
+            .map(|_| match on_image {
+                true => format!("\\{}*.exe", rng.word(4, 20)),
+                false => format!("{}*.{}", rng.word(4, 10), rng.pick(&["txt", "csv", "doc", "xls", "log"])),
+            })
+            .collect();
+        (field, false, true, false, values)
+    } else {
+        // The whole command line, a wildcard inside it.
+        let values = (0..count)
+            .map(|_| match rng.below(2) {
+                0 => format!("{} {}:\\\\*.{}* /s", rng.word(3, 6), rng.pick(&["c", "d"]), rng.word(3, 4)),
+                _ => format!(
+                    "{} {} \\\\{}\\{}$ \"{}\" *",
+                    rng.word(3, 5),
+                    rng.word(3, 5),
+                    rng.word(6, 12),
+                    rng.word(1, 1),
+                    rng.word(6, 10)
+                ),
+            })
+            .collect();
+        (COMMAND_LINE, false, false, false, values)
+    };
+    PredicateSpec {
+        field,
+        operator: OperatorSpec::Glob,
+        values: values.iter().map(|v| ValueSpec::Glob(glob_parts(v, lead, trail))).collect(),
+        all,
+        case_insensitive: true,
+        windash: false,
+    }
+}
+
+/// A `contains` value with a wildcard inside: a gap between two words, `?`
+/// slots, a wildcard path segment, or a redirection with several gaps.
+fn contains_glob(rng: &mut Rng) -> String {
+    match rng.below(20) {
+        // `ipconfig*|*find`, `-Path*-DestinationPath`
+        0..=6 => {
+            let sep = rng.pick(&["*|*", "*", " -*-", "*>", "* -"]);
+            format!("{}{sep}{}", rng.word(3, 12), rng.word(3, 16))
+        }
+        // `EventCode=?462?`, `>?C:\Temp\`, ` ?:\Windows\`
+        7..=14 => match rng.below(3) {
+            0 => format!("{}=?{}?", rng.word(5, 15), rng.below(10_000)),
+            1 => format!(">?{}:\\{}\\", rng.pick(&["C", "%", "D"]), rng.word(4, 14)),
+            _ => format!(" ?:\\{}\\{}\\", rng.word(4, 10), rng.word(3, 10)),
+        },
+        // `\AppData\Local\Temp\7z*\`, `\Users\*\Downloads\`
+        15..=17 => match rng.below(2) {
+            0 => format!("\\{}\\{}\\{}*\\", rng.word(4, 8), rng.word(4, 8), rng.word(2, 5)),
+            _ => format!("\\{}\\*\\{}\\", rng.word(4, 8), rng.word(5, 10)),
+        },
+        // `cmd.exe /C * > \\*\*\* 2>&1`
+        _ => format!("{}.exe /{} * > \\\\*\\*\\* 2>&1", rng.word(3, 6), rng.pick(&["c", "q /c", "r"])),
+    }
+}
+
+/// One to three regular expressions on the command line (now and then the
+/// image), case-sensitive as Sigma's `re` is unless `|i`.
+fn regex_predicate(rng: &mut Rng) -> PredicateSpec {
+    let count = [1, 1, 2, 3][rng.below(4) as usize];
+    let on_image = rng.below(48) == 0;
+    let values: Vec<String> = (0..count)
+        .map(|_| match on_image {
+            true => format!("[a-zA-Z]:\\\\{}\\\\", rng.word(3, 8)),
+            false => command_line_regex(rng),
+        })
+        .collect();
+    PredicateSpec {
+        case_insensitive: rng.below(97) == 0,
+        ..predicate(if on_image { IMAGE } else { COMMAND_LINE }, OperatorSpec::Regex, values)
+    }
+}
+
+fn command_line_regex(rng: &mut Rng) -> String {
+    let inline_case = if rng.below(20) == 0 { "(?i)" } else { "" };
+    let body = match rng.below(100) {
+        // Words with whitespace: `net\s+user`, `ipconfig\s+/all`
+        0..=29 => format!("{}\\s+{}{}", rng.word(2, 10), rng.pick(&["", "/", "-"]), rng.word(1, 12)),
+        // Counted classes: hashes, hex numbers, addresses, identifiers
+        30..=54 => match rng.below(5) {
+            0 => format!("\\s[a-fA-F0-9]{{{}}}\\s[a-fA-F0-9]{{{}}}", 8 + rng.below(57), 8 + rng.below(9)),
+            1 => format!("0x[a-fA-F0-9]{{{}}}", 4 + rng.below(13)),
+            2 => "[A-F0-9]{8}-[A-F0-9]{4}-[A-F0-9]{4}-[A-F0-9]{4}-[A-F0-9]{12}".to_string(),
+            3 => format!(
+                "{}://[0-9]{{1,3}}\\.[0-9]{{1,3}}\\.[0-9]{{1,3}}\\.[0-9]{{1,3}}",
+                rng.pick(&["", "https?"])
+            ),
+            _ => {
+                let var = rng.word(4, 12);
+                format!("\\${var}\\[\\s*\\d{{1,3}}\\s*\\]\\s*\\+\\s*\\${var}\\[")
+            }
+        },
+        // Short switches: `\s-[FTd]\s`, `:[^\\]`
+        55..=69 => match rng.below(3) {
+            0 => format!("\\s-[{}]\\s", rng.word(2, 4)),
+            1 => format!("\\s-{}\\s", rng.word(1, 2)),
+            _ => format!(":[^{}\\\\]", rng.pick(&["", " "])),
+        },
+        // Alternations
+        70..=81 => match rng.below(3) {
+            0 => format!(
+                "\\s['\"]?{}:\\\\{}\\\\(?:{}|{}|{})",
+                rng.pick(&["C", "D"]),
+                rng.word(4, 10),
+                rng.word(4, 10),
+                rng.word(4, 10),
+                rng.word(4, 10)
+            ),
+            1 => format!(
+                "https?://(?:0[0-9]{{1,{}}}\\.){{3}}0[0-9]{{1,{}}}",
+                3 + rng.below(9),
+                3 + rng.below(9)
+            ),
+            _ => format!("\\s(-{}|--{})\\s*:", rng.word(1, 1), rng.word(3, 8)),
+        },
+        // `.*` chains
+        82..=91 => match rng.below(2) {
+            0 => format!("{}.{{0,5}}(?:/c|/r).+{}.+\"", rng.word(3, 5), rng.word(5, 10)),
+            _ => {
+                let c = rng.pick(&["\\+", "\\{", "\\^", "`"]);
+                let n = 4 + rng.below(8) as usize;
+                vec![c; n].join(".*")
+            }
+        },
+        // Escaped literals: `\$VerbosePreference\.ToString\(`
+        _ => format!("\\${}\\.{}\\(", rng.word(6, 18), rng.word(4, 10)),
+    };
+    format!("{inline_case}{body}")
+}
