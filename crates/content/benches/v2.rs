@@ -12,6 +12,7 @@ mod common;
 mod sigma_shaped;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ringfence_content::Meter;
 use ringfence_content::v2::build::{
     BuildErrorKind, ExprSpec, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build,
 };
@@ -94,6 +95,16 @@ fn run(content: &Content<'_>, event: &Start, scratch: &mut [u64]) -> usize {
     content.evaluate(&event, scratch, RuleIds { matched: &mut m, undecided: &mut u }).unwrap().matched
 }
 
+/// The work units `event` charges (the kernel's limit: `EVENT_WORK_LIMIT`).
+fn units(content: &Content<'_>, event: &Start) -> u64 {
+    let (mut m, mut u) = ([0u32; 32], [0u32; 32]);
+    let mut scratch = vec![0u64; content.scratch_words()];
+    let mut meter = Meter::new(u64::MAX);
+    let ids = RuleIds { matched: &mut m, undecided: &mut u };
+    content.evaluate_metered(&event, &mut scratch, ids, &mut meter).unwrap();
+    meter.used()
+}
+
 fn benches(c: &mut Criterion) {
     // Literals only: the content every earlier figure was measured on.
     let rules = literal_rules(1400, 14);
@@ -106,9 +117,15 @@ fn benches(c: &mut Criterion) {
     let mixed = validate(&mixed_bytes, &SCHEMA).unwrap();
     describe("SigmaHQ-shaped content, globs and regexes", &mixed_rules, &mixed, mixed_bytes.len());
     eprintln!(
-        "  of which {} rules with {} glob values, {} rules with {} regular expressions, {} rules with no \
-         literal to gate them, {} rules of negations only",
-        mix.glob_rules, mix.glob_values, mix.regex_rules, mix.regex_values, mix.ungated, mix.negation_only
+        "  of which {} rules with {} glob values, {} rules with {} regular expressions; no literal gates {} \
+         of them, nor {} with an OriginalFileName alternative; {} rules of negations only",
+        mix.glob_rules,
+        mix.glob_values,
+        mix.regex_rules,
+        mix.regex_values,
+        mix.ungated,
+        mix.beside_companion,
+        mix.negation_only
     );
 
     let mut group = c.benchmark_group("v2_validate");
@@ -132,6 +149,11 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     let (event, strings) = typical();
+    eprintln!(
+        "a typical start charges {} work units with the literal-only content, {} with globs and regexes",
+        units(&content, &event),
+        units(&mixed, &event)
+    );
     let small_rules = literal_rules(10, 14);
     let small = build(&small_rules, &SCHEMA, 1).unwrap();
     let small = validate(&small, &SCHEMA).unwrap();

@@ -21,7 +21,10 @@
 //! - rules whose only positive evidence is a glob (10) or a regular
 //!   expression (9 in the kernel's content, of 12): with every literal
 //!   predicate false they are still undecided, so no literal gates them and
-//!   they are evaluated on every event; and 2 rules of negations only.
+//!   they are evaluated on every event; so are those whose other evidence is
+//!   an OriginalFileName alternative to the image (4 with globs, 8 with
+//!   regular expressions), a companion field unknown in the kernel; and 2
+//!   rules of negations only.
 //!
 //! The globs and regular expressions are generated in those shapes (a gap
 //! between two words, `?` slots, a wildcard path segment; words with `\s+`,
@@ -36,7 +39,8 @@
 
 use ringfence_content::v2::Role;
 use ringfence_content::v2::build::{ExprSpec, GlobPart, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec};
-use ringfence_wire::EventKind;
+use ringfence_wire::schema::COMPANION_BASE;
+use ringfence_wire::{EventKind, SCHEMA};
 
 pub const IMAGE: u8 = 5;
 pub const COMMAND_LINE: u8 = 6;
@@ -48,6 +52,9 @@ const GLOB_RULES: u64 = 31;
 const REGEX_RULES: u64 = 46;
 const GLOB_ONLY_EVIDENCE: u64 = 10;
 const REGEX_ONLY_EVIDENCE: u64 = 9;
+/// Rules whose other evidence is a companion field (unknown in the kernel, so no gate either).
+const GLOB_BESIDE_COMPANION: u64 = 4;
+const REGEX_BESIDE_COMPANION: u64 = 8;
 const NEGATION_ONLY: u64 = 2;
 
 /// A deterministic generator (xorshift), so every run builds the same content.
@@ -127,6 +134,8 @@ pub struct Mix {
     pub regex_values: usize,
     /// Rules whose only positive evidence is a glob or a regular expression.
     pub ungated: usize,
+    /// Rules whose other evidence is a companion field.
+    pub beside_companion: usize,
     pub negation_only: usize,
 }
 
@@ -150,18 +159,25 @@ pub fn with_globs_and_regexes(mut rules: Vec<RuleSpec>) -> (Vec<RuleSpec>, Mix) 
     let (globs, regexes, negations) =
         (scaled(GLOB_RULES, n), scaled(REGEX_RULES, n), scaled(NEGATION_ONLY, n));
     let (glob_ungated, regex_ungated) = (scaled(GLOB_ONLY_EVIDENCE, n), scaled(REGEX_ONLY_EVIDENCE, n));
+    let (glob_companion, regex_companion) =
+        (scaled(GLOB_BESIDE_COMPANION, n), scaled(REGEX_BESIDE_COMPANION, n));
+    let gate = |k: usize, ungated: usize, companion: usize| match k {
+        k if k < ungated => Gate::None,
+        k if k < ungated + companion => Gate::ImageOrCompanion,
+        _ => Gate::Image,
+    };
     let mut mix = Mix::default();
     let (glob_rules, rest) = order.split_at(globs);
     let (regex_rules, rest) = rest.split_at(regexes);
     for (k, &at) in glob_rules.iter().enumerate() {
         let glob = glob_predicate(&mut rng);
         mix.glob_values += glob.values.len();
-        on_command_line(&mut rules[at], glob, true, k < glob_ungated);
+        on_command_line(&mut rules[at], glob, true, gate(k, glob_ungated, glob_companion));
     }
     for (k, &at) in regex_rules.iter().enumerate() {
         let regex = regex_predicate(&mut rng);
         mix.regex_values += regex.values.len();
-        on_command_line(&mut rules[at], regex, false, k < regex_ungated);
+        on_command_line(&mut rules[at], regex, false, gate(k, regex_ungated, regex_companion));
     }
     for &at in &rest[..negations] {
         negation_only(&mut rules[at], &mut rng);
@@ -169,14 +185,27 @@ pub fn with_globs_and_regexes(mut rules: Vec<RuleSpec>) -> (Vec<RuleSpec>, Mix) 
     mix.glob_rules = globs;
     mix.regex_rules = regexes;
     mix.ungated = glob_ungated + regex_ungated;
+    mix.beside_companion = glob_companion + regex_companion;
     mix.negation_only = negations;
     (rules, mix)
 }
 
+/// What gates a rule given a glob or a regular expression in the kernel.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// Its image selection (a literal).
+    Image,
+    /// Its image selection or an OriginalFileName alternative: unknown in the kernel, no gate.
+    ImageOrCompanion,
+    /// Nothing: the glob or regular expression is its only positive evidence.
+    None,
+}
+
 /// The command-line selection becomes `added` (a regular expression:
 /// `selection_img and selection_re`), or its literals or `added` (globs in a
-/// `contains` list); `ungated`: the image selection goes.
-fn on_command_line(rule: &mut RuleSpec, added: PredicateSpec, beside_literals: bool, ungated: bool) {
+/// `contains` list); the image selection stays, gains a companion-field
+/// alternative, or goes (`gate`).
+fn on_command_line(rule: &mut RuleSpec, added: PredicateSpec, beside_literals: bool, gate: Gate) {
     // literal_rules' predicates: 0 image, 1 command line, 2 parent image (a filter), if any.
     let filter = rule.predicates.get(2).cloned();
     let (mut predicates, selection) = if beside_literals {
@@ -186,9 +215,23 @@ fn on_command_line(rule: &mut RuleSpec, added: PredicateSpec, beside_literals: b
         (vec![added], ExprSpec::Predicate(0))
     };
     let mut condition = vec![selection];
-    if !ungated {
-        predicates.push(rule.predicates[0].clone());
-        condition.push(ExprSpec::Predicate(predicates.len() as u32 - 1));
+    let image = rule.predicates[0].clone();
+    match gate {
+        Gate::None => {}
+        Gate::Image => {
+            predicates.push(image);
+            condition.push(ExprSpec::Predicate(predicates.len() as u32 - 1));
+        }
+        Gate::ImageOrCompanion => {
+            let names = image.values.iter().map(|v| match v {
+                ValueSpec::Text(t) => t.trim_start_matches('\\').to_string(),
+                _ => unreachable!("literal_rules' images are text"),
+            });
+            let original = predicate(original_file_name(), OperatorSpec::Equals, names.collect());
+            predicates.extend([image, original]);
+            let at = predicates.len() as u32;
+            condition.push(ExprSpec::Any(vec![ExprSpec::Predicate(at - 2), ExprSpec::Predicate(at - 1)]));
+        }
     }
     if let Some(filter) = filter {
         predicates.push(filter);
@@ -196,6 +239,13 @@ fn on_command_line(rule: &mut RuleSpec, added: PredicateSpec, beside_literals: b
     }
     rule.predicates = predicates;
     rule.condition = ExprSpec::All(condition);
+}
+
+/// The process start's OriginalFileName: a companion field.
+fn original_file_name() -> u8 {
+    let start = SCHEMA.kind(EventKind::ProcessStart).unwrap();
+    let at = start.companion.iter().position(|f| f.name == "original_file_name").unwrap();
+    COMPANION_BASE + at as u8
 }
 
 /// `not image_extension and not filter`: an image whose name does not end as a program's does.
