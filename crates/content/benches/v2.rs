@@ -1,93 +1,38 @@
 //! Content format 2: validation throughput of a SigmaHQ-shaped content
-//! (~1,400 rules, ~20,000 values, generated here) beside a memcpy of the same
+//! (~1,400 rules, ~20,000 values, generated here: `sigma_shaped`) beside a memcpy of the same
 //! bytes, and its checksum alone; evaluation of a typical process start (120-unit image, 400-unit
-//! command line) with that content and with 10 rules, beside the unindexed
-//! baseline (every value searched separately with memchr::memmem); and the
-//! worst content the validator accepts on maximum-length fields.
+//! command line) with that content (literals only, as first measured, and with SigmaHQ's share of
+//! globs and regular expressions) and with 10 rules, beside the unindexed
+//! baseline (every literal searched separately with memchr::memmem) and a copy of the event's
+//! strings; and the worst content the validator accepts on maximum-length fields.
 
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation, missing_docs)]
 
 mod common;
+mod sigma_shaped;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ringfence_content::Meter;
 use ringfence_content::v2::build::{
     BuildErrorKind, ExprSpec, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build,
 };
 use ringfence_content::v2::{Content, EventInput, Input, Role, RuleIds, validate};
 use ringfence_wire::{EventKind, SCHEMA, Text};
+use sigma_shaped::{COMMAND_LINE, IMAGE, PARENT_IMAGE, literal_rules, predicate, with_globs_and_regexes};
 use std::hint::black_box;
-
-const IMAGE: u8 = 5;
-const COMMAND_LINE: u8 = 6;
-const PARENT_IMAGE: u8 = 12;
-
-/// A deterministic generator (xorshift), so every run builds the same content.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn word(&mut self, min: u64, max: u64) -> String {
-        const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-        let len = min + self.below(max - min + 1);
-        (0..len).map(|_| LETTERS[self.below(LETTERS.len() as u64) as usize] as char).collect()
-    }
-}
-
-fn predicate(field: u8, operator: OperatorSpec, values: Vec<String>) -> PredicateSpec {
-    PredicateSpec {
-        field,
-        operator,
-        values: values.into_iter().map(ValueSpec::Text).collect(),
-        all: false,
-        case_insensitive: true,
-        windash: false,
-    }
-}
-
-/// `n` rules of SigmaHQ's process-creation shape: an image `endswith`
-/// selection, a command-line `contains` selection (some `all`), sometimes a
-/// parent-image filter: `selection_img and selection_cli and not filter`.
-fn sigma_shaped(n: u32, values_per_rule: u64) -> Vec<RuleSpec> {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    (0..n)
-        .map(|id| {
-            let images = (0..1 + rng.below(3)).map(|_| format!("\\{}.exe", rng.word(3, 12))).collect();
-            let cli_count = values_per_rule.saturating_sub(3).max(1);
-            let cli = (0..1 + rng.below(2 * cli_count)).map(|_| format!(" -{}", rng.word(4, 56))).collect();
-            let mut command_line = predicate(COMMAND_LINE, OperatorSpec::Contains, cli);
-            command_line.all = rng.below(4) == 0;
-            let mut predicates = vec![predicate(IMAGE, OperatorSpec::EndsWith, images), command_line];
-            let mut condition = vec![ExprSpec::Predicate(0), ExprSpec::Predicate(1)];
-            if rng.below(3) == 0 {
-                let parents = (0..1 + rng.below(2))
-                    .map(|_| format!("\\{}\\{}.exe", rng.word(4, 20), rng.word(3, 12)))
-                    .collect();
-                predicates.push(predicate(PARENT_IMAGE, OperatorSpec::EndsWith, parents));
-                condition.push(ExprSpec::Not(Box::new(ExprSpec::Predicate(2))));
-            }
-            RuleSpec {
-                id,
-                kind: EventKind::ProcessStart,
-                role: Role::Detection,
-                name: format!("sigma rule {id}"),
-                meta: "level=high;tags=attack.execution".into(),
-                predicates,
-                condition: ExprSpec::All(condition),
-            }
-        })
-        .collect()
-}
 
 fn values(rules: &[RuleSpec]) -> usize {
     rules.iter().flat_map(|r| &r.predicates).map(|p| p.values.len()).sum()
+}
+
+fn describe(what: &str, rules: &[RuleSpec], content: &Content<'_>, bytes: usize) {
+    eprintln!(
+        "{what}: {} rules, {} values, {} patterns, {} states, {bytes} bytes",
+        rules.len(),
+        values(rules),
+        content.pattern_count(),
+        content.state_count(),
+    );
 }
 
 struct Start {
@@ -150,17 +95,37 @@ fn run(content: &Content<'_>, event: &Start, scratch: &mut [u64]) -> usize {
     content.evaluate(&event, scratch, RuleIds { matched: &mut m, undecided: &mut u }).unwrap().matched
 }
 
+/// The work units `event` charges (the kernel's limit: `EVENT_WORK_LIMIT`).
+fn units(content: &Content<'_>, event: &Start) -> u64 {
+    let (mut m, mut u) = ([0u32; 32], [0u32; 32]);
+    let mut scratch = vec![0u64; content.scratch_words()];
+    let mut meter = Meter::new(u64::MAX);
+    let ids = RuleIds { matched: &mut m, undecided: &mut u };
+    content.evaluate_metered(&event, &mut scratch, ids, &mut meter).unwrap();
+    meter.used()
+}
+
 fn benches(c: &mut Criterion) {
-    let rules = sigma_shaped(1400, 14);
+    // Literals only: the content every earlier figure was measured on.
+    let rules = literal_rules(1400, 14);
     let bytes = build(&rules, &SCHEMA, 1).unwrap();
     let content = validate(&bytes, &SCHEMA).unwrap();
+    describe("SigmaHQ-shaped content, literals only", &rules, &content, bytes.len());
+    // The same rules with SigmaHQ's share of globs and regular expressions.
+    let (mixed_rules, mix) = with_globs_and_regexes(literal_rules(1400, 14));
+    let mixed_bytes = build(&mixed_rules, &SCHEMA, 1).unwrap();
+    let mixed = validate(&mixed_bytes, &SCHEMA).unwrap();
+    describe("SigmaHQ-shaped content, globs and regexes", &mixed_rules, &mixed, mixed_bytes.len());
     eprintln!(
-        "SigmaHQ-shaped content: {} rules, {} values, {} patterns, {} states, {} bytes",
-        rules.len(),
-        values(&rules),
-        content.pattern_count(),
-        content.state_count(),
-        bytes.len()
+        "  of which {} rules with {} glob values, {} rules with {} regular expressions; no literal gates {} \
+         of them, nor {} with an OriginalFileName alternative; {} rules of negations only",
+        mix.glob_rules,
+        mix.glob_values,
+        mix.regex_rules,
+        mix.regex_values,
+        mix.ungated,
+        mix.beside_companion,
+        mix.negation_only
     );
 
     let mut group = c.benchmark_group("v2_validate");
@@ -177,19 +142,31 @@ fn benches(c: &mut Criterion) {
             black_box(&copy);
         })
     });
+    group.throughput(Throughput::Bytes(mixed_bytes.len() as u64));
+    group.bench_function("validate 1400 rules with globs and regexes", |b| {
+        b.iter(|| validate(black_box(&mixed_bytes), &SCHEMA).is_ok())
+    });
     group.finish();
 
     let (event, strings) = typical();
-    let small_rules = sigma_shaped(10, 14);
+    eprintln!(
+        "a typical start charges {} work units with the literal-only content, {} with globs and regexes",
+        units(&content, &event),
+        units(&mixed, &event)
+    );
+    let small_rules = literal_rules(10, 14);
     let small = build(&small_rules, &SCHEMA, 1).unwrap();
     let small = validate(&small, &SCHEMA).unwrap();
-    let mut scratch = vec![0u64; content.scratch_words()];
+    let mut scratch = vec![0u64; content.scratch_words().max(mixed.scratch_words())];
     let mut group = c.benchmark_group("v2_evaluate_process_start");
     group.bench_with_input(BenchmarkId::new("automata", 10), &10, |b, _| {
         b.iter(|| run(&small, black_box(&event), &mut scratch))
     });
     group.bench_with_input(BenchmarkId::new("automata", 1400), &1400, |b, _| {
         b.iter(|| run(&content, black_box(&event), &mut scratch))
+    });
+    group.bench_with_input(BenchmarkId::new("automata with globs and regexes", 1400), &1400, |b, _| {
+        b.iter(|| run(&mixed, black_box(&event), &mut scratch))
     });
     // Baseline: every value searched on its own, over lower-cased UTF-8.
     let lower: Vec<String> = strings.iter().map(|s| s.to_lowercase()).collect();
@@ -212,6 +189,12 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             needles.iter().filter(|(slot, f)| f.find(black_box(lower[*slot].as_bytes())).is_some()).count()
         })
+    });
+    // Baseline: a copy of the event's strings (552 units).
+    let units: Vec<u16> =
+        [&event.image, &event.command_line, &event.parent].into_iter().flatten().copied().collect();
+    group.bench_function("copy of the event's strings (baseline)", |b| {
+        b.iter(|| black_box(black_box(&units).clone()))
     });
     group.finish();
 

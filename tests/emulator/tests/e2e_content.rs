@@ -1,15 +1,21 @@
 //! LOAD_CONTENT on the real driver: valid content filters what READ returns
 //! exactly as the user-mode interpreter says; every malformed file is refused
-//! with the very reason the user-mode validator gives, and changes nothing.
+//! with the very reason the user-mode validator gives, and changes nothing; an
+//! event whose evaluation goes past the per-event work limit is kept untagged
+//! and counted, where the user-mode interpreter's meter says it goes past.
 
 mod common;
 
 use common::activity::{Expected, assert_reports, expectations, kind_of, mixed};
 use common::sensor::{Sensor, record, start};
 use ringfence_content::format::header;
-use ringfence_content::{ErrorKind, ValidationError, Verdict, compile, validate};
-use ringfence_emulator::Activity;
-use ringfence_wire::schema::Event;
+use ringfence_content::{
+    Action, ConditionSpec, Content, EVENT_WORK_LIMIT, ErrorKind, MAX_CONDITIONS_PER_RULE,
+    MAX_EVALUATION_COST, MAX_PATTERN_UNITS, Meter, Operator, RuleSpec, SpecValue, ValidationError, Verdict,
+    compile, compile_rules, validate,
+};
+use ringfence_emulator::{Activity, KString, ProcessStart, Token};
+use ringfence_wire::schema::{Event, field};
 use ringfence_wire::{EventKind, FieldDef, FieldType, KindDef, SCHEMA, Schema};
 
 const RULES: &str = r#"
@@ -208,5 +214,151 @@ fn every_malformed_file_is_rejected_by_the_driver_with_the_user_mode_reason_and_
         .expect("a dropped image load");
     sensor.fire(&dropped.activity);
     assert!(activity_records(&mut sensor).is_empty(), "filtered by the content loaded first");
+    assert_eq!(sensor.stop().problems(), Vec::new());
+}
+
+const POWERSHELL: &str = r"\Device\HarddiskVolume3\Windows\System32\WindowsPowerShell\v1.0\powershell.exe";
+const ENCODED: &str = "powershell.exe -NoP -enc ";
+
+fn text_condition(field: field::ProcessStart, operator: Operator, value: &str) -> ConditionSpec {
+    let value = SpecValue::Str(value.encode_utf16().collect());
+    ConditionSpec { field: field as u8, operator, negated: false, case_insensitive: true, value }
+}
+
+/// A pattern of the longest length: `a`s with `mid` in the middle.
+fn longest_pattern(mid: char) -> String {
+    let half = MAX_PATTERN_UNITS / 2;
+    format!("{}{mid}{}", "a".repeat(half - 1), "a".repeat(half))
+}
+
+/// `units` units: an encoded PowerShell command whose argument is `a`s, ending in
+/// `longest_pattern('b')`.
+fn encoded_command_line(units: usize) -> String {
+    let tail = longest_pattern('b');
+    format!("{ENCODED}{}{tail}", "a".repeat(units - ENCODED.len() - tail.len()))
+}
+
+/// `conditions` command-line `contains` of the longest pattern, in include rules of at most
+/// `MAX_CONDITIONS_PER_RULE`, each holding on `encoded_command_line` but each rule's last (no
+/// rule matches, every search reads the whole line); then "encoded powershell", the rule
+/// that comes last, so that every rule before it is evaluated before the event is tagged.
+fn costly_rules(conditions: usize) -> Vec<RuleSpec> {
+    let contains =
+        |mid| text_condition(field::ProcessStart::command_line, Operator::Contains, &longest_pattern(mid));
+    let mut rules = Vec::new();
+    let mut left = conditions;
+    while left > 0 {
+        let n = left.min(MAX_CONDITIONS_PER_RULE);
+        let mut conditions: Vec<ConditionSpec> = (1..n).map(|_| contains('b')).collect();
+        conditions.push(contains('c'));
+        let name = format!("costly {}", rules.len());
+        rules.push(RuleSpec { name, kind: EventKind::ProcessStart, action: Action::Include, conditions });
+        left -= n;
+    }
+    rules.push(RuleSpec {
+        name: "encoded powershell".into(),
+        kind: EventKind::ProcessStart,
+        action: Action::Include,
+        conditions: vec![
+            text_condition(field::ProcessStart::image_path, Operator::EndsWith, r"\powershell.exe"),
+            text_condition(field::ProcessStart::command_line, Operator::Contains, " -enc"),
+        ],
+    });
+    rules
+}
+
+/// The most `contains` conditions of [`costly_rules`] the validator accepts, compiled.
+fn costliest_accepted() -> Vec<u8> {
+    let mut accepted = None;
+    for conditions in 1.. {
+        let bytes = compile_rules(&costly_rules(conditions), 7, &SCHEMA).expect("the rules compile");
+        if validate(&bytes, &SCHEMA).is_err() {
+            break;
+        }
+        accepted = Some(bytes);
+    }
+    accepted.expect("one condition is accepted")
+}
+
+fn encoded_start(pid: u32, command_line: &str) -> Activity {
+    Activity::ProcessStart(ProcessStart {
+        pid,
+        parent_pid: 4,
+        creating_pid: 4,
+        creating_tid: 7000 + pid,
+        session_id: 1,
+        image: KString::Text(POWERSHELL.to_owned()),
+        command_line: KString::Text(command_line.to_owned()),
+        start_key: 0x0001_0000_0000_0000 | u64::from(pid),
+        create_time: 134_400_708_000_000_000 + u64::from(pid),
+        file_open_name_available: true,
+        is_subsystem_process: false,
+        token: Token { user: "S-1-5-18".to_owned(), logon_id: 0x3e7, integrity: 0x4000, elevation: 1 },
+    })
+}
+
+/// Whether the user-mode interpreter, metered as the driver meters it, stops at
+/// `EVENT_WORK_LIMIT` on the event the driver reports for `start`.
+fn cut_off(content: &Content<'_>, start: &Activity) -> bool {
+    expectations(std::slice::from_ref(start))[0].with_event("", |event| {
+        let mut meter = Meter::new(EVENT_WORK_LIMIT);
+        content.evaluate_metered(event, &mut meter);
+        meter.exhausted()
+    })
+}
+
+/// The rule name a kept start's record carries.
+fn tag_of(bytes: &[u8]) -> String {
+    match record(bytes).event() {
+        Event::ProcessStart { rule_name, .. } => {
+            String::from_utf16_lossy(&rule_name.units().collect::<Vec<_>>())
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_format_1_event_over_the_per_event_work_limit_is_kept_untagged_and_counted() {
+    let bytes = costliest_accepted();
+    let content = validate(&bytes, &SCHEMA).expect("accepted");
+    let worst = content.worst_case_cost(&SCHEMA);
+    assert!(
+        worst > EVENT_WORK_LIMIT && worst <= MAX_EVALUATION_COST,
+        "within the content budget, over the per-event limit: {worst}"
+    );
+    // The command line's length: the shortest on which the evaluation runs past the limit
+    // (bisected between the shortest line of this shape and the longest a start can carry).
+    let longest = usize::from(ringfence_wire::schema::limits::UNICODE_STRING_UNITS);
+    let (mut within, mut over) = (ENCODED.len() + MAX_PATTERN_UNITS, longest);
+    let at = |units| cut_off(&content, &encoded_start(100, &encoded_command_line(units)));
+    assert!(!at(within), "the shortest line is evaluated whole");
+    assert!(at(over), "the costliest accepted content goes past the limit on the longest command line");
+    while over - within > 1 {
+        let mid = within + (over - within) / 2;
+        if at(mid) { over = mid } else { within = mid }
+    }
+
+    let mut sensor = start();
+    assert!(sensor.load_content(&bytes).accepted);
+    // One unit past the limit's line: kept, untagged (the rules are undecided), counted once.
+    sensor.fire(&encoded_start(100, &encoded_command_line(over)));
+    let kept = activity_records(&mut sensor);
+    assert_eq!(kept.len(), 1, "cut off: kept, not dropped");
+    assert_eq!(tag_of(&kept[0]), "", "cut off: untagged");
+    assert_eq!(sensor.stats().content.evaluation_errors, 1);
+    // One unit shorter, evaluated whole: "encoded powershell" matches, after every other rule.
+    sensor.fire(&encoded_start(101, &encoded_command_line(within)));
+    let kept = activity_records(&mut sensor);
+    assert_eq!(kept.len(), 1);
+    assert_eq!(tag_of(&kept[0]), "encoded powershell");
+    // A typical encoded command: tagged by the same rule.
+    sensor.fire(&encoded_start(102, "powershell.exe -NoP -enc SQBFAFgA"));
+    let kept = activity_records(&mut sensor);
+    assert_eq!(kept.len(), 1);
+    assert_eq!(tag_of(&kept[0]), "encoded powershell");
+    let stats = sensor.stats();
+    assert_eq!(stats.content.evaluation_errors, 1, "no other cut-off");
+    let c = stats.kind(EventKind::ProcessStart);
+    assert_eq!((c.seen, c.filtered, c.queued, c.dropped), (3, 0, 3, 0));
     assert_eq!(sensor.stop().problems(), Vec::new());
 }
