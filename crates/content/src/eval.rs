@@ -355,6 +355,8 @@ struct Run<'t> {
 #[derive(Clone, Copy)]
 struct Keys<'t> {
     table: &'t [u8],
+    /// `table.len() / rule::LEN`, divided once per group rather than per lookup.
+    len: usize,
 }
 
 impl<'t> Keys<'t> {
@@ -362,11 +364,12 @@ impl<'t> Keys<'t> {
     fn of(rules: &'t [u8], first: usize, end: usize) -> Self {
         let bytes = |index: usize| index.checked_mul(rule::LEN);
         let table = bytes(first).zip(bytes(end)).and_then(|(from, to)| rules.get(from..to)).unwrap_or(&[]);
-        Keys { table }
+        Keys { table, len: table.len() / rule::LEN }
     }
 
+    #[inline(always)]
     fn len(&self) -> usize {
-        self.table.len() / rule::LEN
+        self.len
     }
 
     /// The key of the `index`-th rule; `None` past the end. Every caller's
