@@ -10,6 +10,9 @@
 //!   eighth of it for the index, a power-of-two slot array allocated once and
 //!   kept at most half full (linear probing), the rest for the entries'
 //!   strings, one pool allocation per entry, charged with its pool header.
+//!   A released entry's block is kept for reuse (at most [`SPARE_BLOCKS`] of
+//!   them, still charged), so that a start after an exit costs no allocation
+//!   and the exit no free; kept blocks are released before any entry is evicted.
 //! - **Limits.** Strings are cut to the schema's table limits (image path
 //!   4,096 units, command line 16,384, SID 183), the cut counted and marked so
 //!   that records carry it in `truncated`.
@@ -147,8 +150,10 @@ impl Entry {
         }
     }
 
+    /// The pool bytes its block costs (the block's capacity: a reused block may be
+    /// longer than the strings it holds).
     fn charge(&self) -> usize {
-        charge(self.units.len())
+        charge(self.units.capacity())
     }
 }
 
@@ -175,6 +180,82 @@ struct Slot {
 /// The smallest index the table has (16 slots, 8 entries).
 const MIN_SLOTS: usize = 16;
 
+/// Released entries' blocks the table keeps for reuse.
+pub const SPARE_BLOCKS: usize = 8;
+
+/// Blocks released by entries, kept (and charged) so that the next entries need no
+/// allocation; inline in the table, so keeping one never allocates. A stack: the
+/// block released last is tried first (a start after an exit often fits it).
+#[derive(Debug, Default)]
+struct Spares {
+    /// `blocks[..count]` are kept; the rest are empty.
+    blocks: [Vec<u16>; SPARE_BLOCKS],
+    count: usize,
+    /// Pool bytes the kept blocks cost.
+    bytes: usize,
+}
+
+impl Spares {
+    /// Keeps `block` if there is room for it (an empty one costs nothing to drop).
+    fn keep(&mut self, block: Vec<u16>) {
+        if block.capacity() == 0 {
+            return;
+        }
+        if let Some(free) = self.blocks.get_mut(self.count) {
+            self.bytes = self.bytes.saturating_add(charge(block.capacity()));
+            *free = block;
+            self.count = self.count.saturating_add(1);
+        }
+    }
+
+    /// A kept block that holds `units` without wasting more than it holds (the last one
+    /// kept if it does, else the smallest that does), emptied; `None` when none fits.
+    fn take(&mut self, units: usize) -> Option<Vec<u16>> {
+        let fits = |capacity: usize| capacity >= units && capacity <= units.saturating_mul(2);
+        let top = self.count.checked_sub(1)?;
+        let at = match self.blocks.get(top) {
+            Some(last) if fits(last.capacity()) => top,
+            _ => {
+                let kept = self.blocks.get(..self.count)?;
+                let best = kept.iter().enumerate().filter(|(_, b)| fits(b.capacity()));
+                best.min_by_key(|(_, b)| b.capacity())?.0
+            }
+        };
+        let mut block = self.remove(at)?;
+        block.clear();
+        Some(block)
+    }
+
+    /// Frees the largest kept block; `false` when none is kept.
+    fn release_one(&mut self) -> bool {
+        let kept = self.blocks.get(..self.count).unwrap_or(&[]);
+        let largest = kept.iter().enumerate().max_by_key(|(_, b)| b.capacity()).map(|(at, _)| at);
+        match largest.and_then(|at| self.remove(at)) {
+            Some(block) => {
+                drop(block);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Takes kept block `at` out, the last kept one moving into its place.
+    fn remove(&mut self, at: usize) -> Option<Vec<u16>> {
+        let top = self.count.checked_sub(1)?;
+        if at > top {
+            return None;
+        }
+        if at < top {
+            let (low, high) = self.blocks.split_at_mut_checked(top)?;
+            core::mem::swap(low.get_mut(at)?, high.first_mut()?);
+        }
+        let block = core::mem::take(self.blocks.get_mut(top)?);
+        self.count = top;
+        self.bytes = self.bytes.saturating_sub(charge(block.capacity()));
+        Some(block)
+    }
+}
+
 #[derive(Debug)]
 pub struct ProcessTable {
     slots: Vec<Slot>,
@@ -187,7 +268,9 @@ pub struct ProcessTable {
     max_entries: usize,
     budget: usize,
     index_bytes: usize,
+    /// Pool bytes of the live entries' blocks.
     string_bytes: usize,
+    spares: Spares,
     inserts: u64,
     evictions: u64,
     truncations: AtomicU64,
@@ -219,6 +302,7 @@ impl ProcessTable {
             budget,
             index_bytes,
             string_bytes: 0,
+            spares: Spares::default(),
             inserts: 0,
             evictions: 0,
             truncations: AtomicU64::new(0),
@@ -293,7 +377,7 @@ impl ProcessTable {
             }
             total = total.saturating_add(usize::from(*len));
         }
-        let mut units = Vec::new();
+        let mut units = self.spares.take(total).unwrap_or_default();
         if units.try_reserve_exact(total).is_err() {
             self.count_failure();
             return false;
@@ -309,7 +393,13 @@ impl ProcessTable {
         }
         let need = entry.charge();
         let strings_budget = self.budget.saturating_sub(self.index_bytes);
-        while self.entries >= self.max_entries || self.string_bytes.saturating_add(need) > strings_budget {
+        while self.entries >= self.max_entries
+            || self.string_bytes.saturating_add(self.spares.bytes).saturating_add(need) > strings_budget
+        {
+            // Kept blocks go before any entry does.
+            if self.entries < self.max_entries && self.spares.release_one() {
+                continue;
+            }
             if !self.evict_one() {
                 self.count_failure();
                 return false;
@@ -364,7 +454,7 @@ impl ProcessTable {
         let Some(removed) = self.slots.get_mut(at).and_then(|s| s.entry.take()) else { return };
         self.entries = self.entries.saturating_sub(1);
         self.string_bytes = self.string_bytes.saturating_sub(removed.charge());
-        drop(removed);
+        self.spares.keep(removed.units);
         let mut hole = at;
         let mut probe = self.next(at);
         // The table is at most half full, so an empty slot ends the run well
@@ -395,7 +485,9 @@ impl ProcessTable {
         let u32_of = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         TableCounters {
             capacity_bytes: u32_of(self.budget),
-            used_bytes: u32_of(self.index_bytes.saturating_add(self.string_bytes)),
+            used_bytes: u32_of(
+                self.index_bytes.saturating_add(self.string_bytes).saturating_add(self.spares.bytes),
+            ),
             entries: u32_of(self.entries),
             max_entries: u32_of(self.max_entries),
             inserts: self.inserts,

@@ -55,7 +55,7 @@ fn strings_over_their_limit_are_cut_to_it_counted_and_marked() {
 }
 
 #[test]
-fn memory_is_accounted_entry_by_entry_and_returned_on_removal() {
+fn memory_is_accounted_entry_by_entry_and_kept_for_reuse_on_removal() {
     let mut table = ProcessTable::with_budget(BUDGET).unwrap();
     let index = table.index_bytes;
     assert_eq!(index, table.slots.len() * core::mem::size_of::<Slot>());
@@ -72,11 +72,83 @@ fn memory_is_accounted_entry_by_entry_and_returned_on_removal() {
     assert!(table.remove(100, 1));
     assert!(!table.remove(100, 1), "already gone");
     assert!(!table.remove(104, 3), "another start key removes nothing");
+    // The released block is kept for the next entry, and still charged.
     let c = table.counters();
     assert_eq!(
         (c.entries, c.used_bytes, c.capacity_bytes),
-        (1, u32::try_from(index + 48).unwrap(), 256 << 10)
+        (1, u32::try_from(index + 48 + 432).unwrap(), 256 << 10)
     );
+    assert_eq!(table.spares.bytes, 432);
+    // A process of the same size takes it: no new block, the same books.
+    assert!(table.insert(108, 4, facts(&image, &command, &sid)));
+    let c = table.counters();
+    assert_eq!((c.entries, c.used_bytes), (2, u32::try_from(index + 48 + 432).unwrap()));
+    assert_eq!(table.spares.bytes, 0);
+}
+
+#[test]
+fn a_released_block_is_reused_by_the_next_entry_it_fits_without_an_allocation() {
+    let mut table = ProcessTable::with_budget(BUDGET).unwrap();
+    let (image, command, sid) = (vec![1u16; 60], vec![2u16; 100], vec![3u16; 45]);
+    assert!(table.insert(100, 1, facts(&image, &command, &sid)));
+    let block = table.slots[table.find(100).unwrap()].entry.as_ref().unwrap().units.as_ptr();
+    assert!(table.remove(100, 1));
+    // A shorter process (within half the block) gets the same block, charged whole.
+    assert!(table.insert(104, 2, facts(&image, &command[..50], &sid)));
+    let entry = table.slots[table.find(104).unwrap()].entry.as_ref().unwrap();
+    assert_eq!(entry.units.as_ptr(), block, "the kept block, not a new one");
+    assert_eq!(entry.charge(), charge(205));
+    assert_eq!(table.get(104, 2).unwrap().command_line, Some(&command[..50]));
+    assert_eq!(table.counters().used_bytes, u32::try_from(table.index_bytes + charge(205)).unwrap());
+    // A process less than half its size does not hold a block that large.
+    assert!(table.remove(104, 2));
+    assert!(table.insert(108, 3, facts(&image[..10], &[], &[])));
+    let entry = table.slots[table.find(108).unwrap()].entry.as_ref().unwrap();
+    assert_ne!(entry.units.as_ptr(), block);
+    assert_eq!(entry.charge(), charge(10));
+    assert_eq!(
+        table.counters().used_bytes,
+        u32::try_from(table.index_bytes + charge(10) + charge(205)).unwrap(),
+        "the large block is still kept"
+    );
+}
+
+#[test]
+fn at_most_the_spare_blocks_are_kept_and_they_go_before_any_entry_is_evicted() {
+    const BUDGET: usize = 1 << 20;
+    let mut table = ProcessTable::with_budget(BUDGET).unwrap();
+    let command = vec![0x41u16; usize::from(TABLE_COMMAND_LINE_UNITS)];
+    let per = charge(usize::from(TABLE_COMMAND_LINE_UNITS));
+    let fits = (BUDGET - table.index_bytes) / per;
+    assert!(fits > SPARE_BLOCKS, "{fits} entries fit");
+    for i in 0..fits {
+        assert!(table.insert(4 * (u32::try_from(i).unwrap() + 1), i as u64, facts(&[], &command, &[])));
+    }
+    // Removing every entry keeps SPARE_BLOCKS blocks and frees the rest.
+    for i in 0..fits {
+        assert!(table.remove(4 * (u32::try_from(i).unwrap() + 1), i as u64));
+    }
+    assert_eq!(table.spares.bytes, SPARE_BLOCKS * per);
+    assert_eq!(table.counters().used_bytes as usize, table.index_bytes + SPARE_BLOCKS * per);
+    // Small entries do not take the large blocks; once the budget is short, the kept
+    // blocks are freed one by one and no entry is evicted.
+    let image = vec![0x42u16; 2000];
+    let small = charge(2000);
+    let mut inserted = 0;
+    while table.counters().evictions == 0 && inserted < 1000 {
+        let pid = 4 * (1000 + inserted);
+        assert!(table.insert(pid, u64::from(pid), facts(&image, &[], &[])));
+        inserted += 1;
+        let c = table.counters();
+        assert!(c.used_bytes <= c.capacity_bytes, "{} of {}", c.used_bytes, c.capacity_bytes);
+        if table.spares.bytes == 0 {
+            break;
+        }
+    }
+    let c = table.counters();
+    assert_eq!((table.spares.bytes, c.evictions), (0, 0), "every kept block freed, no entry evicted");
+    assert_eq!(c.entries as usize, inserted as usize);
+    assert!(table.index_bytes + (inserted as usize) * small + per > BUDGET, "the last block went for room");
 }
 
 #[test]
@@ -204,8 +276,14 @@ fn random_inserts_and_removals_agree_with_a_plain_map() {
             }
             let c = table.counters();
             assert_eq!((c.entries as usize, c.evictions), (model.len(), 0));
+            // Each entry is charged its block (a reused one may be longer than its strings),
+            // plus the blocks kept for reuse.
+            let blocks: usize = table.slots.iter().filter_map(|s| s.entry.as_ref()).map(Entry::charge).sum();
             let strings: usize = model.values().map(|(_, i)| charge(i.len())).sum();
-            assert_eq!(c.used_bytes as usize, table.index_bytes + strings);
+            assert!(blocks >= strings);
+            assert_eq!(c.used_bytes as usize, table.index_bytes + blocks + table.spares.bytes);
+            let kept = table.spares.blocks.iter().map(|b| charge(b.capacity())).sum::<usize>();
+            assert_eq!(kept, table.spares.bytes);
         }
     }
 }

@@ -272,19 +272,32 @@ pub(crate) fn suffix_key(field: u8, pattern: Text<'_>) -> u64 {
     key(field, AnchorClass::Suffix.code(), hasher.value())
 }
 
-/// The shortest length in the set that is at least `from` units, if any.
-#[inline(always)]
-fn next_length(lengths: &Lengths, from: usize) -> Option<usize> {
-    let bit = from.checked_sub(1)?;
-    let mut word_at = bit / 64;
-    let mut word = lengths.get(word_at)? & (u64::MAX << (bit % 64));
-    loop {
-        if word != 0 {
-            let low = word.trailing_zeros() as usize;
-            return Some(word_at.wrapping_mul(64).wrapping_add(low).wrapping_add(1));
+/// The lengths of a set in increasing order, one bit taken off a word per length.
+struct Ascending<'l> {
+    lengths: &'l Lengths,
+    word_at: usize,
+    /// The bits of `lengths[word_at]` not yet given.
+    word: u64,
+}
+
+impl<'l> Ascending<'l> {
+    fn new(lengths: &'l Lengths) -> Self {
+        Ascending { lengths, word_at: 0, word: lengths.first().copied().unwrap_or(0) }
+    }
+}
+
+impl Iterator for Ascending<'_> {
+    type Item = usize;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        while self.word == 0 {
+            self.word_at = self.word_at.checked_add(1)?;
+            self.word = *self.lengths.get(self.word_at)?;
         }
-        word_at = word_at.wrapping_add(1);
-        word = *lengths.get(word_at)?;
+        let low = self.word.trailing_zeros() as usize;
+        self.word &= self.word.wrapping_sub(1);
+        Some(self.word_at.wrapping_mul(64).wrapping_add(low).wrapping_add(1))
     }
 }
 
@@ -368,8 +381,8 @@ impl Affixes<'_> {
         // than four) go in as one partial word, not one at a time.
         let mut hasher = Hasher::new();
         let mut taken = 0usize;
-        let mut next = next_length(self.lengths, 1);
-        while let Some(target) = next.filter(|&length| length <= upto) {
+        let mut lengths = Ascending::new(self.lengths);
+        while let Some(target) = lengths.next().filter(|&length| length <= upto) {
             while target.wrapping_sub(taken) >= 4 {
                 hasher.push_word(fold_word(word(taken).unwrap_or(0)));
                 taken = taken.wrapping_add(4);
@@ -382,7 +395,6 @@ impl Affixes<'_> {
             if visit(key(self.field, self.class, value), target) {
                 return true;
             }
-            next = next_length(self.lengths, target.wrapping_add(1));
         }
         false
     }

@@ -198,7 +198,17 @@ impl<'a> Content<'a> {
             self.visit_run(Run { keys, first, at, key, units }, meter, &mut visit)
         };
         let has = |class: AnchorClass| g.mask & anchor::class_bit(class.code()) != 0;
-        for field in 0..=g.max_field {
+        let mut next = Some(0u8);
+        while let Some(field) = next.filter(|&field| field <= g.max_field) {
+            next = field.checked_add(1);
+            // Fields without an anchor cost a unit each and do nothing else: a run of them is
+            // charged at once when it cannot exhaust the meter (the same units, the same stop).
+            let gap = fields_without_anchor(g.mask, field, g.max_field);
+            if gap > 0 && meter.affords(u64::from(gap)) {
+                meter.charge(u64::from(gap));
+                next = field.checked_add(gap);
+                continue;
+            }
             meter.charge(1);
             if meter.exhausted() {
                 return;
@@ -345,6 +355,8 @@ struct Run<'t> {
 #[derive(Clone, Copy)]
 struct Keys<'t> {
     table: &'t [u8],
+    /// `table.len() / rule::LEN`, divided once per group rather than per lookup.
+    len: usize,
 }
 
 impl<'t> Keys<'t> {
@@ -352,11 +364,12 @@ impl<'t> Keys<'t> {
     fn of(rules: &'t [u8], first: usize, end: usize) -> Self {
         let bytes = |index: usize| index.checked_mul(rule::LEN);
         let table = bytes(first).zip(bytes(end)).and_then(|(from, to)| rules.get(from..to)).unwrap_or(&[]);
-        Keys { table }
+        Keys { table, len: table.len() / rule::LEN }
     }
 
+    #[inline(always)]
     fn len(&self) -> usize {
-        self.table.len() / rule::LEN
+        self.len
     }
 
     /// The key of the `index`-th rule; `None` past the end. Every caller's
@@ -384,6 +397,36 @@ impl<'t> Keys<'t> {
     }
 }
 
+/// How many fields from `field` on, up to `max_field`, have no bit in the anchor `mask`;
+/// 0 when `max_field` is 32 or more (fields 32 apart share a bit, see [`anchor::mask_bit`]).
+#[inline(always)]
+fn fields_without_anchor(mask: u64, field: u8, max_field: u8) -> u8 {
+    if max_field >= 32 || field > max_field {
+        return 0;
+    }
+    let bits = u32::try_from(mask & 0xFFFF_FFFF).unwrap_or(0).checked_shr(u32::from(field)).unwrap_or(0);
+    let left = u32::from(max_field.wrapping_sub(field)).wrapping_add(1);
+    u8::try_from(bits.trailing_zeros().min(left)).unwrap_or(0)
+}
+
 fn to_usize(v: u32) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fields_without_anchor;
+
+    #[test]
+    fn a_run_of_fields_without_an_anchor_ends_at_the_next_anchored_field_or_the_last() {
+        // Fields 2 and 5 anchored, up to field 7.
+        let mask = (1 << 2) | (1 << 5) | (1 << 33);
+        assert_eq!(
+            [0, 1, 2, 3, 4, 5, 6, 7].map(|f| fields_without_anchor(mask, f, 7)),
+            [2, 1, 0, 2, 1, 0, 2, 1]
+        );
+        assert_eq!(fields_without_anchor(mask, 8, 7), 0, "past the last field");
+        assert_eq!(fields_without_anchor(0, 0, 31), 32, "no anchor at all");
+        assert_eq!(fields_without_anchor(0, 0, 32), 0, "fields 32 apart share a bit: one at a time");
+    }
 }
