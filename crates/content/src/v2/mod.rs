@@ -45,6 +45,7 @@ mod eval;
 pub mod expr;
 pub mod fold;
 pub mod format;
+mod gate;
 mod regex;
 mod state_pass;
 mod validate;
@@ -54,6 +55,8 @@ pub mod wire;
 pub mod build;
 #[cfg(feature = "compiler")]
 pub mod regex_build;
+#[cfg(feature = "compiler")]
+pub mod regex_gate;
 
 pub use crate::meter::EVENT_WORK_LIMIT;
 pub use content::{Content, RuleInfo};
