@@ -98,11 +98,15 @@ fn glob_gate_holds(c: &Content<'_>, s: &ScannerEntry, glob: u32, state: u32, len
     let tokens = usize::from(g.tokens).min(MAX_GLOB_TOKENS);
     // The glob's literal unit at each position (folded as the scanner folds), if it has one.
     let mut units = [None::<u16>; MAX_GLOB_TOKENS];
+    // Each position is visited once per unit that names it: at most 63 in all
+    // (the glob table checked), so the check costs a few steps per token.
     for k in 0..u32::from(g.unit_count) {
-        let Some((unit, mask)) = c.glob_unit(g.first_unit.saturating_add(k)) else { return false };
+        let Some((unit, mut mask)) = c.glob_unit(g.first_unit.saturating_add(k)) else { return false };
         let folded = if g.case == 1 { unit } else { fold_unit(unit) };
-        for (at, slot) in units.iter_mut().enumerate().take(tokens) {
-            if mask & 1u64.checked_shl(small(at)).unwrap_or(0) != 0 && slot.is_none() {
+        while mask != 0 {
+            let at = mask.trailing_zeros() as usize;
+            mask &= mask.wrapping_sub(1);
+            if let Some(slot @ None) = units.get_mut(at) {
                 *slot = Some(folded);
             }
         }
