@@ -75,10 +75,11 @@
 //! was not found, the value is false without running the glob or the
 //! automaton. A glob or regex predicate whose every value is gated (flag
 //! `GATED` of the predicate) counts as a literal predicate for the candidate
-//! rules above (its gates list the rule). The validator checks each gate's place (flag, range, scanner of
-//! the field, kind and folded mode), and that a glob's gate is the folded
-//! units of one of its literal runs (walked through the scanner from its
-//! root); that a regex's gate is a factor of every match is the content
+//! rules above (its gates list the rule). The validator checks each gate's
+//! place (flags, range, a scanner of the field, the rule's kind and the
+//! folded mode), and that a glob's gate is the folded units of one of its
+//! maximal literal runs (walked through the scanner from its root); that a
+//! regular expression's gate is a factor of every match is the content
 //! compiler's claim, under the content's signature, not rechecked here. A
 //! wrong gate in content nobody validated can change a verdict, never the
 //! bounds: a gate check is one bit read, within the value's charge.
