@@ -242,15 +242,16 @@ fn wide_scans() -> (Vec<RuleSpec>, String) {
     (rules, text)
 }
 
-/// `globs` globs of 63 tokens (`*a` × 31, `b`) on the command line: every
-/// unit of a text of `a`s keeps the whole simulation alive.
+/// `globs` globs of 63 tokens ([`common::worst_glob`]) on the command line:
+/// every unit of a text of `a`s keeps the whole simulation alive.
 fn globs(globs: usize) -> Vec<RuleSpec> {
     let glob = common::worst_glob;
     vec![any_of(0, (0..globs).map(|_| glob()).collect())]
 }
 
 /// `count` regular expressions of SigmaHQ's encoded-command shape on the
-/// command line, none matching a text of `a`s (the whole text is read).
+/// command line, none matching a text of `-ea` repeated (the whole text is
+/// read): their gate, `-e`, is found, so they run.
 fn regexes(count: usize) -> Vec<RuleSpec> {
     let values = (0..count)
         .map(|i| format!(r"\s-(e|en|enc|enco|encodedcommand{i})\s+[A-Za-z0-9+/=]{{20,}}"))
@@ -290,7 +291,7 @@ fn v2_shapes() -> Vec<(&'static str, Vec<u8>, Longest)> {
             Longest::of(&wide_text),
         ),
         ("globs: 8 of 63 tokens", build(&globs(8), &SCHEMA, 1).unwrap(), Longest::of("a")),
-        ("regexes: 8", build(&regexes(8), &SCHEMA, 1).unwrap(), Longest::of("a")),
+        ("regexes: 8", build(&regexes(8), &SCHEMA, 1).unwrap(), Longest::of("-ea")),
         (
             "candidates, rules and values: 256 rules x 402 values",
             build(&values_and_rules(), &SCHEMA, 1).unwrap(),

@@ -34,11 +34,12 @@ pub(crate) const FORMAT2_STEP: u64 = 2;
 /// The work one event may cost in the kernel, in units: at most 13 × 1,000,000 =
 /// 13 M instructions. Set for SigmaHQ's process-creation and image-load content,
 /// whose typical process start (120-unit image, 400-unit command line) charges
-/// 525,668 units (about half the limit), its globs and regular expressions each run over
-/// the whole field on every event. Cut off here, the costliest shapes measured 1.0 to
-/// 2.0 ms on a loaded machine of the CI kind: not the 1 ms goal, which a limit of about
-/// 75,000 units (≈ 1 M instructions) would meet while cutting off every such typical
-/// event (BENCHMARKS.md, "A per-event work limit").
+/// 118,190 units since globs and regular expressions are gated by a literal they
+/// require (525,668 before). Cut off here, the costliest shapes measured 1.0 to
+/// 2.9 ms on a loaded machine of the CI kind: not the 1 ms goal, which a limit of
+/// about 345,000 units would meet with a margin of only 2.9× over that typical start
+/// (BENCHMARKS.md, "A per-event work limit" and "Globs and regular expressions gated
+/// by a literal they require").
 pub const EVENT_WORK_LIMIT: u64 = 1_000_000;
 
 /// Work done by one evaluation, and how much it may do.

@@ -63,6 +63,14 @@ fn a(n: usize) -> Field {
     Field::Text(vec![u16::from(b'a'); n])
 }
 
+/// `a`s ending in a `b`: the globs' gate (`ab`, their longest literal run) is
+/// found, so every glob runs over the whole text.
+fn a_then_b(n: usize) -> Field {
+    let mut units = vec![u16::from(b'a'); n - 1];
+    units.push(u16::from(b'b'));
+    Field::Text(units)
+}
+
 fn work(content: &Content<'_>, event: &TestEvent) -> u64 {
     let mut scratch = vec![0u64; content.scratch_words()];
     let (mut matched, mut undecided) = ([0u32; 64], [0u32; 64]);
@@ -79,7 +87,7 @@ fn adversarial_content_on_maximum_length_fields_stays_within_its_worst_case_cost
     let bound = cost::worst_case(&content, &SCHEMA, 1);
     let longest = TestEvent::start(vec![
         (IMAGE, a(32_767)),
-        (COMMAND_LINE, a(32_767)),
+        (COMMAND_LINE, a_then_b(32_767)),
         (PARENT_IMAGE, a(4_096)),
         (PARENT_COMMAND_LINE, a(16_384)),
         (ORIGINAL_FILE_NAME, Field::Unknown),
@@ -93,6 +101,7 @@ fn adversarial_content_on_maximum_length_fields_stays_within_its_worst_case_cost
         TestEvent::start(vec![]),
         TestEvent::start(vec![(IMAGE, Field::Unknown), (COMMAND_LINE, Field::Unknown)]),
         TestEvent::start(vec![(COMMAND_LINE, a(32_767)), (ORIGINAL_FILE_NAME, a(1_024))]),
+        TestEvent::start(vec![(COMMAND_LINE, a_then_b(32_767)), (IMAGE, Field::Unknown)]),
     ] {
         let used = work(&content, &event);
         assert!(used <= bound, "{used} > {bound}");

@@ -22,15 +22,15 @@ use v2_common::*;
 
 /// One rule reading every table: contains ["ab", "ac", "b", "éü"] on the
 /// command line (scanner 0; states breadth-first: root 0, a 1, b 2, é 3, ab 4,
-/// ac 5, éü 6), a glob, an integer comparison; a second rule so that rule
-/// order matters; a third, on the session alone, that is not gated (the
-/// `always` list).
+/// ac 5, éü 6), a glob `ab*?` (its gate: "ab", pattern 0), an integer
+/// comparison; a second rule so that rule order matters; a third, on the
+/// session alone, that is not gated (the `always` list).
 fn base() -> Vec<u8> {
     let glob = PredicateSpec {
         field: COMMAND_LINE,
         operator: OperatorSpec::Glob,
         values: vec![ValueSpec::Glob(vec![
-            GlobPart::Literal("a".into()),
+            GlobPart::Literal("ab".into()),
             GlobPart::AnyRun,
             GlobPart::AnyChar,
         ])],
@@ -234,10 +234,10 @@ fn class_table_corruptions_are_refused_with_their_reason() {
 #[test]
 fn glob_corruptions_are_refused_with_their_reason() {
     let b = base();
-    // Tokens: a * ? — a star next to a star, and a mask past the last token.
-    let e = refused(&patched(&b, at(&b, section::GLOBS, 0, glob::STAR_MASK), &6u64.to_le_bytes()));
+    // Tokens: a b * ? — a star next to a star, and a mask past the last token.
+    let e = refused(&patched(&b, at(&b, section::GLOBS, 0, glob::STAR_MASK), &12u64.to_le_bytes()));
     assert_eq!(e.kind, ErrorKind::BadGlob { glob: 0 });
-    let e = refused(&patched(&b, at(&b, section::GLOBS, 0, glob::ANY_MASK), &8u64.to_le_bytes()));
+    let e = refused(&patched(&b, at(&b, section::GLOBS, 0, glob::ANY_MASK), &16u64.to_le_bytes()));
     assert_eq!(e.kind, ErrorKind::BadGlob { glob: 0 });
     let e = refused(&patched(&b, at(&b, section::GLOBS, 0, glob::TOKENS), &[64]));
     assert_eq!(e.kind, ErrorKind::LimitExceeded { limit: Limit::GlobTokens, found: 64, max: 63 });
@@ -248,8 +248,8 @@ fn predicate_and_value_corruptions_are_refused_with_their_reason() {
     let b = base();
     let e = refused(&patched(&b, at(&b, section::PREDICATES, 0, predicate::OPERATOR), &[14]));
     assert_eq!(e.kind, ErrorKind::UnknownOperator { entry: 0, code: 14 });
-    let e = refused(&patched(&b, at(&b, section::PREDICATES, 0, predicate::FLAGS), &[2]));
-    assert_eq!(e.kind, ErrorKind::UnknownFlags { table: Table::Predicates, entry: 0, flags: 2 });
+    let e = refused(&patched(&b, at(&b, section::PREDICATES, 0, predicate::FLAGS), &[4]));
+    assert_eq!(e.kind, ErrorKind::UnknownFlags { table: Table::Predicates, entry: 0, flags: 4 });
     // The contains predicate pointed at the image's scanner.
     let e = refused(&patched(&b, at(&b, section::PREDICATES, 0, predicate::SCANNER), &u32le(1)));
     assert_eq!(e.kind, ErrorKind::ScannerMismatch { predicate: 0, scanner: 1 });
@@ -262,8 +262,57 @@ fn predicate_and_value_corruptions_are_refused_with_their_reason() {
     assert_eq!(e.kind, ErrorKind::ScannerMismatch { predicate: 2, scanner: NONE });
     let e = refused(&patched(&b, at(&b, section::PREDICATES, 2, predicate::OPERATOR), &[11]));
     assert_eq!(e.kind, ErrorKind::BadValues { predicate: 2 });
-    let e = refused(&patched(&b, at(&b, section::PREDICATES, 1, predicate::FIELD), &[SESSION]));
+    // The glob on the session (an integer): its gate's scanner then reads another field,
+    // and without the gate, the operator does not fit the field.
+    let on_session = patched(&b, at(&b, section::PREDICATES, 1, predicate::FIELD), &[SESSION]);
+    let e = refused(&on_session);
+    assert_eq!(e.kind, ErrorKind::ScannerMismatch { predicate: 1, scanner: 0 });
+    let ungated = patched(&on_session, at(&b, section::PREDICATES, 1, predicate::SCANNER), &u32le(NONE));
+    let ungated = patched(&ungated, at(&b, section::PREDICATES, 1, predicate::FLAGS), &[0]);
+    let ungated = patched(&ungated, at(&b, section::VALUES, 4, value::FLAGS), &u32le(0));
+    let e = refused(&ungated);
     assert_eq!(e.kind, ErrorKind::OperatorTypeMismatch { entry: 1, operator: 5, field_type: 1 });
+}
+
+/// The glob's value (value entry 4: the contains predicate has four) and its
+/// gate: pattern 0 of scanner 0 ("ab"), flagged on the value and, every value
+/// being gated, on the predicate (predicate 1).
+#[test]
+fn gate_corruptions_are_refused_with_their_reason() {
+    let b = base();
+    let glob_value = at(&b, section::VALUES, 4, 0);
+    let read = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    assert_eq!(read(glob_value + value::VALUE + 4), 0, "gate: pattern 0");
+    assert_eq!(read(glob_value + value::FLAGS), value::GATED);
+    assert_eq!(b[at(&b, section::PREDICATES, 1, predicate::FLAGS)], predicate::GATED);
+    assert_eq!(read(at(&b, section::PREDICATES, 1, predicate::SCANNER)), 0);
+    let bad =
+        |value| ValidationError { offset: glob_value, kind: ErrorKind::BadGate { predicate: 1, value } };
+    // The gate is "ac" (pattern 1): not a literal run of `ab*?`.
+    let e = refused(&patched(&b, glob_value + value::VALUE + 4, &u32le(1)));
+    assert_eq!(e, bad(0));
+    // "b" (pattern 2) is part of a run, not the run: refused as well.
+    assert_eq!(refused(&patched(&b, glob_value + value::VALUE + 4, &u32le(2))), bad(0));
+    // Past the scanner's four patterns.
+    assert_eq!(refused(&patched(&b, glob_value + value::VALUE + 4, &u32le(4))), bad(0));
+    // A gate on the contains predicate's value.
+    let e = refused(&patched(&b, at(&b, section::VALUES, 0, value::FLAGS), &u32le(value::GATED)));
+    assert_eq!(e.kind, ErrorKind::BadGate { predicate: 0, value: 0 });
+    // The predicate flagged as gated with its value not, and the reverse.
+    let e = refused(&patched(&b, glob_value + value::FLAGS, &u32le(0)));
+    let at_flags = at(&b, section::PREDICATES, 1, predicate::FLAGS);
+    assert_eq!(e, ValidationError { offset: at_flags, kind: ErrorKind::BadGate { predicate: 1, value: 1 } });
+    let e = refused(&patched(&b, at_flags, &[0]));
+    assert_eq!(e, ValidationError { offset: at_flags, kind: ErrorKind::BadGate { predicate: 1, value: 1 } });
+    // The gates' scanner: the parent image's (another field), or none.
+    let e = refused(&patched(&b, at(&b, section::PREDICATES, 1, predicate::SCANNER), &u32le(1)));
+    assert_eq!(e.kind, ErrorKind::ScannerMismatch { predicate: 1, scanner: 1 });
+    let e = refused(&patched(&b, at(&b, section::PREDICATES, 1, predicate::SCANNER), &u32le(NONE)));
+    assert_eq!(e, bad(0));
+    // Gate bits on an ungated value: its index is then past the globs.
+    let ungated = patched(&b, glob_value + value::FLAGS, &u32le(0));
+    let e = refused(&patched(&patched(&ungated, at_flags, &[0]), glob_value + value::VALUE + 4, &u32le(1)));
+    assert_eq!(e.kind, ErrorKind::ValueOutOfRange { predicate: 1, value: 0, index: 1 << 32 });
 }
 
 #[test]
@@ -539,9 +588,12 @@ fn regex_references_and_trailing_words_are_refused_with_their_reason() {
     // Predicate 1's value names automaton 2 of 2.
     let e = refused(&patched(&b, at(&b, section::VALUES, 1, value::VALUE), &2u64.to_le_bytes()));
     assert_eq!(e.kind, ErrorKind::ValueOutOfRange { predicate: 1, value: 0, index: 2 });
-    // A regex predicate names no scanner.
-    let e = refused(&patched(&b, at(&b, section::PREDICATES, 0, predicate::SCANNER), &u32le(0)));
-    assert_eq!(e.kind, ErrorKind::ScannerMismatch { predicate: 0, scanner: 0 });
+    // A gated regex predicate names the folded scanner of its field (scanner 0: "ab", "é").
+    let e = refused(&patched(&b, at(&b, section::PREDICATES, 0, predicate::SCANNER), &u32le(NONE)));
+    assert_eq!(e.kind, ErrorKind::BadGate { predicate: 0, value: 0 });
+    // The rule gated by "ab" alone (pattern 0) is not listed by it: pattern 0 lists rule index 1.
+    let e = refused(&patched(&b, at(&b, section::REFS, 0, 0), &1u16.to_le_bytes()));
+    assert_eq!(e.kind, ErrorKind::MissingReference { rule: 1, pattern: 0 });
     // A word after the last automaton.
     let mut longer = b.clone();
     longer.extend_from_slice(&[0, 0]);

@@ -558,3 +558,93 @@ fn a_rule_read_only_through_a_regex_is_never_skipped() {
     let unknown = verdict(&rules, &TestEvent::start(vec![(COMMAND_LINE, Field::Unknown)]));
     assert_eq!((unknown.matched, unknown.undecided), (vec![], vec![1, 2, 3]));
 }
+
+/// Entries of the `always` list (rules evaluated on every event) in built content.
+fn always_count(bytes: &[u8]) -> u32 {
+    use ringfence_content::v2::format::{header, section};
+    let at = header::LEN + usize::from(section::ALWAYS - 1) * section::ENTRY_LEN + section::LEN;
+    u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) / 2
+}
+
+/// Work units one evaluation charges.
+fn work(bytes: &[u8], event: &TestEvent) -> u64 {
+    let content = validate(bytes, &SCHEMA).unwrap();
+    let mut scratch = vec![0u64; content.scratch_words()];
+    let (mut matched, mut undecided) = ([0u32; 8], [0u32; 8]);
+    let mut meter = ringfence_content::Meter::new(u64::MAX);
+    let ids = RuleIds { matched: &mut matched, undecided: &mut undecided };
+    content.evaluate_metered(&event, &mut scratch, ids, &mut meter).unwrap();
+    meter.used()
+}
+
+/// A glob or regex whose every value requires a literal is gated by it: the
+/// rule leaves `always`, a text without the literal skips the glob or the
+/// automaton (false, without the per-unit work), and an unknown field is
+/// still unknown. Verdicts are those of the ungated evaluation.
+#[test]
+fn globs_and_regexes_are_gated_by_a_literal_they_require() {
+    let glob = PredicateSpec {
+        values: vec![ValueSpec::Glob(vec![
+            GlobPart::AnyRun,
+            GlobPart::Literal(r"\PowerShell".into()),
+            GlobPart::AnyRun,
+            GlobPart::Literal(".exe".into()),
+            GlobPart::AnyChar,
+            GlobPart::AnyRun,
+        ])],
+        ..predicate(COMMAND_LINE, OperatorSpec::Glob, &[])
+    };
+    let regex = PredicateSpec {
+        case_insensitive: false,
+        ..predicate(COMMAND_LINE, OperatorSpec::Regex, &[r"\\(powershell|pwsh)\.exe"])
+    };
+    let rules = [detection(1, vec![glob]), detection(2, vec![regex])];
+    let bytes = built(&rules);
+    assert_eq!(always_count(&bytes), 0, "both rules are gated");
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let case = |s: &str| {
+        let o = evaluate(&content, &cmd(s));
+        (o.matched, o.undecided)
+    };
+    assert_eq!(case(r"C:\x\POWERSHELL.EXE -c 1"), (vec![1], vec![]));
+    assert_eq!(case(r"C:\x\powershell.exe -c 1"), (vec![1, 2], vec![]));
+    assert_eq!(case(r"C:\x\pwsh.exe -c 1"), (vec![2], vec![]));
+    assert_eq!(case(r"C:\x\pwsh.EXE"), (vec![], vec![]), "the regex is case-sensitive");
+    assert_eq!(case(r"\powershell.ex"), (vec![], vec![]));
+    let unknown = evaluate(&content, &TestEvent::start(vec![(COMMAND_LINE, Field::Unknown)]));
+    assert_eq!((unknown.matched, unknown.undecided), (vec![], vec![1, 2]));
+    // 1,000 units with neither gate (`\powershell`, `.exe`): the glob and the automaton do not
+    // run; with both gates found, each runs over the whole text (a step per unit at least).
+    let without = cmd(&"c:\\tools\\x.com ".repeat(67)[..1_000]);
+    // Both gates found (`\powershell` first, `.exe` last), neither expression matched.
+    let with =
+        cmd(&format!("{}x.exe", &format!("\\powershell.ex {}", "c:\\tools\\x.com ".repeat(67))[..995]));
+    let (skipped, run) = (work(&bytes, &without), work(&bytes, &with));
+    assert!(run > skipped + 2 * 2 * 1_000, "{run} vs {skipped}");
+    assert_eq!(evaluate(&content, &with).matched, Vec::<u32>::new(), "the gates alone decide nothing");
+}
+
+/// A glob or regex without a required literal (only `*` and `?`, or an
+/// alternation with nothing in common) has no gate: its rule stays in `always`.
+#[test]
+fn globs_and_regexes_without_a_required_literal_stay_ungated() {
+    let glob = PredicateSpec {
+        values: vec![ValueSpec::Glob(vec![GlobPart::AnyChar, GlobPart::AnyRun])],
+        ..predicate(COMMAND_LINE, OperatorSpec::Glob, &[])
+    };
+    let regex = predicate(COMMAND_LINE, OperatorSpec::Regex, &["cmd|pwsh"]);
+    let partly = PredicateSpec {
+        values: vec![
+            ValueSpec::Glob(vec![GlobPart::Literal("x".into())]),
+            ValueSpec::Glob(vec![GlobPart::AnyRun]),
+        ],
+        ..predicate(COMMAND_LINE, OperatorSpec::Glob, &[])
+    };
+    let rules = [detection(1, vec![glob]), detection(2, vec![regex]), detection(3, vec![partly])];
+    let bytes = built(&rules);
+    assert_eq!(always_count(&bytes), 3);
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    assert_eq!(evaluate(&content, &cmd("pwsh")).matched, vec![1, 2, 3]);
+    assert_eq!(evaluate(&content, &cmd("")).matched, vec![3]);
+    assert_eq!(evaluate(&content, &cmd("x")).matched, vec![1, 3]);
+}

@@ -295,15 +295,17 @@ pub fn costliest_accepted_of(pattern: &[u16]) -> (usize, Vec<u8>) {
     accepted.unwrap()
 }
 
-/// The costliest glob on the command line: 63 tokens (`*a` × 31, then `b`), so
-/// that over a text of `a`s every unit keeps the whole simulation alive.
+/// The costliest glob on the command line: 63 tokens (`*aa`, `*a` × 29, then
+/// `*b`), so that over a text of `a`s every unit keeps the whole simulation
+/// alive, and its gate (its longest literal run, `aa`) is found: it runs.
 pub fn worst_glob() -> ringfence_content::v2::build::PredicateSpec {
     use ringfence_content::v2::build::{GlobPart, OperatorSpec, PredicateSpec, ValueSpec};
-    let mut parts = vec![];
-    for _ in 0..31 {
+    let mut parts = vec![GlobPart::AnyRun, GlobPart::Literal("aa".into())];
+    for _ in 0..29 {
         parts.push(GlobPart::AnyRun);
         parts.push(GlobPart::Literal("a".into()));
     }
+    parts.push(GlobPart::AnyRun);
     parts.push(GlobPart::Literal("b".into()));
     PredicateSpec {
         field: field::ProcessStart::command_line as u8,

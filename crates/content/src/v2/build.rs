@@ -15,6 +15,7 @@ use super::format::{
 };
 pub use super::regex_build::RegexRefusal;
 use super::regex_build::{RegexAutomaton, compile_regex};
+use super::regex_gate::required_literal;
 use super::{ValidationError, validate};
 use crate::checksum::content_checksum;
 use ringfence_wire::{EventKind, FieldType, Schema};
@@ -423,11 +424,74 @@ enum Values {
         key: (u16, u8, u8),
         values: Vec<(u32, u32)>,
     },
-    Globs(Vec<(u32, u32)>),
+    Globs(Gated),
     /// Automaton indexes in the `regexes` section.
-    Regexes(Vec<(u32, u32)>),
+    Regexes(Gated),
     Integers(Vec<u64>),
     None,
+}
+
+/// Glob or regex values: (index, flags, gate), the gate a pattern of the
+/// folded scanner `key` of the predicate's kind and field (format.rs, "Gated
+/// globs and regular expressions").
+struct Gated {
+    key: (u16, u8, u8),
+    values: Vec<(u32, u32, Option<u32>)>,
+}
+
+impl Gated {
+    fn new(key: (u16, u8, u8)) -> Self {
+        Gated { key, values: Vec::new() }
+    }
+
+    /// Adds a value, its gate (if any) to the folded scanner.
+    fn push(
+        &mut self,
+        scanners: &mut BTreeMap<(u16, u8, u8), ScannerBuild>,
+        index: u32,
+        flags: u32,
+        gate: Option<Vec<u16>>,
+    ) {
+        let gate = gate.map(|units| scanners.entry(self.key).or_default().add(units));
+        let flags = if gate.is_some() { flags | format::value::GATED } else { flags };
+        self.values.push((index, flags, gate));
+    }
+
+    /// Whether the predicate is false when none of its gates is found (every value gated).
+    fn gates_predicate(&self) -> bool {
+        !self.values.is_empty() && self.values.iter().all(|v| v.2.is_some())
+    }
+
+    fn any_gate(&self) -> bool {
+        self.values.iter().any(|v| v.2.is_some())
+    }
+
+    /// The stored (value, flags) pairs: a gate in the value's high 32 bits.
+    fn entries(&self) -> Vec<(u64, u32)> {
+        self.values
+            .iter()
+            .map(|&(index, flags, gate)| (u64::from(index) | (u64::from(gate.unwrap_or(0)) << 32), flags))
+            .collect()
+    }
+}
+
+/// A glob's gate: its longest run of literal units (the first of the
+/// longest), folded. Tokens of a case-insensitive glob are folded already.
+fn glob_gate(tokens: &[Token], case: u8) -> Option<Vec<u16>> {
+    let mut best: &[Token] = &[];
+    for run in tokens.split(|t| !matches!(t, Token::Unit(_))) {
+        if run.len() > best.len() {
+            best = run;
+        }
+    }
+    let units: Vec<u16> = best
+        .iter()
+        .filter_map(|t| match t {
+            Token::Unit(u) => Some(if case == 1 { *u } else { fold_unit(*u) }),
+            _ => None,
+        })
+        .collect();
+    (!units.is_empty()).then_some(units)
 }
 
 struct Tables {
@@ -557,7 +621,7 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                 }
                 Values::Patterns { key, values: out }
             } else if op == Operator::Glob {
-                let mut out = Vec::new();
+                let mut out = Gated::new((r.kind.code(), p.field, 1));
                 for value in &p.values {
                     let ValueSpec::Glob(parts) = value else {
                         return refuse(r.id, BuildErrorKind::TypeMismatch { predicate });
@@ -575,7 +639,8 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                         if tokens.len() > MAX_GLOB_TOKENS {
                             return limit(Some(r.id), "glob tokens", tokens.len(), MAX_GLOB_TOKENS);
                         }
-                        out.push((globs.len() as u32, u32::from(i > 0)));
+                        let gate = glob_gate(&tokens, case);
+                        out.push(&mut scanners, globs.len() as u32, u32::from(i > 0), gate);
                         globs.push((tokens, case));
                     }
                 }
@@ -584,7 +649,7 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                 if p.windash {
                     return refuse(r.id, BuildErrorKind::TypeMismatch { predicate });
                 }
-                let mut out = Vec::new();
+                let mut out = Gated::new((r.kind.code(), p.field, 1));
                 for value in &p.values {
                     let ValueSpec::Text(source) = value else {
                         return refuse(r.id, BuildErrorKind::TypeMismatch { predicate });
@@ -610,7 +675,8 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                             at
                         }
                     };
-                    out.push((at, 0));
+                    let gate = required_literal(source, case == 1);
+                    out.push(&mut scanners, at, 0, gate);
                 }
                 Values::Regexes(out)
             } else if op.is_integer() {
@@ -635,16 +701,29 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
         scanners.iter().map(|(key, s)| (*key, std::vec![Vec::new(); s.patterns.len()])).collect();
     let mut always: Vec<u16> = Vec::new();
     for (index, (r, values)) in sorted.iter().zip(&rule_values).enumerate() {
-        let literal: Vec<bool> = values.iter().map(|v| matches!(v, Values::Patterns { .. })).collect();
+        let literal: Vec<bool> = values
+            .iter()
+            .map(|v| match v {
+                Values::Patterns { .. } => true,
+                Values::Globs(g) | Values::Regexes(g) => g.gates_predicate(),
+                Values::Integers(_) | Values::None => false,
+            })
+            .collect();
         let gated = r.role != Role::Include && gate_truth(&r.condition, &literal) == Truth::False;
         if !gated {
             always.push(index as u16);
             continue;
         }
         for v in values {
-            let Values::Patterns { key, values } = v else { continue };
+            let (key, patterns): (_, Vec<u32>) = match v {
+                Values::Patterns { key, values } => (key, values.iter().map(|v| v.0).collect()),
+                Values::Globs(g) | Values::Regexes(g) if g.gates_predicate() => {
+                    (&g.key, g.values.iter().filter_map(|v| v.2).collect())
+                }
+                _ => continue,
+            };
             let Some(lists) = refs.get_mut(key) else { continue };
-            for &(pattern, _) in values {
+            for pattern in patterns {
                 let list = &mut lists[pattern as usize];
                 if list.last() != Some(&(index as u16)) {
                     list.push(index as u16);
@@ -748,8 +827,8 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                 Values::Patterns { key, values } => {
                     (scanner_index[key], values.iter().map(|&(x, f)| (u64::from(x), f)).collect())
                 }
-                Values::Globs(values) | Values::Regexes(values) => {
-                    (NONE, values.iter().map(|&(x, f)| (u64::from(x), f)).collect())
+                Values::Globs(g) | Values::Regexes(g) => {
+                    (if g.any_gate() { scanner_index[&g.key] } else { NONE }, g.entries())
                 }
                 Values::Integers(values) => (NONE, values.iter().map(|&x| (x, 0)).collect()),
                 Values::None => (NONE, Vec::new()),
@@ -777,7 +856,8 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
             let e = t.at(section::PREDICATES);
             e.push(p.field);
             e.push(op.code());
-            e.push(u8::from(p.all) * format::predicate::ALL);
+            let gated = matches!(v, Values::Globs(g) | Values::Regexes(g) if g.gates_predicate());
+            e.push((u8::from(p.all) * format::predicate::ALL) | (u8::from(gated) * format::predicate::GATED));
             e.push(0);
             put32(e, scanner);
             put32(e, first_value);

@@ -27,6 +27,11 @@
 //! suffix chain ≤ the final depth + 1 ≤ units + 1. Hence SCAN_UNIT = 48. A
 //! glob unit costs 1 + a search of ≤ 7 steps among ≤ 63 entries: GLOB_UNIT = 8.
 //!
+//! A gated glob or regex value whose gate the scan did not find (format.rs,
+//! "Gated globs and regular expressions") is charged its value steps alone:
+//! less than the function above, which charges every value as run. The gates'
+//! patterns are patterns of their scanner, counted with its others.
+//!
 //! [`MAX_EVALUATION_COST`] is the budget; a content whose worst kind is over it
 //! is refused. On unvalidated bytes the same meter stops the evaluation there.
 

@@ -402,6 +402,14 @@ pub enum ErrorKind {
         regex: u32,
         class: u32,
     },
+    /// Value `value` of predicate `predicate` has a gate out of place: on an
+    /// operator other than glob or regex, without the predicate's scanner,
+    /// beyond its patterns, bits set without the flag, or (a glob) not the
+    /// folded units of one of the glob's literal runs.
+    BadGate {
+        predicate: u32,
+        value: u32,
+    },
 }
 
 impl fmt::Display for ValidationError {

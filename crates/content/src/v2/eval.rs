@@ -371,18 +371,26 @@ impl<'a> Content<'a> {
             | (Operator::Absent, Input::Text { .. } | Input::Integer(_)) => Truth::False,
             (Operator::Exists, _) | (Operator::Absent, Input::Absent) => Truth::True,
             (_, Input::Absent) => Truth::False,
-            (op, Input::Integer(x)) if op.is_integer() => self.values(p, meter, |v, _| match op {
+            (op, Input::Integer(x)) if op.is_integer() => self.values(p, meter, |v, _, _| match op {
                 Operator::IntEquals => x == v,
                 Operator::Less => x < v,
                 Operator::LessOrEqual => x <= v,
                 Operator::Greater => x > v,
                 _ => x >= v,
             }),
-            (Operator::Glob, Input::Text { head, tail }) => self.values(p, meter, |v, meter| {
-                u32::try_from(v).is_ok_and(|g| glob_matches(self, ix(g), head, tail, meter))
-            }),
+            // A gated value whose gate the scan did not find is false without running.
+            (Operator::Glob, Input::Text { head, tail }) => {
+                let s = self.scanner(ix(p.scanner)).unwrap_or_default();
+                self.values(p, meter, |v, flags, meter| {
+                    gated(&s, v, flags, hits).is_some_and(|g| glob_matches(self, ix(g), head, tail, meter))
+                })
+            }
             (Operator::Regex, Input::Text { head, tail }) => {
-                self.values(p, meter, |v, meter| super::regex::matches(self, v, head, tail, meter))
+                let s = self.scanner(ix(p.scanner)).unwrap_or_default();
+                self.values(p, meter, |v, flags, meter| {
+                    gated(&s, v, flags, hits)
+                        .is_some_and(|r| super::regex::matches(self, r.into(), head, tail, meter))
+                })
             }
             (op, Input::Text { .. }) if op.is_literal() => {
                 let hit = match op {
@@ -392,7 +400,7 @@ impl<'a> Content<'a> {
                     _ => Hit::Contained,
                 };
                 let s = self.scanner(ix(p.scanner)).unwrap_or_default();
-                self.values(p, meter, |v, _| {
+                self.values(p, meter, |v, _, _| {
                     u32::try_from(v).is_ok_and(|local| {
                         local < s.pattern_count && hits.get(hit, ix(s.first_pattern.saturating_add(local)))
                     })
@@ -407,7 +415,7 @@ impl<'a> Content<'a> {
         &self,
         p: &PredicateEntry,
         meter: &mut Meter,
-        mut holds: impl FnMut(u64, &mut Meter) -> bool,
+        mut holds: impl FnMut(u64, u32, &mut Meter) -> bool,
     ) -> Truth {
         let all = p.flags & predicate::ALL != 0;
         let mut group_holds = false;
@@ -430,13 +438,26 @@ impl<'a> Content<'a> {
             if group_holds {
                 continue;
             }
-            group_holds = holds(v, meter);
+            group_holds = holds(v, flags, meter);
             if group_holds && !all {
                 return Truth::True;
             }
         }
         Truth::from_bool(all && started && group_holds)
     }
+}
+
+/// A glob or regex value's index, when it may hold: ungated, or gated and its
+/// gate (a pattern of scanner `s`) found by the scan (format.rs, "Gated globs
+/// and regular expressions"). `None`: the value is false.
+#[inline(always)]
+fn gated(s: &ScannerEntry, v: u64, flags: u32, hits: &Hits<'_>) -> Option<u32> {
+    if flags & value::GATED == 0 {
+        return u32::try_from(v).ok();
+    }
+    let (index, gate) = value::split(v);
+    let found = gate < s.pattern_count && hits.get(Hit::Contained, ix(s.first_pattern.saturating_add(gate)));
+    found.then_some(index)
 }
 
 /// Evaluates bytes nobody validated: memory-safe and bounded by

@@ -25,8 +25,11 @@
 //!                  21 tokens u8 · 22 case u8 · 23 reserved u8
 //! glob_units  (12) 0 unit u16 · 2 reserved u16 · 4 mask u64 (token positions holding unit)
 //! predicates  (16) 0 field u8 · 1 operator u8 · 2 flags u8 · 3 reserved u8 · 4 scanner u32 ·
-//!                  8 first_value u32 · 12 value_count u32
-//! values      (12) 0 value u64 (pattern, glob or regex index, or integer) · 8 flags u32
+//!                  8 first_value u32 · 12 value_count u32 (a glob or regex predicate's
+//!                  scanner: where its values' gates are, `NONE` when it has none)
+//! values      (12) 0 value u64 (pattern, glob or regex index, or integer) · 8 flags u32;
+//!                  a gated glob or regex value (flag GATED): index in bits 0..32, its gate
+//!                  (a pattern of the predicate's scanner) in bits 32..64
 //! rules       (40) 0 id u32 · 4 kind u16 · 6 role u8 · 7 reserved u8 · 8 first_predicate u32 ·
 //!                  12 predicate_count u32 · 16 first_code u32 · 20 code_len u32 ·
 //!                  24 name_offset u32 · 28 name_len u16 · 30 meta_len u16 · 32 meta_offset u32 ·
@@ -60,6 +63,26 @@
 //! from its code and checks that every pattern of a gated rule lists it.
 //! Include rules are never gated (an include rule of the event's kind
 //! changes the filter even when false).
+//!
+//! **Gated globs and regular expressions.** A glob or regex value may carry
+//! a *gate*: a literal every text it matches contains, folded (Unicode
+//! simple folding, [`super::fold`]) and stored as a pattern of the folded
+//! scanner of the rule's kind and the predicate's field (the predicate's
+//! `scanner`; `NONE` when none of its values is gated). A glob's gate is its
+//! longest run of literal units between `*` and `?`, folded; a regular
+//! expression's is a literal factor every match contains, computed from its
+//! parsed form at build time. When the field's text was scanned and the gate
+//! was not found, the value is false without running the glob or the
+//! automaton. A glob or regex predicate whose every value is gated (flag
+//! `GATED` of the predicate) counts as a literal predicate for the candidate
+//! rules above (its gates list the rule). The validator checks each gate's
+//! place (flags, range, a scanner of the field, the rule's kind and the
+//! folded mode), and that a glob's gate is the folded units of one of its
+//! maximal literal runs (walked through the scanner from its root); that a
+//! regular expression's gate is a factor of every match is the content
+//! compiler's claim, under the content's signature, not rechecked here. A
+//! wrong gate in content nobody validated can change a verdict, never the
+//! bounds: a gate check is one bit read, within the value's charge.
 
 pub use crate::format::{MAGIC, header};
 
@@ -167,7 +190,10 @@ pub mod predicate {
     pub const LEN: usize = 16;
     /// Every value group must match (else: some value).
     pub const ALL: u8 = 1;
-    pub const KNOWN_FLAGS: u8 = ALL;
+    /// A glob or regex predicate whose every value is gated: it counts as a
+    /// literal predicate for the candidate rules (see the module's notes).
+    pub const GATED: u8 = 2;
+    pub const KNOWN_FLAGS: u8 = ALL | GATED;
 }
 
 pub mod value {
@@ -177,7 +203,15 @@ pub mod value {
     /// This value is an alternative of the previous one (a `windash` spelling):
     /// under `all`, a group of alternatives counts as one value.
     pub const ALT: u32 = 1;
-    pub const KNOWN_FLAGS: u32 = ALT;
+    /// A glob or regex value with a gate: bits 32..64 of the value are a
+    /// pattern (local to the predicate's scanner) every match contains.
+    pub const GATED: u32 = 2;
+    pub const KNOWN_FLAGS: u32 = ALT | GATED;
+    /// A gated value's index (bits 0..32) and gate (bits 32..64).
+    pub const fn split(value: u64) -> (u32, u32) {
+        let [a, b, c, d, e, f, g, h] = value.to_le_bytes();
+        (u32::from_le_bytes([a, b, c, d]), u32::from_le_bytes([e, f, g, h]))
+    }
 }
 
 pub mod rule {

@@ -16,7 +16,9 @@
 //!   (`automaton`: Aho-Corasick for equals / contains / starts with / ends
 //!   with, a bit-parallel NFA for globs), then runs the postfix code of the
 //!   candidate rules (those a found pattern or an unknown field may make true
-//!   or unknown, and the ungated ones; see [`format`]) in Kleene logic. No allocation: scratch words and rule-id arrays come
+//!   or unknown, and the ungated ones; see [`format`]) in Kleene logic. A
+//!   glob or regex value whose gate (a literal it requires, a pattern of the
+//!   field's folded automaton) was not found is false without running. No allocation: scratch words and rule-id arrays come
 //!   from the caller. [`evaluate_raw`] runs bytes nobody validated, memory-safe
 //!   and cut off at the same budget.
 //! - [`build`] (feature `compiler`): rules as Rust values → validated bytes.
@@ -45,6 +47,7 @@ mod eval;
 pub mod expr;
 pub mod fold;
 pub mod format;
+mod gate;
 mod regex;
 mod state_pass;
 mod validate;
@@ -54,6 +57,8 @@ pub mod wire;
 pub mod build;
 #[cfg(feature = "compiler")]
 pub mod regex_build;
+#[cfg(feature = "compiler")]
+pub mod regex_gate;
 
 pub use crate::meter::EVENT_WORK_LIMIT;
 pub use content::{Content, RuleInfo};

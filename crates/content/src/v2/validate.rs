@@ -13,6 +13,7 @@ use super::format::{
     MAX_PREDICATES_PER_RULE, MAX_STACK, NONE, Operator, Role, code, header, pattern, predicate, scanner,
     section, state, value,
 };
+use super::gate;
 use super::state_pass::Automaton;
 use crate::checksum::content_checksum;
 use ringfence_wire::bytes::{u16_at, u32_at};
@@ -675,7 +676,8 @@ impl Validator<'_, '_> {
                     }
                 }
             } else {
-                if p.scanner != NONE {
+                // A glob or regex predicate's scanner (its gates) is checked by `gate`.
+                if p.scanner != NONE && !matches!(op, Operator::Glob | Operator::Regex) {
                     let e = ErrorKind::ScannerMismatch { predicate: entry, scanner: p.scanner };
                     return err(self.offset(id, index, predicate::SCANNER), e);
                 }
@@ -694,6 +696,8 @@ impl Validator<'_, '_> {
                 if i == 0 && flags & value::ALT != 0 || op.is_integer() && flags != 0 {
                     return err(at, ErrorKind::BadValues { predicate: entry });
                 }
+                // A gated value's index is its low 32 bits (its gate: `gate::check_predicate`).
+                let v = if flags & value::GATED != 0 { u64::from(value::split(v).0) } else { v };
                 let in_range = match (op, scanner) {
                     (_, Some(s)) => v < u64::from(s.pattern_count),
                     (Operator::Glob, None) => v < self.c.count(section::GLOBS) as u64,
@@ -706,6 +710,7 @@ impl Validator<'_, '_> {
                     return err(at, ErrorKind::ValueOutOfRange { predicate: entry, value: i, index: v });
                 }
             }
+            gate::check_predicate(&self.c, index, &p, op, |id, entry, field| self.offset(id, entry, field))?;
         }
         Ok(())
     }
@@ -736,8 +741,10 @@ impl Validator<'_, '_> {
             let ok = match op {
                 code::PRED => {
                     let p = self.c.predicate(ix(r.first_predicate.saturating_add(u32::from(arg))));
-                    let literal =
-                        p.and_then(|p| Operator::from_code(p.operator)).is_some_and(Operator::is_literal);
+                    let literal = p.is_some_and(|p| {
+                        Operator::from_code(p.operator).is_some_and(Operator::is_literal)
+                            || gate::gates_predicate(&p)
+                    });
                     stack.push(if literal { Truth::False } else { Truth::Unknown })
                 }
                 code::AND => stack.and(arg),
@@ -780,6 +787,12 @@ impl Validator<'_, '_> {
         }
         for i in 0..r.predicate_count {
             let Some(p) = self.c.predicate(ix(r.first_predicate.saturating_add(i))) else { break };
+            if gate::gates_predicate(&p) {
+                if let Some(pattern) = gate::gate_patterns(&self.c, &p).find(|&g| !self.lists(ix(g), index)) {
+                    return err(at, ErrorKind::MissingReference { rule, pattern });
+                }
+                continue;
+            }
             if !Operator::from_code(p.operator).is_some_and(Operator::is_literal) {
                 continue;
             }
@@ -905,7 +918,10 @@ impl Validator<'_, '_> {
                     };
                     return err(self.offset(section::PREDICATES, pi, predicate::OPERATOR), e);
                 }
-                if op.is_literal() && self.c.scanner(ix(p.scanner)).is_none_or(|s| s.kind != r.kind) {
+                // A literal predicate's scanner, or a glob or regex predicate's (its gates).
+                if (op.is_literal() || p.scanner != NONE)
+                    && self.c.scanner(ix(p.scanner)).is_none_or(|s| s.kind != r.kind)
+                {
                     let e = ErrorKind::ScannerMismatch { predicate: small(pi), scanner: p.scanner };
                     return err(self.offset(section::PREDICATES, pi, predicate::SCANNER), e);
                 }

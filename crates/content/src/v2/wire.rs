@@ -163,6 +163,7 @@ impl ValidationError {
             RegexStateOutOfRange { .. } => 56,
             RegexClassOutOfRange { .. } => 57,
             RegexDeadNotDead { .. } => 58,
+            BadGate { .. } => 59,
         };
         REASON_BASE | position
     }
@@ -235,6 +236,7 @@ impl ValidationError {
             RegexStateOutOfRange { regex, word, target } => [regex, word, target, 0],
             RegexClassOutOfRange { regex, byte, class } => [regex, byte, class, 0],
             RegexDeadNotDead { regex, class } => [regex, class, 0, 0],
+            BadGate { predicate, value } => [predicate, value, 0, 0],
         }
     }
 
@@ -311,6 +313,7 @@ impl ValidationError {
             56 => RegexStateOutOfRange { regex: a, word: b, target: c },
             57 => RegexClassOutOfRange { regex: a, byte: b, class: c },
             58 => RegexDeadNotDead { regex: a, class: b },
+            59 => BadGate { predicate: a, value: b },
             _ => return None,
         };
         Some(ValidationError { offset: usize::try_from(offset).ok()?, kind })

@@ -1,0 +1,177 @@
+//! The gates of glob and regex values (format.rs, "Gated globs and regular
+//! expressions"), validated: where each gate is, and for a glob, that the
+//! gate is the folded units of one of its literal runs. Called by the
+//! validator ([`super::validate()`]) for each glob or regex predicate once
+//! the automata, the globs and the predicate's own entries are checked.
+
+use super::content::{Content, PredicateEntry, ScannerEntry, ix};
+use super::error::{ErrorKind, ValidationError};
+use super::fold::fold_unit;
+use super::format::{MAX_GLOB_TOKENS, NONE, Operator, goto, predicate, scanner, section, state, value};
+use ringfence_wire::bytes::u32_at;
+
+type Result<T> = core::result::Result<T, ValidationError>;
+
+fn small(v: usize) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+/// Whether predicate `p` counts as a literal one for the candidate rules: a
+/// glob or regex predicate flagged `GATED` (checked by [`check_predicate`]
+/// to have a gate on every value).
+pub(crate) fn gates_predicate(p: &PredicateEntry) -> bool {
+    p.flags & predicate::GATED != 0
+        && matches!(Operator::from_code(p.operator), Some(Operator::Glob | Operator::Regex))
+}
+
+/// The gate pattern (global) of each gated value of `p`, in value order.
+pub(crate) fn gate_patterns<'c>(c: &'c Content<'_>, p: &PredicateEntry) -> impl Iterator<Item = u32> + 'c {
+    let s = c.scanner(ix(p.scanner)).unwrap_or_default();
+    let (first, count) = (p.first_value, p.value_count);
+    (0..count).filter_map(move |i| {
+        let (v, flags) = c.value(ix(first.saturating_add(i)))?;
+        (flags & value::GATED != 0).then(|| s.first_pattern.saturating_add(value::split(v).1))
+    })
+}
+
+/// Predicate `index` (`p`, operator `op`, its values' ranges and flags
+/// checked): its scanner and its values' gates. `offset(section, entry,
+/// field)` names a byte of the content.
+pub(crate) fn check_predicate(
+    c: &Content<'_>,
+    index: usize,
+    p: &PredicateEntry,
+    op: Operator,
+    offset: impl Fn(u16, usize, usize) -> usize,
+) -> Result<()> {
+    let entry = small(index);
+    let gateable = matches!(op, Operator::Glob | Operator::Regex);
+    // A literal predicate's scanner is checked by the validator (its values are patterns).
+    let s = if p.scanner == NONE || !gateable {
+        None
+    } else {
+        match c.scanner(ix(p.scanner)) {
+            Some(s) if s.field == p.field && s.case == 1 => Some(s),
+            _ => {
+                let e = ErrorKind::ScannerMismatch { predicate: entry, scanner: p.scanner };
+                return Err(ValidationError::at(offset(section::PREDICATES, index, predicate::SCANNER), e));
+            }
+        }
+    };
+    let mut every = p.value_count > 0;
+    for i in 0..p.value_count {
+        let global = ix(p.first_value.saturating_add(i));
+        let Some((v, flags)) = c.value(global) else { break };
+        let bad = ValidationError::at(
+            offset(section::VALUES, global, 0),
+            ErrorKind::BadGate { predicate: entry, value: i },
+        );
+        if flags & value::GATED == 0 {
+            every = false;
+            // A value without a gate of a glob or regex predicate is an index below 2^32.
+            if gateable && value::split(v).1 != 0 {
+                return Err(bad);
+            }
+            continue;
+        }
+        let (item, gate) = value::split(v);
+        let Some(s) = s.filter(|_| gateable) else { return Err(bad) };
+        let Some((state, len)) = c.pattern(&s, gate) else { return Err(bad) };
+        if op == Operator::Glob && !glob_gate_holds(c, &s, item, state, len) {
+            return Err(bad);
+        }
+    }
+    if (p.flags & predicate::GATED != 0) != (gateable && every) {
+        return Err(ValidationError::at(
+            offset(section::PREDICATES, index, predicate::FLAGS),
+            ErrorKind::BadGate { predicate: entry, value: p.value_count },
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the pattern ending at `state` (`len` units) of scanner `s` is
+/// the folding of a maximal run of literal units of glob `glob`: the run is
+/// walked through the scanner's gotos from its root.
+fn glob_gate_holds(c: &Content<'_>, s: &ScannerEntry, glob: u32, state: u32, len: u32) -> bool {
+    let Some(g) = c.glob(ix(glob)) else { return false };
+    let tokens = usize::from(g.tokens).min(MAX_GLOB_TOKENS);
+    // The glob's literal unit at each position (folded as the scanner folds), if it has one.
+    let mut units = [None::<u16>; MAX_GLOB_TOKENS];
+    // Each position is visited once per unit that names it: at most 63 in all
+    // (the glob table checked), so the check costs a few steps per token.
+    for k in 0..u32::from(g.unit_count) {
+        let Some((unit, mut mask)) = c.glob_unit(g.first_unit.saturating_add(k)) else { return false };
+        let folded = if g.case == 1 { unit } else { fold_unit(unit) };
+        while mask != 0 {
+            let at = mask.trailing_zeros() as usize;
+            mask &= mask.wrapping_sub(1);
+            if let Some(slot @ None) = units.get_mut(at) {
+                *slot = Some(folded);
+            }
+        }
+    }
+    units
+        .get(..tokens)
+        .unwrap_or_default()
+        .split(Option::is_none)
+        .any(|run| small(run.len()) == len && walk(c, s, run.iter().flatten().copied()) == Some(state))
+}
+
+/// The state scanner `s` reaches from its root by gotos alone on `units`
+/// (folded already), if every goto exists.
+fn walk(c: &Content<'_>, s: &ScannerEntry, units: impl Iterator<Item = u16>) -> Option<u32> {
+    let mut at = 0u32;
+    for unit in units {
+        let class = class_of(c, s, unit)?;
+        at = goto_of(c, s, at, class)?;
+    }
+    Some(at)
+}
+
+fn class_of(c: &Content<'_>, s: &ScannerEntry, unit: u16) -> Option<u16> {
+    let ascii = small(scanner::ASCII);
+    if u32::from(unit) < ascii {
+        return c.class_entry(s.first_class.saturating_add(unit.into())).map(|(_, class)| class);
+    }
+    let (mut lo, mut hi) = (ascii, s.class_entries);
+    while lo < hi {
+        let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
+        let (u, class) = c.class_entry(s.first_class.saturating_add(mid))?;
+        match u.cmp(&unit) {
+            core::cmp::Ordering::Equal => return Some(class),
+            core::cmp::Ordering::Less => lo = mid.saturating_add(1),
+            core::cmp::Ordering::Greater => hi = mid,
+        }
+    }
+    None
+}
+
+/// State `from`'s goto on `class`: the root's dense row (target 0: none),
+/// or a row sorted by class.
+fn goto_of(c: &Content<'_>, s: &ScannerEntry, from: u32, class: u16) -> Option<u32> {
+    if class == 0 {
+        return None;
+    }
+    let e = c.entry(section::STATES, ix(s.first_state.saturating_add(from)))?;
+    let (first, count) = (u32_at(e, state::FIRST_GOTO)?, u32_at(e, state::GOTO_COUNT)?);
+    let target = |k: u32| {
+        let g = c.entry(section::GOTOS, ix(first.saturating_add(k)))?;
+        Some((ringfence_wire::bytes::u16_at(g, goto::CLASS)?, u32_at(g, goto::TARGET)?))
+    };
+    if from == 0 {
+        let (_, to) = target(class.into()).filter(|_| u32::from(class) < count)?;
+        return (to != 0).then_some(to);
+    }
+    let (mut lo, mut hi) = (0u32, count);
+    while lo < hi {
+        let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
+        let (k, to) = target(mid)?;
+        match k.cmp(&class) {
+            core::cmp::Ordering::Equal => return Some(to),
+            core::cmp::Ordering::Less => lo = mid.saturating_add(1),
+            core::cmp::Ordering::Greater => hi = mid,
+        }
+    }
+    None
+}
