@@ -13,7 +13,7 @@
 //! every process start and image load on the machine) or one buffer per processor (which a
 //! preempted thread would share with the next one scheduled there). A buffer of its own
 //! shares nothing. The process and image notify routines run at PASSIVE_LEVEL, where pool
-//! may be allocated; the size is [`v2::Content::scratch_words`], at most 64 KiB under the
+//! may be allocated; the size is [`v2::Content::scratch_words`], at most 66 KiB under the
 //! format's limits, so it never goes on the kernel stack. When pool is short the event is
 //! kept with every detection rule of its kind undecided, and STATS counts it.
 

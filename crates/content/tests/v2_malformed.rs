@@ -365,9 +365,34 @@ fn candidate_index_corruptions_are_refused_with_their_reason() {
             kind: ErrorKind::MissingReference { rule: 1, pattern: 0 }
         }
     );
-    // `always` names rule index 1 (gated: allowed) instead of 2 (on the session alone: not gated).
-    let e = refused(&patched(&b, at(&b, section::ALWAYS, 0, 0), &1u16.to_le_bytes()));
+    // `always` names rule index 1 (gated: allowed) instead of 2 (on the session alone: not gated):
+    // rule index 1 keeps its kernel default (false), which a rule in `always` has not.
+    let moved = patched(&b, at(&b, section::ALWAYS, 0, 0), &1u16.to_le_bytes());
+    let e = refused(&moved);
+    assert_eq!(
+        e,
+        ValidationError {
+            offset: at(&b, section::RULES, 1, rule::DEFAULT),
+            kind: ErrorKind::WrongDefault {
+                rule: 2,
+                found: rule::DEFAULT_FALSE,
+                expected: rule::DEFAULT_NONE
+            }
+        }
+    );
+    let e = refused(&patched(&moved, at(&b, section::RULES, 1, rule::DEFAULT), &[rule::DEFAULT_NONE]));
     assert_eq!(e.kind, ErrorKind::RuleNotGated { rule: 3 });
+    // A gated rule's default is its code's: any other byte is refused.
+    for wrong in [rule::DEFAULT_NONE, rule::DEFAULT_UNKNOWN, 3, 0xff] {
+        let e = refused(&patched(&b, at(&b, section::RULES, 1, rule::DEFAULT), &[wrong]));
+        assert_eq!(
+            e,
+            ValidationError {
+                offset: at(&b, section::RULES, 1, rule::DEFAULT),
+                kind: ErrorKind::WrongDefault { rule: 2, found: wrong, expected: rule::DEFAULT_FALSE }
+            }
+        );
+    }
     // An include rule is never gated.
     let e = refused(&patched(&b, at(&b, section::RULES, 1, rule::ROLE), &[Role::Include as u8]));
     assert_eq!(e.kind, ErrorKind::RuleNotGated { rule: 2 });

@@ -341,14 +341,14 @@ fn ids_beyond_the_caller_s_array_are_counted_not_dropped() {
 fn a_scratch_buffer_smaller_than_the_content_states_is_refused() {
     let bytes = built(&[detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["a"])])]);
     let content = validate(&bytes, &SCHEMA).unwrap();
-    // Four bitsets over one pattern, one over one rule.
-    assert_eq!(content.scratch_words(), 5);
-    let mut scratch = [0u64; 4];
+    // Four bitsets over one pattern, two over one rule.
+    assert_eq!(content.scratch_words(), 6);
+    let mut scratch = [0u64; 5];
     let event = cmd("a");
     let ids = RuleIds { matched: &mut [], undecided: &mut [] };
     assert_eq!(
         content.evaluate(&&event, &mut scratch, ids),
-        Err(EvaluationError::ScratchTooSmall { needed: 5, given: 4 })
+        Err(EvaluationError::ScratchTooSmall { needed: 6, given: 5 })
     );
 }
 
@@ -395,7 +395,7 @@ fn a_scratch_buffer_left_dirty_gives_the_same_verdicts_as_a_cleared_one() {
 #[test]
 fn unvalidated_bytes_evaluate_like_validated_ones_when_they_are_valid() {
     let bytes = built(&[detection(7, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["a"])])]);
-    let mut scratch = vec![0u64; 5];
+    let mut scratch = vec![0u64; 6];
     let mut matched = [0u32; 4];
     let event = cmd("xax");
     let v =
@@ -647,4 +647,81 @@ fn globs_and_regexes_without_a_required_literal_stay_ungated() {
     assert_eq!(evaluate(&content, &cmd("pwsh")).matched, vec![1, 2, 3]);
     assert_eq!(evaluate(&content, &cmd("")).matched, vec![3]);
     assert_eq!(evaluate(&content, &cmd("x")).matched, vec![1, 3]);
+}
+
+/// Byte offset of rule entry `index`'s kernel default in built content.
+fn default_at(bytes: &[u8], index: usize) -> usize {
+    use ringfence_content::v2::format::{header, rule, section};
+    let at = header::LEN + usize::from(section::RULES - 1) * section::ENTRY_LEN + section::OFFSET;
+    u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize + index * rule::LEN + rule::DEFAULT
+}
+
+/// The matched and undecided ids, and the work units, of bytes nobody validated.
+fn raw(bytes: &[u8], event: &TestEvent) -> (Vec<u32>, Vec<u32>, u64) {
+    let content = v2::Content::from_unvalidated(bytes);
+    let mut scratch = vec![0u64; content.scratch_words()];
+    let (mut matched, mut undecided) = ([0u32; 8], [0u32; 8]);
+    let mut meter = ringfence_content::Meter::new(u64::MAX);
+    let ids = RuleIds { matched: &mut matched, undecided: &mut undecided };
+    let v = content.evaluate_metered(&event, &mut scratch, ids, &mut meter).unwrap();
+    (matched[..v.matched as usize].to_vec(), undecided[..v.undecided as usize].to_vec(), meter.used())
+}
+
+/// In the kernel a rule read through a companion field is a candidate on
+/// every event; when no pattern of its sensor fields was found its value is
+/// fixed (format.rs, "Kernel defaults"): `Image or OriginalFileName` is
+/// unknown, the same `and CommandLine` false, without running the rule. The
+/// defaults hold only when the event answers unknown for exactly the
+/// companion fields; the verdicts are those of running every rule.
+#[test]
+fn kernel_defaults_decide_the_rules_a_companion_field_alone_made_candidates() {
+    use ringfence_content::v2::format::rule;
+    let image = predicate(IMAGE, OperatorSpec::EndsWith, &["\\cmd.exe"]);
+    let ofn = predicate(ORIGINAL_FILE_NAME, OperatorSpec::Equals, &["cmd.exe"]);
+    let cli = predicate(COMMAND_LINE, OperatorSpec::Contains, &["/c whoami"]);
+    use ExprSpec::{All, Any, Predicate as P};
+    let either =
+        RuleSpec { condition: Any(vec![P(0), P(1)]), ..detection(1, vec![image.clone(), ofn.clone()]) };
+    let both = RuleSpec {
+        condition: All(vec![Any(vec![P(0), P(1)]), P(2)]),
+        ..detection(2, vec![image.clone(), ofn.clone(), cli.clone()])
+    };
+    let bytes = built(&[either.clone(), both.clone()]);
+    assert_eq!(bytes[default_at(&bytes, 0)], rule::DEFAULT_UNKNOWN);
+    assert_eq!(bytes[default_at(&bytes, 1)], rule::DEFAULT_FALSE);
+    let kernel =
+        |cl: &str| TestEvent::start(vec![(IMAGE, text("c:\\x\\pwsh.exe")), (COMMAND_LINE, text(cl))]);
+
+    // Neither rule runs: rule 1 undecided, rule 2 false, as running them says.
+    let event = kernel("pwsh /c dir");
+    let (matched, undecided, with_defaults) = raw(&bytes, &event);
+    assert_eq!((matched, undecided), (vec![], vec![1]));
+    let mut none = bytes.clone();
+    none[default_at(&bytes, 0)] = rule::DEFAULT_NONE;
+    none[default_at(&bytes, 1)] = rule::DEFAULT_NONE;
+    let (matched, undecided, run) = raw(&none, &event);
+    assert_eq!((matched, undecided), (vec![], vec![1]));
+    assert!(with_defaults < run, "{with_defaults} units with the defaults, {run} running the rules");
+    // The byte is what decides: swapped defaults give swapped verdicts (bytes nobody validated).
+    let mut swapped = bytes.clone();
+    swapped[default_at(&bytes, 0)] = rule::DEFAULT_FALSE;
+    swapped[default_at(&bytes, 1)] = rule::DEFAULT_UNKNOWN;
+    assert_eq!(raw(&swapped, &event).1, vec![2]);
+
+    // A pattern of a sensor field found: the rule runs (undecided: the image is not cmd.exe).
+    let out = verdict(&[either.clone(), both.clone()], &kernel("pwsh /c whoami"));
+    assert_eq!((out.matched, out.undecided), (vec![], vec![1, 2]));
+    // A sensor field unknown (a path on an unknown volume): the defaults do not hold, the rules run.
+    let unknown_cli =
+        TestEvent::start(vec![(IMAGE, text("c:\\x\\pwsh.exe")), (COMMAND_LINE, Field::Unknown)]);
+    let out = verdict(&[either.clone(), both.clone()], &unknown_cli);
+    assert_eq!((out.matched, out.undecided), (vec![], vec![1, 2]));
+    // The companion knows the field: the defaults do not hold, every rule is decided.
+    let enriched = TestEvent::start(vec![
+        (IMAGE, text("c:\\x\\pwsh.exe")),
+        (COMMAND_LINE, text("cmd /c whoami")),
+        (ORIGINAL_FILE_NAME, text("Cmd.Exe")),
+    ]);
+    let out = verdict(&[either, both], &enriched);
+    assert_eq!((out.matched, out.undecided), (vec![1, 2], vec![]));
 }

@@ -93,6 +93,7 @@ fn every_kind() -> Vec<ErrorKind> {
         RegexClassOutOfRange { regex: 52, byte: 53, class: 54 },
         RegexDeadNotDead { regex: 55, class: 56 },
         BadGate { predicate: 57, value: 58 },
+        WrongDefault { rule: 59, found: 60, expected: 61 },
     ]
 }
 
@@ -109,7 +110,7 @@ fn every_reason_comes_back_whole_with_a_code_of_its_own_in_format_2_block() {
         assert_eq!(ValidationError::from_wire(code, offset, error.args()), Some(error));
         codes.push(code);
     }
-    assert_eq!(codes.len(), 60, "every reason is listed");
+    assert_eq!(codes.len(), 61, "every reason is listed");
 }
 
 #[test]
@@ -151,7 +152,12 @@ fn every_limit_and_table_comes_back_whole() {
 #[test]
 fn codes_and_arguments_no_format_2_validator_sends_decode_to_nothing() {
     assert_eq!(ValidationError::from_wire(REASON_BASE - 1, 0, [0; 4]), None, "format 1's block");
-    assert_eq!(ValidationError::from_wire(REASON_BASE + 60, 0, [0; 4]), None, "past the last reason");
+    assert_eq!(ValidationError::from_wire(REASON_BASE + 61, 0, [0; 4]), None, "past the last reason");
+    assert_eq!(
+        ValidationError::from_wire(REASON_BASE + 60, 0, [1, 256, 0, 0]),
+        None,
+        "a default byte past u8"
+    );
     assert_eq!(ValidationError::from_wire(0x1000, 0, [0; 4]), None, "a trust reason");
     assert_eq!(ValidationError::from_wire(REASON_BASE + 7, 0, [0, 1, 0, 1]), None, "limit 0");
     assert_eq!(ValidationError::from_wire(REASON_BASE + 7, 0, [0x10, 1, 0, 1]), None, "table 0's entries");

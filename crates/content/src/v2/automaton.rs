@@ -59,8 +59,11 @@ pub(crate) struct Hits<'s> {
     words: &'s mut [u64],
     /// Words per bitset.
     stride: usize,
-    /// One bit per rule: the rules to evaluate.
+    /// One bit per rule: the rules to evaluate (listed by a pattern found, or in `always`).
     pub(crate) candidates: &'s mut [u64],
+    /// One bit per rule: the rules listed by a pattern of a field the event
+    /// answers unknown for (evaluated, or given their kernel default).
+    pub(crate) unknowns: &'s mut [u64],
 }
 
 /// Sets rule `index`'s bit in a candidate bitset.
@@ -86,18 +89,25 @@ impl<'s> Hits<'s> {
     pub(crate) fn new(scratch: &'s mut [u64], patterns: usize, rules: usize) -> Option<Self> {
         let stride = patterns.div_ceil(64);
         let (words, rest) = scratch.split_at_mut_checked(stride.checked_mul(4)?)?;
-        let candidates = rest.get_mut(..rules.div_ceil(64))?;
+        let (candidates, rest) = rest.split_at_mut_checked(rules.div_ceil(64))?;
+        let unknowns = rest.get_mut(..rules.div_ceil(64))?;
         words.get_mut(..stride)?.fill(0);
         candidates.fill(0);
-        Some(Hits { words, stride, candidates })
+        unknowns.fill(0);
+        Some(Hits { words, stride, candidates, unknowns })
     }
 
     /// Words `first .. end` of the contained bitset (empty when outside), and
-    /// the candidate bitset, borrowed apart.
+    /// the candidate bitset (`found`) or the unknowns', borrowed apart.
     #[inline(always)]
-    pub(crate) fn contained_and_candidates(&mut self, first: usize, end: usize) -> (&[u64], &mut [u64]) {
+    pub(crate) fn contained_and_candidates(
+        &mut self,
+        first: usize,
+        end: usize,
+        found: bool,
+    ) -> (&[u64], &mut [u64]) {
         let words = if end > self.stride { &[] } else { self.words.get(first..end).unwrap_or(&[]) };
-        (words, self.candidates)
+        (words, if found { &mut *self.candidates } else { &mut *self.unknowns })
     }
 
     /// Marks rule `index` as a candidate.

@@ -7,6 +7,7 @@
 // limit of `format` (all far below u16/u32) before it is narrowed.
 #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 
+use super::default;
 use super::expr::Truth;
 use super::fold::fold_unit;
 use super::format::{
@@ -700,6 +701,8 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
     let mut refs: HashMap<(u16, u8, u8), Vec<Vec<u16>>> =
         scanners.iter().map(|(key, s)| (*key, std::vec![Vec::new(); s.patterns.len()])).collect();
     let mut always: Vec<u16> = Vec::new();
+    // Each rule's kernel default (format.rs), from its code as the validator recomputes it.
+    let mut defaults: Vec<u8> = Vec::with_capacity(sorted.len());
     for (index, (r, values)) in sorted.iter().zip(&rule_values).enumerate() {
         let literal: Vec<bool> = values
             .iter()
@@ -712,8 +715,16 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
         let gated = r.role != Role::Include && gate_truth(&r.condition, &literal) == Truth::False;
         if !gated {
             always.push(index as u16);
+            defaults.push(format::rule::DEFAULT_NONE);
             continue;
         }
+        let assumed: Vec<default::Assumed> =
+            literal.iter().zip(&r.predicates).map(|(&l, p)| default::assume(l, p.field)).collect();
+        let mut code = Vec::new();
+        emit_expr(&r.condition, &mut code, 0);
+        defaults.push(default::of_code(code.into_iter(), |i| {
+            assumed.get(usize::from(i)).copied().unwrap_or(default::Assumed::Any)
+        }));
         for v in values {
             let (key, patterns): (_, Vec<u32>) = match v {
                 Values::Patterns { key, values } => (key, values.iter().map(|v| v.0).collect()),
@@ -819,7 +830,7 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
     }
     write_regexes(t.at(section::REGEXES), &regexes);
     let mut strings: Vec<u16> = Vec::new();
-    for (r, values) in sorted.iter().zip(&rule_values) {
+    for ((r, values), &rule_default) in sorted.iter().zip(&rule_values).zip(&defaults) {
         let first_predicate = t.len(section::PREDICATES);
         for (p, v) in r.predicates.iter().zip(values) {
             let first_value = t.len(section::VALUES);
@@ -886,7 +897,7 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
         put32(e, r.id);
         put16(e, r.kind.code());
         e.push(r.role as u8);
-        e.push(0);
+        e.push(rule_default);
         for x in [first_predicate, r.predicates.len() as u32, first_code, code.len() as u32, name_offset] {
             put32(e, x);
         }

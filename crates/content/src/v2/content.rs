@@ -78,6 +78,8 @@ pub(crate) struct RuleEntry {
     pub(crate) id: u32,
     pub(crate) kind: u16,
     pub(crate) role: u8,
+    /// Its kernel default (format.rs, "Kernel defaults").
+    pub(crate) default: u8,
     pub(crate) first_predicate: u32,
     pub(crate) predicate_count: u32,
     pub(crate) first_code: u32,
@@ -254,6 +256,7 @@ impl<'a> Content<'a> {
             id: word(e, rule::ID),
             kind: u16_at(e, rule::KIND)?,
             role: byte_at(e, rule::ROLE)?,
+            default: byte_at(e, rule::DEFAULT)?,
             first_predicate: word(e, rule::FIRST_PREDICATE),
             predicate_count: word(e, rule::PREDICATE_COUNT),
             first_code: word(e, rule::FIRST_CODE),
@@ -308,10 +311,11 @@ impl<'a> Content<'a> {
     }
 
     /// u64 words of scratch memory one evaluation needs: four bitsets over the
-    /// patterns (contained, prefix, suffix, whole text) and one over the rules
-    /// (the candidates).
+    /// patterns (contained, prefix, suffix, whole text) and two over the rules
+    /// (the candidates; those listed by a field answered unknown).
     pub fn scratch_words(&self) -> usize {
-        self.pattern_count().div_ceil(64).saturating_mul(4).saturating_add(self.rule_count().div_ceil(64))
+        let rules = self.rule_count().div_ceil(64);
+        self.pattern_count().div_ceil(64).saturating_mul(4).saturating_add(rules.saturating_mul(2))
     }
 }
 

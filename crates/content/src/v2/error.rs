@@ -410,6 +410,13 @@ pub enum ErrorKind {
         predicate: u32,
         value: u32,
     },
+    /// Rule `rule`'s kernel default byte is `found`; its code gives
+    /// `expected` (format.rs, "Kernel defaults").
+    WrongDefault {
+        rule: u32,
+        found: u8,
+        expected: u8,
+    },
 }
 
 impl fmt::Display for ValidationError {

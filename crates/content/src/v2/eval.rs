@@ -24,9 +24,9 @@ use super::content::{Content, PredicateEntry, RuleEntry, ScannerEntry, ix};
 use super::cost::VALUE_STEPS;
 use super::error::EvaluationError;
 use super::expr::{Stack, Truth};
-use super::format::{Operator, Role, code, predicate, section, value};
+use super::format::{Operator, Role, code, predicate, rule, section, value};
 use crate::meter::{EVENT_WORK_LIMIT, Meter};
-use ringfence_wire::schema::Lookup;
+use ringfence_wire::schema::{COMPANION_BASE, Lookup};
 use ringfence_wire::{EventKind, Fields, Text, Value};
 
 /// What the event supplies for one field.
@@ -151,20 +151,28 @@ impl<'a> Content<'a> {
         };
         meter.charge_steps_usize(needed);
         let kind = event.kind().code();
+        // Whether the event answers unknown for exactly the companion fields
+        // among its scanners' fields: then the kernel defaults hold (format.rs).
+        let mut defaults_hold = true;
         for index in 0..self.count(section::SCANNERS) {
             meter.charge_steps(1);
             let Some(s) = self.scanner(index) else { break };
             if s.kind != kind {
                 continue;
             }
+            let companion = s.field >= COMPANION_BASE;
             match event.input(s.field) {
                 Input::Text { head, tail } => {
+                    defaults_hold &= !companion;
                     scan(self, s, head, tail, &mut hits, meter);
                     self.candidates(&s, true, &mut hits, meter);
                 }
                 // Every rule reading the field may be unknown.
-                Input::Unknown => self.candidates(&s, false, &mut hits, meter),
-                Input::Integer(_) | Input::Absent => {}
+                Input::Unknown => {
+                    defaults_hold &= companion;
+                    self.candidates(&s, false, &mut hits, meter);
+                }
+                Input::Integer(_) | Input::Absent => defaults_hold &= !companion,
             }
             if meter.exhausted() {
                 return Err(EvaluationError::CostExceeded { limit: meter.limit() });
@@ -175,7 +183,7 @@ impl<'a> Content<'a> {
             let Some(rule) = self.rule_index(section::ALWAYS, entry) else { break };
             hits.candidate(rule);
         }
-        let verdict = self.rules_verdict(kind, event, &hits, ids, meter);
+        let verdict = self.rules_verdict(kind, event, &hits, defaults_hold, ids, meter);
         if meter.exhausted() {
             return Err(EvaluationError::CostExceeded { limit: meter.limit() });
         }
@@ -194,7 +202,7 @@ impl<'a> Content<'a> {
             return;
         }
         // The words of the scanner's patterns that hold a found one (every word when not `found`).
-        let (found_words, candidates) = hits.contained_and_candidates(first_word, end_word);
+        let (found_words, candidates) = hits.contained_and_candidates(first_word, end_word, found);
         let range = (first, end);
         if found {
             // Eight words at a time: most of a large content's words hold nothing found.
@@ -257,6 +265,7 @@ impl<'a> Content<'a> {
         kind: u16,
         event: &E,
         hits: &Hits<'_>,
+        defaults_hold: bool,
         ids: RuleIds<'_>,
         meter: &mut Meter,
     ) -> Verdict {
@@ -270,10 +279,11 @@ impl<'a> Content<'a> {
         };
         let (mut exclude, mut include, mut has_include) = (Truth::False, Truth::False, false);
         // The candidates, in rule (id) order; the others are false.
-        for (word, &bits) in hits.candidates.iter().enumerate() {
+        for (word, (&found, &unknown)) in hits.candidates.iter().zip(hits.unknowns.iter()).enumerate() {
             meter.charge_steps(1);
-            let mut bits = bits;
+            let mut bits = found | unknown;
             while bits != 0 {
+                let bit = bits & bits.wrapping_neg();
                 let index = word.saturating_mul(64).saturating_add(bits.trailing_zeros() as usize);
                 bits &= bits.wrapping_sub(1);
                 meter.charge_steps(1);
@@ -284,7 +294,13 @@ impl<'a> Content<'a> {
                 if r.kind != kind {
                     continue;
                 }
-                let truth = self.rule_truth(&r, event, hits, meter);
+                // Listed only through a field answered unknown: its kernel default, if it has one.
+                let default = if found & bit == 0 && defaults_hold { r.default } else { rule::DEFAULT_NONE };
+                let truth = match default {
+                    rule::DEFAULT_FALSE => continue,
+                    rule::DEFAULT_UNKNOWN => Truth::Unknown,
+                    _ => self.rule_truth(&r, event, hits, meter),
+                };
                 match Role::from_code(r.role) {
                     Some(Role::Detection) => match truth {
                         Truth::True => push(ids.matched, &mut v.matched, &mut v.matched_rest, r.id),

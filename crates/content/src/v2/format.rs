@@ -30,7 +30,7 @@
 //! values      (12) 0 value u64 (pattern, glob or regex index, or integer) · 8 flags u32;
 //!                  a gated glob or regex value (flag GATED): index in bits 0..32, its gate
 //!                  (a pattern of the predicate's scanner) in bits 32..64
-//! rules       (40) 0 id u32 · 4 kind u16 · 6 role u8 · 7 reserved u8 · 8 first_predicate u32 ·
+//! rules       (40) 0 id u32 · 4 kind u16 · 6 role u8 · 7 default u8 · 8 first_predicate u32 ·
 //!                  12 predicate_count u32 · 16 first_code u32 · 20 code_len u32 ·
 //!                  24 name_offset u32 · 28 name_len u16 · 30 meta_len u16 · 32 meta_offset u32 ·
 //!                  36 reserved u32; sorted by id, ids unique
@@ -83,6 +83,22 @@
 //! compiler's claim, under the content's signature, not rechecked here. A
 //! wrong gate in content nobody validated can change a verdict, never the
 //! bounds: a gate check is one bit read, within the value's charge.
+//!
+//! **Kernel defaults.** In the kernel, a rule is a candidate through a field
+//! the event answers unknown for (a companion field) as well as through a
+//! pattern found; most such rules come out the same on every event whose
+//! sensor fields hold none of their patterns, e.g. `Image endswith X or
+//! OriginalFileName is X` is unknown, and the same `and CommandLine contains
+//! Y` is false. A gated rule's `default` byte records that value: false,
+//! unknown, or none when the rule's expression can take more than one value
+//! with every literal predicate on a sensor field (index below
+//! `COMPANION_BASE`) false and every literal predicate on a companion field
+//! unknown, whatever its other predicates are (see [`super::default`]).
+//! Evaluation uses it for a rule that no pattern found made a candidate, and
+//! only when the event answers unknown for exactly the companion fields among
+//! the fields of its kind's scanners; otherwise the rule runs. Rules in
+//! `always` have none. The validator recomputes every rule's default from its
+//! code and refuses any other byte.
 
 pub use crate::format::{MAGIC, header};
 
@@ -218,7 +234,8 @@ pub mod rule {
     pub const ID: usize = 0;
     pub const KIND: usize = 4;
     pub const ROLE: usize = 6;
-    pub const RESERVED: usize = 7;
+    /// The rule's kernel default (see the module's notes).
+    pub const DEFAULT: usize = 7;
     pub const FIRST_PREDICATE: usize = 8;
     pub const PREDICATE_COUNT: usize = 12;
     pub const FIRST_CODE: usize = 16;
@@ -229,6 +246,13 @@ pub mod rule {
     pub const META_OFFSET: usize = 32;
     pub const RESERVED2: usize = 36;
     pub const LEN: usize = 40;
+    /// No kernel default: a rule in `always`, or one whose value the
+    /// analysis cannot fix.
+    pub const DEFAULT_NONE: u8 = 0;
+    /// False under the kernel's assumptions.
+    pub const DEFAULT_FALSE: u8 = 1;
+    /// Unknown under the kernel's assumptions.
+    pub const DEFAULT_UNKNOWN: u8 = 2;
 }
 
 pub mod code {

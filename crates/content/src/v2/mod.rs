@@ -42,6 +42,7 @@
 mod automaton;
 mod content;
 pub mod cost;
+mod default;
 pub mod error;
 mod eval;
 pub mod expr;

@@ -6,6 +6,7 @@
 
 use super::content::{Content, RuleEntry, ScannerEntry, ix};
 use super::cost;
+use super::default;
 use super::error::{ErrorKind, Limit, Table, ValidationError};
 use super::expr::{Stack, Truth};
 use super::format::{
@@ -759,6 +760,15 @@ impl Validator<'_, '_> {
         stack.result().unwrap_or(Truth::Unknown)
     }
 
+    /// A gated rule's kernel default, from its code (already checked).
+    fn default(&self, r: &RuleEntry) -> u8 {
+        let code = (0..r.code_len).map_while(|at| self.c.instruction(ix(r.first_code.saturating_add(at))));
+        default::of_code(code, |arg| {
+            let p = self.c.predicate(ix(r.first_predicate.saturating_add(u32::from(arg))));
+            default::assumed(p.as_ref())
+        })
+    }
+
     /// Whether pattern `pattern` (global) lists rule `rule` (by position).
     fn lists(&self, pattern: usize, rule: usize) -> bool {
         let Some((first, count)) = self.c.pattern_refs(pattern) else { return false };
@@ -830,8 +840,8 @@ impl Validator<'_, '_> {
                 );
             };
             let e = self.c.entry(id, index).unwrap_or(&[]);
-            if e.get(format::rule::RESERVED) != Some(&0) || u32_at(e, format::rule::RESERVED2) != Some(0) {
-                return err(self.offset(id, index, format::rule::RESERVED), ErrorKind::NonZeroReserved);
+            if u32_at(e, format::rule::RESERVED2) != Some(0) {
+                return err(self.offset(id, index, format::rule::RESERVED2), ErrorKind::NonZeroReserved);
             }
             let Some(kind) = self.schema.kind_by_code(r.kind) else {
                 let e = ErrorKind::UnknownKind { table: Table::Rules, entry, code: r.kind };
@@ -927,10 +937,16 @@ impl Validator<'_, '_> {
                 }
             }
             self.code(index, &r)?;
-            if self.c.rule_index(section::ALWAYS, always_at) == Some(index) {
+            let expected = if self.c.rule_index(section::ALWAYS, always_at) == Some(index) {
                 always_at = always_at.saturating_add(1);
+                format::rule::DEFAULT_NONE
             } else {
                 self.gate(index, &r, role)?;
+                self.default(&r)
+            };
+            if r.default != expected {
+                let e = ErrorKind::WrongDefault { rule: r.id, found: r.default, expected };
+                return err(self.offset(id, index, format::rule::DEFAULT), e);
             }
         }
         Ok(())

@@ -164,6 +164,7 @@ impl ValidationError {
             RegexClassOutOfRange { .. } => 57,
             RegexDeadNotDead { .. } => 58,
             BadGate { .. } => 59,
+            WrongDefault { .. } => 60,
         };
         REASON_BASE | position
     }
@@ -237,6 +238,7 @@ impl ValidationError {
             RegexClassOutOfRange { regex, byte, class } => [regex, byte, class, 0],
             RegexDeadNotDead { regex, class } => [regex, class, 0, 0],
             BadGate { predicate, value } => [predicate, value, 0, 0],
+            WrongDefault { rule, found, expected } => [rule, found.into(), expected.into(), 0],
         }
     }
 
@@ -314,6 +316,7 @@ impl ValidationError {
             57 => RegexClassOutOfRange { regex: a, byte: b, class: c },
             58 => RegexDeadNotDead { regex: a, class: b },
             59 => BadGate { predicate: a, value: b },
+            60 => WrongDefault { rule: a, found: n8(b)?, expected: n8(c)? },
             _ => return None,
         };
         Some(ValidationError { offset: usize::try_from(offset).ok()?, kind })
