@@ -30,11 +30,14 @@
 
 use super::content::ix;
 use super::format::{MAX_PATTERN_UNITS, NONE, goto, pattern, state};
+use crate::checksum::Stream;
 
 /// One scanner's tables, as the validator sliced them.
 pub(super) struct Automaton<'a> {
     /// The scanner's state entries.
     pub states: &'a [u8],
+    /// Where `states` starts in the content.
+    pub states_at: usize,
     /// The goto table from the scanner's first goto to the table's end.
     pub gotos: &'a [u8],
     /// The scanner's pattern entries.
@@ -51,6 +54,29 @@ struct State {
     first_goto: u32,
     goto_count: u32,
 }
+
+/// What the pass carries from one state to the next.
+struct Walk {
+    /// The state being checked.
+    local: u32,
+    /// The current level, its first state, and where its states' children begin.
+    depth: u32,
+    level_start: u32,
+    children: u32,
+    /// The goto table's entry where the next row must start.
+    next_goto: u32,
+    /// `children = next_goto + lead` when a level opens.
+    lead: u32,
+    /// The scanner's first goto.
+    first: u32,
+    outputs: u32,
+    bad: bool,
+}
+
+/// States checked per block: four 24-byte states are three 32-byte stripes
+/// of the checksum, hashed in the same loop.
+const BLOCK: usize = 4 * state::LEN;
+const _: () = assert!(BLOCK == 3 * 32);
 
 #[inline(always)]
 fn word(e: &[u8], at: usize) -> u32 {
@@ -110,7 +136,8 @@ impl Automaton<'_> {
 
     /// The number of gotos the automaton uses when every check holds (its
     /// first goto is entry `first` of the goto table); `None` otherwise.
-    pub(super) fn sound(&self, first: u32) -> Option<u32> {
+    /// `sum` hashes the content's bytes alongside the states.
+    pub(super) fn sound(&self, first: u32, sum: &mut Stream<'_>) -> Option<u32> {
         let class_count = self.class_count;
         let (root, states) = self.states.split_first_chunk::<{ state::LEN }>()?;
         let root = decode(root);
@@ -135,41 +162,35 @@ impl Automaton<'_> {
         // Past the root, the gotos lead to the states in order: the state the
         // next goto must lead to is `used + lead`.
         let lead = next.wrapping_sub(class_count);
-        let mut used = class_count;
         // The first state after the root opens depth 1; later depths only rise one level at a time.
         bad |= states.first_chunk::<4>().is_some_and(|d| u32::from_le_bytes(*d) == 0);
-        let (mut depth, mut level_start, mut children) = (0u32, 0u32, 1u32);
-        for (local, e) in (1u32..).zip(entries::<{ state::LEN }>(states)) {
-            let s = decode(e);
-            if s.depth != depth {
-                // A new level: one deeper, exactly where the previous level's children begin.
-                bad |= (s.depth != depth.wrapping_add(1))
-                    | (local != children)
-                    | (ix(s.depth) > MAX_PATTERN_UNITS);
-                (depth, level_start, children) = (s.depth, local, used.wrapping_add(lead));
+        let mut w = Walk {
+            local: 1,
+            depth: 0,
+            level_start: 0,
+            children: 1,
+            next_goto: first.wrapping_add(class_count),
+            lead: lead.wrapping_sub(first),
+            first,
+            outputs,
+            bad,
+        };
+        // Blocks of four states, each with the checksum's next three stripes
+        // (which end no later than the block: the hash never runs ahead).
+        sum.advance_to(self.states_at.checked_add(state::LEN)?);
+        let mut blocks = states.chunks_exact(BLOCK);
+        for block in &mut blocks {
+            sum.three_stripes();
+            let Ok(block) = <&[u8; BLOCK]>::try_from(block) else { break };
+            for e in entries::<{ state::LEN }>(block) {
+                self.state(&mut w, e)?;
             }
-            bad |= (s.fail >= level_start) | (s.first_goto != first.wrapping_add(used));
-            if s.dict != NONE {
-                bad |= (s.dict >= level_start) | (self.output_of(s.dict) == NONE);
-            }
-            if s.output != NONE {
-                bad |= !self.claims(s.output, local, s.depth);
-                outputs = outputs.wrapping_add(1);
-            }
-            if s.goto_count > 1 {
-                // A row of two or more: strictly ascending classes (which, all
-                // below the class count, also bound its length).
-                let start = ix(used).checked_mul(goto::LEN)?;
-                let end = ix(s.goto_count).checked_mul(goto::LEN)?.checked_add(start)?;
-                let mut lowest = 0u32;
-                for e in entries::<{ goto::LEN }>(self.gotos.get(start..end)?) {
-                    let (class, _, _) = goto_entry(e);
-                    bad |= class < lowest;
-                    lowest = class.wrapping_add(1);
-                }
-            }
-            used = used.wrapping_add(s.goto_count);
         }
+        for e in entries::<{ state::LEN }>(blocks.remainder()) {
+            self.state(&mut w, e)?;
+        }
+        let used = w.next_goto.wrapping_sub(first);
+        let mut bad = w.bad;
         // Every goto past the root's row, in one flat pass: reserved zero, its
         // class in range, leading to the next state in breadth-first order.
         let rest = self.gotos.get(root_len..ix(used).checked_mul(goto::LEN)?)?;
@@ -180,7 +201,45 @@ impl Automaton<'_> {
         }
         let count = u32::try_from(self.states.len() / state::LEN).ok()?;
         let patterns = u32::try_from(self.patterns.len() / pattern::LEN).ok()?;
-        (!bad && next == count && children == count && outputs == patterns).then_some(used)
+        (!bad && next == count && w.children == count && w.outputs == patterns).then_some(used)
+    }
+
+    /// The checks of one state past the root; `None` when its goto row lies
+    /// outside the table.
+    #[inline(always)]
+    fn state(&self, w: &mut Walk, e: &[u8; state::LEN]) -> Option<()> {
+        let s = decode(e);
+        let local = w.local;
+        if s.depth != w.depth {
+            // A new level: one deeper, exactly where the previous level's children begin.
+            w.bad |= (s.depth != w.depth.wrapping_add(1))
+                | (local != w.children)
+                | (ix(s.depth) > MAX_PATTERN_UNITS);
+            (w.depth, w.level_start, w.children) = (s.depth, local, w.next_goto.wrapping_add(w.lead));
+        }
+        w.bad |= (s.fail >= w.level_start) | (s.first_goto != w.next_goto);
+        if s.dict != NONE {
+            w.bad |= (s.dict >= w.level_start) | (self.output_of(s.dict) == NONE);
+        }
+        if s.output != NONE {
+            w.bad |= !self.claims(s.output, local, s.depth);
+            w.outputs = w.outputs.wrapping_add(1);
+        }
+        if s.goto_count > 1 {
+            // A row of two or more: strictly ascending classes (which, all
+            // below the class count, also bound its length).
+            let start = ix(w.next_goto.wrapping_sub(w.first)).checked_mul(goto::LEN)?;
+            let end = ix(s.goto_count).checked_mul(goto::LEN)?.checked_add(start)?;
+            let mut lowest = 0u32;
+            for e in entries::<{ goto::LEN }>(self.gotos.get(start..end)?) {
+                let (class, _, _) = goto_entry(e);
+                w.bad |= class < lowest;
+                lowest = class.wrapping_add(1);
+            }
+        }
+        w.next_goto = w.next_goto.wrapping_add(s.goto_count);
+        w.local = local.wrapping_add(1);
+        Some(())
     }
 }
 
