@@ -42,13 +42,14 @@ pub fn xxh64(bytes: &[u8], seed: u64) -> u64 {
 /// XXH64 of a byte string computed a few stripes at a time, in order, so
 /// that a caller reading the bytes anyway can hash them during the same pass
 /// (the multiplies of the hash and the caller's own work then overlap).
+#[derive(Clone)]
 pub(crate) struct Stream<'a> {
     bytes: &'a [u8],
+    /// The bytes not hashed yet: `bytes` past its whole stripes hashed so far.
+    rest: &'a [u8],
     /// What positions given to [`Self::advance_to`] count from: the offset
     /// of `bytes` in the caller's larger buffer.
     base: usize,
-    /// Bytes hashed so far, whole stripes.
-    done: usize,
     lanes: [u64; 4],
     seed: u64,
 }
@@ -57,7 +58,7 @@ impl<'a> Stream<'a> {
     pub(crate) fn new(bytes: &'a [u8], seed: u64) -> Self {
         let lanes =
             [seed.wrapping_add(P1).wrapping_add(P2), seed.wrapping_add(P2), seed, seed.wrapping_sub(P1)];
-        Stream { bytes, base: 0, done: 0, lanes, seed }
+        Stream { bytes, rest: bytes, base: 0, lanes, seed }
     }
 
     /// The stream of [`content_checksum`]: every byte of `content` after the
@@ -66,6 +67,11 @@ impl<'a> Stream<'a> {
         use crate::format::header;
         let base = header::CHECKSUM.saturating_add(4);
         Stream { base, ..Stream::new(content.get(base..).unwrap_or(&[]), 0) }
+    }
+
+    /// How many bytes were hashed so far.
+    fn done(&self) -> usize {
+        self.bytes.len().saturating_sub(self.rest.len())
     }
 
     #[inline(always)]
@@ -78,31 +84,28 @@ impl<'a> Stream<'a> {
 
     /// Hashes every whole stripe that ends at or before position `end`.
     pub(crate) fn advance_to(&mut self, end: usize) {
-        let end = end.saturating_sub(self.base).min(self.bytes.len());
-        let Some(span) = self.bytes.get(self.done..end) else { return };
+        let len = end.saturating_sub(self.base).saturating_sub(self.done()).min(self.rest.len());
+        let span = self.rest.get(..len).unwrap_or(self.rest);
         let mut stripes = span.chunks_exact(STRIPE);
         for stripe in &mut stripes {
             let Ok(stripe) = <&[u8; STRIPE]>::try_from(stripe) else { break };
             self.stripe(stripe);
         }
-        self.done = end.saturating_sub(stripes.remainder().len());
+        let hashed = len.saturating_sub(stripes.remainder().len());
+        self.rest = self.rest.get(hashed..).unwrap_or(&[]);
     }
 
     /// Hashes the next three stripes, if the bytes hold three more.
     #[inline(always)]
     pub(crate) fn three_stripes(&mut self) {
-        let Some((next, _)) =
-            self.bytes.get(self.done..).and_then(<[u8]>::split_first_chunk::<{ 3 * STRIPE }>)
-        else {
-            return;
-        };
+        let Some((next, rest)) = self.rest.split_first_chunk::<{ 3 * STRIPE }>() else { return };
+        self.rest = rest;
         let (a, rest) = next.split_first_chunk::<STRIPE>().unwrap_or((&[0; STRIPE], &[]));
         let (b, rest) = rest.split_first_chunk::<STRIPE>().unwrap_or((&[0; STRIPE], &[]));
         let c = rest.first_chunk::<STRIPE>().unwrap_or(&[0; STRIPE]);
         self.stripe(a);
         self.stripe(b);
         self.stripe(c);
-        self.done = self.done.wrapping_add(3 * STRIPE);
     }
 
     /// The hash of every byte.
@@ -121,8 +124,7 @@ impl<'a> Stream<'a> {
             self.seed.wrapping_add(P5)
         };
         h = h.wrapping_add(bytes.len() as u64);
-        let rest = bytes.get(self.done..).unwrap_or(&[]);
-        let mut words = rest.chunks_exact(8);
+        let mut words = self.rest.chunks_exact(8);
         for word in &mut words {
             let Some(word) = word.first_chunk::<8>() else { break };
             h = (h ^ round(0, u64::from_le_bytes(*word))).rotate_left(27).wrapping_mul(P1).wrapping_add(P4);
