@@ -138,9 +138,9 @@ fn header_corruptions_are_refused_with_their_reason() {
     );
 }
 
-/// The checksum is computed while the automata are checked, yet it is
-/// still the first fault named: any byte of the directory, the scanners, the
-/// states, the gotos or a rule flipped without the checksum recomputed.
+/// A wrong checksum is the first fault named, whatever else is wrong: any
+/// byte of the directory, the scanners, the states, the gotos or a rule
+/// flipped without the checksum recomputed.
 #[test]
 fn a_wrong_checksum_is_named_before_any_structural_fault() {
     let b = base();

@@ -8,9 +8,7 @@
 //! leaves at the first check that fails (on sound content no branch is taken,
 //! so each is predicted), keeps the common state's checks to five branches
 //! with the walk in registers, sends the uncommon states (a new level, a
-//! link to a dictionary, an output, a row of two gotos or more) out of line,
-//! and hashes the content's checksum in the same loop, three stripes per
-//! four states (the hash's multiplies and the checks use different units).
+//! link to a dictionary, an output, a row of two gotos or more) out of line.
 //! The goto pass folds its checks into one flag, which the compiler
 //! vectorizes. They accept exactly what the precise checks of
 //! [`super::validate`] accept, or less: when they refuse, the validator runs
@@ -36,14 +34,11 @@
 
 use super::content::ix;
 use super::format::{MAX_PATTERN_UNITS, NONE, goto, pattern, state};
-use crate::checksum::Stream;
 
 /// One scanner's tables, as the validator sliced them.
 pub(super) struct Automaton<'a> {
     /// The scanner's state entries.
     pub states: &'a [u8],
-    /// Where `states` starts in the content.
-    pub states_at: usize,
     /// The goto table from the scanner's first goto to the table's end.
     pub gotos: &'a [u8],
     /// The scanner's pattern entries.
@@ -76,11 +71,6 @@ struct Walk {
     first: u32,
     outputs: u32,
 }
-
-/// States checked per block: four 24-byte states are three 32-byte stripes
-/// of the checksum, hashed in the same loop.
-const BLOCK: usize = 4 * state::LEN;
-const _: () = assert!(BLOCK == 3 * 32);
 
 #[inline(always)]
 fn word(e: &[u8], at: usize) -> u32 {
@@ -117,6 +107,9 @@ fn entries<const N: usize>(table: &[u8]) -> impl Iterator<Item = &[u8; N]> {
     table.chunks_exact(N).filter_map(|e| <&[u8; N]>::try_from(e).ok())
 }
 
+/// States checked per iteration of the state pass.
+const BLOCK: usize = 4 * state::LEN;
+
 /// A block's four states. The array's length is known, so the splits
 /// compile to offsets with no branch.
 #[inline(always)]
@@ -151,19 +144,10 @@ impl Automaton<'_> {
 
     /// The number of gotos the automaton uses when every check holds (its
     /// first goto is entry `first` of the goto table); `None` otherwise.
-    /// `sum` hashes the content's bytes alongside the states, wherever the
-    /// pass stops.
+    /// Out of line: inlined into the validator, its loop had its counters
+    /// spilled to the stack.
     #[inline(never)]
-    pub(super) fn sound(&self, first: u32, sum: &mut Stream<'_>) -> Option<u32> {
-        // A local copy of the stream stays in registers through the loop.
-        let mut hash = sum.clone();
-        let answer = self.walk(first, &mut hash);
-        *sum = hash;
-        answer
-    }
-
-    #[inline(always)]
-    fn walk(&self, first: u32, sum: &mut Stream<'_>) -> Option<u32> {
+    pub(super) fn sound(&self, first: u32) -> Option<u32> {
         let class_count = self.class_count;
         let (root, states) = self.states.split_first_chunk::<{ state::LEN }>()?;
         let root = decode(root);
@@ -202,12 +186,9 @@ impl Automaton<'_> {
             first,
             outputs,
         };
-        // Blocks of four states, each with the checksum's next three stripes
-        // (which end no later than the block: the hash never runs ahead).
-        sum.advance_to(self.states_at.checked_add(state::LEN)?);
+        // Four states per iteration: a quarter of the loop's own instructions.
         let mut blocks = states.chunks_exact(BLOCK);
         for block in &mut blocks {
-            sum.three_stripes();
             let Ok(block) = <&[u8; BLOCK]>::try_from(block) else { break };
             let [a, b, c, d] = quarters(block);
             self.state(&mut w, a)?;

@@ -14,7 +14,7 @@ use super::format::{
     section, state, value,
 };
 use super::state_pass::Automaton;
-use crate::checksum::Stream;
+use crate::checksum::content_checksum;
 use ringfence_wire::bytes::{u16_at, u32_at};
 use ringfence_wire::{FieldDef, Schema};
 
@@ -32,20 +32,9 @@ fn small(v: usize) -> u32 {
 #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
 pub fn validate<'a>(bytes: &'a [u8], schema: &Schema) -> Result<Content<'a>> {
     check_header(bytes)?;
-    // The checksum comes before every structural check, but it is computed
-    // during the automata's checks, which read most of the bytes anyway: the
-    // directory and the scanners are checked first, their answers held until
-    // the checksum is known.
-    let mut sum = Stream::content(bytes);
-    let directory = check_directory(bytes);
-    let scanners = match &directory {
-        Ok(c) => Validator { c: *c, schema }.scanners(&mut sum),
-        Err(_) => Ok(()),
-    };
-    check_checksum(bytes, sum)?;
-    let content = directory?;
-    scanners?;
+    let content = check_directory(bytes)?;
     let v = Validator { c: content, schema };
+    v.scanners()?;
     v.globs()?;
     super::regex::check(content.table(section::REGEXES), |w| v.offset(section::REGEXES, w, 0))?;
     v.predicates()?;
@@ -90,14 +79,8 @@ fn check_header(bytes: &[u8]) -> Result<()> {
     if bytes.len() > total {
         return err(total, ErrorKind::TrailingBytes { declared, actual: available });
     }
-    Ok(())
-}
-
-/// The header's checks after its length: the checksum (`sum` having hashed
-/// any part of the bytes), then the schema version.
-fn check_checksum(bytes: &[u8], sum: Stream<'_>) -> Result<()> {
     let stored = u32_at(bytes, header::CHECKSUM).unwrap_or(0);
-    let computed = sum.checksum();
+    let computed = content_checksum(bytes);
     if stored != computed {
         return err(header::CHECKSUM, ErrorKind::BadChecksum { stored, computed });
     }
@@ -237,9 +220,7 @@ impl Validator<'_, '_> {
         Ok(def)
     }
 
-    /// Checks the scanners and their automata; `sum` hashes the states as
-    /// they are read.
-    fn scanners(&self, sum: &mut Stream<'_>) -> Result<()> {
+    fn scanners(&self) -> Result<()> {
         let (mut states, mut classes, mut patterns) = (0u32, 0u32, 0u32);
         let (mut gotos, mut refs) = (0u32, 0u32);
         for index in 0..self.c.count(section::SCANNERS) {
@@ -295,7 +276,7 @@ impl Validator<'_, '_> {
             }
             self.classes(index, &s)?;
             let claimed;
-            (gotos, claimed) = self.states(index, &s, gotos, sum)?;
+            (gotos, claimed) = self.states(index, &s, gotos)?;
             refs = self.patterns(index, &s, refs, claimed)?;
             states = states.saturating_add(s.state_count);
             classes = classes.saturating_add(s.class_entries);
@@ -358,14 +339,8 @@ impl Validator<'_, '_> {
     /// on a refusal one check at a time; answers where the next scanner's
     /// gotos start, and whether every pattern was found claimed by its state
     /// at its length (then [`Self::patterns`] need not read the states).
-    fn states(
-        &self,
-        index: usize,
-        s: &ScannerEntry,
-        gotos: u32,
-        sum: &mut Stream<'_>,
-    ) -> Result<(u32, bool)> {
-        if let Some(used) = self.automaton(s, gotos).sound(gotos, sum) {
+    fn states(&self, index: usize, s: &ScannerEntry, gotos: u32) -> Result<(u32, bool)> {
+        if let Some(used) = self.automaton(s, gotos).sound(gotos) {
             return Ok((gotos.saturating_add(used), true));
         }
         // Something is wrong: the checks one by one name the first fault.
@@ -380,7 +355,6 @@ impl Validator<'_, '_> {
         };
         Automaton {
             states: slice(section::STATES, state::LEN, s.first_state, s.state_count),
-            states_at: self.offset(section::STATES, ix(s.first_state), 0),
             gotos: self
                 .c
                 .table(section::GOTOS)
@@ -1007,8 +981,7 @@ pub(super) fn automaton_answers(bytes: &[u8], schema: &Schema) -> std::vec::Vec<
     let mut answers = std::vec::Vec::new();
     for index in 0..c.count(section::SCANNERS) {
         let Some(s) = c.scanner(index) else { break };
-        let mut sum = Stream::content(bytes);
-        let fast = v.automaton(&s, gotos).sound(gotos, &mut sum).map(|used| gotos.saturating_add(used));
+        let fast = v.automaton(&s, gotos).sound(gotos).map(|used| gotos.saturating_add(used));
         let precise =
             v.states_precise(index, &s, gotos).and_then(|end| Ok((end, v.patterns(index, &s, refs, false)?)));
         answers.push((fast, precise.as_ref().ok().map(|&(end, _)| end)));
