@@ -7,7 +7,7 @@
 //! entry once from a fixed-size array and build no error: the state pass
 //! leaves at the first check that fails (on sound content no branch is taken,
 //! so each is predicted), keeps the common state's checks to five branches
-//! with the walk in registers, sends the uncommon states (a new level, a
+//! with the walk in registers, and sends the uncommon states (a new level, a
 //! link to a dictionary, an output, a row of two gotos or more) out of line.
 //! The goto pass folds its checks into one flag, which the compiler
 //! vectorizes. They accept exactly what the precise checks of
@@ -233,8 +233,8 @@ impl Automaton<'_> {
     }
 
     /// [`Self::state`] for a state that opens a level, links to a
-    /// dictionary, has an output or a row of two gotos or more (about one
-    /// state in ten): out of line, so that the common path keeps the walk in
+    /// dictionary, has an output or a row of two gotos or more (one state in
+    /// sixteen in a content of SigmaHQ's shape): out of line, so that the common path keeps the walk in
     /// registers.
     #[cold]
     #[inline(never)]
