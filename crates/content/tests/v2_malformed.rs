@@ -138,6 +138,31 @@ fn header_corruptions_are_refused_with_their_reason() {
     );
 }
 
+/// A wrong checksum is the first fault named, whatever else is wrong: any
+/// byte of the directory, the scanners, the states, the gotos or a rule
+/// flipped without the checksum recomputed.
+#[test]
+fn a_wrong_checksum_is_named_before_any_structural_fault() {
+    let b = base();
+    let states = section_offset(&b, section::STATES)..section_offset(&b, section::GOTOS);
+    let directory = header::LEN..section::FIRST_OFFSET;
+    let scanners = section_offset(&b, section::SCANNERS)..section_offset(&b, section::CLASSES);
+    let gotos = section_offset(&b, section::GOTOS)..section_offset(&b, section::PATTERNS);
+    let rules = section_offset(&b, section::RULES)..section_offset(&b, section::CODE);
+    let stored = u32::from_le_bytes(b[header::CHECKSUM..header::CHECKSUM + 4].try_into().unwrap());
+    for at in states.chain(directory).chain(scanners).chain(gotos).chain(rules) {
+        let mut flipped = b.clone();
+        flipped[at] ^= 0x10;
+        let computed = content_checksum(&flipped);
+        assert_ne!(computed, stored, "byte {at}");
+        assert_eq!(
+            refused(&flipped),
+            ValidationError { offset: header::CHECKSUM, kind: ErrorKind::BadChecksum { stored, computed } },
+            "byte {at}"
+        );
+    }
+}
+
 #[test]
 fn directory_corruptions_are_refused_with_their_reason() {
     let b = base();

@@ -4,11 +4,15 @@
 //!
 //! Validation spends most of its structural time here (a content of SigmaHQ's
 //! size has about 500,000 states and as many gotos), so the passes decode each
-//! entry once from a fixed-size array and fold its checks into one flag
-//! instead of a branch and an error per check. They accept exactly what the
-//! precise checks of [`super::validate`] accept, or less: when they refuse,
-//! the validator runs the precise checks, which name the first fault. The
-//! conditions:
+//! entry once from a fixed-size array and build no error: the state pass
+//! leaves at the first check that fails (on sound content no branch is taken,
+//! so each is predicted), keeps the common state's checks to five branches
+//! with the walk in registers, and sends the uncommon states (a new level, a
+//! link to a dictionary, an output, a row of two gotos or more) out of line.
+//! The goto pass folds its checks into one flag, which the compiler
+//! vectorizes. They accept exactly what the precise checks of
+//! [`super::validate`] accept, or less: when they refuse, the validator runs
+//! the precise checks, which name the first fault. The conditions:
 //!
 //! - the root: depth 0, no failure or dictionary link, a dense goto row
 //!   (entry `g` has class `g`) whose targets are 0 or the next state;
@@ -52,6 +56,22 @@ struct State {
     goto_count: u32,
 }
 
+/// What the pass carries from one state to the next.
+#[derive(Clone, Copy)]
+struct Walk {
+    /// The current level, its first state, and where its states' children begin.
+    depth: u32,
+    level_start: u32,
+    children: u32,
+    /// The goto table's entry where the next row must start.
+    next_goto: u32,
+    /// `children = next_goto + lead` when a level opens.
+    lead: u32,
+    /// The scanner's first goto.
+    first: u32,
+    outputs: u32,
+}
+
 #[inline(always)]
 fn word(e: &[u8], at: usize) -> u32 {
     e.get(at..).and_then(<[u8]>::first_chunk::<4>).map_or(NONE, |b| u32::from_le_bytes(*b))
@@ -87,6 +107,20 @@ fn entries<const N: usize>(table: &[u8]) -> impl Iterator<Item = &[u8; N]> {
     table.chunks_exact(N).filter_map(|e| <&[u8; N]>::try_from(e).ok())
 }
 
+/// States checked per iteration of the state pass.
+const BLOCK: usize = 4 * state::LEN;
+
+/// A block's four states. The array's length is known, so the splits
+/// compile to offsets with no branch.
+#[inline(always)]
+fn quarters(block: &[u8; BLOCK]) -> [&[u8; state::LEN]; 4] {
+    const EMPTY: [u8; state::LEN] = [0; state::LEN];
+    let (a, rest) = block.split_first_chunk::<{ state::LEN }>().unwrap_or((&EMPTY, &[]));
+    let (b, rest) = rest.split_first_chunk::<{ state::LEN }>().unwrap_or((&EMPTY, &[]));
+    let (c, rest) = rest.split_first_chunk::<{ state::LEN }>().unwrap_or((&EMPTY, &[]));
+    [a, b, c, rest.first_chunk::<{ state::LEN }>().unwrap_or(&EMPTY)]
+}
+
 impl Automaton<'_> {
     /// The output of state `local`, or [`NONE`].
     #[inline(always)]
@@ -110,6 +144,9 @@ impl Automaton<'_> {
 
     /// The number of gotos the automaton uses when every check holds (its
     /// first goto is entry `first` of the goto table); `None` otherwise.
+    /// Out of line: inlined into the validator, its loop had its counters
+    /// spilled to the stack.
+    #[inline(never)]
     pub(super) fn sound(&self, first: u32) -> Option<u32> {
         let class_count = self.class_count;
         let (root, states) = self.states.split_first_chunk::<{ state::LEN }>()?;
@@ -132,44 +169,37 @@ impl Automaton<'_> {
             bad |= (class != g) | (reserved != 0) | (target != 0 && target != next);
             next = next.wrapping_add(u32::from(target != 0));
         }
+        // The first state after the root opens depth 1; later depths only rise one level at a time.
+        bad |= states.first_chunk::<4>().is_some_and(|d| u32::from_le_bytes(*d) == 0);
+        if bad {
+            return None;
+        }
         // Past the root, the gotos lead to the states in order: the state the
         // next goto must lead to is `used + lead`.
         let lead = next.wrapping_sub(class_count);
-        let mut used = class_count;
-        // The first state after the root opens depth 1; later depths only rise one level at a time.
-        bad |= states.first_chunk::<4>().is_some_and(|d| u32::from_le_bytes(*d) == 0);
-        let (mut depth, mut level_start, mut children) = (0u32, 0u32, 1u32);
-        for (local, e) in (1u32..).zip(entries::<{ state::LEN }>(states)) {
-            let s = decode(e);
-            if s.depth != depth {
-                // A new level: one deeper, exactly where the previous level's children begin.
-                bad |= (s.depth != depth.wrapping_add(1))
-                    | (local != children)
-                    | (ix(s.depth) > MAX_PATTERN_UNITS);
-                (depth, level_start, children) = (s.depth, local, used.wrapping_add(lead));
-            }
-            bad |= (s.fail >= level_start) | (s.first_goto != first.wrapping_add(used));
-            if s.dict != NONE {
-                bad |= (s.dict >= level_start) | (self.output_of(s.dict) == NONE);
-            }
-            if s.output != NONE {
-                bad |= !self.claims(s.output, local, s.depth);
-                outputs = outputs.wrapping_add(1);
-            }
-            if s.goto_count > 1 {
-                // A row of two or more: strictly ascending classes (which, all
-                // below the class count, also bound its length).
-                let start = ix(used).checked_mul(goto::LEN)?;
-                let end = ix(s.goto_count).checked_mul(goto::LEN)?.checked_add(start)?;
-                let mut lowest = 0u32;
-                for e in entries::<{ goto::LEN }>(self.gotos.get(start..end)?) {
-                    let (class, _, _) = goto_entry(e);
-                    bad |= class < lowest;
-                    lowest = class.wrapping_add(1);
-                }
-            }
-            used = used.wrapping_add(s.goto_count);
+        let mut w = Walk {
+            depth: 0,
+            level_start: 0,
+            children: 1,
+            next_goto: first.wrapping_add(class_count),
+            lead: lead.wrapping_sub(first),
+            first,
+            outputs,
+        };
+        // Four states per iteration: a quarter of the loop's own instructions.
+        let mut blocks = states.chunks_exact(BLOCK);
+        for block in &mut blocks {
+            let Ok(block) = <&[u8; BLOCK]>::try_from(block) else { break };
+            let [a, b, c, d] = quarters(block);
+            self.state(&mut w, a)?;
+            self.state(&mut w, b)?;
+            self.state(&mut w, c)?;
+            self.state(&mut w, d)?;
         }
+        for e in entries::<{ state::LEN }>(blocks.remainder()) {
+            self.state(&mut w, e)?;
+        }
+        let used = w.next_goto.wrapping_sub(first);
         // Every goto past the root's row, in one flat pass: reserved zero, its
         // class in range, leading to the next state in breadth-first order.
         let rest = self.gotos.get(root_len..ix(used).checked_mul(goto::LEN)?)?;
@@ -180,7 +210,99 @@ impl Automaton<'_> {
         }
         let count = u32::try_from(self.states.len() / state::LEN).ok()?;
         let patterns = u32::try_from(self.patterns.len() / pattern::LEN).ok()?;
-        (!bad && next == count && children == count && outputs == patterns).then_some(used)
+        (!bad && next == count && w.children == count && w.outputs == patterns).then_some(used)
+    }
+
+    /// The checks of one state past the root, `None` at the first that
+    /// fails. The common state (same level as the previous one, no link to a
+    /// dictionary, no output, one goto or none) takes five branches, none
+    /// taken on sound content, with the walk in registers.
+    #[inline(always)]
+    fn state(&self, w: &mut Walk, e: &[u8; state::LEN]) -> Option<()> {
+        let s = decode(e);
+        if s.depth != w.depth || s.dict & s.output != NONE || s.goto_count > 1 {
+            *w = self.uncommon_state(*w, e)?;
+            return Some(());
+        }
+        // Links strictly shallower: below the first state of this level.
+        if s.fail >= w.level_start || s.first_goto != w.next_goto {
+            return None;
+        }
+        w.next_goto = w.next_goto.wrapping_add(s.goto_count);
+        Some(())
+    }
+
+    /// [`Self::state`] for a state that opens a level, links to a
+    /// dictionary, has an output or a row of two gotos or more (one state in
+    /// sixteen in a content of SigmaHQ's shape): out of line, so that the common path keeps the walk in
+    /// registers.
+    #[cold]
+    #[inline(never)]
+    fn uncommon_state(&self, mut w: Walk, e: &[u8; state::LEN]) -> Option<Walk> {
+        let (s, local) = (decode(e), self.index_of(e));
+        if s.depth != w.depth {
+            self.open_level(&mut w, local, s.depth)?;
+        }
+        if s.fail >= w.level_start || s.first_goto != w.next_goto {
+            return None;
+        }
+        self.links(&mut w, local, &s)?;
+        if s.goto_count > 1 {
+            self.row(&w, s.goto_count)?;
+        }
+        w.next_goto = w.next_goto.wrapping_add(s.goto_count);
+        Some(w)
+    }
+
+    /// The index of state entry `e`, which lies in `self.states` (worked out
+    /// from its address only where a check needs it).
+    #[inline(always)]
+    fn index_of(&self, e: &[u8; state::LEN]) -> u32 {
+        let offset = (e.as_ptr() as usize).wrapping_sub(self.states.as_ptr() as usize);
+        u32::try_from(offset / state::LEN).unwrap_or(NONE)
+    }
+
+    /// State `local` opens level `depth`: one deeper, exactly where the
+    /// previous level's children begin.
+    #[inline(always)]
+    fn open_level(&self, w: &mut Walk, local: u32, depth: u32) -> Option<()> {
+        let fits = depth == w.depth.wrapping_add(1) && local == w.children && ix(depth) <= MAX_PATTERN_UNITS;
+        (w.depth, w.level_start) = (depth, local);
+        w.children = w.next_goto.wrapping_add(w.lead);
+        fits.then_some(())
+    }
+
+    /// State `local`'s dictionary link (strictly shallower, onto a state with
+    /// an output) and its output (a pattern naming this state at this depth).
+    #[inline(always)]
+    fn links(&self, w: &mut Walk, local: u32, s: &State) -> Option<()> {
+        if s.dict != NONE && (s.dict >= w.level_start || self.output_of(s.dict) == NONE) {
+            return None;
+        }
+        if s.output != NONE {
+            if !self.claims(s.output, local, s.depth) {
+                return None;
+            }
+            w.outputs = w.outputs.wrapping_add(1);
+        }
+        Some(())
+    }
+
+    /// A row of two gotos or more, from `w.next_goto`: strictly ascending
+    /// classes (which, all below the class count, also bound its length).
+    #[inline(always)]
+    fn row(&self, w: &Walk, count: u32) -> Option<()> {
+        let start = ix(w.next_goto.wrapping_sub(w.first)).checked_mul(goto::LEN)?;
+        let end = ix(count).checked_mul(goto::LEN)?.checked_add(start)?;
+        let mut lowest = 0u32;
+        for e in entries::<{ goto::LEN }>(self.gotos.get(start..end)?) {
+            let (class, _, _) = goto_entry(e);
+            if class < lowest {
+                return None;
+            }
+            lowest = class.wrapping_add(1);
+        }
+        Some(())
     }
 }
 
