@@ -162,7 +162,8 @@ impl SampleStart {
         Self::with_command_line(32_767)
     }
 
-    fn with_command_line(units: usize) -> Self {
+    /// The typical start with a command line of `units` units (its text repeated).
+    pub fn with_command_line(units: usize) -> Self {
         let filled = |s: &str, n: usize| s.encode_utf16().cycle().take(n).collect::<Vec<u16>>();
         let mut image = filled(r"C:\Program Files\Contoso\Product Suite\bin\", 110);
         image.extend(r"\agent.exe".encode_utf16());

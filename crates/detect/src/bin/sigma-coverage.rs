@@ -107,21 +107,33 @@ fn print_lowering(compilation: &Compilation, list: bool) {
 }
 
 /// The work units the content charges a typical process start and one with the longest
-/// command line, against the kernel's per-event limit.
+/// command line, against the kernel's per-event limit, and the longest command line of
+/// the typical start's text the limit lets through.
 fn work_on_process_starts(content: &ringfence_content::v2::Content<'_>) {
     let mut scratch = vec![0u64; content.scratch_words()];
-    for (name, event) in [
-        ("a typical process start", &SampleStart::typical()),
-        ("the longest command line", &SampleStart::longest()),
-    ] {
+    let mut work = |event: &SampleStart| {
         let (mut matched, mut undecided) = ([0u32; 8], [0u32; 8]);
         let ids = RuleIds { matched: &mut matched, undecided: &mut undecided };
         let mut meter = Meter::new(u64::MAX);
         let _ = content.evaluate_metered(&event, &mut scratch, ids, &mut meter);
-        println!(
-            "- {name}: {} work units (the kernel's per-event limit: {})",
-            meter.used(),
-            ringfence_content::EVENT_WORK_LIMIT
-        );
+        meter.used()
+    };
+    let limit = ringfence_content::EVENT_WORK_LIMIT;
+    for (name, event) in [
+        ("a typical process start", &SampleStart::typical()),
+        ("the longest command line", &SampleStart::longest()),
+    ] {
+        println!("- {name}: {} work units (the kernel's per-event limit: {limit})", work(event));
     }
+    // Bisection: the work grows with the command line's length.
+    let (mut within, mut over) = (0usize, SampleStart::longest().command_line.len() + 1);
+    while over - within > 1 {
+        let mid = within + (over - within) / 2;
+        if work(&SampleStart::with_command_line(mid)) <= limit {
+            within = mid;
+        } else {
+            over = mid;
+        }
+    }
+    println!("- the longest command line of the typical start's text within the limit: {within} units");
 }
