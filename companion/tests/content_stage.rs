@@ -111,11 +111,15 @@ fn event() -> impl Strategy<Value = Event> {
                     0 => continue,
                     1 => Val::Unknown,
                     _ if field.is_integer() => Val::Int(mask % 2000),
-                    // The companion writes these as Sysmon does: `0x…` and `true`/`false`.
+                    // The companion writes these as Sysmon does: `0x…`, `true`/`false`, level names.
                     _ if field == Field::LogonId => {
                         Val::Text(["0x3e7", "0x1a2b3"][(mask % 2) as usize].into())
                     }
                     _ if field == Field::Signed => Val::Text(["true", "false"][(mask % 2) as usize].into()),
+                    // And the integrity level by its name, or its label SID when Windows names none.
+                    _ if field == Field::IntegrityLevel => Val::Text(
+                        ["Low", "Medium", "High", "System", "S-1-16-12345"][(mask % 5) as usize].into(),
+                    ),
                     _ => {
                         let text: Vec<&str> = picks.iter().map(|i| i.get(pool).as_str()).collect();
                         Val::Text(flip_case(&text.join(" "), mask))
