@@ -65,27 +65,28 @@ pub(crate) fn assumed(p: Option<&PredicateEntry>) -> Assumed {
     }
 }
 
+/// `set` when `holds`, else no value.
+const fn bits(holds: bool, set: u8) -> u8 {
+    if holds { set } else { 0 }
+}
+
 /// `Kleene AND` over operand sets: false if any can be false, true if all
 /// can be true, unknown if all can be unknown or true and one can be unknown.
 fn and(sets: &[u8]) -> u8 {
     let any = |bit: u8| sets.iter().any(|s| s & bit != 0);
     let all = |bits: u8| sets.iter().all(|s| s & bits != 0);
-    (u8::from(any(FALSE)) * FALSE)
-        | (u8::from(all(TRUE)) * TRUE)
-        | (u8::from(all(UNKNOWN | TRUE) && any(UNKNOWN)) * UNKNOWN)
+    bits(any(FALSE), FALSE) | bits(all(TRUE), TRUE) | bits(all(UNKNOWN | TRUE) && any(UNKNOWN), UNKNOWN)
 }
 
 /// `Kleene OR`, the dual.
 fn or(sets: &[u8]) -> u8 {
     let any = |bit: u8| sets.iter().any(|s| s & bit != 0);
     let all = |bits: u8| sets.iter().all(|s| s & bits != 0);
-    (u8::from(any(TRUE)) * TRUE)
-        | (u8::from(all(FALSE)) * FALSE)
-        | (u8::from(all(UNKNOWN | FALSE) && any(UNKNOWN)) * UNKNOWN)
+    bits(any(TRUE), TRUE) | bits(all(FALSE), FALSE) | bits(all(UNKNOWN | FALSE) && any(UNKNOWN), UNKNOWN)
 }
 
 fn not(set: u8) -> u8 {
-    (set & UNKNOWN) | (u8::from(set & FALSE != 0) * TRUE) | (u8::from(set & TRUE != 0) * FALSE)
+    (set & UNKNOWN) | bits(set & FALSE != 0, TRUE) | bits(set & TRUE != 0, FALSE)
 }
 
 /// The default code ([`rule::DEFAULT_NONE`], [`rule::DEFAULT_FALSE`] or
