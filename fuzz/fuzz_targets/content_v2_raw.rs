@@ -1,6 +1,6 @@
 //! Content format 2's unvalidated entry point on arbitrary bytes (and on the
 //! base content with arbitrary patches, checksum repaired, never validated):
-//! it must not panic, and it stops within the budget, with any scratch size.
+//! it must not panic, and it stops at the per-event limit, with any scratch size.
 #![no_main]
 
 #[path = "v2_shared.rs"]
@@ -8,7 +8,7 @@ mod shared;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use ringfence_content::v2::{EvaluationError, MAX_EVALUATION_COST, RuleIds, evaluate_raw};
+use ringfence_content::v2::{EVENT_WORK_LIMIT, EvaluationError, RuleIds, evaluate_raw};
 use shared::{OwnedEvent, base, patched};
 
 #[derive(Arbitrary, Debug)]
@@ -27,7 +27,7 @@ fuzz_target!(|input: Input| {
             let (mut m, mut u) = ([0u32; 4], [0u32; 4]);
             match evaluate_raw(bytes, &event, &mut scratch, RuleIds { matched: &mut m, undecided: &mut u }) {
                 Ok(_) | Err(EvaluationError::ScratchTooSmall { .. }) => {}
-                Err(EvaluationError::CostExceeded { limit }) => assert_eq!(limit, MAX_EVALUATION_COST),
+                Err(EvaluationError::CostExceeded { limit }) => assert_eq!(limit, EVENT_WORK_LIMIT),
             }
         }
     }
