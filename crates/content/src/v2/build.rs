@@ -701,8 +701,9 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
     let mut refs: HashMap<(u16, u8, u8), Vec<Vec<u16>>> =
         scanners.iter().map(|(key, s)| (*key, std::vec![Vec::new(); s.patterns.len()])).collect();
     let mut always: Vec<u16> = Vec::new();
-    // Each rule's kernel default (format.rs), from its code as the validator recomputes it.
-    let mut defaults: Vec<u8> = Vec::with_capacity(sorted.len());
+    // What the kernel-default analysis assumes of each gated rule's predicates (format.rs);
+    // `None` for a rule in `always`, which has no default.
+    let mut assumptions: Vec<Option<Vec<default::Assumed>>> = Vec::with_capacity(sorted.len());
     for (index, (r, values)) in sorted.iter().zip(&rule_values).enumerate() {
         let literal: Vec<bool> = values
             .iter()
@@ -715,16 +716,12 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
         let gated = r.role != Role::Include && gate_truth(&r.condition, &literal) == Truth::False;
         if !gated {
             always.push(index as u16);
-            defaults.push(format::rule::DEFAULT_NONE);
+            assumptions.push(None);
             continue;
         }
-        let assumed: Vec<default::Assumed> =
-            literal.iter().zip(&r.predicates).map(|(&l, p)| default::assume(l, p.field)).collect();
-        let mut code = Vec::new();
-        emit_expr(&r.condition, &mut code, 0);
-        defaults.push(default::of_code(code.into_iter(), |i| {
-            assumed.get(usize::from(i)).copied().unwrap_or(default::Assumed::Any)
-        }));
+        assumptions.push(Some(
+            literal.iter().zip(&r.predicates).map(|(&l, p)| default::assume(l, p.field)).collect(),
+        ));
         for v in values {
             let (key, patterns): (_, Vec<u32>) = match v {
                 Values::Patterns { key, values } => (key, values.iter().map(|v| v.0).collect()),
@@ -830,7 +827,7 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
     }
     write_regexes(t.at(section::REGEXES), &regexes);
     let mut strings: Vec<u16> = Vec::new();
-    for ((r, values), &rule_default) in sorted.iter().zip(&rule_values).zip(&defaults) {
+    for ((r, values), assumed) in sorted.iter().zip(&rule_values).zip(&assumptions) {
         let first_predicate = t.len(section::PREDICATES);
         for (p, v) in r.predicates.iter().zip(values) {
             let first_value = t.len(section::VALUES);
@@ -882,6 +879,12 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
         if code.len() > format::MAX_CODE_PER_RULE {
             return limit(Some(r.id), "instructions in one rule", code.len(), format::MAX_CODE_PER_RULE);
         }
+        // The kernel default, from the code as the validator recomputes it.
+        let rule_default = assumed.as_ref().map_or(format::rule::DEFAULT_NONE, |assumed| {
+            default::of_code(code.iter().copied(), |i| {
+                assumed.get(usize::from(i)).copied().unwrap_or(default::Assumed::Any)
+            })
+        });
         let first_code = t.len(section::CODE);
         for &(op, arg) in &code {
             let e = t.at(section::CODE);
