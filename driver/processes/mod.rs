@@ -91,8 +91,6 @@ enum Part {
 }
 
 impl Part {
-    const ALL: [Part; 3] = [Part::Image, Part::Command, Part::Sid];
-
     const fn limit(self) -> usize {
         match self {
             Part::Image => TABLE_IMAGE_PATH_UNITS as usize,
@@ -103,6 +101,19 @@ impl Part {
 
     const fn bit(self) -> u8 {
         1 << self as u8
+    }
+
+    /// `value` cut to this part's limit, with this part's bit when it is present
+    /// and when it was cut (an absent part: nothing, no bits).
+    #[inline(always)]
+    fn keep(self, value: Option<&[u16]>) -> (&[u16], u8, u8) {
+        match value {
+            None => (&[], 0, 0),
+            Some(value) => {
+                let (kept, cut) = clip(value, self.limit());
+                (kept, self.bit(), if cut { self.bit() } else { 0 })
+            }
+        }
     }
 }
 
@@ -362,31 +373,27 @@ impl ProcessTable {
     /// evicts to make room. `false` (and counted as a failure) when no pool
     /// is left for its strings.
     pub fn insert(&mut self, pid: u32, start_key: u64, facts: Facts<'_>) -> bool {
-        let parts = [facts.image_path, facts.command_line, facts.user_sid];
-        let mut lens = [0u16; 3];
-        let (mut present, mut truncated) = (0u8, 0u8);
-        let mut total = 0usize;
-        for ((part, value), len) in Part::ALL.iter().zip(parts).zip(&mut lens) {
-            let Some(value) = value else { continue };
-            let (kept, cut) = clip(value, part.limit());
-            *len = u16::try_from(kept.len()).unwrap_or(u16::MAX);
-            present |= part.bit();
-            if cut {
-                truncated |= part.bit();
-                self.count_truncation();
-            }
-            total = total.saturating_add(usize::from(*len));
+        // The three parts one after the other, not in a loop: each cut to its limit (which
+        // fits a u16 length), with its present and cut bits.
+        let (image, image_present, image_cut) = Part::Image.keep(facts.image_path);
+        let (command, command_present, command_cut) = Part::Command.keep(facts.command_line);
+        let (sid, sid_present, sid_cut) = Part::Sid.keep(facts.user_sid);
+        let present = image_present | command_present | sid_present;
+        let truncated = image_cut | command_cut | sid_cut;
+        for _ in 0..truncated.count_ones() {
+            self.count_truncation();
         }
+        let len = |kept: &[u16]| u16::try_from(kept.len()).unwrap_or(u16::MAX);
+        let lens = [len(image), len(command), len(sid)];
+        let total = image.len().saturating_add(command.len()).saturating_add(sid.len());
         let mut units = self.spares.take(total).unwrap_or_default();
         if units.try_reserve_exact(total).is_err() {
             self.count_failure();
             return false;
         }
-        for (value, len) in parts.iter().zip(lens) {
-            if let Some(value) = value {
-                units.extend_from_slice(value.get(..usize::from(len)).unwrap_or(&[]));
-            }
-        }
+        units.extend_from_slice(image);
+        units.extend_from_slice(command);
+        units.extend_from_slice(sid);
         let entry = Entry { pid, start_key, units, lens, present, truncated };
         if let Some(at) = self.find(pid) {
             self.delete(at);

@@ -93,6 +93,21 @@ fn equal_wide_le(v: &[u16], at: usize, p: &[u8], fold_case: bool) -> (bool, usiz
         }
         compared = compared.wrapping_add(4);
     }
+    if values.remainder().is_empty() {
+        return (true, units);
+    }
+    // One to three units left of a pattern of four or more: its last four, overlapping
+    // units already compared equal, as one more word. The first differing lane is then
+    // past the overlap, so the count is what the unit compare would give.
+    if let (Some(value), Some(pattern)) = (window.last_chunk::<4>(), p.last_chunk::<8>()) {
+        let differ = folded(anchor::lanes(*value)) ^ folded(u64::from_le_bytes(*pattern));
+        if differ == 0 {
+            return (true, units);
+        }
+        let lane = (differ.trailing_zeros() / 16) as usize;
+        return (false, units.wrapping_sub(4).wrapping_add(lane).wrapping_add(1));
+    }
+    // A pattern of one to three units: unit by unit.
     let pairs = patterns
         .remainder()
         .chunks_exact(2)
@@ -223,6 +238,14 @@ mod tests {
                 let expected = equal_reference(&planted, at, &p, fold_case);
                 proptest::prop_assert_eq!(equal_wide_le(&planted, at, &pb, fold_case), expected);
                 proptest::prop_assert!(expected.0);
+                // A difference at each position in turn (the overlapping last word included).
+                for k in 0..p.len() {
+                    let mut changed = planted.clone();
+                    changed[at + k] ^= 0x0100;
+                    let expected = equal_reference(&changed, at, &p, fold_case);
+                    proptest::prop_assert_eq!(equal_wide_le(&changed, at, &pb, fold_case), expected);
+                    proptest::prop_assert_eq!(expected, (false, k + 1));
+                }
                 if let Some(last) = planted.get_mut(at + p.len().saturating_sub(1)).filter(|_| !p.is_empty()) {
                     *last ^= 0x0100;
                     let expected = equal_reference(&planted, at, &p, fold_case);
