@@ -702,11 +702,16 @@ fn kernel_defaults_decide_the_rules_a_companion_field_alone_made_candidates() {
     let (matched, undecided, run) = raw(&none, &event);
     assert_eq!((matched, undecided), (vec![], vec![1]));
     assert!(with_defaults < run, "{with_defaults} units with the defaults, {run} running the rules");
-    // The byte is what decides: swapped defaults give swapped verdicts (bytes nobody validated).
+    // The byte is what decides (bytes nobody validated): rule 1's made false drops it. Rule 2
+    // is listed by its command line's pattern alone (format.rs, "Candidate rules"), the
+    // conjunct it requires: no candidate here, whatever its byte says.
     let mut swapped = bytes.clone();
     swapped[default_at(&bytes, 0)] = rule::DEFAULT_FALSE;
     swapped[default_at(&bytes, 1)] = rule::DEFAULT_UNKNOWN;
-    assert_eq!(raw(&swapped, &event).1, vec![2]);
+    assert_eq!(raw(&swapped, &event).1, Vec::<u32>::new());
+    let mut unknown_both = bytes.clone();
+    unknown_both[default_at(&bytes, 1)] = rule::DEFAULT_UNKNOWN;
+    assert_eq!(raw(&unknown_both, &event).1, vec![1]);
 
     // A pattern of a sensor field found: the rule runs (undecided: the image is not cmd.exe).
     let out = verdict(&[either.clone(), both.clone()], &kernel("pwsh /c whoami"));
