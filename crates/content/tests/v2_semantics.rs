@@ -730,3 +730,27 @@ fn kernel_defaults_decide_the_rules_a_companion_field_alone_made_candidates() {
     let out = verdict(&[either, both], &enriched);
     assert_eq!((out.matched, out.undecided), (vec![1, 2], vec![]));
 }
+
+/// `x and rarepattern` is listed by `rarepattern` alone (format.rs,
+/// "Candidate rules"; the layout is asserted in v2_malformed.rs): its
+/// verdicts are those of running it on every event.
+#[test]
+fn a_rule_listed_by_its_rarer_conjunct_keeps_its_verdicts() {
+    let both = detection(
+        1,
+        vec![
+            predicate(COMMAND_LINE, OperatorSpec::Contains, &[".exe"]),
+            predicate(COMMAND_LINE, OperatorSpec::Contains, &["rarepattern"]),
+        ],
+    );
+    let rules = [both];
+    for (line, expected) in [
+        ("abc def", vec![]),
+        ("a.exe def", vec![]),
+        ("rarepattern def", vec![]),
+        ("a.exe rarepattern", vec![1]),
+        ("RAREPATTERN A.EXE", vec![1]),
+    ] {
+        assert_eq!(matched(&rules, &cmd(line)), expected, "{line}");
+    }
+}
