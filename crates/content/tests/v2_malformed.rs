@@ -22,7 +22,7 @@ use v2_common::*;
 
 /// One rule reading every table: contains ["ab", "ac", "b", "éü"] on the
 /// command line (scanner 0; states breadth-first: root 0, a 1, b 2, é 3, ab 4,
-/// ac 5, éü 6), a glob `ab*?` (its gate: "ab", pattern 0), an integer
+/// ac 5, éü 6) or a glob `ab*?` (its gate: "ab", pattern 0), and an integer
 /// comparison; a second rule so that rule order matters; a third, on the
 /// session alone, that is not gated (the `always` list).
 fn base() -> Vec<u8> {
@@ -39,11 +39,17 @@ fn base() -> Vec<u8> {
         windash: false,
     };
     let session = session_predicate();
+    // `(contains or glob) and session`: the rule is listed by every one of its patterns.
+    let mut first = detection(
+        1,
+        vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["ab", "ac", "b", "éü"]), glob, session],
+    );
+    first.condition = ExprSpec::All(vec![
+        ExprSpec::Any(vec![ExprSpec::Predicate(0), ExprSpec::Predicate(1)]),
+        ExprSpec::Predicate(2),
+    ]);
     let rules = [
-        detection(
-            1,
-            vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &["ab", "ac", "b", "éü"]), glob, session],
-        ),
+        first,
         detection(2, vec![predicate(PARENT_IMAGE, OperatorSpec::EndsWith, &["x"])]),
         detection(3, vec![PredicateSpec { values: vec![ValueSpec::Integer(7)], ..session_predicate() }]),
     ];
@@ -354,12 +360,12 @@ fn rule_and_code_corruptions_are_refused_with_their_reason() {
     assert_eq!(e, ValidationError { offset: at(&b, section::PREDICATES, 3, predicate::FIELD), kind });
     let e = refused(&patched(&b, at(&b, section::RULES, 0, rule::NAME_LEN), &300u16.to_le_bytes()));
     assert_eq!(e.kind, ErrorKind::LimitExceeded { limit: Limit::NameUnits, found: 300, max: 256 });
-    // Rule 1's code: PRED 0, PRED 1, PRED 2, AND 3.
-    let e = refused(&patched(&b, at(&b, section::CODE, 3, code::OPCODE), &[9]));
-    assert_eq!(e.kind, ErrorKind::UnknownOpcode { rule: 1, at: 3, code: 9 });
-    let e = refused(&patched(&b, at(&b, section::CODE, 3, code::ARG), &4u16.to_le_bytes()));
-    assert_eq!(e.kind, ErrorKind::StackUnderflow { rule: 1, at: 3 });
-    let e = refused(&patched(&b, at(&b, section::CODE, 3, code::ARG), &2u16.to_le_bytes()));
+    // Rule 1's code: PRED 0, PRED 1, OR 2, PRED 2, AND 2.
+    let e = refused(&patched(&b, at(&b, section::CODE, 4, code::OPCODE), &[9]));
+    assert_eq!(e.kind, ErrorKind::UnknownOpcode { rule: 1, at: 4, code: 9 });
+    let e = refused(&patched(&b, at(&b, section::CODE, 4, code::ARG), &3u16.to_le_bytes()));
+    assert_eq!(e.kind, ErrorKind::StackUnderflow { rule: 1, at: 4 });
+    let e = refused(&patched(&b, at(&b, section::CODE, 4, code::ARG), &1u16.to_le_bytes()));
     assert_eq!(e.kind, ErrorKind::ResultCount { rule: 1, results: 2 });
     let e = refused(&patched(&b, at(&b, section::CODE, 1, code::ARG), &3u16.to_le_bytes()));
     assert_eq!(e.kind, ErrorKind::PredicateIndex { rule: 1, at: 1, index: 3, count: 3 });
@@ -421,6 +427,59 @@ fn candidate_index_corruptions_are_refused_with_their_reason() {
     // An include rule is never gated.
     let e = refused(&patched(&b, at(&b, section::RULES, 1, rule::ROLE), &[Role::Include as u8]));
     assert_eq!(e.kind, ErrorKind::RuleNotGated { rule: 2 });
+}
+
+/// `x and rarepattern` on the command line (listed by the rarer conjunct's
+/// pattern alone), `q or w` (command line, parent image: listed by both), and
+/// `all of [x, q]` (every value required: listed by one of them).
+fn listing_base() -> Vec<u8> {
+    let cl = |v: &str| predicate(COMMAND_LINE, OperatorSpec::Contains, &[v]);
+    let mut either = detection(2, vec![cl("q"), predicate(PARENT_IMAGE, OperatorSpec::EndsWith, &["w"])]);
+    either.condition = ExprSpec::Any(vec![ExprSpec::Predicate(0), ExprSpec::Predicate(1)]);
+    let every = PredicateSpec { all: true, ..predicate(COMMAND_LINE, OperatorSpec::Contains, &["x", "q"]) };
+    built(&[detection(1, vec![cl("x"), cl("rarepattern")]), either, detection(3, vec![every])])
+}
+
+#[test]
+fn a_rule_is_listed_by_the_predicates_that_gate_it_and_no_fewer() {
+    let b = listing_base();
+    validate(&b, &SCHEMA).unwrap();
+    // Command line: x 0, rarepattern 1, q 2; parent image: w 3. References:
+    // x none, rarepattern [0], q [1, 2], w [1] (rule 3 by q alone, its first cheapest group).
+    let read = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let read16 = |o: usize| u16::from_le_bytes(b[o..o + 2].try_into().unwrap());
+    let counts: Vec<u32> = (0..4).map(|p| read(at(&b, section::PATTERNS, p, pattern::REF_COUNT))).collect();
+    assert_eq!(counts, [0, 1, 2, 1]);
+    let refs: Vec<u16> = (0..4).map(|r| read16(at(&b, section::REFS, r, 0))).collect();
+    assert_eq!(refs, [0, 1, 2, 1]);
+    // `x and rarepattern` no longer listed by rarepattern (which lists rule index 1 instead):
+    // the first pattern of the rule that does not list it is named.
+    let e = refused(&patched(&b, at(&b, section::REFS, 0, 0), &1u16.to_le_bytes()));
+    assert_eq!(
+        e,
+        ValidationError {
+            offset: at(&b, section::RULES, 0, 0),
+            kind: ErrorKind::MissingReference { rule: 1, pattern: 0 }
+        }
+    );
+    // `q or w` listed by q alone (w lists rule index 0): w found alone would not visit it.
+    let e = refused(&patched(&b, at(&b, section::REFS, 3, 0), &0u16.to_le_bytes()));
+    assert_eq!(
+        e,
+        ValidationError {
+            offset: at(&b, section::RULES, 1, 0),
+            kind: ErrorKind::MissingReference { rule: 2, pattern: 3 }
+        }
+    );
+    // `q or w` listed by w alone (q lists rule indexes 0 and 2).
+    let e = refused(&patched(&b, at(&b, section::REFS, 1, 0), &0u16.to_le_bytes()));
+    assert_eq!(
+        e,
+        ValidationError {
+            offset: at(&b, section::RULES, 1, 0),
+            kind: ErrorKind::MissingReference { rule: 2, pattern: 2 }
+        }
+    );
 }
 
 /// The running schema with ProcessStart cut to its first six fields: an

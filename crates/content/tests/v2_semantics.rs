@@ -702,11 +702,16 @@ fn kernel_defaults_decide_the_rules_a_companion_field_alone_made_candidates() {
     let (matched, undecided, run) = raw(&none, &event);
     assert_eq!((matched, undecided), (vec![], vec![1]));
     assert!(with_defaults < run, "{with_defaults} units with the defaults, {run} running the rules");
-    // The byte is what decides: swapped defaults give swapped verdicts (bytes nobody validated).
+    // The byte is what decides (bytes nobody validated): rule 1's made false drops it. Rule 2
+    // is listed by its command line's pattern alone (format.rs, "Candidate rules"), the
+    // conjunct it requires: no candidate here, whatever its byte says.
     let mut swapped = bytes.clone();
     swapped[default_at(&bytes, 0)] = rule::DEFAULT_FALSE;
     swapped[default_at(&bytes, 1)] = rule::DEFAULT_UNKNOWN;
-    assert_eq!(raw(&swapped, &event).1, vec![2]);
+    assert_eq!(raw(&swapped, &event).1, Vec::<u32>::new());
+    let mut unknown_both = bytes.clone();
+    unknown_both[default_at(&bytes, 1)] = rule::DEFAULT_UNKNOWN;
+    assert_eq!(raw(&unknown_both, &event).1, vec![1]);
 
     // A pattern of a sensor field found: the rule runs (undecided: the image is not cmd.exe).
     let out = verdict(&[either.clone(), both.clone()], &kernel("pwsh /c whoami"));
@@ -724,4 +729,28 @@ fn kernel_defaults_decide_the_rules_a_companion_field_alone_made_candidates() {
     ]);
     let out = verdict(&[either, both], &enriched);
     assert_eq!((out.matched, out.undecided), (vec![1, 2], vec![]));
+}
+
+/// `x and rarepattern` is listed by `rarepattern` alone (format.rs,
+/// "Candidate rules"; the layout is asserted in v2_malformed.rs): its
+/// verdicts are those of running it on every event.
+#[test]
+fn a_rule_listed_by_its_rarer_conjunct_keeps_its_verdicts() {
+    let both = detection(
+        1,
+        vec![
+            predicate(COMMAND_LINE, OperatorSpec::Contains, &[".exe"]),
+            predicate(COMMAND_LINE, OperatorSpec::Contains, &["rarepattern"]),
+        ],
+    );
+    let rules = [both];
+    for (line, expected) in [
+        ("abc def", vec![]),
+        ("a.exe def", vec![]),
+        ("rarepattern def", vec![]),
+        ("a.exe rarepattern", vec![1]),
+        ("RAREPATTERN A.EXE", vec![1]),
+    ] {
+        assert_eq!(matched(&rules, &cmd(line)), expected, "{line}");
+    }
 }

@@ -14,14 +14,16 @@ use super::format::{
     self, MAX_GLOB_TOKENS, MAX_META_UNITS, MAX_NAME_UNITS, MAX_PATTERN_UNITS, MAX_PREDICATES_PER_RULE,
     MAX_STACK, NONE, Operator, Role, code, section,
 };
+use super::listing;
 pub use super::regex_build::RegexRefusal;
 use super::regex_build::{RegexAutomaton, compile_regex};
 use super::regex_gate::required_literal;
 use super::{ValidationError, validate};
 use crate::checksum::content_checksum;
+use ringfence_wire::schema::COMPANION_BASE;
 use ringfence_wire::{EventKind, FieldType, Schema};
 use std::boxed::Box;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::string::String;
 use std::vec::Vec;
 
@@ -432,6 +434,62 @@ enum Values {
     None,
 }
 
+/// A predicate's scanner key and its values' (pattern, alternative) pairs.
+type Listable<'v> = (&'v (u16, u8, u8), Vec<(u32, bool)>);
+
+impl Values {
+    /// A literal predicate's patterns, or a glob or regex predicate's gates
+    /// when every value has one: the scanner's key and, per value, the
+    /// pattern and whether it is an alternative of the previous value.
+    fn listable(&self) -> Option<Listable<'_>> {
+        let alternative = |flags: u32| flags & format::value::ALT != 0;
+        match self {
+            Values::Patterns { key, values } => {
+                Some((key, values.iter().map(|&(p, f)| (p, alternative(f))).collect()))
+            }
+            Values::Globs(g) | Values::Regexes(g) if g.gates_predicate() => Some((
+                &g.key,
+                g.values.iter().filter_map(|&(_, f, gate)| Some((gate?, alternative(f)))).collect(),
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The listing cost added for a predicate on a companion field (see the gated rules in [`build`]).
+const COMPANION_COST: u64 = 1 << 24;
+
+/// A predicate's cheapest listing (`entries`: its values' patterns and
+/// alternative flags): every pattern, or under `all` the cheapest group's
+/// (alternatives before the first group belong to none).
+fn cheapest(entries: &[(u32, bool)], all: bool, cost_of: impl Fn(u32) -> u64) -> listing::Listing {
+    if !all {
+        let mut patterns: Vec<u32> = entries.iter().map(|e| e.0).collect();
+        patterns.sort_unstable();
+        patterns.dedup();
+        let cost = patterns.iter().map(|&p| cost_of(p)).fold(0u64, u64::saturating_add);
+        return listing::Listing { cost, patterns };
+    }
+    let mut groups: Vec<Vec<u32>> = Vec::new();
+    for &(pattern, alternative) in entries {
+        match groups.last_mut() {
+            Some(group) if alternative => group.push(pattern),
+            _ if alternative => {}
+            _ => groups.push(std::vec![pattern]),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|mut patterns| {
+            patterns.sort_unstable();
+            patterns.dedup();
+            let cost = patterns.iter().map(|&p| cost_of(p)).fold(0u64, u64::saturating_add);
+            listing::Listing { cost, patterns }
+        })
+        .min_by_key(|l| l.cost)
+        .unwrap_or(listing::Listing { cost: 0, patterns: Vec::new() })
+}
+
 /// Glob or regex values: (index, flags, gate), the gate a pattern of the
 /// folded scanner `key` of the predicate's kind and field (format.rs, "Gated
 /// globs and regular expressions").
@@ -697,7 +755,8 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
         rule_values.push(values);
     }
 
-    // Gated rules (format.rs): listed by each of their patterns; the others in `always`.
+    // Gated rules (format.rs, "Candidate rules"): listed by the patterns of
+    // the predicates chosen to stand for them; the others in `always`.
     let mut refs: HashMap<(u16, u8, u8), Vec<Vec<u16>>> =
         scanners.iter().map(|(key, s)| (*key, std::vec![Vec::new(); s.patterns.len()])).collect();
     let mut always: Vec<u16> = Vec::new();
@@ -719,25 +778,60 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
             assumptions.push(None);
             continue;
         }
-        assumptions.push(Some(
-            literal.iter().zip(&r.predicates).map(|(&l, p)| default::assume(l, p.field)).collect(),
-        ));
-        for v in values {
-            let (key, patterns): (_, Vec<u32>) = match v {
-                Values::Patterns { key, values } => (key, values.iter().map(|v| v.0).collect()),
-                Values::Globs(g) | Values::Regexes(g) if g.gates_predicate() => {
-                    (&g.key, g.values.iter().filter_map(|v| v.2).collect())
+        // Each literal predicate's cheapest listing; a companion field's
+        // predicate is unknown on every kernel event, so it lists its rule
+        // on every one: avoided when another choice exists.
+        let offers: Vec<Option<listing::Listing>> = values
+            .iter()
+            .zip(&r.predicates)
+            .zip(&literal)
+            .map(|((v, p), &l)| {
+                let (key, entries) = l.then(|| v.listable())??;
+                let cost_of = |pattern: u32| listing::pattern_cost(&scanners[key].patterns[pattern as usize]);
+                let mut offer = cheapest(&entries, p.all, cost_of);
+                if p.field >= COMPANION_BASE {
+                    offer.cost = offer.cost.saturating_add(COMPANION_COST);
                 }
-                _ => continue,
+                Some(offer)
+            })
+            .collect();
+        let chosen = listing::choose(&r.condition, &offers)
+            .filter(|(_, preds)| preds.iter().all(|&i| r.predicates[i as usize].field < COMPANION_BASE))
+            .map(|(_, preds)| preds);
+        // Otherwise every literal predicate, as its offer lists it.
+        let chosen: Vec<u32> =
+            chosen.unwrap_or_else(|| (0..literal.len() as u32).filter(|&i| literal[i as usize]).collect());
+        let mut listed_patterns: HashSet<((u16, u8, u8), u32)> = HashSet::new();
+        for &i in &chosen {
+            let (Some(offer), Some((key, _))) = (&offers[i as usize], values[i as usize].listable()) else {
+                continue;
             };
             let Some(lists) = refs.get_mut(key) else { continue };
-            for pattern in patterns {
+            for &pattern in &offer.patterns {
+                listed_patterns.insert((*key, pattern));
                 let list = &mut lists[pattern as usize];
                 if list.last() != Some(&(index as u16)) {
                     list.push(index as u16);
                 }
             }
         }
+        // The predicates the lists stand for, as the validator derives them
+        // (a predicate whose patterns are all listed through another counts too).
+        let listed: Vec<bool> = values
+            .iter()
+            .zip(&r.predicates)
+            .zip(&literal)
+            .map(|((v, p), &l)| {
+                l && v.listable().is_some_and(|(key, entries)| {
+                    let entries = entries.iter().map(|&(pattern, alternative)| (Some(pattern), alternative));
+                    listing::listed(entries, p.all, |pattern| listed_patterns.contains(&(*key, pattern)))
+                })
+            })
+            .collect();
+        debug_assert_eq!(gate_truth(&r.condition, &listed), Truth::False);
+        assumptions.push(Some(
+            listed.iter().zip(&r.predicates).map(|(&l, p)| default::assume(l, p.field)).collect(),
+        ));
     }
     let mut t = Tables { bytes: Default::default() };
     for &rule in &always {

@@ -1,18 +1,18 @@
 //! A gated rule's kernel default (format.rs, "Kernel defaults"): the value
 //! its expression takes, whatever its other predicates are, when every
-//! literal predicate on a sensor field is false and every literal predicate
-//! on a companion field is unknown. Computed by the builder and recomputed by
-//! the validator from the rule's code, by one function: [`of_code`].
+//! predicate its candidate lists stand for (format.rs, "Candidate rules") is
+//! false on a sensor field and unknown on a companion field. Computed by the
+//! builder and recomputed by the validator from the rule's code and its
+//! lists, by one function: [`of_code`].
 //!
 //! The analysis runs the code over *sets* of truth values (bit 0 false, bit 1
-//! unknown, bit 2 true): a literal predicate on a sensor field is {false},
+//! unknown, bit 2 true): a listed predicate on a sensor field is {false},
 //! one on a companion field {unknown}, every other predicate any of the three.
 //! Each operation gives every value it can give over every choice from its
 //! operands' sets, so the result holds every value the rule can take (more if
 //! a predicate appears twice). Only a single-value result is a default.
 
-use super::content::PredicateEntry;
-use super::format::{MAX_STACK, Operator, code, rule};
+use super::format::{MAX_STACK, code, rule};
 use ringfence_wire::schema::COMPANION_BASE;
 
 /// The value sets.
@@ -24,9 +24,9 @@ const ANY: u8 = FALSE | UNKNOWN | TRUE;
 /// What the analysis assumes of one predicate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Assumed {
-    /// A literal (or gated) predicate on a sensor field: false.
+    /// A listed predicate on a sensor field: false.
     False,
-    /// A literal (or gated) predicate on a companion field: unknown.
+    /// A listed predicate on a companion field: unknown.
     Unknown,
     /// Anything.
     Any,
@@ -50,18 +50,6 @@ pub(crate) const fn assume(literal: bool, field: u8) -> Assumed {
         (false, _) => Assumed::Any,
         (true, false) => Assumed::False,
         (true, true) => Assumed::Unknown,
-    }
-}
-
-/// [`assume`] for a predicate entry (none: anything).
-pub(crate) fn assumed(p: Option<&PredicateEntry>) -> Assumed {
-    match p {
-        Some(p) => {
-            let literal = Operator::from_code(p.operator).is_some_and(Operator::is_literal)
-                || super::gate::gates_predicate(p);
-            assume(literal, p.field)
-        }
-        None => Assumed::Any,
     }
 }
 

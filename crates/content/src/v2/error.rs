@@ -364,7 +364,8 @@ pub enum ErrorKind {
     RuleNotGated {
         rule: u32,
     },
-    /// A pattern of a gated rule must list the rule among its references.
+    /// A gated rule's listed predicates (format.rs, "Candidate rules") must
+    /// gate it: `pattern` is the first of its patterns that does not list it.
     MissingReference {
         rule: u32,
         pattern: u32,

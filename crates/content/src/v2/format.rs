@@ -37,7 +37,7 @@
 //! code        (4)  0 opcode u8 · 1 reserved u8 · 2 arg u16
 //! strings     UTF-16LE units: rule names and metadata
 //! refs        (2)  rule index u16; per pattern, strictly ascending: the gated rules
-//!                  that read the pattern (each pattern's refs follow the previous one's)
+//!                  it lists (each pattern's refs follow the previous one's; see below)
 //! always      (2)  rule index u16, strictly ascending: the rules that are not gated
 //! regexes     (2)  u16 words: the regular expressions' automata (layout in [`regex`])
 //! ```
@@ -55,14 +55,29 @@
 //! whenever every literal predicate (equals, contains, starts with, ends
 //! with) is false, whatever the other predicates are: it cannot hold, nor
 //! be unknown, unless one of its patterns was found or one of its literal
-//! fields is unknown. Each pattern lists the gated rules that read it
-//! (`refs`); the rules that are not gated are listed in `always`. Evaluation
-//! visits only the rules listed by the patterns found (and by every pattern
-//! of a field the event answers unknown for), and the `always` rules. The
-//! builder computes the gates; the validator recomputes each rule's gate
-//! from its code and checks that every pattern of a gated rule lists it.
-//! Include rules are never gated (an include rule of the event's kind
-//! changes the filter even when false).
+//! fields is unknown. The rules that are not gated are listed in `always`.
+//! A gated rule is listed (`refs`) by the patterns of *some* of its literal
+//! predicates, enough to gate it: a predicate is *listed* when every one of
+//! its values' patterns lists the rule, or, for an `all` predicate, every
+//! pattern of one group of alternatives (that group then fails, so the
+//! predicate does; alternatives before the first group belong to none); the
+//! rule must be false whenever its listed predicates are, whatever the
+//! others are. So `a and b` may be listed by `b`'s patterns alone, `a or b`
+//! needs both's. Evaluation visits only the rules listed by the patterns
+//! found (and by every pattern of a field the event answers unknown for),
+//! and the `always` rules: for a rule none of whose listing patterns was
+//! found, on known fields, every listed predicate is false, so the rule is.
+//! The builder chooses the listed predicates: for `a and b`, the conjunct
+//! whose patterns are fewer, longer and not part of common Windows paths
+//! and command lines (a guess, `listing.rs`: it moves speed, never a
+//! verdict); for `a or b`, both; a negation lists nothing; when the choice
+//! would need a companion field (unknown on every kernel event) every
+//! literal predicate is listed. The validator derives the listed predicates
+//! from `refs`, recomputes from the rule's code that they gate it (else
+//! `MissingReference`, naming the rule's first pattern that does not list
+//! it), and takes them for the rule's kernel default (below). Include rules
+//! are never gated (an include rule of the event's kind changes the filter
+//! even when false).
 //!
 //! **Gated globs and regular expressions.** A glob or regex value may carry
 //! a *gate*: a literal every text it matches contains, folded (Unicode
@@ -91,8 +106,8 @@
 //! OriginalFileName is X` is unknown, and the same `and CommandLine contains
 //! Y` is false. A gated rule's `default` byte records that value: false,
 //! unknown, or none when the rule's expression can take more than one value
-//! with every literal predicate on a sensor field (index below
-//! `COMPANION_BASE`) false and every literal predicate on a companion field
+//! with every listed predicate (above) on a sensor field (index below
+//! `COMPANION_BASE`) false and every listed predicate on a companion field
 //! unknown, whatever its other predicates are (see [`super::default`]).
 //! Evaluation uses it for a rule that no pattern found made a candidate, and
 //! only when the event answers unknown for exactly the companion fields among

@@ -24,16 +24,6 @@ pub(crate) fn gates_predicate(p: &PredicateEntry) -> bool {
         && matches!(Operator::from_code(p.operator), Some(Operator::Glob | Operator::Regex))
 }
 
-/// The gate pattern (global) of each gated value of `p`, in value order.
-pub(crate) fn gate_patterns<'c>(c: &'c Content<'_>, p: &PredicateEntry) -> impl Iterator<Item = u32> + 'c {
-    let s = c.scanner(ix(p.scanner)).unwrap_or_default();
-    let (first, count) = (p.first_value, p.value_count);
-    (0..count).filter_map(move |i| {
-        let (v, flags) = c.value(ix(first.saturating_add(i)))?;
-        (flags & value::GATED != 0).then(|| s.first_pattern.saturating_add(value::split(v).1))
-    })
-}
-
 /// Predicate `index` (`p`, operator `op`, its values' ranges and flags
 /// checked): its scanner and its values' gates. `offset(section, entry,
 /// field)` names a byte of the content.

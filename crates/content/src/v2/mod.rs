@@ -49,6 +49,7 @@ pub mod expr;
 pub mod fold;
 pub mod format;
 mod gate;
+mod listing;
 mod regex;
 mod state_pass;
 mod validate;

@@ -4,7 +4,7 @@
 //! published limit before anything is sized or looped from it, and each
 //! (first, count) range against the table it points into.
 
-use super::content::{Content, RuleEntry, ScannerEntry, ix};
+use super::content::{Content, PredicateEntry, RuleEntry, ScannerEntry, ix};
 use super::cost;
 use super::default;
 use super::error::{ErrorKind, Limit, Table, ValidationError};
@@ -15,6 +15,7 @@ use super::format::{
     section, state, value,
 };
 use super::gate;
+use super::listing;
 use super::state_pass::Automaton;
 use crate::checksum::content_checksum;
 use ringfence_wire::bytes::{u16_at, u32_at};
@@ -731,9 +732,9 @@ impl Validator<'_, '_> {
         Ok(())
     }
 
-    /// A rule's value when every literal predicate is false and every other
-    /// one unknown (its code already checked).
-    fn gate_truth(&self, r: &RuleEntry) -> Truth {
+    /// A rule's value when every predicate `falsified` is false and every
+    /// other one unknown (its code already checked).
+    fn gate_truth(&self, r: &RuleEntry, falsified: impl Fn(&PredicateEntry) -> bool) -> Truth {
         let mut stack = Stack::new();
         for at in 0..r.code_len {
             let Some((op, arg)) = self.c.instruction(ix(r.first_code.saturating_add(at))) else {
@@ -742,11 +743,7 @@ impl Validator<'_, '_> {
             let ok = match op {
                 code::PRED => {
                     let p = self.c.predicate(ix(r.first_predicate.saturating_add(u32::from(arg))));
-                    let literal = p.is_some_and(|p| {
-                        Operator::from_code(p.operator).is_some_and(Operator::is_literal)
-                            || gate::gates_predicate(&p)
-                    });
-                    stack.push(if literal { Truth::False } else { Truth::Unknown })
+                    stack.push(if p.is_some_and(|p| falsified(&p)) { Truth::False } else { Truth::Unknown })
                 }
                 code::AND => stack.and(arg),
                 code::OR => stack.or(arg),
@@ -760,12 +757,48 @@ impl Validator<'_, '_> {
         stack.result().unwrap_or(Truth::Unknown)
     }
 
-    /// A gated rule's kernel default, from its code (already checked).
-    fn default(&self, r: &RuleEntry) -> u8 {
+    /// A literal predicate, or a glob or regex predicate gated on every value.
+    fn literal(p: &PredicateEntry) -> bool {
+        Operator::from_code(p.operator).is_some_and(Operator::is_literal) || gate::gates_predicate(p)
+    }
+
+    /// Each value of literal predicate `p` as [`listing::listed`] reads it:
+    /// the pattern (global) that finds it, and whether it is an alternative.
+    fn listing_entries(&self, p: PredicateEntry) -> impl Iterator<Item = (Option<u32>, bool)> + '_ {
+        let s = self.c.scanner(ix(p.scanner)).unwrap_or_default();
+        let gated = gate::gates_predicate(&p);
+        let (first, count) = (p.first_value, p.value_count);
+        (0..count).map_while(move |i| {
+            let (v, flags) = self.c.value(ix(first.saturating_add(i)))?;
+            let local = if gated {
+                (flags & value::GATED != 0).then_some(value::split(v).1)
+            } else {
+                u32::try_from(v).ok()
+            };
+            let pattern = local.filter(|&l| l < s.pattern_count).map(|l| s.first_pattern.saturating_add(l));
+            Some((pattern, flags & value::ALT != 0))
+        })
+    }
+
+    /// Whether gated rule `rule`'s (by position) lists stand for predicate
+    /// `p` (format.rs, "Candidate rules").
+    fn listed(&self, p: &PredicateEntry, rule: usize) -> bool {
+        Self::literal(p)
+            && listing::listed(self.listing_entries(*p), p.flags & predicate::ALL != 0, |pattern| {
+                self.lists(ix(pattern), rule)
+            })
+    }
+
+    /// A gated rule's kernel default, from its code (already checked) and
+    /// the predicates its lists stand for.
+    fn default(&self, index: usize, r: &RuleEntry) -> u8 {
         let code = (0..r.code_len).map_while(|at| self.c.instruction(ix(r.first_code.saturating_add(at))));
         default::of_code(code, |arg| {
             let p = self.c.predicate(ix(r.first_predicate.saturating_add(u32::from(arg))));
-            default::assumed(p.as_ref())
+            match p {
+                Some(p) if self.listed(&p, index) => default::assume(true, p.field),
+                _ => default::Assumed::Any,
+            }
         })
     }
 
@@ -788,34 +821,23 @@ impl Validator<'_, '_> {
     }
 
     /// A rule missing from `always`: not an include rule, false whenever its
-    /// literal predicates are, and listed by each of its patterns.
+    /// literal predicates are, and false whenever the predicates its lists
+    /// stand for are (else: the first of its patterns that does not list it).
     fn gate(&self, index: usize, r: &RuleEntry, role: Role) -> Result<()> {
         let at = self.offset(section::RULES, index, 0);
         let rule = r.id;
-        if role == Role::Include || self.gate_truth(r) != Truth::False {
+        if role == Role::Include || self.gate_truth(r, Self::literal) != Truth::False {
             return err(at, ErrorKind::RuleNotGated { rule });
         }
-        for i in 0..r.predicate_count {
-            let Some(p) = self.c.predicate(ix(r.first_predicate.saturating_add(i))) else { break };
-            if gate::gates_predicate(&p) {
-                if let Some(pattern) = gate::gate_patterns(&self.c, &p).find(|&g| !self.lists(ix(g), index)) {
-                    return err(at, ErrorKind::MissingReference { rule, pattern });
-                }
-                continue;
-            }
-            if !Operator::from_code(p.operator).is_some_and(Operator::is_literal) {
-                continue;
-            }
-            let Some(s) = self.c.scanner(ix(p.scanner)) else { continue };
-            for k in 0..p.value_count {
-                let Some((v, _)) = self.c.value(ix(p.first_value.saturating_add(k))) else { break };
-                let global = s.first_pattern.saturating_add(u32::try_from(v).unwrap_or(NONE));
-                if !self.lists(ix(global), index) {
-                    return err(at, ErrorKind::MissingReference { rule, pattern: global });
-                }
-            }
+        if self.gate_truth(r, |p| self.listed(p, index)) == Truth::False {
+            return Ok(());
         }
-        Ok(())
+        let unlisted = (0..r.predicate_count)
+            .map_while(|i| self.c.predicate(ix(r.first_predicate.saturating_add(i))))
+            .filter(Self::literal)
+            .flat_map(|p| self.listing_entries(p))
+            .find_map(|(pattern, _)| pattern.filter(|&g| !self.lists(ix(g), index)));
+        err(at, ErrorKind::MissingReference { rule, pattern: unlisted.unwrap_or(NONE) })
     }
 
     fn rules(&self) -> Result<()> {
@@ -942,7 +964,7 @@ impl Validator<'_, '_> {
                 format::rule::DEFAULT_NONE
             } else {
                 self.gate(index, &r, role)?;
-                self.default(&r)
+                self.default(index, &r)
             };
             if r.default != expected {
                 let e = ErrorKind::WrongDefault { rule: r.id, found: r.default, expected };
