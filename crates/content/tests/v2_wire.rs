@@ -4,7 +4,7 @@
 use ringfence_content::v2::wire::{REASON_BASE, REASON_END, is_format2_reason};
 use ringfence_content::v2::{ErrorKind, Limit, Table, ValidationError};
 
-const TABLES: [Table; 15] = [
+const TABLES: [Table; 16] = [
     Table::Scanners,
     Table::Classes,
     Table::States,
@@ -20,6 +20,7 @@ const TABLES: [Table; 15] = [
     Table::Refs,
     Table::Always,
     Table::Regexes,
+    Table::Gates,
 ];
 
 /// One value of every reason, with distinct numbers in every position.
@@ -94,6 +95,7 @@ fn every_kind() -> Vec<ErrorKind> {
         RegexDeadNotDead { regex: 55, class: 56 },
         BadGate { predicate: 57, value: 58 },
         WrongDefault { rule: 59, found: 60, expected: 61 },
+        GatesUncovered { used: 62, entries: 63 },
     ]
 }
 
@@ -110,7 +112,7 @@ fn every_reason_comes_back_whole_with_a_code_of_its_own_in_format_2_block() {
         assert_eq!(ValidationError::from_wire(code, offset, error.args()), Some(error));
         codes.push(code);
     }
-    assert_eq!(codes.len(), 61, "every reason is listed");
+    assert_eq!(codes.len(), 62, "every reason is listed");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use super::format::{
 };
 pub use super::regex_build::RegexRefusal;
 use super::regex_build::{RegexAutomaton, compile_regex};
-use super::regex_gate::required_literal;
+use super::regex_gate::{self, required_literals};
 use super::{ValidationError, validate};
 use crate::checksum::content_checksum;
 use ringfence_wire::{EventKind, FieldType, Schema};
@@ -432,12 +432,12 @@ enum Values {
     None,
 }
 
-/// Glob or regex values: (index, flags, gate), the gate a pattern of the
-/// folded scanner `key` of the predicate's kind and field (format.rs, "Gated
-/// globs and regular expressions").
+/// Glob or regex values: (index, flags, gates), the gates patterns of the
+/// folded scanner `key` of the predicate's kind and field, strictly ascending
+/// (format.rs, "Gated globs and regular expressions"); none: ungated.
 struct Gated {
     key: (u16, u8, u8),
-    values: Vec<(u32, u32, Option<u32>)>,
+    values: Vec<(u32, u32, Vec<u32>)>,
 }
 
 impl Gated {
@@ -445,54 +445,72 @@ impl Gated {
         Gated { key, values: Vec::new() }
     }
 
-    /// Adds a value, its gate (if any) to the folded scanner.
+    /// Adds a value, its gates (if any) to the folded scanner.
     fn push(
         &mut self,
         scanners: &mut BTreeMap<(u16, u8, u8), ScannerBuild>,
         index: u32,
         flags: u32,
-        gate: Option<Vec<u16>>,
+        gates: Vec<Vec<u16>>,
     ) {
-        let gate = gate.map(|units| scanners.entry(self.key).or_default().add(units));
-        let flags = if gate.is_some() { flags | format::value::GATED } else { flags };
-        self.values.push((index, flags, gate));
+        let mut gates: Vec<u32> =
+            gates.into_iter().map(|units| scanners.entry(self.key).or_default().add(units)).collect();
+        gates.sort_unstable();
+        gates.dedup();
+        let flags = if gates.is_empty() { flags } else { flags | format::value::GATED };
+        self.values.push((index, flags, gates));
     }
 
     /// Whether the predicate is false when none of its gates is found (every value gated).
     fn gates_predicate(&self) -> bool {
-        !self.values.is_empty() && self.values.iter().all(|v| v.2.is_some())
+        !self.values.is_empty() && self.values.iter().all(|v| !v.2.is_empty())
     }
 
     fn any_gate(&self) -> bool {
-        self.values.iter().any(|v| v.2.is_some())
+        self.values.iter().any(|v| !v.2.is_empty())
     }
 
-    /// The stored (value, flags) pairs: a gate in the value's high 32 bits.
-    fn entries(&self) -> Vec<(u64, u32)> {
+    /// The stored (value, flags) pairs, each gated value's gates appended to
+    /// `gates` (the section) and named by its gate word in the value's high 32 bits.
+    fn entries(&self, gates: &mut Vec<u8>) -> Vec<(u64, u32)> {
         self.values
             .iter()
-            .map(|&(index, flags, gate)| (u64::from(index) | (u64::from(gate.unwrap_or(0)) << 32), flags))
+            .map(|(index, flags, own)| {
+                if own.is_empty() {
+                    return (u64::from(*index), *flags);
+                }
+                let first = (gates.len() / 4) as u32;
+                for &g in own {
+                    put32(gates, g);
+                }
+                let word = format::value::gate_word(first, own.len() as u32);
+                (u64::from(*index) | (u64::from(word) << 32), *flags)
+            })
             .collect()
     }
 }
 
-/// A glob's gate: its longest run of literal units (the first of the
-/// longest), folded. Tokens of a case-insensitive glob are folded already.
-fn glob_gate(tokens: &[Token], case: u8) -> Option<Vec<u16>> {
-    let mut best: &[Token] = &[];
+/// A glob's gate: its rarest maximal run of literal units
+/// ([`regex_gate::rarer`]: fewer common substrings, then longer; the first
+/// of equals), folded. Tokens of a case-insensitive glob are folded already.
+fn glob_gate(tokens: &[Token], case: u8) -> Vec<Vec<u16>> {
+    let mut best: Option<Vec<u16>> = None;
     for run in tokens.split(|t| !matches!(t, Token::Unit(_))) {
-        if run.len() > best.len() {
-            best = run;
+        let units: Vec<u16> = run
+            .iter()
+            .filter_map(|t| match t {
+                Token::Unit(u) => Some(if case == 1 { *u } else { fold_unit(*u) }),
+                _ => None,
+            })
+            .collect();
+        if units.is_empty() {
+            continue;
+        }
+        if best.as_ref().is_none_or(|b| regex_gate::rarer(&units, b)) {
+            best = Some(units);
         }
     }
-    let units: Vec<u16> = best
-        .iter()
-        .filter_map(|t| match t {
-            Token::Unit(u) => Some(if case == 1 { *u } else { fold_unit(*u) }),
-            _ => None,
-        })
-        .collect();
-    (!units.is_empty()).then_some(units)
+    best.into_iter().collect()
 }
 
 struct Tables {
@@ -676,8 +694,8 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                             at
                         }
                     };
-                    let gate = required_literal(source, case == 1);
-                    out.push(&mut scanners, at, 0, gate);
+                    let gates = required_literals(source, case == 1);
+                    out.push(&mut scanners, at, 0, gates);
                 }
                 Values::Regexes(out)
             } else if op.is_integer() {
@@ -726,7 +744,7 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
             let (key, patterns): (_, Vec<u32>) = match v {
                 Values::Patterns { key, values } => (key, values.iter().map(|v| v.0).collect()),
                 Values::Globs(g) | Values::Regexes(g) if g.gates_predicate() => {
-                    (&g.key, g.values.iter().filter_map(|v| v.2).collect())
+                    (&g.key, g.values.iter().flat_map(|v| v.2.iter().copied()).collect())
                 }
                 _ => continue,
             };
@@ -836,7 +854,7 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                     (scanner_index[key], values.iter().map(|&(x, f)| (u64::from(x), f)).collect())
                 }
                 Values::Globs(g) | Values::Regexes(g) => {
-                    (if g.any_gate() { scanner_index[&g.key] } else { NONE }, g.entries())
+                    (if g.any_gate() { scanner_index[&g.key] } else { NONE }, g.entries(t.at(section::GATES)))
                 }
                 Values::Integers(values) => (NONE, values.iter().map(|&x| (x, 0)).collect()),
                 Values::None => (NONE, Vec::new()),
@@ -911,6 +929,9 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
     }
     for u in strings {
         put16(t.at(section::STRINGS), u);
+    }
+    if t.len(section::GATES) as usize > format::MAX_GATES {
+        return limit(None, "gates", t.len(section::GATES) as usize, format::MAX_GATES);
     }
     let mut out = Vec::new();
     out.extend_from_slice(&format::MAGIC);

@@ -39,8 +39,9 @@ pub fn validate<'a>(bytes: &'a [u8], schema: &Schema) -> Result<Content<'a>> {
     v.scanners()?;
     v.globs()?;
     super::regex::check(content.table(section::REGEXES), |w| v.offset(section::REGEXES, w, 0))?;
-    v.predicates()?;
+    let gates = v.predicates()?;
     v.rules()?;
+    super::gate::check_covered(&content, gates, |id, entry, field| v.offset(id, entry, field))?;
     cost::check(&content, schema)?;
     Ok(content)
 }
@@ -632,8 +633,10 @@ impl Validator<'_, '_> {
     }
 
     /// Predicates: operator, flags, values. Fields are checked per rule, against the rule's kind.
-    fn predicates(&self) -> Result<()> {
+    /// Returns where the gated values' gates end in `gates`.
+    fn predicates(&self) -> Result<u32> {
         let id = section::PREDICATES;
+        let mut next_gate = 0u32;
         for index in 0..self.c.count(id) {
             let Some(p) = self.c.predicate(index) else { break };
             let entry = small(index);
@@ -711,9 +714,11 @@ impl Validator<'_, '_> {
                     return err(at, ErrorKind::ValueOutOfRange { predicate: entry, value: i, index: v });
                 }
             }
-            gate::check_predicate(&self.c, index, &p, op, |id, entry, field| self.offset(id, entry, field))?;
+            gate::check_predicate(&self.c, index, &p, op, &mut next_gate, |id, entry, field| {
+                self.offset(id, entry, field)
+            })?;
         }
-        Ok(())
+        Ok(next_gate)
     }
 
     /// The `always` list: strictly ascending rule indexes.
