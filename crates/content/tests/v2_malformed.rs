@@ -409,6 +409,54 @@ fn gate_set_corruptions_are_refused_with_their_reason() {
     assert_eq!(report(r"c:\x\pwsh.com powershell.exe"), Vec::<u32>::new());
 }
 
+/// A glob with two literal runs, `*net*config*`: both required (`GATES_ALL`),
+/// gates `config` and `net` (patterns 0 and 1 of scanner 0, the rarer added first).
+fn glob_all_base() -> Vec<u8> {
+    let glob = PredicateSpec {
+        values: vec![ValueSpec::Glob(vec![
+            GlobPart::AnyRun,
+            GlobPart::Literal("net".into()),
+            GlobPart::AnyRun,
+            GlobPart::Literal("config".into()),
+            GlobPart::AnyRun,
+        ])],
+        ..predicate(COMMAND_LINE, OperatorSpec::Glob, &[])
+    };
+    built(&[detection(1, vec![glob])])
+}
+
+#[test]
+fn glob_gates_all_required_corruptions_are_refused_with_their_reason() {
+    let b = glob_all_base();
+    let (flags, word) =
+        (at(&b, section::VALUES, 0, value::FLAGS), at(&b, section::VALUES, 0, value::VALUE) + 4);
+    let read = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let (gate0, gate1) = (at(&b, section::GATES, 0, 0), at(&b, section::GATES, 1, 0));
+    assert_eq!(read(flags), value::GATED | value::GATES_ALL);
+    assert_eq!(read(word), value::gate_word(0, 2));
+    assert_eq!((read(gate0), read(gate1)), (0, 1));
+    let bad = |offset| ValidationError { offset, kind: ErrorKind::BadGate { predicate: 0, value: 0 } };
+    let value_at = at(&b, section::VALUES, 0, 0);
+    // Two gates of a glob without `GATES_ALL`; `GATES_ALL` with one gate, or without `GATED`.
+    assert_eq!(refused(&patched(&b, flags, &u32le(value::GATED))), bad(value_at));
+    let one = patched(&patched(&b, word, &u32le(value::gate_word(0, 1))), gate1, &u32le(0));
+    assert_eq!(refused(&one), bad(value_at));
+    let ungated = patched(&patched(&b, flags, &u32le(value::GATES_ALL)), word, &u32le(0));
+    assert_eq!(refused(&ungated), bad(value_at));
+    // The same run twice.
+    assert_eq!(refused(&patched(&b, gate1, &u32le(0))), bad(gate1));
+    // Either gate missing: false without running; both found: the glob decides.
+    let c = validate(&b, &SCHEMA).unwrap();
+    let report = |cmd: &str| {
+        let event = TestEvent::start(vec![(COMMAND_LINE, text(cmd))]);
+        v2_common::evaluate(&c, &event).matched
+    };
+    assert_eq!(report("NET config"), vec![1]);
+    assert_eq!(report("config net"), Vec::<u32>::new(), "both found, out of order");
+    assert_eq!(report("net user"), Vec::<u32>::new());
+    assert_eq!(report("ipconfig"), Vec::<u32>::new());
+}
+
 #[test]
 fn rule_and_code_corruptions_are_refused_with_their_reason() {
     let b = base();

@@ -687,6 +687,26 @@ fn a_regex_runs_when_any_of_its_gates_is_found() {
     assert_eq!(evaluate(&content, &with).matched, Vec::<u32>::new());
 }
 
+/// A regular expression whose literals are each required (`net` and `config`)
+/// runs only when every one of them was found; verdicts are the ungated ones.
+#[test]
+fn a_regex_whose_every_gate_is_required_runs_when_all_are_found() {
+    let regex = predicate(COMMAND_LINE, OperatorSpec::Regex, &[r"net\s+config"]);
+    let bytes = built(&[detection(1, vec![regex])]);
+    assert_eq!(always_count(&bytes), 0);
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let matched = |s: &str| evaluate(&content, &cmd(s)).matched;
+    assert_eq!(matched("NET  Config workstation"), vec![1]);
+    assert_eq!(matched("net user config"), Vec::<u32>::new(), "both found, no match");
+    assert_eq!(matched("ipconfig /all"), Vec::<u32>::new());
+    assert_eq!(matched("net user"), Vec::<u32>::new());
+    // 1,000 units with `config` alone: the automaton does not run; with both, it does.
+    let filler = "ipconfig --verbose ".repeat(60);
+    let (one, both) = (cmd(&filler[..1_000]), cmd(&format!("net {}", &filler[..996])));
+    let (skipped, run) = (work(&bytes, &one), work(&bytes, &both));
+    assert!(run > skipped + 2 * 1_000, "{run} vs {skipped}");
+}
+
 /// Byte offset of rule entry `index`'s kernel default in built content.
 fn default_at(bytes: &[u8], index: usize) -> usize {
     use ringfence_content::v2::format::{header, rule, section};

@@ -16,7 +16,7 @@ use super::format::{
 };
 pub use super::regex_build::RegexRefusal;
 use super::regex_build::{RegexAutomaton, compile_regex};
-use super::regex_gate::{self, required_literals};
+use super::regex_gate::{self, Gates, required_gates};
 use super::{ValidationError, validate};
 use crate::checksum::content_checksum;
 use ringfence_wire::{EventKind, FieldType, Schema};
@@ -451,14 +451,20 @@ impl Gated {
         scanners: &mut BTreeMap<(u16, u8, u8), ScannerBuild>,
         index: u32,
         flags: u32,
-        gates: Vec<Vec<u16>>,
+        gates: Gates,
     ) {
-        let mut gates: Vec<u32> =
-            gates.into_iter().map(|units| scanners.entry(self.key).or_default().add(units)).collect();
-        gates.sort_unstable();
-        gates.dedup();
-        let flags = if gates.is_empty() { flags } else { flags | format::value::GATED };
-        self.values.push((index, flags, gates));
+        let mut patterns: Vec<u32> = gates
+            .literals
+            .into_iter()
+            .map(|units| scanners.entry(self.key).or_default().add(units))
+            .collect();
+        patterns.sort_unstable();
+        patterns.dedup();
+        let mut flags = if patterns.is_empty() { flags } else { flags | format::value::GATED };
+        if gates.all && patterns.len() > 1 {
+            flags |= format::value::GATES_ALL;
+        }
+        self.values.push((index, flags, patterns));
     }
 
     /// Whether the predicate is false when none of its gates is found (every value gated).
@@ -490,11 +496,11 @@ impl Gated {
     }
 }
 
-/// A glob's gate: its rarest maximal run of literal units
-/// ([`regex_gate::rarer`]: fewer common substrings, then longer; the first
-/// of equals), folded. Tokens of a case-insensitive glob are folded already.
-fn glob_gate(tokens: &[Token], case: u8) -> Vec<Vec<u16>> {
-    let mut best: Option<Vec<u16>> = None;
+/// A glob's gates: its maximal runs of literal units, folded, each of which
+/// every match contains (the rarest [`format::MAX_VALUE_GATES`] by
+/// [`regex_gate::rarer`]). Tokens of a case-insensitive glob are folded already.
+fn glob_gates(tokens: &[Token], case: u8) -> Gates {
+    let mut runs: Vec<Vec<u16>> = Vec::new();
     for run in tokens.split(|t| !matches!(t, Token::Unit(_))) {
         let units: Vec<u16> = run
             .iter()
@@ -503,14 +509,21 @@ fn glob_gate(tokens: &[Token], case: u8) -> Vec<Vec<u16>> {
                 _ => None,
             })
             .collect();
-        if units.is_empty() {
-            continue;
-        }
-        if best.as_ref().is_none_or(|b| regex_gate::rarer(&units, b)) {
-            best = Some(units);
+        if !units.is_empty() && !runs.contains(&units) {
+            runs.push(units);
         }
     }
-    best.into_iter().collect()
+    runs.sort_by(|a, b| {
+        if regex_gate::rarer(a, b) {
+            core::cmp::Ordering::Less
+        } else if regex_gate::rarer(b, a) {
+            core::cmp::Ordering::Greater
+        } else {
+            core::cmp::Ordering::Equal
+        }
+    });
+    runs.truncate(format::MAX_VALUE_GATES as usize);
+    Gates { literals: runs, all: true }
 }
 
 struct Tables {
@@ -658,8 +671,8 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                         if tokens.len() > MAX_GLOB_TOKENS {
                             return limit(Some(r.id), "glob tokens", tokens.len(), MAX_GLOB_TOKENS);
                         }
-                        let gate = glob_gate(&tokens, case);
-                        out.push(&mut scanners, globs.len() as u32, u32::from(i > 0), gate);
+                        let gates = glob_gates(&tokens, case);
+                        out.push(&mut scanners, globs.len() as u32, u32::from(i > 0), gates);
                         globs.push((tokens, case));
                     }
                 }
@@ -694,7 +707,7 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                             at
                         }
                     };
-                    let gates = required_literals(source, case == 1);
+                    let gates = required_gates(source, case == 1);
                     out.push(&mut scanners, at, 0, gates);
                 }
                 Values::Regexes(out)

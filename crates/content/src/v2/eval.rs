@@ -466,9 +466,9 @@ impl<'a> Content<'a> {
 
 /// A glob or regex value's index, when it may hold: ungated, or gated and one
 /// of its gates (patterns of scanner `s`, listed in `gates`) found by the scan
-/// (format.rs, "Gated globs and regular expressions"). `None`: the value is
-/// false. At most [`MAX_VALUE_GATES`] gates are read, each after the first
-/// charged one step.
+/// (with `GATES_ALL`: every one of them) (format.rs, "Gated globs and regular
+/// expressions"). `None`: the value is false. At most [`MAX_VALUE_GATES`]
+/// gates are read, each after the first charged one step.
 #[inline(always)]
 fn gated(
     c: &Content<'_>,
@@ -481,6 +481,7 @@ fn gated(
     if flags & value::GATED == 0 {
         return u32::try_from(v).ok();
     }
+    let all = flags & value::GATES_ALL != 0;
     let (index, word) = value::split(v);
     let (first, count) = value::gates(word);
     for k in 0..count.min(MAX_VALUE_GATES) {
@@ -490,11 +491,13 @@ fn gated(
         let found = c.gate(ix(first.saturating_add(k))).is_some_and(|gate| {
             gate < s.pattern_count && hits.get(Hit::Contained, ix(s.first_pattern.saturating_add(gate)))
         });
-        if found {
-            return Some(index);
+        if found != all {
+            // One found (any), or one missing (all): decided.
+            return found.then_some(index);
         }
     }
-    None
+    // Every gate read missing (any) or found (all); no gate read: false.
+    (all && count > 0).then_some(index)
 }
 
 /// Evaluates bytes nobody validated: memory-safe and bounded by

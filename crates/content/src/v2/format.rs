@@ -68,31 +68,36 @@
 //!
 //! **Gated globs and regular expressions.** A glob or regex value may carry
 //! *gates*: literals, folded (Unicode simple folding, [`super::fold`]), one
-//! of which every text it matches contains, each stored as a pattern of the
-//! folded scanner of the rule's kind and the predicate's field (the
+//! of which every text it matches contains, or (value flag `GATES_ALL`, two
+//! gates or more) each of which it contains. Each is stored as a pattern of
+//! the folded scanner of the rule's kind and the predicate's field (the
 //! predicate's `scanner`; `NONE` when none of its values is gated) and
-//! listed in `gates` (1 to [`MAX_VALUE_GATES`] per value). A glob has one
-//! gate: one of its maximal runs of literal units between `*` and `?`,
-//! folded, the rarest by the builder's table of substrings common in Windows
-//! command lines and paths ([`super::regex_gate::commonness`]). A regular
-//! expression's gates are computed from its parsed form at build time: an
-//! alternation has the union of its branches' sets, a concatenation the
-//! rarest of its factors' sets (`\\(powershell|pwsh)\.exe` is gated by
-//! `powershell` or `pwsh`, not by the `.exe` that most command lines hold).
-//! When the field's text was scanned and none of a value's gates was found,
-//! the value is false without running the glob or the automaton. A glob or
-//! regex predicate whose every value is gated (flag `GATED` of the
-//! predicate) counts as a literal predicate for the candidate rules above
-//! (each of its gates lists the rule). The validator checks each gate's
-//! place (flags, the count, the range in `gates`, which the gated values
-//! cover in order and exactly, strictly ascending patterns of a scanner of
-//! the field, the rule's kind and the folded mode), and that a glob's one
-//! gate is the folded units of one of its maximal literal runs (walked
-//! through the scanner from its root); that one of a regular expression's
-//! gates is in every match is the content compiler's claim, under the
-//! content's signature, not rechecked here. A wrong gate in content nobody
-//! validated can change a verdict, never the bounds: a gate check reads at
-//! most [`MAX_VALUE_GATES`] bits, each gate after the first charged one step.
+//! listed in `gates` (1 to [`MAX_VALUE_GATES`] per value). A glob's gates
+//! are its maximal runs of literal units between `*` and `?`, folded, all
+//! required (the rarest eight by the builder's table of substrings common in
+//! Windows command lines and paths, [`super::regex_gate::commonness`]). A
+//! regular expression's are computed from its parsed form at build time:
+//! either a set one of which every match contains (an alternation has the
+//! union of its branches' sets, a concatenation the rarest of its factors'
+//! sets: `\\(powershell|pwsh)\.exe` is gated by `\powershell.exe` or
+//! `\pwsh.exe`, not by the `.exe` that most command lines hold), or the
+//! literals each match contains (`net\s+config`: `net` and `config`),
+//! whichever is rarer. When the field's text was scanned and none of a
+//! value's gates was found (`GATES_ALL`: one of them was not), the value is
+//! false without running the glob or the automaton. A glob or regex
+//! predicate whose every value is gated (flag `GATED` of the predicate)
+//! counts as a literal predicate for the candidate rules above (each of its
+//! gates lists the rule). The validator checks each gate's place (flags,
+//! the count, the range in `gates`, which the gated values cover in order
+//! and exactly, strictly ascending patterns of a scanner of the field, the
+//! rule's kind and the folded mode), and that each of a glob's gates is the
+//! folded units of one of its maximal literal runs (walked through the
+//! scanner from its root; a glob of several gates has `GATES_ALL`); that a
+//! regular expression's gates are in every match is the content compiler's
+//! claim, under the content's signature, not rechecked here. A wrong gate in
+//! content nobody validated can change a verdict, never the bounds: a gate
+//! check reads at most [`MAX_VALUE_GATES`] bits, each after the first
+//! charged one step.
 //!
 //! **Kernel defaults.** In the kernel, a rule is a candidate through a field
 //! the event answers unknown for (a companion field) as well as through a
@@ -233,7 +238,10 @@ pub mod value {
     /// A glob or regex value with gates: bits 32..64 of the value say where
     /// they are in `gates` ([`gates`]); every match contains one of them.
     pub const GATED: u32 = 2;
-    pub const KNOWN_FLAGS: u32 = ALT | GATED;
+    /// A gated value with two gates or more whose every gate (not only one)
+    /// every match contains: it may hold only when all of them were found.
+    pub const GATES_ALL: u32 = 4;
+    pub const KNOWN_FLAGS: u32 = ALT | GATED | GATES_ALL;
     /// A gated value's index (bits 0..32) and gate word (bits 32..64).
     pub const fn split(value: u64) -> (u32, u32) {
         let [a, b, c, d, e, f, g, h] = value.to_le_bytes();

@@ -92,6 +92,9 @@ pub(crate) fn check_predicate(
         );
         if flags & value::GATED == 0 {
             every = false;
+            if flags & value::GATES_ALL != 0 {
+                return Err(bad);
+            }
             // A value without a gate of a glob or regex predicate is an index below 2^32.
             if gateable && value::split(v).1 != 0 {
                 return Err(bad);
@@ -101,8 +104,10 @@ pub(crate) fn check_predicate(
         let (item, word) = value::split(v);
         let Some(s) = s.filter(|_| gateable) else { return Err(bad) };
         let (first, count) = value::gates(word);
-        let most = if op == Operator::Glob { 1 } else { MAX_VALUE_GATES };
-        if first != *next_gate || count == 0 || count > most {
+        // Several gates of a glob are its runs, all required; `GATES_ALL` names two or more.
+        let all = flags & value::GATES_ALL != 0;
+        let most = if op == Operator::Glob && !all { 1 } else { MAX_VALUE_GATES };
+        if first != *next_gate || count == 0 || count > most || all && count < 2 {
             return Err(bad);
         }
         let mut previous = None;

@@ -63,6 +63,8 @@ struct Facts {
     tails: Option<Vec<Vec<u16>>>,
     /// The rarest gate set found: one of these is in every match (none: no set).
     any: Vec<Vec<u16>>,
+    /// Literals each of which every match contains (at most `MAX_VALUE_GATES`, the rarest).
+    all: Vec<Vec<u16>>,
 }
 
 impl Facts {
@@ -196,9 +198,10 @@ fn concat(a: Facts, b: Facts) -> Facts {
     let joins = cross(&tails(&a), &heads(&b), MAX_KEPT).unwrap_or_default();
     let heads = a.words.as_ref().and_then(|w| cross(w, &heads(&b), MAX_KEPT)).or_else(|| a.heads.clone());
     let tails = b.words.as_ref().and_then(|w| cross(&tails(&a), w, MAX_KEPT)).or_else(|| b.tails.clone());
+    let all = every(a.all.iter().chain(&b.all).cloned().chain([middle.clone()]));
     let any = rarest([a.any, b.any, joins, std::vec![middle.clone()]]);
     let factor = cut_front(longest([a.factor, b.factor, middle, prefix.clone(), suffix.clone()]));
-    Facts { exact: None, prefix, suffix, factor, words, heads, tails, any }
+    Facts { exact: None, prefix, suffix, factor, words, heads, tails, any, all }
 }
 
 /// Every text of `x` followed by every text of `y`, when they are at most
@@ -275,14 +278,31 @@ fn alternation(items: Vec<Facts>) -> Facts {
         (all.len() <= MAX_VALUE_GATES as usize).then_some(all)
     };
     let (heads, tails) = (union_of(&heads), union_of(&tails));
-    Facts { exact: None, prefix, suffix, factor, words, heads, tails, any }
+    Facts { exact: None, prefix, suffix, factor, words, heads, tails, any, all: Vec::new() }
 }
 
 fn facts(hir: &Hir) -> Facts {
     let f = raw_facts(hir);
     let known = [std::vec![f.prefix.clone()], std::vec![f.suffix.clone()], std::vec![f.factor.clone()]];
-    let any = rarest([f.any.clone(), f.words.clone().unwrap_or_default()].into_iter().chain(known));
-    Facts { any, ..f }
+    let any = rarest([f.any.clone(), f.words.clone().unwrap_or_default()].into_iter().chain(known.clone()));
+    let single = if any.len() == 1 { any.clone() } else { Vec::new() };
+    let all = every(f.all.iter().cloned().chain(known.into_iter().flatten()).chain(single));
+    Facts { any, all, ..f }
+}
+
+/// Literals each of which every match contains: without the empty one, a
+/// duplicate or one another contains (a text holding the longer holds it),
+/// the rarest [`MAX_VALUE_GATES`] kept.
+fn every(literals: impl IntoIterator<Item = Vec<u16>>) -> Vec<Vec<u16>> {
+    let mut all: Vec<Vec<u16>> = literals.into_iter().filter(|l| !l.is_empty()).collect();
+    all.sort();
+    all.dedup();
+    let copy = all.clone();
+    all.retain(|l| !copy.iter().any(|o| o != l && contains(o, l)));
+    all.sort_by_key(|l| (commonness(l), core::cmp::Reverse(l.len())));
+    all.truncate(MAX_VALUE_GATES as usize);
+    all.sort();
+    all
 }
 
 fn raw_facts(hir: &Hir) -> Facts {
@@ -446,19 +466,43 @@ fn minimal(mut set: Vec<Vec<u16>>) -> Vec<Vec<u16>> {
     set
 }
 
-/// The folded literals, one of which every match of `source` (parsed as
-/// [`super::regex_build::compile_regex`] parses it) contains: the rarest set
-/// found, at most [`MAX_VALUE_GATES`], each at most [`MAX_PATTERN_UNITS`]
-/// units; none when there is no such set (or the expression does not parse).
-pub fn required_literals(source: &str, case_insensitive: bool) -> Vec<Vec<u16>> {
+/// A value's gates (format.rs, "Gated globs and regular expressions"): one
+/// of `literals` is in every match, or (`all`) each of them is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Gates {
+    pub literals: Vec<Vec<u16>>,
+    pub all: bool,
+}
+
+/// The gates of `source` (parsed as [`super::regex_build::compile_regex`]
+/// parses it): folded literals, at most [`MAX_VALUE_GATES`], each at most
+/// [`MAX_PATTERN_UNITS`] units, one of which every match contains (the
+/// rarest such set found), or each of which every match contains (all the
+/// required literals found, when they are two or more and the rarest of
+/// them is at least as rare as that set); none when there is neither (or
+/// the expression does not parse).
+pub fn required_gates(source: &str, case_insensitive: bool) -> Gates {
     let config = syntax::Config::new().case_insensitive(case_insensitive);
-    let Ok(hir) = syntax::parse_with(source, &config) else { return Vec::new() };
-    let mut set = facts(&hir).any;
-    for l in &mut set {
-        l.truncate(MAX_PATTERN_UNITS);
+    let Ok(hir) = syntax::parse_with(source, &config) else { return Gates::default() };
+    let f = facts(&hir);
+    let cut = |set: Vec<Vec<u16>>| -> Vec<Vec<u16>> {
+        set.into_iter()
+            .map(|mut l| {
+                l.truncate(MAX_PATTERN_UNITS);
+                l
+            })
+            .collect()
+    };
+    let any = minimal(cut(f.any));
+    let all = every(cut(f.all));
+    let rarest_of_all = all.iter().map(|l| commonness(l)).min().unwrap_or(u64::MAX);
+    if all.len() >= 2 && rarest_of_all <= set_weight(&any) {
+        return Gates { literals: all, all: true };
     }
-    let set = minimal(set);
-    if set_weight(&set) == u64::MAX { Vec::new() } else { set }
+    if set_weight(&any) != u64::MAX {
+        return Gates { literals: any, all: false };
+    }
+    Gates { literals: all, all: false }
 }
 
 #[cfg(test)]
@@ -466,8 +510,14 @@ mod tests {
     use super::*;
     use std::string::String;
 
+    /// One of the gates in every match (or, ending with `&`, each of them).
     fn req(source: &str, ci: bool) -> Vec<String> {
-        required_literals(source, ci).into_iter().map(|u| String::from_utf16(&u).unwrap()).collect()
+        let g = required_gates(source, ci);
+        let mut out: Vec<String> = g.literals.into_iter().map(|u| String::from_utf16(&u).unwrap()).collect();
+        if g.all {
+            out.push("&".into());
+        }
+        out
     }
 
     #[test]
@@ -497,8 +547,12 @@ mod tests {
         assert_eq!(req(r"a[bc]d", false), ["abd", "acd"]);
         assert_eq!(req(r"k", true), ["k"], "K, k and the Kelvin sign fold to k");
         assert_eq!(req(r"(certutil|bitsadmin)[^\n]*(urlcache|transfer)", false), ["bitsadmin", "certutil"]);
-        // Nine alternatives: over the set's limit, the common factor instead.
-        assert_eq!(req(r"(a1x|a2x|a3x|a4x|a5x|a6x|a7x|a8x|a9x)", false), ["a"]);
+        // Nine alternatives: over the set's limit, the common prefix and suffix, both required.
+        assert_eq!(req(r"(a1x|a2x|a3x|a4x|a5x|a6x|a7x|a8x|a9x)", false), ["a", "x", "&"]);
+        // Literals each required, rarer than any one of them alone.
+        assert_eq!(req(r"net\s+config", true), ["config", "net", "&"]);
+        assert_eq!(req(r"\s-\s*<", false), ["-", "<", "&"]);
+        assert_eq!(req(r"\\(powershell|pwsh)\.exe\s+-enc", false), [r"\powershell.exe", r"\pwsh.exe"]);
     }
 
     #[test]
@@ -560,6 +614,9 @@ mod tests {
             r"[abc]{2}b",
             r"(?i)[ab]{1,2}C",
             r"c(a|ab|b)+c",
+            r"ab.*ca",
+            r"(a|b)c+ab",
+            r"ba[^a]*cb",
         ];
         let alphabet = ['a', 'b', 'c', 'A', 'B'];
         let mut texts = std::vec![String::new()];
@@ -573,7 +630,7 @@ mod tests {
         let mut gated = 0;
         for source in sources {
             let oracle = regex::Regex::new(source).unwrap();
-            let gates = required_literals(source, false);
+            let Gates { literals: gates, all } = required_gates(source, false);
             if gates.is_empty() {
                 continue;
             }
@@ -583,14 +640,14 @@ mod tests {
                 if oracle.is_match(text) {
                     matched += 1;
                     let folded: Vec<u16> = text.encode_utf16().map(fold_unit).collect();
-                    assert!(
-                        gates.iter().any(|g| contains(&folded, g)),
-                        "{source:?} matches {text:?} without a gate"
-                    );
+                    let held = |g: &Vec<u16>| contains(&folded, g);
+                    let holds = if all { gates.iter().all(held) } else { gates.iter().any(held) };
+                    assert!(holds, "{source:?} matches {text:?} without its gates");
                 }
             }
             assert!(matched > 0, "{source:?} matched some text");
         }
-        assert_eq!(gated, sources.len(), "every expression here has a gate set");
+        assert_eq!(gated, sources.len(), "every expression here has gates");
+        assert!(sources.iter().any(|s| required_gates(s, false).all), "some all required");
     }
 }

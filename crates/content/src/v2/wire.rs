@@ -9,7 +9,9 @@
 //! its section id, a [`Limit`] as [`Limit::code`], a u64 as two words (low
 //! first). [`ErrorKind::RangeOutOfBounds`] has five values: its entry index
 //! (below 2^24 under every published limit) shares the first word with the two
-//! table ids (bits 24 to 27 and 28 to 31).
+//! table ids (bits 24 to 27 and 28 to 31): tables 1 to 15, the ones whose
+//! entries name ranges (a value's range in `gates`, table 16, is reported as
+//! [`ErrorKind::BadGate`]).
 
 use super::error::{ErrorKind, Limit, Table, ValidationError};
 use crate::error::wire::{hi, lo, narrow8 as n8, narrow16 as n16, wide};
