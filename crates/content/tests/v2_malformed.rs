@@ -445,6 +445,10 @@ fn glob_gates_all_required_corruptions_are_refused_with_their_reason() {
     assert_eq!(refused(&ungated), bad(value_at));
     // The same run twice.
     assert_eq!(refused(&patched(&b, gate1, &u32le(0))), bad(gate1));
+    // The two swapped: a valid order (the first is the rule's listing gate, the others
+    // ascending), but `net` (pattern 1) does not list the rule: `config` does.
+    let swapped = patched(&patched(&b, gate0, &u32le(1)), gate1, &u32le(0));
+    assert_eq!(refused(&swapped).kind, ErrorKind::MissingReference { rule: 1, pattern: 1 });
     // Either gate missing: false without running; both found: the glob decides.
     let c = validate(&b, &SCHEMA).unwrap();
     let report = |cmd: &str| {

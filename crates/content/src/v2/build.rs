@@ -445,7 +445,9 @@ impl Gated {
         Gated { key, values: Vec::new() }
     }
 
-    /// Adds a value, its gates (if any) to the folded scanner.
+    /// Adds a value, its gates (if any) to the folded scanner: strictly
+    /// ascending, or (all required) the rarest first, the rule's listing
+    /// gate, then the others strictly ascending (format.rs).
     fn push(
         &mut self,
         scanners: &mut BTreeMap<(u16, u8, u8), ScannerBuild>,
@@ -453,18 +455,33 @@ impl Gated {
         flags: u32,
         gates: Gates,
     ) {
-        let mut patterns: Vec<u32> = gates
+        let rarest = gates
             .literals
-            .into_iter()
-            .map(|units| scanners.entry(self.key).or_default().add(units))
-            .collect();
+            .iter()
+            .min_by_key(|l| (regex_gate::commonness(l), core::cmp::Reverse(l.len())))
+            .cloned();
+        let mut add = |units: Vec<u16>| scanners.entry(self.key).or_default().add(units);
+        let mut patterns: Vec<u32> = gates.literals.into_iter().map(&mut add).collect();
         patterns.sort_unstable();
         patterns.dedup();
         let mut flags = if patterns.is_empty() { flags } else { flags | format::value::GATED };
-        if gates.all && patterns.len() > 1 {
+        if let Some(first) = rarest.filter(|_| gates.all && patterns.len() > 1) {
             flags |= format::value::GATES_ALL;
+            let first = add(first);
+            patterns.retain(|&p| p != first);
+            patterns.insert(0, first);
         }
         self.values.push((index, flags, patterns));
+    }
+
+    /// The gates that list the rule (format.rs): every gate, or of a value
+    /// whose gates are all required, its first.
+    fn listing(&self) -> Vec<u32> {
+        let all = |flags: u32| flags & format::value::GATES_ALL != 0;
+        self.values
+            .iter()
+            .flat_map(|(_, flags, g)| g.iter().take(if all(*flags) { 1 } else { g.len() }).copied())
+            .collect()
     }
 
     /// Whether the predicate is false when none of its gates is found (every value gated).
@@ -756,9 +773,7 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
         for v in values {
             let (key, patterns): (_, Vec<u32>) = match v {
                 Values::Patterns { key, values } => (key, values.iter().map(|v| v.0).collect()),
-                Values::Globs(g) | Values::Regexes(g) if g.gates_predicate() => {
-                    (&g.key, g.values.iter().flat_map(|v| v.2.iter().copied()).collect())
-                }
+                Values::Globs(g) | Values::Regexes(g) if g.gates_predicate() => (&g.key, g.listing()),
                 _ => continue,
             };
             let Some(lists) = refs.get_mut(key) else { continue };

@@ -41,7 +41,8 @@
 //! always      (2)  rule index u16, strictly ascending: the rules that are not gated
 //! regexes     (2)  u16 words: the regular expressions' automata (layout in [`regex`])
 //! gates       (4)  pattern u32 (local to the predicate's scanner); per gated value, strictly
-//!                  ascending, each value's gates following the previous gated value's
+//!                  ascending (GATES_ALL: the first, then the others strictly ascending and
+//!                  none the first), each value's gates following the previous gated value's
 //! ```
 //!
 //! **Breadth-first automata.** A scanner's states are numbered breadth-first,
@@ -69,7 +70,8 @@
 //! **Gated globs and regular expressions.** A glob or regex value may carry
 //! *gates*: literals, folded (Unicode simple folding, [`super::fold`]), one
 //! of which every text it matches contains, or (value flag `GATES_ALL`, two
-//! gates or more) each of which it contains. Each is stored as a pattern of
+//! gates or more) each of which it contains (then the first, the rarest,
+//! alone lists the rule among the candidates). Each is stored as a pattern of
 //! the folded scanner of the rule's kind and the predicate's field (the
 //! predicate's `scanner`; `NONE` when none of its values is gated) and
 //! listed in `gates` (1 to [`MAX_VALUE_GATES`] per value). A glob's gates
@@ -87,7 +89,7 @@
 //! false without running the glob or the automaton. A glob or regex
 //! predicate whose every value is gated (flag `GATED` of the predicate)
 //! counts as a literal predicate for the candidate rules above (each of its
-//! gates lists the rule). The validator checks each gate's place (flags,
+//! gates lists the rule, or of a `GATES_ALL` value its first). The validator checks each gate's place (flags,
 //! the count, the range in `gates`, which the gated values cover in order
 //! and exactly, strictly ascending patterns of a scanner of the field, the
 //! rule's kind and the folded mode), and that each of a glob's gates is the

@@ -26,14 +26,18 @@ pub(crate) fn gates_predicate(p: &PredicateEntry) -> bool {
         && matches!(Operator::from_code(p.operator), Some(Operator::Glob | Operator::Regex))
 }
 
-/// The gates (global patterns) of every gated value of `p`, in value order.
+/// The gates (global patterns) that list `p`'s rule, in value order: every
+/// gate of each gated value, or of a value whose gates are all required
+/// (`GATES_ALL`), its first (format.rs, "Gated globs and regular expressions").
 pub(crate) fn gate_patterns<'c>(c: &'c Content<'_>, p: &PredicateEntry) -> impl Iterator<Item = u32> + 'c {
     let s = c.scanner(ix(p.scanner)).unwrap_or_default();
     let (first, count) = (p.first_value, p.value_count);
     (0..count)
         .filter_map(move |i| {
             let (v, flags) = c.value(ix(first.saturating_add(i)))?;
-            (flags & value::GATED != 0).then(|| value::gates(value::split(v).1))
+            let (at, count) = value::gates(value::split(v).1);
+            let count = if flags & value::GATES_ALL != 0 { count.min(1) } else { count };
+            (flags & value::GATED != 0).then_some((at, count))
         })
         .flat_map(move |(first, count)| {
             (0..count.min(MAX_VALUE_GATES)).filter_map(move |k| c.gate(ix(first.saturating_add(k))))
@@ -110,15 +114,21 @@ pub(crate) fn check_predicate(
         if first != *next_gate || count == 0 || count > most || all && count < 2 {
             return Err(bad);
         }
-        let mut previous = None;
+        // Strictly ascending; all required: the first (the rule's listing gate), then the
+        // others strictly ascending, none the first.
+        let (mut previous, mut listing) = (None, None);
         for k in 0..count {
             let at = ix(first.saturating_add(k));
             let Some(gate) = c.gate(at) else {
                 let e = ErrorKind::BadGate { predicate: entry, value: i };
                 return Err(ValidationError::at(offset(section::GATES, at, 0), e));
             };
-            let ascending = previous.is_none_or(|p| p < gate);
-            previous = Some(gate);
+            let ascending = previous.is_none_or(|p| p < gate) && listing != Some(gate);
+            if all && k == 0 {
+                listing = Some(gate);
+            } else {
+                previous = Some(gate);
+            }
             let holds = ascending
                 && c.pattern(&s, gate).is_some_and(|(state, len)| {
                     op != Operator::Glob || glob_gate_holds(c, &s, item, state, len)
