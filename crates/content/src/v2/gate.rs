@@ -1,6 +1,7 @@
 //! The gates of glob and regex values (format.rs, "Gated globs and regular
-//! expressions"), validated: where each gate is, and for a glob, that the
-//! gate is the folded units of one of its literal runs. Called by the
+//! expressions"), validated: where each value's gates are in `gates`, their
+//! count and order, the patterns they name, and for a glob, that each gate
+//! is the folded units of one of its maximal literal runs. Called by the
 //! validator ([`super::validate()`]) for each glob or regex predicate once
 //! the automata, the globs and the predicate's own entries are checked.
 
