@@ -72,6 +72,11 @@ fn section_offset(bytes: &[u8], id: u16) -> usize {
     u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize
 }
 
+fn section_len(bytes: &[u8], id: u16) -> usize {
+    let at = header::LEN + (usize::from(id) - 1) * section::ENTRY_LEN + section::LEN;
+    u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize
+}
+
 /// Byte offset of `field` in entry `index` of section `id`.
 fn at(bytes: &[u8], id: u16, index: usize, field: usize) -> usize {
     section_offset(bytes, id) + index * section::ENTRY[usize::from(id) - 1] + field
@@ -301,36 +306,45 @@ fn predicate_and_value_corruptions_are_refused_with_their_reason() {
     let ungated = patched(&on_session, at(&b, section::PREDICATES, 1, predicate::SCANNER), &u32le(NONE));
     let ungated = patched(&ungated, at(&b, section::PREDICATES, 1, predicate::FLAGS), &[0]);
     let ungated = patched(&ungated, at(&b, section::VALUES, 4, value::FLAGS), &u32le(0));
+    let ungated = patched(&ungated, at(&b, section::VALUES, 4, value::VALUE), &0u64.to_le_bytes());
     let e = refused(&ungated);
     assert_eq!(e.kind, ErrorKind::OperatorTypeMismatch { entry: 1, operator: 5, field_type: 1 });
 }
 
 /// The glob's value (value entry 4: the contains predicate has four) and its
-/// gate: pattern 0 of scanner 0 ("ab"), flagged on the value and, every value
-/// being gated, on the predicate (predicate 1).
+/// gate: entry 0 of `gates`, pattern 0 of scanner 0 ("ab"), flagged on the
+/// value and, every value being gated, on the predicate (predicate 1).
 #[test]
 fn gate_corruptions_are_refused_with_their_reason() {
     let b = base();
     let glob_value = at(&b, section::VALUES, 4, 0);
+    let word = glob_value + value::VALUE + 4;
+    let gate0 = at(&b, section::GATES, 0, 0);
     let read = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
-    assert_eq!(read(glob_value + value::VALUE + 4), 0, "gate: pattern 0");
+    assert_eq!(read(word), value::gate_word(0, 1), "one gate, entry 0");
+    assert_eq!(section_len(&b, section::GATES), 4, "one entry");
+    assert_eq!(read(gate0), 0, "pattern 0");
     assert_eq!(read(glob_value + value::FLAGS), value::GATED);
     assert_eq!(b[at(&b, section::PREDICATES, 1, predicate::FLAGS)], predicate::GATED);
     assert_eq!(read(at(&b, section::PREDICATES, 1, predicate::SCANNER)), 0);
     let bad =
         |value| ValidationError { offset: glob_value, kind: ErrorKind::BadGate { predicate: 1, value } };
+    let bad_entry = ValidationError { offset: gate0, kind: ErrorKind::BadGate { predicate: 1, value: 0 } };
     // The gate is "ac" (pattern 1): not a literal run of `ab*?`.
-    let e = refused(&patched(&b, glob_value + value::VALUE + 4, &u32le(1)));
-    assert_eq!(e, bad(0));
+    assert_eq!(refused(&patched(&b, gate0, &u32le(1))), bad_entry);
     // "b" (pattern 2) is part of a run, not the run: refused as well.
-    assert_eq!(refused(&patched(&b, glob_value + value::VALUE + 4, &u32le(2))), bad(0));
+    assert_eq!(refused(&patched(&b, gate0, &u32le(2))), bad_entry);
     // Past the scanner's four patterns.
-    assert_eq!(refused(&patched(&b, glob_value + value::VALUE + 4, &u32le(4))), bad(0));
+    assert_eq!(refused(&patched(&b, gate0, &u32le(4))), bad_entry);
+    // No gate, two gates (a glob has one), and a first entry past where the gates start.
+    assert_eq!(refused(&patched(&b, word, &u32le(value::gate_word(0, 0)))), bad(0));
+    assert_eq!(refused(&patched(&b, word, &u32le(value::gate_word(0, 2)))), bad(0));
+    assert_eq!(refused(&patched(&b, word, &u32le(value::gate_word(1, 1)))), bad(0));
     // A gate on the contains predicate's value.
     let e = refused(&patched(&b, at(&b, section::VALUES, 0, value::FLAGS), &u32le(value::GATED)));
     assert_eq!(e.kind, ErrorKind::BadGate { predicate: 0, value: 0 });
-    // The predicate flagged as gated with its value not, and the reverse.
-    let e = refused(&patched(&b, glob_value + value::FLAGS, &u32le(0)));
+    // The predicate flagged as gated with its value not (no gate word either), and the reverse.
+    let e = refused(&patched(&patched(&b, glob_value + value::FLAGS, &u32le(0)), word, &u32le(0)));
     let at_flags = at(&b, section::PREDICATES, 1, predicate::FLAGS);
     assert_eq!(e, ValidationError { offset: at_flags, kind: ErrorKind::BadGate { predicate: 1, value: 1 } });
     let e = refused(&patched(&b, at_flags, &[0]));
@@ -341,9 +355,118 @@ fn gate_corruptions_are_refused_with_their_reason() {
     let e = refused(&patched(&b, at(&b, section::PREDICATES, 1, predicate::SCANNER), &u32le(NONE)));
     assert_eq!(e, bad(0));
     // Gate bits on an ungated value: its index is then past the globs.
-    let ungated = patched(&b, glob_value + value::FLAGS, &u32le(0));
-    let e = refused(&patched(&patched(&ungated, at_flags, &[0]), glob_value + value::VALUE + 4, &u32le(1)));
-    assert_eq!(e.kind, ErrorKind::ValueOutOfRange { predicate: 1, value: 0, index: 1 << 32 });
+    let ungated = patched(&patched(&b, glob_value + value::FLAGS, &u32le(0)), at_flags, &[0]);
+    let e = refused(&ungated);
+    assert_eq!(e.kind, ErrorKind::ValueOutOfRange { predicate: 1, value: 0, index: 1 << 56 });
+    // The value ungated whole: the entry of `gates` is no value's, but first the
+    // rule, `(contains or glob) and session`, is no longer false without its
+    // patterns (an entry of `gates` no value claims: the gate-set case below).
+    let unclaimed = patched(&ungated, word, &u32le(0));
+    let not_gated = ErrorKind::RuleNotGated { rule: 1 };
+    assert_eq!(refused(&unclaimed), ValidationError { offset: at(&b, section::RULES, 0, 0), kind: not_gated });
+}
+
+/// A regular expression with a set of gates: `\\(pwsh|powershell)\.exe`
+/// (predicate 0), gated by `\powershell.exe` or `\pwsh.exe` (patterns 0 and
+/// 1 of scanner 0, entries 0 and 1 of `gates`); then the image's `ends with`.
+fn gate_set_base() -> Vec<u8> {
+    let rules = [detection(
+        1,
+        vec![
+            predicate(COMMAND_LINE, OperatorSpec::Regex, &[r"\\(pwsh|powershell)\.exe"]),
+            predicate(PARENT_IMAGE, OperatorSpec::EndsWith, &["x"]),
+        ],
+    )];
+    built(&rules)
+}
+
+#[test]
+fn gate_set_corruptions_are_refused_with_their_reason() {
+    let b = gate_set_base();
+    let word = at(&b, section::VALUES, 0, value::VALUE) + 4;
+    let read = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let (gate0, gate1) = (at(&b, section::GATES, 0, 0), at(&b, section::GATES, 1, 0));
+    assert_eq!(read(word), value::gate_word(0, 2), "two gates from entry 0");
+    assert_eq!((read(gate0), read(gate1)), (0, 1));
+    assert_eq!(section_len(&b, section::GATES), 8);
+    let at_gate = |offset| ValidationError { offset, kind: ErrorKind::BadGate { predicate: 0, value: 0 } };
+    // Not strictly ascending: the same pattern twice, or the two swapped.
+    assert_eq!(refused(&patched(&b, gate1, &u32le(0))), at_gate(gate1));
+    assert_eq!(refused(&patched(&patched(&b, gate0, &u32le(1)), gate1, &u32le(0))), at_gate(gate1));
+    // Past the scanner's patterns ("\\powershell.exe", "\\pwsh.exe", "x" is the image's).
+    assert_eq!(refused(&patched(&b, gate1, &u32le(2))), at_gate(gate1));
+    // Three gates: the third entry is past `gates`; over MAX_VALUE_GATES.
+    let three = refused(&patched(&b, word, &u32le(value::gate_word(0, 3))));
+    assert_eq!(three, at_gate(gate1 + 4));
+    let over = refused(&patched(&b, word, &u32le(value::gate_word(0, format::MAX_VALUE_GATES + 1))));
+    assert_eq!(over, at_gate(at(&b, section::VALUES, 0, 0)));
+    // One gate of the two: entry 1 is then no value's.
+    let one = refused(&patched(&b, word, &u32le(value::gate_word(0, 1))));
+    assert_eq!(
+        one,
+        ValidationError { offset: gate1, kind: ErrorKind::GatesUncovered { used: 1, entries: 2 } }
+    );
+    // Either gate found runs the expression; neither: false without running.
+    let c = validate(&b, &SCHEMA).unwrap();
+    let report = |cmd: &str| {
+        let event = TestEvent::start(vec![(COMMAND_LINE, text(cmd)), (PARENT_IMAGE, text("x"))]);
+        v2_common::evaluate(&c, &event).matched
+    };
+    assert_eq!(report(r"C:\x\PWSH.EXE -c 1"), vec![1]);
+    assert_eq!(report(r"c:\x\powershell.exe"), vec![1]);
+    assert_eq!(report(r"c:\x\pwsh.com powershell.exe"), Vec::<u32>::new());
+}
+
+/// A glob with two literal runs, `*net*config*`: both required (`GATES_ALL`),
+/// gates `config` and `net` (patterns 0 and 1 of scanner 0, the rarer added first).
+fn glob_all_base() -> Vec<u8> {
+    let glob = PredicateSpec {
+        values: vec![ValueSpec::Glob(vec![
+            GlobPart::AnyRun,
+            GlobPart::Literal("net".into()),
+            GlobPart::AnyRun,
+            GlobPart::Literal("config".into()),
+            GlobPart::AnyRun,
+        ])],
+        ..predicate(COMMAND_LINE, OperatorSpec::Glob, &[])
+    };
+    built(&[detection(1, vec![glob])])
+}
+
+#[test]
+fn glob_gates_all_required_corruptions_are_refused_with_their_reason() {
+    let b = glob_all_base();
+    let (flags, word) =
+        (at(&b, section::VALUES, 0, value::FLAGS), at(&b, section::VALUES, 0, value::VALUE) + 4);
+    let read = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let (gate0, gate1) = (at(&b, section::GATES, 0, 0), at(&b, section::GATES, 1, 0));
+    assert_eq!(read(flags), value::GATED | value::GATES_ALL);
+    assert_eq!(read(word), value::gate_word(0, 2));
+    assert_eq!((read(gate0), read(gate1)), (0, 1));
+    let bad = |offset| ValidationError { offset, kind: ErrorKind::BadGate { predicate: 0, value: 0 } };
+    let value_at = at(&b, section::VALUES, 0, 0);
+    // Two gates of a glob without `GATES_ALL`; `GATES_ALL` with one gate, or without `GATED`.
+    assert_eq!(refused(&patched(&b, flags, &u32le(value::GATED))), bad(value_at));
+    let one = patched(&patched(&b, word, &u32le(value::gate_word(0, 1))), gate1, &u32le(0));
+    assert_eq!(refused(&one), bad(value_at));
+    let ungated = patched(&patched(&b, flags, &u32le(value::GATES_ALL)), word, &u32le(0));
+    assert_eq!(refused(&ungated), bad(value_at));
+    // The same run twice.
+    assert_eq!(refused(&patched(&b, gate1, &u32le(0))), bad(gate1));
+    // The two swapped: a valid order (the first is the rule's listing gate, the others
+    // ascending), but `net` (pattern 1) does not list the rule: `config` does.
+    let swapped = patched(&patched(&b, gate0, &u32le(1)), gate1, &u32le(0));
+    assert_eq!(refused(&swapped).kind, ErrorKind::MissingReference { rule: 1, pattern: 1 });
+    // Either gate missing: false without running; both found: the glob decides.
+    let c = validate(&b, &SCHEMA).unwrap();
+    let report = |cmd: &str| {
+        let event = TestEvent::start(vec![(COMMAND_LINE, text(cmd))]);
+        v2_common::evaluate(&c, &event).matched
+    };
+    assert_eq!(report("NET config"), vec![1]);
+    assert_eq!(report("config net"), Vec::<u32>::new(), "both found, out of order");
+    assert_eq!(report("net user"), Vec::<u32>::new());
+    assert_eq!(report("ipconfig"), Vec::<u32>::new());
 }
 
 #[test]
@@ -612,7 +735,7 @@ fn the_regex_base_content_has_the_layout_the_suite_assumes() {
         );
     }
     let (states, classes) = (usize::from(read_word(&b, a1)), usize::from(read_word(&b, a1 + 1)));
-    let len = (b.len() - section_offset(&b, section::REGEXES)) / 2;
+    let len = section_len(&b, section::REGEXES) / 2;
     assert_eq!(a1 + ROWS + states * (classes + 1), len, "automaton 1 ends the section");
     let report = |bytes: &[u8], cmd: &str| {
         let c = validate(bytes, &SCHEMA).unwrap();
@@ -632,7 +755,7 @@ fn regex_section_corruptions_are_refused_with_their_reason() {
     let (a0, a1) = (automaton_at(&b, 0), automaton_at(&b, 1));
     let states0 = read_word(&b, a0 + STATE_COUNT);
     let classes0 = read_word(&b, a0 + CLASS_COUNT);
-    let len = ((b.len() - section_offset(&b, section::REGEXES)) / 2) as u32;
+    let len = (section_len(&b, section::REGEXES) / 2) as u32;
     let limit = |limit, found: u64, max: u64| ErrorKind::LimitExceeded { limit, found, max };
 
     // The count: over the limit, then offsets reaching past the section.
@@ -703,16 +826,20 @@ fn regex_references_and_trailing_words_are_refused_with_their_reason() {
     // The rule gated by "ab" alone (pattern 0) is not listed by it: pattern 0 lists rule index 1.
     let e = refused(&patched(&b, at(&b, section::REFS, 0, 0), &1u16.to_le_bytes()));
     assert_eq!(e.kind, ErrorKind::MissingReference { rule: 1, pattern: 0 });
-    // A word after the last automaton.
+    // A word after the last automaton (the `gates` section moved two bytes on).
+    let regex_end = section_offset(&b, section::REGEXES) + section_len(&b, section::REGEXES);
     let mut longer = b.clone();
-    longer.extend_from_slice(&[0, 0]);
-    let entry = header::LEN + (usize::from(section::REGEXES) - 1) * section::ENTRY_LEN + section::LEN;
-    let section_len = u32::from_le_bytes(longer[entry..entry + 4].try_into().unwrap()) + 2;
-    longer[entry..entry + 4].copy_from_slice(&u32le(section_len));
+    longer.splice(regex_end..regex_end, [0, 0]);
+    let entry = |id: u16, field: usize| header::LEN + (usize::from(id) - 1) * section::ENTRY_LEN + field;
+    let regex_len = entry(section::REGEXES, section::LEN);
+    longer[regex_len..regex_len + 4].copy_from_slice(&u32le(section_len(&b, section::REGEXES) as u32 + 2));
+    let gates_offset = entry(section::GATES, section::OFFSET);
+    longer[gates_offset..gates_offset + 4]
+        .copy_from_slice(&u32le(section_offset(&b, section::GATES) as u32 + 2));
     let total = longer.len() as u32;
     let e = refused(&patched(&longer, header::TOTAL_LEN, &u32le(total)));
-    let end = (b.len()) as u32;
-    assert_eq!((e.offset, e.kind), (b.len(), ErrorKind::UnclaimedBytes { end, total }));
+    let (end, total) = (regex_end as u32, regex_end as u32 + 2);
+    assert_eq!((e.offset, e.kind), (regex_end, ErrorKind::UnclaimedBytes { end, total }));
 }
 
 #[test]
@@ -723,7 +850,7 @@ fn unvalidated_regex_tables_evaluate_memory_safely() {
     let event = TestEvent::start(vec![(COMMAND_LINE, text("abc é"))]);
     // Every word of the section set to a state far out of range, one at a time: the
     // search reads past nothing and ends.
-    let len = (b.len() - section_offset(&b, section::REGEXES)) / 2;
+    let len = section_len(&b, section::REGEXES) / 2;
     for w in (0..len).step_by(7).chain([a1 + STATE_COUNT, a1 + ROWS]) {
         let bad = patch_word(&b, w, 0xFFF0);
         let mut scratch = vec![0u64; 64];

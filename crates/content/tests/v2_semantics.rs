@@ -613,10 +613,11 @@ fn globs_and_regexes_are_gated_by_a_literal_they_require() {
     assert_eq!(case(r"\powershell.ex"), (vec![], vec![]));
     let unknown = evaluate(&content, &TestEvent::start(vec![(COMMAND_LINE, Field::Unknown)]));
     assert_eq!((unknown.matched, unknown.undecided), (vec![], vec![1, 2]));
-    // 1,000 units with neither gate (`\powershell`, `.exe`): the glob and the automaton do not
-    // run; with both gates found, each runs over the whole text (a step per unit at least).
+    // 1,000 units with no gate (the glob's `\powershell`, its rarest run; the regex's
+    // `\powershell.exe` or `\pwsh.exe`): the glob and the automaton do not run; with the
+    // glob's gate found, the glob runs over the whole text (a step per unit at least).
     let without = cmd(&"c:\\tools\\x.com ".repeat(67)[..1_000]);
-    // Both gates found (`\powershell` first, `.exe` last), neither expression matched.
+    // The glob's gate found (`\powershell` first), no expression matched.
     let with =
         cmd(&format!("{}x.exe", &format!("\\powershell.ex {}", "c:\\tools\\x.com ".repeat(67))[..995]));
     let (skipped, run) = (work(&bytes, &without), work(&bytes, &with));
@@ -632,7 +633,7 @@ fn globs_and_regexes_without_a_required_literal_stay_ungated() {
         values: vec![ValueSpec::Glob(vec![GlobPart::AnyChar, GlobPart::AnyRun])],
         ..predicate(COMMAND_LINE, OperatorSpec::Glob, &[])
     };
-    let regex = predicate(COMMAND_LINE, OperatorSpec::Regex, &["cmd|pwsh"]);
+    let regex = predicate(COMMAND_LINE, OperatorSpec::Regex, &[r"\w+"]);
     let partly = PredicateSpec {
         values: vec![
             ValueSpec::Glob(vec![GlobPart::Literal("x".into())]),
@@ -646,7 +647,64 @@ fn globs_and_regexes_without_a_required_literal_stay_ungated() {
     let content = validate(&bytes, &SCHEMA).unwrap();
     assert_eq!(evaluate(&content, &cmd("pwsh")).matched, vec![1, 2, 3]);
     assert_eq!(evaluate(&content, &cmd("")).matched, vec![3]);
-    assert_eq!(evaluate(&content, &cmd("x")).matched, vec![1, 3]);
+    assert_eq!(evaluate(&content, &cmd("x")).matched, vec![1, 2, 3]);
+}
+
+/// A regular expression with a set of gates (an alternation's branches, a
+/// class of a few units), one of which every match contains: it runs when
+/// any of them is found, is false without running when none is, and its rule
+/// is listed by each of them. Verdicts are those of the ungated evaluation.
+#[test]
+fn a_regex_runs_when_any_of_its_gates_is_found() {
+    let alternation = PredicateSpec {
+        case_insensitive: false,
+        ..predicate(COMMAND_LINE, OperatorSpec::Regex, &[r"(certutil|bitsadmin)\S*\s+/(urlcache|transfer)"])
+    };
+    let class = predicate(COMMAND_LINE, OperatorSpec::Regex, &[r"\s-[FTd]\s"]);
+    let rules = [detection(1, vec![alternation]), detection(2, vec![class])];
+    let bytes = built(&rules);
+    assert_eq!(always_count(&bytes), 0, "both rules are gated");
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let case = |s: &str| {
+        let o = evaluate(&content, &cmd(s));
+        (o.matched, o.undecided)
+    };
+    assert_eq!(case("certutil.exe /urlcache x"), (vec![1], vec![]));
+    assert_eq!(case("bitsadmin  /transfer j"), (vec![1], vec![]));
+    assert_eq!(case("bitsadmin /create j"), (vec![], vec![]), "a gate found, no match");
+    assert_eq!(case("curl -F x"), (vec![2], vec![]));
+    assert_eq!(case("curl -T x -d y"), (vec![2], vec![]));
+    assert_eq!(case("curl -f x"), (vec![2], vec![]), "the gates are folded, the expression case-insensitive");
+    assert_eq!(case("curl --data x"), (vec![], vec![]));
+    let unknown = evaluate(&content, &TestEvent::start(vec![(COMMAND_LINE, Field::Unknown)]));
+    assert_eq!((unknown.matched, unknown.undecided), (vec![], vec![1, 2]));
+    // 1,000 units without a gate: neither automaton runs; with `/transfer` and `certutil`
+    // (whichever set of the two is the gate) in the wrong order, the first runs, unmatched.
+    let filler = "c:\\tools\\x.com --verbose ".repeat(40);
+    let (without, with) = (cmd(&filler[..1_000]), cmd(&format!("/transfer certutil {}", &filler[..981])));
+    let (skipped, run) = (work(&bytes, &without), work(&bytes, &with));
+    assert!(run > skipped + 2 * 1_000, "{run} vs {skipped}");
+    assert_eq!(evaluate(&content, &with).matched, Vec::<u32>::new());
+}
+
+/// A regular expression whose literals are each required (`net` and `config`)
+/// runs only when every one of them was found; verdicts are the ungated ones.
+#[test]
+fn a_regex_whose_every_gate_is_required_runs_when_all_are_found() {
+    let regex = predicate(COMMAND_LINE, OperatorSpec::Regex, &[r"net\s+config"]);
+    let bytes = built(&[detection(1, vec![regex])]);
+    assert_eq!(always_count(&bytes), 0);
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let matched = |s: &str| evaluate(&content, &cmd(s)).matched;
+    assert_eq!(matched("NET  Config workstation"), vec![1]);
+    assert_eq!(matched("net user config"), Vec::<u32>::new(), "both found, no match");
+    assert_eq!(matched("ipconfig /all"), Vec::<u32>::new());
+    assert_eq!(matched("net user"), Vec::<u32>::new());
+    // 1,000 units with `config` alone: the automaton does not run; with both, it does.
+    let filler = "ipconfig --verbose ".repeat(60);
+    let (one, both) = (cmd(&filler[..1_000]), cmd(&format!("net {}", &filler[..996])));
+    let (skipped, run) = (work(&bytes, &one), work(&bytes, &both));
+    assert!(run > skipped + 2 * 1_000, "{run} vs {skipped}");
 }
 
 /// Byte offset of rule entry `index`'s kernel default in built content.

@@ -4,7 +4,7 @@
 use ringfence_content::v2::wire::{REASON_BASE, REASON_END, is_format2_reason};
 use ringfence_content::v2::{ErrorKind, Limit, Table, ValidationError};
 
-const TABLES: [Table; 15] = [
+const TABLES: [Table; 16] = [
     Table::Scanners,
     Table::Classes,
     Table::States,
@@ -20,6 +20,7 @@ const TABLES: [Table; 15] = [
     Table::Refs,
     Table::Always,
     Table::Regexes,
+    Table::Gates,
 ];
 
 /// One value of every reason, with distinct numbers in every position.
@@ -94,6 +95,7 @@ fn every_kind() -> Vec<ErrorKind> {
         RegexDeadNotDead { regex: 55, class: 56 },
         BadGate { predicate: 57, value: 58 },
         WrongDefault { rule: 59, found: 60, expected: 61 },
+        GatesUncovered { used: 62, entries: 63 },
     ]
 }
 
@@ -110,7 +112,7 @@ fn every_reason_comes_back_whole_with_a_code_of_its_own_in_format_2_block() {
         assert_eq!(ValidationError::from_wire(code, offset, error.args()), Some(error));
         codes.push(code);
     }
-    assert_eq!(codes.len(), 61, "every reason is listed");
+    assert_eq!(codes.len(), 62, "every reason is listed");
 }
 
 #[test]
@@ -139,9 +141,12 @@ fn every_limit_and_table_comes_back_whole() {
     }
     codes.sort_unstable();
     codes.dedup();
-    assert_eq!(codes.len(), 28, "limit codes are unique");
-    for table in TABLES {
-        for target in TABLES {
+    assert_eq!(codes.len(), 29, "limit codes are unique");
+    // `RangeOutOfBounds` names tables 1 to 15 (four bits each); a range in `gates` is
+    // reported as `BadGate`.
+    let ranged = &TABLES[..15];
+    for &table in ranged {
+        for &target in ranged {
             let kind = ErrorKind::RangeOutOfBounds { table, entry: 5, target, first: 1, count: 2, len: 3 };
             let error = ValidationError { offset: 0, kind };
             assert_eq!(ValidationError::from_wire(error.code(), 0, error.args()), Some(error));
@@ -152,7 +157,7 @@ fn every_limit_and_table_comes_back_whole() {
 #[test]
 fn codes_and_arguments_no_format_2_validator_sends_decode_to_nothing() {
     assert_eq!(ValidationError::from_wire(REASON_BASE - 1, 0, [0; 4]), None, "format 1's block");
-    assert_eq!(ValidationError::from_wire(REASON_BASE + 61, 0, [0; 4]), None, "past the last reason");
+    assert_eq!(ValidationError::from_wire(REASON_BASE + 62, 0, [0; 4]), None, "past the last reason");
     assert_eq!(
         ValidationError::from_wire(REASON_BASE + 60, 0, [1, 256, 0, 0]),
         None,
@@ -161,8 +166,8 @@ fn codes_and_arguments_no_format_2_validator_sends_decode_to_nothing() {
     assert_eq!(ValidationError::from_wire(0x1000, 0, [0; 4]), None, "a trust reason");
     assert_eq!(ValidationError::from_wire(REASON_BASE + 7, 0, [0, 1, 0, 1]), None, "limit 0");
     assert_eq!(ValidationError::from_wire(REASON_BASE + 7, 0, [0x10, 1, 0, 1]), None, "table 0's entries");
-    assert_eq!(ValidationError::from_wire(REASON_BASE + 7, 0, [0x20, 1, 0, 1]), None, "table 16's entries");
-    assert_eq!(ValidationError::from_wire(REASON_BASE + 18, 0, [16, 0, 1, 0]), None, "table 16");
+    assert_eq!(ValidationError::from_wire(REASON_BASE + 7, 0, [0x21, 1, 0, 1]), None, "table 17's entries");
+    assert_eq!(ValidationError::from_wire(REASON_BASE + 18, 0, [17, 0, 1, 0]), None, "table 17");
     assert_eq!(ValidationError::from_wire(REASON_BASE + 3, 0, [0x1_0000, 0, 0, 0]), None, "format over u16");
     assert_eq!(ValidationError::from_wire(REASON_BASE + 22, 0, [1, 256, 0, 0]), None, "operator over u8");
     assert!(!is_format2_reason(0xFF) && !is_format2_reason(REASON_END));

@@ -17,7 +17,7 @@ use super::format::{
 use super::listing;
 pub use super::regex_build::RegexRefusal;
 use super::regex_build::{RegexAutomaton, compile_regex};
-use super::regex_gate::required_literal;
+use super::regex_gate::{self, Gates, required_gates};
 use super::{ValidationError, validate};
 use crate::checksum::content_checksum;
 use ringfence_wire::schema::COMPANION_BASE;
@@ -434,22 +434,24 @@ enum Values {
     None,
 }
 
-/// A predicate's scanner key and its values' (pattern, alternative) pairs.
-type Listable<'v> = (&'v (u16, u8, u8), Vec<(u32, bool)>);
+/// A predicate's scanner key and, per value, the patterns that list it (all
+/// of them: a value is false unless one is found) and whether it is an
+/// alternative of the previous value.
+type Listable<'v> = (&'v (u16, u8, u8), Vec<(Vec<u32>, bool)>);
 
 impl Values {
     /// A literal predicate's patterns, or a glob or regex predicate's gates
-    /// when every value has one: the scanner's key and, per value, the
-    /// pattern and whether it is an alternative of the previous value.
+    /// when every value has one: per value, its pattern, or the gates that
+    /// list its rule ([`Gated::listing`]).
     fn listable(&self) -> Option<Listable<'_>> {
         let alternative = |flags: u32| flags & format::value::ALT != 0;
         match self {
             Values::Patterns { key, values } => {
-                Some((key, values.iter().map(|&(p, f)| (p, alternative(f))).collect()))
+                Some((key, values.iter().map(|&(p, f)| (std::vec![p], alternative(f))).collect()))
             }
             Values::Globs(g) | Values::Regexes(g) if g.gates_predicate() => Some((
                 &g.key,
-                g.values.iter().filter_map(|&(_, f, gate)| Some((gate?, alternative(f)))).collect(),
+                g.values.iter().map(|(_, f, gates)| (Gated::listing(*f, gates).to_vec(), alternative(*f))).collect(),
             )),
             _ => None,
         }
@@ -462,20 +464,20 @@ const COMPANION_COST: u64 = 1 << 24;
 /// A predicate's cheapest listing (`entries`: its values' patterns and
 /// alternative flags): every pattern, or under `all` the cheapest group's
 /// (alternatives before the first group belong to none).
-fn cheapest(entries: &[(u32, bool)], all: bool, cost_of: impl Fn(u32) -> u64) -> listing::Listing {
+fn cheapest(entries: &[(Vec<u32>, bool)], all: bool, cost_of: impl Fn(u32) -> u64) -> listing::Listing {
     if !all {
-        let mut patterns: Vec<u32> = entries.iter().map(|e| e.0).collect();
+        let mut patterns: Vec<u32> = entries.iter().flat_map(|e| e.0.iter().copied()).collect();
         patterns.sort_unstable();
         patterns.dedup();
         let cost = patterns.iter().map(|&p| cost_of(p)).fold(0u64, u64::saturating_add);
         return listing::Listing { cost, patterns };
     }
     let mut groups: Vec<Vec<u32>> = Vec::new();
-    for &(pattern, alternative) in entries {
+    for (patterns, alternative) in entries {
         match groups.last_mut() {
-            Some(group) if alternative => group.push(pattern),
-            _ if alternative => {}
-            _ => groups.push(std::vec![pattern]),
+            Some(group) if *alternative => group.extend(patterns),
+            _ if *alternative => {}
+            _ => groups.push(patterns.clone()),
         }
     }
     groups
@@ -490,12 +492,12 @@ fn cheapest(entries: &[(u32, bool)], all: bool, cost_of: impl Fn(u32) -> u64) ->
         .unwrap_or(listing::Listing { cost: 0, patterns: Vec::new() })
 }
 
-/// Glob or regex values: (index, flags, gate), the gate a pattern of the
-/// folded scanner `key` of the predicate's kind and field (format.rs, "Gated
-/// globs and regular expressions").
+/// Glob or regex values: (index, flags, gates), the gates patterns of the
+/// folded scanner `key` of the predicate's kind and field, strictly ascending
+/// (format.rs, "Gated globs and regular expressions"); none: ungated.
 struct Gated {
     key: (u16, u8, u8),
-    values: Vec<(u32, u32, Option<u32>)>,
+    values: Vec<(u32, u32, Vec<u32>)>,
 }
 
 impl Gated {
@@ -503,54 +505,98 @@ impl Gated {
         Gated { key, values: Vec::new() }
     }
 
-    /// Adds a value, its gate (if any) to the folded scanner.
+    /// Adds a value, its gates (if any) to the folded scanner: strictly
+    /// ascending, or (all required) the rarest first, the rule's listing
+    /// gate, then the others strictly ascending (format.rs).
     fn push(
         &mut self,
         scanners: &mut BTreeMap<(u16, u8, u8), ScannerBuild>,
         index: u32,
         flags: u32,
-        gate: Option<Vec<u16>>,
+        gates: Gates,
     ) {
-        let gate = gate.map(|units| scanners.entry(self.key).or_default().add(units));
-        let flags = if gate.is_some() { flags | format::value::GATED } else { flags };
-        self.values.push((index, flags, gate));
+        let rarest = gates
+            .literals
+            .iter()
+            .min_by_key(|l| (regex_gate::commonness(l), core::cmp::Reverse(l.len())))
+            .cloned();
+        let mut add = |units: Vec<u16>| scanners.entry(self.key).or_default().add(units);
+        let mut patterns: Vec<u32> = gates.literals.into_iter().map(&mut add).collect();
+        patterns.sort_unstable();
+        patterns.dedup();
+        let mut flags = if patterns.is_empty() { flags } else { flags | format::value::GATED };
+        if let Some(first) = rarest.filter(|_| gates.all && patterns.len() > 1) {
+            flags |= format::value::GATES_ALL;
+            let first = add(first);
+            patterns.retain(|&p| p != first);
+            patterns.insert(0, first);
+        }
+        self.values.push((index, flags, patterns));
+    }
+
+    /// The gates of a value (`flags`, `gates`) that list its rule (format.rs):
+    /// every gate, or of a value whose gates are all required, its first.
+    fn listing(flags: u32, gates: &[u32]) -> &[u32] {
+        if flags & format::value::GATES_ALL != 0 { gates.get(..1).unwrap_or(gates) } else { gates }
     }
 
     /// Whether the predicate is false when none of its gates is found (every value gated).
     fn gates_predicate(&self) -> bool {
-        !self.values.is_empty() && self.values.iter().all(|v| v.2.is_some())
+        !self.values.is_empty() && self.values.iter().all(|v| !v.2.is_empty())
     }
 
     fn any_gate(&self) -> bool {
-        self.values.iter().any(|v| v.2.is_some())
+        self.values.iter().any(|v| !v.2.is_empty())
     }
 
-    /// The stored (value, flags) pairs: a gate in the value's high 32 bits.
-    fn entries(&self) -> Vec<(u64, u32)> {
+    /// The stored (value, flags) pairs, each gated value's gates appended to
+    /// `gates` (the section) and named by its gate word in the value's high 32 bits.
+    fn entries(&self, gates: &mut Vec<u8>) -> Vec<(u64, u32)> {
         self.values
             .iter()
-            .map(|&(index, flags, gate)| (u64::from(index) | (u64::from(gate.unwrap_or(0)) << 32), flags))
+            .map(|(index, flags, own)| {
+                if own.is_empty() {
+                    return (u64::from(*index), *flags);
+                }
+                let first = (gates.len() / 4) as u32;
+                for &g in own {
+                    put32(gates, g);
+                }
+                let word = format::value::gate_word(first, own.len() as u32);
+                (u64::from(*index) | (u64::from(word) << 32), *flags)
+            })
             .collect()
     }
 }
 
-/// A glob's gate: its longest run of literal units (the first of the
-/// longest), folded. Tokens of a case-insensitive glob are folded already.
-fn glob_gate(tokens: &[Token], case: u8) -> Option<Vec<u16>> {
-    let mut best: &[Token] = &[];
+/// A glob's gates: its maximal runs of literal units, folded, each of which
+/// every match contains (the rarest [`format::MAX_VALUE_GATES`] by
+/// [`regex_gate::rarer`]). Tokens of a case-insensitive glob are folded already.
+fn glob_gates(tokens: &[Token], case: u8) -> Gates {
+    let mut runs: Vec<Vec<u16>> = Vec::new();
     for run in tokens.split(|t| !matches!(t, Token::Unit(_))) {
-        if run.len() > best.len() {
-            best = run;
+        let units: Vec<u16> = run
+            .iter()
+            .filter_map(|t| match t {
+                Token::Unit(u) => Some(if case == 1 { *u } else { fold_unit(*u) }),
+                _ => None,
+            })
+            .collect();
+        if !units.is_empty() && !runs.contains(&units) {
+            runs.push(units);
         }
     }
-    let units: Vec<u16> = best
-        .iter()
-        .filter_map(|t| match t {
-            Token::Unit(u) => Some(if case == 1 { *u } else { fold_unit(*u) }),
-            _ => None,
-        })
-        .collect();
-    (!units.is_empty()).then_some(units)
+    runs.sort_by(|a, b| {
+        if regex_gate::rarer(a, b) {
+            core::cmp::Ordering::Less
+        } else if regex_gate::rarer(b, a) {
+            core::cmp::Ordering::Greater
+        } else {
+            core::cmp::Ordering::Equal
+        }
+    });
+    runs.truncate(format::MAX_VALUE_GATES as usize);
+    Gates { literals: runs, all: true }
 }
 
 struct Tables {
@@ -698,8 +744,8 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                         if tokens.len() > MAX_GLOB_TOKENS {
                             return limit(Some(r.id), "glob tokens", tokens.len(), MAX_GLOB_TOKENS);
                         }
-                        let gate = glob_gate(&tokens, case);
-                        out.push(&mut scanners, globs.len() as u32, u32::from(i > 0), gate);
+                        let gates = glob_gates(&tokens, case);
+                        out.push(&mut scanners, globs.len() as u32, u32::from(i > 0), gates);
                         globs.push((tokens, case));
                     }
                 }
@@ -734,8 +780,8 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                             at
                         }
                     };
-                    let gate = required_literal(source, case == 1);
-                    out.push(&mut scanners, at, 0, gate);
+                    let gates = required_gates(source, case == 1);
+                    out.push(&mut scanners, at, 0, gates);
                 }
                 Values::Regexes(out)
             } else if op.is_integer() {
@@ -823,8 +869,12 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
             .zip(&literal)
             .map(|((v, p), &l)| {
                 l && v.listable().is_some_and(|(key, entries)| {
-                    let entries = entries.iter().map(|&(pattern, alternative)| (Some(pattern), alternative));
-                    listing::listed(entries, p.all, |pattern| listed_patterns.contains(&(*key, pattern)))
+                    let entries = entries.iter().map(|(patterns, alternative)| {
+                        let lists = !patterns.is_empty()
+                            && patterns.iter().all(|&pattern| listed_patterns.contains(&(*key, pattern)));
+                        (lists, *alternative)
+                    });
+                    listing::listed(entries, p.all)
                 })
             })
             .collect();
@@ -930,7 +980,7 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
                     (scanner_index[key], values.iter().map(|&(x, f)| (u64::from(x), f)).collect())
                 }
                 Values::Globs(g) | Values::Regexes(g) => {
-                    (if g.any_gate() { scanner_index[&g.key] } else { NONE }, g.entries())
+                    (if g.any_gate() { scanner_index[&g.key] } else { NONE }, g.entries(t.at(section::GATES)))
                 }
                 Values::Integers(values) => (NONE, values.iter().map(|&x| (x, 0)).collect()),
                 Values::None => (NONE, Vec::new()),
@@ -1005,6 +1055,9 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
     }
     for u in strings {
         put16(t.at(section::STRINGS), u);
+    }
+    if t.len(section::GATES) as usize > format::MAX_GATES {
+        return limit(None, "gates", t.len(section::GATES) as usize, format::MAX_GATES);
     }
     let mut out = Vec::new();
     out.extend_from_slice(&format::MAGIC);

@@ -205,6 +205,12 @@ impl<'a> Content<'a> {
         Some((u32_at(e, pattern::FIRST_REF)?, u32_at(e, pattern::REF_COUNT)?))
     }
 
+    /// Entry `index` of `gates`: a pattern local to its predicate's scanner.
+    #[inline(always)]
+    pub(crate) fn gate(&self, index: usize) -> Option<u32> {
+        u32_at(self.entry(section::GATES, index)?, 0)
+    }
+
     /// Entry `index` of a table of u16 rule indexes (`refs` or `always`).
     #[inline(always)]
     pub(crate) fn rule_index(&self, id: u16, index: usize) -> Option<usize> {

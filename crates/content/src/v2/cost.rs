@@ -29,8 +29,10 @@
 //!
 //! A gated glob or regex value whose gate the scan did not find (format.rs,
 //! "Gated globs and regular expressions") is charged its value steps alone:
-//! less than the function above, which charges every value as run. The gates'
-//! patterns are patterns of their scanner, counted with its others.
+//! less than the function above, which charges every value as run, plus one
+//! step for each of its gates after the first (read before the value runs),
+//! which the function adds. The gates' patterns are patterns of their
+//! scanner, counted with its others.
 //!
 //! [`MAX_EVALUATION_COST`] is the budget; a content whose worst kind is over it
 //! is refused. On unvalidated bytes the same meter stops the evaluation there.
@@ -118,7 +120,10 @@ fn worst_case_steps(content: &Content<'_>, schema: &Schema, kind: u16) -> u64 {
             } else {
                 VALUE_STEPS
             };
-            cost = cost.saturating_add(1).saturating_add(per_value.saturating_mul(p.value_count.into()));
+            cost = cost
+                .saturating_add(1)
+                .saturating_add(per_value.saturating_mul(p.value_count.into()))
+                .saturating_add(super::gate::extra_gate_steps(content, &p));
         }
     }
     cost

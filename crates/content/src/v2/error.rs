@@ -21,6 +21,7 @@ pub enum Table {
     Refs,
     Always,
     Regexes,
+    Gates,
 }
 
 impl Table {
@@ -42,6 +43,7 @@ impl Table {
             13 => Table::Refs,
             14 => Table::Always,
             15 => Table::Regexes,
+            16 => Table::Gates,
             _ => return None,
         })
     }
@@ -63,6 +65,7 @@ impl Table {
             Table::Refs => "refs",
             Table::Always => "always",
             Table::Regexes => "regexes",
+            Table::Gates => "gates",
         }
     }
 }
@@ -405,8 +408,11 @@ pub enum ErrorKind {
     },
     /// Value `value` of predicate `predicate` has a gate out of place: on an
     /// operator other than glob or regex, without the predicate's scanner,
-    /// beyond its patterns, bits set without the flag, or (a glob) not the
-    /// folded units of one of the glob's literal runs.
+    /// bits set without the flag, no gate or over [`super::format::MAX_VALUE_GATES`]
+    /// (a glob: other than one), not starting where the previous gated value's
+    /// end in `gates`, an entry beyond `gates` or beyond the scanner's
+    /// patterns, patterns not strictly ascending, or (a glob) not the folded
+    /// units of one of the glob's maximal literal runs.
     BadGate {
         predicate: u32,
         value: u32,
@@ -417,6 +423,12 @@ pub enum ErrorKind {
         rule: u32,
         found: u8,
         expected: u8,
+    },
+    /// The gated values' gates end at entry `used` of `gates`, which has
+    /// `entries`: every entry belongs to exactly one gated value.
+    GatesUncovered {
+        used: u32,
+        entries: u32,
     },
 }
 

@@ -24,7 +24,7 @@ use super::content::{Content, PredicateEntry, RuleEntry, ScannerEntry, ix};
 use super::cost::VALUE_STEPS;
 use super::error::EvaluationError;
 use super::expr::{Stack, Truth};
-use super::format::{Operator, Role, code, predicate, rule, section, value};
+use super::format::{MAX_VALUE_GATES, Operator, Role, code, predicate, rule, section, value};
 use crate::meter::{EVENT_WORK_LIMIT, Meter};
 use ringfence_wire::schema::{COMPANION_BASE, Lookup};
 use ringfence_wire::{EventKind, Fields, Text, Value};
@@ -398,13 +398,14 @@ impl<'a> Content<'a> {
             (Operator::Glob, Input::Text { head, tail }) => {
                 let s = self.scanner(ix(p.scanner)).unwrap_or_default();
                 self.values(p, meter, |v, flags, meter| {
-                    gated(&s, v, flags, hits).is_some_and(|g| glob_matches(self, ix(g), head, tail, meter))
+                    gated(self, &s, v, flags, hits, meter)
+                        .is_some_and(|g| glob_matches(self, ix(g), head, tail, meter))
                 })
             }
             (Operator::Regex, Input::Text { head, tail }) => {
                 let s = self.scanner(ix(p.scanner)).unwrap_or_default();
                 self.values(p, meter, |v, flags, meter| {
-                    gated(&s, v, flags, hits)
+                    gated(self, &s, v, flags, hits, meter)
                         .is_some_and(|r| super::regex::matches(self, r.into(), head, tail, meter))
                 })
             }
@@ -463,17 +464,40 @@ impl<'a> Content<'a> {
     }
 }
 
-/// A glob or regex value's index, when it may hold: ungated, or gated and its
-/// gate (a pattern of scanner `s`) found by the scan (format.rs, "Gated globs
-/// and regular expressions"). `None`: the value is false.
+/// A glob or regex value's index, when it may hold: ungated, or gated and one
+/// of its gates (patterns of scanner `s`, listed in `gates`) found by the scan
+/// (with `GATES_ALL`: every one of them) (format.rs, "Gated globs and regular
+/// expressions"). `None`: the value is false. At most [`MAX_VALUE_GATES`]
+/// gates are read, each after the first charged one step.
 #[inline(always)]
-fn gated(s: &ScannerEntry, v: u64, flags: u32, hits: &Hits<'_>) -> Option<u32> {
+fn gated(
+    c: &Content<'_>,
+    s: &ScannerEntry,
+    v: u64,
+    flags: u32,
+    hits: &Hits<'_>,
+    meter: &mut Meter,
+) -> Option<u32> {
     if flags & value::GATED == 0 {
         return u32::try_from(v).ok();
     }
-    let (index, gate) = value::split(v);
-    let found = gate < s.pattern_count && hits.get(Hit::Contained, ix(s.first_pattern.saturating_add(gate)));
-    found.then_some(index)
+    let all = flags & value::GATES_ALL != 0;
+    let (index, word) = value::split(v);
+    let (first, count) = value::gates(word);
+    for k in 0..count.min(MAX_VALUE_GATES) {
+        if k > 0 {
+            meter.charge_steps(1);
+        }
+        let found = c.gate(ix(first.saturating_add(k))).is_some_and(|gate| {
+            gate < s.pattern_count && hits.get(Hit::Contained, ix(s.first_pattern.saturating_add(gate)))
+        });
+        if found != all {
+            // One found (any), or one missing (all): decided.
+            return found.then_some(index);
+        }
+    }
+    // Every gate read missing (any) or found (all); no gate read: false.
+    (all && count > 0).then_some(index)
 }
 
 /// Evaluates bytes nobody validated: memory-safe and bounded by

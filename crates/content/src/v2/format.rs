@@ -28,8 +28,8 @@
 //!                  8 first_value u32 · 12 value_count u32 (a glob or regex predicate's
 //!                  scanner: where its values' gates are, `NONE` when it has none)
 //! values      (12) 0 value u64 (pattern, glob or regex index, or integer) · 8 flags u32;
-//!                  a gated glob or regex value (flag GATED): index in bits 0..32, its gate
-//!                  (a pattern of the predicate's scanner) in bits 32..64
+//!                  a gated glob or regex value (flag GATED): index in bits 0..32, its first
+//!                  gate (an entry of `gates`) in bits 32..56, its gate count in bits 56..64
 //! rules       (40) 0 id u32 · 4 kind u16 · 6 role u8 · 7 default u8 · 8 first_predicate u32 ·
 //!                  12 predicate_count u32 · 16 first_code u32 · 20 code_len u32 ·
 //!                  24 name_offset u32 · 28 name_len u16 · 30 meta_len u16 · 32 meta_offset u32 ·
@@ -40,6 +40,9 @@
 //!                  it lists (each pattern's refs follow the previous one's; see below)
 //! always      (2)  rule index u16, strictly ascending: the rules that are not gated
 //! regexes     (2)  u16 words: the regular expressions' automata (layout in [`regex`])
+//! gates       (4)  pattern u32 (local to the predicate's scanner); per gated value, strictly
+//!                  ascending (GATES_ALL: the first, then the others strictly ascending and
+//!                  none the first), each value's gates following the previous gated value's
 //! ```
 //!
 //! **Breadth-first automata.** A scanner's states are numbered breadth-first,
@@ -80,24 +83,38 @@
 //! even when false).
 //!
 //! **Gated globs and regular expressions.** A glob or regex value may carry
-//! a *gate*: a literal every text it matches contains, folded (Unicode
-//! simple folding, [`super::fold`]) and stored as a pattern of the folded
-//! scanner of the rule's kind and the predicate's field (the predicate's
-//! `scanner`; `NONE` when none of its values is gated). A glob's gate is its
-//! longest run of literal units between `*` and `?`, folded; a regular
-//! expression's is a literal factor every match contains, computed from its
-//! parsed form at build time. When the field's text was scanned and the gate
-//! was not found, the value is false without running the glob or the
-//! automaton. A glob or regex predicate whose every value is gated (flag
-//! `GATED` of the predicate) counts as a literal predicate for the candidate
-//! rules above (its gates list the rule). The validator checks each gate's
-//! place (flags, range, a scanner of the field, the rule's kind and the
-//! folded mode), and that a glob's gate is the folded units of one of its
-//! maximal literal runs (walked through the scanner from its root); that a
-//! regular expression's gate is a factor of every match is the content
-//! compiler's claim, under the content's signature, not rechecked here. A
-//! wrong gate in content nobody validated can change a verdict, never the
-//! bounds: a gate check is one bit read, within the value's charge.
+//! *gates*: literals, folded (Unicode simple folding, [`super::fold`]), one
+//! of which every text it matches contains, or (value flag `GATES_ALL`, two
+//! gates or more) each of which it contains (then the first, the rarest,
+//! alone lists the rule among the candidates). Each is stored as a pattern of
+//! the folded scanner of the rule's kind and the predicate's field (the
+//! predicate's `scanner`; `NONE` when none of its values is gated) and
+//! listed in `gates` (1 to [`MAX_VALUE_GATES`] per value). A glob's gates
+//! are its maximal runs of literal units between `*` and `?`, folded, all
+//! required (the rarest eight by the builder's table of substrings common in
+//! Windows command lines and paths, [`super::regex_gate::commonness`]). A
+//! regular expression's are computed from its parsed form at build time:
+//! either a set one of which every match contains (an alternation has the
+//! union of its branches' sets, a concatenation the rarest of its factors'
+//! sets: `\\(powershell|pwsh)\.exe` is gated by `\powershell.exe` or
+//! `\pwsh.exe`, not by the `.exe` that most command lines hold), or the
+//! literals each match contains (`net\s+config`: `net` and `config`),
+//! whichever is rarer. When the field's text was scanned and none of a
+//! value's gates was found (`GATES_ALL`: one of them was not), the value is
+//! false without running the glob or the automaton. A glob or regex
+//! predicate whose every value is gated (flag `GATED` of the predicate)
+//! counts as a literal predicate for the candidate rules above (each of its
+//! gates lists the rule, or of a `GATES_ALL` value its first). The validator checks each gate's place (flags,
+//! the count, the range in `gates`, which the gated values cover in order
+//! and exactly, strictly ascending patterns of a scanner of the field, the
+//! rule's kind and the folded mode), and that each of a glob's gates is the
+//! folded units of one of its maximal literal runs (walked through the
+//! scanner from its root; a glob of several gates has `GATES_ALL`); that a
+//! regular expression's gates are in every match is the content compiler's
+//! claim, under the content's signature, not rechecked here. A wrong gate in
+//! content nobody validated can change a verdict, never the bounds: a gate
+//! check reads at most [`MAX_VALUE_GATES`] bits, each after the first
+//! charged one step.
 //!
 //! **Kernel defaults.** In the kernel, a rule is a candidate through a field
 //! the event answers unknown for (a companion field) as well as through a
@@ -139,10 +156,11 @@ pub mod section {
     pub const REFS: u16 = 13;
     pub const ALWAYS: u16 = 14;
     pub const REGEXES: u16 = 15;
-    pub const COUNT: usize = 15;
+    pub const GATES: u16 = 16;
+    pub const COUNT: usize = 16;
     pub const FIRST_OFFSET: usize = super::header::LEN + COUNT * ENTRY_LEN;
     /// Entry size of each section, by id - 1 (strings: one UTF-16 unit).
-    pub const ENTRY: [usize; COUNT] = [32, 4, 24, 8, 16, 24, 12, 16, 12, 40, 4, 2, 2, 2, 2];
+    pub const ENTRY: [usize; COUNT] = [32, 4, 24, 8, 16, 24, 12, 16, 12, 40, 4, 2, 2, 2, 2, 4];
 }
 
 pub mod scanner {
@@ -234,14 +252,25 @@ pub mod value {
     /// This value is an alternative of the previous one (a `windash` spelling):
     /// under `all`, a group of alternatives counts as one value.
     pub const ALT: u32 = 1;
-    /// A glob or regex value with a gate: bits 32..64 of the value are a
-    /// pattern (local to the predicate's scanner) every match contains.
+    /// A glob or regex value with gates: bits 32..64 of the value say where
+    /// they are in `gates` ([`gates`]); every match contains one of them.
     pub const GATED: u32 = 2;
-    pub const KNOWN_FLAGS: u32 = ALT | GATED;
-    /// A gated value's index (bits 0..32) and gate (bits 32..64).
+    /// A gated value with two gates or more whose every gate (not only one)
+    /// every match contains: it may hold only when all of them were found.
+    pub const GATES_ALL: u32 = 4;
+    pub const KNOWN_FLAGS: u32 = ALT | GATED | GATES_ALL;
+    /// A gated value's index (bits 0..32) and gate word (bits 32..64).
     pub const fn split(value: u64) -> (u32, u32) {
         let [a, b, c, d, e, f, g, h] = value.to_le_bytes();
         (u32::from_le_bytes([a, b, c, d]), u32::from_le_bytes([e, f, g, h]))
+    }
+    /// A gate word's first entry of `gates` (bits 0..24) and count (bits 24..32).
+    pub const fn gates(word: u32) -> (u32, u32) {
+        (word & 0x00FF_FFFF, word.wrapping_shr(24))
+    }
+    /// The gate word of `count` gates from entry `first` (`first` below 2^24, `count` below 256).
+    pub const fn gate_word(first: u32, count: u32) -> u32 {
+        (first & 0x00FF_FFFF) | count.wrapping_shl(24)
     }
 }
 
@@ -318,6 +347,10 @@ pub const MAX_NAME_UNITS: usize = 256;
 pub const MAX_META_UNITS: usize = 1024;
 /// Pattern-to-rule references: at most one per literal value.
 pub const MAX_REFS: usize = MAX_VALUES;
+/// The most gates one glob or regex value has (format.rs, "Gated globs and regular expressions").
+pub const MAX_VALUE_GATES: u32 = 8;
+/// Entries of `gates` (below 2^24: a gate word's first entry has 24 bits).
+pub const MAX_GATES: usize = MAX_VALUES;
 /// The content budget: the most work the content may ask of one event, in meter units
 /// ([`crate::v2::cost`]: steps of 2 units each). High
 /// enough for SigmaHQ's process-creation and image-load rules lowered into one content
@@ -342,6 +375,7 @@ pub const SECTION_LIMITS: [usize; section::COUNT] = [
     MAX_REFS,
     MAX_RULES,
     regex::MAX_WORDS,
+    MAX_GATES,
 ];
 
 /// The `regexes` section: deterministic automata over a field's text as UTF-8

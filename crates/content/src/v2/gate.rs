@@ -1,13 +1,16 @@
 //! The gates of glob and regex values (format.rs, "Gated globs and regular
-//! expressions"), validated: where each gate is, and for a glob, that the
-//! gate is the folded units of one of its literal runs. Called by the
+//! expressions"), validated: where each value's gates are in `gates`, their
+//! count and order, the patterns they name, and for a glob, that each gate
+//! is the folded units of one of its maximal literal runs. Called by the
 //! validator ([`super::validate()`]) for each glob or regex predicate once
 //! the automata, the globs and the predicate's own entries are checked.
 
 use super::content::{Content, PredicateEntry, ScannerEntry, ix};
 use super::error::{ErrorKind, ValidationError};
 use super::fold::fold_unit;
-use super::format::{MAX_GLOB_TOKENS, NONE, Operator, goto, predicate, scanner, section, state, value};
+use super::format::{
+    MAX_GLOB_TOKENS, MAX_VALUE_GATES, NONE, Operator, goto, predicate, scanner, section, state, value,
+};
 use ringfence_wire::bytes::u32_at;
 
 type Result<T> = core::result::Result<T, ValidationError>;
@@ -24,14 +27,50 @@ pub(crate) fn gates_predicate(p: &PredicateEntry) -> bool {
         && matches!(Operator::from_code(p.operator), Some(Operator::Glob | Operator::Regex))
 }
 
+/// The gates (global patterns) that list `p`'s rule, in value order: every
+/// gate of each gated value, or of a value whose gates are all required
+/// (`GATES_ALL`), its first (format.rs, "Gated globs and regular expressions").
+pub(crate) fn gate_patterns<'c>(c: &'c Content<'_>, p: PredicateEntry) -> impl Iterator<Item = u32> + 'c {
+    let s = c.scanner(ix(p.scanner)).unwrap_or_default();
+    let (first, count) = (p.first_value, p.value_count);
+    (0..count)
+        .filter_map(move |i| {
+            let (v, flags) = c.value(ix(first.saturating_add(i)))?;
+            let (at, count) = value::gates(value::split(v).1);
+            let count = if flags & value::GATES_ALL != 0 { count.min(1) } else { count };
+            (flags & value::GATED != 0).then_some((at, count))
+        })
+        .flat_map(move |(first, count)| {
+            (0..count.min(MAX_VALUE_GATES)).filter_map(move |k| c.gate(ix(first.saturating_add(k))))
+        })
+        .map(move |gate| s.first_pattern.saturating_add(gate))
+}
+
+/// The steps evaluation charges for reading the gates of `p`'s values beyond
+/// each value's first (format.rs, "Gated globs and regular expressions").
+pub(crate) fn extra_gate_steps(c: &Content<'_>, p: &PredicateEntry) -> u64 {
+    let mut steps = 0u64;
+    for i in 0..p.value_count {
+        let Some((v, flags)) = c.value(ix(p.first_value.saturating_add(i))) else { break };
+        if flags & value::GATED != 0 {
+            let (_, count) = value::gates(value::split(v).1);
+            steps = steps.saturating_add(count.min(MAX_VALUE_GATES).saturating_sub(1).into());
+        }
+    }
+    steps
+}
+
 /// Predicate `index` (`p`, operator `op`, its values' ranges and flags
-/// checked): its scanner and its values' gates. `offset(section, entry,
-/// field)` names a byte of the content.
+/// checked): its scanner and its values' gates. `next_gate` is the entry of
+/// `gates` the next gated value's gates start at (the gated values cover
+/// `gates` in order); `offset(section, entry, field)` names a byte of the
+/// content.
 pub(crate) fn check_predicate(
     c: &Content<'_>,
     index: usize,
     p: &PredicateEntry,
     op: Operator,
+    next_gate: &mut u32,
     offset: impl Fn(u16, usize, usize) -> usize,
 ) -> Result<()> {
     let entry = small(index);
@@ -58,24 +97,69 @@ pub(crate) fn check_predicate(
         );
         if flags & value::GATED == 0 {
             every = false;
+            if flags & value::GATES_ALL != 0 {
+                return Err(bad);
+            }
             // A value without a gate of a glob or regex predicate is an index below 2^32.
             if gateable && value::split(v).1 != 0 {
                 return Err(bad);
             }
             continue;
         }
-        let (item, gate) = value::split(v);
+        let (item, word) = value::split(v);
         let Some(s) = s.filter(|_| gateable) else { return Err(bad) };
-        let Some((state, len)) = c.pattern(&s, gate) else { return Err(bad) };
-        if op == Operator::Glob && !glob_gate_holds(c, &s, item, state, len) {
+        let (first, count) = value::gates(word);
+        // Several gates of a glob are its runs, all required; `GATES_ALL` names two or more.
+        let all = flags & value::GATES_ALL != 0;
+        let most = if op == Operator::Glob && !all { 1 } else { MAX_VALUE_GATES };
+        if first != *next_gate || count == 0 || count > most || all && count < 2 {
             return Err(bad);
         }
+        // Strictly ascending; all required: the first (the rule's listing gate), then the
+        // others strictly ascending, none the first.
+        let (mut previous, mut listing) = (None, None);
+        for k in 0..count {
+            let at = ix(first.saturating_add(k));
+            let Some(gate) = c.gate(at) else {
+                let e = ErrorKind::BadGate { predicate: entry, value: i };
+                return Err(ValidationError::at(offset(section::GATES, at, 0), e));
+            };
+            let ascending = previous.is_none_or(|p| p < gate) && listing != Some(gate);
+            if all && k == 0 {
+                listing = Some(gate);
+            } else {
+                previous = Some(gate);
+            }
+            let holds = ascending
+                && c.pattern(&s, gate).is_some_and(|(state, len)| {
+                    op != Operator::Glob || glob_gate_holds(c, &s, item, state, len)
+                });
+            if !holds {
+                let e = ErrorKind::BadGate { predicate: entry, value: i };
+                return Err(ValidationError::at(offset(section::GATES, at, 0), e));
+            }
+        }
+        *next_gate = first.saturating_add(count);
     }
     if (p.flags & predicate::GATED != 0) != (gateable && every) {
         return Err(ValidationError::at(
             offset(section::PREDICATES, index, predicate::FLAGS),
             ErrorKind::BadGate { predicate: entry, value: p.value_count },
         ));
+    }
+    Ok(())
+}
+
+/// After every predicate: the gated values' gates cover `gates` exactly.
+pub(crate) fn check_covered(
+    c: &Content<'_>,
+    next_gate: u32,
+    offset: impl Fn(u16, usize, usize) -> usize,
+) -> Result<()> {
+    let entries = small(c.count(section::GATES));
+    if next_gate != entries {
+        let e = ErrorKind::GatesUncovered { used: next_gate, entries };
+        return Err(ValidationError::at(offset(section::GATES, ix(next_gate), 0), e));
     }
     Ok(())
 }

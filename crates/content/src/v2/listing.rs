@@ -3,29 +3,24 @@
 //! none of the patterns that list the rule found, it is false. One function,
 //! [`listed`], decides it for the builder and the validator alike.
 
-/// Whether a predicate whose values are `values` (each: the pattern that
-/// finds it, global, `None` when nothing does — an ungated glob or regex
-/// value — and whether it is an alternative of the previous value,
-/// [`super::format::value::ALT`]) is listed, `lists(pattern)` telling whether
-/// a pattern lists the rule:
-/// - a predicate over some value (`all` false) when every value's pattern
-///   lists the rule;
+/// Whether a predicate whose values are `values` is listed, each value
+/// given as whether it is listed (false unless a pattern that lists the rule
+/// is found: a literal's pattern, or its gates, format.rs "Gated globs and
+/// regular expressions"; never for an ungated glob or regex value) and
+/// whether it is an alternative of the previous value
+/// ([`super::format::value::ALT`]):
+/// - a predicate over some value (`all` false) when every value is listed;
 /// - a predicate over every group of alternatives (`all`) when every value
-///   of one group does: that group is then false, so the predicate is.
+///   of one group is: that group is then false, so the predicate is.
 ///   Alternatives before the first group are read by no group (the
 ///   interpreter's `values`) and count for nothing.
 ///
 /// A predicate with no value (or, under `all`, no group) is always false,
 /// hence listed.
-pub(crate) fn listed(
-    values: impl Iterator<Item = (Option<u32>, bool)>,
-    all: bool,
-    lists: impl Fn(u32) -> bool,
-) -> bool {
+pub(crate) fn listed(values: impl Iterator<Item = (bool, bool)>, all: bool) -> bool {
     // Under `all`: whether the group being read is listed so far (`None` before the first).
     let mut group: Option<bool> = None;
-    for (pattern, alternative) in values {
-        let this = pattern.is_some_and(&lists);
+    for (this, alternative) in values {
         if !all {
             if !this {
                 return false;
@@ -132,7 +127,7 @@ mod tests {
     use super::listed;
 
     fn run(values: &[(Option<u32>, bool)], all: bool, listing: &[u32]) -> bool {
-        listed(values.iter().copied(), all, |p| listing.contains(&p))
+        listed(values.iter().map(|&(p, alt)| (p.is_some_and(|p| listing.contains(&p)), alt)), all)
     }
 
     #[test]

@@ -17,8 +17,9 @@
 //!   with, a bit-parallel NFA for globs), then runs the postfix code of the
 //!   candidate rules (those a found pattern or an unknown field may make true
 //!   or unknown, and the ungated ones; see [`format`]) in Kleene logic. A
-//!   glob or regex value whose gate (a literal it requires, a pattern of the
-//!   field's folded automaton) was not found is false without running. No allocation: scratch words and rule-id arrays come
+//!   glob or regex value whose gates (literals it requires, one of them or
+//!   all, patterns of the field's folded automaton) were not found is false
+//!   without running. No allocation: scratch words and rule-id arrays come
 //!   from the caller. [`evaluate_raw`] runs bytes nobody validated, memory-safe
 //!   and cut off at the same budget.
 //! - [`build`] (feature `compiler`): rules as Rust values → validated bytes.

@@ -11,7 +11,7 @@ use super::error::{ErrorKind, Limit, Table, ValidationError};
 use super::expr::{Stack, Truth};
 use super::format::{
     self, MAX_CLASSES, MAX_CODE_PER_RULE, MAX_GLOB_TOKENS, MAX_META_UNITS, MAX_NAME_UNITS, MAX_PATTERN_UNITS,
-    MAX_PREDICATES_PER_RULE, MAX_STACK, NONE, Operator, Role, code, header, pattern, predicate, scanner,
+    MAX_PREDICATES_PER_RULE, MAX_STACK, MAX_VALUE_GATES, NONE, Operator, Role, code, header, pattern, predicate, scanner,
     section, state, value,
 };
 use super::gate;
@@ -40,8 +40,9 @@ pub fn validate<'a>(bytes: &'a [u8], schema: &Schema) -> Result<Content<'a>> {
     v.scanners()?;
     v.globs()?;
     super::regex::check(content.table(section::REGEXES), |w| v.offset(section::REGEXES, w, 0))?;
-    v.predicates()?;
+    let gates = v.predicates()?;
     v.rules()?;
+    super::gate::check_covered(&content, gates, |id, entry, field| v.offset(id, entry, field))?;
     cost::check(&content, schema)?;
     Ok(content)
 }
@@ -633,8 +634,10 @@ impl Validator<'_, '_> {
     }
 
     /// Predicates: operator, flags, values. Fields are checked per rule, against the rule's kind.
-    fn predicates(&self) -> Result<()> {
+    /// Returns where the gated values' gates end in `gates`.
+    fn predicates(&self) -> Result<u32> {
         let id = section::PREDICATES;
+        let mut next_gate = 0u32;
         for index in 0..self.c.count(id) {
             let Some(p) = self.c.predicate(index) else { break };
             let entry = small(index);
@@ -712,9 +715,11 @@ impl Validator<'_, '_> {
                     return err(at, ErrorKind::ValueOutOfRange { predicate: entry, value: i, index: v });
                 }
             }
-            gate::check_predicate(&self.c, index, &p, op, |id, entry, field| self.offset(id, entry, field))?;
+            gate::check_predicate(&self.c, index, &p, op, &mut next_gate, |id, entry, field| {
+                self.offset(id, entry, field)
+            })?;
         }
-        Ok(())
+        Ok(next_gate)
     }
 
     /// The `always` list: strictly ascending rule indexes.
@@ -762,31 +767,57 @@ impl Validator<'_, '_> {
         Operator::from_code(p.operator).is_some_and(Operator::is_literal) || gate::gates_predicate(p)
     }
 
-    /// Each value of literal predicate `p` as [`listing::listed`] reads it:
-    /// the pattern (global) that finds it, and whether it is an alternative.
-    fn listing_entries(&self, p: PredicateEntry) -> impl Iterator<Item = (Option<u32>, bool)> + '_ {
+    /// Each value of literal predicate `p` as [`listing::listed`] reads it for
+    /// gated rule `rule` (by position): whether it is listed, and whether it
+    /// is an alternative. A literal value is listed when its pattern lists
+    /// the rule; a gated glob or regex value when every gate does, or, its
+    /// gates all required (`GATES_ALL`), when its first does (format.rs,
+    /// "Gated globs and regular expressions").
+    fn listing_entries(&self, p: PredicateEntry, rule: usize) -> impl Iterator<Item = (bool, bool)> + '_ {
         let s = self.c.scanner(ix(p.scanner)).unwrap_or_default();
         let gated = gate::gates_predicate(&p);
         let (first, count) = (p.first_value, p.value_count);
+        let lists = move |local: u32| local < s.pattern_count && self.lists(ix(s.first_pattern.saturating_add(local)), rule);
         (0..count).map_while(move |i| {
             let (v, flags) = self.c.value(ix(first.saturating_add(i)))?;
-            let local = if gated {
-                (flags & value::GATED != 0).then_some(value::split(v).1)
+            let alternative = flags & value::ALT != 0;
+            if !gated {
+                return Some((u32::try_from(v).is_ok_and(lists), alternative));
+            }
+            if flags & value::GATED == 0 {
+                return Some((false, alternative));
+            }
+            let (at, n) = value::gates(value::split(v).1);
+            let mut gates = (0..n.min(MAX_VALUE_GATES)).map(|k| self.c.gate(ix(at.saturating_add(k))));
+            let this = if n == 0 {
+                false
+            } else if flags & value::GATES_ALL != 0 {
+                gates.next().flatten().is_some_and(lists)
             } else {
-                u32::try_from(v).ok()
+                gates.all(|g| g.is_some_and(lists))
             };
-            let pattern = local.filter(|&l| l < s.pattern_count).map(|l| s.first_pattern.saturating_add(l));
-            Some((pattern, flags & value::ALT != 0))
+            Some((this, alternative))
         })
+    }
+
+    /// The patterns (global) that list literal predicate `p`'s rule, as the
+    /// builder lists them: each value's pattern, or its gates
+    /// ([`gate::gate_patterns`]).
+    fn listing_patterns(&self, p: PredicateEntry) -> impl Iterator<Item = u32> + '_ {
+        let s = self.c.scanner(ix(p.scanner)).unwrap_or_default();
+        let gated = gate::gates_predicate(&p);
+        let literal = (0..if gated { 0 } else { p.value_count })
+            .map_while(move |i| self.c.value(ix(p.first_value.saturating_add(i))))
+            .filter_map(move |(v, _)| u32::try_from(v).ok().filter(|&l| l < s.pattern_count))
+            .map(move |l| s.first_pattern.saturating_add(l));
+        let gates = gated.then(|| gate::gate_patterns(&self.c, p)).into_iter().flatten();
+        literal.chain(gates)
     }
 
     /// Whether gated rule `rule`'s (by position) lists stand for predicate
     /// `p` (format.rs, "Candidate rules").
     fn listed(&self, p: &PredicateEntry, rule: usize) -> bool {
-        Self::literal(p)
-            && listing::listed(self.listing_entries(*p), p.flags & predicate::ALL != 0, |pattern| {
-                self.lists(ix(pattern), rule)
-            })
+        Self::literal(p) && listing::listed(self.listing_entries(*p, rule), p.flags & predicate::ALL != 0)
     }
 
     /// A gated rule's kernel default, from its code (already checked) and
@@ -835,8 +866,8 @@ impl Validator<'_, '_> {
         let unlisted = (0..r.predicate_count)
             .map_while(|i| self.c.predicate(ix(r.first_predicate.saturating_add(i))))
             .filter(Self::literal)
-            .flat_map(|p| self.listing_entries(p))
-            .find_map(|(pattern, _)| pattern.filter(|&g| !self.lists(ix(g), index)));
+            .flat_map(|p| self.listing_patterns(p))
+            .find(|&g| !self.lists(ix(g), index));
         err(at, ErrorKind::MissingReference { rule, pattern: unlisted.unwrap_or(NONE) })
     }
 

@@ -9,7 +9,9 @@
 //! its section id, a [`Limit`] as [`Limit::code`], a u64 as two words (low
 //! first). [`ErrorKind::RangeOutOfBounds`] has five values: its entry index
 //! (below 2^24 under every published limit) shares the first word with the two
-//! table ids (bits 24 to 27 and 28 to 31).
+//! table ids (bits 24 to 27 and 28 to 31): tables 1 to 15, the ones whose
+//! entries name ranges (a value's range in `gates`, table 16, is reported as
+//! [`ErrorKind::BadGate`]).
 
 use super::error::{ErrorKind, Limit, Table, ValidationError};
 use crate::error::wire::{hi, lo, narrow8 as n8, narrow16 as n16, wide};
@@ -28,7 +30,7 @@ const ENTRY_BITS: u32 = 24;
 const ENTRY_MASK: u32 = (1 << ENTRY_BITS) - 1;
 
 impl Table {
-    /// The table's section id (1 to 15), as on the wire.
+    /// The table's section id (1 to 16), as on the wire.
     pub const fn code(self) -> u32 {
         match self {
             Table::Scanners => 1,
@@ -46,6 +48,7 @@ impl Table {
             Table::Refs => 13,
             Table::Always => 14,
             Table::Regexes => 15,
+            Table::Gates => 16,
         }
     }
 
@@ -54,7 +57,8 @@ impl Table {
     }
 }
 
-/// Where [`Limit::Entries`] codes start: `ENTRIES | table code` (table codes are below 16).
+/// Where [`Limit::Entries`] codes start: `ENTRIES + table code` (for table codes below 16, the
+/// same number as `ENTRIES | table code`, which they were sent as before `gates`, 16).
 const ENTRIES: u32 = 0x10;
 
 impl Limit {
@@ -74,7 +78,7 @@ impl Limit {
             Limit::RegexStates => 11,
             Limit::RegexClasses => 12,
             Limit::Regexes => 13,
-            Limit::Entries(table) => ENTRIES | table.code(),
+            Limit::Entries(table) => ENTRIES.wrapping_add(table.code()),
         }
     }
 
@@ -165,6 +169,7 @@ impl ValidationError {
             RegexDeadNotDead { .. } => 58,
             BadGate { .. } => 59,
             WrongDefault { .. } => 60,
+            GatesUncovered { .. } => 61,
         };
         REASON_BASE | position
     }
@@ -239,6 +244,7 @@ impl ValidationError {
             RegexDeadNotDead { regex, class } => [regex, class, 0, 0],
             BadGate { predicate, value } => [predicate, value, 0, 0],
             WrongDefault { rule, found, expected } => [rule, found.into(), expected.into(), 0],
+            GatesUncovered { used, entries } => [used, entries, 0, 0],
         }
     }
 
@@ -317,6 +323,7 @@ impl ValidationError {
             58 => RegexDeadNotDead { regex: a, class: b },
             59 => BadGate { predicate: a, value: b },
             60 => WrongDefault { rule: a, found: n8(b)?, expected: n8(c)? },
+            61 => GatesUncovered { used: a, entries: b },
             _ => return None,
         };
         Some(ValidationError { offset: usize::try_from(offset).ok()?, kind })
