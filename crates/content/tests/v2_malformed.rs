@@ -363,7 +363,10 @@ fn gate_corruptions_are_refused_with_their_reason() {
     // patterns (an entry of `gates` no value claims: the gate-set case below).
     let unclaimed = patched(&ungated, word, &u32le(0));
     let not_gated = ErrorKind::RuleNotGated { rule: 1 };
-    assert_eq!(refused(&unclaimed), ValidationError { offset: at(&b, section::RULES, 0, 0), kind: not_gated });
+    assert_eq!(
+        refused(&unclaimed),
+        ValidationError { offset: at(&b, section::RULES, 0, 0), kind: not_gated }
+    );
 }
 
 /// A regular expression with a set of gates: `\\(pwsh|powershell)\.exe`

@@ -451,7 +451,10 @@ impl Values {
             }
             Values::Globs(g) | Values::Regexes(g) if g.gates_predicate() => Some((
                 &g.key,
-                g.values.iter().map(|(_, f, gates)| (Gated::listing(*f, gates).to_vec(), alternative(*f))).collect(),
+                g.values
+                    .iter()
+                    .map(|(_, f, gates)| (Gated::listing(*f, gates).to_vec(), alternative(*f)))
+                    .collect(),
             )),
             _ => None,
         }

@@ -104,8 +104,9 @@
 //! false without running the glob or the automaton. A glob or regex
 //! predicate whose every value is gated (flag `GATED` of the predicate)
 //! counts as a literal predicate for the candidate rules above (each of its
-//! gates lists the rule, or of a `GATES_ALL` value its first). The validator checks each gate's place (flags,
-//! the count, the range in `gates`, which the gated values cover in order
+//! gates lists the rule, or of a `GATES_ALL` value its first). The validator
+//! checks each gate's place (flags, the count, the range in `gates`, which
+//! the gated values cover in order
 //! and exactly, strictly ascending patterns of a scanner of the field, the
 //! rule's kind and the folded mode), and that each of a glob's gates is the
 //! folded units of one of its maximal literal runs (walked through the

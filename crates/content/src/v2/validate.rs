@@ -11,8 +11,8 @@ use super::error::{ErrorKind, Limit, Table, ValidationError};
 use super::expr::{Stack, Truth};
 use super::format::{
     self, MAX_CLASSES, MAX_CODE_PER_RULE, MAX_GLOB_TOKENS, MAX_META_UNITS, MAX_NAME_UNITS, MAX_PATTERN_UNITS,
-    MAX_PREDICATES_PER_RULE, MAX_STACK, MAX_VALUE_GATES, NONE, Operator, Role, code, header, pattern, predicate, scanner,
-    section, state, value,
+    MAX_PREDICATES_PER_RULE, MAX_STACK, MAX_VALUE_GATES, NONE, Operator, Role, code, header, pattern,
+    predicate, scanner, section, state, value,
 };
 use super::gate;
 use super::listing;
@@ -777,7 +777,9 @@ impl Validator<'_, '_> {
         let s = self.c.scanner(ix(p.scanner)).unwrap_or_default();
         let gated = gate::gates_predicate(&p);
         let (first, count) = (p.first_value, p.value_count);
-        let lists = move |local: u32| local < s.pattern_count && self.lists(ix(s.first_pattern.saturating_add(local)), rule);
+        let lists = move |local: u32| {
+            local < s.pattern_count && self.lists(ix(s.first_pattern.saturating_add(local)), rule)
+        };
         (0..count).map_while(move |i| {
             let (v, flags) = self.c.value(ix(first.saturating_add(i)))?;
             let alternative = flags & value::ALT != 0;
