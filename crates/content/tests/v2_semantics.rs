@@ -18,6 +18,12 @@ fn cmd(s: &str) -> TestEvent {
     TestEvent::start(vec![(COMMAND_LINE, text(s))])
 }
 
+/// The matched and undecided rule ids of a process start with command line `s`.
+fn matched_and_undecided(content: &v2::Content<'_>, s: &str) -> (Vec<u32>, Vec<u32>) {
+    let o = evaluate(content, &cmd(s));
+    (o.matched, o.undecided)
+}
+
 #[test]
 fn contains_finds_every_pattern_of_every_rule_in_one_pass() {
     let rules = [
@@ -602,10 +608,7 @@ fn globs_and_regexes_are_gated_by_a_literal_they_require() {
     let bytes = built(&rules);
     assert_eq!(always_count(&bytes), 0, "both rules are gated");
     let content = validate(&bytes, &SCHEMA).unwrap();
-    let case = |s: &str| {
-        let o = evaluate(&content, &cmd(s));
-        (o.matched, o.undecided)
-    };
+    let case = |s: &str| matched_and_undecided(&content, s);
     assert_eq!(case(r"C:\x\POWERSHELL.EXE -c 1"), (vec![1], vec![]));
     assert_eq!(case(r"C:\x\powershell.exe -c 1"), (vec![1, 2], vec![]));
     assert_eq!(case(r"C:\x\pwsh.exe -c 1"), (vec![2], vec![]));
@@ -665,10 +668,7 @@ fn a_regex_runs_when_any_of_its_gates_is_found() {
     let bytes = built(&rules);
     assert_eq!(always_count(&bytes), 0, "both rules are gated");
     let content = validate(&bytes, &SCHEMA).unwrap();
-    let case = |s: &str| {
-        let o = evaluate(&content, &cmd(s));
-        (o.matched, o.undecided)
-    };
+    let case = |s: &str| matched_and_undecided(&content, s);
     assert_eq!(case("certutil.exe /urlcache x"), (vec![1], vec![]));
     assert_eq!(case("bitsadmin  /transfer j"), (vec![1], vec![]));
     assert_eq!(case("bitsadmin /create j"), (vec![], vec![]), "a gate found, no match");
