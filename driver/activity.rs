@@ -217,7 +217,7 @@ impl<P: Platform> Sensor<P> {
                 // Not worth a table entry: the process is leaving.
                 let described = source.describe(pid, start_key, |facts| {
                     let (known, cuts) = Known::from_facts(start_key, facts);
-                    self.processes.read(|table| (0..cuts).for_each(|_| table.count_truncation()));
+                    self.processes.read(|table| table.count_truncations(cuts));
                     self.observe(exit_event(pid, start_key, exit_status, time, Some(known)))
                 });
                 described.unwrap_or_else(|| {

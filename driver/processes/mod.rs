@@ -364,9 +364,12 @@ impl ProcessTable {
         self.failures.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A string reported straight from the kernel was cut to its limit.
-    pub fn count_truncation(&self) {
-        self.truncations.fetch_add(1, Ordering::Relaxed);
+    /// `cuts` strings reported straight from the kernel were cut to their limits.
+    /// None cut: no atomic operation.
+    pub fn count_truncations(&self, cuts: u64) {
+        if cuts != 0 {
+            self.truncations.fetch_add(cuts, Ordering::Relaxed);
+        }
     }
 
     /// Records process `pid` under `start_key`, replacing any entry for `pid`;
@@ -380,9 +383,7 @@ impl ProcessTable {
         let (sid, sid_present, sid_cut) = Part::Sid.keep(facts.user_sid);
         let present = image_present | command_present | sid_present;
         let truncated = image_cut | command_cut | sid_cut;
-        for _ in 0..truncated.count_ones() {
-            self.count_truncation();
-        }
+        self.count_truncations(truncated.count_ones().into());
         let len = |kept: &[u16]| u16::try_from(kept.len()).unwrap_or(u16::MAX);
         let lens = [len(image), len(command), len(sid)];
         let total = image.len().saturating_add(command.len()).saturating_add(sid.len());
