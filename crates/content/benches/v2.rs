@@ -4,7 +4,7 @@
 //! command line) with that content (literals only, as first measured, and with SigmaHQ's share of
 //! globs and regular expressions) and with 10 rules, beside the unindexed
 //! baseline (every literal searched separately with memchr::memmem) and a copy of the event's
-//! strings; and the worst content the validator accepts on maximum-length fields.
+//! strings. (The worst content the validator accepts, on maximum-length fields: benches/worst_case.rs.)
 
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation, missing_docs)]
 
@@ -13,9 +13,7 @@ mod sigma_shaped;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ringfence_content::Meter;
-use ringfence_content::v2::build::{
-    BuildErrorKind, ExprSpec, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build,
-};
+use ringfence_content::v2::build::{ExprSpec, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build};
 use ringfence_content::v2::{Content, EventInput, Input, Role, RuleIds, validate};
 use ringfence_wire::{EventKind, SCHEMA, Text};
 use sigma_shaped::{COMMAND_LINE, IMAGE, PARENT_IMAGE, literal_rules, predicate, with_globs_and_regexes};
@@ -197,84 +195,6 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(black_box(&units).clone()))
     });
     group.finish();
-
-    let mut group = c.benchmark_group("v2_worst_case");
-    group.sample_size(20);
-    // Searched for on first use, so that a run filtered to other benchmarks skips the search.
-    let searched = std::cell::OnceCell::new();
-    group.bench_function("every string at its maximum length", |b| {
-        let (worst, worst_event) = searched.get_or_init(|| {
-            let (bytes, event) = worst_case();
-            let worst = validate(&bytes, &SCHEMA).unwrap();
-            eprintln!(
-                "worst accepted content: {} work units of {} (budget), {} patterns",
-                ringfence_content::v2::cost::worst_case(&worst, &SCHEMA, 1),
-                ringfence_content::v2::MAX_EVALUATION_COST,
-                worst.pattern_count()
-            );
-            (bytes, event)
-        });
-        let worst = validate(worst, &SCHEMA).unwrap();
-        let mut scratch = vec![0u64; worst.scratch_words()];
-        b.iter(|| run(&worst, black_box(worst_event), &mut scratch))
-    });
-    group.finish();
-}
-
-/// Patterns that keep the automaton deep on a text of `a`s (a^k, a^k b), on
-/// every string field in both case modes, plus as many 63-token globs on the
-/// command line as the budget leaves room for.
-fn worst_case() -> (Vec<u8>, Start) {
-    let strings: Vec<u8> = vec![5, 6, 12, 13, 14, 18];
-    let mut rules = Vec::new();
-    let mut id = 0;
-    for &field in &strings {
-        for case in [true, false] {
-            let values: Vec<String> =
-                (1..=63).flat_map(|k| ["a".repeat(k * 16), format!("{}b", "a".repeat(k * 16))]).collect();
-            let mut p = predicate(field, OperatorSpec::Contains, values);
-            p.case_insensitive = case;
-            let mut e = predicate(field, OperatorSpec::EndsWith, vec!["a".repeat(1000)]);
-            e.case_insensitive = case;
-            rules.push(RuleSpec {
-                id,
-                kind: EventKind::ProcessStart,
-                role: Role::Detection,
-                name: format!("worst {id}"),
-                meta: String::new(),
-                predicates: vec![p, e],
-                condition: ExprSpec::Any(vec![ExprSpec::Predicate(0), ExprSpec::Predicate(1)]),
-            });
-            id += 1;
-        }
-    }
-    let glob = common::worst_glob;
-    let mut globs = 0;
-    let mut bytes = build(&rules, &SCHEMA, 1).unwrap();
-    loop {
-        let mut more = rules.clone();
-        more.push(RuleSpec {
-            id: 1000,
-            kind: EventKind::ProcessStart,
-            role: Role::Detection,
-            name: "globs".into(),
-            meta: String::new(),
-            predicates: (0..globs + 1).map(|_| glob()).collect(),
-            condition: ExprSpec::Any((0..globs + 1).map(ExprSpec::Predicate).collect()),
-        });
-        match build(&more, &SCHEMA, 1) {
-            Ok(b) => {
-                bytes = b;
-                globs += 1;
-            }
-            Err(e) if matches!(e.kind, BuildErrorKind::Invalid(_)) => break,
-            Err(e) => panic!("{e:?}"),
-        }
-    }
-    let a = |n: usize| vec![u16::from(b'a'); n];
-    eprintln!("worst accepted content: {globs} globs of 63 tokens on the command line");
-    let extra = vec![(13, a(16384)), (14, a(187)), (18, a(187))];
-    (bytes, Start { image: a(32767), command_line: a(32767), parent: a(4096), extra })
 }
 
 /// One rule with one regular expression (SigmaHQ's shape of an encoded-command
