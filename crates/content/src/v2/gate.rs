@@ -34,16 +34,25 @@ pub(crate) fn gate_patterns<'c>(c: &'c Content<'_>, p: PredicateEntry) -> impl I
     let s = c.scanner(ix(p.scanner)).unwrap_or_default();
     let (first, count) = (p.first_value, p.value_count);
     (0..count)
-        .filter_map(move |i| {
-            let (v, flags) = c.value(ix(first.saturating_add(i)))?;
-            let (at, count) = value::gates(value::split(v).1);
-            let count = if flags & value::GATES_ALL != 0 { count.min(1) } else { count };
-            (flags & value::GATED != 0).then_some((at, count))
-        })
-        .flat_map(move |(first, count)| {
-            (0..count.min(MAX_VALUE_GATES)).filter_map(move |k| c.gate(ix(first.saturating_add(k))))
-        })
+        .filter_map(move |i| c.value(ix(first.saturating_add(i))))
+        .filter(|&(_, flags)| flags & value::GATED != 0)
+        .flat_map(move |(v, flags)| listing_gates(c, v, flags).flatten())
         .map(move |gate| s.first_pattern.saturating_add(gate))
+}
+
+/// The gates (scanner-local patterns; `None`: an entry of `gates` missing,
+/// only in unvalidated content) of gated value `v` (`flags`) that list its
+/// rule: every gate, or, its gates all required (`GATES_ALL`), its first
+/// (format.rs, "Gated globs and regular expressions"). At most
+/// [`MAX_VALUE_GATES`].
+pub(crate) fn listing_gates<'c>(
+    c: &'c Content<'_>,
+    v: u64,
+    flags: u32,
+) -> impl Iterator<Item = Option<u32>> + 'c {
+    let (first, count) = value::gates(value::split(v).1);
+    let count = if flags & value::GATES_ALL != 0 { count.min(1) } else { count.min(MAX_VALUE_GATES) };
+    (0..count).map(move |k| c.gate(ix(first.saturating_add(k))))
 }
 
 /// The steps evaluation charges for reading the gates of `p`'s values beyond

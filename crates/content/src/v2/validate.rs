@@ -11,8 +11,8 @@ use super::error::{ErrorKind, Limit, Table, ValidationError};
 use super::expr::{Stack, Truth};
 use super::format::{
     self, MAX_CLASSES, MAX_CODE_PER_RULE, MAX_GLOB_TOKENS, MAX_META_UNITS, MAX_NAME_UNITS, MAX_PATTERN_UNITS,
-    MAX_PREDICATES_PER_RULE, MAX_STACK, MAX_VALUE_GATES, NONE, Operator, Role, code, header, pattern,
-    predicate, scanner, section, state, value,
+    MAX_PREDICATES_PER_RULE, MAX_STACK, NONE, Operator, Role, code, header, pattern, predicate, scanner,
+    section, state, value,
 };
 use super::gate;
 use super::listing;
@@ -789,15 +789,9 @@ impl Validator<'_, '_> {
             if flags & value::GATED == 0 {
                 return Some((false, alternative));
             }
-            let (at, n) = value::gates(value::split(v).1);
-            let mut gates = (0..n.min(MAX_VALUE_GATES)).map(|k| self.c.gate(ix(at.saturating_add(k))));
-            let this = if n == 0 {
-                false
-            } else if flags & value::GATES_ALL != 0 {
-                gates.next().flatten().is_some_and(lists)
-            } else {
-                gates.all(|g| g.is_some_and(lists))
-            };
+            // A value with no gate lists nothing.
+            let (_, n) = value::gates(value::split(v).1);
+            let this = n > 0 && gate::listing_gates(&self.c, v, flags).all(|g| g.is_some_and(lists));
             Some((this, alternative))
         })
     }
