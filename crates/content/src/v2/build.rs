@@ -468,12 +468,15 @@ const COMPANION_COST: u64 = 1 << 24;
 /// alternative flags): every pattern, or under `all` the cheapest group's
 /// (alternatives before the first group belong to none).
 fn cheapest(entries: &[(Vec<u32>, bool)], all: bool, cost_of: impl Fn(u32) -> u64) -> listing::Listing {
-    if !all {
-        let mut patterns: Vec<u32> = entries.iter().flat_map(|e| e.0.iter().copied()).collect();
+    // A set of patterns, sorted and without repeats, with its cost.
+    let priced = |mut patterns: Vec<u32>| {
         patterns.sort_unstable();
         patterns.dedup();
         let cost = patterns.iter().map(|&p| cost_of(p)).fold(0u64, u64::saturating_add);
-        return listing::Listing { cost, patterns };
+        listing::Listing { cost, patterns }
+    };
+    if !all {
+        return priced(entries.iter().flat_map(|e| e.0.iter().copied()).collect());
     }
     let mut groups: Vec<Vec<u32>> = Vec::new();
     for (patterns, alternative) in entries {
@@ -485,12 +488,7 @@ fn cheapest(entries: &[(Vec<u32>, bool)], all: bool, cost_of: impl Fn(u32) -> u6
     }
     groups
         .into_iter()
-        .map(|mut patterns| {
-            patterns.sort_unstable();
-            patterns.dedup();
-            let cost = patterns.iter().map(|&p| cost_of(p)).fold(0u64, u64::saturating_add);
-            listing::Listing { cost, patterns }
-        })
+        .map(priced)
         .min_by_key(|l| l.cost)
         .unwrap_or(listing::Listing { cost: 0, patterns: Vec::new() })
 }
