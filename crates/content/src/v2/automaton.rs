@@ -276,12 +276,15 @@ fn word_at(e: &[u8], at: usize) -> u32 {
     u32_at(e, at).unwrap_or(0)
 }
 
+/// A state's entry: fixed-length, so that reading its fields needs no bounds check.
+type StateRef<'a> = &'a [u8; state::LEN];
+
 /// Where a scan stands: the state, its entry, the units read, and whether
 /// the state is still the whole text read (its depth equals `read`).
 #[derive(Clone, Copy)]
 struct Walk<'a> {
     state: u32,
-    entry: &'a [u8],
+    entry: StateRef<'a>,
     read: u32,
     anchored: bool,
 }
@@ -305,9 +308,9 @@ impl<'a> Automaton<'a> {
 
     /// The entry of state `local`.
     #[inline(always)]
-    fn entry(&self, local: u32) -> Option<&'a [u8]> {
+    fn entry(&self, local: u32) -> Option<StateRef<'a>> {
         let start = ix(local).saturating_mul(state::LEN);
-        self.states.get(start..start.saturating_add(state::LEN))
+        self.states.get(start..start.saturating_add(state::LEN)).and_then(|e| e.try_into().ok())
     }
 
     #[inline(always)]
@@ -350,7 +353,7 @@ impl<'a> Automaton<'a> {
 
     /// The goto of non-root state `entry` on `class`, if it has one.
     #[inline(always)]
-    fn goto(&self, entry: &[u8], class: u16, meter: &mut Meter) -> Option<u32> {
+    fn goto(&self, entry: StateRef<'_>, class: u16, meter: &mut Meter) -> Option<u32> {
         let count = word_at(entry, state::GOTO_COUNT);
         meter.charge_steps(search_steps(count));
         let start = ix(word_at(entry, state::FIRST_GOTO)).saturating_mul(goto::LEN);
@@ -383,7 +386,7 @@ impl<'a> Automaton<'a> {
 
     /// Marks `entry`'s output and its dictionary chain as contained, stopping at the first already marked.
     #[inline(always)]
-    fn contained(&self, entry: &[u8], hits: &mut Hits<'_>, meter: &mut Meter) {
+    fn contained(&self, entry: StateRef<'_>, hits: &mut Hits<'_>, meter: &mut Meter) {
         let (mut output, mut dict) = (word_at(entry, state::OUTPUT), word_at(entry, state::DICT));
         loop {
             if output != NONE {
@@ -477,15 +480,16 @@ impl<'a> Automaton<'a> {
                 }
                 meter.charge_steps(1);
                 state = word_at(w.entry, state::FAIL);
-                let Some(e) = self.entry(state) else { return false };
-                w.entry = e;
                 if meter.exhausted() {
                     return false;
                 }
+                // Failing to the root: its dense row answers (its entry is not needed).
                 if state == 0 {
                     state = self.root_goto(class, meter);
                     break;
                 }
+                let Some(e) = self.entry(state) else { return false };
+                w.entry = e;
             }
         }
         let Some(e) = self.entry(state) else { return false };

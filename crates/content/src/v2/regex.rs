@@ -192,8 +192,10 @@ impl<'w> Search<'w> {
     /// The current state's cell for `class`.
     #[inline(always)]
     fn cell(&self, class: usize) -> Option<u16> {
-        let at = usize::from(self.state).saturating_mul(self.row).saturating_add(class);
-        u16_at(self.cells, at.saturating_mul(2))
+        // A u16 state times a row of at most 65,536 cells (validated: 257), plus a class below
+        // 256, times 2: below 2^33, no wrap on a 64-bit target; the read is checked either way.
+        let at = usize::from(self.state).wrapping_mul(self.row).wrapping_add(class);
+        u16_at(self.cells, at.wrapping_mul(2))
     }
 
     #[inline(always)]
@@ -214,9 +216,25 @@ impl<'w> Search<'w> {
     /// Feeds UTF-16 units, joining a surrogate pair across calls through `pending`.
     #[inline(always)]
     fn units(&mut self, units: impl Iterator<Item = u16>, pending: &mut Option<u16>) -> Step {
+        // A local copy, so that the loop keeps it in a register.
+        let mut held = *pending;
+        let step = self.units_held(units, &mut held);
+        *pending = held;
+        step
+    }
+
+    /// [`Search::units`] on a local `pending`.
+    #[inline(always)]
+    fn units_held(&mut self, units: impl Iterator<Item = u16>, pending: &mut Option<u16>) -> Step {
         for unit in units {
+            // ASCII with no high surrogate waiting: one byte, the usual case.
+            if unit < 0x80 && pending.is_none() {
+                match self.byte(low(unit.into())) {
+                    Step::Go => continue,
+                    done => return done,
+                }
+            }
             let step = match (pending.take(), unit) {
-                (None, 0..=0x7F) => self.byte(low(unit.into())),
                 (Some(high), 0xDC00..=0xDFFF) => {
                     let c = 0x10000u32
                         .saturating_add((u32::from(high) & 0x3FF) << 10)
