@@ -35,10 +35,9 @@ pub(crate) const FORMAT2_STEP: u64 = 2;
 /// 3.9 M instructions. Cut off here, the costliest shapes measured under 1 ms
 /// (BENCHMARKS.md, "The per-event limit lowered to 300,000 units"). SigmaHQ's
 /// process-creation and image-load content charges a typical process start
-/// (120-unit image, 400-unit command line) 73,472 units, with its globs and
-/// regular expressions gated by a literal they require and the kernel defaults of
-/// the rules only a companion field makes candidates: a margin of 4.1×. A start
-/// whose command line is longer (over 2,251 units of its text with SigmaHQ's
+/// (120-unit image, 400-unit command line) 26,674 units (BENCHMARKS.md,
+/// "Candidate lists and gate sets together"): a margin of 11×. A start whose
+/// command line is longer (over about 6,800 units of its text with SigmaHQ's
 /// content) is cut off and decided by the companion's stage.
 pub const EVENT_WORK_LIMIT: u64 = 300_000;
 
