@@ -218,12 +218,38 @@ impl<'a> Content<'a> {
                 }
             }
         } else {
-            for word in first_word..end_word {
-                if !self.word_candidates(range, word, u64::MAX, candidates, meter) {
-                    return;
+            // Every pattern's references: the validator checked that a
+            // scanner's patterns list theirs one after the other, so they are
+            // one run of `refs`, charged as visiting each and marked in one pass.
+            let run = self.scanner_refs(s);
+            meter.charge_steps_usize(run.len() / 2);
+            if meter.exhausted() {
+                return;
+            }
+            for pair in run.chunks_exact(2) {
+                if let &[low, high] = pair {
+                    mark_candidate(candidates, usize::from(u16::from_le_bytes([low, high])));
                 }
             }
         }
+    }
+
+    /// The `refs` entries of scanner `s`'s patterns (its first pattern's
+    /// first to its last pattern's end: exactly theirs in validated content;
+    /// in other bytes some run of `refs`, or none, which moves a verdict
+    /// only, each entry still charged).
+    fn scanner_refs(&self, s: &ScannerEntry) -> &'a [u8] {
+        if s.pattern_count == 0 {
+            return &[];
+        }
+        let first = ix(s.first_pattern);
+        let last = first.saturating_add(ix(s.pattern_count)).saturating_sub(1);
+        let (Some((start, _)), Some((at, count))) = (self.pattern_refs(first), self.pattern_refs(last))
+        else {
+            return &[];
+        };
+        let (start, end) = (ix(start).saturating_mul(2), ix(at.saturating_add(count)).saturating_mul(2));
+        self.table(section::REFS).get(start..end).unwrap_or(&[])
     }
 
     /// Marks the rules listed by the patterns of word `word` set in `bits`
