@@ -256,6 +256,13 @@ impl<'a> Content<'a> {
         Some((u64_at(e, value::VALUE)?, u32_at(e, value::FLAGS)?))
     }
 
+    /// Rule `index`'s kind and kernel default, read alone.
+    #[inline(always)]
+    pub(crate) fn rule_kind_and_default(&self, index: usize) -> Option<(u16, u8)> {
+        let e = self.entry(section::RULES, index)?;
+        Some((u16_at(e, rule::KIND)?, byte_at(e, rule::DEFAULT)?))
+    }
+
     pub(crate) fn rule(&self, index: usize) -> Option<RuleEntry> {
         let e = self.entry(section::RULES, index)?;
         Some(RuleEntry {

@@ -316,14 +316,20 @@ impl<'a> Content<'a> {
                 if meter.exhausted() {
                     break;
                 }
-                let Some(r) = self.rule(index) else { break };
-                if r.kind != kind {
+                // The kind and the default first: most rules a companion field
+                // lists are decided by them without the rest of their entry.
+                let Some((rule_kind, rule_default)) = self.rule_kind_and_default(index) else { break };
+                if rule_kind != kind {
                     continue;
                 }
                 // Listed only through a field answered unknown: its kernel default, if it has one.
-                let default = if found & bit == 0 && defaults_hold { r.default } else { rule::DEFAULT_NONE };
+                let default =
+                    if found & bit == 0 && defaults_hold { rule_default } else { rule::DEFAULT_NONE };
+                if default == rule::DEFAULT_FALSE {
+                    continue;
+                }
+                let Some(r) = self.rule(index) else { break };
                 let truth = match default {
-                    rule::DEFAULT_FALSE => continue,
                     rule::DEFAULT_UNKNOWN => Truth::Unknown,
                     _ => self.rule_truth(&r, event, hits, meter),
                 };
