@@ -217,7 +217,10 @@ impl<P: Platform> Sensor<P> {
                 // Not worth a table entry: the process is leaving.
                 let described = source.describe(pid, start_key, |facts| {
                     let (known, cuts) = Known::from_facts(start_key, facts);
-                    self.processes.read(|table| table.count_truncations(cuts));
+                    // The usual exit has nothing cut: no lock taken for it.
+                    if cuts != 0 {
+                        self.processes.read(|table| table.count_truncations(cuts));
+                    }
                     self.observe(exit_event(pid, start_key, exit_status, time, Some(known)))
                 });
                 described.unwrap_or_else(|| {
