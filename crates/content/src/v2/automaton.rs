@@ -118,7 +118,8 @@ impl<'s> Hits<'s> {
 
     #[inline(always)]
     fn slot(&self, hit: Hit, pattern: usize) -> usize {
-        (hit as usize).saturating_mul(self.stride).saturating_add(pattern / 64)
+        // At most 3 · stride + stride: within the bitsets' words, no wrap.
+        (hit as usize).wrapping_mul(self.stride).wrapping_add(pattern / 64)
     }
 
     #[inline(always)]
@@ -165,7 +166,8 @@ impl<'s> Hits<'s> {
 /// Binary search steps charged for a search among `n` entries.
 #[inline(always)]
 fn search_steps(n: u32) -> u64 {
-    u64::from(u32::BITS.saturating_sub(n.leading_zeros())).saturating_add(1)
+    // leading_zeros ≤ 32: no wrap.
+    u64::from(u32::BITS.wrapping_sub(n.leading_zeros())).wrapping_add(1)
 }
 
 /// One scanner's tables, sliced once per scan: every read is a bounds-checked
@@ -309,8 +311,10 @@ impl<'a> Automaton<'a> {
     /// The entry of state `local`.
     #[inline(always)]
     fn entry(&self, local: u32) -> Option<StateRef<'a>> {
-        let start = ix(local).saturating_mul(state::LEN);
-        self.states.get(start..start.saturating_add(state::LEN)).and_then(|e| e.try_into().ok())
+        // A u32 times 24, plus 24: below 2^37, no wrap in a 64-bit usize (and in validated
+        // content below the content's length); the read is checked either way.
+        let start = ix(local).wrapping_mul(state::LEN);
+        self.states.get(start..start.wrapping_add(state::LEN)).and_then(|e| e.try_into().ok())
     }
 
     #[inline(always)]
@@ -356,8 +360,10 @@ impl<'a> Automaton<'a> {
     fn goto(&self, entry: StateRef<'_>, class: u16, meter: &mut Meter) -> Option<u32> {
         let count = word_at(entry, state::GOTO_COUNT);
         meter.charge_steps(search_steps(count));
-        let start = ix(word_at(entry, state::FIRST_GOTO)).saturating_mul(goto::LEN);
-        let row = self.gotos.get(start..start.saturating_add(ix(count).saturating_mul(goto::LEN)))?;
+        // Two u32s times 8, added: below 2^36, no wrap in a 64-bit usize (and in validated
+        // content below the content's length); the read is checked either way.
+        let start = ix(word_at(entry, state::FIRST_GOTO)).wrapping_mul(goto::LEN);
+        let row = self.gotos.get(start..start.wrapping_add(ix(count).wrapping_mul(goto::LEN)))?;
         if count <= 8 {
             // A short row (most rows past the first levels): read in order
             // (the validator checked that rows are sorted by class).
@@ -391,7 +397,8 @@ impl<'a> Automaton<'a> {
         loop {
             if output != NONE {
                 meter.charge_steps(1);
-                if hits.contain(ix(self.s.first_pattern.saturating_add(output))) {
+                // Two u32s added in a usize: no wrap on a 64-bit target.
+                if hits.contain(ix(self.s.first_pattern).wrapping_add(ix(output))) {
                     return;
                 }
             }
@@ -426,8 +433,8 @@ impl<'a> Automaton<'a> {
         hits: &mut Hits<'_>,
         meter: &mut Meter,
     ) -> bool {
-        // A local copy, so that the walk lives in registers.
-        let mut walk = *w;
+        // Local copies, so that the walk and the meter live in registers.
+        let (mut walk, mut m) = (*w, *meter);
         let mut fed = true;
         let count = units.count();
         let mut at = 0usize;
@@ -435,7 +442,7 @@ impl<'a> Automaton<'a> {
             if walk.state == 0
                 && let Some(edges) = root
             {
-                let run = root_run(edges, &units, at, count, meter);
+                let run = root_run(edges, &units, at, count, &mut m);
                 if run != 0 {
                     at = at.saturating_add(run);
                     walk.read = walk.read.saturating_add(u32::try_from(run).unwrap_or(u32::MAX));
@@ -444,13 +451,14 @@ impl<'a> Automaton<'a> {
                 }
             }
             let Some(unit) = units.unit(at) else { break };
-            if !self.step(&mut walk, unit, hits, meter) {
+            if !self.step(&mut walk, unit, hits, &mut m) {
                 fed = false;
                 break;
             }
-            at = at.saturating_add(1);
+            // at < count: no wrap.
+            at = at.wrapping_add(1);
         }
-        *w = walk;
+        (*w, *meter) = (walk, m);
         fed
     }
 

@@ -146,6 +146,13 @@ pub(crate) fn matches(
     search.cell(usize::from(h.classes)) == Some(search.accept)
 }
 
+/// [`Search::home`] before a state is seen to lead back to itself.
+const NO_HOME: u32 = u32::MAX;
+/// [`Search::home_byte`]: the byte leads from the home state back to it.
+const STAYS: u8 = 1;
+/// [`Search::home_byte`]: the byte leads from the home state elsewhere.
+const LEAVES: u8 = 2;
+
 /// What one byte led to.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -156,14 +163,22 @@ enum Step {
 
 /// A search in progress: the automaton's class map and rows as byte slices.
 struct Search<'w> {
-    /// The class of each byte (below 256: one byte each), copied once per search.
-    classes: [u8; BYTES],
+    /// The class of each byte, as stored: 256 u16 cells (a validated class is
+    /// below 256, so its low byte is the class).
+    classes: &'w [u8; BYTES * 2],
     /// The rows, `row` u16 cells each.
     cells: &'w [u8],
     row: usize,
     state: u16,
+    /// The first state seen to lead back to itself (`NO_HOME` until then):
+    /// in a search, the state that skips the text between matches.
+    home: u32,
     accept: u16,
     dead: u16,
+    /// For each ASCII byte read in the home state: whether it leads back to
+    /// it ([`STAYS`]) or elsewhere ([`LEAVES`]); 0 until read there (see
+    /// [`Search::units_held`]).
+    home_byte: [u8; 128],
 }
 
 impl<'w> Search<'w> {
@@ -171,46 +186,62 @@ impl<'w> Search<'w> {
         let class_at = h.at.checked_add(super::format::regex::HEADER)?.checked_mul(2)?;
         let rows_at = h.at.checked_add(ROWS)?.checked_mul(2)?;
         let rows_end = h.at.checked_add(h.words())?.checked_mul(2)?;
-        let stored = words.get(class_at..class_at.checked_add(BYTES.checked_mul(2)?)?)?;
-        let mut classes = [0u8; BYTES];
-        for (slot, pair) in classes.iter_mut().zip(stored.chunks_exact(2)) {
-            // Validated classes are below 256; a larger one (unvalidated bytes) keeps its
-            // low byte, which is only a wrong answer.
-            let [c, _] = u16_at(pair, 0).unwrap_or(0).to_le_bytes();
-            *slot = c;
-        }
+        let classes = words.get(class_at..class_at.checked_add(BYTES.checked_mul(2)?)?)?.try_into().ok()?;
         Some(Search {
             classes,
             cells: words.get(rows_at..rows_end)?,
             row: h.row(),
             state: h.start,
+            home: NO_HOME,
             accept: h.accept,
             dead: h.dead,
+            home_byte: [0; 128],
         })
+    }
+
+    /// Cell (`state`, `class`).
+    #[inline(always)]
+    fn cell_of(&self, state: u16, class: usize) -> Option<u16> {
+        // A u16 state times a row of at most 65,536 cells (validated: 257), plus a class below
+        // 256, times 2: below 2^33, no wrap on a 64-bit target; the read is checked either way.
+        let at = usize::from(state).wrapping_mul(self.row).wrapping_add(class);
+        u16_at(self.cells, at.wrapping_mul(2))
     }
 
     /// The current state's cell for `class`.
     #[inline(always)]
     fn cell(&self, class: usize) -> Option<u16> {
-        // A u16 state times a row of at most 65,536 cells (validated: 257), plus a class below
-        // 256, times 2: below 2^33, no wrap on a 64-bit target; the read is checked either way.
-        let at = usize::from(self.state).wrapping_mul(self.row).wrapping_add(class);
-        u16_at(self.cells, at.wrapping_mul(2))
+        self.cell_of(self.state, class)
+    }
+
+    /// The state byte `b` leads to from `state` (`None`: a read out of range, only in unvalidated bytes).
+    #[inline(always)]
+    fn next(&self, state: u16, b: u8) -> Option<u16> {
+        // The class's low byte (a larger class, only in unvalidated bytes, keeps its low byte:
+        // only a wrong answer). 2 · 255 < 512: within the array.
+        let class = self.classes.get(usize::from(b).wrapping_mul(2)).copied().unwrap_or(0);
+        self.cell_of(state, usize::from(class))
+    }
+
+    /// What reaching `next` means (`None`: a read out of range).
+    #[inline(always)]
+    fn reached(&self, next: Option<u16>) -> Step {
+        match next {
+            Some(s) if s == self.accept => Step::Found,
+            Some(s) if s == self.dead => Step::Dead,
+            Some(_) => Step::Go,
+            None => Step::Dead,
+        }
     }
 
     #[inline(always)]
     fn byte(&mut self, b: u8) -> Step {
-        let class = self.classes.get(usize::from(b)).copied().unwrap_or(0);
-        let next = self.cell(usize::from(class));
-        match next {
-            Some(s) if s == self.accept => Step::Found,
-            Some(s) if s == self.dead => Step::Dead,
-            Some(s) => {
-                self.state = s;
-                Step::Go
-            }
-            None => Step::Dead,
+        let next = self.next(self.state, b);
+        let step = self.reached(next);
+        if let (Step::Go, Some(s)) = (step, next) {
+            self.state = s;
         }
+        step
     }
 
     /// Feeds UTF-16 units, joining a surrogate pair across calls through `pending`.
@@ -224,16 +255,48 @@ impl<'w> Search<'w> {
     }
 
     /// [`Search::units`] on a local `pending`.
+    ///
+    /// An ASCII unit read in the home state is looked up once and
+    /// remembered (`home_byte`): a search spends most of a text in the state
+    /// it loops in between matches, and a unit that keeps it there then
+    /// costs one read.
     #[inline(always)]
     fn units_held(&mut self, units: impl Iterator<Item = u16>, pending: &mut Option<u16>) -> Step {
+        // Local copies, so that the loop keeps them in registers.
+        let (mut state, mut home) = (self.state, self.home);
+        let mut done = Step::Go;
         for unit in units {
             // ASCII with no high surrogate waiting: one byte, the usual case.
             if unit < 0x80 && pending.is_none() {
-                match self.byte(low(unit.into())) {
-                    Step::Go => continue,
-                    done => return done,
+                let b = low(unit.into());
+                let at_home = u32::from(state) == home;
+                // b < 0x80: within the array.
+                let known =
+                    if at_home { self.home_byte.get(usize::from(b)).copied().unwrap_or(0) } else { 0 };
+                if known == STAYS {
+                    continue;
+                }
+                let next = self.next(state, b);
+                match (self.reached(next), next) {
+                    (Step::Go, Some(s)) => {
+                        if home == NO_HOME && s == state {
+                            home = u32::from(s);
+                        }
+                        if u32::from(state) == home && known == 0 {
+                            if let Some(slot) = self.home_byte.get_mut(usize::from(b)) {
+                                *slot = if s == state { STAYS } else { LEAVES };
+                            }
+                        }
+                        state = s;
+                        continue;
+                    }
+                    (step, _) => {
+                        done = step;
+                        break;
+                    }
                 }
             }
+            self.state = state;
             let step = match (pending.take(), unit) {
                 (Some(high), 0xDC00..=0xDFFF) => {
                     let c = 0x10000u32
@@ -254,11 +317,14 @@ impl<'w> Search<'w> {
                     }
                 }
             };
+            state = self.state;
             if step != Step::Go {
-                return step;
+                done = step;
+                break;
             }
         }
-        Step::Go
+        (self.state, self.home) = (state, home);
+        done
     }
 
     /// Feeds the UTF-8 bytes of code point `c` (below 0x110000).
