@@ -15,7 +15,10 @@
 //! **Search.** The text's UTF-16 units are converted to UTF-8 as they are
 //! read (a surrogate pair split between `head` and `tail` is joined; an
 //! unpaired surrogate is U+FFFD, as a lossy conversion reads it); each byte
-//! costs one class read and one cell read. The search stops at the accepting
+//! costs one class read and one cell read, except an ASCII byte already seen
+//! to keep the search in its home state (the first state seen to loop, where
+//! a search waits between matches), which costs one read of a 128-entry
+//! table filled as the search goes. The search stops at the accepting
 //! state (true) or the dead state (false); at the end of the text, the row's
 //! last cell decides. On unvalidated bytes every read is checked and a read
 //! out of range ends the search false; the work is linear in the text either
