@@ -292,6 +292,10 @@ fn v2_shapes() -> Vec<(&'static str, Vec<u8>, Longest)> {
         ),
         ("globs: 8 of 63 tokens", build(&globs(8), &SCHEMA, 1).unwrap(), Longest::of("a")),
         ("regexes: 8", build(&regexes(8), &SCHEMA, 1).unwrap(), Longest::of("-ea")),
+        ("regexes: 8, two-byte UTF-8 text", build(&regexes(8), &SCHEMA, 1).unwrap(), Longest::of("-eж")),
+        ("regexes: 8, three-byte UTF-8 text", build(&regexes(8), &SCHEMA, 1).unwrap(), Longest::of("-e中")),
+        ("regexes: 8, surrogate pairs", build(&regexes(8), &SCHEMA, 1).unwrap(), Longest::of("-e😀")),
+        ("regexes: 8, Unicode spaces", build(&regexes(8), &SCHEMA, 1).unwrap(), Longest::of(" -e\u{2003}")),
         (
             "candidates, rules and values: 256 rules x 402 values",
             build(&values_and_rules(), &SCHEMA, 1).unwrap(),

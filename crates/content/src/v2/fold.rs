@@ -8,13 +8,19 @@
 
 include!(concat!(env!("OUT_DIR"), "/fold_table.rs"));
 
-/// The folded unit; ASCII without a table look-up.
+/// The folded unit; ASCII without a table look-up, and a unit of a page
+/// without foldings (CJK, surrogates, most symbols) without a search.
 #[inline(always)]
 pub fn fold_unit(unit: u16) -> u16 {
     if unit < 0x80 {
         if unit.wrapping_sub(u16::from(b'A')) < 26 {
             return unit | 0x20;
         }
+        return unit;
+    }
+    let page = unit >> 8;
+    let folds = FOLD_PAGES.get(usize::from(page >> 6)).is_some_and(|w| w & (1u64 << (page & 63)) != 0);
+    if !folds {
         return unit;
     }
     match FOLD.binary_search_by_key(&unit, |&(from, _)| from) {
@@ -56,6 +62,17 @@ mod tests {
         for unit in 0xD800u16..=0xDFFF {
             assert_eq!(fold_unit(unit), unit);
         }
+    }
+
+    #[test]
+    fn the_page_set_holds_exactly_the_pages_of_the_table() {
+        for page in 0u16..256 {
+            let listed = FOLD_PAGES[usize::from(page / 64)] & (1u64 << (page % 64)) != 0;
+            assert_eq!(listed, FOLD.iter().any(|&(from, _)| from >> 8 == page), "page {page:#04X}");
+        }
+        // Surrogates and the CJK ideographs fold nowhere: their pages are not listed.
+        assert_eq!(FOLD_PAGES[0xD8 / 64] & (1u64 << (0xD8 % 64)), 0);
+        assert_eq!(FOLD_PAGES[0x4E / 64] & (1u64 << (0x4E % 64)), 0);
     }
 
     #[test]
