@@ -8,8 +8,9 @@
 
 include!(concat!(env!("OUT_DIR"), "/fold_table.rs"));
 
-/// The folded unit; ASCII without a table look-up, and a unit of a page
-/// without foldings (CJK, surrogates, most symbols) without a search.
+/// The folded unit; ASCII without a table look-up, any other unit by two
+/// reads: its page's row, then the unit's cell in it (a page without
+/// foldings, e.g. CJK or the surrogates, has no row: the unit folds to itself).
 #[inline(always)]
 pub fn fold_unit(unit: u16) -> u16 {
     if unit < 0x80 {
@@ -18,15 +19,15 @@ pub fn fold_unit(unit: u16) -> u16 {
         }
         return unit;
     }
-    let page = unit >> 8;
-    let folds = FOLD_PAGES.get(usize::from(page >> 6)).is_some_and(|w| w & (1u64 << (page & 63)) != 0);
-    if !folds {
+    let row = FOLD_PAGE.get(usize::from(unit >> 8)).copied().unwrap_or(0);
+    if row == 0 {
         return unit;
     }
-    match FOLD.binary_search_by_key(&unit, |&(from, _)| from) {
-        Ok(at) => FOLD.get(at).map_or(unit, |&(_, to)| to),
-        Err(_) => unit,
-    }
+    FOLD_ROWS
+        .get(usize::from(row).wrapping_sub(1))
+        .and_then(|cells| cells.get(usize::from(unit & 0xFF)))
+        .copied()
+        .unwrap_or(unit)
 }
 
 /// How many BMP units fold to another unit.
@@ -65,14 +66,19 @@ mod tests {
     }
 
     #[test]
-    fn the_page_set_holds_exactly_the_pages_of_the_table() {
-        for page in 0u16..256 {
-            let listed = FOLD_PAGES[usize::from(page / 64)] & (1u64 << (page % 64)) != 0;
-            assert_eq!(listed, FOLD.iter().any(|&(from, _)| from >> 8 == page), "page {page:#04X}");
+    fn the_page_rows_fold_every_unit_as_the_table_says() {
+        for unit in 0x80u16..=0xFFFF {
+            let expected = match FOLD.binary_search_by_key(&unit, |&(from, _)| from) {
+                Ok(at) => FOLD[at].1,
+                Err(_) => unit,
+            };
+            assert_eq!(fold_unit(unit), expected, "U+{unit:04X}");
         }
-        // Surrogates and the CJK ideographs fold nowhere: their pages are not listed.
-        assert_eq!(FOLD_PAGES[0xD8 / 64] & (1u64 << (0xD8 % 64)), 0);
-        assert_eq!(FOLD_PAGES[0x4E / 64] & (1u64 << (0x4E % 64)), 0);
+        // Only pages holding a folding have a row: surrogates and CJK ideographs have none.
+        let pages = FOLD_PAGE.iter().filter(|&&row| row != 0).count();
+        assert_eq!(pages, FOLD_ROWS.len());
+        assert_eq!(FOLD_PAGE[0xD8], 0);
+        assert_eq!(FOLD_PAGE[0x4E], 0);
     }
 
     #[test]
