@@ -2,7 +2,8 @@
 //! (~1,400 rules, ~20,000 values, generated here: `sigma_shaped`) beside a memcpy of the same
 //! bytes, and its checksum alone; evaluation of a typical process start (120-unit image, 400-unit
 //! command line) with that content (literals only, as first measured, and with SigmaHQ's share of
-//! globs and regular expressions) and with 10 rules, beside the unindexed
+//! globs and regular expressions) and with 10 rules, each in two vocabularies (values of random
+//! letters on a start of filler text; values in Windows' vocabulary on a start in it), beside the unindexed
 //! baseline (every literal searched separately with memchr::memmem) and a copy of the event's
 //! strings. (The worst content the validator accepts, on maximum-length fields: benches/worst_case.rs.)
 
@@ -16,7 +17,10 @@ use ringfence_content::Meter;
 use ringfence_content::v2::build::{ExprSpec, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build};
 use ringfence_content::v2::{Content, EventInput, Input, Role, RuleIds, validate};
 use ringfence_wire::{EventKind, SCHEMA, Text};
-use sigma_shaped::{COMMAND_LINE, IMAGE, PARENT_IMAGE, literal_rules, predicate, with_globs_and_regexes};
+use sigma_shaped::{
+    COMMAND_LINE, IMAGE, PARENT_IMAGE, literal_rules, predicate, vocabulary_rules, vocabulary_start,
+    with_globs_and_regexes,
+};
 use std::hint::black_box;
 
 fn values(rules: &[RuleSpec]) -> usize {
@@ -76,6 +80,10 @@ fn typical() -> (Start, [String; 3]) {
         400,
     );
     let parent = "C:\\Windows\\System32\\services.exe".to_string();
+    start([image, command_line, parent])
+}
+
+fn start([image, command_line, parent]: [String; 3]) -> (Start, [String; 3]) {
     let wide = |s: &str| s.encode_utf16().collect();
     (
         Start {
@@ -126,6 +134,28 @@ fn benches(c: &mut Criterion) {
         mix.negation_only
     );
 
+    // The same shapes with values in Windows' vocabulary, on a start in that vocabulary.
+    let vocab_rules = vocabulary_rules(1400, 14);
+    let vocab_bytes = build(&vocab_rules, &SCHEMA, 1).unwrap();
+    let vocab = validate(&vocab_bytes, &SCHEMA).unwrap();
+    describe(
+        "SigmaHQ-shaped content in Windows' vocabulary, literals only",
+        &vocab_rules,
+        &vocab,
+        vocab_bytes.len(),
+    );
+    let (vocab_mixed_rules, _) = with_globs_and_regexes(vocabulary_rules(1400, 14));
+    let vocab_mixed_bytes = build(&vocab_mixed_rules, &SCHEMA, 1).unwrap();
+    let vocab_mixed = validate(&vocab_mixed_bytes, &SCHEMA).unwrap();
+    describe(
+        "SigmaHQ-shaped content in Windows' vocabulary, globs and regexes",
+        &vocab_mixed_rules,
+        &vocab_mixed,
+        vocab_mixed_bytes.len(),
+    );
+    let vocab_small = build(&vocabulary_rules(10, 14), &SCHEMA, 1).unwrap();
+    let vocab_small = validate(&vocab_small, &SCHEMA).unwrap();
+
     let mut group = c.benchmark_group("v2_validate");
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.bench_function("validate 1400 rules", |b| b.iter(|| validate(black_box(&bytes), &SCHEMA).is_ok()));
@@ -152,10 +182,19 @@ fn benches(c: &mut Criterion) {
         units(&content, &event),
         units(&mixed, &event)
     );
+    let (vocab_event, _) = start(vocabulary_start());
+    assert_eq!((vocab_event.image.len(), vocab_event.command_line.len()), (120, 400));
+    eprintln!(
+        "a typical start in Windows' vocabulary charges {} work units with the literal-only content, {} with \
+         globs and regexes",
+        units(&vocab, &vocab_event),
+        units(&vocab_mixed, &vocab_event)
+    );
     let small_rules = literal_rules(10, 14);
     let small = build(&small_rules, &SCHEMA, 1).unwrap();
     let small = validate(&small, &SCHEMA).unwrap();
-    let mut scratch = vec![0u64; content.scratch_words().max(mixed.scratch_words())];
+    let scratch_words = [&content, &mixed, &vocab, &vocab_mixed].map(Content::scratch_words);
+    let mut scratch = vec![0u64; scratch_words.into_iter().max().unwrap()];
     let mut group = c.benchmark_group("v2_evaluate_process_start");
     group.bench_with_input(BenchmarkId::new("automata", 10), &10, |b, _| {
         b.iter(|| run(&small, black_box(&event), &mut scratch))
@@ -165,6 +204,15 @@ fn benches(c: &mut Criterion) {
     });
     group.bench_with_input(BenchmarkId::new("automata with globs and regexes", 1400), &1400, |b, _| {
         b.iter(|| run(&mixed, black_box(&event), &mut scratch))
+    });
+    group.bench_with_input(BenchmarkId::new("vocabulary", 10), &10, |b, _| {
+        b.iter(|| run(&vocab_small, black_box(&vocab_event), &mut scratch))
+    });
+    group.bench_with_input(BenchmarkId::new("vocabulary", 1400), &1400, |b, _| {
+        b.iter(|| run(&vocab, black_box(&vocab_event), &mut scratch))
+    });
+    group.bench_with_input(BenchmarkId::new("vocabulary with globs and regexes", 1400), &1400, |b, _| {
+        b.iter(|| run(&vocab_mixed, black_box(&vocab_event), &mut scratch))
     });
     // Baseline: every value searched on its own, over lower-cased UTF-8.
     let lower: Vec<String> = strings.iter().map(|s| s.to_lowercase()).collect();

@@ -1,7 +1,13 @@
 //! Content of SigmaHQ's process-creation shape for the format-2 benches,
 //! generated here (a fixed xorshift seed: every run builds the same rules).
 //!
-//! [`literal_rules`] is the shape measured since format 2 began: literals only.
+//! [`literal_rules`] is the shape measured since format 2 began: literals only,
+//! values of random letters. [`vocabulary_rules`] is the same shape with
+//! values in Windows' vocabulary (program names, switches, paths: the
+//! `vocabulary` module), measured on a typical start in that vocabulary
+//! ([`vocabulary_start`]): random letters share few prefixes with each other
+//! or with a command line, so only the vocabulary makes the scan work as
+//! SigmaHQ's content makes it.
 //! [`with_globs_and_regexes`] turns some of those rules into rules with globs
 //! and regular expressions in the proportions of SigmaHQ's windows
 //! process_creation rules (its `rules*` folders: 1,416 rules), counted in a
@@ -38,6 +44,7 @@
 #![allow(unreachable_pub)]
 
 mod shapes;
+mod vocabulary;
 
 use ringfence_content::v2::Role;
 use ringfence_content::v2::build::{ExprSpec, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec};
@@ -78,7 +85,7 @@ impl Rng {
         let len = min + self.below(max - min + 1);
         (0..len).map(|_| LETTERS[self.below(LETTERS.len() as u64) as usize] as char).collect()
     }
-    fn pick<'a>(&mut self, of: &[&'a str]) -> &'a str {
+    pub fn pick<'a>(&mut self, of: &[&'a str]) -> &'a str {
         of[self.below(of.len() as u64) as usize]
     }
 }
@@ -97,21 +104,51 @@ pub fn predicate(field: u8, operator: OperatorSpec, values: Vec<String>) -> Pred
 /// `n` rules of SigmaHQ's process-creation shape, literals only: an image
 /// `endswith` selection, a command-line `contains` selection (some `all`),
 /// sometimes a parent-image filter: `selection_img and selection_cli and not filter`.
+/// Values of random letters (command-line values start with ` -`).
 pub fn literal_rules(n: u32, values_per_rule: u64) -> Vec<RuleSpec> {
+    let values = Values {
+        image: |rng| format!("\\{}.exe", rng.word(3, 12)),
+        command_line: |rng| format!(" -{}", rng.word(4, 56)),
+        parent: |rng| format!("\\{}\\{}.exe", rng.word(4, 20), rng.word(3, 12)),
+    };
+    shaped_rules(n, values_per_rule, &values)
+}
+
+/// [`literal_rules`]' shape with values in Windows' vocabulary (`vocabulary`).
+pub fn vocabulary_rules(n: u32, values_per_rule: u64) -> Vec<RuleSpec> {
+    let values = Values {
+        image: vocabulary::program,
+        command_line: vocabulary::command_line,
+        parent: vocabulary::parent,
+    };
+    shaped_rules(n, values_per_rule, &values)
+}
+
+/// A typical process start in the vocabulary of [`vocabulary_rules`]: image, command line, parent image.
+pub fn vocabulary_start() -> [String; 3] {
+    vocabulary::typical_start()
+}
+
+/// How a rule's values are made.
+struct Values {
+    image: fn(&mut Rng) -> String,
+    command_line: fn(&mut Rng) -> String,
+    parent: fn(&mut Rng) -> String,
+}
+
+fn shaped_rules(n: u32, values_per_rule: u64, values: &Values) -> Vec<RuleSpec> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     (0..n)
         .map(|id| {
-            let images = (0..1 + rng.below(3)).map(|_| format!("\\{}.exe", rng.word(3, 12))).collect();
+            let images = (0..1 + rng.below(3)).map(|_| (values.image)(&mut rng)).collect();
             let cli_count = values_per_rule.saturating_sub(3).max(1);
-            let cli = (0..1 + rng.below(2 * cli_count)).map(|_| format!(" -{}", rng.word(4, 56))).collect();
+            let cli = (0..1 + rng.below(2 * cli_count)).map(|_| (values.command_line)(&mut rng)).collect();
             let mut command_line = predicate(COMMAND_LINE, OperatorSpec::Contains, cli);
             command_line.all = rng.below(4) == 0;
             let mut predicates = vec![predicate(IMAGE, OperatorSpec::EndsWith, images), command_line];
             let mut condition = vec![ExprSpec::Predicate(0), ExprSpec::Predicate(1)];
             if rng.below(3) == 0 {
-                let parents = (0..1 + rng.below(2))
-                    .map(|_| format!("\\{}\\{}.exe", rng.word(4, 20), rng.word(3, 12)))
-                    .collect();
+                let parents = (0..1 + rng.below(2)).map(|_| (values.parent)(&mut rng)).collect();
                 predicates.push(predicate(PARENT_IMAGE, OperatorSpec::EndsWith, parents));
                 condition.push(ExprSpec::Not(Box::new(ExprSpec::Predicate(2))));
             }
