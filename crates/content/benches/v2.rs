@@ -64,6 +64,13 @@ impl<'a> EventInput<'a> for &'a Start {
     }
 }
 
+/// Builds `rules`, says what they came to, and returns the bytes.
+fn built(what: &str, rules: &[RuleSpec]) -> Vec<u8> {
+    let bytes = build(rules, &SCHEMA, 1).unwrap();
+    describe(what, rules, &validate(&bytes, &SCHEMA).unwrap(), bytes.len());
+    bytes
+}
+
 fn filled(prefix: &str, len: usize) -> String {
     let mut s = String::from(prefix);
     while s.len() < len {
@@ -135,24 +142,12 @@ fn benches(c: &mut Criterion) {
     );
 
     // The same shapes with values in Windows' vocabulary, on a start in that vocabulary.
-    let vocab_rules = vocabulary_rules(1400, 14);
-    let vocab_bytes = build(&vocab_rules, &SCHEMA, 1).unwrap();
+    let what = "SigmaHQ-shaped content in Windows' vocabulary";
+    let vocab_bytes = built(&format!("{what}, literals only"), &vocabulary_rules(1400, 14));
     let vocab = validate(&vocab_bytes, &SCHEMA).unwrap();
-    describe(
-        "SigmaHQ-shaped content in Windows' vocabulary, literals only",
-        &vocab_rules,
-        &vocab,
-        vocab_bytes.len(),
-    );
-    let (vocab_mixed_rules, _) = with_globs_and_regexes(vocabulary_rules(1400, 14));
-    let vocab_mixed_bytes = build(&vocab_mixed_rules, &SCHEMA, 1).unwrap();
+    let vocab_mixed_rules = with_globs_and_regexes(vocabulary_rules(1400, 14)).0;
+    let vocab_mixed_bytes = built(&format!("{what}, globs and regexes"), &vocab_mixed_rules);
     let vocab_mixed = validate(&vocab_mixed_bytes, &SCHEMA).unwrap();
-    describe(
-        "SigmaHQ-shaped content in Windows' vocabulary, globs and regexes",
-        &vocab_mixed_rules,
-        &vocab_mixed,
-        vocab_mixed_bytes.len(),
-    );
     let vocab_small = build(&vocabulary_rules(10, 14), &SCHEMA, 1).unwrap();
     let vocab_small = validate(&vocab_small, &SCHEMA).unwrap();
 
@@ -196,24 +191,19 @@ fn benches(c: &mut Criterion) {
     let scratch_words = [&content, &mixed, &vocab, &vocab_mixed].map(Content::scratch_words);
     let mut scratch = vec![0u64; scratch_words.into_iter().max().unwrap()];
     let mut group = c.benchmark_group("v2_evaluate_process_start");
-    group.bench_with_input(BenchmarkId::new("automata", 10), &10, |b, _| {
-        b.iter(|| run(&small, black_box(&event), &mut scratch))
-    });
-    group.bench_with_input(BenchmarkId::new("automata", 1400), &1400, |b, _| {
-        b.iter(|| run(&content, black_box(&event), &mut scratch))
-    });
-    group.bench_with_input(BenchmarkId::new("automata with globs and regexes", 1400), &1400, |b, _| {
-        b.iter(|| run(&mixed, black_box(&event), &mut scratch))
-    });
-    group.bench_with_input(BenchmarkId::new("vocabulary", 10), &10, |b, _| {
-        b.iter(|| run(&vocab_small, black_box(&vocab_event), &mut scratch))
-    });
-    group.bench_with_input(BenchmarkId::new("vocabulary", 1400), &1400, |b, _| {
-        b.iter(|| run(&vocab, black_box(&vocab_event), &mut scratch))
-    });
-    group.bench_with_input(BenchmarkId::new("vocabulary with globs and regexes", 1400), &1400, |b, _| {
-        b.iter(|| run(&vocab_mixed, black_box(&vocab_event), &mut scratch))
-    });
+    let cases: [(&str, u32, &Content<'_>, &Start); 6] = [
+        ("automata", 10, &small, &event),
+        ("automata", 1400, &content, &event),
+        ("automata with globs and regexes", 1400, &mixed, &event),
+        ("vocabulary", 10, &vocab_small, &vocab_event),
+        ("vocabulary", 1400, &vocab, &vocab_event),
+        ("vocabulary with globs and regexes", 1400, &vocab_mixed, &vocab_event),
+    ];
+    for (name, rule_count, content, event) in cases {
+        group.bench_with_input(BenchmarkId::new(name, rule_count), &rule_count, |b, _| {
+            b.iter(|| run(content, black_box(event), &mut scratch))
+        });
+    }
     // Baseline: every value searched on its own, over lower-cased UTF-8.
     let lower: Vec<String> = strings.iter().map(|s| s.to_lowercase()).collect();
     let needles: Vec<(usize, memchr::memmem::Finder<'static>)> = rules
