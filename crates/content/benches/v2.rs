@@ -143,7 +143,8 @@ fn benches(c: &mut Criterion) {
 
     // The same shapes with values in Windows' vocabulary, on a start in that vocabulary.
     let what = "SigmaHQ-shaped content in Windows' vocabulary";
-    let vocab_bytes = built(&format!("{what}, literals only"), &vocabulary_rules(1400, 14));
+    let vocab_rules = vocabulary_rules(1400, 14);
+    let vocab_bytes = built(&format!("{what}, literals only"), &vocab_rules);
     let vocab = validate(&vocab_bytes, &SCHEMA).unwrap();
     let vocab_mixed_rules = with_globs_and_regexes(vocabulary_rules(1400, 14)).0;
     let vocab_mixed_bytes = built(&format!("{what}, globs and regexes"), &vocab_mixed_rules);
@@ -226,6 +227,34 @@ fn benches(c: &mut Criterion) {
             needles.iter().filter(|(slot, f)| f.find(black_box(lower[*slot].as_bytes())).is_some()).count()
         })
     });
+    // Baselines for the scans alone: the `aho-corasick` crate finding every
+    // occurrence of every pattern of the vocabulary content, one automaton a
+    // field, over the start's lower-cased UTF-8 (its folding not counted), as
+    // the crate chooses (a contiguous NFA at this size) and as a full DFA.
+    let vocab_lower = vocabulary_start().map(|s| s.to_lowercase());
+    for kind in [None, Some(aho_corasick::AhoCorasickKind::DFA)] {
+        let per_field = [IMAGE, COMMAND_LINE, PARENT_IMAGE].map(|field| {
+            let predicates = vocab_rules.iter().flat_map(|r| &r.predicates).filter(|p| p.field == field);
+            let patterns = predicates.flat_map(|p| &p.values).map(|v| match v {
+                ValueSpec::Text(v) => v.to_lowercase(),
+                _ => unreachable!("vocabulary_rules' values are text"),
+            });
+            aho_corasick::AhoCorasick::builder().kind(kind).build(patterns).unwrap()
+        });
+        let bytes: usize = per_field.iter().map(aho_corasick::AhoCorasick::memory_usage).sum();
+        let fields = per_field.iter().zip(&vocab_lower);
+        let found: usize = fields.map(|(ac, text)| ac.find_overlapping_iter(text.as_str()).count()).sum();
+        eprintln!("aho-corasick: {found} occurrences of values (each rule's copy counted) in the start");
+        let name = format!("vocabulary, aho-corasick {:?}, {bytes} bytes (baseline)", per_field[1].kind());
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let fields = per_field.iter().zip(&vocab_lower);
+                fields
+                    .map(|(ac, text)| ac.find_overlapping_iter(black_box(text.as_str())).count())
+                    .sum::<usize>()
+            })
+        });
+    }
     // Baseline: a copy of the event's strings (552 units).
     let units: Vec<u16> =
         [&event.image, &event.command_line, &event.parent].into_iter().flatten().copied().collect();
