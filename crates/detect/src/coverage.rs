@@ -152,7 +152,8 @@ pub struct SampleStart {
 }
 
 impl SampleStart {
-    /// A typical start: a 120-unit image path, a 400-unit command line, services.exe's parent.
+    /// A typical start: a 120-unit image path, a 400-unit command line (no
+    /// part of it repeated), services.exe's parent.
     pub fn typical() -> Self {
         Self::with_command_line(400)
     }
@@ -162,15 +163,21 @@ impl SampleStart {
         Self::with_command_line(32_767)
     }
 
-    /// The typical start with a command line of `units` units (its text repeated).
+    /// The typical start with a command line of `units` units: an agent's
+    /// 437-unit command line, cut or repeated to length.
     pub fn with_command_line(units: usize) -> Self {
-        let filled = |s: &str, n: usize| s.encode_utf16().cycle().take(n).collect::<Vec<u16>>();
-        let mut image = filled(r"C:\Program Files\Contoso\Product Suite\bin\", 110);
-        image.extend(r"\agent.exe".encode_utf16());
-        let line = "agent.exe --config C:\\ProgramData\\Contoso\\agent.json --verbose --mode=service ";
+        const IMAGE: &str = r"C:\Program Files\Contoso\Product Suite\Endpoint Protection Agent\versions\4.12.0.12345\amd64\bin\services\host\agent.exe";
+        const LINE: &str = concat!(
+            r#"agent.exe --config "C:\ProgramData\Contoso\agent.json" --verbose --mode=service --log-level=info "#,
+            r#"--log-file "C:\ProgramData\Contoso\logs\agent-20261204.log" --instance-id "#,
+            r#"7f3c9a2e-41d8-4b6a-9e0f-2c5d8b1a6e37 --server https://telemetry.contoso.com:8443/api/v2/ingest "#,
+            r#"--proxy-bypass "*.contoso.local;10.*" --retry 5 --timeout 30 "#,
+            r#"--cache-dir "C:\Users\svc-agent\AppData\Local\Contoso\cache" --no-update-check --max-batch 512 "#,
+            r#"--heartbeat 60 "#,
+        );
         SampleStart {
-            image,
-            command_line: filled(line, units),
+            image: IMAGE.encode_utf16().collect(),
+            command_line: LINE.encode_utf16().cycle().take(units).collect(),
             parent: r"C:\Windows\System32\services.exe".encode_utf16().collect(),
         }
     }
@@ -190,5 +197,23 @@ impl<'a> EventInput<'a> for &'a SampleStart {
             i if i >= COMPANION_BASE => Input::Unknown,
             _ => Input::Absent,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SampleStart;
+
+    #[test]
+    fn the_typical_start_is_120_and_400_units_with_no_repeated_text() {
+        let typical = SampleStart::typical();
+        assert_eq!((typical.image.len(), typical.command_line.len()), (120, 400));
+        let longest = SampleStart::longest();
+        assert_eq!(longest.command_line.len(), 32_767);
+        // The typical line is the first 400 units of the longest: the text repeats only past them.
+        assert_eq!(longest.command_line[..400], typical.command_line[..]);
+        let line = String::from_utf16(&longest.command_line).unwrap();
+        let period = line[1..].find(&line[..40]).map(|at| at + 1);
+        assert_eq!(period, Some(437), "the line repeats after its 437 units, not within the typical 400");
     }
 }
