@@ -241,11 +241,11 @@ fn benches(c: &mut Criterion) {
             });
             aho_corasick::AhoCorasick::builder().kind(kind).build(patterns).unwrap()
         });
-        let bytes: usize = per_field.iter().map(aho_corasick::AhoCorasick::memory_usage).sum();
+        let memory: usize = per_field.iter().map(aho_corasick::AhoCorasick::memory_usage).sum();
         let fields = per_field.iter().zip(&vocab_lower);
         let found: usize = fields.map(|(ac, text)| ac.find_overlapping_iter(text.as_str()).count()).sum();
         eprintln!("aho-corasick: {found} occurrences of values (each rule's copy counted) in the start");
-        let name = format!("vocabulary, aho-corasick {:?}, {bytes} bytes (baseline)", per_field[1].kind());
+        let name = format!("vocabulary, aho-corasick {:?}, {memory} bytes (baseline)", per_field[1].kind());
         group.bench_function(name, |b| {
             b.iter(|| {
                 let fields = per_field.iter().zip(&vocab_lower);

@@ -125,9 +125,7 @@ pub fn vocabulary_rules(n: u32, values_per_rule: u64) -> Vec<RuleSpec> {
 }
 
 /// A typical process start in the vocabulary of [`vocabulary_rules`]: image, command line, parent image.
-pub fn vocabulary_start() -> [String; 3] {
-    vocabulary::typical_start()
-}
+pub use vocabulary::typical_start as vocabulary_start;
 
 /// How a rule's values are made.
 struct Values {

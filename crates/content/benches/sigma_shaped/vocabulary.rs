@@ -314,10 +314,11 @@ pub(super) fn command_line(rng: &mut Rng) -> String {
 }
 
 /// A typical process start in this vocabulary: a 120-unit image path, a
-/// 400-unit command line (an updater launched by a scheduled task), the
-/// task scheduler's host as the parent. Benign: it matches no generated
-/// rule by design, but shares their words.
-pub(super) fn typical_start() -> [String; 3] {
+/// 400-unit command line (an updater launched by a scheduled task, 389 units
+/// padded with spaces), the task scheduler's host as the parent. Benign, but
+/// in the rules' words: no literal rule matches it; with globs and regular
+/// expressions (`with_globs_and_regexes`) four rules do.
+pub fn typical_start() -> [String; 3] {
     let image = "C:\\Users\\jdoe\\AppData\\Local\\Contoso\\Updater\\app-4.12.0.1234\\resources\\app.asar.unpacked\\bin\\win32\\x64\\ContosoUpdater.exe";
     let mut line = String::from(
         "\"C:\\Users\\jdoe\\AppData\\Local\\Contoso\\Updater\\app-4.12.0\\ContosoUpdater.exe\" --type=utility \
