@@ -30,6 +30,10 @@ pub struct Accepted {
     /// Format 1's key table ([`Content::build_key_table`]), built once here: an event's
     /// anchor keys are found in a probe or two instead of a binary search. Empty for format 2.
     key_table: Vec<u32>,
+    /// Format 2's transition table ([`v2::Content::build_transitions`], at most 256 KiB),
+    /// built once here: a scan steps from its shallowest states in one read. Empty for
+    /// format 1.
+    transitions: Vec<u32>,
     version: u32,
     format: Format,
     /// What DriverEntry would load to get this content back: the trial file for a load,
@@ -37,7 +41,7 @@ pub struct Accepted {
     level: Level,
 }
 
-/// No pool for a copy of the content or its key table.
+/// No pool for a copy of the content, its key table or its transition table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutOfPool {
     pub bytes: usize,
@@ -55,8 +59,9 @@ impl Admitted<'_> {
         self.into_owned_at(Level::Trial)
     }
 
-    /// Copies the admitted bytes into pool memory, and for format 1 builds its key table
-    /// (at most 66 KiB, sized from the validated content): the allocations of a content load.
+    /// Copies the admitted bytes into pool memory, and builds format 1's key table (at most
+    /// 66 KiB) or format 2's transition table (at most 256 KiB), each sized from the
+    /// validated content: the allocations of a content load.
     /// The source is the I/O manager's kernel copy of the request (or the buffer a persisted
     /// file was read into), so it cannot change between admission and this copy.
     pub fn into_owned_at(self, level: Level) -> Result<Accepted, OutOfPool> {
@@ -65,12 +70,14 @@ impl Admitted<'_> {
         bytes.extend_from_slice(self.bytes);
         let end = self.content_offset.saturating_add(self.content_len);
         let content = bytes.get(self.content_offset..end).unwrap_or(&[]);
-        let (sections, key_table) = match self.format {
+        let (sections, key_table, transitions) = match self.format {
             Format::One => {
                 let sections = Sections::read(content);
-                (sections, key_table(Content::at(content, sections))?)
+                (sections, key_table(Content::at(content, sections))?, Vec::new())
             }
-            Format::Two => (Sections::default(), Vec::new()),
+            Format::Two => {
+                (Sections::default(), Vec::new(), transitions(v2::Content::from_unvalidated(content))?)
+            }
         };
         Ok(Accepted {
             bytes,
@@ -78,6 +85,7 @@ impl Admitted<'_> {
             content_len: self.content_len,
             sections,
             key_table,
+            transitions,
             version: self.version,
             format: self.format,
             level,
@@ -94,6 +102,18 @@ fn key_table(content: Content<'_>) -> Result<Vec<u32>, OutOfPool> {
     table.resize(words, 0);
     // Sized by the content itself just above: the size is right.
     content.build_key_table(&mut table).map_err(|_| out_of_pool)?;
+    Ok(table)
+}
+
+/// Format 2's transition table for `content`, in pool memory.
+fn transitions(content: v2::Content<'_>) -> Result<Vec<u32>, OutOfPool> {
+    let words = content.transition_words();
+    let out_of_pool = OutOfPool { bytes: words.saturating_mul(core::mem::size_of::<u32>()) };
+    let mut table = Vec::new();
+    table.try_reserve_exact(words).map_err(|_| out_of_pool)?;
+    table.resize(words, 0);
+    // Sized by the content itself just above: the size is right.
+    content.build_transitions(&mut table).map_err(|_| out_of_pool)?;
     Ok(table)
 }
 
@@ -123,7 +143,9 @@ impl Accepted {
             Format::One => Active::One(Content::at(bytes, self.sections).with_key_table(&self.key_table)),
             // Validated at admission (the bytes have not changed since): the view's reads all
             // answer, and evaluation stays bounded even if they did not.
-            Format::Two => Active::Two(v2::Content::from_unvalidated(bytes)),
+            Format::Two => {
+                Active::Two(v2::Content::from_unvalidated(bytes).with_transitions(&self.transitions))
+            }
         }
     }
 }
@@ -211,5 +233,49 @@ match = [{ field = "image_path", ends_with = "\\cmd.exe" }]
         assert_eq!(verdict(r"C:\Windows\System32\CMD.EXE"), Verdict::Keep { rule_name: Text::wide(&shells) });
         assert_eq!(verdict(r"C:\Program Files\App\updater.exe"), Verdict::Drop);
         assert_eq!(verdict(r"C:\x.exe"), Verdict::Drop, "no include rule matched");
+    }
+
+    #[test]
+    fn format_two_content_is_held_with_its_transition_table() {
+        use ringfence_content::v2::build::{
+            ExprSpec, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build,
+        };
+        use ringfence_wire::EventKind;
+        use ringfence_wire::schema::field::ProcessStart;
+        let rule = RuleSpec {
+            id: 3,
+            kind: EventKind::ProcessStart,
+            role: v2::Role::Detection,
+            name: "cmd".into(),
+            meta: String::new(),
+            predicates: vec![PredicateSpec {
+                field: ProcessStart::command_line as u8,
+                operator: OperatorSpec::Contains,
+                values: vec![ValueSpec::Text("cmd".into())],
+                all: false,
+                case_insensitive: true,
+                windash: false,
+            }],
+            condition: ExprSpec::Predicate(0),
+        };
+        let bytes = build(&[rule], &SCHEMA, 7).unwrap();
+        let accepted = judge(&bytes).unwrap().into_owned().unwrap();
+        assert!(accepted.key_table.is_empty());
+        let Active::Two(content) = accepted.content() else { panic!("format 2") };
+        // One folded scanner over the command line: the root and `c`, `cm`, `cmd` get a row.
+        assert_eq!(accepted.transitions.len(), content.transition_words());
+        let (header, rows) = accepted.transitions.split_at(2);
+        assert_eq!(header, [2, 4]);
+        // Classes: 0 any other unit, then c, d, m in unit order. From every state `c` starts
+        // `c` again (the failure links resolved); `m` goes on from `c`, `d` from `cm` to
+        // `cmd`, flagged (bit 31) as the state where a pattern ends.
+        const MARKS: u32 = 1 << 31;
+        #[rustfmt::skip]
+        assert_eq!(rows, [
+            0, 1, 0, 0, // the root
+            0, 1, 0, 2, // c
+            0, 1, 3 | MARKS, 0, // cm
+            0, 1, 0, 0, // cmd
+        ]);
     }
 }

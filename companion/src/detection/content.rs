@@ -43,6 +43,8 @@ use crate::commands::{Failure, read_file};
 #[derive(Debug)]
 pub struct ContentStage {
     bytes: Vec<u8>,
+    /// The content's transition table, built once as the driver builds it.
+    transitions: Vec<u32>,
     scratch: Vec<u64>,
     matched: Vec<u32>,
     undecided: Vec<u32>,
@@ -113,7 +115,21 @@ impl ContentStage {
             names.push((info.id, title));
         }
         let (scratch, count) = (vec![0; content.scratch_words()], content.rule_count());
-        Ok(ContentStage { bytes, scratch, matched: vec![0; count], undecided: vec![0; count], rules, names })
+        let mut transitions = vec![0; content.transition_words()];
+        // Sized by the content just above, so it builds; were it not to, evaluation without
+        // the table gives the same verdicts.
+        if content.build_transitions(&mut transitions).is_err() {
+            transitions.clear();
+        }
+        Ok(ContentStage {
+            bytes,
+            transitions,
+            scratch,
+            matched: vec![0; count],
+            undecided: vec![0; count],
+            rules,
+            names,
+        })
     }
 
     /// The detection rules, in content-id order.
@@ -155,7 +171,7 @@ impl ContentStage {
     ) -> StageVerdict {
         let owned = StageEvent::of(event, record);
         // Validated in `new`; the view reads the same bytes.
-        let content = v2::Content::from_unvalidated(&self.bytes);
+        let content = v2::Content::from_unvalidated(&self.bytes).with_transitions(&self.transitions);
         let ids = RuleIds { matched: &mut self.matched, undecided: &mut self.undecided };
         // The whole content, within its budget: not the kernel's per-event limit, so that an
         // event the kernel left undecided at that limit is decided here.

@@ -191,14 +191,40 @@ fn benches(c: &mut Criterion) {
     let small = validate(&small, &SCHEMA).unwrap();
     let scratch_words = [&content, &mixed, &vocab, &vocab_mixed].map(Content::scratch_words);
     let mut scratch = vec![0u64; scratch_words.into_iter().max().unwrap()];
+    // The vocabulary contents with the transition table a sensor builds when it accepts them.
+    let tables = [&vocab_small, &vocab, &vocab_mixed].map(|content| {
+        let mut words = vec![0u32; content.transition_words()];
+        content.build_transitions(&mut words).unwrap();
+        words
+    });
+    let [small_rows, vocab_rows, mixed_rows] = [0, 1, 2].map(|i| {
+        let content = [&vocab_small, &vocab, &vocab_mixed][i];
+        content.with_transitions(&tables[i])
+    });
+    for (what, content, rowed) in [
+        ("10 rules", &vocab_small, &small_rows),
+        ("literals", &vocab, &vocab_rows),
+        ("globs and regexes", &vocab_mixed, &mixed_rows),
+    ] {
+        eprintln!(
+            "transition table of the vocabulary content, {what}: {} words; the typical start charges {} work \
+             units with it, {} without",
+            content.transition_words(),
+            units(rowed, &vocab_event),
+            units(content, &vocab_event)
+        );
+    }
     let mut group = c.benchmark_group("v2_evaluate_process_start");
-    let cases: [(&str, u32, &Content<'_>, &Start); 6] = [
+    let cases: [(&str, u32, &Content<'_>, &Start); 9] = [
         ("automata", 10, &small, &event),
         ("automata", 1400, &content, &event),
         ("automata with globs and regexes", 1400, &mixed, &event),
         ("vocabulary", 10, &vocab_small, &vocab_event),
         ("vocabulary", 1400, &vocab, &vocab_event),
         ("vocabulary with globs and regexes", 1400, &vocab_mixed, &vocab_event),
+        ("vocabulary, transition table", 10, &small_rows, &vocab_event),
+        ("vocabulary, transition table", 1400, &vocab_rows, &vocab_event),
+        ("vocabulary with globs and regexes, transition table", 1400, &mixed_rows, &vocab_event),
     ];
     for (name, rule_count, content, event) in cases {
         group.bench_with_input(BenchmarkId::new(name, rule_count), &rule_count, |b, _| {

@@ -358,12 +358,20 @@ proptest! {
             Err(e) => panic!("{e:?}"),
         };
         let content = ringfence_content::v2::validate(&bytes, &ringfence_wire::SCHEMA).unwrap();
+        // The same content with its transition table: the same verdicts, never more work.
+        let mut table = vec![0u32; content.transition_words()];
+        content.build_transitions(&mut table).unwrap();
+        let rowed = content.with_transitions(&table);
+        let worst = ringfence_content::v2::cost::worst_case_any_kind(&content, &ringfence_wire::SCHEMA);
         for event in &events {
             let out = evaluate(&content, event);
             let (matched, undecided) = reference(&rules, event);
             prop_assert_eq!(&out.matched, &matched, "event {:?}", event);
             prop_assert_eq!(&out.undecided, &undecided);
             prop_assert_eq!(out.filter, Filter::Keep);
+            prop_assert_eq!(&evaluate(&rowed, event), &out, "with the transition table");
+            let (plain, fast) = (work_done(&content, event), work_done(&rowed, event));
+            prop_assert!(fast <= plain && plain <= worst, "work {fast} with rows, {plain} without, bound {worst}");
         }
     }
 }

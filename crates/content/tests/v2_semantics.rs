@@ -812,3 +812,90 @@ fn a_rule_listed_by_its_rarer_conjunct_keeps_its_verdicts() {
         assert_eq!(matched(&rules, &cmd(line)), expected, "{line}");
     }
 }
+
+/// One `contains` rule per value: a command-line automaton with many states.
+fn many_contains(values: &[String]) -> Vec<u8> {
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    build(&[detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &refs)])], &SCHEMA, 1).unwrap()
+}
+
+#[test]
+fn the_transition_table_has_rows_three_units_deep_within_its_word_limit() {
+    // 26 × 26 two-letter stems and their three- and four-letter children.
+    let letters: Vec<char> = ('a'..='z').collect();
+    let values: Vec<String> =
+        letters.iter().flat_map(|a| letters.iter().map(move |b| format!("{a}{b}{a}{b}"))).collect();
+    let bytes = many_contains(&values);
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    // One folded scanner: the root, 26 + 676 + 676 states to depth 3 (4 units: 676 more), 27 classes.
+    assert_eq!(content.transition_words(), 2 + (1 + 26 + 676 + 676) * 27);
+    let mut words = vec![0u32; content.transition_words()];
+    assert_eq!(
+        content.build_transitions(&mut words[1..]),
+        Err(v2::TransitionTableError::WrongSize { needed: words.len(), given: words.len() - 1 })
+    );
+    content.build_transitions(&mut words).unwrap();
+    assert_eq!(words[..2], [2, 1 + 26 + 676 + 676]);
+    let rowed = content.with_transitions(&words);
+    for line in ["xyxy", "XYXZ qrqr", "abab", "zzz", "", "ÄäÄä abxabab"] {
+        assert_eq!(evaluate(&rowed, &cmd(line)), evaluate(&content, &cmd(line)), "{line}");
+        assert!(work_done(&rowed, &cmd(line)) <= work_done(&content, &cmd(line)));
+    }
+    assert_eq!(evaluate(&rowed, &cmd("say XYXY")).matched, [1]);
+    assert_eq!(evaluate(&rowed, &cmd("xyx yxy")).matched, [0u32; 0]);
+
+    // Six-letter values over 20 letters: 8,000 states at depth 3, 21 classes, past the limit.
+    let mut values = Vec::new();
+    for a in 'a'..='t' {
+        for b in 'a'..='t' {
+            for c in 'a'..='t' {
+                values.push(format!("{a}{b}{c}{c}{b}{a}"));
+            }
+        }
+    }
+    let bytes = many_contains(&values);
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let rows = v2::MAX_TRANSITION_WORDS / 21;
+    assert_eq!(content.transition_words(), 2 + rows * 21);
+    let mut words = vec![0u32; content.transition_words()];
+    content.build_transitions(&mut words).unwrap();
+    assert_eq!(words[..2], [2, u32::try_from(rows).unwrap()]);
+    let rowed = content.with_transitions(&words);
+    for line in ["tsrrst", "abccba", "a b c", "abcabc ccbba"] {
+        assert_eq!(evaluate(&rowed, &cmd(line)), evaluate(&content, &cmd(line)), "{line}");
+    }
+}
+
+/// Words that were not built for the content change what is found, never the
+/// bounds: every evaluation still stops at the per-event limit.
+#[test]
+fn a_transition_table_that_lies_stays_within_the_per_event_limit() {
+    let values: Vec<String> = (0..200).map(|i| format!("v{i}x{i}")).collect();
+    let bytes = many_contains(&values);
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let long = "v1x1 v2x".repeat(4_000);
+    let mut seed = 0x9E37_79B9u32;
+    let noise: Vec<u32> = (0..content.transition_words())
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed % 4096
+        })
+        .collect();
+    let mut header_kept = noise.clone();
+    header_kept[..2].copy_from_slice(&[2, 100]);
+    let lies = [vec![u32::MAX; 64], vec![0; 2], noise, header_kept];
+    for words in &lies {
+        let lying = content.with_transitions(words);
+        let mut scratch = vec![0u64; content.scratch_words()];
+        let (mut matched, mut undecided) = ([0u32; 8], [0u32; 8]);
+        let mut meter = ringfence_content::Meter::new(v2::EVENT_WORK_LIMIT);
+        let ids = RuleIds { matched: &mut matched, undecided: &mut undecided };
+        match lying.evaluate_metered(&&cmd(&long), &mut scratch, ids, &mut meter) {
+            Ok(_) | Err(EvaluationError::CostExceeded { .. }) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+        assert!(meter.used() <= v2::EVENT_WORK_LIMIT + 64, "{}", meter.used());
+    }
+}

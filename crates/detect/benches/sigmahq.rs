@@ -40,16 +40,39 @@ fn sigmahq(c: &mut Criterion) {
         lowered.lowered(),
         lowered.content.len()
     );
+    // The transition table the driver builds when it accepts the content.
+    let mut table = vec![0u32; content.transition_words()];
+    content.build_transitions(&mut table).expect("sized by the content");
+    let rowed = content.with_transitions(&table);
     let event = SampleStart::typical();
+    let work = |content: &ringfence_content::v2::Content<'_>| {
+        let mut scratch = vec![0u64; content.scratch_words()];
+        let (mut matched, mut undecided) = ([0u32; 8], [0u32; 8]);
+        let ids = RuleIds { matched: &mut matched, undecided: &mut undecided };
+        let mut meter = ringfence_content::Meter::new(ringfence_content::v2::EVENT_WORK_LIMIT);
+        content.evaluate_metered(&&event, &mut scratch, ids, &mut meter).expect("within the limit");
+        meter.used()
+    };
+    eprintln!(
+        "sigmahq: transition table {} words; the typical start charges {} work units with it, {} without",
+        table.len(),
+        work(&rowed),
+        work(&content)
+    );
     let mut scratch = vec![0u64; content.scratch_words()];
     let mut group = c.benchmark_group("sigmahq_process_start");
-    group.bench_function("kernel stage, typical start", |b| {
-        b.iter(|| {
-            let (mut matched, mut undecided) = ([0u32; 8], [0u32; 8]);
-            let ids = RuleIds { matched: &mut matched, undecided: &mut undecided };
-            std::hint::black_box(content.evaluate(&std::hint::black_box(&event), &mut scratch, ids))
-        })
-    });
+    for (name, content) in [
+        ("kernel stage, typical start", &content),
+        ("kernel stage with the transition table, typical start", &rowed),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let (mut matched, mut undecided) = ([0u32; 8], [0u32; 8]);
+                let ids = RuleIds { matched: &mut matched, undecided: &mut undecided };
+                std::hint::black_box(content.evaluate(&std::hint::black_box(&event), &mut scratch, ids))
+            })
+        });
+    }
     let bytes: Vec<u16> =
         [&event.image, &event.command_line, &event.parent].into_iter().flatten().copied().collect();
     group.bench_function("baseline: copy of the event's strings", |b| {

@@ -93,6 +93,17 @@ fn main() {
         if let Ok(content) = v2::validate(content_bytes, &SCHEMA) {
             let ids = v2::RuleIds { matched: &mut matched, undecided: &mut undecided };
             outcomes += v2::evaluate_event(&content, &event, &mut scratch, ids).map_or(0, |v| v.undecided);
+            // Format 2's transition table: built for the validated content, and words nobody built.
+            let mut words = vec![0u32; content.transition_words()];
+            if content.build_transitions(&mut words).is_ok() {
+                let ids = v2::RuleIds { matched: &mut matched, undecided: &mut undecided };
+                let rowed = content.with_transitions(&words);
+                outcomes += v2::evaluate_event(&rowed, &event, &mut scratch, ids).map_or(0, |v| v.matched);
+            }
+            let arbitrary: Vec<u32> = record_bytes.iter().map(|b| u32::from(*b)).collect();
+            let ids = v2::RuleIds { matched: &mut matched, undecided: &mut undecided };
+            let lying = content.with_transitions(&arbitrary);
+            outcomes += v2::evaluate_event(&lying, &event, &mut scratch, ids).map_or(0, |v| v.matched);
         }
     }
     #[cfg(feature = "canary")]

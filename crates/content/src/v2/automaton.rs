@@ -12,6 +12,13 @@
 //! field, then remembered in a 128-bit set) is skipped in a loop of a few
 //! instructions per unit, charged as the full step charges each unit.
 //!
+//! With a transition table attached ([`super::transitions`]), a state that
+//! has a row (the shallowest states) steps in one read, failure links already
+//! followed, charged as the root's goto; a walk that falls back to such a
+//! state reads its row too. A row entry flags the states with an output or a
+//! dictionary link: past the text's start, a step to an unflagged state with
+//! a row of its own reads nothing else.
+//!
 //! The validator proved that a goto leads exactly one unit deeper and a
 //! failure link strictly shallower, so the depth rises by at most one per unit and every failure
 //! step lowers it: failure steps ≤ text length. After each unit the state's
@@ -38,6 +45,7 @@ use super::content::{Content, ScannerEntry, ix};
 use super::fold::fold_unit;
 use super::format::NONE;
 use super::format::{class, glob_unit, goto, section, state};
+use super::transitions::{MARKS, Rows};
 use ringfence_wire::bytes::{u16_at, u32_at, u64_at};
 
 /// Entries of a class table's ASCII part.
@@ -186,6 +194,8 @@ struct Automaton<'a> {
     /// The class table's ASCII part (128 entries), when the scanner has it
     /// whole (always, in validated content): see [`RootEdges`].
     ascii: Option<&'a [u8; ASCII_LEN]>,
+    /// The shallowest states' full rows, when the content has a transition table.
+    rows: Rows<'a>,
 }
 
 /// Bytes of a class table's ASCII part.
@@ -292,7 +302,7 @@ struct Walk<'a> {
 }
 
 impl<'a> Automaton<'a> {
-    fn new(content: &Content<'a>, s: ScannerEntry) -> Self {
+    fn new(content: &Content<'a>, index: usize, s: ScannerEntry) -> Self {
         let slice = |table: &'a [u8], first: u32, count: u32, len: usize| {
             let start = ix(first).saturating_mul(len);
             let end = start.saturating_add(ix(count).saturating_mul(len));
@@ -305,7 +315,8 @@ impl<'a> Automaton<'a> {
             slice(gotos, word_at(root, state::FIRST_GOTO), word_at(root, state::GOTO_COUNT), goto::LEN);
         let classes = slice(content.table(section::CLASSES), s.first_class, s.class_entries, class::LEN);
         let ascii = classes.get(..ASCII_LEN).and_then(|part| <&[u8; ASCII_LEN]>::try_from(part).ok());
-        Automaton { s, classes, states, gotos, root_row, ascii }
+        let rows = content.rows(index, &s);
+        Automaton { s, classes, states, gotos, root_row, ascii, rows }
     }
 
     /// The entry of state `local`.
@@ -472,7 +483,22 @@ impl<'a> Automaton<'a> {
         let class = self.class(unit, meter);
         w.read = w.read.saturating_add(1);
         let mut state;
-        if w.state == 0 {
+        if w.state < self.rows.rows {
+            // A full row: one read, charged as the root's goto.
+            meter.charge_steps(1);
+            let cell = self.rows.next(w.state, class);
+            state = cell & !MARKS;
+            if state == 0 && w.state == 0 {
+                w.anchored = false;
+                return true;
+            }
+            // A state without output or dictionary link, past the text's start, with a row
+            // of its own: nothing to mark, and the next step reads its row, not its entry.
+            if cell & MARKS == 0 && !w.anchored && state < self.rows.rows {
+                w.state = state;
+                return true;
+            }
+        } else if w.state == 0 {
             // No edge leaves the walk at the root, whose output (the empty
             // pattern) is already marked.
             state = self.root_goto(class, meter);
@@ -490,6 +516,12 @@ impl<'a> Automaton<'a> {
                 state = word_at(w.entry, state::FAIL);
                 if meter.exhausted() {
                     return false;
+                }
+                // Failing to a state with a full row: it answers, charged as the root's goto.
+                if state < self.rows.rows {
+                    meter.charge_steps(1);
+                    state = self.rows.next(state, class) & !MARKS;
+                    break;
                 }
                 // Failing to the root: its dense row answers (its entry is not needed).
                 if state == 0 {
@@ -546,16 +578,17 @@ fn root_run<U: Units>(
     run
 }
 
-/// Scans `head` ++ `tail` with scanner `s`, marking what it finds in `hits`.
+/// Scans `head` ++ `tail` with scanner `s` (the content's `index`th), marking what it finds in `hits`.
 pub(crate) fn scan(
     content: &Content<'_>,
+    index: usize,
     s: ScannerEntry,
     head: Text<'_>,
     tail: Text<'_>,
     hits: &mut Hits<'_>,
     meter: &mut Meter,
 ) {
-    let a = Automaton::new(content, s);
+    let a = Automaton::new(content, index, s);
     let Some(root) = a.entry(0) else { return };
     let mut w = Walk { state: 0, entry: root, read: 0, anchored: true };
     let mut edges = a.ascii.map(|ascii| RootEdges::new(ascii, a.root_row, s.case == 1));
@@ -570,12 +603,14 @@ pub(crate) fn scan(
             return;
         }
     }
-    let output = word_at(w.entry, state::OUTPUT);
+    // The final state's entry (a step through a row may have left `w.entry` behind).
+    let Some(last) = a.entry(w.state) else { return };
+    let output = word_at(last, state::OUTPUT);
     if w.anchored {
         a.mark(output, Hit::Whole, hits);
     }
     // The final state's output and dictionary chain: every pattern the text ends with.
-    let mut at = if output == NONE { word_at(w.entry, state::DICT) } else { w.state };
+    let mut at = if output == NONE { word_at(last, state::DICT) } else { w.state };
     while at != NONE {
         meter.charge_steps(1);
         if meter.exhausted() {

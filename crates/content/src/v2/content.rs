@@ -12,6 +12,8 @@ use ringfence_wire::bytes::{u16_at, u32_at, u64_at};
 pub struct Content<'a> {
     pub(crate) bytes: &'a [u8],
     pub(crate) sections: [&'a [u8]; section::COUNT],
+    /// The transition table attached with [`Content::with_transitions`] (empty: none).
+    pub(crate) transitions: &'a [u32],
 }
 
 #[inline(always)]
@@ -102,7 +104,7 @@ impl<'a> Content<'a> {
             let len = ix(u32_at(dir, at.saturating_add(section::LEN)).unwrap_or(0));
             *slot = bytes.get(offset..offset.saturating_add(len)).unwrap_or(&[]);
         }
-        Content { bytes, sections }
+        Content { bytes, sections, transitions: &[] }
     }
 
     pub fn bytes(&self) -> &'a [u8] {

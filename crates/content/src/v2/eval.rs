@@ -164,7 +164,7 @@ impl<'a> Content<'a> {
             match event.input(s.field) {
                 Input::Text { head, tail } => {
                     defaults_hold &= !companion;
-                    scan(self, s, head, tail, &mut hits, meter);
+                    scan(self, index, s, head, tail, &mut hits, meter);
                     self.candidates(&s, true, &mut hits, meter);
                 }
                 // Every rule reading the field may be unknown.

@@ -31,14 +31,16 @@
 //! keeps its rule in the companion stage. Case-insensitive matching is Unicode simple case
 //! folding on the BMP ([`fold`]); units outside the BMP compare unfolded.
 //!
-//! **For the driver** (not wired yet): LOAD_CONTENT dispatches on the header's
-//! version (offset 8) to [`crate::validate`] or [`validate()`]; the callbacks
-//! implement [`EventInput`] over the callback's data (a path field as a
-//! translated DOS volume prefix in `head` and the NT remainder in `tail`, or
+//! **In the driver**: LOAD_CONTENT dispatches on the header's version
+//! (offset 8) to [`crate::validate`] or [`validate()`], and for format 2
+//! builds the content's transition table ([`Content::build_transitions`](crate::v2::Content::build_transitions),
+//! at most [`MAX_TRANSITION_WORDS`](crate::v2::MAX_TRANSITION_WORDS) words) beside it; the callbacks implement
+//! [`EventInput`] over the callback's data (a path field as a translated DOS
+//! volume prefix in `head` and the NT remainder in `tail`, or
 //! [`Input::Unknown`] when the volume is not in the map), evaluate with a
-//! scratch buffer of [`Content::scratch_words`] words allocated at load time
-//! (not on the kernel stack) and two small id arrays, put the matched and
-//! undecided ids in the record, and drop only when [`Verdict::droppable`].
+//! scratch buffer of [`Content::scratch_words`] words of their own (not on
+//! the kernel stack) and two small id arrays, put the matched and undecided
+//! ids in the record, and drop only when [`Verdict::droppable`].
 
 mod automaton;
 mod content;
@@ -53,6 +55,7 @@ mod gate;
 mod listing;
 mod regex;
 mod state_pass;
+mod transitions;
 mod validate;
 pub mod wire;
 
@@ -71,4 +74,5 @@ pub use eval::{
 };
 pub use expr::Truth;
 pub use format::{MAX_EVALUATION_COST, Operator, Role};
+pub use transitions::{MAX_TRANSITION_WORDS, ROW_DEPTH, TransitionTableError};
 pub use validate::validate;

@@ -149,7 +149,7 @@ fn check_directory(bytes: &[u8]) -> Result<Content<'_>> {
     if expected != bytes.len() {
         return err(expected, ErrorKind::UnclaimedBytes { end: small(expected), total: small(bytes.len()) });
     }
-    Ok(Content { bytes, sections })
+    Ok(Content { bytes, sections, transitions: &[] })
 }
 
 struct Validator<'c, 's> {

@@ -85,6 +85,16 @@ pub fn evaluate(content: &Content<'_>, event: &TestEvent) -> Outcome {
     }
 }
 
+/// The work units one evaluation of `event` charges, without a limit.
+pub fn work_done(content: &Content<'_>, event: &TestEvent) -> u64 {
+    let mut scratch = vec![0u64; content.scratch_words()];
+    let (mut matched, mut undecided) = ([0u32; 64], [0u32; 64]);
+    let mut meter = ringfence_content::Meter::new(u64::MAX);
+    let ids = RuleIds { matched: &mut matched, undecided: &mut undecided };
+    content.evaluate_metered(&event, &mut scratch, ids, &mut meter).expect("no limit");
+    meter.used()
+}
+
 pub fn predicate(field: u8, operator: OperatorSpec, values: &[&str]) -> PredicateSpec {
     PredicateSpec {
         field,

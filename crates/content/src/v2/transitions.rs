@@ -1,0 +1,218 @@
+//! The transition table: each scanner's shallowest states as full rows, one
+//! word per alphabet class, the failure links already followed, so that a
+//! step from such a state is one read instead of a goto search and a walk
+//! down failure links. Built once when content is accepted, like format 1's
+//! key table: it lives beside the content, not in it (format 2's layout is
+//! unchanged), in words its holder allocates ([`Content::transition_words`],
+//! sized from the validated content).
+//!
+//! ```text
+//! 2 words per scanner   offset of its rows (in words, from the start), rows (states 0 .. rows)
+//! rows                  per scanner, row s = state s: entry c is the state the scan
+//!                       goes to from s on class c (0: the root), class_count entries;
+//!                       bit 31 set when that state has an output or a dictionary link
+//! ```
+//!
+//! States are numbered breadth-first (format.rs), so rows `0 .. n` are the
+//! states of the first depths: [`ROW_DEPTH`] deep, fewer where the table
+//! would pass [`MAX_TRANSITION_WORDS`] (scanners take their rows in table
+//! order). A state's failure link is shallower than the state, hence an
+//! earlier row: each row is its goto row over the row its failure link
+//! names, built in one sequential pass.
+//!
+//! The scan reads a row only for a state below its scanner's `rows`, and the
+//! entry it reads is a state it then looks up like any other: words that lie
+//! (built for other content, or for bytes nobody validated) change what is
+//! found, never what is read, and every step is charged on the meter. Built
+//! for this validated content, a row entry is the state the goto search and
+//! the failure links would reach, charged one step where they charge at
+//! least one: the scan finds the same patterns and its work stays within the
+//! cost model's bound ([`super::cost`]).
+
+use super::content::{Content, ScannerEntry, ix};
+use super::format::{NONE, goto, section, state};
+use ringfence_wire::bytes::{u16_at, u32_at};
+
+/// Rows go this deep: the root, and the states one to three units from it,
+/// where most steps of a scan over common text start.
+pub const ROW_DEPTH: u32 = 3;
+/// The most words a transition table takes (256 KiB), whatever the content.
+pub const MAX_TRANSITION_WORDS: usize = 1 << 16;
+/// The flag of a row entry whose state has an output or a dictionary link: the
+/// scan reads that state's entry to mark what it found; without it (and past
+/// the text's start, where the state need not be checked against it) a step
+/// to a state with a row of its own reads nothing more.
+pub(crate) const MARKS: u32 = 1 << 31;
+/// Header words per scanner.
+const HEADER: usize = 2;
+
+/// Why a transition table could not be built into the words given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransitionTableError {
+    /// `given` words, where the content's table takes exactly `needed`.
+    WrongSize { needed: usize, given: usize },
+}
+
+/// One scanner's rows, as the scan reads them.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Rows<'a> {
+    words: &'a [u32],
+    /// States `0 .. rows` have a row.
+    pub(crate) rows: u32,
+    classes: usize,
+}
+
+impl Rows<'_> {
+    /// The state after `from` (below `rows`) on `class`; 0 (the root) when the words do not say.
+    #[inline(always)]
+    pub(crate) fn next(&self, from: u32, class: u16) -> u32 {
+        // from < rows, and rows × classes words were there to slice: no wrap.
+        let at = ix(from).wrapping_mul(self.classes).wrapping_add(usize::from(class));
+        self.words.get(at).copied().unwrap_or(0)
+    }
+}
+
+impl<'a> Content<'a> {
+    /// How many states of scanner `s` get a row, given `room` words left.
+    fn row_count(&self, s: &ScannerEntry, room: usize) -> u32 {
+        let classes = ix(s.class_count);
+        if classes == 0 {
+            return 0;
+        }
+        let fit = u32::try_from(room.checked_div(classes).unwrap_or(0)).unwrap_or(u32::MAX);
+        let states = self.table(section::STATES);
+        let first = ix(s.first_state);
+        let limit = s.state_count.min(fit);
+        let mut rows = 0u32;
+        while rows < limit {
+            let at = first.saturating_add(ix(rows)).saturating_mul(state::LEN).saturating_add(state::DEPTH);
+            if u32_at(states, at).is_none_or(|depth| depth > ROW_DEPTH) {
+                break;
+            }
+            rows = rows.saturating_add(1);
+        }
+        rows
+    }
+
+    /// Each scanner's rows and where they start: (offset, rows, words) per scanner, in order.
+    fn layout(&self) -> impl Iterator<Item = (usize, u32, usize)> + '_ {
+        let scanners = self.count(section::SCANNERS);
+        let header = scanners.saturating_mul(HEADER);
+        let mut offset = header;
+        (0..scanners).map(move |index| {
+            let s = self.scanner(index).unwrap_or_default();
+            let room = MAX_TRANSITION_WORDS.saturating_sub(offset.saturating_sub(header));
+            let rows = self.row_count(&s, room);
+            let words = ix(rows).saturating_mul(ix(s.class_count));
+            let at = offset;
+            offset = offset.saturating_add(words);
+            (at, rows, words)
+        })
+    }
+
+    /// The words this content's transition table takes: two per scanner and
+    /// its rows (at most [`MAX_TRANSITION_WORDS`] of them).
+    #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
+    pub fn transition_words(&self) -> usize {
+        let header = self.count(section::SCANNERS).saturating_mul(HEADER);
+        self.layout().fold(header, |total, (_, _, words)| total.saturating_add(words))
+    }
+
+    /// Builds this content's transition table into `words`, which must be
+    /// exactly [`Content::transition_words`] long; attach it with
+    /// [`Content::with_transitions`].
+    #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
+    pub fn build_transitions(&self, words: &mut [u32]) -> Result<(), TransitionTableError> {
+        let needed = self.transition_words();
+        let given = words.len();
+        if given != needed {
+            return Err(TransitionTableError::WrongSize { needed, given });
+        }
+        words.fill(0);
+        for (index, (at, rows, len)) in self.layout().enumerate() {
+            let header = index.saturating_mul(HEADER);
+            if let Some([offset, count]) = words.get_mut(header..header.saturating_add(HEADER)) {
+                *offset = u32::try_from(at).unwrap_or(0);
+                *count = rows;
+            }
+            let s = self.scanner(index).unwrap_or_default();
+            if let Some(table) = words.get_mut(at..at.saturating_add(len)) {
+                self.fill_rows(&s, rows, table);
+            }
+        }
+        Ok(())
+    }
+
+    /// Rows `0 .. rows` of scanner `s` into `table` (`rows` × its classes words, zeroed).
+    fn fill_rows(&self, s: &ScannerEntry, rows: u32, table: &mut [u32]) {
+        let classes = ix(s.class_count);
+        let states = self.table(section::STATES);
+        let gotos = self.table(section::GOTOS);
+        let first = ix(s.first_state);
+        for from in 0..ix(rows) {
+            let entry = first.saturating_add(from).saturating_mul(state::LEN);
+            let field = |at: usize| u32_at(states, entry.saturating_add(at)).unwrap_or(0);
+            let row_start = from.saturating_mul(classes);
+            // The failure link's row, earlier in the table (the root has none: no edge is 0).
+            let fail = ix(field(state::FAIL));
+            if from > 0 && fail < from {
+                let fail_start = fail.saturating_mul(classes);
+                for c in 0..classes {
+                    let target = table.get(fail_start.saturating_add(c)).copied().unwrap_or(0);
+                    if let Some(slot) = table.get_mut(row_start.saturating_add(c)) {
+                        *slot = target;
+                    }
+                }
+            }
+            // The state's own edges over it. The root's row is dense, its target 0 no edge.
+            let goto_start = ix(field(state::FIRST_GOTO)).saturating_mul(goto::LEN);
+            let goto_len = ix(field(state::GOTO_COUNT)).saturating_mul(goto::LEN);
+            let row = gotos.get(goto_start..goto_start.saturating_add(goto_len)).unwrap_or(&[]);
+            for (position, edge) in row.chunks_exact(goto::LEN).enumerate() {
+                let class =
+                    if from == 0 { Some(position) } else { u16_at(edge, goto::CLASS).map(usize::from) };
+                let target = u32_at(edge, goto::TARGET).unwrap_or(0);
+                if let Some(cell) = class.filter(|&c| c < classes && (from > 0 || target != 0)) {
+                    if let Some(slot) = table.get_mut(row_start.saturating_add(cell)) {
+                        *slot = (target & !MARKS) | self.marks(s, target);
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`MARKS`] when state `local` of scanner `s` has an output or a dictionary link.
+    fn marks(&self, s: &ScannerEntry, local: u32) -> u32 {
+        let entry = ix(s.first_state).saturating_add(ix(local)).saturating_mul(state::LEN);
+        let states = self.table(section::STATES);
+        let link = |at: usize| u32_at(states, entry.saturating_add(at)).unwrap_or(NONE);
+        if link(state::OUTPUT) != NONE || link(state::DICT) != NONE { MARKS } else { 0 }
+    }
+
+    /// This view with `words` as its transition table (built by
+    /// [`Content::build_transitions`] for these bytes); the scan then steps
+    /// from the states it has rows for through them. Words built for other
+    /// content change what is found, never read out of bounds.
+    pub fn with_transitions(self, words: &'a [u32]) -> Content<'a> {
+        Content { transitions: words, ..self }
+    }
+
+    /// Scanner `index`'s rows (none when the table does not hold them whole).
+    #[inline]
+    pub(crate) fn rows(&self, index: usize, s: &ScannerEntry) -> Rows<'a> {
+        let header = index.saturating_mul(HEADER);
+        let (Some(&offset), Some(&rows)) =
+            (self.transitions.get(header), self.transitions.get(header.saturating_add(1)))
+        else {
+            return Rows::default();
+        };
+        let classes = ix(s.class_count);
+        let (offset, len) = (ix(offset), ix(rows).saturating_mul(classes));
+        match self.transitions.get(offset..offset.saturating_add(len)) {
+            Some(words) if rows <= s.state_count && classes <= usize::from(u16::MAX) => {
+                Rows { words, rows, classes }
+            }
+            _ => Rows::default(),
+        }
+    }
+}
