@@ -264,8 +264,8 @@ match = [{ field = "image_path", ends_with = "\\cmd.exe" }]
         let Active::Two(content) = accepted.content() else { panic!("format 2") };
         // One folded scanner over the command line: the root and `c`, `cm`, `cmd` get a row.
         assert_eq!(accepted.transitions.len(), content.transition_words());
-        let (header, rows) = accepted.transitions.split_at(2);
-        assert_eq!(header, [2, 4]);
+        let (header, rows) = accepted.transitions.split_at(3);
+        assert_eq!(header, [3, 4, 4], "rows at word 3, four of them, four classes wide");
         // Classes: 0 any other unit, then c, d, m in unit order. From every state `c` starts
         // `c` again (the failure links resolved); `m` goes on from `c`, `d` from `cm` to
         // `cmd`, flagged (bit 31) as the state where a pattern ends.

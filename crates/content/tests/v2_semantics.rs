@@ -828,14 +828,14 @@ fn the_transition_table_has_rows_three_units_deep_within_its_word_limit() {
     let bytes = many_contains(&values);
     let content = validate(&bytes, &SCHEMA).unwrap();
     // One folded scanner: the root, 26 + 676 + 676 states to depth 3 (4 units: 676 more), 27 classes.
-    assert_eq!(content.transition_words(), 2 + (1 + 26 + 676 + 676) * 27);
+    assert_eq!(content.transition_words(), 3 + (1 + 26 + 676 + 676) * 27);
     let mut words = vec![0u32; content.transition_words()];
     assert_eq!(
         content.build_transitions(&mut words[1..]),
         Err(v2::TransitionTableError::WrongSize { needed: words.len(), given: words.len() - 1 })
     );
     content.build_transitions(&mut words).unwrap();
-    assert_eq!(words[..2], [2, 1 + 26 + 676 + 676]);
+    assert_eq!(words[..3], [3, 1 + 26 + 676 + 676, 27]);
     let rowed = content.with_transitions(&words);
     for line in ["xyxy", "XYXZ qrqr", "abab", "zzz", "", "ÄäÄä abxabab"] {
         assert_eq!(evaluate(&rowed, &cmd(line)), evaluate(&content, &cmd(line)), "{line}");
@@ -856,14 +856,68 @@ fn the_transition_table_has_rows_three_units_deep_within_its_word_limit() {
     let bytes = many_contains(&values);
     let content = validate(&bytes, &SCHEMA).unwrap();
     let rows = v2::MAX_TRANSITION_WORDS / 21;
-    assert_eq!(content.transition_words(), 2 + rows * 21);
+    assert_eq!(content.transition_words(), 3 + rows * 21);
     let mut words = vec![0u32; content.transition_words()];
     content.build_transitions(&mut words).unwrap();
-    assert_eq!(words[..2], [2, u32::try_from(rows).unwrap()]);
+    assert_eq!(words[..3], [3, u32::try_from(rows).unwrap(), 21]);
     let rowed = content.with_transitions(&words);
     for line in ["tsrrst", "abccba", "a b c", "abcabc ccbba"] {
         assert_eq!(evaluate(&rowed, &cmd(line)), evaluate(&content, &cmd(line)), "{line}");
     }
+
+    // The same values on the image, which comes first, and `xyz` on the parent's image:
+    // both get their rows to depth 2 (421 × 21 and 3 × 4 words), then the image the words
+    // left as far as they reach, then the parent its last state with the 4 words left after.
+    let big = detection(
+        1,
+        vec![predicate(
+            IMAGE,
+            OperatorSpec::Contains,
+            &values.iter().map(String::as_str).collect::<Vec<_>>(),
+        )],
+    );
+    let small = detection(2, vec![predicate(PARENT_IMAGE, OperatorSpec::Contains, &["xyz"])]);
+    let bytes = build(&[big, small], &SCHEMA, 1).unwrap();
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let image_rows = 421 + (v2::MAX_TRANSITION_WORDS - 421 * 21 - 3 * 4) / 21;
+    assert_eq!(v2::MAX_TRANSITION_WORDS - 421 * 21 - 3 * 4 - (image_rows - 421) * 21, 4);
+    assert_eq!(content.transition_words(), 6 + image_rows * 21 + 4 * 4);
+    let mut words = vec![0u32; content.transition_words()];
+    content.build_transitions(&mut words).unwrap();
+    let offset = u32::try_from(6 + image_rows * 21).unwrap();
+    assert_eq!(words[..6], [6, u32::try_from(image_rows).unwrap(), 21, offset, 4, 4]);
+}
+
+/// A row holds the classes of ASCII units only: a non-ASCII unit a pattern
+/// holds (an en dash, a Cyrillic letter) steps through the goto search, from
+/// a state with a row as from any other, to the same verdicts.
+#[test]
+fn non_ascii_units_step_past_the_rows_to_the_same_verdicts() {
+    // One rule a value (ids 1 to 7), so that a verdict names the patterns found.
+    let values = ["a–b", "–enc", "x\\ж", "жжa", "ab–", "-enc", "abc"];
+    let rules: Vec<RuleSpec> = (1..)
+        .zip(values)
+        .map(|(id, v)| detection(id, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &[v])]))
+        .collect();
+    let bytes = build(&rules, &SCHEMA, 1).unwrap();
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let mut words = vec![0u32; content.transition_words()];
+    content.build_transitions(&mut words).unwrap();
+    // Classes: 0, then - \\ a b c e n x (ASCII, folded), then – ж: rows are 9 wide.
+    assert_eq!(words[2], 9);
+    let rowed = content.with_transitions(&words);
+    let lines = ["a–b", "xa–enc", "ЖЖA", "x\\Жж", "ab–c", "a-b –ENC", "–", "ж", "abab–жжaab", "a–-b"];
+    for line in lines {
+        assert_eq!(evaluate(&rowed, &cmd(line)), evaluate(&content, &cmd(line)), "{line}");
+        assert!(work_done(&rowed, &cmd(line)) <= work_done(&content, &cmd(line)), "{line}");
+    }
+    let matched = |line: &str| evaluate(&rowed, &cmd(line)).matched;
+    assert_eq!(matched("xa–enc"), [2]);
+    assert_eq!(matched("xa–b -ENC"), [1, 6]);
+    assert_eq!(matched("ЖЖA"), [4]);
+    // Past the text's start, `ab` is reached through rows alone; `–` then steps from it.
+    assert_eq!(matched("abab–жжaab"), [4, 5]);
+    assert_eq!(matched("a-b"), [0u32; 0]);
 }
 
 /// Words that were not built for the content change what is found, never the

@@ -13,9 +13,9 @@
 //! instructions per unit, charged as the full step charges each unit.
 //!
 //! With a transition table attached ([`super::transitions`]), a state that
-//! has a row (the shallowest states) steps in one read, failure links already
-//! followed, charged as the root's goto; a walk that falls back to such a
-//! state reads its row too. A row entry flags the states with an output or a
+//! has a row (the shallowest states) steps on an ASCII unit in one read,
+//! failure links already followed, charged as the root's goto; a walk that
+//! falls back to such a state reads its row too. A row entry flags the states with an output or a
 //! dictionary link: past the text's start, a step to an unflagged state with
 //! a row of its own reads nothing else.
 //!
@@ -483,7 +483,7 @@ impl<'a> Automaton<'a> {
         let class = self.class(unit, meter);
         w.read = w.read.saturating_add(1);
         let mut state;
-        if w.state < self.rows.rows {
+        if self.rows.has(w.state, class) {
             // A full row: one read, charged as the root's goto.
             meter.charge_steps(1);
             let cell = self.rows.next(w.state, class);
@@ -507,6 +507,11 @@ impl<'a> Automaton<'a> {
                 return true;
             }
         } else {
+            // A step through a row may have left the state's entry behind.
+            if w.state < self.rows.rows {
+                let Some(e) = self.entry(w.state) else { return false };
+                w.entry = e;
+            }
             loop {
                 if let Some(target) = self.goto(w.entry, class, meter) {
                     state = target;
@@ -518,7 +523,7 @@ impl<'a> Automaton<'a> {
                     return false;
                 }
                 // Failing to a state with a full row: it answers, charged as the root's goto.
-                if state < self.rows.rows {
+                if self.rows.has(state, class) {
                     meter.charge_steps(1);
                     state = self.rows.next(state, class) & !MARKS;
                     break;

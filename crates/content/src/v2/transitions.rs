@@ -1,22 +1,29 @@
 //! The transition table: each scanner's shallowest states as full rows, one
-//! word per alphabet class, the failure links already followed, so that a
-//! step from such a state is one read instead of a goto search and a walk
-//! down failure links. Built once when content is accepted, like format 1's
+//! word per class of the ASCII units, the failure links already followed, so
+//! that a step from such a state on an ASCII unit is one read instead of a
+//! goto search and a walk down failure links. Built once when content is accepted, like format 1's
 //! key table: it lives beside the content, not in it (format 2's layout is
 //! unchanged), in words its holder allocates ([`Content::transition_words`],
 //! sized from the validated content).
 //!
 //! ```text
-//! 2 words per scanner   offset of its rows (in words, from the start), rows (states 0 .. rows)
+//! 3 words per scanner   offset of its rows (in words, from the start), rows (states 0 .. rows),
+//!                       width (classes 0 .. width: every class an ASCII unit has)
 //! rows                  per scanner, row s = state s: entry c is the state the scan
-//!                       goes to from s on class c (0: the root), class_count entries;
+//!                       goes to from s on class c (0: the root), width entries;
 //!                       bit 31 set when that state has an output or a dictionary link
 //! ```
 //!
+//! A row leaves out the classes of non-ASCII units (SigmaHQ's command-line
+//! automaton has over a thousand, from the non-ASCII dashes of `windash` and
+//! a few scripts' letters): a unit of such a class takes the goto search, as
+//! it would without the table.
+//!
 //! States are numbered breadth-first (format.rs), so rows `0 .. n` are the
-//! states of the first depths: [`ROW_DEPTH`] deep, fewer where the table
-//! would pass [`MAX_TRANSITION_WORDS`] (scanners take their rows in table
-//! order). A state's failure link is shallower than the state, hence an
+//! states of the first depths: [`ROW_DEPTH`] deep, less where the table
+//! would pass [`MAX_TRANSITION_WORDS`]: then every scanner has the rows of
+//! the deepest level all scanners' rows fit at, and the words left go to the
+//! next level's states, scanner by scanner in table order. A state's failure link is shallower than the state, hence an
 //! earlier row: each row is its goto row over the row its failure link
 //! names, built in one sequential pass.
 //!
@@ -30,9 +37,11 @@
 //! cost model's bound ([`super::cost`]).
 
 use super::content::{Content, ScannerEntry, ix};
-use super::format::{NONE, goto, section, state};
+use super::format::{NONE, class, goto, section, state};
 use ringfence_wire::bytes::{u16_at, u32_at};
 
+/// Entries of a class table's ASCII part.
+const ASCII: usize = 128;
 /// Rows go this deep: the root, and the states one to three units from it,
 /// where most steps of a scan over common text start.
 pub const ROW_DEPTH: u32 = 3;
@@ -44,7 +53,7 @@ pub const MAX_TRANSITION_WORDS: usize = 1 << 16;
 /// to a state with a row of its own reads nothing more.
 pub(crate) const MARKS: u32 = 1 << 31;
 /// Header words per scanner.
-const HEADER: usize = 2;
+const HEADER: usize = 3;
 
 /// Why a transition table could not be built into the words given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,54 +68,102 @@ pub(crate) struct Rows<'a> {
     words: &'a [u32],
     /// States `0 .. rows` have a row.
     pub(crate) rows: u32,
-    classes: usize,
+    /// Classes `0 .. width` have an entry in it.
+    pub(crate) width: u16,
 }
 
 impl Rows<'_> {
-    /// The state after `from` (below `rows`) on `class`; 0 (the root) when the words do not say.
+    /// Whether the step from `from` on `class` reads a row.
+    #[inline(always)]
+    pub(crate) fn has(&self, from: u32, class: u16) -> bool {
+        from < self.rows && class < self.width
+    }
+
+    /// The state after `from` on `class` (both within the rows, [`Rows::has`]), with
+    /// [`MARKS`]; 0 (the root) when the words do not say.
     #[inline(always)]
     pub(crate) fn next(&self, from: u32, class: u16) -> u32 {
-        // from < rows, and rows × classes words were there to slice: no wrap.
-        let at = ix(from).wrapping_mul(self.classes).wrapping_add(usize::from(class));
+        // from < rows and class < width, and rows × width words were there to slice: no wrap.
+        let at = ix(from).wrapping_mul(usize::from(self.width)).wrapping_add(usize::from(class));
         self.words.get(at).copied().unwrap_or(0)
     }
 }
 
 impl<'a> Content<'a> {
-    /// How many states of scanner `s` get a row, given `room` words left.
-    fn row_count(&self, s: &ScannerEntry, room: usize) -> u32 {
-        let classes = ix(s.class_count);
-        if classes == 0 {
-            return 0;
-        }
-        let fit = u32::try_from(room.checked_div(classes).unwrap_or(0)).unwrap_or(u32::MAX);
-        let states = self.table(section::STATES);
-        let first = ix(s.first_state);
-        let limit = s.state_count.min(fit);
-        let mut rows = 0u32;
-        while rows < limit {
-            let at = first.saturating_add(ix(rows)).saturating_mul(state::LEN).saturating_add(state::DEPTH);
-            if u32_at(states, at).is_none_or(|depth| depth > ROW_DEPTH) {
-                break;
-            }
-            rows = rows.saturating_add(1);
-        }
-        rows
+    /// The classes a row of scanner `s` has: every class of an ASCII unit (its class table's
+    /// first 128 entries), within the scanner's class count.
+    fn row_width(&self, s: &ScannerEntry) -> u16 {
+        let start = ix(s.first_class).saturating_mul(class::LEN);
+        let ascii = self.table(section::CLASSES).get(start..).unwrap_or(&[]);
+        let highest = ascii
+            .chunks_exact(class::LEN)
+            .take(ASCII)
+            .filter_map(|entry| u16_at(entry, class::CLASS))
+            .filter(|&c| u32::from(c) < s.class_count)
+            .max();
+        highest.map_or(0, |c| c.saturating_add(1))
     }
 
-    /// Each scanner's rows and where they start: (offset, rows, words) per scanner, in order.
-    fn layout(&self) -> impl Iterator<Item = (usize, u32, usize)> + '_ {
+    /// How many states of scanner `s` are at most `depth` units deep: its first ones
+    /// (states are numbered breadth-first), counted until one is deeper.
+    fn states_within(&self, s: &ScannerEntry, depth: u32) -> u32 {
+        let states = self.table(section::STATES);
+        let first = ix(s.first_state);
+        let mut count = 0u32;
+        while count < s.state_count {
+            let at = first.saturating_add(ix(count)).saturating_mul(state::LEN).saturating_add(state::DEPTH);
+            if u32_at(states, at).is_none_or(|d| d > depth) {
+                break;
+            }
+            count = count.saturating_add(1);
+        }
+        count
+    }
+
+    /// Words the rows of every scanner's states at most `depth` deep take.
+    fn words_within(&self, depth: u32) -> usize {
+        (0..self.count(section::SCANNERS)).fold(0usize, |total, index| {
+            let s = self.scanner(index).unwrap_or_default();
+            let rows = ix(self.states_within(&s, depth));
+            total.saturating_add(rows.saturating_mul(usize::from(self.row_width(&s))))
+        })
+    }
+
+    /// Each scanner's rows and where they start: (offset, rows, width, words) per scanner, in
+    /// order. Every scanner gets the rows of the deepest level all of them fit at, within
+    /// [`MAX_TRANSITION_WORDS`]; the words left go to the next level's states, scanner by
+    /// scanner in table order, as far as they reach.
+    fn layout(&self) -> impl Iterator<Item = (usize, u32, u16, usize)> + '_ {
         let scanners = self.count(section::SCANNERS);
         let header = scanners.saturating_mul(HEADER);
+        // The deepest level whose rows all fit, and the words its rows leave (none fit: no rows).
+        let (mut level, mut used) = (None, 0usize);
+        for depth in 0..=ROW_DEPTH {
+            let words = self.words_within(depth);
+            if words > MAX_TRANSITION_WORDS {
+                break;
+            }
+            (level, used) = (Some(depth), words);
+        }
+        let mut room = MAX_TRANSITION_WORDS.saturating_sub(used);
         let mut offset = header;
         (0..scanners).map(move |index| {
             let s = self.scanner(index).unwrap_or_default();
-            let room = MAX_TRANSITION_WORDS.saturating_sub(offset.saturating_sub(header));
-            let rows = self.row_count(&s, room);
-            let words = ix(rows).saturating_mul(ix(s.class_count));
+            let width = self.row_width(&s);
+            let whole = level.map_or(0, |depth| self.states_within(&s, depth));
+            let next = match level {
+                Some(depth) if depth < ROW_DEPTH => self.states_within(&s, depth.saturating_add(1)),
+                Some(_) => whole,
+                None => self.states_within(&s, 0),
+            };
+            let fit = u32::try_from(room.checked_div(usize::from(width)).unwrap_or(0)).unwrap_or(u32::MAX);
+            let more = next.saturating_sub(whole).min(fit);
+            room = room.saturating_sub(ix(more).saturating_mul(usize::from(width)));
+            let rows = whole.saturating_add(more);
+            let words = ix(rows).saturating_mul(usize::from(width));
             let at = offset;
             offset = offset.saturating_add(words);
-            (at, rows, words)
+            (at, rows, width, words)
         })
     }
 
@@ -115,7 +172,7 @@ impl<'a> Content<'a> {
     #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
     pub fn transition_words(&self) -> usize {
         let header = self.count(section::SCANNERS).saturating_mul(HEADER);
-        self.layout().fold(header, |total, (_, _, words)| total.saturating_add(words))
+        self.layout().fold(header, |total, (_, _, _, words)| total.saturating_add(words))
     }
 
     /// Builds this content's transition table into `words`, which must be
@@ -129,23 +186,23 @@ impl<'a> Content<'a> {
             return Err(TransitionTableError::WrongSize { needed, given });
         }
         words.fill(0);
-        for (index, (at, rows, len)) in self.layout().enumerate() {
+        for (index, (at, rows, width, len)) in self.layout().enumerate() {
             let header = index.saturating_mul(HEADER);
-            if let Some([offset, count]) = words.get_mut(header..header.saturating_add(HEADER)) {
+            if let Some([offset, count, classes]) = words.get_mut(header..header.saturating_add(HEADER)) {
                 *offset = u32::try_from(at).unwrap_or(0);
                 *count = rows;
+                *classes = u32::from(width);
             }
             let s = self.scanner(index).unwrap_or_default();
             if let Some(table) = words.get_mut(at..at.saturating_add(len)) {
-                self.fill_rows(&s, rows, table);
+                self.fill_rows(&s, rows, usize::from(width), table);
             }
         }
         Ok(())
     }
 
-    /// Rows `0 .. rows` of scanner `s` into `table` (`rows` × its classes words, zeroed).
-    fn fill_rows(&self, s: &ScannerEntry, rows: u32, table: &mut [u32]) {
-        let classes = ix(s.class_count);
+    /// Rows `0 .. rows` of scanner `s`, `classes` wide, into `table` (`rows` × `classes` words, zeroed).
+    fn fill_rows(&self, s: &ScannerEntry, rows: u32, classes: usize, table: &mut [u32]) {
         let states = self.table(section::STATES);
         let gotos = self.table(section::GOTOS);
         let first = ix(s.first_state);
@@ -201,17 +258,13 @@ impl<'a> Content<'a> {
     #[inline]
     pub(crate) fn rows(&self, index: usize, s: &ScannerEntry) -> Rows<'a> {
         let header = index.saturating_mul(HEADER);
-        let (Some(&offset), Some(&rows)) =
-            (self.transitions.get(header), self.transitions.get(header.saturating_add(1)))
-        else {
+        let Some(&[offset, rows, width]) = self.transitions.get(header..header.saturating_add(HEADER)) else {
             return Rows::default();
         };
-        let classes = ix(s.class_count);
-        let (offset, len) = (ix(offset), ix(rows).saturating_mul(classes));
+        let Ok(width) = u16::try_from(width) else { return Rows::default() };
+        let (offset, len) = (ix(offset), ix(rows).saturating_mul(usize::from(width)));
         match self.transitions.get(offset..offset.saturating_add(len)) {
-            Some(words) if rows <= s.state_count && classes <= usize::from(u16::MAX) => {
-                Rows { words, rows, classes }
-            }
+            Some(words) if rows <= s.state_count => Rows { words, rows, width },
             _ => Rows::default(),
         }
     }
