@@ -17,7 +17,8 @@
 //! failure links already followed, charged as the root's goto; a walk that
 //! falls back to such a state reads its row too. A row entry flags the states with an output or a
 //! dictionary link: past the text's start, a step to an unflagged state with
-//! a row of its own reads nothing else.
+//! a row of its own reads nothing else, and a run of such steps on ASCII
+//! units is one loop of a few instructions per unit, charged as the steps are.
 //!
 //! The validator proved that a goto leads exactly one unit deeper and a
 //! failure link strictly shallower, so the depth rises by at most one per unit and every failure
@@ -461,6 +462,14 @@ impl<'a> Automaton<'a> {
                     continue;
                 }
             }
+            if !walk.anchored && walk.state < self.rows.rows {
+                let run = self.row_run(&mut walk.state, &units, at, count, &mut m);
+                if run != 0 {
+                    at = at.saturating_add(run);
+                    walk.read = walk.read.saturating_add(u32::try_from(run).unwrap_or(u32::MAX));
+                    continue;
+                }
+            }
             let Some(unit) = units.unit(at) else { break };
             if !self.step(&mut walk, unit, hits, &mut m) {
                 fed = false;
@@ -471,6 +480,56 @@ impl<'a> Automaton<'a> {
         }
         (*w, *meter) = (walk, m);
         fed
+    }
+
+    /// How many units from `from` on step through rows and mark nothing: ASCII
+    /// units from a state with a row to a state with a row of its own and no
+    /// output or dictionary link, past the text's start (the caller's part).
+    /// Each is charged as [`Automaton::step`] charges it (the class, the row),
+    /// and the run stops where the step would have stopped on the meter, or
+    /// before the first unit the step must take. `state` is left where the run ends.
+    #[inline(always)]
+    fn row_run<U: Units>(
+        &self,
+        state: &mut u32,
+        units: &U,
+        from: usize,
+        count: usize,
+        meter: &mut Meter,
+    ) -> usize {
+        // Two steps (the class, the row), in meter units.
+        const CHARGE: u64 = 2 * FORMAT2_STEP;
+        let Some(ascii) = self.ascii else { return 0 };
+        if meter.exhausted() {
+            return 0;
+        }
+        let room = (meter.limit().saturating_sub(meter.used()) / CHARGE).saturating_add(1);
+        let end = from.saturating_add(usize::try_from(room).unwrap_or(usize::MAX)).min(count);
+        let (fold, rows) = (self.s.case == 1, self.rows);
+        let mut at = from;
+        let mut current = *state;
+        while at < end {
+            let Some(unit) = units.unit(at) else { break };
+            if unit >= 0x80 {
+                break;
+            }
+            // An ASCII letter folds to lower case by one bit, as `fold_unit` folds it.
+            let unit = if fold && unit.wrapping_sub(u16::from(b'A')) < 26 { unit | 0x20 } else { unit };
+            // A unit below 0x80 times 4, plus 2: within the 512 bytes.
+            let class = u16_at(ascii, usize::from(unit).wrapping_mul(class::LEN).wrapping_add(class::CLASS));
+            let Some(class) = class.filter(|&c| rows.has(current, c)) else { break };
+            let cell = rows.next(current, class);
+            let next = cell & !MARKS;
+            if cell & MARKS != 0 || next >= rows.rows {
+                break;
+            }
+            current = next;
+            at = at.wrapping_add(1);
+        }
+        let run = at.saturating_sub(from);
+        meter.charge(u64::try_from(run).unwrap_or(u64::MAX).saturating_mul(CHARGE));
+        *state = current;
+        run
     }
 
     /// Feeds one unit; false stops the scan (the meter ran out, or a state
