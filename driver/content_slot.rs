@@ -95,26 +95,22 @@ impl Admitted<'_> {
 
 /// Format 1's key table for `content`, in pool memory.
 fn key_table(content: Content<'_>) -> Result<Vec<u32>, OutOfPool> {
-    let words = content.key_table_words();
-    let out_of_pool = OutOfPool { bytes: words.saturating_mul(core::mem::size_of::<u32>()) };
-    let mut table = Vec::new();
-    table.try_reserve_exact(words).map_err(|_| out_of_pool)?;
-    table.resize(words, 0);
-    // Sized by the content itself just above: the size is right.
-    content.build_key_table(&mut table).map_err(|_| out_of_pool)?;
-    Ok(table)
+    table_in_pool(content.key_table_words(), |table| content.build_key_table(table).is_ok())
 }
 
 /// Format 2's transition table for `content`, in pool memory.
 fn transitions(content: v2::Content<'_>) -> Result<Vec<u32>, OutOfPool> {
-    let words = content.transition_words();
+    table_in_pool(content.transition_words(), |table| content.build_transitions(table).is_ok())
+}
+
+/// `words` words of pool memory, filled by `build` (false: it could not, counted as no pool).
+fn table_in_pool(words: usize, build: impl FnOnce(&mut [u32]) -> bool) -> Result<Vec<u32>, OutOfPool> {
     let out_of_pool = OutOfPool { bytes: words.saturating_mul(core::mem::size_of::<u32>()) };
     let mut table = Vec::new();
     table.try_reserve_exact(words).map_err(|_| out_of_pool)?;
     table.resize(words, 0);
-    // Sized by the content itself just above: the size is right.
-    content.build_transitions(&mut table).map_err(|_| out_of_pool)?;
-    Ok(table)
+    // Sized by the content itself: the size is right, and the build succeeds.
+    if build(&mut table) { Ok(table) } else { Err(out_of_pool) }
 }
 
 impl Accepted {

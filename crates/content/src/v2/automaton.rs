@@ -500,11 +500,7 @@ impl<'a> Automaton<'a> {
         // Two steps (the class, the row), in meter units.
         const CHARGE: u64 = 2 * FORMAT2_STEP;
         let Some(ascii) = self.ascii else { return 0 };
-        if meter.exhausted() {
-            return 0;
-        }
-        let room = (meter.limit().saturating_sub(meter.used()) / CHARGE).saturating_add(1);
-        let end = from.saturating_add(usize::try_from(room).unwrap_or(usize::MAX)).min(count);
+        let Some(end) = run_end(meter, CHARGE, from, count) else { return 0 };
         let (fold, rows) = (self.s.case == 1, self.rows);
         let mut at = from;
         let mut current = *state;
@@ -609,6 +605,19 @@ impl<'a> Automaton<'a> {
     }
 }
 
+/// Where a run of units charged `charge` each, from `from` on, must end: at
+/// `count`, or past the last unit read while the work done is within the
+/// meter's limit (`None`: it is not, no unit is read).
+#[inline(always)]
+fn run_end(meter: &Meter, charge: u64, from: usize, count: usize) -> Option<usize> {
+    if meter.exhausted() {
+        return None;
+    }
+    let room =
+        meter.limit().saturating_sub(meter.used()).checked_div(charge).unwrap_or(u64::MAX).saturating_add(1);
+    Some(from.saturating_add(usize::try_from(room).unwrap_or(usize::MAX)).min(count))
+}
+
 /// How many units from `from` on keep the walk at the root: ASCII units
 /// without a root edge. Each is charged as [`Automaton::step`] charges it
 /// (the class, the root's goto), and the run stops where the step would have
@@ -623,11 +632,7 @@ fn root_run<U: Units>(
 ) -> usize {
     // Two steps (the class, the root's goto), in meter units.
     const CHARGE: u64 = 2 * FORMAT2_STEP;
-    if meter.exhausted() {
-        return 0;
-    }
-    let room = (meter.limit().saturating_sub(meter.used()) / CHARGE).saturating_add(1);
-    let end = from.saturating_add(usize::try_from(room).unwrap_or(usize::MAX)).min(count);
+    let Some(end) = run_end(meter, CHARGE, from, count) else { return 0 };
     let mut at = from;
     while at < end {
         let Some(unit) = units.unit(at) else { break };
