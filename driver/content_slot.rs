@@ -30,7 +30,7 @@ pub struct Accepted {
     /// Format 1's key table ([`Content::build_key_table`]), built once here: an event's
     /// anchor keys are found in a probe or two instead of a binary search. Empty for format 2.
     key_table: Vec<u32>,
-    /// Format 2's transition table ([`v2::Content::build_transitions`], at most 256 KiB),
+    /// Format 2's transition table ([`v2::Content::build_transitions`], at most 256 KiB of rows),
     /// built once here: a scan steps from its shallowest states in one read. Empty for
     /// format 1.
     transitions: Vec<u32>,
@@ -60,7 +60,7 @@ impl Admitted<'_> {
     }
 
     /// Copies the admitted bytes into pool memory, and builds format 1's key table (at most
-    /// 66 KiB) or format 2's transition table (at most 256 KiB), each sized from the
+    /// 66 KiB) or format 2's transition table (at most 256 KiB of rows), each sized from the
     /// validated content: the allocations of a content load.
     /// The source is the I/O manager's kernel copy of the request (or the buffer a persisted
     /// file was read into), so it cannot change between admission and this copy.
@@ -260,8 +260,11 @@ match = [{ field = "image_path", ends_with = "\\cmd.exe" }]
         let Active::Two(content) = accepted.content() else { panic!("format 2") };
         // One folded scanner over the command line: the root and `c`, `cm`, `cmd` get a row.
         assert_eq!(accepted.transitions.len(), content.transition_words());
-        let (header, rows) = accepted.transitions.split_at(3);
-        assert_eq!(header, [3, 4, 4], "rows at word 3, four of them, four classes wide");
+        let (header, rows) = accepted.transitions.split_at(131);
+        assert_eq!(header[..3], [131, 4, 4], "rows at word 131, four of them, four classes wide");
+        // The unit map: each ASCII unit's class, upper case folded to lower.
+        let map = |unit: u8| header[3 + usize::from(unit)];
+        assert_eq!([b'c', b'C', b'd', b'D', b'm', b'M', b'x', b' '].map(map), [1, 1, 2, 2, 3, 3, 0, 0]);
         // Classes: 0 any other unit, then c, d, m in unit order. From every state `c` starts
         // `c` again (the failure links resolved); `m` goes on from `c`, `d` from `cm` to
         // `cmd`, flagged (bit 31) as the state where a pattern ends.

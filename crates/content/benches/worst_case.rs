@@ -230,6 +230,23 @@ fn deep_scans() -> Vec<RuleSpec> {
     rules
 }
 
+/// The walk held one unit past the transition table's rows: `a`^(d+1) `b`, d =
+/// [`v2::ROW_DEPTH`], in both case modes, on every long string field, over text
+/// of `a`s: from the state `a`^(d+1), which has no row, every unit misses its
+/// goto, fails to `a`^d, whose row leads back to it.
+fn past_the_rows() -> Vec<RuleSpec> {
+    let depth = usize::try_from(v2::ROW_DEPTH).unwrap() + 1;
+    let mut rules = Vec::new();
+    for field in [IMAGE, COMMAND_LINE, PARENT_IMAGE, PARENT_COMMAND_LINE] {
+        for case in [true, false] {
+            let id = rules.len() as u32;
+            let value = format!("{}b", "a".repeat(depth));
+            rules.push(any_of(id, vec![text_predicate(field, OperatorSpec::Contains, vec![value], case)]));
+        }
+    }
+    rules
+}
+
 /// Many classes and wide goto rows: every pair of 64 non-ASCII letters on the
 /// command line, over text cycling through them (every unit leaves the root,
 /// every state has 64 gotos to search).
@@ -286,6 +303,11 @@ fn v2_shapes() -> Vec<(&'static str, Vec<u8>, Longest)> {
     vec![
         ("scan: deep automata over a text of a", build(&deep_scans(), &SCHEMA, 1).unwrap(), Longest::of("a")),
         (
+            "scan: one unit past the rows over a text of a",
+            build(&past_the_rows(), &SCHEMA, 1).unwrap(),
+            Longest::of("a"),
+        ),
+        (
             "scan: 4,096 non-ASCII pairs, 64 classes",
             build(&wide, &SCHEMA, 1).unwrap(),
             Longest::of(&wide_text),
@@ -340,33 +362,56 @@ fn v2_run(content: &V2Content<'_>, event: &Longest, scratch: &mut [u64], meter: 
     meter.used()
 }
 
+/// The transition table the driver builds beside `content` at a load.
+fn table_of(content: &V2Content<'_>) -> Vec<u32> {
+    let mut words = vec![0u32; content.transition_words()];
+    content.build_transitions(&mut words).unwrap();
+    words
+}
+
+/// Each content is measured as the driver evaluates it (with the transition
+/// table it builds at a load) and without the table (as `evaluate_raw` and a
+/// load without pool for the table would; the table must not make the worst
+/// case worse).
+const TABLES: [(&str, bool); 2] = [("", true), (", no transition table", false)];
+
 fn v2_worst_case(c: &mut Criterion) {
     let mut group = c.benchmark_group("v2_worst_case");
     group.sample_size(20);
     let (globs, bytes) = v2_worst_accepted();
-    let content = v2::validate(&bytes, &SCHEMA).unwrap();
+    let bare = v2::validate(&bytes, &SCHEMA).unwrap();
+    let table = table_of(&bare);
     let event = Longest::of("a");
-    let mut scratch = vec![0u64; content.scratch_words()];
-    let cut = v2_run(&content, &event, &mut scratch, &mut Meter::new(EVENT_WORK_LIMIT));
-    eprintln!(
-        "worst accepted format-2 content ({globs} globs): worst case {} units of {}; cut off at {cut} units",
-        v2::cost::worst_case(&content, &SCHEMA, 1),
-        v2::MAX_EVALUATION_COST,
-    );
-    group.bench_function(
-        format!(
-            "worst accepted content ({globs} globs), every string at its maximum length, cut off at the limit"
-        ),
-        |b| b.iter(|| v2_run(&content, black_box(&event), &mut scratch, &mut Meter::new(EVENT_WORK_LIMIT))),
-    );
+    let mut scratch = vec![0u64; bare.scratch_words()];
+    for (suffix, rowed) in TABLES {
+        let content = if rowed { bare.with_transitions(&table) } else { bare };
+        let cut = v2_run(&content, &event, &mut scratch, &mut Meter::new(EVENT_WORK_LIMIT));
+        eprintln!(
+            "worst accepted format-2 content ({globs} globs{suffix}): worst case {} units of {}; cut off at {cut} units",
+            v2::cost::worst_case(&content, &SCHEMA, 1),
+            v2::MAX_EVALUATION_COST,
+        );
+        group.bench_function(
+            format!(
+                "worst accepted content ({globs} globs), every string at its maximum length, cut off at the limit{suffix}"
+            ),
+            |b| b.iter(|| v2_run(&content, black_box(&event), &mut scratch, &mut Meter::new(EVENT_WORK_LIMIT))),
+        );
+    }
     for (name, bytes, event) in v2_shapes() {
-        let content = v2::validate(&bytes, &SCHEMA).unwrap();
-        let mut scratch = vec![0u64; content.scratch_words()];
-        let whole = v2_run(&content, &event, &mut scratch, &mut Meter::new(u64::MAX));
-        eprintln!("{name}: {whole} units uncut");
-        group.bench_function(format!("{name}, cut off at the limit"), |b| {
-            b.iter(|| v2_run(&content, black_box(&event), &mut scratch, &mut Meter::new(EVENT_WORK_LIMIT)))
-        });
+        let bare = v2::validate(&bytes, &SCHEMA).unwrap();
+        let table = table_of(&bare);
+        let mut scratch = vec![0u64; bare.scratch_words()];
+        for (suffix, rowed) in TABLES {
+            let content = if rowed { bare.with_transitions(&table) } else { bare };
+            let whole = v2_run(&content, &event, &mut scratch, &mut Meter::new(u64::MAX));
+            eprintln!("{name}{suffix}: {whole} units uncut");
+            group.bench_function(format!("{name}, cut off at the limit{suffix}"), |b| {
+                b.iter(|| {
+                    v2_run(&content, black_box(&event), &mut scratch, &mut Meter::new(EVENT_WORK_LIMIT))
+                })
+            });
+        }
     }
     let line = le_bytes(&Longest::of("a").fields.iter().find(|(i, _)| *i == COMMAND_LINE).unwrap().1);
     group.bench_function("copy of the command line (baseline)", |b| b.iter(|| black_box(&line).to_vec()));
@@ -380,11 +425,15 @@ fn v2_worst_case(c: &mut Criterion) {
     let mut group = c.benchmark_group("calibrate");
     group.sample_size(10);
     for (name, bytes, event) in v2_shapes() {
-        let content = v2::validate(&bytes, &SCHEMA).unwrap();
-        let mut scratch = vec![0u64; content.scratch_words()];
-        group.bench_function(format!("format 2, {name}"), |b| {
-            b.iter(|| calibrate_v2(&content, black_box(&event), &mut scratch))
-        });
+        let bare = v2::validate(&bytes, &SCHEMA).unwrap();
+        let table = table_of(&bare);
+        let mut scratch = vec![0u64; bare.scratch_words()];
+        for (suffix, rowed) in TABLES {
+            let content = if rowed { bare.with_transitions(&table) } else { bare };
+            group.bench_function(format!("format 2, {name}{suffix}"), |b| {
+                b.iter(|| calibrate_v2(&content, black_box(&event), &mut scratch))
+            });
+        }
     }
     group.finish();
 }

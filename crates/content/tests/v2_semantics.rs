@@ -820,22 +820,27 @@ fn many_contains(values: &[String]) -> Vec<u8> {
 }
 
 #[test]
-fn the_transition_table_has_rows_three_units_deep_within_its_word_limit() {
+fn the_transition_table_has_rows_as_deep_as_its_word_limit_allows() {
     // 26 × 26 two-letter stems and their three- and four-letter children.
     let letters: Vec<char> = ('a'..='z').collect();
     let values: Vec<String> =
         letters.iter().flat_map(|a| letters.iter().map(move |b| format!("{a}{b}{a}{b}"))).collect();
     let bytes = many_contains(&values);
     let content = validate(&bytes, &SCHEMA).unwrap();
-    // One folded scanner: the root, 26 + 676 + 676 states to depth 3 (4 units: 676 more), 27 classes.
-    assert_eq!(content.transition_words(), 3 + (1 + 26 + 676 + 676) * 27);
+    // One folded scanner: the root, 26 + 676 + 676 + 676 states to depth 4, 27 classes: all fit,
+    // after a header of 3 words and the 128-word unit map.
+    let states = 1 + 26 + 676 + 676 + 676;
+    assert_eq!(content.transition_words(), 131 + states * 27);
     let mut words = vec![0u32; content.transition_words()];
     assert_eq!(
         content.build_transitions(&mut words[1..]),
         Err(v2::TransitionTableError::WrongSize { needed: words.len(), given: words.len() - 1 })
     );
     content.build_transitions(&mut words).unwrap();
-    assert_eq!(words[..3], [3, 1 + 26 + 676 + 676, 27]);
+    assert_eq!(words[..3], [131, u32::try_from(states).unwrap(), 27]);
+    // The unit map: a letter's class, upper case folded to lower; anything else class 0.
+    let map = |unit: u8| words[3 + usize::from(unit)];
+    assert_eq!((map(b'a'), map(b'A'), map(b'z'), map(b'Z'), map(b'-'), map(0)), (1, 1, 26, 26, 0, 0));
     let rowed = content.with_transitions(&words);
     for line in ["xyxy", "XYXZ qrqr", "abab", "zzz", "", "ÄäÄä abxabab"] {
         assert_eq!(evaluate(&rowed, &cmd(line)), evaluate(&content, &cmd(line)), "{line}");
@@ -856,10 +861,10 @@ fn the_transition_table_has_rows_three_units_deep_within_its_word_limit() {
     let bytes = many_contains(&values);
     let content = validate(&bytes, &SCHEMA).unwrap();
     let rows = v2::MAX_TRANSITION_WORDS / 21;
-    assert_eq!(content.transition_words(), 3 + rows * 21);
+    assert_eq!(content.transition_words(), 131 + rows * 21);
     let mut words = vec![0u32; content.transition_words()];
     content.build_transitions(&mut words).unwrap();
-    assert_eq!(words[..3], [3, u32::try_from(rows).unwrap(), 21]);
+    assert_eq!(words[..3], [131, u32::try_from(rows).unwrap(), 21]);
     let rowed = content.with_transitions(&words);
     for line in ["tsrrst", "abccba", "a b c", "abcabc ccbba"] {
         assert_eq!(evaluate(&rowed, &cmd(line)), evaluate(&content, &cmd(line)), "{line}");
@@ -881,11 +886,12 @@ fn the_transition_table_has_rows_three_units_deep_within_its_word_limit() {
     let content = validate(&bytes, &SCHEMA).unwrap();
     let image_rows = 421 + (v2::MAX_TRANSITION_WORDS - 421 * 21 - 3 * 4) / 21;
     assert_eq!(v2::MAX_TRANSITION_WORDS - 421 * 21 - 3 * 4 - (image_rows - 421) * 21, 4);
-    assert_eq!(content.transition_words(), 6 + image_rows * 21 + 4 * 4);
+    assert_eq!(content.transition_words(), 262 + image_rows * 21 + 4 * 4);
     let mut words = vec![0u32; content.transition_words()];
     content.build_transitions(&mut words).unwrap();
-    let offset = u32::try_from(6 + image_rows * 21).unwrap();
-    assert_eq!(words[..6], [6, u32::try_from(image_rows).unwrap(), 21, offset, 4, 4]);
+    let offset = u32::try_from(262 + image_rows * 21).unwrap();
+    assert_eq!(words[..3], [262, u32::try_from(image_rows).unwrap(), 21]);
+    assert_eq!(words[131..134], [offset, 4, 4]);
 }
 
 /// A row holds the classes of ASCII units only: a non-ASCII unit a pattern

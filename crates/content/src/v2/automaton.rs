@@ -14,11 +14,14 @@
 //!
 //! With a transition table attached ([`super::transitions`]), a state that
 //! has a row (the shallowest states) steps on an ASCII unit in one read,
-//! failure links already followed, charged as the root's goto; a walk that
-//! falls back to such a state reads its row too. A row entry flags the states with an output or a
-//! dictionary link: past the text's start, a step to an unflagged state with
-//! a row of its own reads nothing else, and a run of such steps on ASCII
-//! units is one loop of a few instructions per unit, charged as the steps are.
+//! failure links already followed, charged as the goto search charges at
+//! least without it (the root one step, any other state two); a walk that
+//! falls back to such a state reads its row too. Past the text's start, a run
+//! of ASCII units from states with rows is one loop: a few instructions a
+//! unit through states with nothing to mark (a row entry flags the states
+//! with an output or a dictionary link), and a state that has one is marked
+//! without leaving the run. The run ends at a unit past ASCII, or after a unit
+//! that leads to a state without a row, where the step goes on.
 //!
 //! The validator proved that a goto leads exactly one unit deeper and a
 //! failure link strictly shallower, so the depth rises by at most one per unit and every failure
@@ -462,8 +465,8 @@ impl<'a> Automaton<'a> {
                     continue;
                 }
             }
-            if !walk.anchored && walk.state < self.rows.rows {
-                let run = self.row_run(&mut walk.state, &units, at, count, &mut m);
+            if !walk.anchored && walk.state < self.rows.rows && units.unit(at).is_some_and(|u| u < 0x80) {
+                let run = self.row_run(&mut walk, &units, at, count, hits, &mut m);
                 if run != 0 {
                     at = at.saturating_add(run);
                     walk.read = walk.read.saturating_add(u32::try_from(run).unwrap_or(u32::MAX));
@@ -482,49 +485,57 @@ impl<'a> Automaton<'a> {
         fed
     }
 
-    /// How many units from `from` on step through rows and mark nothing: ASCII
-    /// units from a state with a row to a state with a row of its own and no
-    /// output or dictionary link, past the text's start (the caller's part).
-    /// Each is charged as [`Automaton::step`] charges it (the class, the row),
-    /// and the run stops where the step would have stopped on the meter, or
-    /// before the first unit the step must take. `state` is left where the run ends.
-    #[inline(always)]
+    /// How many units from `from` on step through rows, past the text's start
+    /// (the caller's part): ASCII units from a state with a row, each to the
+    /// state its row names. A state with an output or a dictionary link has
+    /// them marked as [`Automaton::step`] marks them; the run stops after a unit
+    /// that leads to a state without a row (the walk's entry then is that
+    /// state's), or before a unit past ASCII, a class without an entry, or once
+    /// the meter is past its limit, where the step takes over. Each unit is
+    /// charged as the step charges it (the class, the row). Not inlined: the
+    /// loop keeps its few values in registers.
+    #[inline(never)]
     fn row_run<U: Units>(
         &self,
-        state: &mut u32,
+        w: &mut Walk<'a>,
         units: &U,
         from: usize,
         count: usize,
+        hits: &mut Hits<'_>,
         meter: &mut Meter,
     ) -> usize {
-        // Two steps (the class, the row), in meter units.
-        const CHARGE: u64 = 2 * FORMAT2_STEP;
-        let Some(ascii) = self.ascii else { return 0 };
-        let Some(end) = run_end(meter, CHARGE, from, count) else { return 0 };
-        let (fold, rows) = (self.s.case == 1, self.rows);
+        let rows = self.rows;
+        let Some(map) = rows.map else { return 0 };
+        let (mut current, mut m) = (w.state, *meter);
         let mut at = from;
-        let mut current = *state;
-        while at < end {
-            let Some(unit) = units.unit(at) else { break };
-            if unit >= 0x80 {
+        while current < rows.rows {
+            // The costliest charge a unit can have here, for the room the meter leaves.
+            let Some(end) = run_end(&m, 3 * FORMAT2_STEP, at, count) else { break };
+            let (stop, state, from_root) = rows_through(rows, map, units, at, end, current);
+            // Each unit: the class and the row (the root's one step, any other's two).
+            let steps = u64::try_from(stop.saturating_sub(at).saturating_mul(3).saturating_sub(from_root));
+            m.charge_steps(steps.unwrap_or(u64::MAX));
+            (at, current) = (stop, state);
+            // Stopped before a unit past ASCII, a class without an entry, the meter's room or
+            // the text's end: the step takes over. Or before a unit to a state with something
+            // to mark or without a row: taken here, from its entry (missing only in words that
+            // lie: the step then stops the scan).
+            let Some(cell) = units.unit(at).and_then(|unit| rows.cell(map, current, unit)) else { break };
+            if at >= end || cell < rows.rows {
                 break;
             }
-            // An ASCII letter folds to lower case by one bit, as `fold_unit` folds it.
-            let unit = if fold && unit.wrapping_sub(u16::from(b'A')) < 26 { unit | 0x20 } else { unit };
-            // A unit below 0x80 times 4, plus 2: within the 512 bytes.
-            let class = u16_at(ascii, usize::from(unit).wrapping_mul(class::LEN).wrapping_add(class::CLASS));
-            let Some(class) = class.filter(|&c| rows.has(current, c)) else { break };
-            let cell = rows.next(current, class);
-            let next = cell & !MARKS;
-            if cell & MARKS != 0 || next >= rows.rows {
-                break;
-            }
-            current = next;
+            let Some(e) = self.entry(cell & !MARKS) else { break };
+            m.charge_steps(row_steps(current).wrapping_add(1));
             at = at.wrapping_add(1);
+            current = cell & !MARKS;
+            w.entry = e;
+            self.contained(e, hits, &mut m);
+            if m.exhausted() {
+                break;
+            }
         }
         let run = at.saturating_sub(from);
-        meter.charge(u64::try_from(run).unwrap_or(u64::MAX).saturating_mul(CHARGE));
-        *state = current;
+        (w.state, *meter) = (current, m);
         run
     }
 
@@ -539,8 +550,8 @@ impl<'a> Automaton<'a> {
         w.read = w.read.saturating_add(1);
         let mut state;
         if self.rows.has(w.state, class) {
-            // A full row: one read, charged as the root's goto.
-            meter.charge_steps(1);
+            // A full row: one read, charged as the goto search charges at least.
+            meter.charge_steps(row_steps(w.state));
             let cell = self.rows.next(w.state, class);
             state = cell & !MARKS;
             if state == 0 && w.state == 0 {
@@ -577,9 +588,9 @@ impl<'a> Automaton<'a> {
                 if meter.exhausted() {
                     return false;
                 }
-                // Failing to a state with a full row: it answers, charged as the root's goto.
+                // Failing to a state with a full row: it answers, charged as the goto search.
                 if self.rows.has(state, class) {
-                    meter.charge_steps(1);
+                    meter.charge_steps(row_steps(state));
                     state = self.rows.next(state, class) & !MARKS;
                     break;
                 }
@@ -603,6 +614,42 @@ impl<'a> Automaton<'a> {
         }
         true
     }
+}
+
+/// The tight part of a run through rows: from `at` to at most `end`, the units
+/// that step from a state with a row to a state with a row and nothing to
+/// mark. Returns where it stopped, the state there, and how many of those
+/// steps were from the root.
+#[inline(never)]
+fn rows_through<U: Units>(
+    rows: Rows<'_>,
+    map: &[u32; ASCII_LEN / class::LEN],
+    units: &U,
+    mut at: usize,
+    end: usize,
+    mut current: u32,
+) -> (usize, u32, usize) {
+    let mut from_root = 0usize;
+    while at < end {
+        let Some(cell) = units.unit(at).and_then(|unit| rows.cell(map, current, unit)) else { break };
+        // Flagged (bit 31, above any row count of a table built here), or without a row.
+        if cell >= rows.rows {
+            break;
+        }
+        // At most `end - at` of them: no wrap.
+        from_root = from_root.wrapping_add(usize::from(current == 0));
+        current = cell;
+        at = at.wrapping_add(1);
+    }
+    (at, current, from_root)
+}
+
+/// Steps a row read from `state` is charged: what the goto search charges at
+/// least without the table (the root's dense row one; any other state a search
+/// of one or more entries, two, or an empty one, a failure step and a look-up).
+#[inline(always)]
+fn row_steps(state: u32) -> u64 {
+    if state == 0 { 1 } else { 2 }
 }
 
 /// Where a run of units charged `charge` each, from `from` on, must end: at

@@ -7,12 +7,18 @@
 //! sized from the validated content).
 //!
 //! ```text
-//! 3 words per scanner   offset of its rows (in words, from the start), rows (states 0 .. rows),
-//!                       width (classes 0 .. width: every class an ASCII unit has)
+//! 131 words per scanner offset of its rows (in words, from the start), rows (states 0 .. rows),
+//!                       width (classes 0 .. width: every class an ASCII unit has), then
+//!                       128 words: ASCII unit u's class (u folded first when the scanner
+//!                       folds case; NO_CLASS when the class has no entry in the rows)
 //! rows                  per scanner, row s = state s: entry c is the state the scan
 //!                       goes to from s on class c (0: the root), width entries;
 //!                       bit 31 set when that state has an output or a dictionary link
 //! ```
+//!
+//! The unit map lets a run of steps through rows read a unit's class in one
+//! read, folding included; a single step folds and reads the class table as
+//! without the table.
 //!
 //! A row leaves out the classes of non-ASCII units (SigmaHQ's command-line
 //! automaton has over a thousand, from the non-ASCII dashes of `windash` and
@@ -32,19 +38,23 @@
 //! (built for other content, or for bytes nobody validated) change what is
 //! found, never what is read, and every step is charged on the meter. Built
 //! for this validated content, a row entry is the state the goto search and
-//! the failure links would reach, charged one step where they charge at
-//! least one: the scan finds the same patterns and its work stays within the
-//! cost model's bound ([`super::cost`]).
+//! the failure links would reach, charged what they charge at least (one
+//! step from the root, whose row is dense; two from any other state: a search
+//! of one entry or more, or an empty one, a failure step and a look-up): the
+//! scan finds the same patterns, does no more work than without the table,
+//! and stays within the cost model's bound ([`super::cost`]).
 
 use super::content::{Content, ScannerEntry, ix};
+use super::fold::fold_unit;
 use super::format::{NONE, class, goto, section, state};
 use ringfence_wire::bytes::{u16_at, u32_at};
 
 /// Entries of a class table's ASCII part.
 const ASCII: usize = 128;
-/// Rows go this deep: the root, and the states one to three units from it,
-/// where most steps of a scan over common text start.
-pub const ROW_DEPTH: u32 = 3;
+/// Rows go at most this deep: the root and the states up to twelve units
+/// from it, where most steps of a scan over common text are; the word limit
+/// usually stops them sooner.
+pub const ROW_DEPTH: u32 = 12;
 /// The most words a transition table takes (256 KiB), whatever the content.
 pub const MAX_TRANSITION_WORDS: usize = 1 << 16;
 /// The flag of a row entry whose state has an output or a dictionary link: the
@@ -52,8 +62,11 @@ pub const MAX_TRANSITION_WORDS: usize = 1 << 16;
 /// the text's start, where the state need not be checked against it) a step
 /// to a state with a row of its own reads nothing more.
 pub(crate) const MARKS: u32 = 1 << 31;
-/// Header words per scanner.
-const HEADER: usize = 3;
+/// Header words per scanner: offset, rows, width, and the unit map.
+const HEADER: usize = 3 + ASCII;
+/// A unit map entry whose class has no entry in the rows: as an index into
+/// the rows, past every table's end.
+pub(crate) const NO_CLASS: u32 = u32::MAX;
 
 /// Why a transition table could not be built into the words given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +78,9 @@ pub enum TransitionTableError {
 /// One scanner's rows, as the scan reads them.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Rows<'a> {
-    words: &'a [u32],
+    pub(crate) words: &'a [u32],
+    /// ASCII unit `u`'s class (folded), or [`NO_CLASS`]; `None` without rows.
+    pub(crate) map: Option<&'a [u32; ASCII]>,
     /// States `0 .. rows` have a row.
     pub(crate) rows: u32,
     /// Classes `0 .. width` have an entry in it.
@@ -77,6 +92,16 @@ impl Rows<'_> {
     #[inline(always)]
     pub(crate) fn has(&self, from: u32, class: u16) -> bool {
         from < self.rows && class < self.width
+    }
+
+    /// The row entry for ASCII unit `unit` from state `from` (below the rows), through
+    /// the unit map `map`: `None` for a unit past ASCII or a class without an entry.
+    #[inline(always)]
+    pub(crate) fn cell(&self, map: &[u32; ASCII], from: u32, unit: u16) -> Option<u32> {
+        let class = *map.get(usize::from(unit))?;
+        // from < rows and rows × width words are there: no wrap; `NO_CLASS` reads past the end.
+        let at = ix(from).wrapping_mul(usize::from(self.width)).wrapping_add(ix(class));
+        self.words.get(at).copied()
     }
 
     /// The state after `from` on `class` (both within the rows, [`Rows::has`]), with
@@ -167,8 +192,8 @@ impl<'a> Content<'a> {
         })
     }
 
-    /// The words this content's transition table takes: two per scanner and
-    /// its rows (at most [`MAX_TRANSITION_WORDS`] of them).
+    /// The words this content's transition table takes: a header (131 words)
+    /// per scanner and its rows (at most [`MAX_TRANSITION_WORDS`] of them).
     #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
     pub fn transition_words(&self) -> usize {
         let header = self.count(section::SCANNERS).saturating_mul(HEADER);
@@ -188,17 +213,35 @@ impl<'a> Content<'a> {
         words.fill(0);
         for (index, (at, rows, width, len)) in self.layout().enumerate() {
             let header = index.saturating_mul(HEADER);
-            if let Some([offset, count, classes]) = words.get_mut(header..header.saturating_add(HEADER)) {
+            let s = self.scanner(index).unwrap_or_default();
+            if let Some([offset, count, classes, map @ ..]) =
+                words.get_mut(header..header.saturating_add(HEADER))
+            {
                 *offset = u32::try_from(at).unwrap_or(0);
                 *count = rows;
                 *classes = u32::from(width);
+                self.fill_map(&s, width, map);
             }
-            let s = self.scanner(index).unwrap_or_default();
             if let Some(table) = words.get_mut(at..at.saturating_add(len)) {
                 self.fill_rows(&s, rows, usize::from(width), table);
             }
         }
         Ok(())
+    }
+
+    /// Scanner `s`'s unit map: each ASCII unit's class, as the scan's step
+    /// computes it (folded when the scanner folds case), or [`NO_CLASS`] when it is
+    /// not below `width`.
+    fn fill_map(&self, s: &ScannerEntry, width: u16, map: &mut [u32]) {
+        let start = ix(s.first_class).saturating_mul(class::LEN);
+        let end = start.saturating_add(ix(s.class_entries).saturating_mul(class::LEN));
+        let classes = self.table(section::CLASSES).get(start..end).unwrap_or(&[]);
+        for (unit, slot) in (0u16..).zip(map.iter_mut()) {
+            let unit = if s.case == 1 { fold_unit(unit) } else { unit };
+            let at = usize::from(unit).saturating_mul(class::LEN).saturating_add(class::CLASS);
+            let class = u16_at(classes, at).unwrap_or(0);
+            *slot = if class < width { u32::from(class) } else { NO_CLASS };
+        }
     }
 
     /// Rows `0 .. rows` of scanner `s`, `classes` wide, into `table` (`rows` × `classes` words, zeroed).
@@ -258,13 +301,16 @@ impl<'a> Content<'a> {
     #[inline]
     pub(crate) fn rows(&self, index: usize, s: &ScannerEntry) -> Rows<'a> {
         let header = index.saturating_mul(HEADER);
-        let Some(&[offset, rows, width]) = self.transitions.get(header..header.saturating_add(HEADER)) else {
+        let Some(&[offset, rows, width, ref map @ ..]) =
+            self.transitions.get(header..header.saturating_add(HEADER))
+        else {
             return Rows::default();
         };
         let Ok(width) = u16::try_from(width) else { return Rows::default() };
+        let Ok(map) = <&[u32; ASCII]>::try_from(map) else { return Rows::default() };
         let (offset, len) = (ix(offset), ix(rows).saturating_mul(usize::from(width)));
         match self.transitions.get(offset..offset.saturating_add(len)) {
-            Some(words) if rows <= s.state_count => Rows { words, rows, width },
+            Some(words) if rows <= s.state_count => Rows { words, map: Some(map), rows, width },
             _ => Rows::default(),
         }
     }
