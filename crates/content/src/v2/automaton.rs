@@ -508,31 +508,30 @@ impl<'a> Automaton<'a> {
         let Some(map) = rows.map else { return 0 };
         let (mut current, mut m) = (w.state, *meter);
         let mut at = from;
-        while current < rows.rows {
-            // The costliest charge a unit can have here, for the room the meter leaves.
-            let Some(end) = run_end(&m, 3 * FORMAT2_STEP, at, count) else { break };
-            let (stop, state, from_root) = rows_through(rows, map, units, at, end, current);
-            // Each unit: the class and the row (the root's one step, any other's two).
-            let steps = u64::try_from(stop.saturating_sub(at).saturating_mul(3).saturating_sub(from_root));
-            m.charge_steps(steps.unwrap_or(u64::MAX));
-            (at, current) = (stop, state);
-            // Stopped before a unit past ASCII, a class without an entry, the meter's room or
-            // the text's end: the step takes over. Or before a unit to a state with something
-            // to mark or without a row: taken here, from its entry (missing only in words that
-            // lie: the step then stops the scan).
+        // Stopped before a unit past ASCII or a class without an entry (the step takes
+        // over), or once the meter is past its limit, as the step stops.
+        while current < rows.rows && at < count && !m.exhausted() {
             let Some(cell) = units.unit(at).and_then(|unit| rows.cell(map, current, unit)) else { break };
-            if at >= end || cell < rows.rows {
-                break;
+            if cell < rows.rows {
+                // A stretch of states with rows and nothing to mark (bit 31 is above any row
+                // count of a table built here), within the room the meter leaves at the
+                // costliest charge (not exhausted: one unit at least).
+                let Some(end) = run_end(&m, 3 * FORMAT2_STEP, at, count) else { break };
+                let (stop, state, from_root) = rows_through(rows, map, units, at, end, current);
+                // Each unit: the class and the row (the root's one step, any other's two).
+                let steps = stop.saturating_sub(at).saturating_mul(3).saturating_sub(from_root);
+                m.charge_steps(u64::try_from(steps).unwrap_or(u64::MAX));
+                (at, current) = (stop, state);
+                continue;
             }
+            // A state with something to mark, or without a row (where the run ends): its
+            // entry (missing only in words that lie: the step then stops the scan).
             let Some(e) = self.entry(cell & !MARKS) else { break };
             m.charge_steps(row_steps(current).wrapping_add(1));
             at = at.wrapping_add(1);
             current = cell & !MARKS;
             w.entry = e;
             self.contained(e, hits, &mut m);
-            if m.exhausted() {
-                break;
-            }
         }
         let run = at.saturating_sub(from);
         (w.state, *meter) = (current, m);
