@@ -1,7 +1,7 @@
 //! Content on the callback path: the event as format 2 reads it (paths in DOS form
 //! through the volume map), the scratch memory of one evaluation, and the outcome.
 //!
-//! Every evaluation, either format, stops at [`EVENT_WORK_LIMIT`] work units (about 4.2 M
+//! Every evaluation, either format, stops at [`EVENT_WORK_LIMIT`] work units (about 5.1 M
 //! instructions whatever the content and the event: see the content crate's meter). An event cut off
 //! there is kept: format 1 untagged, format 2 with every detection rule of its kind
 //! undecided, for the companion's stage to decide on the whole content; the sensor counts

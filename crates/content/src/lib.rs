@@ -12,7 +12,7 @@
 //!   ([`Content::worst_case_cost`], `cost` module) is over
 //!   [`MAX_EVALUATION_COST`] (the content budget). In the kernel every
 //!   evaluation, validated or not, also stops at [`EVENT_WORK_LIMIT`] (the
-//!   per-event limit, about 4.2 M instructions: see [`Meter`]).
+//!   per-event limit, about 5.1 M instructions: see [`Meter`]).
 //! - [`compile`] (feature `compiler`): TOML rules → binary content.
 //!
 //! Field counts, ids and types all come from a [`ringfence_wire::Schema`]

@@ -21,19 +21,21 @@
 //!   evaluation never does more than the limit plus a few units.
 
 /// Instructions one work unit costs at most, on the costliest shape of each
-/// charge (callgrind, BENCHMARKS.md: "A per-event work limit"; 13.3 measured on
-/// the regular-expression shape cut off at the limit, "Format 2's inner loops").
-pub const INSTRUCTIONS_PER_UNIT: u64 = 14;
+/// charge (callgrind, BENCHMARKS.md: "A per-event work limit"; 16.4 measured on
+/// the regular-expression shape over two-byte UTF-8 text cut off at the limit,
+/// with the transition table the driver builds, 14.3 without it: "Runs through
+/// rows, a unit map, deeper rows").
+pub const INSTRUCTIONS_PER_UNIT: u64 = 17;
 
 /// Units one step of format 2's interpreter is charged (a step as its cost
 /// model counts them: a class or goto search step, a failure or dictionary
 /// step, a candidate, a rule, an instruction, a value, a glob unit): its
-/// costliest shapes run up to 24 instructions per step, format 1's up to 7
+/// costliest shapes run up to 33 instructions per step, format 1's up to 7
 /// per unit (callgrind, BENCHMARKS.md).
 pub(crate) const FORMAT2_STEP: u64 = 2;
 
-/// The work one event may cost in the kernel, in units: at most 14 × 300,000 =
-/// 4.2 M instructions. Cut off here, the costliest shapes measured under 1 ms
+/// The work one event may cost in the kernel, in units: at most 17 × 300,000 =
+/// 5.1 M instructions. Cut off here, the costliest shapes measured under 1 ms
 /// (BENCHMARKS.md, "The per-event limit lowered to 300,000 units"). SigmaHQ's
 /// process-creation and image-load content charges a typical process start
 /// (120-unit image, 400-unit command line) 26,674 units (BENCHMARKS.md,

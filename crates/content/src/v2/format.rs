@@ -357,7 +357,7 @@ pub const MAX_GATES: usize = MAX_VALUES;
 /// enough for SigmaHQ's process-creation and image-load rules lowered into one content
 /// (about 95,400,000 with their regular expressions: their globs and regular expressions
 /// are charged a scan of the whole field each). It bounds content, not time: in the
-/// kernel every evaluation also stops at [`crate::EVENT_WORK_LIMIT`] (about 4.2 M instructions).
+/// kernel every evaluation also stops at [`crate::EVENT_WORK_LIMIT`] (about 5.1 M instructions).
 pub const MAX_EVALUATION_COST: u64 = 128_000_000;
 /// The most section entries, by id - 1 (strings: units).
 pub const SECTION_LIMITS: [usize; section::COUNT] = [
