@@ -622,7 +622,7 @@ impl<'a> Automaton<'a> {
 #[inline(never)]
 fn rows_through<U: Units>(
     rows: Rows<'_>,
-    map: &[u32; ASCII_LEN / class::LEN],
+    map: &[u32; ASCII as usize],
     units: &U,
     mut at: usize,
     end: usize,

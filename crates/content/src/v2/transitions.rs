@@ -78,7 +78,7 @@ pub enum TransitionTableError {
 /// One scanner's rows, as the scan reads them.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Rows<'a> {
-    pub(crate) words: &'a [u32],
+    words: &'a [u32],
     /// ASCII unit `u`'s class (folded), or [`NO_CLASS`]; `None` without rows.
     pub(crate) map: Option<&'a [u32; ASCII]>,
     /// States `0 .. rows` have a row.
