@@ -375,3 +375,94 @@ proptest! {
         }
     }
 }
+
+/// Letters of the long patterns: few, so that patterns share prefixes and
+/// suffixes, with one past ASCII.
+const LONG_ALPHABET: [char; 5] = ['a', 'b', 'A', '-', 'é'];
+
+/// Rules over values longer than the transition table's rows reach
+/// (`ROW_DEPTH` units), so that a walk steps through the states past them.
+fn long_rules() -> impl Strategy<Value = Vec<RuleSpec>> {
+    let value = prop::collection::vec(prop::sample::select(&LONG_ALPHABET[..]), 8..=24)
+        .prop_map(|v| ValueSpec::Text(v.into_iter().collect()));
+    let op = prop::sample::select(vec![
+        OperatorSpec::Contains,
+        OperatorSpec::Contains,
+        OperatorSpec::StartsWith,
+        OperatorSpec::EndsWith,
+        OperatorSpec::Equals,
+    ]);
+    let field = prop::sample::select(vec![IMAGE, COMMAND_LINE]);
+    let predicate = (op, field, any::<bool>(), any::<bool>(), prop::collection::vec(value, 1..4)).prop_map(
+        |(operator, field, case_insensitive, windash, values)| {
+            // Windash spells each dash five ways: at most three dashes a value (its limit).
+            let dashes = |v: &ValueSpec| matches!(v, ValueSpec::Text(s) if s.matches('-').count() <= 3);
+            let windash = windash && values.iter().all(dashes);
+            PredicateSpec { field, operator, values, all: false, case_insensitive, windash }
+        },
+    );
+    let rule = move |id: u32| {
+        prop::collection::vec(predicate.clone(), 1..3).prop_map(move |predicates| {
+            let condition = ExprSpec::Any((0..predicates.len() as u32).map(ExprSpec::Predicate).collect());
+            RuleSpec { condition, role: Role::Detection, ..detection(id, predicates) }
+        })
+    };
+    (1u32..5).prop_flat_map(move |n| (0..n).map(&rule).collect::<Vec<_>>())
+}
+
+/// A text made of the rules' values, prefixes of them and a few letters, so
+/// that a walk runs deep into the patterns and fails out of them.
+fn text_of_values(values: Vec<String>) -> impl Strategy<Value = String> {
+    let piece = (0..values.len(), 0usize..3, 1usize..30, prop::sample::select(&LONG_ALPHABET[..]));
+    prop::collection::vec(piece, 0..8).prop_map(move |pieces| {
+        let mut text = String::new();
+        for (i, kind, cut, letter) in pieces {
+            match kind {
+                0 => text.push_str(&values[i]),
+                1 => text.extend(values[i].chars().take(cut)),
+                _ => text.push(letter),
+            }
+        }
+        text
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Patterns longer than the transition table's rows: the run through the
+    /// states past the rows finds what the step finds, for no more work.
+    #[test]
+    fn patterns_past_the_rows_equal_the_reference_evaluator(
+        (rules, texts) in long_rules().prop_flat_map(|rules| {
+            let values: Vec<String> = rules
+                .iter()
+                .flat_map(|r| &r.predicates)
+                .flat_map(|p| &p.values)
+                .map(|v| match v { ValueSpec::Text(s) => s.clone(), _ => unreachable!() })
+                .collect();
+            (Just(rules), prop::collection::vec((text_of_values(values.clone()), text_of_values(values), 0usize..40), 1..4))
+        })
+    ) {
+        let bytes = built(&rules);
+        let content = ringfence_content::v2::validate(&bytes, &ringfence_wire::SCHEMA).unwrap();
+        let mut table = vec![0u32; content.transition_words()];
+        content.build_transitions(&mut table).unwrap();
+        let rowed = content.with_transitions(&table);
+        for (image, line, split) in texts {
+            let units: Vec<u16> = line.encode_utf16().collect();
+            let at = split.min(units.len());
+            let event = TestEvent::start(vec![
+                (IMAGE, text(&image)),
+                (COMMAND_LINE, Field::Split(units[..at].to_vec(), units[at..].to_vec())),
+            ]);
+            let out = evaluate(&rowed, &event);
+            let (matched, undecided) = reference(&rules, &event);
+            prop_assert_eq!(&out.matched, &matched, "event {:?}", event);
+            prop_assert_eq!(&out.undecided, &undecided);
+            prop_assert_eq!(&evaluate(&content, &event), &out, "without the transition table");
+            let (plain, fast) = (work_done(&content, &event), work_done(&rowed, &event));
+            prop_assert!(fast <= plain, "work {fast} with rows, {plain} without");
+        }
+    }
+}

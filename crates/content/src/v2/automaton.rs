@@ -16,12 +16,13 @@
 //! has a row (the shallowest states) steps on an ASCII unit in one read,
 //! failure links already followed, charged as the goto search charges at
 //! least without it (the root one step, any other state two); a walk that
-//! falls back to such a state reads its row too. Past the text's start, a run
-//! of ASCII units from states with rows is one loop: a few instructions a
-//! unit through states with nothing to mark (a row entry flags the states
-//! with an output or a dictionary link), and a state that has one is marked
-//! without leaving the run. The run ends at a unit past ASCII, or after a unit
-//! that leads to a state without a row, where the step goes on.
+//! falls back to such a state reads its row too. Past the text's start, the
+//! ASCII units are one run, with two tight loops in it: through states with
+//! rows and nothing to mark (a row entry flags the states with an output or
+//! a dictionary link), a few instructions a unit; and through the states
+//! past the rows, on an edge of a goto row of at most eight entries, into
+//! states with nothing to mark (the chains of a pattern's tail). Any other
+//! unit takes the step without leaving the run; a unit past ASCII ends it.
 //!
 //! The validator proved that a goto leads exactly one unit deeper and a
 //! failure link strictly shallower, so the depth rises by at most one per unit and every failure
@@ -202,6 +203,9 @@ struct Automaton<'a> {
     rows: Rows<'a>,
 }
 
+/// Goto rows this long or shorter are searched in order, longer ones by halves.
+const SHORT_ROW: u32 = 8;
+
 /// Bytes of a class table's ASCII part.
 const ASCII_LEN: usize = ASCII as usize * class::LEN;
 
@@ -379,7 +383,7 @@ impl<'a> Automaton<'a> {
         // content below the content's length); the read is checked either way.
         let start = ix(word_at(entry, state::FIRST_GOTO)).wrapping_mul(goto::LEN);
         let row = self.gotos.get(start..start.wrapping_add(ix(count).wrapping_mul(goto::LEN)))?;
-        if count <= 8 {
+        if count <= SHORT_ROW {
             // A short row (most rows past the first levels): read in order
             // (the validator checked that rows are sorted by class).
             for e in row.chunks_exact(goto::LEN) {
@@ -465,8 +469,12 @@ impl<'a> Automaton<'a> {
                     continue;
                 }
             }
-            if !walk.anchored && walk.state < self.rows.rows && units.unit(at).is_some_and(|u| u < 0x80) {
-                let run = self.row_run(&mut walk, &units, at, count, hits, &mut m);
+            if !walk.anchored && self.rows.map.is_some() && units.unit(at).is_some_and(|u| u < 0x80) {
+                let (run, went_on) = self.row_run(&mut walk, &units, at, count, hits, &mut m);
+                if !went_on {
+                    fed = false;
+                    break;
+                }
                 if run != 0 {
                     at = at.saturating_add(run);
                     walk.read = walk.read.saturating_add(u32::try_from(run).unwrap_or(u32::MAX));
@@ -485,15 +493,21 @@ impl<'a> Automaton<'a> {
         fed
     }
 
-    /// How many units from `from` on step through rows, past the text's start
-    /// (the caller's part): ASCII units from a state with a row, each to the
-    /// state its row names. A state with an output or a dictionary link has
-    /// them marked as [`Automaton::step`] marks them; the run stops after a unit
-    /// that leads to a state without a row (the walk's entry then is that
-    /// state's), or before a unit past ASCII, a class without an entry, or once
-    /// the meter is past its limit, where the step takes over. Each unit is
-    /// charged as the step charges it (the class, the row). Not inlined: the
-    /// loop keeps its few values in registers.
+    /// Steps the walk through the ASCII units from `from` on, past the text's
+    /// start (the caller's part), and answers how many it took and whether
+    /// the scan goes on (false: [`Automaton::step`] stopped it). Stretches of
+    /// steps into states with nothing to mark go through a tight loop: through
+    /// rows ([`rows_through`]), or past the rows through goto rows of at most
+    /// [`SHORT_ROW`] entries ([`Chain::through`]); any other unit is one
+    /// [`Automaton::step`] (a state with something to mark, a failure link to
+    /// follow, a longer goto row). A try of the chain loop that took no unit
+    /// makes the next wait 1, 2, 4, … up to [`MAX_BACKOFF`] units, so that a
+    /// walk past the rows through states to mark (every unit a step) pays for
+    /// few tries. The run stops before a unit past ASCII,
+    /// where the caller's step takes over, or where the step stops the scan.
+    /// The walk's entry is its state's when that state has no row. Each unit
+    /// is charged as the step charges it. Not inlined: the loop keeps its few
+    /// values in registers.
     #[inline(never)]
     fn row_run<U: Units>(
         &self,
@@ -503,39 +517,65 @@ impl<'a> Automaton<'a> {
         count: usize,
         hits: &mut Hits<'_>,
         meter: &mut Meter,
-    ) -> usize {
+    ) -> (usize, bool) {
         let rows = self.rows;
-        let Some(map) = rows.map else { return 0 };
-        let (mut current, mut m) = (w.state, *meter);
-        let mut at = from;
-        // Stopped before a unit past ASCII or a class without an entry (the step takes
-        // over), or once the meter is past its limit, as the step stops.
-        while current < rows.rows && at < count && !m.exhausted() {
-            let Some(cell) = units.unit(at).and_then(|unit| rows.cell(map, current, unit)) else { break };
-            if cell < rows.rows {
+        let Some(map) = rows.map else { return (0, true) };
+        let (mut walk, mut m) = (*w, *meter);
+        let (mut at, mut fed) = (from, true);
+        // Units left to the step before the chain loop is tried again, and the last such wait.
+        let (mut skip, mut backoff) = (0usize, 0usize);
+        while at < count {
+            let Some(unit) = units.unit(at).filter(|&u| u < 0x80) else { break };
+            if walk.state < rows.rows
+                && let Some(cell) = rows.cell(map, walk.state, unit)
+                && cell < rows.rows
+            {
                 // A stretch of states with rows and nothing to mark (bit 31 is above any row
                 // count of a table built here), within the room the meter leaves at the
-                // costliest charge (not exhausted: one unit at least).
-                let Some(end) = run_end(&m, 3 * FORMAT2_STEP, at, count) else { break };
-                let (stop, state, from_root) = rows_through(rows, map, units, at, end, current);
+                // costliest charge.
+                let Some(end) = run_end(&m, 3 * FORMAT2_STEP, at, count) else {
+                    fed = false;
+                    break;
+                };
+                let (stop, state, from_root) = rows_through(rows, map, units, at, end, walk.state);
                 // Each unit: the class and the row (the root's one step, any other's two).
-                let steps = stop.saturating_sub(at).saturating_mul(3).saturating_sub(from_root);
-                m.charge_steps(u64::try_from(steps).unwrap_or(u64::MAX));
-                (at, current) = (stop, state);
+                let taken = u64::try_from(stop.saturating_sub(at)).unwrap_or(u64::MAX);
+                m.charge_steps(taken.saturating_mul(3).saturating_sub(from_root));
+                (at, walk.state) = (stop, state);
                 continue;
             }
-            // A state with something to mark, or without a row (where the run ends): its
-            // entry (missing only in words that lie: the step then stops the scan).
-            let Some(e) = self.entry(cell & !MARKS) else { break };
-            m.charge_steps(row_steps(current).wrapping_add(1));
+            if walk.state >= rows.rows {
+                if skip == 0 {
+                    // A stretch of chain states past the rows (the walk's entry is its state's).
+                    let Some(end) = run_end(&m, CHAIN_CHARGE * FORMAT2_STEP, at, count) else {
+                        fed = false;
+                        break;
+                    };
+                    let chain = Chain { states: self.states, gotos: self.gotos, rows: rows.rows, map };
+                    let (stop, state, entry, steps) = chain.through(units, at, end, walk.state, walk.entry);
+                    if stop != at {
+                        m.charge_steps(steps);
+                        (at, walk.state, walk.entry, backoff) = (stop, state, entry, 0);
+                        continue;
+                    }
+                    // Not one unit: the next tries wait twice as many units as the last
+                    // (walks that stay past the rows through states to mark pay for few).
+                    backoff = backoff.saturating_mul(2).clamp(1, MAX_BACKOFF);
+                    skip = backoff;
+                } else {
+                    skip = skip.wrapping_sub(1);
+                }
+            }
+            if !self.step(&mut walk, unit, hits, &mut m) {
+                fed = false;
+                break;
+            }
+            // at < count: no wrap.
             at = at.wrapping_add(1);
-            current = cell & !MARKS;
-            w.entry = e;
-            self.contained(e, hits, &mut m);
         }
         let run = at.saturating_sub(from);
-        (w.state, *meter) = (current, m);
-        run
+        (w.state, w.entry, *meter) = (walk.state, walk.entry, m);
+        (run, fed)
     }
 
     /// Feeds one unit; false stops the scan (the meter ran out, or a state
@@ -618,7 +658,8 @@ impl<'a> Automaton<'a> {
 /// The tight part of a run through rows: from `at` to at most `end`, the units
 /// that step from a state with a row to a state with a row and nothing to
 /// mark. Returns where it stopped, the state there, and how many of those
-/// steps were from the root.
+/// steps were from the root. Not inlined: the loop keeps its few values in
+/// registers.
 #[inline(never)]
 fn rows_through<U: Units>(
     rows: Rows<'_>,
@@ -627,8 +668,8 @@ fn rows_through<U: Units>(
     mut at: usize,
     end: usize,
     mut current: u32,
-) -> (usize, u32, usize) {
-    let mut from_root = 0usize;
+) -> (usize, u32, u64) {
+    let mut from_root = 0u64;
     while at < end {
         let Some(cell) = units.unit(at).and_then(|unit| rows.cell(map, current, unit)) else { break };
         // Flagged (bit 31, above any row count of a table built here), or without a row.
@@ -636,11 +677,85 @@ fn rows_through<U: Units>(
             break;
         }
         // At most `end - at` of them: no wrap.
-        from_root = from_root.wrapping_add(usize::from(current == 0));
+        from_root = from_root.wrapping_add(u64::from(current == 0));
         current = cell;
         at = at.wrapping_add(1);
     }
     (at, current, from_root)
+}
+
+/// The steps a unit through a chain state is charged at most: the class and
+/// a search of [`SHORT_ROW`] entries.
+const CHAIN_CHARGE: u64 = 1 + 5;
+
+/// The most units a run leaves to the step, after tries of [`Chain::through`]
+/// that took none, before it tries again.
+const MAX_BACKOFF: usize = 64;
+
+/// What [`Chain::through`] reads: the scanner's states and the goto table,
+/// the states with rows (`0 .. rows`), and the unit map.
+struct Chain<'a, 'm> {
+    states: &'a [u8],
+    gotos: &'a [u8],
+    rows: u32,
+    map: &'m [u32; ASCII as usize],
+}
+
+impl<'a> Chain<'a, '_> {
+    /// The tight part of a run past the rows: from `at` to at most `end`, the
+    /// ASCII units that step from a state past the rows (`current`, its entry
+    /// `entry`), on an edge of its goto row of at most [`SHORT_ROW`] entries
+    /// (searched in order), to a state past the rows with nothing to mark:
+    /// the chains of a pattern's tail, where most steps past the rows are.
+    /// Returns where it stopped, the state there and its entry, and the steps
+    /// charged (each unit: the class, and the search as [`Automaton::goto`]
+    /// charges it). Not inlined: the loop keeps its values in registers.
+    #[inline(never)]
+    fn through<U: Units>(
+        &self,
+        units: &U,
+        mut at: usize,
+        end: usize,
+        mut current: u32,
+        mut entry: StateRef<'a>,
+    ) -> (usize, u32, StateRef<'a>, u64) {
+        let mut steps = 0u64;
+        while at < end {
+            let Some(&class) = units.unit(at).and_then(|unit| self.map.get(usize::from(unit))) else { break };
+            let edges = word_at(entry, state::GOTO_COUNT);
+            if edges > SHORT_ROW {
+                break;
+            }
+            // Two u32s times 8, added: below 2^36, no wrap in a 64-bit usize; the read is checked.
+            let first = ix(word_at(entry, state::FIRST_GOTO)).wrapping_mul(goto::LEN);
+            let Some(row) = self.gotos.get(first..first.wrapping_add(ix(edges).wrapping_mul(goto::LEN)))
+            else {
+                break;
+            };
+            let Some(next) = row
+                .chunks_exact(goto::LEN)
+                .map(|e| (u16_at(e, goto::CLASS).map_or(u32::MAX, u32::from), e))
+                .find(|&(c, _)| c >= class)
+                .filter(|&(c, _)| c == class)
+                .and_then(|(_, e)| u32_at(e, goto::TARGET))
+            else {
+                break;
+            };
+            // Its entry, read where it lies (a u32 times 24, plus 24: below 2^37, no wrap).
+            let start = ix(next).wrapping_mul(state::LEN);
+            let e = self.states.get(start..start.wrapping_add(state::LEN));
+            let Some(e) = e.and_then(|e| <StateRef<'a>>::try_from(e).ok()) else { break };
+            // A state with a row (in validated content a goto leads deeper), or with something
+            // to mark: the step's.
+            if next < self.rows || word_at(e, state::OUTPUT) != NONE || word_at(e, state::DICT) != NONE {
+                break;
+            }
+            // At most 1 + 5 per unit, over at most `end - at` units: no wrap.
+            steps = steps.wrapping_add(search_steps(edges)).wrapping_add(1);
+            (current, entry, at) = (next, e, at.wrapping_add(1));
+        }
+        (at, current, entry, steps)
+    }
 }
 
 /// Steps a row read from `state` is charged: what the goto search charges at
