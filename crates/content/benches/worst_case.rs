@@ -247,6 +247,25 @@ fn past_the_rows() -> Vec<RuleSpec> {
     rules
 }
 
+/// Chains past the rows one unit long: `a` and (`ab`)^504, in both case
+/// modes, on every long string field, over text of (`ab`)^504 `c`: each descent
+/// past the rows alternates a state with nothing to mark (ending in `b`) and
+/// one with a dictionary link to `a` (ending in `a`), so that every other unit
+/// takes one unit through the chain loop and the next the step; `c` sends the
+/// walk back to the root, and the descent starts again.
+fn short_chains() -> (Vec<RuleSpec>, String) {
+    let long = "ab".repeat(504);
+    let mut rules = Vec::new();
+    for field in [IMAGE, COMMAND_LINE, PARENT_IMAGE, PARENT_COMMAND_LINE] {
+        for case in [true, false] {
+            let id = rules.len() as u32;
+            let values = vec!["a".to_string(), long.clone()];
+            rules.push(any_of(id, vec![text_predicate(field, OperatorSpec::Contains, values, case)]));
+        }
+    }
+    (rules, format!("{long}c"))
+}
+
 /// Many classes and wide goto rows: every pair of 64 non-ASCII letters on the
 /// command line, over text cycling through them (every unit leaves the root,
 /// every state has 64 gotos to search).
@@ -300,12 +319,18 @@ fn values_and_rules() -> Vec<RuleSpec> {
 /// The v2 shapes the meter charges, each with its event: (name, content, event).
 fn v2_shapes() -> Vec<(&'static str, Vec<u8>, Longest)> {
     let (wide, wide_text) = wide_scans();
+    let (chains, chains_text) = short_chains();
     vec![
         ("scan: deep automata over a text of a", build(&deep_scans(), &SCHEMA, 1).unwrap(), Longest::of("a")),
         (
             "scan: one unit past the rows over a text of a",
             build(&past_the_rows(), &SCHEMA, 1).unwrap(),
             Longest::of("a"),
+        ),
+        (
+            "scan: chains past the rows one unit long",
+            build(&chains, &SCHEMA, 1).unwrap(),
+            Longest::of(&chains_text),
         ),
         (
             "scan: 4,096 non-ASCII pairs, 64 classes",

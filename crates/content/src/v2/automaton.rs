@@ -498,9 +498,11 @@ impl<'a> Automaton<'a> {
     /// the scan goes on (false: [`Automaton::step`] stopped it). Stretches of
     /// steps into states with nothing to mark go through a tight loop: through
     /// rows ([`rows_through`]), or past the rows through goto rows of at most
-    /// [`SHORT_ROW`] entries ([`Chain::through`]); any other unit is one
-    /// [`Automaton::step`] (a state with something to mark, a failure link to
-    /// follow, a longer goto row). A try of the chain loop that took no unit
+    /// [`SHORT_ROW`] entries ([`Chain::through`]). A row read into a state
+    /// with something to mark, or without a row, is taken in the run's own
+    /// loop; any other unit is one [`Automaton::step`] (from a state past the
+    /// rows into one with something to mark, a failure link to follow, a
+    /// longer goto row). A try of the chain loop that took no unit
     /// makes the next wait 1, 2, 4, … up to [`MAX_BACKOFF`] units, so that a
     /// walk past the rows through states to mark (every unit a step) pays for
     /// few tries. The run stops before a unit past ASCII,
@@ -528,20 +530,32 @@ impl<'a> Automaton<'a> {
             let Some(unit) = units.unit(at).filter(|&u| u < 0x80) else { break };
             if walk.state < rows.rows
                 && let Some(cell) = rows.cell(map, walk.state, unit)
-                && cell < rows.rows
             {
-                // A stretch of states with rows and nothing to mark (bit 31 is above any row
-                // count of a table built here), within the room the meter leaves at the
-                // costliest charge.
-                let Some(end) = run_end(&m, 3 * FORMAT2_STEP, at, count) else {
+                if cell < rows.rows {
+                    // A stretch of states with rows and nothing to mark (bit 31 is above any
+                    // row count of a table built here), within the room the meter leaves at
+                    // the costliest charge.
+                    let Some(end) = run_end(&m, 3 * FORMAT2_STEP, at, count) else {
+                        fed = false;
+                        break;
+                    };
+                    let (stop, state, from_root) = rows_through(rows, map, units, at, end, walk.state);
+                    // Each unit: the class and the row (the root's one step, any other's two).
+                    let taken = u64::try_from(stop.saturating_sub(at)).unwrap_or(u64::MAX);
+                    m.charge_steps(taken.saturating_mul(3).saturating_sub(from_root));
+                    (at, walk.state) = (stop, state);
+                    continue;
+                }
+                // A state with something to mark, or without a row: its entry (missing only in
+                // words that lie, where the step stops the scan), marked as the step marks it.
+                let next = cell & !MARKS;
+                let Some(e) = self.entry(next).filter(|_| !m.exhausted()) else {
                     fed = false;
                     break;
                 };
-                let (stop, state, from_root) = rows_through(rows, map, units, at, end, walk.state);
-                // Each unit: the class and the row (the root's one step, any other's two).
-                let taken = u64::try_from(stop.saturating_sub(at)).unwrap_or(u64::MAX);
-                m.charge_steps(taken.saturating_mul(3).saturating_sub(from_root));
-                (at, walk.state) = (stop, state);
+                m.charge_steps(row_steps(walk.state).wrapping_add(1));
+                (at, walk.state, walk.entry) = (at.wrapping_add(1), next, e);
+                self.contained(e, hits, &mut m);
                 continue;
             }
             if walk.state >= rows.rows {
