@@ -502,10 +502,10 @@ impl<'a> Automaton<'a> {
     /// with something to mark, or without a row, is taken in the run's own
     /// loop; any other unit is one [`Automaton::step`] (from a state past the
     /// rows into one with something to mark, a failure link to follow, a
-    /// longer goto row). A try of the chain loop that took no unit
-    /// makes the next wait 1, 2, 4, … up to [`MAX_BACKOFF`] units, so that a
-    /// walk past the rows through states to mark (every unit a step) pays for
-    /// few tries. The run stops before a unit past ASCII,
+    /// longer goto row). A try of the chain loop that took fewer than
+    /// [`MIN_CHAIN`] units makes the next wait 1, 2, 4, … up to
+    /// [`MAX_BACKOFF`] units, so that a walk past the rows where states to
+    /// mark come every unit or every other pays for few tries. The run stops before a unit past ASCII,
     /// where the caller's step takes over, or where the step stops the scan.
     /// The walk's entry is its state's when that state has no row. Each unit
     /// is charged as the step charges it. Not inlined: the loop keeps its few
@@ -567,15 +567,20 @@ impl<'a> Automaton<'a> {
                     };
                     let chain = Chain { states: self.states, gotos: self.gotos, rows: rows.rows, map };
                     let (stop, state, entry, steps) = chain.through(units, at, end, walk.state, walk.entry);
-                    if stop != at {
-                        m.charge_steps(steps);
-                        (at, walk.state, walk.entry, backoff) = (stop, state, entry, 0);
+                    let taken = stop.saturating_sub(at);
+                    m.charge_steps(steps);
+                    (at, walk.state, walk.entry) = (stop, state, entry);
+                    if taken >= MIN_CHAIN {
+                        backoff = 0;
                         continue;
                     }
-                    // Not one unit: the next tries wait twice as many units as the last
-                    // (walks that stay past the rows through states to mark pay for few).
+                    // Shorter: the next tries wait twice as many units as the last (walks that
+                    // stay past the rows through states to mark pay for few).
                     backoff = backoff.saturating_mul(2).clamp(1, MAX_BACKOFF);
                     skip = backoff;
+                    if taken != 0 {
+                        continue;
+                    }
                 } else {
                     skip = skip.wrapping_sub(1);
                 }
@@ -702,8 +707,11 @@ fn rows_through<U: Units>(
 /// a search of [`SHORT_ROW`] entries.
 const CHAIN_CHARGE: u64 = 1 + 5;
 
+/// The fewest units a try of [`Chain::through`] must take to pay for itself
+/// (its call and set-up cost about as much as a unit through it).
+const MIN_CHAIN: usize = 2;
 /// The most units a run leaves to the step, after tries of [`Chain::through`]
-/// that took none, before it tries again.
+/// that took fewer than [`MIN_CHAIN`], before it tries again.
 const MAX_BACKOFF: usize = 64;
 
 /// What [`Chain::through`] reads: the scanner's states and the goto table,
