@@ -22,7 +22,7 @@
 //! a dictionary link), a few instructions a unit; and through the states
 //! past the rows, on an edge of a goto row of at most eight entries, into
 //! states with nothing to mark (the chains of a pattern's tail). Any other
-//! unit takes the step without leaving the run; a unit past ASCII ends it.
+//! unit, one past ASCII too, takes the step without leaving the run.
 //!
 //! The validator proved that a goto leads exactly one unit deeper and a
 //! failure link strictly shallower, so the depth rises by at most one per unit and every failure
@@ -469,7 +469,7 @@ impl<'a> Automaton<'a> {
                     continue;
                 }
             }
-            if !walk.anchored && self.rows.map.is_some() && units.unit(at).is_some_and(|u| u < 0x80) {
+            if !walk.anchored && self.rows.map.is_some() {
                 let (run, went_on) = self.row_run(&mut walk, &units, at, count, hits, &mut m);
                 if !went_on {
                     fed = false;
@@ -493,23 +493,24 @@ impl<'a> Automaton<'a> {
         fed
     }
 
-    /// Steps the walk through the ASCII units from `from` on, past the text's
+    /// Steps the walk through the units from `from` on, past the text's
     /// start (the caller's part), and answers how many it took and whether
     /// the scan goes on (false: [`Automaton::step`] stopped it). Stretches of
-    /// steps into states with nothing to mark go through a tight loop: through
-    /// rows ([`rows_through`]), or past the rows through goto rows of at most
-    /// [`SHORT_ROW`] entries ([`Chain::through`]). A row read into a state
-    /// with something to mark, or without a row, is taken in the run's own
-    /// loop; any other unit is one [`Automaton::step`] (from a state past the
-    /// rows into one with something to mark, a failure link to follow, a
-    /// longer goto row). A try of the chain loop that took fewer than
-    /// [`MIN_CHAIN`] units makes the next wait 1, 2, 4, … up to
-    /// [`MAX_BACKOFF`] units, so that a walk past the rows where states to
-    /// mark come every unit or every other pays for few tries. The run stops before a unit past ASCII,
-    /// where the caller's step takes over, or where the step stops the scan.
-    /// The walk's entry is its state's when that state has no row. Each unit
-    /// is charged as the step charges it. Not inlined: the loop keeps its few
-    /// values in registers.
+    /// ASCII units into states with nothing to mark go through a tight loop:
+    /// through rows ([`rows_through`]), or past the rows through goto rows of
+    /// at most [`SHORT_ROW`] entries ([`Chain::through`]). A row read into a
+    /// state with something to mark, or without a row, is taken in the run's
+    /// own loop; any other unit is one [`Automaton::step`] (a unit past
+    /// ASCII, a step from a state past the rows into one with something to
+    /// mark, a failure link to follow, a longer goto row). A try of the chain
+    /// loop that took fewer than [`MIN_CHAIN`] units makes the next wait 1, 2,
+    /// 4, … up to [`MAX_BACKOFF`] units, so that a walk past the rows where
+    /// states to mark come every unit or every other pays for few tries. The
+    /// run ends at the text's end or where the step stops the scan. The
+    /// walk's entry is its state's when that state has no row. Each unit is
+    /// charged as the step charges it. Not inlined: the loop keeps its few
+    /// values in registers, and a text that mixes ASCII and other units
+    /// calls it once.
     #[inline(never)]
     fn row_run<U: Units>(
         &self,
@@ -527,8 +528,11 @@ impl<'a> Automaton<'a> {
         // Units left to the step before the chain loop is tried again, and the last such wait.
         let (mut skip, mut backoff) = (0usize, 0usize);
         while at < count {
-            let Some(unit) = units.unit(at).filter(|&u| u < 0x80) else { break };
-            if walk.state < rows.rows
+            let Some(unit) = units.unit(at) else { break };
+            // A unit past ASCII has no row entry and no unit map entry: it takes the step.
+            let ascii = unit < 0x80;
+            if ascii
+                && walk.state < rows.rows
                 && let Some(cell) = rows.cell(map, walk.state, unit)
             {
                 if cell < rows.rows {
@@ -558,7 +562,7 @@ impl<'a> Automaton<'a> {
                 self.contained(e, hits, &mut m);
                 continue;
             }
-            if walk.state >= rows.rows {
+            if ascii && walk.state >= rows.rows {
                 if skip == 0 {
                     // A stretch of chain states past the rows (the walk's entry is its state's).
                     let Some(end) = run_end(&m, CHAIN_CHARGE * FORMAT2_STEP, at, count) else {
