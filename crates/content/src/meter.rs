@@ -21,10 +21,11 @@
 //!   evaluation never does more than the limit plus a few units.
 
 /// Instructions one work unit costs at most, on the costliest shape of each
-/// charge (callgrind, BENCHMARKS.md: "A per-event work limit"; 16.4 measured on
-/// the regular-expression shape over two-byte UTF-8 text cut off at the limit,
-/// with the transition table the driver builds, 14.3 without it: "Runs through
-/// rows, a unit map, deeper rows").
+/// charge (callgrind, BENCHMARKS.md: "A per-event work limit"; at most 14.5
+/// measured, on the regular-expression shape over two-byte UTF-8 text cut off
+/// at the limit without the transition table, and 14.0 with it, on the shape
+/// of chains past the rows one unit long: "The run takes every unit past the
+/// text's start").
 pub const INSTRUCTIONS_PER_UNIT: u64 = 17;
 
 /// Units one step of format 2's interpreter is charged (a step as its cost
