@@ -296,6 +296,37 @@ fn word_at(e: &[u8], at: usize) -> u32 {
     u32_at(e, at).unwrap_or(0)
 }
 
+/// The entry of state `local` among a scanner's `states`.
+#[inline(always)]
+fn state_entry(states: &[u8], local: u32) -> Option<StateRef<'_>> {
+    // A u32 times 24, plus 24: below 2^37, no wrap in a 64-bit usize (and in validated
+    // content below the content's length); the read is checked either way.
+    let start = ix(local).wrapping_mul(state::LEN);
+    states.get(start..start.wrapping_add(state::LEN)).and_then(|e| e.try_into().ok())
+}
+
+/// The goto row of non-root state `entry`, in the whole goto table `gotos`.
+#[inline(always)]
+fn goto_row<'g>(gotos: &'g [u8], entry: StateRef<'_>) -> Option<&'g [u8]> {
+    // Two u32s times 8, added: below 2^36, no wrap in a 64-bit usize (and in validated
+    // content below the content's length); the read is checked either way.
+    let start = ix(word_at(entry, state::FIRST_GOTO)).wrapping_mul(goto::LEN);
+    gotos.get(start..start.wrapping_add(ix(word_at(entry, state::GOTO_COUNT)).wrapping_mul(goto::LEN)))
+}
+
+/// The target of `row`'s edge on `class`, read in order (the validator
+/// checked that rows are sorted by class): for rows of at most [`SHORT_ROW`] entries.
+#[inline(always)]
+fn short_row_goto(row: &[u8], class: u32) -> Option<u32> {
+    for e in row.chunks_exact(goto::LEN) {
+        let c = u32::from(u16_at(e, goto::CLASS)?);
+        if c >= class {
+            return if c == class { u32_at(e, goto::TARGET) } else { None };
+        }
+    }
+    None
+}
+
 /// A state's entry: fixed-length, so that reading its fields needs no bounds check.
 type StateRef<'a> = &'a [u8; state::LEN];
 
@@ -330,10 +361,7 @@ impl<'a> Automaton<'a> {
     /// The entry of state `local`.
     #[inline(always)]
     fn entry(&self, local: u32) -> Option<StateRef<'a>> {
-        // A u32 times 24, plus 24: below 2^37, no wrap in a 64-bit usize (and in validated
-        // content below the content's length); the read is checked either way.
-        let start = ix(local).wrapping_mul(state::LEN);
-        self.states.get(start..start.wrapping_add(state::LEN)).and_then(|e| e.try_into().ok())
+        state_entry(self.states, local)
     }
 
     #[inline(always)]
@@ -379,20 +407,10 @@ impl<'a> Automaton<'a> {
     fn goto(&self, entry: StateRef<'_>, class: u16, meter: &mut Meter) -> Option<u32> {
         let count = word_at(entry, state::GOTO_COUNT);
         meter.charge_steps(search_steps(count));
-        // Two u32s times 8, added: below 2^36, no wrap in a 64-bit usize (and in validated
-        // content below the content's length); the read is checked either way.
-        let start = ix(word_at(entry, state::FIRST_GOTO)).wrapping_mul(goto::LEN);
-        let row = self.gotos.get(start..start.wrapping_add(ix(count).wrapping_mul(goto::LEN)))?;
+        let row = goto_row(self.gotos, entry)?;
         if count <= SHORT_ROW {
-            // A short row (most rows past the first levels): read in order
-            // (the validator checked that rows are sorted by class).
-            for e in row.chunks_exact(goto::LEN) {
-                let c = u16_at(e, goto::CLASS)?;
-                if c >= class {
-                    return if c == class { u32_at(e, goto::TARGET) } else { None };
-                }
-            }
-            return None;
+            // A short row (most rows past the first levels).
+            return short_row_goto(row, u32::from(class));
         }
         // lo ≤ mid < hi ≤ row.len() / 8: none of these operations can wrap.
         let (mut lo, mut hi) = (0usize, row.len() / goto::LEN);
@@ -752,25 +770,10 @@ impl<'a> Chain<'a, '_> {
             if edges > SHORT_ROW {
                 break;
             }
-            // Two u32s times 8, added: below 2^36, no wrap in a 64-bit usize; the read is checked.
-            let first = ix(word_at(entry, state::FIRST_GOTO)).wrapping_mul(goto::LEN);
-            let Some(row) = self.gotos.get(first..first.wrapping_add(ix(edges).wrapping_mul(goto::LEN)))
-            else {
+            let Some(next) = goto_row(self.gotos, entry).and_then(|row| short_row_goto(row, class)) else {
                 break;
             };
-            let Some(next) = row
-                .chunks_exact(goto::LEN)
-                .map(|e| (u16_at(e, goto::CLASS).map_or(u32::MAX, u32::from), e))
-                .find(|&(c, _)| c >= class)
-                .filter(|&(c, _)| c == class)
-                .and_then(|(_, e)| u32_at(e, goto::TARGET))
-            else {
-                break;
-            };
-            // Its entry, read where it lies (a u32 times 24, plus 24: below 2^37, no wrap).
-            let start = ix(next).wrapping_mul(state::LEN);
-            let e = self.states.get(start..start.wrapping_add(state::LEN));
-            let Some(e) = e.and_then(|e| <StateRef<'a>>::try_from(e).ok()) else { break };
+            let Some(e) = state_entry(self.states, next) else { break };
             // A state with a row (in validated content a goto leads deeper), or with something
             // to mark: the step's.
             if next < self.rows || word_at(e, state::OUTPUT) != NONE || word_at(e, state::DICT) != NONE {
