@@ -213,7 +213,11 @@ fn callback(c: &mut Criterion) {
             sensor_v2.with_volume_map(|map| {
                 let input = ringfence::evaluation::KernelInput::new(black_box(event), map);
                 matches!(
-                    ringfence::evaluation::evaluate(&content_v2, &input),
+                    ringfence::evaluation::evaluate(
+                        &content_v2,
+                        &input,
+                        <Host as ringfence::platform::Platform>::now
+                    ),
                     ringfence::evaluation::Outcome::Keep { .. }
                 )
             })

@@ -2,7 +2,10 @@
 //! through the volume map), the scratch memory of one evaluation, and the outcome.
 //!
 //! Every evaluation, either format, stops at [`EVENT_WORK_LIMIT`] work units (about 5.1 M
-//! instructions whatever the content and the event: see the content crate's meter). An event cut off
+//! instructions whatever the content and the event: see the content crate's meter), or
+//! once [`EVENT_DEADLINE`] (500 µs) has passed on the platform's clock, read after
+//! 8,192 units and every 4,096 after (the work limit bounds instructions; a content of
+//! megabytes can make each of them wait for memory). An event cut off
 //! there is kept: format 1 untagged, format 2 with every detection rule of its kind
 //! undecided, for the companion's stage to decide on the whole content; the sensor counts
 //! it in STATS (`evaluation_errors`).
@@ -19,7 +22,7 @@
 
 use alloc::vec::Vec;
 use ringfence_content::v2::{self, EventInput, Input, Role, RuleIds};
-use ringfence_content::{Content, EVENT_WORK_LIMIT, Meter};
+use ringfence_content::{Content, Deadline, EVENT_DEADLINE, EVENT_WORK_LIMIT, Meter};
 use ringfence_wire::schema::{Event, EventKind, Fields, Lookup, Verdict, field, limits};
 use ringfence_wire::text::{self, Text, Value};
 use ringfence_wire::volume_map::{Translation, VolumeMap};
@@ -187,24 +190,32 @@ impl<'c> Outcome<'c> {
 pub enum Cause {
     /// No pool for the scratch memory.
     NoScratch,
-    /// The evaluation stopped with an error: `CostExceeded` at [`EVENT_WORK_LIMIT`].
+    /// The evaluation stopped with an error: `CostExceeded` at [`EVENT_WORK_LIMIT`], or
+    /// `DeadlinePassed` at [`EVENT_DEADLINE`].
     Error(v2::EvaluationError),
 }
 
+/// The kernel's meter for one evaluation: [`EVENT_WORK_LIMIT`], and [`EVENT_DEADLINE`]
+/// from now on `now` (100-ns units).
+fn kernel_meter(now: fn() -> u64) -> Meter {
+    Meter::with_deadline(EVENT_WORK_LIMIT, Deadline::after(now, EVENT_DEADLINE))
+}
+
 /// Format 1's verdict on `event`, and whether the evaluation was cut off at
-/// [`EVENT_WORK_LIMIT`] (the event is then kept untagged).
+/// [`EVENT_WORK_LIMIT`] or [`EVENT_DEADLINE`] on `now` (the event is then kept untagged).
 pub fn evaluate_format1<'c>(
     content: &Content<'c>,
     event: &Event<'_>,
+    now: fn() -> u64,
 ) -> (ringfence_content::Verdict<'c>, bool) {
-    let mut meter = Meter::new(EVENT_WORK_LIMIT);
+    let mut meter = kernel_meter(now);
     let verdict = content.evaluate_metered(event, &mut meter);
     (verdict, meter.exhausted())
 }
 
 /// Evaluates `input` against `content` with scratch memory of its own (see the module),
-/// within [`EVENT_WORK_LIMIT`].
-pub fn evaluate<'c>(content: &v2::Content<'c>, input: &KernelInput<'_>) -> Outcome<'c> {
+/// within [`EVENT_WORK_LIMIT`] and [`EVENT_DEADLINE`] on `now`.
+pub fn evaluate<'c>(content: &v2::Content<'c>, input: &KernelInput<'_>, now: fn() -> u64) -> Outcome<'c> {
     let words = content.scratch_words();
     let mut scratch: Vec<u64> = Vec::new();
     if scratch.try_reserve_exact(words).is_err() {
@@ -213,7 +224,7 @@ pub fn evaluate<'c>(content: &v2::Content<'c>, input: &KernelInput<'_>) -> Outco
     scratch.resize(words, 0);
     let (mut matched, mut undecided_ids) = ([0u32; RECORD_IDS], [0u32; RECORD_IDS]);
     let ids = RuleIds { matched: &mut matched, undecided: &mut undecided_ids };
-    let verdict = match content.evaluate(input, &mut scratch, ids) {
+    let verdict = match content.evaluate_metered(input, &mut scratch, ids, &mut kernel_meter(now)) {
         Ok(verdict) => verdict,
         Err(error) => return undecided(content, input.kind(), Cause::Error(error)),
     };

@@ -89,7 +89,7 @@ impl<P: Platform> Sensor<P> {
         self.content.read(|slot| {
             let kept = match slot.active().map(Accepted::content) {
                 None => Some(Kept::default()),
-                Some(Active::One(content)) => match evaluation::evaluate_format1(&content, &event) {
+                Some(Active::One(content)) => match evaluation::evaluate_format1(&content, &event, P::now) {
                     (Verdict::Drop, _) => None,
                     (Verdict::Keep { rule_name }, cut_off) => {
                         if cut_off {
@@ -119,7 +119,7 @@ impl<P: Platform> Sensor<P> {
     /// Runs under the content lock held shared; takes the volume map's (a leaf) inside.
     fn judge<'c>(&self, content: &v2::Content<'c>, event: Event<'_>) -> Option<Kept<'c>> {
         let outcome =
-            self.with_volume_map(|map| evaluation::evaluate(content, &KernelInput::new(event, map)));
+            self.with_volume_map(|map| evaluation::evaluate(content, &KernelInput::new(event, map), P::now));
         if let Outcome::Undecided { cause, .. } = outcome {
             let counter = match cause {
                 evaluation::Cause::NoScratch => &self.scratch_failures,

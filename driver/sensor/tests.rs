@@ -269,7 +269,7 @@ mod format_2 {
         let map = ringfence_wire::volume_map::VolumeMap::new_checked(&units).unwrap();
         let cmd = wide(r"\Device\HarddiskVolume3\Tools\cmd.exe");
         let Outcome::Keep { rule_name, matched, undecided } =
-            evaluate(&content, &crate::evaluation::KernelInput::new(start(&cmd), Some(map)))
+            evaluate(&content, &crate::evaluation::KernelInput::new(start(&cmd), Some(map)), Host::now)
         else {
             panic!("kept")
         };
@@ -279,7 +279,7 @@ mod format_2 {
         // The same path on a volume the map lacks: every rule on the image is undecided.
         let unmapped = wide(r"\Device\HarddiskVolume9\Tools\cmd.exe");
         let Outcome::Keep { rule_name, matched, undecided } =
-            evaluate(&content, &crate::evaluation::KernelInput::new(start(&unmapped), Some(map)))
+            evaluate(&content, &crate::evaluation::KernelInput::new(start(&unmapped), Some(map)), Host::now)
         else {
             panic!("kept")
         };

@@ -20,7 +20,8 @@ use ringfence_content::v2::build::{
 };
 use ringfence_content::v2::{self, Content as V2Content, EventInput, Input, Role, RuleIds};
 use ringfence_content::{
-    Content, EVENT_WORK_LIMIT, MAX_EVALUATION_COST, Meter, compile_rules, evaluate_raw, validate,
+    Content, Deadline, EVENT_DEADLINE, EVENT_WORK_LIMIT, MAX_EVALUATION_COST, Meter, compile_rules,
+    evaluate_raw, validate,
 };
 use ringfence_wire::{Event, EventKind, FieldType, SCHEMA, Text};
 use std::hint::black_box;
@@ -356,6 +357,53 @@ fn v2_shapes() -> Vec<(&'static str, Vec<u8>, Longest)> {
     ]
 }
 
+/// The benchmark's clock for the deadline: 100-ns units since its first reading.
+fn clock() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let nanos = START.get_or_init(std::time::Instant::now).elapsed().as_nanos() / 100;
+    u64::try_from(nanos).unwrap_or(u64::MAX)
+}
+
+/// `per_field` patterns of random letters, 8 to `2 × mean` units long, on each long
+/// string field (about 8 MB of content with 64,000 units a field), and a process start
+/// whose fields walk them one after another: each unit steps to a state a level deeper,
+/// far from the last in the breadth-first state table, at a distance that changes with
+/// the pattern lengths (no stride for the prefetcher to follow).
+fn scattered_walks(per_field: usize, mean: usize) -> (Vec<RuleSpec>, Longest) {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as usize
+    };
+    let mut rules = Vec::new();
+    let mut event = Longest::of("a");
+    for field in [IMAGE, COMMAND_LINE, PARENT_IMAGE, PARENT_COMMAND_LINE] {
+        let values: Vec<String> = (0..per_field)
+            .map(|_| {
+                let len = 8 + next() % (2 * mean - 8);
+                (0..len).map(|_| char::from(b'a' + (next() % 26) as u8)).collect()
+            })
+            .collect();
+        let walk: Vec<u16> = values.concat().encode_utf16().collect();
+        if let Some((_, text)) = event.fields.iter_mut().find(|(f, _)| *f == field) {
+            let len = text.len();
+            *text = walk.iter().copied().cycle().take(len).collect();
+        }
+        let id = rules.len() as u32;
+        rules.push(any_of(id, vec![text_predicate(field, OperatorSpec::Contains, values, true)]));
+    }
+    (rules, event)
+}
+
+fn memory_shapes() -> Vec<(&'static str, Vec<RuleSpec>, Longest)> {
+    let (long, long_event) = scattered_walks(250, 256);
+    let (short, short_event) = scattered_walks(1_000, 64);
+    vec![
+        ("memory: 250 scattered walks of 8 to 504 units a field", long, long_event),
+        ("memory: 1,000 scattered walks of 8 to 120 units a field", short, short_event),
+    ]
+}
+
 /// The worst accepted format-2 content: the deep scans plus as many globs as
 /// the budget leaves room for (found by bisection).
 fn v2_worst_accepted() -> (usize, Vec<u8>) {
@@ -435,6 +483,33 @@ fn v2_worst_case(c: &mut Criterion) {
                 b.iter(|| {
                     v2_run(&content, black_box(&event), &mut scratch, &mut Meter::new(EVENT_WORK_LIMIT))
                 })
+            });
+        }
+    }
+    // Contents of megabytes whose every step reads a state far from the last: the work
+    // limit bounds the instructions, the deadline the time they wait for memory.
+    for (name, rules, event) in memory_shapes() {
+        let bytes = build(&rules, &SCHEMA, 1).unwrap();
+        let bare = v2::validate(&bytes, &SCHEMA).unwrap();
+        let table = table_of(&bare);
+        let mut scratch = vec![0u64; bare.scratch_words()];
+        for (suffix, rowed, deadline) in [
+            (" (the driver's: the table and the deadline)", true, true),
+            (", the table, no deadline", true, false),
+            (", no table, no deadline", false, false),
+        ] {
+            let content = if rowed { bare.with_transitions(&table) } else { bare };
+            let meter = || {
+                if deadline {
+                    Meter::with_deadline(EVENT_WORK_LIMIT, Deadline::after(clock, EVENT_DEADLINE))
+                } else {
+                    Meter::new(EVENT_WORK_LIMIT)
+                }
+            };
+            let cut = v2_run(&content, &event, &mut scratch, &mut meter());
+            eprintln!("{name}{suffix}: {} bytes, {cut} units", bytes.len());
+            group.bench_function(format!("{name}, cut off{suffix}"), |b| {
+                b.iter(|| v2_run(&content, black_box(&event), &mut scratch, &mut meter()))
             });
         }
     }

@@ -45,17 +45,88 @@ pub(crate) const FORMAT2_STEP: u64 = 2;
 /// content) is cut off and decided by the companion's stage.
 pub const EVENT_WORK_LIMIT: u64 = 300_000;
 
+/// The units of work after which a meter with a [`Deadline`] first reads its
+/// clock: a typical event (a few thousand units) never reads it.
+pub const FIRST_CHECK: u64 = 8_192;
+/// The units of work between two later readings of the clock.
+pub const CHECK_EVERY: u64 = 4_096;
+/// The kernel's deadline for one evaluation, in the clock's 100-ns units
+/// (500 µs). With [`FIRST_CHECK`] and [`CHECK_EVERY`] it bounds an
+/// evaluation whose every read misses the caches (BENCHMARKS.md, "A deadline
+/// beside the work limit"): the work limit bounds instructions, not the time
+/// a read of a large content waits for memory.
+pub const EVENT_DEADLINE: u64 = 5_000;
+
+/// A clock an evaluation reads now and then, and the time past which it stops
+/// as at its work limit.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    /// The time now, in 100-ns units (any origin, never decreasing).
+    pub now: fn() -> u64,
+    /// The time past which the evaluation stops.
+    pub at: u64,
+}
+
+impl Deadline {
+    /// `after` 100-ns units from `now`'s reading.
+    pub fn after(now: fn() -> u64, after: u64) -> Self {
+        Deadline { now, at: now().saturating_add(after) }
+    }
+}
+
 /// Work done by one evaluation, and how much it may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct Meter {
     used: u64,
     limit: u64,
+    /// The work after which the clock is read next (`u64::MAX` without one).
+    check: u64,
+    deadline: Option<Deadline>,
+    /// Whether the deadline passed (the limit is then the work done when it did).
+    late: bool,
 }
 
 impl Meter {
     /// A meter that lets an evaluation do `limit` units of work.
     pub const fn new(limit: u64) -> Self {
-        Meter { used: 0, limit }
+        Meter { used: 0, limit, check: u64::MAX, deadline: None, late: false }
+    }
+
+    /// A meter that lets an evaluation do `limit` units of work, and stops it
+    /// as at that limit once `deadline` has passed: the clock is read at
+    /// [`FIRST_CHECK`] units and every [`CHECK_EVERY`] after.
+    pub const fn with_deadline(limit: u64, deadline: Deadline) -> Self {
+        Meter { used: 0, limit, check: FIRST_CHECK, deadline: Some(deadline), late: false }
+    }
+
+    /// Whether the evaluation stopped at its deadline rather than its work limit.
+    pub const fn late(&self) -> bool {
+        self.late
+    }
+
+    /// The work at which a run charged in bulk must come back to be charged:
+    /// the limit, or the next reading of the clock.
+    #[inline(always)]
+    pub(crate) const fn horizon(&self) -> u64 {
+        if self.check < self.limit { self.check } else { self.limit }
+    }
+
+    /// Reads the clock (the work done passed the next reading): past the
+    /// deadline, the limit becomes the work done before this charge.
+    #[cold]
+    #[inline(never)]
+    fn read_clock(&mut self, before: u64) {
+        let Some(deadline) = self.deadline else {
+            self.check = u64::MAX;
+            return;
+        };
+        if (deadline.now)() > deadline.at {
+            self.late = true;
+            self.limit = self.limit.min(before);
+            self.check = u64::MAX;
+        } else {
+            self.check = self.used.saturating_add(CHECK_EVERY);
+        }
     }
 
     /// Units of work done so far.
@@ -82,7 +153,11 @@ impl Meter {
 
     #[inline(always)]
     pub(crate) fn charge(&mut self, units: u64) {
-        self.used = self.used.saturating_add(units);
+        let before = self.used;
+        self.used = before.saturating_add(units);
+        if self.used > self.check {
+            self.read_clock(before);
+        }
     }
 
     /// Format 2's charges: `steps` of its interpreter, each [`FORMAT2_STEP`] units.

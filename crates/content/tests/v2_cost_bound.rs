@@ -7,10 +7,11 @@
 
 mod v2_common;
 
-use ringfence_content::Meter;
 use ringfence_content::v2::build::{ExprSpec, GlobPart, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec};
 use ringfence_content::v2::{self, Content, RuleIds, cost, validate};
+use ringfence_content::{CHECK_EVERY, Deadline, EVENT_WORK_LIMIT, FIRST_CHECK, Meter};
 use ringfence_wire::SCHEMA;
+use std::cell::Cell;
 use v2_common::*;
 
 const PARENT_COMMAND_LINE: u8 = 13;
@@ -137,4 +138,87 @@ fn past_its_limit_the_scan_stops_within_a_step_of_it() {
     let ids = RuleIds { matched: &mut [], undecided: &mut [] };
     assert!(content.evaluate_metered(&&event, &mut scratch, ids, &mut meter).is_ok());
     assert_eq!(meter.used(), used);
+}
+
+thread_local! {
+    /// The readings of [`clock`] on this test's thread.
+    static READINGS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A clock that advances by one on every reading (each test runs on a thread of its own).
+fn clock() -> u64 {
+    READINGS.with(|r| {
+        r.set(r.get() + 1);
+        r.get()
+    })
+}
+
+fn readings() -> u64 {
+    READINGS.with(Cell::get)
+}
+
+/// One evaluation with `meter`: its outcome and the work it did.
+fn metered(
+    content: &Content<'_>,
+    event: &TestEvent,
+    mut meter: Meter,
+) -> (Result<v2::Verdict, v2::EvaluationError>, u64) {
+    let mut scratch = vec![0u64; content.scratch_words()];
+    let (mut matched, mut undecided) = ([0u32; 64], [0u32; 64]);
+    let ids = RuleIds { matched: &mut matched, undecided: &mut undecided };
+    let outcome = content.evaluate_metered(&event, &mut scratch, ids, &mut meter);
+    (outcome, meter.used())
+}
+
+#[test]
+fn past_its_deadline_an_evaluation_stops_at_the_next_reading_of_the_clock() {
+    let bytes = built(&[
+        detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &[" -yes", "\\xyz"])]),
+        detection(2, vec![predicate(IMAGE, OperatorSpec::EndsWith, &["\\x", "files"])]),
+    ]);
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let event = TestEvent::start(vec![(COMMAND_LINE, mostly_root(20_000)), (IMAGE, mostly_root(300))]);
+    let used = work(&content, &event);
+    assert!(used > FIRST_CHECK + 3 * CHECK_EVERY && used < EVENT_WORK_LIMIT, "{used}");
+    // A deadline that never passes: the same verdict and work; the clock is read at
+    // FIRST_CHECK units and every CHECK_EVERY after, and once to set the deadline.
+    let before = readings();
+    let (outcome, late_used) = metered(
+        &content,
+        &event,
+        Meter::with_deadline(EVENT_WORK_LIMIT, Deadline { now: clock, at: u64::MAX }),
+    );
+    let (expected, expected_used) = metered(&content, &event, Meter::new(EVENT_WORK_LIMIT));
+    assert_eq!((outcome, late_used), (expected, expected_used));
+    assert!(expected.is_ok());
+    let checks = readings() - before;
+    assert!(
+        checks > (used - FIRST_CHECK) / (CHECK_EVERY + 16)
+            && checks <= 2 + (used - FIRST_CHECK) / CHECK_EVERY,
+        "{checks} readings for {used} units"
+    );
+    // A deadline two readings away: the third reading is past it.
+    let meter = Meter::with_deadline(EVENT_WORK_LIMIT, Deadline::after(clock, 2));
+    let before = readings();
+    let (outcome, stopped) = metered(&content, &event, meter);
+    assert_eq!(readings() - before, 3);
+    assert_eq!(outcome, Err(v2::EvaluationError::DeadlinePassed { used: stopped }));
+    // Stopped within a step of the third reading, which came past 2 × CHECK_EVERY more.
+    assert!(
+        stopped > FIRST_CHECK + 2 * CHECK_EVERY && stopped <= FIRST_CHECK + 2 * CHECK_EVERY + 64,
+        "{stopped}"
+    );
+}
+
+#[test]
+fn an_event_of_a_few_thousand_units_never_reads_the_clock() {
+    let bytes = built(&[detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &[" -yes"])])]);
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let event = TestEvent::start(vec![(COMMAND_LINE, mostly_root(1_000)), (IMAGE, mostly_root(120))]);
+    let meter = Meter::with_deadline(EVENT_WORK_LIMIT, Deadline { now: clock, at: 0 });
+    let before = readings();
+    let (outcome, used) = metered(&content, &event, meter);
+    assert!(used < FIRST_CHECK, "{used}");
+    assert_eq!(readings(), before, "no reading");
+    assert_eq!(outcome, metered(&content, &event, Meter::new(EVENT_WORK_LIMIT)).0);
 }

@@ -797,14 +797,19 @@ fn row_steps(state: u32) -> u64 {
 
 /// Where a run of units charged `charge` each, from `from` on, must end: at
 /// `count`, or past the last unit read while the work done is within the
-/// meter's limit (`None`: it is not, no unit is read).
+/// meter's limit, or its next reading of the clock (`None`: the limit is
+/// passed, no unit is read).
 #[inline(always)]
 fn run_end(meter: &Meter, charge: u64, from: usize, count: usize) -> Option<usize> {
     if meter.exhausted() {
         return None;
     }
-    let room =
-        meter.limit().saturating_sub(meter.used()).checked_div(charge).unwrap_or(u64::MAX).saturating_add(1);
+    let room = meter
+        .horizon()
+        .saturating_sub(meter.used())
+        .checked_div(charge)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
     Some(from.saturating_add(usize::try_from(room).unwrap_or(usize::MAX)).min(count))
 }
 

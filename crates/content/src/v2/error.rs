@@ -447,4 +447,7 @@ pub enum EvaluationError {
     /// [`crate::EVENT_WORK_LIMIT`] (an event the content cannot be decided on
     /// in time); with the content budget, only unvalidated content gets there.
     CostExceeded { limit: u64 },
+    /// The meter's [`crate::Deadline`] passed (the kernel's [`crate::EVENT_DEADLINE`]),
+    /// `used` units into the evaluation: decided as at the work limit.
+    DeadlinePassed { used: u64 },
 }

@@ -175,7 +175,7 @@ impl<'a> Content<'a> {
                 Input::Integer(_) | Input::Absent => defaults_hold &= !companion,
             }
             if meter.exhausted() {
-                return Err(EvaluationError::CostExceeded { limit: meter.limit() });
+                return Err(stopped(meter));
             }
         }
         for entry in 0..self.count(section::ALWAYS) {
@@ -185,7 +185,7 @@ impl<'a> Content<'a> {
         }
         let verdict = self.rules_verdict(kind, event, &hits, defaults_hold, ids, meter);
         if meter.exhausted() {
-            return Err(EvaluationError::CostExceeded { limit: meter.limit() });
+            return Err(stopped(meter));
         }
         Ok(verdict)
     }
@@ -541,6 +541,15 @@ pub fn evaluate_raw<'e, E: EventInput<'e>>(
     ids: RuleIds<'_>,
 ) -> Result<Verdict, EvaluationError> {
     Content::from_unvalidated(bytes).evaluate(event, scratch, ids)
+}
+
+/// Why an evaluation whose meter ran out stopped: its work limit or its deadline.
+fn stopped(meter: &Meter) -> EvaluationError {
+    if meter.late() {
+        EvaluationError::DeadlinePassed { used: meter.used() }
+    } else {
+        EvaluationError::CostExceeded { limit: meter.limit() }
+    }
 }
 
 /// [`Content::evaluate`] on a typed event, monomorphic for the no-panic proof.
