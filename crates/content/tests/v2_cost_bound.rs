@@ -222,3 +222,26 @@ fn an_event_of_a_few_thousand_units_never_reads_the_clock() {
     assert_eq!(readings(), before, "no reading");
     assert_eq!(outcome, metered(&content, &event, Meter::new(EVENT_WORK_LIMIT)).0);
 }
+
+#[test]
+fn a_deadline_stops_a_regular_expression_part_way() {
+    // No literal to gate it: the expression reads the whole command line of `a`s.
+    let bytes = built(&[detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Regex, &["[0-9]{30}"])])]);
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    let event = TestEvent::start(vec![(COMMAND_LINE, a(20_000))]);
+    let (expected, used) = metered(&content, &event, Meter::new(EVENT_WORK_LIMIT));
+    assert!(expected.is_ok() && used > 120_000, "{used}");
+    let never = Deadline { now: clock, at: u64::MAX };
+    assert_eq!(metered(&content, &event, Meter::with_deadline(EVENT_WORK_LIMIT, never)), (expected, used));
+    // Charged 1,024 units (6,144 work units) at a time, the clock read at the charges
+    // past 8,192 and every 4,096 after: the third reading is past the deadline.
+    let meter = Meter::with_deadline(EVENT_WORK_LIMIT, Deadline::after(clock, 2));
+    let before = readings();
+    let (outcome, stopped) = metered(&content, &event, meter);
+    assert_eq!(readings() - before, 3);
+    assert_eq!(outcome, Err(v2::EvaluationError::DeadlinePassed { used: stopped }));
+    assert!(
+        stopped > FIRST_CHECK + 2 * CHECK_EVERY && stopped < FIRST_CHECK + 2 * CHECK_EVERY + 2 * 6_144,
+        "{stopped}"
+    );
+}

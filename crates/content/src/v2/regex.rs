@@ -22,7 +22,10 @@
 //! state (true) or the dead state (false); at the end of the text, the row's
 //! last cell decides. On unvalidated bytes every read is checked and a read
 //! out of range ends the search false; the work is linear in the text either
-//! way and charged up front: [`super::cost::REGEX_UNIT`] per unit, plus one.
+//! way, and charged [`super::cost::REGEX_UNIT`] per unit plus one: the
+//! whole must fit within the meter's limit before the search starts, and is
+//! charged chunk by chunk as it goes (a deadline may stop it part way), the
+//! rest at its end.
 
 use super::content::{Content, ix};
 use super::cost::REGEX_UNIT;
@@ -32,7 +35,7 @@ use super::format::regex::{
     OFFSETS, RESERVED, ROWS, START, STATE_COUNT,
 };
 use super::format::section;
-use crate::meter::Meter;
+use crate::meter::{FORMAT2_STEP, Meter};
 use ringfence_wire::Text;
 use ringfence_wire::bytes::u16_at;
 
@@ -104,6 +107,10 @@ fn start_of(words: &[u8], index: u32) -> Option<usize> {
     double(words, at).map(ix)
 }
 
+/// Units a search reads between two charges of the meter: a meter with a deadline
+/// may stop it there.
+const CHUNK: usize = 1_024;
+
 /// Whether automaton `index` finds a match anywhere in `head` ++ `tail`.
 pub(crate) fn matches(
     content: &Content<'_>,
@@ -113,10 +120,42 @@ pub(crate) fn matches(
     meter: &mut Meter,
 ) -> bool {
     let units = head.len().saturating_add(tail.len()) as u64;
-    meter.charge_steps(REGEX_UNIT.saturating_mul(units).saturating_add(1));
-    if meter.exhausted() {
+    let total = REGEX_UNIT.saturating_mul(units).saturating_add(1);
+    // The whole search must fit within the limit before it starts.
+    if !meter.affords(total.saturating_mul(FORMAT2_STEP)) {
+        meter.charge_steps(total);
         return false;
     }
+    meter.charge_steps(1);
+    let mut charged = 1;
+    let found = search(content, index, head, tail, meter, &mut charged);
+    // The rest of the bound, whatever the search read: the work is the same
+    // as when it was charged up front. Only a deadline stops a search part way:
+    // the meter then shows the work done.
+    if !meter.exhausted() {
+        meter.charge_steps(total.saturating_sub(charged));
+    }
+    found
+}
+
+/// Charges a chunk of `units` units (adding its steps to `charged`); false when
+/// the meter stops the search.
+fn charge_chunk(meter: &mut Meter, charged: &mut u64, units: usize) -> bool {
+    let steps = REGEX_UNIT.saturating_mul(units as u64);
+    meter.charge_steps(steps);
+    *charged = charged.saturating_add(steps);
+    !meter.exhausted()
+}
+
+/// [`matches`]' search, charged chunk by chunk on `meter` (`charged`: the steps so far).
+fn search(
+    content: &Content<'_>,
+    index: u64,
+    head: Text<'_>,
+    tail: Text<'_>,
+    meter: &mut Meter,
+    charged: &mut u64,
+) -> bool {
     let words = content.table(section::REGEXES);
     let Ok(index) = u32::try_from(index) else { return false };
     if index >= automaton_count(words) {
@@ -129,10 +168,31 @@ pub(crate) fn matches(
     }
     let mut pending: Option<u16> = None;
     for text in [head, tail] {
-        let step = match text.as_wide() {
-            Some(units) => search.units(units.iter().copied(), &mut pending),
-            None => search.units(text.units(), &mut pending),
-        };
+        let mut step = Step::Go;
+        match text.as_wide() {
+            Some(units) => {
+                for chunk in units.chunks(CHUNK) {
+                    if !charge_chunk(meter, charged, chunk.len()) {
+                        return false;
+                    }
+                    step = search.units(chunk.iter().copied(), &mut pending);
+                    if step != Step::Go {
+                        break;
+                    }
+                }
+            }
+            None => {
+                let (mut all, mut left) = (text.units(), text.len());
+                while left > 0 && step == Step::Go {
+                    let n = left.min(CHUNK);
+                    if !charge_chunk(meter, charged, n) {
+                        return false;
+                    }
+                    step = search.units(all.by_ref().take(n), &mut pending);
+                    left = left.saturating_sub(n);
+                }
+            }
+        }
         match step {
             Step::Go => {}
             Step::Found => return true,
