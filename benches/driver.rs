@@ -216,7 +216,7 @@ fn callback(c: &mut Criterion) {
                     ringfence::evaluation::evaluate(
                         &content_v2,
                         &input,
-                        <Host as ringfence::platform::Platform>::now
+                        ringfence::evaluation::clock::<Host>
                     ),
                     ringfence::evaluation::Outcome::Keep { .. }
                 )

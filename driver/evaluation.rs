@@ -20,9 +20,10 @@
 //! format's limits, so it never goes on the kernel stack. When pool is short the event is
 //! kept with every detection rule of its kind undecided, and STATS counts it.
 
+use crate::platform::Platform;
 use alloc::vec::Vec;
 use ringfence_content::v2::{self, EventInput, Input, Role, RuleIds};
-use ringfence_content::{Content, Deadline, EVENT_DEADLINE, EVENT_WORK_LIMIT, Meter};
+use ringfence_content::{Clock, Content, Deadline, EVENT_DEADLINE, EVENT_WORK_LIMIT, Meter};
 use ringfence_wire::schema::{Event, EventKind, Fields, Lookup, Verdict, field, limits};
 use ringfence_wire::text::{self, Text, Value};
 use ringfence_wire::volume_map::{Translation, VolumeMap};
@@ -195,9 +196,14 @@ pub enum Cause {
     Error(v2::EvaluationError),
 }
 
+/// Platform `P`'s clock ([`Platform::now`], 100-ns units) as a [`Clock`].
+pub extern "C" fn clock<P: Platform>() -> u64 {
+    P::now()
+}
+
 /// The kernel's meter for one evaluation: [`EVENT_WORK_LIMIT`], and [`EVENT_DEADLINE`]
 /// from now on `now` (100-ns units).
-fn kernel_meter(now: fn() -> u64) -> Meter {
+fn kernel_meter(now: Clock) -> Meter {
     Meter::with_deadline(EVENT_WORK_LIMIT, Deadline::after(now, EVENT_DEADLINE))
 }
 
@@ -206,7 +212,7 @@ fn kernel_meter(now: fn() -> u64) -> Meter {
 pub fn evaluate_format1<'c>(
     content: &Content<'c>,
     event: &Event<'_>,
-    now: fn() -> u64,
+    now: Clock,
 ) -> (ringfence_content::Verdict<'c>, bool) {
     let mut meter = kernel_meter(now);
     let verdict = content.evaluate_metered(event, &mut meter);
@@ -215,7 +221,7 @@ pub fn evaluate_format1<'c>(
 
 /// Evaluates `input` against `content` with scratch memory of its own (see the module),
 /// within [`EVENT_WORK_LIMIT`] and [`EVENT_DEADLINE`] on `now`.
-pub fn evaluate<'c>(content: &v2::Content<'c>, input: &KernelInput<'_>, now: fn() -> u64) -> Outcome<'c> {
+pub fn evaluate<'c>(content: &v2::Content<'c>, input: &KernelInput<'_>, now: Clock) -> Outcome<'c> {
     let words = content.scratch_words();
     let mut scratch: Vec<u64> = Vec::new();
     if scratch.try_reserve_exact(words).is_err() {

@@ -89,15 +89,17 @@ impl<P: Platform> Sensor<P> {
         self.content.read(|slot| {
             let kept = match slot.active().map(Accepted::content) {
                 None => Some(Kept::default()),
-                Some(Active::One(content)) => match evaluation::evaluate_format1(&content, &event, P::now) {
-                    (Verdict::Drop, _) => None,
-                    (Verdict::Keep { rule_name }, cut_off) => {
-                        if cut_off {
-                            self.evaluation_errors.fetch_add(1, Ordering::Relaxed);
+                Some(Active::One(content)) => {
+                    match evaluation::evaluate_format1(&content, &event, evaluation::clock::<P>) {
+                        (Verdict::Drop, _) => None,
+                        (Verdict::Keep { rule_name }, cut_off) => {
+                            if cut_off {
+                                self.evaluation_errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Some(Kept::by_rule(rule_name))
                         }
-                        Some(Kept::by_rule(rule_name))
                     }
-                },
+                }
                 Some(Active::Two(content)) => self.judge(&content, event),
             };
             match kept {
@@ -118,8 +120,9 @@ impl<P: Platform> Sensor<P> {
     /// the detection rules' ids; with no decision, every undecided id the evaluation has.
     /// Runs under the content lock held shared; takes the volume map's (a leaf) inside.
     fn judge<'c>(&self, content: &v2::Content<'c>, event: Event<'_>) -> Option<Kept<'c>> {
-        let outcome =
-            self.with_volume_map(|map| evaluation::evaluate(content, &KernelInput::new(event, map), P::now));
+        let outcome = self.with_volume_map(|map| {
+            evaluation::evaluate(content, &KernelInput::new(event, map), evaluation::clock::<P>)
+        });
         if let Outcome::Undecided { cause, .. } = outcome {
             let counter = match cause {
                 evaluation::Cause::NoScratch => &self.scratch_failures,

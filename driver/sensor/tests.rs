@@ -268,9 +268,11 @@ mod format_2 {
         };
         let map = ringfence_wire::volume_map::VolumeMap::new_checked(&units).unwrap();
         let cmd = wide(r"\Device\HarddiskVolume3\Tools\cmd.exe");
-        let Outcome::Keep { rule_name, matched, undecided } =
-            evaluate(&content, &crate::evaluation::KernelInput::new(start(&cmd), Some(map)), Host::now)
-        else {
+        let Outcome::Keep { rule_name, matched, undecided } = evaluate(
+            &content,
+            &crate::evaluation::KernelInput::new(start(&cmd), Some(map)),
+            crate::evaluation::clock::<Host>,
+        ) else {
             panic!("kept")
         };
         assert_eq!(rule_name.chars().map(|c| c.unwrap()).collect::<String>(), "tools");
@@ -278,9 +280,11 @@ mod format_2 {
         assert_eq!((undecided.as_slice(), undecided.rest), (&[7][..], 0));
         // The same path on a volume the map lacks: every rule on the image is undecided.
         let unmapped = wide(r"\Device\HarddiskVolume9\Tools\cmd.exe");
-        let Outcome::Keep { rule_name, matched, undecided } =
-            evaluate(&content, &crate::evaluation::KernelInput::new(start(&unmapped), Some(map)), Host::now)
-        else {
+        let Outcome::Keep { rule_name, matched, undecided } = evaluate(
+            &content,
+            &crate::evaluation::KernelInput::new(start(&unmapped), Some(map)),
+            crate::evaluation::clock::<Host>,
+        ) else {
             panic!("kept")
         };
         assert_eq!((rule_name.len(), matched.as_slice(), matched.rest), (0, &[][..], 0));

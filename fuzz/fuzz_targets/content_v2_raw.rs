@@ -35,6 +35,7 @@ fuzz_target!(|input: Input| {
                 match content.evaluate(&event, &mut scratch, RuleIds { matched: &mut m, undecided: &mut u }) {
                     Ok(_) | Err(EvaluationError::ScratchTooSmall { .. }) => {}
                     Err(EvaluationError::CostExceeded { limit }) => assert_eq!(limit, EVENT_WORK_LIMIT),
+                    Err(EvaluationError::DeadlinePassed { used }) => panic!("no deadline, yet one passed at {used}"),
                 }
             }
         }

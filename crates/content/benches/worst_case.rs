@@ -358,7 +358,7 @@ fn v2_shapes() -> Vec<(&'static str, Vec<u8>, Longest)> {
 }
 
 /// The benchmark's clock for the deadline: 100-ns units since its first reading.
-fn clock() -> u64 {
+extern "C" fn clock() -> u64 {
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     let nanos = START.get_or_init(std::time::Instant::now).elapsed().as_nanos() / 100;
     u64::try_from(nanos).unwrap_or(u64::MAX)

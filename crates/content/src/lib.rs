@@ -70,7 +70,7 @@ pub use format::{
 pub use key_table::KeyTableError;
 pub use matching::contains_cost;
 pub use meter::{
-    CHECK_EVERY, Deadline, EVENT_DEADLINE, EVENT_WORK_LIMIT, FIRST_CHECK, INSTRUCTIONS_PER_UNIT, Meter,
+    CHECK_EVERY, Clock, Deadline, EVENT_DEADLINE, EVENT_WORK_LIMIT, FIRST_CHECK, INSTRUCTIONS_PER_UNIT, Meter,
 };
 pub use validate::validate;
 pub use view::{Condition, ConditionValue, Content, Rule, Rules, Sections, Summary};

@@ -5,7 +5,7 @@
 //! index search or of an automaton; each shape is charged so that one unit is
 //! at most [`INSTRUCTIONS_PER_UNIT`] instructions (measured: BENCHMARKS.md).
 //!
-//! Two limits, one meaning in both formats:
+//! Two limits, one meaning in both formats, and a deadline:
 //!
 //! - the content budget (`MAX_EVALUATION_COST`, one per format) bounds what
 //!   content may ask for: the validator refuses content whose worst case is
@@ -19,6 +19,14 @@
 //!   A matcher whose work is only known in bulk (format 1's `contains`, a
 //!   regular expression) checks that its bound fits before it starts, so an
 //!   evaluation never does more than the limit plus a few units.
+//! - a [`Deadline`] ([`Meter::with_deadline`]; the driver's is [`EVENT_DEADLINE`]
+//!   on the system clock) bounds the time the limit's instructions may take when
+//!   they wait for memory: a content of megabytes can make every step read a
+//!   line no cache holds. [`Meter::exhausted`] reads the clock when the work
+//!   passes [`FIRST_CHECK`] units and every [`CHECK_EVERY`] after, and past
+//!   the deadline answers as at the limit; a run charged in bulk ends at the
+//!   next reading ([`Meter::horizon`]), a regular expression is charged 1,024
+//!   units at a time. Without a deadline the meter reads no clock.
 
 /// Instructions one work unit costs at most, on the costliest shape of each
 /// charge (callgrind, BENCHMARKS.md: "A per-event work limit"; at most 14.5
@@ -57,19 +65,23 @@ pub const CHECK_EVERY: u64 = 4_096;
 /// a read of a large content waits for memory.
 pub const EVENT_DEADLINE: u64 = 5_000;
 
+/// A clock: the time now, in 100-ns units (any origin, never decreasing). A C
+/// function, which cannot unwind: an evaluation calls it without a panic path
+/// (the no-panic proof).
+pub type Clock = extern "C" fn() -> u64;
+
 /// A clock an evaluation reads now and then, and the time past which it stops
 /// as at its work limit.
 #[derive(Clone, Copy, Debug)]
 pub struct Deadline {
-    /// The time now, in 100-ns units (any origin, never decreasing).
-    pub now: fn() -> u64,
+    pub now: Clock,
     /// The time past which the evaluation stops.
     pub at: u64,
 }
 
 impl Deadline {
     /// `after` 100-ns units from `now`'s reading.
-    pub fn after(now: fn() -> u64, after: u64) -> Self {
+    pub fn after(now: Clock, after: u64) -> Self {
         Deadline { now, at: now().saturating_add(after) }
     }
 }
@@ -79,24 +91,26 @@ impl Deadline {
 pub struct Meter {
     used: u64,
     limit: u64,
-    /// The work after which the clock is read next (`u64::MAX` without one).
-    check: u64,
+    /// The work past which [`Meter::exhausted`] looks further: the limit, or
+    /// the next reading of the clock when that comes first.
+    next: u64,
     deadline: Option<Deadline>,
-    /// Whether the deadline passed (the limit is then the work done when it did).
+    /// Whether the deadline passed.
     late: bool,
 }
 
 impl Meter {
     /// A meter that lets an evaluation do `limit` units of work.
     pub const fn new(limit: u64) -> Self {
-        Meter { used: 0, limit, check: u64::MAX, deadline: None, late: false }
+        Meter { used: 0, limit, next: limit, deadline: None, late: false }
     }
 
     /// A meter that lets an evaluation do `limit` units of work, and stops it
-    /// as at that limit once `deadline` has passed: the clock is read at
-    /// [`FIRST_CHECK`] units and every [`CHECK_EVERY`] after.
+    /// as at that limit once `deadline` has passed: the clock is read when
+    /// the work passes [`FIRST_CHECK`] units, and every [`CHECK_EVERY`] after.
     pub const fn with_deadline(limit: u64, deadline: Deadline) -> Self {
-        Meter { used: 0, limit, check: FIRST_CHECK, deadline: Some(deadline), late: false }
+        let next = if FIRST_CHECK < limit { FIRST_CHECK } else { limit };
+        Meter { used: 0, limit, next, deadline: Some(deadline), late: false }
     }
 
     /// Whether the evaluation stopped at its deadline rather than its work limit.
@@ -104,29 +118,11 @@ impl Meter {
         self.late
     }
 
-    /// The work at which a run charged in bulk must come back to be charged:
-    /// the limit, or the next reading of the clock.
+    /// The work at which a run charged in bulk must come back to ask whether
+    /// the meter is exhausted: the limit, or the next reading of the clock.
     #[inline(always)]
     pub(crate) const fn horizon(&self) -> u64 {
-        if self.check < self.limit { self.check } else { self.limit }
-    }
-
-    /// Reads the clock (the work done passed the next reading): past the
-    /// deadline, the limit becomes the work done before this charge.
-    #[cold]
-    #[inline(never)]
-    fn read_clock(&mut self, before: u64) {
-        let Some(deadline) = self.deadline else {
-            self.check = u64::MAX;
-            return;
-        };
-        if (deadline.now)() > deadline.at {
-            self.late = true;
-            self.limit = self.limit.min(before);
-            self.check = u64::MAX;
-        } else {
-            self.check = self.used.saturating_add(CHECK_EVERY);
-        }
+        self.next
     }
 
     /// Units of work done so far.
@@ -138,11 +134,35 @@ impl Meter {
         self.limit
     }
 
-    /// Whether the work done has gone past the limit: evaluation stops.
-    pub const fn exhausted(&self) -> bool {
-        self.used > self.limit
+    /// Whether the work done has gone past the limit, or the deadline has
+    /// passed (read when the work passes the next reading): evaluation stops.
+    #[inline(always)]
+    pub fn exhausted(&mut self) -> bool {
+        if self.used <= self.next {
+            return false;
+        }
+        let (stop, next, late) = past_next(self.used, self.limit, self.late, self.deadline);
+        (self.next, self.late) = (next, late);
+        stop
     }
+}
 
+/// [`Meter::exhausted`] past its `next` (by value, so that a meter in a loop
+/// stays in registers): whether to stop, the next `next` and `late`.
+#[cold]
+#[inline(never)]
+fn past_next(used: u64, limit: u64, late: bool, deadline: Option<Deadline>) -> (bool, u64, bool) {
+    if used > limit || late {
+        return (true, used.saturating_sub(1), late);
+    }
+    let Some(deadline) = deadline else { return (false, limit, false) };
+    if (deadline.now)() > deadline.at {
+        return (true, used.saturating_sub(1), true);
+    }
+    (false, limit.min(used.saturating_add(CHECK_EVERY)), false)
+}
+
+impl Meter {
     /// Whether `units` more fit within the limit. A matcher that knows its
     /// bound before it starts asks, and charges the bound (stopping the
     /// evaluation) instead of starting when it does not fit.
@@ -153,11 +173,7 @@ impl Meter {
 
     #[inline(always)]
     pub(crate) fn charge(&mut self, units: u64) {
-        let before = self.used;
-        self.used = before.saturating_add(units);
-        if self.used > self.check {
-            self.read_clock(before);
-        }
+        self.used = self.used.saturating_add(units);
     }
 
     /// Format 2's charges: `steps` of its interpreter, each [`FORMAT2_STEP`] units.

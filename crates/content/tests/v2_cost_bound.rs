@@ -146,7 +146,7 @@ thread_local! {
 }
 
 /// A clock that advances by one on every reading (each test runs on a thread of its own).
-fn clock() -> u64 {
+extern "C" fn clock() -> u64 {
     READINGS.with(|r| {
         r.set(r.get() + 1);
         r.get()

@@ -557,7 +557,7 @@ impl<'a> Automaton<'a> {
                     // A stretch of states with rows and nothing to mark (bit 31 is above any
                     // row count of a table built here), within the room the meter leaves at
                     // the costliest charge.
-                    let Some(end) = run_end(&m, 3 * FORMAT2_STEP, at, count) else {
+                    let Some(end) = run_end(&mut m, 3 * FORMAT2_STEP, at, count) else {
                         fed = false;
                         break;
                     };
@@ -583,7 +583,7 @@ impl<'a> Automaton<'a> {
             if ascii && walk.state >= rows.rows {
                 if skip == 0 {
                     // A stretch of chain states past the rows (the walk's entry is its state's).
-                    let Some(end) = run_end(&m, CHAIN_CHARGE * FORMAT2_STEP, at, count) else {
+                    let Some(end) = run_end(&mut m, CHAIN_CHARGE * FORMAT2_STEP, at, count) else {
                         fed = false;
                         break;
                     };
@@ -800,7 +800,7 @@ fn row_steps(state: u32) -> u64 {
 /// meter's limit, or its next reading of the clock (`None`: the limit is
 /// passed, no unit is read).
 #[inline(always)]
-fn run_end(meter: &Meter, charge: u64, from: usize, count: usize) -> Option<usize> {
+fn run_end(meter: &mut Meter, charge: u64, from: usize, count: usize) -> Option<usize> {
     if meter.exhausted() {
         return None;
     }
