@@ -94,15 +94,14 @@ pub struct Meter {
     /// The work past which [`Meter::exhausted`] looks further: the limit, or
     /// the next reading of the clock when that comes first.
     next: u64,
+    /// Past the deadline, `next` is 0 (with the work within the limit).
     deadline: Option<Deadline>,
-    /// Whether the deadline passed.
-    late: bool,
 }
 
 impl Meter {
     /// A meter that lets an evaluation do `limit` units of work.
     pub const fn new(limit: u64) -> Self {
-        Meter { used: 0, limit, next: limit, deadline: None, late: false }
+        Meter { used: 0, limit, next: limit, deadline: None }
     }
 
     /// A meter that lets an evaluation do `limit` units of work, and stops it
@@ -110,12 +109,12 @@ impl Meter {
     /// the work passes [`FIRST_CHECK`] units, and every [`CHECK_EVERY`] after.
     pub const fn with_deadline(limit: u64, deadline: Deadline) -> Self {
         let next = if FIRST_CHECK < limit { FIRST_CHECK } else { limit };
-        Meter { used: 0, limit, next, deadline: Some(deadline), late: false }
+        Meter { used: 0, limit, next, deadline: Some(deadline) }
     }
 
     /// Whether the evaluation stopped at its deadline rather than its work limit.
     pub const fn late(&self) -> bool {
-        self.late
+        self.deadline.is_some() && self.next == 0 && self.used > 0 && self.used <= self.limit
     }
 
     /// The work at which a run charged in bulk must come back to ask whether
@@ -141,25 +140,26 @@ impl Meter {
         if self.used <= self.next {
             return false;
         }
-        let (stop, next, late) = past_next(self.used, self.limit, self.late, self.deadline);
-        (self.next, self.late) = (next, late);
+        let (stop, next) = past_next(self.used, self.limit, self.next, self.deadline);
+        self.next = next;
         stop
     }
 }
 
 /// [`Meter::exhausted`] past its `next` (by value, so that a meter in a loop
-/// stays in registers): whether to stop, the next `next` and `late`.
+/// stays in registers): whether to stop, and the next `next` (0 past the
+/// deadline).
 #[cold]
 #[inline(never)]
-fn past_next(used: u64, limit: u64, late: bool, deadline: Option<Deadline>) -> (bool, u64, bool) {
-    if used > limit || late {
-        return (true, used.saturating_sub(1), late);
+fn past_next(used: u64, limit: u64, next: u64, deadline: Option<Deadline>) -> (bool, u64) {
+    if used > limit || next == 0 {
+        return (true, next);
     }
-    let Some(deadline) = deadline else { return (false, limit, false) };
+    let Some(deadline) = deadline else { return (false, limit) };
     if (deadline.now)() > deadline.at {
-        return (true, used.saturating_sub(1), true);
+        return (true, 0);
     }
-    (false, limit.min(used.saturating_add(CHECK_EVERY)), false)
+    (false, limit.min(used.saturating_add(CHECK_EVERY)))
 }
 
 impl Meter {
