@@ -29,11 +29,10 @@
 //!   units at a time. Without a deadline the meter reads no clock.
 
 /// Instructions one work unit costs at most, on the costliest shape of each
-/// charge (callgrind, BENCHMARKS.md: "A per-event work limit"; at most 14.5
+/// charge (callgrind, BENCHMARKS.md: "A per-event work limit"; at most 16.1
 /// measured, on the regular-expression shape over two-byte UTF-8 text cut off
-/// at the limit without the transition table, and 14.0 with it, on the shape
-/// of chains past the rows one unit long: "The run takes every unit past the
-/// text's start").
+/// at the limit without the transition table, and 14.4 with it, on the shape
+/// of chains past the rows one unit long: "A deadline beside the work limit").
 pub const INSTRUCTIONS_PER_UNIT: u64 = 17;
 
 /// Units one step of format 2's interpreter is charged (a step as its cost
@@ -44,8 +43,10 @@ pub const INSTRUCTIONS_PER_UNIT: u64 = 17;
 pub(crate) const FORMAT2_STEP: u64 = 2;
 
 /// The work one event may cost in the kernel, in units: at most 17 × 300,000 =
-/// 5.1 M instructions. Cut off here, the costliest shapes measured under 1 ms
-/// (BENCHMARKS.md, "The per-event limit lowered to 300,000 units"). SigmaHQ's
+/// 5.1 M instructions. Cut off here, the costliest shapes whose reads stay in
+/// the caches measured under 1 ms (BENCHMARKS.md, "The per-event limit lowered
+/// to 300,000 units"); a content of megabytes whose every read misses took up
+/// to 4 ms, which [`EVENT_DEADLINE`] bounds. SigmaHQ's
 /// process-creation and image-load content charges a typical process start
 /// (120-unit image, 400-unit command line) 26,674 units (BENCHMARKS.md,
 /// "Candidate lists and gate sets together"): a margin of 11×. A start whose
