@@ -115,12 +115,18 @@ fn mostly_root(len: usize) -> Field {
     Field::Text(text.encode_utf16().collect())
 }
 
-#[test]
-fn past_its_limit_the_scan_stops_within_a_step_of_it() {
-    let bytes = built(&[
+/// Patterns that `mostly_root` text leaves the root for: ` -yes` and `\xyz` on the
+/// command line, `\x` and `files` at the image's end.
+fn root_leavers() -> Vec<u8> {
+    built(&[
         detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &[" -yes", "\\xyz"])]),
         detection(2, vec![predicate(IMAGE, OperatorSpec::EndsWith, &["\\x", "files"])]),
-    ]);
+    ])
+}
+
+#[test]
+fn past_its_limit_the_scan_stops_within_a_step_of_it() {
+    let bytes = root_leavers();
     let content = validate(&bytes, &SCHEMA).unwrap();
     let event = TestEvent::start(vec![(COMMAND_LINE, mostly_root(4_000)), (IMAGE, mostly_root(300))]);
     let used = work(&content, &event);
@@ -170,12 +176,20 @@ fn metered(
     (outcome, meter.used())
 }
 
+/// Evaluates `event` with a deadline two readings of [`clock`] away: the third
+/// reading is past it, and the evaluation stops there. The work it did.
+fn stopped_at_the_third_reading(content: &Content<'_>, event: &TestEvent) -> u64 {
+    let meter = Meter::with_deadline(EVENT_WORK_LIMIT, Deadline::after(clock, 2));
+    let before = readings();
+    let (outcome, stopped) = metered(content, event, meter);
+    assert_eq!(readings() - before, 3);
+    assert_eq!(outcome, Err(v2::EvaluationError::DeadlinePassed { used: stopped }));
+    stopped
+}
+
 #[test]
 fn past_its_deadline_an_evaluation_stops_at_the_next_reading_of_the_clock() {
-    let bytes = built(&[
-        detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, &[" -yes", "\\xyz"])]),
-        detection(2, vec![predicate(IMAGE, OperatorSpec::EndsWith, &["\\x", "files"])]),
-    ]);
+    let bytes = root_leavers();
     let content = validate(&bytes, &SCHEMA).unwrap();
     let event = TestEvent::start(vec![(COMMAND_LINE, mostly_root(20_000)), (IMAGE, mostly_root(300))]);
     let used = work(&content, &event);
@@ -197,13 +211,8 @@ fn past_its_deadline_an_evaluation_stops_at_the_next_reading_of_the_clock() {
             && checks <= 2 + (used - FIRST_CHECK) / CHECK_EVERY,
         "{checks} readings for {used} units"
     );
-    // A deadline two readings away: the third reading is past it.
-    let meter = Meter::with_deadline(EVENT_WORK_LIMIT, Deadline::after(clock, 2));
-    let before = readings();
-    let (outcome, stopped) = metered(&content, &event, meter);
-    assert_eq!(readings() - before, 3);
-    assert_eq!(outcome, Err(v2::EvaluationError::DeadlinePassed { used: stopped }));
     // Stopped within a step of the third reading, which came past 2 × CHECK_EVERY more.
+    let stopped = stopped_at_the_third_reading(&content, &event);
     assert!(
         stopped > FIRST_CHECK + 2 * CHECK_EVERY && stopped <= FIRST_CHECK + 2 * CHECK_EVERY + 64,
         "{stopped}"
@@ -234,12 +243,8 @@ fn a_deadline_stops_a_regular_expression_part_way() {
     let never = Deadline { now: clock, at: u64::MAX };
     assert_eq!(metered(&content, &event, Meter::with_deadline(EVENT_WORK_LIMIT, never)), (expected, used));
     // Charged 1,024 units (6,144 work units) at a time, the clock read at the charges
-    // past 8,192 and every 4,096 after: the third reading is past the deadline.
-    let meter = Meter::with_deadline(EVENT_WORK_LIMIT, Deadline::after(clock, 2));
-    let before = readings();
-    let (outcome, stopped) = metered(&content, &event, meter);
-    assert_eq!(readings() - before, 3);
-    assert_eq!(outcome, Err(v2::EvaluationError::DeadlinePassed { used: stopped }));
+    // past 8,192 and every 4,096 after.
+    let stopped = stopped_at_the_third_reading(&content, &event);
     assert!(
         stopped > FIRST_CHECK + 2 * CHECK_EVERY && stopped < FIRST_CHECK + 2 * CHECK_EVERY + 2 * 6_144,
         "{stopped}"
