@@ -551,9 +551,9 @@ impl<'a> Automaton<'a> {
             let ascii = unit < 0x80;
             if ascii
                 && walk.state < rows.rows
-                && let Some(cell) = rows.cell(map, walk.state, unit)
+                && let Some(cell) = rows.cell(map, rows.start(walk.state), unit)
             {
-                if cell < rows.rows {
+                if cell < rows.end {
                     // A stretch of states with rows and nothing to mark (bit 31 is above any
                     // row count of a table built here), within the room the meter leaves at
                     // the costliest charge.
@@ -561,7 +561,9 @@ impl<'a> Automaton<'a> {
                         fed = false;
                         break;
                     };
-                    let (stop, state, from_root) = rows_through(rows, map, units, at, end, walk.state);
+                    let (stop, start, from_root) =
+                        rows_through(rows, map, units, at, end, rows.start(walk.state));
+                    let state = rows.state(start);
                     // Each unit: the class and the row (the root's one step, any other's two).
                     let taken = u64::try_from(stop.saturating_sub(at)).unwrap_or(u64::MAX);
                     m.charge_steps(taken.saturating_mul(3).saturating_sub(from_root));
@@ -570,7 +572,7 @@ impl<'a> Automaton<'a> {
                 }
                 // A state with something to mark, or without a row: its entry (missing only in
                 // words that lie, where the step stops the scan), marked as the step marks it.
-                let next = cell & !MARKS;
+                let next = rows.state(cell) & !MARKS;
                 let Some(e) = self.entry(next).filter(|_| !m.exhausted()) else {
                     fed = false;
                     break;
@@ -698,9 +700,10 @@ impl<'a> Automaton<'a> {
 
 /// The tight part of a run through rows: from `at` to at most `end`, the units
 /// that step from a state with a row to a state with a row and nothing to
-/// mark. Returns where it stopped, the state there, and how many of those
-/// steps were from the root. Not inlined: the loop keeps its few values in
-/// registers.
+/// mark, each row named by where it starts (`current`: the first state's).
+/// Returns where it stopped, where the row of the state there starts, and how
+/// many of those steps were from the root. Not inlined: the loop keeps its few
+/// values in registers.
 #[inline(never)]
 fn rows_through<U: Units>(
     rows: Rows<'_>,
@@ -713,8 +716,8 @@ fn rows_through<U: Units>(
     let mut from_root = 0u64;
     while at < end {
         let Some(cell) = units.unit(at).and_then(|unit| rows.cell(map, current, unit)) else { break };
-        // Flagged (bit 31, above any row count of a table built here), or without a row.
-        if cell >= rows.rows {
+        // A state named by number (flagged, above where any rows end), or past the rows.
+        if cell >= rows.end {
             break;
         }
         // At most `end - at` of them: no wrap.

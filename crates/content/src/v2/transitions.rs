@@ -11,10 +11,16 @@
 //!                       width (classes 0 .. width: every class an ASCII unit has), then
 //!                       128 words: ASCII unit u's class (u folded first when the scanner
 //!                       folds case; NO_CLASS when the class has no entry in the rows)
-//! rows                  per scanner, row s = state s: entry c is the state the scan
-//!                       goes to from s on class c (0: the root), width entries;
-//!                       bit 31 set when that state has an output or a dictionary link
+//! rows                  per scanner, row s = state s, width entries: entry c names the
+//!                       state t the scan goes to from s on class c (0: the root). A
+//!                       state with a row and nothing to mark is named by where its row
+//!                       starts (t × width words from the first row); any other is
+//!                       t | EXIT (bit 30), with bit 31 set too when t has an output
+//!                       or a dictionary link
 //! ```
+//!
+//! A run through rows thus adds the next unit's class to the entry it read
+//! and reads again: no multiplication on the path from one read to the next.
 //!
 //! The unit map lets a run of steps through rows read a unit's class in one
 //! read, folding included; a single step folds and reads the class table as
@@ -62,6 +68,9 @@ pub const MAX_TRANSITION_WORDS: usize = 1 << 16;
 /// the text's start, where the state need not be checked against it) a step
 /// to a state with a row of its own reads nothing more.
 pub(crate) const MARKS: u32 = 1 << 31;
+/// The flag of a row entry that names its state by number (a state without a
+/// row, or one with something to mark), not by where the state's row starts.
+const EXIT: u32 = 1 << 30;
 /// Header words per scanner: offset, rows, width, and the unit map.
 const HEADER: usize = 3 + ASCII;
 /// A unit map entry whose class has no entry in the rows: as an index into
@@ -83,6 +92,9 @@ pub(crate) struct Rows<'a> {
     pub(crate) map: Option<&'a [u32; ASCII]>,
     /// States `0 .. rows` have a row.
     pub(crate) rows: u32,
+    /// Where the rows end (`rows` × `width` words): an entry below it is where
+    /// the next row starts, a state with a row and nothing to mark.
+    pub(crate) end: u32,
     /// Classes `0 .. width` have an entry in it.
     pub(crate) width: u16,
 }
@@ -94,14 +106,27 @@ impl Rows<'_> {
         from < self.rows && class < self.width
     }
 
-    /// The row entry for ASCII unit `unit` from state `from` (below the rows), through
-    /// the unit map `map`: `None` for a unit past ASCII or a class without an entry.
+    /// Where state `state`'s row starts (the state below the rows).
     #[inline(always)]
-    pub(crate) fn cell(&self, map: &[u32; ASCII], from: u32, unit: u16) -> Option<u32> {
+    pub(crate) fn start(&self, state: u32) -> u32 {
+        // state < rows and rows × width words fit in a u32 (end): no wrap.
+        state.wrapping_mul(u32::from(self.width))
+    }
+
+    /// The row entry for ASCII unit `unit` in the row starting at `start` (below
+    /// [`Rows::end`]), through the unit map `map`: `None` for a unit past ASCII
+    /// or a class without an entry.
+    #[inline(always)]
+    pub(crate) fn cell(&self, map: &[u32; ASCII], start: u32, unit: u16) -> Option<u32> {
         let class = *map.get(usize::from(unit))?;
-        // from < rows and rows × width words are there: no wrap; `NO_CLASS` reads past the end.
-        let at = ix(from).wrapping_mul(usize::from(self.width)).wrapping_add(ix(class));
-        self.words.get(at).copied()
+        // Two u32s added in a usize: no wrap on a 64-bit target; `NO_CLASS` reads past the end.
+        self.words.get(ix(start).wrapping_add(ix(class))).copied()
+    }
+
+    /// The state row entry `cell` names, with [`MARKS`] when it has something to mark.
+    #[inline(always)]
+    pub(crate) fn state(&self, cell: u32) -> u32 {
+        if cell & EXIT != 0 { cell & !EXIT } else { cell.checked_div(u32::from(self.width)).unwrap_or(0) }
     }
 
     /// The state after `from` on `class` (both within the rows, [`Rows::has`]), with
@@ -109,8 +134,8 @@ impl Rows<'_> {
     #[inline(always)]
     pub(crate) fn next(&self, from: u32, class: u16) -> u32 {
         // from < rows and class < width, and rows × width words were there to slice: no wrap.
-        let at = ix(from).wrapping_mul(usize::from(self.width)).wrapping_add(usize::from(class));
-        self.words.get(at).copied().unwrap_or(0)
+        let at = ix(self.start(from)).wrapping_add(usize::from(class));
+        self.state(self.words.get(at).copied().unwrap_or(0))
     }
 }
 
@@ -274,19 +299,29 @@ impl<'a> Content<'a> {
                 let target = u32_at(edge, goto::TARGET).unwrap_or(0);
                 if let Some(cell) = class.filter(|&c| c < classes && (from > 0 || target != 0)) {
                     if let Some(slot) = table.get_mut(row_start.saturating_add(cell)) {
-                        *slot = (target & !MARKS) | self.marks(s, target);
+                        *slot = self.entry_for(s, target, rows, classes);
                     }
                 }
             }
         }
     }
 
-    /// [`MARKS`] when state `local` of scanner `s` has an output or a dictionary link.
-    fn marks(&self, s: &ScannerEntry, local: u32) -> u32 {
+    /// The row entry that names state `local` of scanner `s`, whose rows are
+    /// `0 .. rows`, `classes` wide: where its row starts, or the state with
+    /// [`EXIT`] (and [`MARKS`] when it has an output or a dictionary link).
+    fn entry_for(&self, s: &ScannerEntry, local: u32, rows: u32, classes: usize) -> u32 {
         let entry = ix(s.first_state).saturating_add(ix(local)).saturating_mul(state::LEN);
         let states = self.table(section::STATES);
         let link = |at: usize| u32_at(states, entry.saturating_add(at)).unwrap_or(NONE);
-        if link(state::OUTPUT) != NONE || link(state::DICT) != NONE { MARKS } else { 0 }
+        let marks = link(state::OUTPUT) != NONE || link(state::DICT) != NONE;
+        // A validated scanner has fewer than 2^20 states and rows at most 128 classes wide:
+        // the row's start (below the table's length) and the flagged number both fit.
+        let start = u32::try_from(ix(local).saturating_mul(classes)).unwrap_or(u32::MAX);
+        match (marks, local < rows) {
+            (false, true) => start,
+            (false, false) => (local & !(MARKS | EXIT)) | EXIT,
+            (true, _) => (local & !(MARKS | EXIT)) | EXIT | MARKS,
+        }
     }
 
     /// This view with `words` as its transition table (built by
@@ -309,8 +344,11 @@ impl<'a> Content<'a> {
         let Ok(width) = u16::try_from(width) else { return Rows::default() };
         let Ok(map) = <&[u32; ASCII]>::try_from(map) else { return Rows::default() };
         let (offset, len) = (ix(offset), ix(rows).saturating_mul(usize::from(width)));
+        let Ok(end) = u32::try_from(len) else { return Rows::default() };
         match self.transitions.get(offset..offset.saturating_add(len)) {
-            Some(words) if rows <= s.state_count => Rows { words, map: Some(map), rows, width },
+            Some(words) if rows <= s.state_count && end < EXIT => {
+                Rows { words, map: Some(map), rows, end, width }
+            }
             _ => Rows::default(),
         }
     }
