@@ -267,14 +267,17 @@ match = [{ field = "image_path", ends_with = "\\cmd.exe" }]
         assert_eq!([b'c', b'C', b'd', b'D', b'm', b'M', b'x', b' '].map(map), [1, 1, 2, 2, 3, 3, 0, 0]);
         // Classes: 0 any other unit, then c, d, m in unit order. From every state `c` starts
         // `c` again (the failure links resolved); `m` goes on from `c`, `d` from `cm` to
-        // `cmd`, flagged (bit 31) as the state where a pattern ends.
+        // `cmd`. An entry names a state with nothing to mark by where its row starts (state
+        // × 4); `cmd`, where a pattern ends, by its number, flagged (bit 30: a number; bit 31:
+        // something to mark).
+        const NUMBER: u32 = 1 << 30;
         const MARKS: u32 = 1 << 31;
         #[rustfmt::skip]
         assert_eq!(rows, [
-            0, 1, 0, 0, // the root
-            0, 1, 0, 2, // c
-            0, 1, 3 | MARKS, 0, // cm
-            0, 1, 0, 0, // cmd
+            0, 4, 0, 0, // the root
+            0, 4, 0, 8, // c
+            0, 4, 3 | NUMBER | MARKS, 0, // cm
+            0, 4, 0, 0, // cmd
         ]);
     }
 }

@@ -196,9 +196,9 @@ pub enum Cause {
     Error(v2::EvaluationError),
 }
 
-/// Platform `P`'s clock ([`Platform::now`], 100-ns units) as a [`Clock`].
+/// Platform `P`'s monotonic clock ([`Platform::ticks`], 100-ns units) as a [`Clock`].
 pub extern "C" fn clock<P: Platform>() -> u64 {
-    P::now()
+    P::ticks()
 }
 
 /// The kernel's meter for one evaluation: [`EVENT_WORK_LIMIT`], and [`EVENT_DEADLINE`]

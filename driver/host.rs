@@ -96,6 +96,11 @@ impl Platform for Host {
         })
     }
 
+    /// The same clock: both advance it, so every reading of either is unique.
+    fn ticks() -> u64 {
+        Self::now()
+    }
+
     fn reference_event(handle: u64) -> Result<HostWaker, i32> {
         if handle >= INVALID_HANDLES {
             return Err(STATUS_INVALID_HANDLE);

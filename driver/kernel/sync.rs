@@ -2,8 +2,8 @@
 
 use super::ffi::{
     ExAcquirePushLockExclusiveEx, ExAcquirePushLockSharedEx, ExReleasePushLockExclusiveEx,
-    ExReleasePushLockSharedEx, KeEnterCriticalRegion, KeLeaveCriticalRegion, KeQuerySystemTimePrecise,
-    KeSetEvent, ObReferenceObjectByHandle, ObfDereferenceObject, event_object_type,
+    ExReleasePushLockSharedEx, KeEnterCriticalRegion, KeLeaveCriticalRegion, KeQueryInterruptTimePrecise,
+    KeQuerySystemTimePrecise, KeSetEvent, ObReferenceObjectByHandle, ObfDereferenceObject, event_object_type,
 };
 use crate::platform::{Guard, Platform, Wake};
 use core::cell::UnsafeCell;
@@ -116,6 +116,13 @@ impl Platform for Kernel {
         // SAFETY: `time` is a valid out pointer.
         unsafe { KeQuerySystemTimePrecise(&mut time) };
         u64::try_from(time).unwrap_or(0)
+    }
+
+    fn ticks() -> u64 {
+        // The performance counter's value at the reading, which the driver does not use.
+        let mut counter = 0u64;
+        // SAFETY: `counter` is a valid out pointer.
+        unsafe { KeQueryInterruptTimePrecise(&mut counter) }
     }
 
     /// Runs in the caller's context at PASSIVE_LEVEL (IRP_MJ_DEVICE_CONTROL of a top-level

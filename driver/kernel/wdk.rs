@@ -143,6 +143,11 @@ pub(crate) unsafe fn KeQuerySystemTimePrecise(time: *mut i64) {
     unsafe { k::KeQuerySystemTimePrecise(time.cast()) }
 }
 
+pub(crate) unsafe fn KeQueryInterruptTimePrecise(qpc: *mut u64) -> u64 {
+    // SAFETY: as above.
+    unsafe { k::KeQueryInterruptTimePrecise(qpc) }
+}
+
 pub(crate) unsafe fn KeEnterCriticalRegion() {
     // SAFETY: as above.
     unsafe { k::KeEnterCriticalRegion() }

@@ -20,7 +20,7 @@
 //!   regular expression) checks that its bound fits before it starts, so an
 //!   evaluation never does more than the limit plus a few units.
 //! - a [`Deadline`] ([`Meter::with_deadline`]; the driver's is [`EVENT_DEADLINE`]
-//!   on the system clock) bounds the time the limit's instructions may take when
+//!   on the interrupt time, a clock that only moves forward) bounds the time the limit's instructions may take when
 //!   they wait for memory: a content of megabytes can make every step read a
 //!   line no cache holds. [`Meter::exhausted`] reads the clock when the work
 //!   passes [`FIRST_CHECK`] units and every [`CHECK_EVERY`] after, and past

@@ -91,6 +91,11 @@ impl Platform for Loom {
         CLOCK.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
     }
 
+    /// The same clock: both advance it.
+    fn ticks() -> u64 {
+        Self::now()
+    }
+
     fn reference_event(handle: u64) -> Result<LoomWaker, i32> {
         if handle == 0 || handle >= INVALID_HANDLE {
             return Err(ringfence_wire::ioctl::STATUS_INVALID_HANDLE);

@@ -195,6 +195,7 @@ mod tests {
                 "POOL_FLAGS",
                 "ExAllocatePool2",
                 "KeQuerySystemTimePrecise",
+                "KeQueryInterruptTimePrecise",
                 "ExAcquirePushLockExclusiveEx",
                 "ExReleasePushLockExclusiveEx",
                 "ExAcquirePushLockSharedEx",

@@ -554,9 +554,9 @@ impl<'a> Automaton<'a> {
                 && let Some(cell) = rows.cell(map, rows.start(walk.state), unit)
             {
                 if cell < rows.end {
-                    // A stretch of states with rows and nothing to mark (bit 31 is above any
-                    // row count of a table built here), within the room the meter leaves at
-                    // the costliest charge.
+                    // A stretch of states with rows and nothing to mark (an entry naming any
+                    // other state is flagged, above where the rows end), within the room the
+                    // meter leaves at the costliest charge.
                     let Some(end) = run_end(&mut m, 3 * FORMAT2_STEP, at, count) else {
                         fed = false;
                         break;

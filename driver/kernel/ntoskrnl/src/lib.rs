@@ -58,6 +58,7 @@ unsafe extern "system" {
     pub fn ExAllocatePool2(flags: u64, bytes: usize, tag: u32) -> *mut c_void;
     pub fn ExFreePoolWithTag(pointer: *mut c_void, tag: u32);
     pub fn KeQuerySystemTimePrecise(time: *mut i64);
+    pub fn KeQueryInterruptTimePrecise(qpc: *mut u64) -> u64;
     pub fn KeEnterCriticalRegion();
     pub fn KeLeaveCriticalRegion();
     pub fn ExAcquirePushLockExclusiveEx(lock: *mut usize, flags: u32);

@@ -20,6 +20,9 @@ pub struct Ke {
     pub locks: BTreeMap<u64, u8>,
     /// System time, 100-ns units since 1601; the harness sets it per event.
     pub time: u64,
+    /// Interrupt time, 100-ns units since boot: one more at every reading, so it
+    /// only moves forward, whatever the harness sets the system time to.
+    pub interrupt_time: u64,
     pub lock_acquisitions: u64,
     /// Push locks held: exclusive, or by how many shared owners.
     pub push_locks: BTreeMap<u64, PushHold>,
@@ -222,6 +225,21 @@ pub fn query_system_time_precise(c: &mut Call<'_, '_>) -> u64 {
         c.finding(Finding::BadArgument { api: c.api, what: "unwritable CurrentTime" });
     }
     0
+}
+
+/// `KeQueryInterruptTimePrecise(QpcTimeStamp) -> ULONG64`: the interrupt time; the
+/// performance counter's value (here at 10 MHz, the same count) goes to `QpcTimeStamp`.
+pub fn query_interrupt_time_precise(c: &mut Call<'_, '_>) -> u64 {
+    let out = c.arg(0);
+    let time = {
+        let ke = &mut c.k().ke;
+        ke.interrupt_time = ke.interrupt_time.saturating_add(1);
+        ke.interrupt_time
+    };
+    if !c.uc.write_uint(out, time, 8) {
+        c.finding(Finding::BadArgument { api: c.api, what: "unwritable QpcTimeStamp" });
+    }
+    time
 }
 
 /// `KeBugCheckEx(Code, P1, P2, P3, P4)`: never returns.

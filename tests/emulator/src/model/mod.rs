@@ -140,6 +140,7 @@ pub static APIS: &[Api] = &[
     func("ExFreePool", pool::free_pool),
     func("KeQuerySystemTimePrecise", ke::query_system_time_precise),
     func("KeQuerySystemTime", ke::query_system_time_precise),
+    func("KeQueryInterruptTimePrecise", ke::query_interrupt_time_precise),
     func("KeAcquireSpinLockRaiseToDpc", ke::acquire_spin_lock_raise_to_dpc),
     func("KeReleaseSpinLock", ke::release_spin_lock),
     func("KeGetCurrentIrql", ke::get_current_irql),
