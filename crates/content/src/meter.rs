@@ -29,10 +29,10 @@
 //!   units at a time. Without a deadline the meter reads no clock.
 
 /// Instructions one work unit costs at most, on the costliest shape of each
-/// charge (callgrind, BENCHMARKS.md: "A per-event work limit"; at most 16.1
+/// charge (callgrind, BENCHMARKS.md: "A per-event work limit"; at most 15.8
 /// measured, on the regular-expression shape over two-byte UTF-8 text cut off
-/// at the limit without the transition table, and 14.4 with it, on the shape
-/// of chains past the rows one unit long: "A deadline beside the work limit").
+/// at the limit without the transition table, and 14.1 with it, on the shape
+/// of chains past the rows one unit long: "Rows named by where they start").
 pub const INSTRUCTIONS_PER_UNIT: u64 = 17;
 
 /// Units one step of format 2's interpreter is charged (a step as its cost
