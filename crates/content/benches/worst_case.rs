@@ -103,6 +103,26 @@ fn worst_case(c: &mut Criterion) {
     });
     group.finish();
 
+    // The same, each evaluation after every cache (and the TLB) was swept: what a
+    // callback finds when the machine ran something else since the last event.
+    let mut group = cold_group(c, "worst_case_cold");
+    let mut sweep = Sweep::new();
+    group.bench_function(
+        format!("costliest accepted content ({conditions} conditions), 32,767-unit command line, cut off at the limit"),
+        |b| sweep.time(b, || content.evaluate(black_box(&event))),
+    );
+    group.bench_function(
+        format!("costliest accepted content against Two-Way ({rules} rules: {name}), cut off at the limit"),
+        |b| sweep.time(b, || against.evaluate(black_box(&against_event))),
+    );
+    group.bench_function("unvalidated: 255 hostile conditions in one rule, cut off at the limit", |b| {
+        sweep.time(b, || evaluate_raw(black_box(&raw), &event))
+    });
+    group.bench_function("copy of the command line (baseline)", |b| {
+        sweep.time(b, || black_box(&line_bytes).to_vec())
+    });
+    group.finish();
+
     let mut group = c.benchmark_group("hostile_texts");
     for (name, pattern, line) in common::hostile_texts() {
         let bytes = compile_rules(&common::one_contains(pattern.clone()), 1, &SCHEMA).unwrap();
@@ -123,6 +143,48 @@ fn worst_case(c: &mut Criterion) {
 }
 
 /// Format 1 evaluated whole, within the content budget (for callgrind: see the module).
+/// A buffer larger than the last-level cache (32 MiB here), written through
+/// before each timed evaluation so that it starts with cold caches and TLB.
+struct Sweep(Vec<u64>);
+
+impl Sweep {
+    fn new() -> Self {
+        Sweep(vec![0; (128 << 20) / 8])
+    }
+
+    /// Times `run`, each call after a sweep (not timed).
+    fn time<R>(&mut self, b: &mut criterion::Bencher<'_>, mut run: impl FnMut() -> R) {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                // One write per cache line: every line of the buffer is fetched and dirtied.
+                for word in self.0.iter_mut().step_by(8) {
+                    *word = word.wrapping_add(1);
+                }
+                black_box(&self.0);
+                let start = std::time::Instant::now();
+                black_box(run());
+                total += start.elapsed();
+            }
+            total
+        })
+    }
+}
+
+/// A group for cold evaluations: each costs a sweep of 128 MiB besides itself,
+/// so a few samples of a few iterations.
+fn cold_group<'c>(
+    c: &'c mut Criterion,
+    name: &str,
+) -> criterion::BenchmarkGroup<'c, criterion::measurement::WallTime> {
+    let mut group = c.benchmark_group(name);
+    group.sample_size(10).warm_up_time(std::time::Duration::from_millis(100));
+    group
+        .measurement_time(std::time::Duration::from_millis(300))
+        .sampling_mode(criterion::SamplingMode::Flat);
+    group
+}
+
 #[inline(never)]
 fn calibrate_v1<'a>(content: &Content<'a>, event: &Event<'_>) -> ringfence_content::Verdict<'a> {
     content.evaluate_metered(event, &mut Meter::new(MAX_EVALUATION_COST))
@@ -517,6 +579,38 @@ fn v2_worst_case(c: &mut Criterion) {
     group.bench_function("copy of the command line (baseline)", |b| b.iter(|| black_box(&line).to_vec()));
     group.bench_function("memmem over the command line (baseline)", |b| {
         b.iter(|| memchr::memmem::find(black_box(&line), b"b\0").is_some())
+    });
+    group.finish();
+
+    // Cold caches and TLB before each evaluation, as the driver evaluates (the table
+    // and the deadline): the worst accepted content, and each memory-bound shape.
+    let mut group = cold_group(c, "v2_worst_case_cold");
+    let mut sweep = Sweep::new();
+    let driver_meter = || Meter::with_deadline(EVENT_WORK_LIMIT, Deadline::after(clock, EVENT_DEADLINE));
+    {
+        let (globs, bytes) = v2_worst_accepted();
+        let bare = v2::validate(&bytes, &SCHEMA).unwrap();
+        let table = table_of(&bare);
+        let content = bare.with_transitions(&table);
+        let event = Longest::of("a");
+        let mut scratch = vec![0u64; bare.scratch_words()];
+        group.bench_function(
+            format!("worst accepted content ({globs} globs), every string at its maximum length, cut off"),
+            |b| sweep.time(b, || v2_run(&content, black_box(&event), &mut scratch, &mut driver_meter())),
+        );
+    }
+    for (name, rules, event) in memory_shapes() {
+        let bytes = build(&rules, &SCHEMA, 1).unwrap();
+        let bare = v2::validate(&bytes, &SCHEMA).unwrap();
+        let table = table_of(&bare);
+        let content = bare.with_transitions(&table);
+        let mut scratch = vec![0u64; bare.scratch_words()];
+        group.bench_function(format!("{name}, cut off"), |b| {
+            sweep.time(b, || v2_run(&content, black_box(&event), &mut scratch, &mut driver_meter()))
+        });
+    }
+    group.bench_function("copy of the command line (baseline)", |b| {
+        sweep.time(b, || black_box(&line).to_vec())
     });
     group.finish();
 
