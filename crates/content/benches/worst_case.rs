@@ -142,7 +142,6 @@ fn worst_case(c: &mut Criterion) {
     group.finish();
 }
 
-/// Format 1 evaluated whole, within the content budget (for callgrind: see the module).
 /// A buffer larger than the last-level cache (32 MiB here), written through
 /// before each timed evaluation so that it starts with cold caches and TLB.
 struct Sweep(Vec<u64>);
@@ -185,6 +184,7 @@ fn cold_group<'c>(
     group
 }
 
+/// Format 1 evaluated whole, within the content budget (for callgrind: see the module).
 #[inline(never)]
 fn calibrate_v1<'a>(content: &Content<'a>, event: &Event<'_>) -> ringfence_content::Verdict<'a> {
     content.evaluate_metered(event, &mut Meter::new(MAX_EVALUATION_COST))

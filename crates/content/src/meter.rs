@@ -145,25 +145,7 @@ impl Meter {
         self.next = next;
         stop
     }
-}
 
-/// [`Meter::exhausted`] past its `next` (by value, so that a meter in a loop
-/// stays in registers): whether to stop, and the next `next` (0 past the
-/// deadline).
-#[cold]
-#[inline(never)]
-fn past_next(used: u64, limit: u64, next: u64, deadline: Option<Deadline>) -> (bool, u64) {
-    if used > limit || next == 0 {
-        return (true, next);
-    }
-    let Some(deadline) = deadline else { return (false, limit) };
-    if (deadline.now)() > deadline.at {
-        return (true, 0);
-    }
-    (false, limit.min(used.saturating_add(CHECK_EVERY)))
-}
-
-impl Meter {
     /// Whether `units` more fit within the limit. A matcher that knows its
     /// bound before it starts asks, and charges the bound (stopping the
     /// evaluation) instead of starting when it does not fit.
@@ -192,4 +174,20 @@ impl Meter {
     pub(crate) fn charge_usize(&mut self, units: usize) {
         self.charge(u64::try_from(units).unwrap_or(u64::MAX));
     }
+}
+
+/// [`Meter::exhausted`] past its `next` (by value, so that a meter in a loop
+/// stays in registers): whether to stop, and the next `next` (0 past the
+/// deadline).
+#[cold]
+#[inline(never)]
+fn past_next(used: u64, limit: u64, next: u64, deadline: Option<Deadline>) -> (bool, u64) {
+    if used > limit || next == 0 {
+        return (true, next);
+    }
+    let Some(deadline) = deadline else { return (false, limit) };
+    if (deadline.now)() > deadline.at {
+        return (true, 0);
+    }
+    (false, limit.min(used.saturating_add(CHECK_EVERY)))
 }
