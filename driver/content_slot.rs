@@ -260,8 +260,10 @@ match = [{ field = "image_path", ends_with = "\\cmd.exe" }]
         let Active::Two(content) = accepted.content() else { panic!("format 2") };
         // One folded scanner over the command line: the root and `c`, `cm`, `cmd` get a row.
         assert_eq!(accepted.transitions.len(), content.transition_words());
-        let (header, rows) = accepted.transitions.split_at(131);
-        assert_eq!(header[..3], [131, 4, 4], "rows at word 131, four of them, four classes wide");
+        let (header, rows) = accepted.transitions.split_at(133);
+        assert_eq!(header[..3], [133, 4, 4], "rows at word 133, four of them, four classes wide");
+        // No state is past the rows: no edge words, after the rows' 16.
+        assert_eq!(header[131..], [149, 0]);
         // The unit map: each ASCII unit's class, upper case folded to lower.
         let map = |unit: u8| header[3 + usize::from(unit)];
         assert_eq!([b'c', b'C', b'd', b'D', b'm', b'M', b'x', b' '].map(map), [1, 1, 2, 2, 3, 3, 0, 0]);

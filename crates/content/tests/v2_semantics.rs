@@ -828,16 +828,18 @@ fn the_transition_table_has_rows_as_deep_as_its_word_limit_allows() {
     let bytes = many_contains(&values);
     let content = validate(&bytes, &SCHEMA).unwrap();
     // One folded scanner: the root, 26 + 676 + 676 + 676 states to depth 4, 27 classes: all fit,
-    // after a header of 3 words and the 128-word unit map.
+    // after a header of 3 words, the 128-word unit map and 2 words for edges (none: no state
+    // is past the rows).
     let states = 1 + 26 + 676 + 676 + 676;
-    assert_eq!(content.transition_words(), 131 + states * 27);
+    assert_eq!(content.transition_words(), 133 + states * 27);
     let mut words = vec![0u32; content.transition_words()];
     assert_eq!(
         content.build_transitions(&mut words[1..]),
         Err(v2::TransitionTableError::WrongSize { needed: words.len(), given: words.len() - 1 })
     );
     content.build_transitions(&mut words).unwrap();
-    assert_eq!(words[..3], [131, u32::try_from(states).unwrap(), 27]);
+    assert_eq!(words[..3], [133, u32::try_from(states).unwrap(), 27]);
+    assert_eq!(words[131..133], [u32::try_from(133 + states * 27).unwrap(), 0]);
     // The unit map: a letter's class, upper case folded to lower; anything else class 0.
     let map = |unit: u8| words[3 + usize::from(unit)];
     assert_eq!((map(b'a'), map(b'A'), map(b'z'), map(b'Z'), map(b'-'), map(0)), (1, 1, 26, 26, 0, 0));
@@ -860,11 +862,32 @@ fn the_transition_table_has_rows_as_deep_as_its_word_limit_allows() {
     }
     let bytes = many_contains(&values);
     let content = validate(&bytes, &SCHEMA).unwrap();
-    let rows = v2::MAX_TRANSITION_WORDS / 21;
-    assert_eq!(content.transition_words(), 131 + rows * 21);
+    // The root, 20 + 400 states to depth 2 and 8,000 at each depth from 3 to 6.
+    let (rows, states) = (v2::MAX_TRANSITION_WORDS / 21, 1 + 20 + 400 + 4 * 8_000);
+    assert_eq!(rows, 3_120);
+    // Every state past the rows has an edge word.
+    assert_eq!(content.transition_words(), 133 + rows * 21 + (states - rows));
     let mut words = vec![0u32; content.transition_words()];
     content.build_transitions(&mut words).unwrap();
-    assert_eq!(words[..3], [131, u32::try_from(rows).unwrap(), 21]);
+    assert_eq!(words[..3], [133, u32::try_from(rows).unwrap(), 21]);
+    let edges_at = 133 + rows * 21;
+    assert_eq!(words[131..133], [u32::try_from(edges_at).unwrap(), u32::try_from(states - rows).unwrap()]);
+    let edges = &words[edges_at..];
+    // The first state past the rows is the 2,700th of depth 3 (6 × 400 + 14 × 20 + 19: `got`),
+    // whose one edge, on `t` (class 20), leads to the 2,700th of depth 4 (`gott`). States
+    // are numbered breadth-first, their children in class order.
+    const EDGE: u32 = 1 << 31;
+    let gott = 1 + 20 + 400 + 8_000 + 2_699;
+    assert_eq!(edges[0], EDGE | 20 << 20 | u32::try_from(gott).unwrap());
+    // The first state of depth 4 (`aaaa`, of the value `aaaaaa`) has one edge too, on `a`; the
+    // first of depth 5 one to the state where its pattern ends, flagged (bit 30: something to
+    // mark); one of depth 6 has no edge: 0.
+    let state = |depth: usize, i: usize| 1 + 20 + 400 + (depth - 3) * 8_000 + i - rows;
+    let number = |depth: usize, i: usize| u32::try_from(state(depth, i) + rows).unwrap();
+    assert_eq!(edges[state(4, 0)], EDGE | 1 << 20 | number(5, 0));
+    assert_eq!(edges[state(5, 0)], EDGE | 1 << 30 | 1 << 20 | number(6, 0));
+    assert_eq!(edges[state(6, 0)], 0);
+    assert_eq!(edges.iter().filter(|&&w| w != 0).count(), (8_000 - 2_699) + 8_000 + 8_000);
     let rowed = content.with_transitions(&words);
     for line in ["tsrrst", "abccba", "a b c", "abcabc ccbba"] {
         assert_eq!(evaluate(&rowed, &cmd(line)), evaluate(&content, &cmd(line)), "{line}");
@@ -886,12 +909,16 @@ fn the_transition_table_has_rows_as_deep_as_its_word_limit_allows() {
     let content = validate(&bytes, &SCHEMA).unwrap();
     let image_rows = 421 + (v2::MAX_TRANSITION_WORDS - 421 * 21 - 3 * 4) / 21;
     assert_eq!(v2::MAX_TRANSITION_WORDS - 421 * 21 - 3 * 4 - (image_rows - 421) * 21, 4);
-    assert_eq!(content.transition_words(), 262 + image_rows * 21 + 4 * 4);
+    // Then the image's edge words, one a state past its rows; the parent's states all have rows.
+    let image_edges = 1 + 20 + 400 + 4 * 8_000 - image_rows;
+    assert_eq!(content.transition_words(), 266 + image_rows * 21 + 4 * 4 + image_edges);
     let mut words = vec![0u32; content.transition_words()];
     content.build_transitions(&mut words).unwrap();
-    let offset = u32::try_from(262 + image_rows * 21).unwrap();
-    assert_eq!(words[..3], [262, u32::try_from(image_rows).unwrap(), 21]);
-    assert_eq!(words[131..134], [offset, 4, 4]);
+    let offset = u32::try_from(266 + image_rows * 21).unwrap();
+    assert_eq!(words[..3], [266, u32::try_from(image_rows).unwrap(), 21]);
+    assert_eq!(words[131..133], [offset + 16, u32::try_from(image_edges).unwrap()]);
+    assert_eq!(words[133..136], [offset, 4, 4]);
+    assert_eq!(words[264..266], [offset + 16 + u32::try_from(image_edges).unwrap(), 0]);
 }
 
 /// A row holds the classes of ASCII units only: a non-ASCII unit a pattern

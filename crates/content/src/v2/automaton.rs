@@ -50,7 +50,7 @@ use super::content::{Content, ScannerEntry, ix};
 use super::fold::fold_unit;
 use super::format::NONE;
 use super::format::{class, glob_unit, goto, section, state};
-use super::transitions::{MARKS, Rows};
+use super::transitions::{EDGE, EDGE_CLASS, EDGE_CLASSES, EDGE_MARKS, EDGE_TARGET, MARKS, Rows};
 use ringfence_wire::bytes::{u16_at, u32_at, u64_at};
 
 /// Entries of a class table's ASCII part.
@@ -589,11 +589,16 @@ impl<'a> Automaton<'a> {
                         fed = false;
                         break;
                     };
-                    let chain = Chain { states: self.states, gotos: self.gotos, rows: rows.rows, map };
-                    let (stop, state, entry, steps) = chain.through(units, at, end, walk.state, walk.entry);
+                    let chain = Chain { states: self.states, gotos: self.gotos, rows: rows.rows, map, edges: rows.edges };
+                    let (stop, state, entry, steps, marks) =
+                        chain.through(units, at, end, walk.state, walk.entry);
                     let taken = stop.saturating_sub(at);
                     m.charge_steps(steps);
                     (at, walk.state, walk.entry) = (stop, state, entry);
+                    if marks {
+                        // Its last unit stepped into a state to mark: marked as the step marks it.
+                        self.contained(entry, hits, &mut m);
+                    }
                     if taken >= MIN_CHAIN {
                         backoff = 0;
                         continue;
@@ -740,12 +745,14 @@ const MIN_CHAIN: usize = 2;
 const MAX_BACKOFF: usize = 64;
 
 /// What [`Chain::through`] reads: the scanner's states and the goto table,
-/// the states with rows (`0 .. rows`), and the unit map.
+/// the states with rows (`0 .. rows`), the unit map, and the edge words of
+/// the states past the rows.
 struct Chain<'a, 'm> {
     states: &'a [u8],
     gotos: &'a [u8],
     rows: u32,
     map: &'m [u32; ASCII as usize],
+    edges: &'m [u32],
 }
 
 impl<'a> Chain<'a, '_> {
@@ -754,9 +761,12 @@ impl<'a> Chain<'a, '_> {
     /// `entry`), on an edge of its goto row of at most [`SHORT_ROW`] entries
     /// (searched in order), to a state past the rows with nothing to mark:
     /// the chains of a pattern's tail, where most steps past the rows are.
-    /// Returns where it stopped, the state there and its entry, and the steps
-    /// charged (each unit: the class, and the search as [`Automaton::goto`]
-    /// charges it). Not inlined: the loop keeps its values in registers.
+    /// Along states whose edge word holds their one edge it reads that word
+    /// alone, and takes the step into a state to mark that such a word
+    /// flags, last. Returns where it stopped, the state there and its entry,
+    /// the steps charged (each unit: the class, and the search as
+    /// [`Automaton::goto`] charges it), and whether that state is to be
+    /// marked. Not inlined: the loop keeps its values in registers.
     #[inline(never)]
     fn through<U: Units>(
         &self,
@@ -765,10 +775,29 @@ impl<'a> Chain<'a, '_> {
         end: usize,
         mut current: u32,
         mut entry: StateRef<'a>,
-    ) -> (usize, u32, StateRef<'a>, u64) {
+    ) -> (usize, u32, StateRef<'a>, u64, bool) {
+        // A step on a state's one edge: the class, a search of one entry.
+        const ONE_EDGE: u64 = 1 + 2;
         let mut steps = 0u64;
         while at < end {
             let Some(&class) = units.unit(at).and_then(|unit| self.map.get(usize::from(unit))) else { break };
+            let word = self.edges.get(ix(current.wrapping_sub(self.rows))).copied().unwrap_or(0);
+            if word & EDGE != 0 {
+                // Its one edge, on another class: no goto (the step follows the failure link).
+                if word >> EDGE_CLASS & EDGE_CLASSES != class {
+                    break;
+                }
+                // The next state's entry, not read here: the caller reads it.
+                let next = word & EDGE_TARGET;
+                let Some(e) = state_entry(self.states, next) else { break };
+                // At most 3 per unit, over at most `end - at` units: no wrap.
+                steps = steps.wrapping_add(ONE_EDGE);
+                (current, entry, at) = (next, e, at.wrapping_add(1));
+                if word & EDGE_MARKS != 0 {
+                    return (at, current, entry, steps, true);
+                }
+                continue;
+            }
             let edges = word_at(entry, state::GOTO_COUNT);
             if edges > SHORT_ROW {
                 break;
@@ -786,7 +815,7 @@ impl<'a> Chain<'a, '_> {
             steps = steps.wrapping_add(search_steps(edges)).wrapping_add(1);
             (current, entry, at) = (next, e, at.wrapping_add(1));
         }
-        (at, current, entry, steps)
+        (at, current, entry, steps, false)
     }
 }
 

@@ -74,5 +74,5 @@ pub use eval::{
 };
 pub use expr::Truth;
 pub use format::{MAX_EVALUATION_COST, Operator, Role};
-pub use transitions::{MAX_TRANSITION_WORDS, ROW_DEPTH, TransitionTableError};
+pub use transitions::{MAX_EDGE_WORDS, MAX_TRANSITION_WORDS, ROW_DEPTH, TransitionTableError};
 pub use validate::validate;

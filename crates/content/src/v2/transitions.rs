@@ -7,20 +7,34 @@
 //! sized from the validated content).
 //!
 //! ```text
-//! 131 words per scanner offset of its rows (in words, from the start), rows (states 0 .. rows),
+//! 133 words per scanner offset of its rows (in words, from the start), rows (states 0 .. rows),
 //!                       width (classes 0 .. width: every class an ASCII unit has), then
 //!                       128 words: ASCII unit u's class (u folded first when the scanner
-//!                       folds case; NO_CLASS when the class has no entry in the rows)
+//!                       folds case; NO_CLASS when the class has no entry in the rows),
+//!                       then the offset of its edge words and their count
 //! rows                  per scanner, row s = state s, width entries: entry c names the
 //!                       state t the scan goes to from s on class c (0: the root). A
 //!                       state with a row and nothing to mark is named by where its row
 //!                       starts (t × width words from the first row); any other is
 //!                       t | EXIT (bit 30), with bit 31 set too when t has an output
 //!                       or a dictionary link
+//! edge words            per scanner, one word for each state past its rows (state rows + i
+//!                       is word i), as many as MAX_EDGE_WORDS leaves it: a state whose goto
+//!                       row is one edge, on a class below the width, holds EDGE (bit 31)
+//!                       | class << 20 (10 bits) | target (20 bits), with bit 30 set too
+//!                       when the target has an output or a dictionary link; any other
+//!                       state 0
 //! ```
 //!
 //! A run through rows thus adds the next unit's class to the entry it read
 //! and reads again: no multiplication on the path from one read to the next.
+//!
+//! Past the rows, most states are a pattern's tail: one edge, to a state with
+//! nothing to mark but at the pattern's end. A walk along such a chain reads
+//! one edge word a unit (4 bytes a state: the deep states of SigmaHQ's shape
+//! in under a megabyte) rather than the state's 24-byte entry and then its
+//! goto row, two dependent reads in lines a scan rarely shares; it reads the
+//! entry of the state where it stops, and marks it when the word says so.
 //!
 //! The unit map lets a run of steps through rows read a unit's class in one
 //! read, folding included; a single step folds and reads the class table as
@@ -71,8 +85,24 @@ pub(crate) const MARKS: u32 = 1 << 31;
 /// The flag of a row entry that names its state by number (a state without a
 /// row, or one with something to mark), not by where the state's row starts.
 const EXIT: u32 = 1 << 30;
-/// Header words per scanner: offset, rows, width, and the unit map.
-const HEADER: usize = 3 + ASCII;
+/// Header words per scanner: offset, rows, width, the unit map, and where
+/// its edge words are and how many.
+const HEADER: usize = 3 + ASCII + 2;
+/// The most edge words a transition table holds (1 MiB), whatever the content:
+/// the states past the rows of the first scanners, in table order, as far as
+/// they reach.
+pub const MAX_EDGE_WORDS: usize = 1 << 18;
+/// The flag of an edge word that holds its state's one edge.
+pub(crate) const EDGE: u32 = 1 << 31;
+/// The flag of an edge word whose target has an output or a dictionary link.
+pub(crate) const EDGE_MARKS: u32 = 1 << 30;
+/// Where an edge word's class starts.
+pub(crate) const EDGE_CLASS: u32 = 20;
+/// The classes an edge word holds (10 bits, up to [`EDGE_MARKS`]): a class past them has no
+/// edge word.
+pub(crate) const EDGE_CLASSES: u32 = (EDGE_MARKS >> EDGE_CLASS) - 1;
+/// An edge word's target: a content has at most 2^20 states.
+pub(crate) const EDGE_TARGET: u32 = (1 << EDGE_CLASS) - 1;
 /// A unit map entry whose class has no entry in the rows: as an index into
 /// the rows, past every table's end.
 pub(crate) const NO_CLASS: u32 = u32::MAX;
@@ -97,6 +127,8 @@ pub(crate) struct Rows<'a> {
     pub(crate) end: u32,
     /// Classes `0 .. width` have an entry in it.
     pub(crate) width: u16,
+    /// The edge words of states `rows ..`, one a state (empty without them).
+    pub(crate) edges: &'a [u32],
 }
 
 impl Rows<'_> {
@@ -217,12 +249,32 @@ impl<'a> Content<'a> {
         })
     }
 
-    /// The words this content's transition table takes: a header (131 words)
-    /// per scanner and its rows (at most [`MAX_TRANSITION_WORDS`] of them).
-    #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
-    pub fn transition_words(&self) -> usize {
+    /// Where the rows end: the headers and every scanner's rows.
+    fn rows_end(&self) -> usize {
         let header = self.count(section::SCANNERS).saturating_mul(HEADER);
         self.layout().fold(header, |total, (_, _, _, words)| total.saturating_add(words))
+    }
+
+    /// Each scanner's edge words, after every scanner's rows: (offset, count) per scanner, in
+    /// order, one a state past its rows, as far as [`MAX_EDGE_WORDS`] reaches.
+    fn edge_layout(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        let (mut at, mut room) = (self.rows_end(), MAX_EDGE_WORDS);
+        self.layout().enumerate().map(move |(index, (_, rows, _, _))| {
+            let s = self.scanner(index).unwrap_or_default();
+            let fit = u32::try_from(room).unwrap_or(u32::MAX);
+            let count = s.state_count.saturating_sub(rows).min(fit);
+            let here = at;
+            (at, room) = (at.saturating_add(ix(count)), room.saturating_sub(ix(count)));
+            (here, count)
+        })
+    }
+
+    /// The words this content's transition table takes: a header (133 words)
+    /// per scanner, its rows (at most [`MAX_TRANSITION_WORDS`] of them) and
+    /// its edge words (at most [`MAX_EDGE_WORDS`]).
+    #[cfg_attr(feature = "no-panic", no_panic::no_panic)]
+    pub fn transition_words(&self) -> usize {
+        self.edge_layout().fold(self.rows_end(), |total, (_, count)| total.saturating_add(ix(count)))
     }
 
     /// Builds this content's transition table into `words`, which must be
@@ -236,19 +288,26 @@ impl<'a> Content<'a> {
             return Err(TransitionTableError::WrongSize { needed, given });
         }
         words.fill(0);
-        for (index, (at, rows, width, len)) in self.layout().enumerate() {
+        for (index, ((at, rows, width, len), (edges_at, edges))) in
+            self.layout().zip(self.edge_layout()).enumerate()
+        {
             let header = index.saturating_mul(HEADER);
             let s = self.scanner(index).unwrap_or_default();
-            if let Some([offset, count, classes, map @ ..]) =
-                words.get_mut(header..header.saturating_add(HEADER))
+            if let Some([offset, count, classes, rest @ ..]) = words.get_mut(header..header.saturating_add(HEADER))
+                && let Some((map, [edge_offset, edge_count])) = rest.split_first_chunk_mut::<ASCII>()
             {
                 *offset = u32::try_from(at).unwrap_or(0);
                 *count = rows;
                 *classes = u32::from(width);
                 self.fill_map(&s, width, map);
+                *edge_offset = u32::try_from(edges_at).unwrap_or(0);
+                *edge_count = edges;
             }
             if let Some(table) = words.get_mut(at..at.saturating_add(len)) {
                 self.fill_rows(&s, rows, usize::from(width), table);
+            }
+            if let Some(table) = words.get_mut(edges_at..edges_at.saturating_add(ix(edges))) {
+                self.fill_edges(&s, rows, width, table);
             }
         }
         Ok(())
@@ -306,6 +365,37 @@ impl<'a> Content<'a> {
         }
     }
 
+    /// The edge words of scanner `s`'s states from `rows` on, one a state, into `table`
+    /// (zeroed): a state past the rows whose goto row is one edge, on a class below `width`,
+    /// to a state past the rows, flagged when that state has something to mark.
+    fn fill_edges(&self, s: &ScannerEntry, rows: u32, width: u16, table: &mut [u32]) {
+        let states = self.table(section::STATES);
+        let gotos = self.table(section::GOTOS);
+        let field = |local: u32, at: usize| {
+            let entry = ix(s.first_state).saturating_add(ix(local)).saturating_mul(state::LEN);
+            u32_at(states, entry.saturating_add(at)).unwrap_or(NONE)
+        };
+        for (local, slot) in (rows..).zip(table.iter_mut()) {
+            // The root's dense row is no edge, even in a scanner without rows.
+            if local == 0 || field(local, state::GOTO_COUNT) != 1 {
+                continue;
+            }
+            let edge = ix(field(local, state::FIRST_GOTO)).saturating_mul(goto::LEN);
+            let (Some(class), Some(target)) =
+                (u16_at(gotos, edge.saturating_add(goto::CLASS)), u32_at(gotos, edge.saturating_add(goto::TARGET)))
+            else {
+                continue;
+            };
+            let marks = field(target, state::OUTPUT) != NONE || field(target, state::DICT) != NONE;
+            // A validated goto leads one unit deeper, past the rows too; below 2^20 states.
+            let fits = u32::from(class) <= EDGE_CLASSES && target <= EDGE_TARGET;
+            if class < width && target >= rows && target < s.state_count && fits {
+                let flag = if marks { EDGE | EDGE_MARKS } else { EDGE };
+                *slot = flag | u32::from(class) << EDGE_CLASS | target;
+            }
+        }
+    }
+
     /// The row entry that names state `local` of scanner `s`, whose rows are
     /// `0 .. rows`, `classes` wide: where its row starts, or the state with
     /// [`EXIT`] (and [`MARKS`] when it has an output or a dictionary link).
@@ -332,22 +422,26 @@ impl<'a> Content<'a> {
         Content { transitions: words, ..self }
     }
 
-    /// Scanner `index`'s rows (none when the table does not hold them whole).
+    /// Scanner `index`'s rows (none when the table does not hold them whole),
+    /// with its edge words (none when the table does not hold them whole).
     #[inline]
     pub(crate) fn rows(&self, index: usize, s: &ScannerEntry) -> Rows<'a> {
         let header = index.saturating_mul(HEADER);
-        let Some(&[offset, rows, width, ref map @ ..]) =
+        let Some(&[offset, rows, width, ref rest @ ..]) =
             self.transitions.get(header..header.saturating_add(HEADER))
         else {
             return Rows::default();
         };
+        let Some((map, &[edges_at, edges])) = rest.split_first_chunk::<ASCII>() else {
+            return Rows::default();
+        };
         let Ok(width) = u16::try_from(width) else { return Rows::default() };
-        let Ok(map) = <&[u32; ASCII]>::try_from(map) else { return Rows::default() };
         let (offset, len) = (ix(offset), ix(rows).saturating_mul(usize::from(width)));
         let Ok(end) = u32::try_from(len) else { return Rows::default() };
+        let edges = self.transitions.get(ix(edges_at)..ix(edges_at).saturating_add(ix(edges))).unwrap_or(&[]);
         match self.transitions.get(offset..offset.saturating_add(len)) {
             Some(words) if rows <= s.state_count && end < EXIT => {
-                Rows { words, map: Some(map), rows, end, width }
+                Rows { words, map: Some(map), rows, end, width, edges }
             }
             _ => Rows::default(),
         }
