@@ -427,6 +427,21 @@ impl<'a> Automaton<'a> {
         None
     }
 
+    /// The goto of non-root state `from` (its entry `entry`) on `class`, and
+    /// whether the target is known to have nothing to mark: from its edge word
+    /// when that holds its one edge (no read of the goto row), charged as the
+    /// search of one entry; otherwise [`Automaton::goto`], not known.
+    #[inline(always)]
+    fn goto_from(&self, from: u32, entry: StateRef<'_>, class: u16, meter: &mut Meter) -> Option<(u32, bool)> {
+        let word = self.rows.edges.get(ix(from.wrapping_sub(self.rows.rows))).copied().unwrap_or(0);
+        if word & EDGE != 0 {
+            meter.charge_steps(search_steps(1));
+            let plain = word & EDGE_MARKS == 0;
+            return (word >> EDGE_CLASS & EDGE_CLASSES == u32::from(class)).then_some((word & EDGE_TARGET, plain));
+        }
+        self.goto(entry, class, meter).map(|target| (target, false))
+    }
+
     /// Marks `entry`'s output and its dictionary chain as contained, stopping at the first already marked.
     #[inline(always)]
     fn contained(&self, entry: StateRef<'_>, hits: &mut Hits<'_>, meter: &mut Meter) {
@@ -579,7 +594,10 @@ impl<'a> Automaton<'a> {
                 };
                 m.charge_steps(row_steps(walk.state).wrapping_add(1));
                 (at, walk.state, walk.entry) = (at.wrapping_add(1), next, e);
-                self.contained(e, hits, &mut m);
+                // A state past the rows with nothing to mark is not read (marking it charges nothing).
+                if cell & MARKS != 0 {
+                    self.contained(e, hits, &mut m);
+                }
                 continue;
             }
             if ascii && walk.state >= rows.rows {
@@ -636,11 +654,15 @@ impl<'a> Automaton<'a> {
         let class = self.class(unit, meter);
         w.read = w.read.saturating_add(1);
         let mut state;
+        // Whether the state stepped to is known to have nothing to mark (a row entry or an edge
+        // word says so): past the text's start, its entry is then not read here.
+        let plain;
         if self.rows.has(w.state, class) {
             // A full row: one read, charged as the goto search charges at least.
             meter.charge_steps(row_steps(w.state));
             let cell = self.rows.next(w.state, class);
             state = cell & !MARKS;
+            plain = cell & MARKS == 0;
             if state == 0 && w.state == 0 {
                 w.anchored = false;
                 return true;
@@ -655,6 +677,7 @@ impl<'a> Automaton<'a> {
             // No edge leaves the walk at the root, whose output (the empty
             // pattern) is already marked.
             state = self.root_goto(class, meter);
+            plain = false;
             if state == 0 {
                 w.anchored = false;
                 return true;
@@ -665,25 +688,28 @@ impl<'a> Automaton<'a> {
                 let Some(e) = self.entry(w.state) else { return false };
                 w.entry = e;
             }
+            let mut from = w.state;
             loop {
-                if let Some(target) = self.goto(w.entry, class, meter) {
-                    state = target;
+                if let Some((target, known)) = self.goto_from(from, w.entry, class, meter) {
+                    (state, plain) = (target, known);
                     break;
                 }
                 meter.charge_steps(1);
                 state = word_at(w.entry, state::FAIL);
+                from = state;
                 if meter.exhausted() {
                     return false;
                 }
                 // Failing to a state with a full row: it answers, charged as the goto search.
                 if self.rows.has(state, class) {
                     meter.charge_steps(row_steps(state));
-                    state = self.rows.next(state, class) & !MARKS;
+                    let cell = self.rows.next(state, class);
+                    (state, plain) = (cell & !MARKS, cell & MARKS == 0);
                     break;
                 }
                 // Failing to the root: its dense row answers (its entry is not needed).
                 if state == 0 {
-                    state = self.root_goto(class, meter);
+                    (state, plain) = (self.root_goto(class, meter), false);
                     break;
                 }
                 let Some(e) = self.entry(state) else { return false };
@@ -693,6 +719,10 @@ impl<'a> Automaton<'a> {
         let Some(e) = self.entry(state) else { return false };
         w.state = state;
         w.entry = e;
+        if plain && !w.anchored {
+            // Nothing to mark (its contained marks charge nothing), nothing anchored to check.
+            return true;
+        }
         w.anchored = w.anchored && word_at(e, state::DEPTH) == w.read;
         // Contained first: a prefix mark counts only on a contained pattern.
         self.contained(e, hits, meter);
