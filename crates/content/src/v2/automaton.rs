@@ -432,12 +432,19 @@ impl<'a> Automaton<'a> {
     /// when that holds its one edge (no read of the goto row), charged as the
     /// search of one entry; otherwise [`Automaton::goto`], not known.
     #[inline(always)]
-    fn goto_from(&self, from: u32, entry: StateRef<'_>, class: u16, meter: &mut Meter) -> Option<(u32, bool)> {
+    fn goto_from(
+        &self,
+        from: u32,
+        entry: StateRef<'_>,
+        class: u16,
+        meter: &mut Meter,
+    ) -> Option<(u32, bool)> {
         let word = self.rows.edges.get(ix(from.wrapping_sub(self.rows.rows))).copied().unwrap_or(0);
         if word & EDGE != 0 {
             meter.charge_steps(search_steps(1));
             let plain = word & EDGE_MARKS == 0;
-            return (word >> EDGE_CLASS & EDGE_CLASSES == u32::from(class)).then_some((word & EDGE_TARGET, plain));
+            return (word >> EDGE_CLASS & EDGE_CLASSES == u32::from(class))
+                .then_some((word & EDGE_TARGET, plain));
         }
         self.goto(entry, class, meter).map(|target| (target, false))
     }
@@ -607,7 +614,13 @@ impl<'a> Automaton<'a> {
                         fed = false;
                         break;
                     };
-                    let chain = Chain { states: self.states, gotos: self.gotos, rows: rows.rows, map, edges: rows.edges };
+                    let chain = Chain {
+                        states: self.states,
+                        gotos: self.gotos,
+                        rows: rows.rows,
+                        map,
+                        edges: rows.edges,
+                    };
                     let (stop, state, entry, steps, marks) =
                         chain.through(units, at, end, walk.state, walk.entry);
                     let taken = stop.saturating_sub(at);

@@ -293,7 +293,8 @@ impl<'a> Content<'a> {
         {
             let header = index.saturating_mul(HEADER);
             let s = self.scanner(index).unwrap_or_default();
-            if let Some([offset, count, classes, rest @ ..]) = words.get_mut(header..header.saturating_add(HEADER))
+            if let Some([offset, count, classes, rest @ ..]) =
+                words.get_mut(header..header.saturating_add(HEADER))
                 && let Some((map, [edge_offset, edge_count])) = rest.split_first_chunk_mut::<ASCII>()
             {
                 *offset = u32::try_from(at).unwrap_or(0);
@@ -375,15 +376,18 @@ impl<'a> Content<'a> {
             let entry = ix(s.first_state).saturating_add(ix(local)).saturating_mul(state::LEN);
             u32_at(states, entry.saturating_add(at)).unwrap_or(NONE)
         };
-        for (local, slot) in (rows..).zip(table.iter_mut()) {
+        for (i, slot) in table.iter_mut().enumerate() {
+            // Fewer than 2^20 states, and `table` no longer than the scanner's states past the rows.
+            let local = rows.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
             // The root's dense row is no edge, even in a scanner without rows.
             if local == 0 || field(local, state::GOTO_COUNT) != 1 {
                 continue;
             }
             let edge = ix(field(local, state::FIRST_GOTO)).saturating_mul(goto::LEN);
-            let (Some(class), Some(target)) =
-                (u16_at(gotos, edge.saturating_add(goto::CLASS)), u32_at(gotos, edge.saturating_add(goto::TARGET)))
-            else {
+            let (Some(class), Some(target)) = (
+                u16_at(gotos, edge.saturating_add(goto::CLASS)),
+                u32_at(gotos, edge.saturating_add(goto::TARGET)),
+            ) else {
                 continue;
             };
             let marks = field(target, state::OUTPUT) != NONE || field(target, state::DICT) != NONE;
