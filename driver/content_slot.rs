@@ -30,8 +30,9 @@ pub struct Accepted {
     /// Format 1's key table ([`Content::build_key_table`]), built once here: an event's
     /// anchor keys are found in a probe or two instead of a binary search. Empty for format 2.
     key_table: Vec<u32>,
-    /// Format 2's transition table ([`v2::Content::build_transitions`], at most 256 KiB of rows),
-    /// built once here: a scan steps from its shallowest states in one read. Empty for
+    /// Format 2's transition table ([`v2::Content::build_transitions`], at most 256 KiB of
+    /// rows and 1 MiB of edge words), built once here: a scan steps from its shallowest
+    /// states in one read, and along a pattern's tail one edge word a unit. Empty for
     /// format 1.
     transitions: Vec<u32>,
     version: u32,
@@ -60,8 +61,8 @@ impl Admitted<'_> {
     }
 
     /// Copies the admitted bytes into pool memory, and builds format 1's key table (at most
-    /// 66 KiB) or format 2's transition table (at most 256 KiB of rows), each sized from the
-    /// validated content: the allocations of a content load.
+    /// 66 KiB) or format 2's transition table (at most 256 KiB of rows and 1 MiB of edge
+    /// words), each sized from the validated content: the allocations of a content load.
     /// The source is the I/O manager's kernel copy of the request (or the buffer a persisted
     /// file was read into), so it cannot change between admission and this copy.
     pub fn into_owned_at(self, level: Level) -> Result<Accepted, OutOfPool> {

@@ -21,8 +21,12 @@
 //! rows and nothing to mark (a row entry flags the states with an output or
 //! a dictionary link), a few instructions a unit; and through the states
 //! past the rows, on an edge of a goto row of at most eight entries, into
-//! states with nothing to mark (the chains of a pattern's tail). Any other
-//! unit, one past ASCII too, takes the step without leaving the run.
+//! states with nothing to mark (the chains of a pattern's tail), where a
+//! state whose edge word holds its one edge is stepped from that word alone
+//! (no read of its entry or goto row), up to and into a state to mark. Any
+//! other unit, one past ASCII too, takes the step without leaving the run;
+//! the step too reads a state's one edge from its edge word, and does not
+//! read a state that a row entry or an edge word says has nothing to mark.
 //!
 //! The validator proved that a goto leads exactly one unit deeper and a
 //! failure link strictly shallower, so the depth rises by at most one per unit and every failure

@@ -34,7 +34,8 @@
 //! **In the driver**: LOAD_CONTENT dispatches on the header's version
 //! (offset 8) to [`crate::validate`] or [`validate()`], and for format 2
 //! builds the content's transition table ([`Content::build_transitions`](crate::v2::Content::build_transitions),
-//! at most [`MAX_TRANSITION_WORDS`](crate::v2::MAX_TRANSITION_WORDS) words) beside it; the callbacks implement
+//! at most [`MAX_TRANSITION_WORDS`](crate::v2::MAX_TRANSITION_WORDS) words of rows and
+//! [`MAX_EDGE_WORDS`](crate::v2::MAX_EDGE_WORDS) edge words) beside it; the callbacks implement
 //! [`EventInput`] over the callback's data (a path field as a translated DOS
 //! volume prefix in `head` and the NT remainder in `tail`, or
 //! [`Input::Unknown`] when the volume is not in the map), evaluate with a
