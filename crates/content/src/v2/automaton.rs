@@ -436,13 +436,16 @@ impl<'a> Automaton<'a> {
     /// when that holds its one edge (no read of the goto row), charged as the
     /// search of one entry; otherwise [`Automaton::goto`], not known.
     #[inline(always)]
-    fn goto_from(
+    fn goto_from<const ROWS: bool>(
         &self,
         from: u32,
         entry: StateRef<'_>,
         class: u16,
         meter: &mut Meter,
     ) -> Option<(u32, bool)> {
+        if !ROWS {
+            return self.goto(entry, class, meter).map(|target| (target, false));
+        }
         let word = self.rows.edges.get(ix(from.wrapping_sub(self.rows.rows))).copied().unwrap_or(0);
         if word & EDGE != 0 {
             meter.charge_steps(search_steps(1));
@@ -487,8 +490,10 @@ impl<'a> Automaton<'a> {
     }
 
     /// Feeds `units` one by one; false when [`Automaton::step`] stopped the scan.
+    /// `ROWS`: whether the content has a transition table (the scan's choice, once:
+    /// without one, no step pays for a look at rows or edge words).
     #[inline(always)]
-    fn feed<U: Units>(
+    fn feed<const ROWS: bool, U: Units>(
         &self,
         w: &mut Walk<'a>,
         root: &mut Option<RootEdges<'a>>,
@@ -513,7 +518,7 @@ impl<'a> Automaton<'a> {
                     continue;
                 }
             }
-            if !walk.anchored && self.rows.map.is_some() {
+            if ROWS && !walk.anchored {
                 let (run, went_on) = self.row_run(&mut walk, &units, at, count, hits, &mut m);
                 if !went_on {
                     fed = false;
@@ -526,7 +531,7 @@ impl<'a> Automaton<'a> {
                 }
             }
             let Some(unit) = units.unit(at) else { break };
-            if !self.step(&mut walk, unit, hits, &mut m) {
+            if !self.step::<ROWS>(&mut walk, unit, hits, &mut m) {
                 fed = false;
                 break;
             }
@@ -649,7 +654,7 @@ impl<'a> Automaton<'a> {
                     skip = skip.wrapping_sub(1);
                 }
             }
-            if !self.step(&mut walk, unit, hits, &mut m) {
+            if !self.step::<true>(&mut walk, unit, hits, &mut m) {
                 fed = false;
                 break;
             }
@@ -664,7 +669,13 @@ impl<'a> Automaton<'a> {
     /// Feeds one unit; false stops the scan (the meter ran out, or a state
     /// is missing: only in unvalidated content).
     #[inline(always)]
-    fn step(&self, w: &mut Walk<'a>, unit: u16, hits: &mut Hits<'_>, meter: &mut Meter) -> bool {
+    fn step<const ROWS: bool>(
+        &self,
+        w: &mut Walk<'a>,
+        unit: u16,
+        hits: &mut Hits<'_>,
+        meter: &mut Meter,
+    ) -> bool {
         if meter.exhausted() {
             return false;
         }
@@ -674,7 +685,7 @@ impl<'a> Automaton<'a> {
         // Whether the state stepped to is known to have nothing to mark (a row entry or an edge
         // word says so): past the text's start, its entry is then not read here.
         let plain;
-        if self.rows.has(w.state, class) {
+        if ROWS && self.rows.has(w.state, class) {
             // A full row: one read, charged as the goto search charges at least.
             meter.charge_steps(row_steps(w.state));
             let cell = self.rows.next(w.state, class);
@@ -701,13 +712,13 @@ impl<'a> Automaton<'a> {
             }
         } else {
             // A step through a row may have left the state's entry behind.
-            if w.state < self.rows.rows {
+            if ROWS && w.state < self.rows.rows {
                 let Some(e) = self.entry(w.state) else { return false };
                 w.entry = e;
             }
             let mut from = w.state;
             loop {
-                if let Some((target, known)) = self.goto_from(from, w.entry, class, meter) {
+                if let Some((target, known)) = self.goto_from::<ROWS>(from, w.entry, class, meter) {
                     (state, plain) = (target, known);
                     break;
                 }
@@ -718,7 +729,7 @@ impl<'a> Automaton<'a> {
                     return false;
                 }
                 // Failing to a state with a full row: it answers, charged as the goto search.
-                if self.rows.has(state, class) {
+                if ROWS && self.rows.has(state, class) {
                     meter.charge_steps(row_steps(state));
                     let cell = self.rows.next(state, class);
                     (state, plain) = (cell & !MARKS, cell & MARKS == 0);
@@ -736,7 +747,7 @@ impl<'a> Automaton<'a> {
         let Some(e) = self.entry(state) else { return false };
         w.state = state;
         w.entry = e;
-        if plain && !w.anchored {
+        if ROWS && plain && !w.anchored {
             // Nothing to mark (its contained marks charge nothing), nothing anchored to check.
             return true;
         }
@@ -937,10 +948,19 @@ pub(crate) fn scan(
     let mut edges = a.ascii.map(|ascii| RootEdges::new(ascii, a.root_row, s.case == 1));
     a.contained(root, hits, meter);
     a.mark(word_at(root, state::OUTPUT), Hit::Prefix, hits);
+    let rows = a.rows.map.is_some();
     for text in [head, tail] {
-        let fed = match text.as_wide() {
-            Some(units) => a.feed(&mut w, &mut edges, units, hits, meter),
-            None => a.feed(&mut w, &mut edges, LeUnits(text.as_le_bytes().unwrap_or(&[])), hits, meter),
+        let fed = match (text.as_wide(), rows) {
+            (Some(units), true) => a.feed::<true, _>(&mut w, &mut edges, units, hits, meter),
+            (Some(units), false) => a.feed::<false, _>(&mut w, &mut edges, units, hits, meter),
+            (None, rows) => {
+                let units = LeUnits(text.as_le_bytes().unwrap_or(&[]));
+                if rows {
+                    a.feed::<true, _>(&mut w, &mut edges, units, hits, meter)
+                } else {
+                    a.feed::<false, _>(&mut w, &mut edges, units, hits, meter)
+                }
+            }
         };
         if !fed {
             return;
