@@ -921,6 +921,78 @@ fn the_transition_table_has_rows_as_deep_as_its_word_limit_allows() {
     assert_eq!(words[264..266], [offset + 16 + u32::try_from(image_edges).unwrap(), 0]);
 }
 
+/// More states past the rows than [`v2::MAX_EDGE_WORDS`]: the table holds
+/// edge words as far as the limit reaches, and the deepest states, past it,
+/// step through their entries and goto rows, to the same verdicts.
+#[test]
+fn edge_words_stop_at_their_limit_and_the_states_past_it_keep_their_verdicts() {
+    // 1,100 values of 256 random letters, split between two rules.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut letter = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        char::from(b'a' + u8::try_from(seed % 26).unwrap())
+    };
+    let values: Vec<String> = (0..1_100).map(|_| (0..256).map(|_| letter()).collect()).collect();
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    let (first, second) = refs.split_at(550);
+    let rules = [
+        detection(1, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, first)]),
+        detection(2, vec![predicate(COMMAND_LINE, OperatorSpec::Contains, second)]),
+    ];
+    let bytes = build(&rules, &SCHEMA, 1).unwrap();
+    let content = validate(&bytes, &SCHEMA).unwrap();
+    // The scanner's states: the root, each distinct prefix to depth 8, then (every prefix of
+    // 8 letters being distinct) one state a letter of every value.
+    let distinct =
+        |depth: usize| values.iter().map(|v| &v[..depth]).collect::<std::collections::HashSet<_>>().len();
+    assert_eq!(distinct(8), 1_100);
+    let states = 1 + (1..=8).map(distinct).sum::<usize>() + 1_100 * (256 - 8);
+    assert_eq!(states, 279_962);
+    let mut words = vec![0u32; content.transition_words()];
+    content.build_transitions(&mut words).unwrap();
+    // 27 classes (the letters and everything else); rows for as many states as the words
+    // allow (every state to depth 3, then depth 4's first ones).
+    assert_eq!(words[2], 27);
+    let rows = v2::MAX_TRANSITION_WORDS / 27;
+    assert_eq!(words[1], u32::try_from(rows).unwrap());
+    assert_eq!(rows, 2_427);
+    // More states past the rows than edge words: the words stop at the limit, 15,391 states
+    // short, and the table with them.
+    assert_eq!(states - rows - v2::MAX_EDGE_WORDS, 15_391);
+    let edges_at = 133 + rows * 27;
+    let count = u32::try_from(v2::MAX_EDGE_WORDS).unwrap();
+    assert_eq!(words[131..133], [u32::try_from(edges_at).unwrap(), count]);
+    assert_eq!(words.len(), edges_at + v2::MAX_EDGE_WORDS);
+    // The last word is the state's one edge (no state past the rows ends a value there).
+    const EDGE: u32 = 1 << 31;
+    assert_eq!(words[words.len() - 1] & EDGE, EDGE);
+
+    // Every value's last units step through states past the limit.
+    let rowed = content.with_transitions(&words);
+    let changed = |v: &str| {
+        let last = v.chars().last().unwrap();
+        format!("{}{}", &v[..v.len() - 1], if last == 'z' { 'a' } else { 'z' })
+    };
+    for (k, rule) in [(0, 1), (549, 1), (550, 2), (1_099, 2)] {
+        let v = values[k].as_str();
+        let lines = [
+            (format!("zz {v} zz"), vec![rule]),
+            (format!("{v}{v}"), vec![rule]),
+            (changed(v), vec![]),
+            (v[..255].to_owned(), vec![]),
+            (format!("{}{}", &values[(k + 1) % 1_100][..200], v), vec![rule]),
+        ];
+        for (line, expected) in lines {
+            let with = evaluate(&rowed, &cmd(&line));
+            assert_eq!(with.matched, expected, "value {k}");
+            assert_eq!(with, evaluate(&content, &cmd(&line)), "value {k}");
+            assert!(work_done(&rowed, &cmd(&line)) <= work_done(&content, &cmd(&line)), "value {k}");
+        }
+    }
+}
+
 /// A row holds the classes of ASCII units only: a non-ASCII unit a pattern
 /// holds (an en dash, a Cyrillic letter) steps through the goto search, from
 /// a state with a row as from any other, to the same verdicts.
