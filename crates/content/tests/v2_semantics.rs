@@ -813,6 +813,9 @@ fn a_rule_listed_by_its_rarer_conjunct_keeps_its_verdicts() {
     }
 }
 
+/// An edge word's flag: the word holds its state's one edge (transitions.rs).
+const EDGE: u32 = 1 << 31;
+
 /// One `contains` rule per value: a command-line automaton with many states.
 fn many_contains(values: &[String]) -> Vec<u8> {
     let refs: Vec<&str> = values.iter().map(String::as_str).collect();
@@ -876,7 +879,6 @@ fn the_transition_table_has_rows_as_deep_as_its_word_limit_allows() {
     // The first state past the rows is the 2,700th of depth 3 (6 × 400 + 14 × 20 + 19: `got`),
     // whose one edge, on `t` (class 20), leads to the 2,700th of depth 4 (`gott`). States
     // are numbered breadth-first, their children in class order.
-    const EDGE: u32 = 1 << 31;
     let gott = 1 + 20 + 400 + 8_000 + 2_699;
     assert_eq!(edges[0], EDGE | 20 << 20 | u32::try_from(gott).unwrap());
     // The first state of depth 4 (`aaaa`, of the value `aaaaaa`) has one edge too, on `a`; the
@@ -966,7 +968,6 @@ fn edge_words_stop_at_their_limit_and_the_states_past_it_keep_their_verdicts() {
     assert_eq!(words[131..133], [u32::try_from(edges_at).unwrap(), count]);
     assert_eq!(words.len(), edges_at + v2::MAX_EDGE_WORDS);
     // The last word is the state's one edge (no state past the rows ends a value there).
-    const EDGE: u32 = 1 << 31;
     assert_eq!(words[words.len() - 1] & EDGE, EDGE);
 
     // Every value's last units step through states past the limit.
