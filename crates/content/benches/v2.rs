@@ -5,13 +5,17 @@
 //! globs and regular expressions) and with 10 rules, each in two vocabularies (values of random
 //! letters on a start of filler text; values in Windows' vocabulary on a start in it), beside the unindexed
 //! baseline (every literal searched separately with memchr::memmem) and a copy of the event's
-//! strings. (The worst content the validator accepts, on maximum-length fields: benches/worst_case.rs.)
+//! strings; the same starts with cold caches and TLB (each evaluation after a sweep of 128 MiB), beside
+//! the aho-corasick crate's scans, cold too. (The worst content the validator accepts, on
+//! maximum-length fields: benches/worst_case.rs.)
 
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation, missing_docs)]
 
+mod cold;
 mod common;
 mod sigma_shaped;
 
+use cold::{Sweep, cold_group};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ringfence_content::Meter;
 use ringfence_content::v2::build::{ExprSpec, OperatorSpec, PredicateSpec, RuleSpec, ValueSpec, build};
@@ -258,28 +262,30 @@ fn benches(c: &mut Criterion) {
     // field, over the start's lower-cased UTF-8 (its folding not counted), as
     // the crate chooses (a contiguous NFA at this size) and as a full DFA.
     let vocab_lower = vocabulary_start().map(|s| s.to_lowercase());
-    for kind in [None, Some(aho_corasick::AhoCorasickKind::DFA)] {
-        let per_field = [IMAGE, COMMAND_LINE, PARENT_IMAGE].map(|field| {
+    let scanners = [None, Some(aho_corasick::AhoCorasickKind::DFA)].map(|kind| {
+        [IMAGE, COMMAND_LINE, PARENT_IMAGE].map(|field| {
             let predicates = vocab_rules.iter().flat_map(|r| &r.predicates).filter(|p| p.field == field);
             let patterns = predicates.flat_map(|p| &p.values).map(|v| match v {
                 ValueSpec::Text(v) => v.to_lowercase(),
                 _ => unreachable!("vocabulary_rules' values are text"),
             });
             aho_corasick::AhoCorasick::builder().kind(kind).build(patterns).unwrap()
-        });
-        let memory: usize = per_field.iter().map(aho_corasick::AhoCorasick::memory_usage).sum();
+        })
+    });
+    let scan = |per_field: &[aho_corasick::AhoCorasick; 3]| {
         let fields = per_field.iter().zip(&vocab_lower);
-        let found: usize = fields.map(|(ac, text)| ac.find_overlapping_iter(text.as_str()).count()).sum();
-        eprintln!("aho-corasick: {found} occurrences of values (each rule's copy counted) in the start");
-        let name = format!("vocabulary, aho-corasick {:?}, {memory} bytes (baseline)", per_field[1].kind());
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                let fields = per_field.iter().zip(&vocab_lower);
-                fields
-                    .map(|(ac, text)| ac.find_overlapping_iter(black_box(text.as_str())).count())
-                    .sum::<usize>()
-            })
-        });
+        fields.map(|(ac, text)| ac.find_overlapping_iter(black_box(text.as_str())).count()).sum::<usize>()
+    };
+    let baseline = |per_field: &[aho_corasick::AhoCorasick; 3]| {
+        let memory: usize = per_field.iter().map(aho_corasick::AhoCorasick::memory_usage).sum();
+        format!("vocabulary, aho-corasick {:?}, {memory} bytes (baseline)", per_field[1].kind())
+    };
+    for per_field in &scanners {
+        eprintln!(
+            "aho-corasick: {} occurrences of values (each rule's copy counted) in the start",
+            scan(per_field)
+        );
+        group.bench_function(baseline(per_field), |b| b.iter(|| scan(per_field)));
     }
     // Baseline: a copy of the event's strings (552 units).
     let units: Vec<u16> =
@@ -287,6 +293,25 @@ fn benches(c: &mut Criterion) {
     group.bench_function("copy of the event's strings (baseline)", |b| {
         b.iter(|| black_box(black_box(&units).clone()))
     });
+    group.finish();
+
+    // The same starts with cold caches and TLB, as a callback meets its content
+    // after the rest of the machine has run: each evaluation after a sweep of 128 MiB.
+    let mut group = cold_group(c, "v2_evaluate_process_start_cold");
+    // A few microseconds each: one evaluation a sample, 100 samples.
+    group.sample_size(100).warm_up_time(std::time::Duration::from_millis(1));
+    group.measurement_time(std::time::Duration::from_millis(1));
+    let mut sweep = Sweep::new();
+    for (rule_count, content) in [(10, &small_rows), (1400, &vocab_rows)] {
+        group.bench_with_input(
+            BenchmarkId::new("vocabulary, transition table", rule_count),
+            &rule_count,
+            |b, _| sweep.time(b, || run(content, black_box(&vocab_event), &mut scratch)),
+        );
+    }
+    for per_field in &scanners {
+        group.bench_function(baseline(per_field), |b| sweep.time(b, || scan(per_field)));
+    }
     group.finish();
 }
 

@@ -264,14 +264,26 @@ struct Automaton {
     patterns: Vec<(u32, u32)>,
 }
 
+/// The automaton of `patterns`. Each unit of a pattern is a class of its own
+/// (class 0: every other unit), numbered ASCII units first, each part by how
+/// often the patterns hold the unit, most often first (ties by unit): a
+/// transition-table row is indexed by class, so the classes a scan meets
+/// most share the first of a row's lines (in a 1,400-rule start, 19 % fewer
+/// L1 misses with a 32 KiB L1 than classes in unit order: BENCHMARKS.md).
 fn automaton(patterns: &[Vec<u16>]) -> Automaton {
-    let mut units: Vec<u16> = patterns.iter().flatten().copied().collect();
-    units.sort_unstable();
-    units.dedup();
+    let mut count: HashMap<u16, u32> = HashMap::new();
+    for &u in patterns.iter().flatten() {
+        *count.entry(u).or_default() += 1;
+    }
+    let mut units: Vec<u16> = count.keys().copied().collect();
+    units.sort_unstable_by_key(|&u| (u >= 128, core::cmp::Reverse(count[&u]), u));
     let class_of: HashMap<u16, u16> = units.iter().enumerate().map(|(i, &u)| (u, (i + 1) as u16)).collect();
     let mut classes: Vec<(u16, u16)> =
         (0u16..128).map(|u| (u, class_of.get(&u).copied().unwrap_or(0))).collect();
+    // The class table's non-ASCII entries go in unit order (format.rs).
+    let at = classes.len();
     classes.extend(units.iter().filter(|&&u| u >= 128).map(|&u| (u, class_of[&u])));
+    classes[at..].sort_unstable();
     let mut states =
         std::vec![Node { depth: 0, children: BTreeMap::new(), fail: 0, dict: NONE, output: NONE }];
     let mut ends = Vec::new();
@@ -1089,4 +1101,28 @@ pub fn build(rules: &[RuleSpec], schema: &Schema, content_version: u32) -> Resul
     out[format::header::CHECKSUM..format::header::CHECKSUM + 4].copy_from_slice(&checksum.to_le_bytes());
     validate(&out, schema).map_err(|e| BuildError { rule: None, kind: BuildErrorKind::Invalid(e) })?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::automaton;
+
+    #[test]
+    fn classes_are_numbered_ascii_first_most_frequent_first() {
+        let units = |s: &str| s.encode_utf16().collect::<std::vec::Vec<u16>>();
+        // b three times; \ and a once each (a tie, broken by unit: \ is 0x5c);
+        // é three times, but after every ASCII unit.
+        let a = automaton(&[units("abb"), units("b\\"), units("ééé")]);
+        assert_eq!(a.class_count, 5);
+        let class = |u: char| a.classes.iter().find(|&&(unit, _)| unit == u as u16).map(|&(_, c)| c);
+        assert_eq!([class('b'), class('\\'), class('a'), class('é')], [Some(1), Some(2), Some(3), Some(4)]);
+        assert_eq!(class('c'), Some(0));
+        // 128 ASCII entries in unit order, then the non-ASCII ones.
+        assert_eq!(a.classes.len(), 129);
+        assert!(a.classes[..128].iter().enumerate().all(|(i, &(unit, _))| usize::from(unit) == i));
+        assert_eq!(a.classes[128], (0xe9, 4));
+        // The root's children in class order: b, a, é.
+        let root: std::vec::Vec<(u16, u32)> = a.states[0].children.iter().map(|(&c, &s)| (c, s)).collect();
+        assert_eq!(root, [(1, 1), (3, 2), (4, 3)]);
+    }
 }
