@@ -844,6 +844,8 @@ fn the_transition_table_has_rows_as_deep_as_its_word_limit_allows() {
     assert_eq!(words[..3], [133, u32::try_from(states).unwrap(), 27]);
     assert_eq!(words[131..133], [u32::try_from(133 + states * 27).unwrap(), 0]);
     // The unit map: a letter's class, upper case folded to lower; anything else class 0.
+    // Every letter is as frequent in these values as every other, so the classes follow
+    // the alphabet (classes are numbered by frequency, ties by unit).
     let map = |unit: u8| words[3 + usize::from(unit)];
     assert_eq!((map(b'a'), map(b'A'), map(b'z'), map(b'Z'), map(b'-'), map(0)), (1, 1, 26, 26, 0, 0));
     let rowed = content.with_transitions(&words);
